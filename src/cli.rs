@@ -1,0 +1,162 @@
+//! Command-line definitions (clap derive). Parsing only: behaviour lives in `commands`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::report::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "chuks-ci",
+    version,
+    about = "Publish Chuks packages from CI: verify the tag, pack, upload, confirm.",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Output format for results on stdout.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// Print more detail on stderr (-v: steps, -vv: HTTP traffic without secrets).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check that the release tag matches `version` in chuks.json (a local dry run too).
+    VerifyTag(VerifyTagArgs),
+    /// Build the package tarball exactly as `publish` would upload it.
+    Pack(PackArgs),
+    /// Run the reference Chuks registry and manage its tokens.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ManifestArgs {
+    /// Path to the package's chuks.json.
+    #[arg(long, value_name = "PATH", default_value = "chuks.json")]
+    pub manifest: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TagArgs {
+    /// The release tag; by default read from the CI environment, then from git tags at HEAD.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+
+    /// A prefix before the version in tags, e.g. `numpy-v` for `numpy-v1.2.0`.
+    #[arg(long, value_name = "PREFIX")]
+    pub tag_prefix: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyTagArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+    #[command(flatten)]
+    pub tag: TagArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PackOptions {
+    /// Include this file even though the leak guard refuses it (repeatable).
+    #[arg(long = "allow-file", value_name = "PATH")]
+    pub allow_files: Vec<PathBuf>,
+
+    /// Refuse packages whose files add up to more than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::pack::DEFAULT_MAX_PACKAGE_BYTES)]
+    pub max_size: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+    #[command(flatten)]
+    pub pack: PackOptions,
+
+    /// Print every file with its size and sha256, then the totals.
+    #[arg(long)]
+    pub list: bool,
+
+    /// Write the tarball here (default: `<name>-<version>.tgz` in the current folder).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Serve the registry API over HTTP until Ctrl-C.
+    Serve(ServeArgs),
+    /// Create, list and revoke API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DataDirArgs {
+    /// Folder holding the registry's SQLite database and blobs.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+
+    /// Largest package (decoded tarball) accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::registry_server::DEFAULT_MAX_PACKAGE_BYTES)]
+    pub max_package_bytes: u64,
+
+    /// Answer 429 with `Retry-After` once more than this many requests arrive in one second.
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate_limit: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Mint a token; the raw value is printed once.
+    Create(TokenCreateArgs),
+    /// Show every token's metadata, never token material.
+    List(DataDirArgs),
+    /// Revoke a token by id; it stays listed as `revoked`.
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// The publisher the token acts as.
+    #[arg(long)]
+    pub publisher: String,
+    /// A descriptive name, e.g. "GitHub Actions — my_package".
+    #[arg(long)]
+    pub name: String,
+    /// Comma-separated scopes: packages:read, packages:publish, packages:yank, packages:permissions.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub scopes: Vec<String>,
+    /// Days until the token expires (7 to 365).
+    #[arg(long, value_name = "DAYS")]
+    pub expires_in_days: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenRevokeArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// The token id shown by `token list`.
+    pub id: i64,
+}

@@ -1,0 +1,13 @@
+//! chuks-ci: publish Chuks packages from CI. Each module owns one concept; `main.rs` only dispatches.
+
+pub mod ci;
+pub mod cli;
+pub mod commands;
+pub mod exit;
+pub mod git;
+pub mod manifest;
+pub mod pack;
+pub mod registry_server;
+pub mod report;
+pub mod tag;
+pub mod token;
