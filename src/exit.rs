@@ -51,6 +51,7 @@ fn known_exit(cause: &(dyn std::error::Error + 'static)) -> Option<Exit> {
         crate::git::GitError,
         crate::token::TokenError,
         crate::pack::PackError,
+        crate::verify::ReleaseError,
     );
     None
 }

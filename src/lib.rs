@@ -11,3 +11,4 @@ pub mod registry_server;
 pub mod report;
 pub mod tag;
 pub mod token;
+pub mod verify;

@@ -1,12 +1,336 @@
-//! Release tags: the accepted forms and how a tag is matched against the manifest's version.
+//! Release tags: where a tag came from, the accepted forms, and matching against the manifest.
+//!
+//! Accepted forms for a package `name` at version `V`: `vV`, `V`, `name@V`, `name/vV`, or
+//! `PREFIX V` when a `--tag-prefix` is configured. After the form is removed, the rest must
+//! equal the manifest's version exactly, prerelease and build metadata included.
+
+use semver::Version;
+use serde::Serialize;
 
 use crate::exit::{Exit, HasExit};
+use crate::manifest::Manifest;
+
+/// Where the release tag was found, in the order they are consulted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TagSource {
+    Flag,
+    Github,
+    Gitlab,
+    Bitbucket,
+    Git,
+}
+
+impl TagSource {
+    /// How the source is named to a person reading the output.
+    pub fn describe(self) -> &'static str {
+        match self {
+            TagSource::Flag => "--tag",
+            TagSource::Github => "GitHub Actions",
+            TagSource::Gitlab => "GitLab CI (`CI_COMMIT_TAG`)",
+            TagSource::Bitbucket => "Bitbucket Pipelines (`BITBUCKET_TAG`)",
+            TagSource::Git => "git tags at HEAD",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReleaseTag {
+    pub name: String,
+    pub source: TagSource,
+}
 
 #[derive(Debug, thiserror::Error)]
-pub enum TagError {}
+pub enum TagError {
+    #[error(
+        "no release tag found: not given with `--tag`, not set by CI, and no git tag points at HEAD\nhint: {hint}"
+    )]
+    NotFound { hint: String },
+
+    #[error(
+        "tag `{tag}` is not a release tag for `{package}`: {reason}\nhint: tag releases as {forms}"
+    )]
+    NotARelease {
+        tag: String,
+        package: String,
+        reason: String,
+        forms: String,
+    },
+
+    #[error(
+        "tag `{tag}` is for package `{tag_package}`, not `{package}`\nhint: run chuks-ci in `{tag_package}`'s folder (`--manifest`), or tag this package as `{package}@VERSION`"
+    )]
+    OtherPackage {
+        tag: String,
+        tag_package: String,
+        package: String,
+    },
+
+    #[error(
+        "tag `{tag}` is version `{tag_version}`, but chuks.json has `{manifest_version}`{detail}\nhint: bump `version` in chuks.json to `{tag_version}`, or re-tag the release as `{expected_tag}`"
+    )]
+    VersionMismatch {
+        tag: String,
+        tag_version: String,
+        manifest_version: String,
+        detail: &'static str,
+        expected_tag: String,
+    },
+
+    #[error("several tags at HEAD match version `{version}`: {}\nhint: say which one with `--tag`", list(.tags))]
+    Ambiguous { version: String, tags: Vec<String> },
+
+    #[error("none of the tags at HEAD matches `{package}` version `{version}`: {}\nhint: tag HEAD as `v{version}`, or pass `--tag`/`--tag-prefix`", list(.tags))]
+    NoneMatch {
+        package: String,
+        version: String,
+        tags: Vec<String>,
+    },
+}
 
 impl HasExit for TagError {
     fn exit(&self) -> Exit {
-        Exit::CheckFailed
+        match self {
+            TagError::NotFound { .. } | TagError::Ambiguous { .. } => Exit::Usage,
+            _ => Exit::CheckFailed,
+        }
+    }
+}
+
+fn list(tags: &[String]) -> String {
+    tags.iter()
+        .map(|t| format!("`{t}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A tag split into its form (everything before the version) and the version text.
+#[derive(Debug, PartialEq, Eq)]
+struct TagParts<'a> {
+    form: &'a str,
+    version: &'a str,
+}
+
+/// Checks that `tag` is a release tag of `manifest` at exactly the manifest's version.
+pub fn check(tag: &str, manifest: &Manifest, prefix: Option<&str>) -> Result<(), TagError> {
+    let parts = split(tag, &manifest.name, prefix)?;
+    let tag_version = Version::parse(parts.version).map_err(|err| TagError::NotARelease {
+        tag: tag.to_string(),
+        package: manifest.name.clone(),
+        reason: format!("`{}` is not a SemVer version ({err})", parts.version),
+        forms: accepted_forms(&manifest.name, prefix, &manifest.version),
+    })?;
+    if tag_version == manifest.version {
+        return Ok(());
+    }
+    let same_release = (tag_version.major, tag_version.minor, tag_version.patch)
+        == (
+            manifest.version.major,
+            manifest.version.minor,
+            manifest.version.patch,
+        );
+    Err(TagError::VersionMismatch {
+        tag: tag.to_string(),
+        tag_version: tag_version.to_string(),
+        manifest_version: manifest.version.to_string(),
+        detail: if same_release {
+            " (the prerelease or build metadata differs)"
+        } else {
+            ""
+        },
+        expected_tag: format!("{}{}", parts.form, manifest.version),
+    })
+}
+
+/// From the tags pointing at HEAD, picks the one release tag that fits the manifest.
+pub fn pick(
+    tags: &[String],
+    manifest: &Manifest,
+    prefix: Option<&str>,
+) -> Result<String, TagError> {
+    let fitting: Vec<&String> = tags
+        .iter()
+        .filter(|tag| check(tag, manifest, prefix).is_ok())
+        .collect();
+    match fitting.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] if tags.len() == 1 => check(&tags[0], manifest, prefix).map(|()| tags[0].clone()),
+        [] => Err(TagError::NoneMatch {
+            package: manifest.name.clone(),
+            version: manifest.version.to_string(),
+            tags: tags.to_vec(),
+        }),
+        several => Err(TagError::Ambiguous {
+            version: manifest.version.to_string(),
+            tags: several.iter().map(|t| t.to_string()).collect(),
+        }),
+    }
+}
+
+fn split<'a>(tag: &'a str, package: &str, prefix: Option<&str>) -> Result<TagParts<'a>, TagError> {
+    let not_a_release = |reason: String| TagError::NotARelease {
+        tag: tag.to_string(),
+        package: package.to_string(),
+        reason,
+        forms: accepted_forms(package, prefix, &Version::new(1, 2, 0)),
+    };
+    if let Some(prefix) = prefix {
+        return match tag.strip_prefix(prefix) {
+            Some(version) => Ok(TagParts {
+                form: &tag[..prefix.len()],
+                version,
+            }),
+            None => Err(not_a_release(format!("it does not start with `{prefix}`"))),
+        };
+    }
+    for form in [format!("{package}@"), format!("{package}/v")] {
+        if let Some(version) = tag.strip_prefix(form.as_str()) {
+            return Ok(TagParts {
+                form: &tag[..form.len()],
+                version,
+            });
+        }
+    }
+    if let Some(tag_package) = package_named_in(tag) {
+        return Err(TagError::OtherPackage {
+            tag: tag.to_string(),
+            tag_package: tag_package.to_string(),
+            package: package.to_string(),
+        });
+    }
+    let version = tag.strip_prefix('v').unwrap_or(tag);
+    if !version.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(not_a_release("it does not carry a version".to_string()));
+    }
+    Ok(TagParts {
+        form: &tag[..tag.len() - version.len()],
+        version,
+    })
+}
+
+/// The package a monorepo tag (`pkg@1.2.0`, `@scope/pkg@1.2.0`, `pkg/v1.2.0`) is for.
+fn package_named_in(tag: &str) -> Option<&str> {
+    if let Some(at) = tag.rfind('@').filter(|&at| at > 0) {
+        return Some(&tag[..at]);
+    }
+    let (package, version) = tag.rsplit_once("/v")?;
+    version
+        .starts_with(|c: char| c.is_ascii_digit())
+        .then_some(package)
+}
+
+fn accepted_forms(package: &str, prefix: Option<&str>, version: &Version) -> String {
+    match prefix {
+        Some(prefix) => format!("`{prefix}{version}` (the configured `--tag-prefix`)"),
+        None => {
+            format!("`v{version}`, `{version}`, `{package}@{version}` or `{package}/v{version}`")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn manifest(name: &str, version: &str) -> Manifest {
+        let text = format!(r#"{{"name":"{name}","version":"{version}"}}"#);
+        Manifest::parse(Path::new("chuks.json"), &text).unwrap()
+    }
+
+    #[test]
+    fn accepts_every_documented_form() {
+        let numpy = manifest("@chuks/numpy", "1.2.0");
+        for tag in [
+            "v1.2.0",
+            "1.2.0",
+            "@chuks/numpy@1.2.0",
+            "@chuks/numpy/v1.2.0",
+        ] {
+            assert!(check(tag, &numpy, None).is_ok(), "{tag}");
+        }
+        assert!(check("numpy-v1.2.0", &numpy, Some("numpy-v")).is_ok());
+        assert!(matches!(
+            check("v1.2.0", &numpy, Some("numpy-v")),
+            Err(TagError::NotARelease { .. })
+        ));
+    }
+
+    #[test]
+    fn version_must_match_exactly() {
+        let m = manifest("di", "1.2.0-rc.1+build.7");
+        assert!(check("v1.2.0-rc.1+build.7", &m, None).is_ok());
+        for tag in [
+            "v1.2.0",
+            "v1.2.0-rc.1",
+            "v1.2.0-rc.2+build.7",
+            "v1.2.0-rc.1+build.8",
+        ] {
+            let err = check(tag, &m, None).unwrap_err();
+            assert!(matches!(err, TagError::VersionMismatch { .. }), "{tag}");
+            assert!(err.to_string().contains("prerelease or build"), "{err}");
+        }
+    }
+
+    #[test]
+    fn mismatch_suggests_a_tag_in_the_same_form() {
+        let m = manifest("@chuks/numpy", "1.2.0");
+        let err = check("@chuks/numpy@1.3.0", &m, None).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("re-tag the release as `@chuks/numpy@1.2.0`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn tags_of_other_packages_are_named() {
+        let m = manifest("@chuks/numpy", "1.2.0");
+        for (tag, other) in [
+            ("@chuks/other@1.2.0", "@chuks/other"),
+            ("di/v1.2.0", "di"),
+            ("di@1.2.0", "di"),
+        ] {
+            match check(tag, &m, None) {
+                Err(TagError::OtherPackage { tag_package, .. }) => assert_eq!(tag_package, other),
+                result => panic!("{tag}: {result:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn non_versions_are_not_releases() {
+        let m = manifest("di", "1.2.0");
+        for tag in ["latest", "v1.2", "release-1.2.0", "v01.2.0"] {
+            assert!(
+                matches!(check(tag, &m, None), Err(TagError::NotARelease { .. })),
+                "{tag}"
+            );
+        }
+    }
+
+    #[test]
+    fn pick_chooses_the_fitting_tag() {
+        let m = manifest("@chuks/numpy", "1.2.0");
+        let tags = vec![
+            "@chuks/other@0.3.0".to_string(),
+            "@chuks/numpy@1.2.0".to_string(),
+        ];
+        assert_eq!(pick(&tags, &m, None).unwrap(), "@chuks/numpy@1.2.0");
+        let both = vec!["1.2.0".to_string(), "v1.2.0".to_string()];
+        assert!(matches!(
+            pick(&both, &m, None),
+            Err(TagError::Ambiguous { .. })
+        ));
+        let neither = vec!["v0.9.0".to_string(), "nightly".to_string()];
+        assert!(matches!(
+            pick(&neither, &m, None),
+            Err(TagError::NoneMatch { .. })
+        ));
+        let single = vec!["v0.9.0".to_string()];
+        assert!(matches!(
+            pick(&single, &m, None),
+            Err(TagError::VersionMismatch { .. })
+        ));
     }
 }

@@ -1,9 +1,73 @@
 //! `chuks-ci verify-tag`: the tag check, runnable locally as a dry run.
 
-use crate::cli::VerifyTagArgs;
-use crate::exit::Exit;
-use crate::report::Reporter;
+use serde_json::json;
 
-pub fn run(_args: &VerifyTagArgs, _reporter: &mut Reporter) -> anyhow::Result<Exit> {
-    anyhow::bail!("not implemented yet")
+use crate::cli::VerifyTagArgs;
+use crate::exit::{self, Exit};
+use crate::manifest::Manifest;
+use crate::report::{Format, Problem, Reporter};
+use crate::tag::TagError;
+use crate::verify::{self, Findings};
+
+pub fn run(args: &VerifyTagArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    let manifest_path = &args.manifest.manifest;
+    let mut findings = Findings::default();
+    let mut manifest = None;
+    let result = Manifest::load(manifest_path)
+        .map_err(anyhow::Error::from)
+        .and_then(|loaded| {
+            let loaded = manifest.insert(loaded);
+            verify::verify(loaded, &args.tag, reporter, &mut findings)
+        });
+    let exit = match &result {
+        Ok(()) => Exit::Success,
+        Err(err) => {
+            reporter.report(locate(Problem::from_error(err), err, manifest.as_ref()));
+            exit::classify(err)
+        }
+    };
+    let outcome = match exit {
+        Exit::Success => "match",
+        Exit::CheckFailed => "mismatch",
+        _ => "error",
+    };
+    match reporter.format {
+        Format::Json => crate::report::print_json(&json!({
+            "result": outcome,
+            "tag": findings.tag.as_ref().map(|t| &t.name),
+            "tag_source": findings.tag.as_ref().map(|t| t.source),
+            "name": manifest.as_ref().map(|m| &m.name),
+            "version": manifest.as_ref().map(|m| m.version.to_string()),
+            "manifest": manifest_path,
+            "commit": findings.repo.as_ref().and_then(|r| r.head.as_ref()),
+            "problems": reporter.problems(),
+        })),
+        Format::Human => {
+            if let (Ok(()), Some(manifest), Some(tag)) = (&result, &manifest, &findings.tag) {
+                println!(
+                    "ok: tag `{}` ({}) matches {} {} in {}",
+                    tag.name,
+                    tag.source.describe(),
+                    manifest.name,
+                    manifest.version,
+                    manifest_path.display()
+                );
+            }
+        }
+    }
+    Ok(exit)
+}
+
+/// A tag that disagrees with the manifest is a problem with its `version`: point at that line.
+fn locate(problem: Problem, err: &anyhow::Error, manifest: Option<&Manifest>) -> Problem {
+    let disagrees = err
+        .downcast_ref::<TagError>()
+        .is_some_and(|err| !matches!(err, TagError::NotFound { .. } | TagError::Ambiguous { .. }));
+    match manifest {
+        Some(manifest) if disagrees => {
+            let at = manifest.location_of_field("version");
+            problem.at(at.file, Some(at.line), Some(at.column))
+        }
+        _ => problem,
+    }
 }

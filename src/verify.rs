@@ -1,0 +1,206 @@
+//! The release check shared by `verify-tag` and `publish`: find the tag, match it against the
+//! manifest, and make sure the repository agrees (tag present, at HEAD, tree clean).
+
+use crate::ci;
+use crate::cli::TagArgs;
+use crate::exit::{Exit, HasExit};
+use crate::git::{Git, GitError, Repo};
+use crate::manifest::Manifest;
+use crate::report::{Problem, Reporter};
+use crate::tag::{self, ReleaseTag, TagError, TagSource};
+
+/// How many dirty files a warning names before summarising the rest.
+const DIRTY_FILES_SHOWN: usize = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    #[error("tag `{tag}` does not exist in this clone\nhint: {hint}")]
+    TagMissing { tag: String, hint: String },
+
+    #[error(
+        "tag `{tag}` points at commit {tag_commit}, but HEAD is {head}\nhint: check out the tagged commit (`git checkout {tag}`), or re-tag the commit you mean to release"
+    )]
+    TagNotAtHead {
+        tag: String,
+        tag_commit: String,
+        head: String,
+    },
+}
+
+impl HasExit for ReleaseError {
+    fn exit(&self) -> Exit {
+        Exit::CheckFailed
+    }
+}
+
+/// What the check found, filled in as it goes so a failure can still report what was known.
+#[derive(Debug, Default)]
+pub struct Findings {
+    pub tag: Option<ReleaseTag>,
+    pub repo: Option<Repo>,
+}
+
+/// Verifies the release of `manifest`; warnings go to `reporter`, the first failure is returned.
+pub fn verify(
+    manifest: &Manifest,
+    args: &TagArgs,
+    reporter: &mut Reporter,
+    findings: &mut Findings,
+) -> anyhow::Result<()> {
+    let git = match Git::locate(manifest.package_dir()) {
+        Ok(git) => Some(git),
+        Err(GitError::NotInstalled) => None,
+        Err(err) => return Err(err.into()),
+    };
+    findings.repo = match &git {
+        Some(git) => git.repo()?,
+        None => None,
+    };
+    let prefix = args.tag_prefix.as_deref();
+    let release_tag = match explicit_tag(args) {
+        Some(found) => found,
+        None => tag_at_head(git.as_ref(), findings.repo.as_ref(), manifest, prefix)?,
+    };
+    reporter.debug(
+        1,
+        format!(
+            "tag `{}` from {}",
+            release_tag.name,
+            release_tag.source.describe()
+        ),
+    );
+    findings.tag = Some(release_tag.clone());
+    tag::check(&release_tag.name, manifest, prefix)?;
+
+    match (&git, &findings.repo) {
+        (None, _) => reporter.report(
+            Problem::warning("`git` was not found, so the tag's commit was not checked")
+                .with_hint("install git to check that the tag points at the commit being released"),
+        ),
+        (Some(_), None) => reporter.report(
+            Problem::warning(format!(
+                "`{}` is not inside a git repository, so the tag's commit was not checked",
+                manifest.package_dir().display()
+            ))
+            .with_hint("publish from a clone of the package's repository"),
+        ),
+        (Some(git), Some(repo)) => {
+            check_tag_at_head(git, repo, &release_tag, reporter)?;
+            warn_about_dirty_files(git, reporter)?;
+        }
+    }
+    Ok(())
+}
+
+/// `--tag` first, then the CI environment.
+fn explicit_tag(args: &TagArgs) -> Option<ReleaseTag> {
+    match &args.tag {
+        Some(name) => Some(ReleaseTag {
+            name: name.clone(),
+            source: TagSource::Flag,
+        }),
+        None => ci::tag_from_env(),
+    }
+}
+
+fn tag_at_head(
+    git: Option<&Git>,
+    repo: Option<&Repo>,
+    manifest: &Manifest,
+    prefix: Option<&str>,
+) -> anyhow::Result<ReleaseTag> {
+    let git = git.ok_or(GitError::NotInstalled)?;
+    let example = format!("v{}", manifest.version);
+    let Some(repo) = repo else {
+        return Err(TagError::NotFound {
+            hint: format!(
+                "this folder is not a git repository: pass the tag, e.g. `--tag {example}`"
+            ),
+        }
+        .into());
+    };
+    let tags = git.tags_at_head()?;
+    if tags.is_empty() {
+        let hint = if repo.shallow {
+            format!(
+                "this clone is shallow and may lack tags: set `fetch-depth: 0` on actions/checkout or run `git fetch --tags`; or tag HEAD with `git tag {example}`"
+            )
+        } else {
+            format!(
+                "tag the release with `git tag {example}`, run `git fetch --tags` if it exists on the remote, or pass `--tag`"
+            )
+        };
+        return Err(TagError::NotFound { hint }.into());
+    }
+    let name = tag::pick(&tags, manifest, prefix)?;
+    Ok(ReleaseTag {
+        name,
+        source: TagSource::Git,
+    })
+}
+
+/// The tag must exist locally and point at HEAD. A tag given with `--tag` that does not exist
+/// yet is only a warning: that is a rehearsal before tagging.
+fn check_tag_at_head(
+    git: &Git,
+    repo: &Repo,
+    release_tag: &ReleaseTag,
+    reporter: &mut Reporter,
+) -> anyhow::Result<()> {
+    let tag = release_tag.name.as_str();
+    let Some(tag_commit) = git.tag_commit(tag)? else {
+        if release_tag.source == TagSource::Flag {
+            reporter.report(
+                Problem::warning(format!("tag `{tag}` does not exist in this clone yet"))
+                    .with_hint(format!(
+                        "create it on HEAD with `git tag {tag}` and push it to release"
+                    )),
+            );
+            return Ok(());
+        }
+        let hint = if repo.shallow {
+            "this clone is shallow: set `fetch-depth: 0` on actions/checkout, or run `git fetch --tags`".to_string()
+        } else {
+            format!("run `git fetch --tags`, or create the tag with `git tag {tag}`")
+        };
+        return Err(ReleaseError::TagMissing {
+            tag: tag.to_string(),
+            hint,
+        }
+        .into());
+    };
+    if repo.head.as_deref() != Some(tag_commit.as_str()) {
+        return Err(ReleaseError::TagNotAtHead {
+            tag: tag.to_string(),
+            tag_commit,
+            head: repo
+                .head
+                .clone()
+                .unwrap_or_else(|| "unborn (no commits)".to_string()),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn warn_about_dirty_files(git: &Git, reporter: &mut Reporter) -> Result<(), GitError> {
+    let files = git.dirty_files()?;
+    if files.is_empty() {
+        return Ok(());
+    }
+    let mut named = files
+        .iter()
+        .take(DIRTY_FILES_SHOWN)
+        .map(|f| format!("`{f}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if files.len() > DIRTY_FILES_SHOWN {
+        named.push_str(&format!(" and {} more", files.len() - DIRTY_FILES_SHOWN));
+    }
+    reporter.report(
+        Problem::warning(format!("the working tree has uncommitted changes: {named}")).with_hint(
+            "commit or stash them; the package is built from the working tree, not from the tag",
+        ),
+    );
+    Ok(())
+}

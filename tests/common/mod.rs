@@ -1,0 +1,150 @@
+//! Shared test fixtures: real git repositories in temp dirs and a hermetic `chuks-ci` command.
+#![allow(dead_code)] // Each test binary uses a different subset of these helpers.
+
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+/// A `chuks-ci` command with an empty environment except PATH and a private HOME, so nothing
+/// from the machine or the CI running the tests (GITHUB_*, CI, CHUKS_TOKEN…) leaks in.
+pub fn chuks_ci(home: &Path) -> Command {
+    let mut command = Command::cargo_bin("chuks-ci").unwrap();
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("NO_COLOR", "1");
+    command
+}
+
+/// A git repository holding one Chuks package at its root.
+pub struct PackageRepo {
+    pub dir: TempDir,
+}
+
+impl PackageRepo {
+    /// `git init` with a chuks.json for `name`@`version` and a source file, committed.
+    pub fn new(name: &str, version: &str) -> PackageRepo {
+        let repo = PackageRepo::uncommitted(&manifest_json(name, version));
+        repo.write(
+            "src/index.chuks",
+            "export function answer(): int { return 42 }\n",
+        );
+        repo.commit("initial commit");
+        repo
+    }
+
+    /// `git init` with the given chuks.json text, nothing committed.
+    pub fn uncommitted(manifest: &str) -> PackageRepo {
+        let repo = PackageRepo {
+            dir: TempDir::new().unwrap(),
+        };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.write("chuks.json", manifest);
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn manifest(&self) -> PathBuf {
+        self.path().join("chuks.json")
+    }
+
+    pub fn write(&self, relative: &str, contents: &str) {
+        let path = self.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+    }
+
+    pub fn commit(&self, message: &str) {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+    }
+
+    pub fn tag(&self, name: &str) {
+        self.git(&["tag", name]);
+    }
+
+    pub fn annotated_tag(&self, name: &str) {
+        self.git(&["tag", "-a", name, "-m", &format!("release {name}")]);
+    }
+
+    pub fn head(&self) -> String {
+        self.git(&["rev-parse", "HEAD"]).trim().to_string()
+    }
+
+    /// Runs git in the repository with a fixed identity and no user or system config.
+    pub fn git(&self, args: &[&str]) -> String {
+        git_in(self.path(), args)
+    }
+
+    /// A `chuks-ci` command run from inside the repository, HOME outside it.
+    pub fn chuks_ci(&self) -> Command {
+        let mut command = chuks_ci(&self.path().join(".git"));
+        command.current_dir(self.path());
+        command
+    }
+}
+
+pub fn git_in(dir: &Path, args: &[&str]) -> String {
+    let output = StdCommand::new("git")
+        .args([
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.invalid",
+        ])
+        .args(["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+pub fn manifest_json(name: &str, version: &str) -> String {
+    format!(
+        "{{\n  \"name\": \"{name}\",\n  \"version\": \"{version}\",\n  \"entry\": \"src/index.chuks\",\n  \"license\": \"MIT\"\n}}\n"
+    )
+}
+
+/// insta settings whose filters replace temp paths, ports and commit hashes with placeholders.
+pub fn snapshot_settings(dir: &Path) -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(&regex_escape(&dir.display().to_string()), "[TMP]");
+    settings.add_filter(r"\b[0-9a-f]{40}\b", "[SHA]");
+    settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
+    settings
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
+}
+
+/// Stdout and stderr of a finished command, as text.
+pub fn outputs(output: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
