@@ -176,6 +176,12 @@ fn default_output_is_named_after_the_package_and_left_out_of_the_next_pack() {
     let tarball = dir.path().join("chuks-numpy-1.2.0.tgz");
     let first_bytes = fs::read(&tarball).unwrap();
     assert_eq!(paths(&first_bytes), ["chuks.json", "src/main.chuks"]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&tarball).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
+    }
 
     let second = chuks_ci(dir.path(), &["pack"]);
     assert!(second.status.success(), "{}", text(&second.stderr));

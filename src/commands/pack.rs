@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde_json::json;
+use tempfile::NamedTempFile;
 
 use crate::cli::PackArgs;
 use crate::exit::Exit;
@@ -21,7 +22,7 @@ pub fn run(args: &PackArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     reporter.debug(1, format!("packing `{}`", root.display()));
     let plan = pack::plan(root, &args.pack, Some(&output))?;
     let (temp, summary) = pack::write_tempfile(&plan, output_dir(&output))?;
-    temp.persist(&output).with_context(|| {
+    save(temp, &output).with_context(|| {
         format!(
             "cannot write `{}`\nhint: check the permissions of the output folder",
             output.display()
@@ -47,6 +48,25 @@ fn output_dir(output: &Path) -> &Path {
     }
 }
 
+/// Moves the finished tarball into place; until then a failure leaves no partial file behind.
+fn save(temp: NamedTempFile, output: &Path) -> std::io::Result<()> {
+    make_shareable(temp.as_file())?;
+    temp.persist(output)?;
+    Ok(())
+}
+
+/// Temporary files are created owner-only; the tarball is an ordinary file to share.
+#[cfg(unix)]
+fn make_shareable(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn make_shareable(_file: &std::fs::File) -> std::io::Result<()> {
+    Ok(())
+}
+
 fn print_human(manifest: &Manifest, output: &Path, summary: &TarballSummary, list: bool) {
     if list {
         let width = summary.files.iter().map(|f| f.size.to_string().len()).max();
@@ -55,8 +75,13 @@ fn print_human(manifest: &Manifest, output: &Path, summary: &TarballSummary, lis
             println!("{:>width$}  {}  {}", file.size, file.sha256, file.path);
         }
     }
+    let files = if summary.file_count == 1 {
+        "file"
+    } else {
+        "files"
+    };
     println!(
-        "packed {}@{}: {} files, {} bytes → {} ({} bytes, sha256 {})",
+        "packed {}@{}: {} {files}, {} bytes → {} ({} bytes, sha256 {})",
         manifest.name,
         manifest.version,
         summary.file_count,

@@ -93,7 +93,7 @@ pub enum PackError {
     Changed { path: String },
 
     #[error(
-        "cannot write the tarball: {source}\nhint: check the free space and permissions of the output folder"
+        "cannot write the tarball: {source}\nhint: check that the output folder exists, is writable and has free space"
     )]
     Write { source: std::io::Error },
 }
