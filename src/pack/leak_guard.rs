@@ -194,7 +194,7 @@ fn file_name(path: &Path) -> Option<&str> {
 }
 
 /// The secret-name pattern a file name matches, if any.
-pub fn secret_name_rule(name: &str) -> Option<&'static str> {
+fn secret_name_rule(name: &str) -> Option<&'static str> {
     let name = name.to_ascii_lowercase();
     SECRET_NAMES.into_iter().find(|pattern| {
         if let Some(prefix) = pattern.strip_suffix('*') {
@@ -208,7 +208,7 @@ pub fn secret_name_rule(name: &str) -> Option<&'static str> {
 }
 
 /// Finds the first token in a stream, reading `chunk` bytes at a time.
-pub fn scan_for_tokens(mut reader: impl Read, chunk: usize) -> io::Result<Option<TokenMatch>> {
+fn scan_for_tokens(mut reader: impl Read, chunk: usize) -> io::Result<Option<TokenMatch>> {
     let mut window: Vec<u8> = Vec::with_capacity(chunk + LOOKAHEAD);
     let mut line = 1;
     loop {
@@ -281,7 +281,7 @@ impl TokenPattern {
 }
 
 /// The token's prefix and at most four body characters, then `****`.
-pub fn mask(token: &[u8], prefix_len: usize) -> String {
+fn mask(token: &[u8], prefix_len: usize) -> String {
     let shown = (prefix_len + SHOWN_BODY_CHARS).min(token.len());
     format!("{}****", String::from_utf8_lossy(&token[..shown]))
 }

@@ -13,7 +13,7 @@ use crate::cli::PackOptions;
 use crate::exit::{Exit, HasExit};
 
 pub use archive::{ARCHIVE_MTIME, FileDigest, TarballSummary, write_tarball, write_tempfile};
-pub use leak_guard::{Finding, Refusal};
+pub use leak_guard::{Finding, Refusal, TokenMatch};
 
 /// Default limit on the package's total file size.
 pub const DEFAULT_MAX_PACKAGE_BYTES: u64 = 256 * 1024 * 1024;
@@ -153,7 +153,7 @@ fn check_size(plan: &PackPlan, limit: u64) -> Result<(), PackError> {
 }
 
 /// Sizes for people: bytes below 1 KiB, otherwise KiB/MiB/GiB with one decimal.
-pub fn human_bytes(bytes: u64) -> String {
+fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
     if bytes < 1024 {
         return format!("{bytes} B");
