@@ -66,7 +66,8 @@ pub struct VerifyTagArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct PackOptions {
-    /// Include this file even though the leak guard refuses it (repeatable).
+    /// Include this file even though the leak guard refuses it; relative to the package folder
+    /// (repeatable).
     #[arg(long = "allow-file", value_name = "PATH")]
     pub allow_files: Vec<PathBuf>,
 

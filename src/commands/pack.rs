@@ -1,9 +1,115 @@
 //! `chuks-ci pack`: build the tarball that `publish` would upload.
 
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde_json::json;
+use tempfile::NamedTempFile;
+
 use crate::cli::PackArgs;
 use crate::exit::Exit;
-use crate::report::Reporter;
+use crate::manifest::Manifest;
+use crate::pack::{self, TarballSummary};
+use crate::report::{Format, Reporter};
 
-pub fn run(_args: &PackArgs, _reporter: &mut Reporter) -> anyhow::Result<Exit> {
-    anyhow::bail!("`pack` is not implemented yet")
+pub fn run(args: &PackArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    let manifest = Manifest::load(&args.manifest.manifest)?;
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(default_file_name(&manifest)));
+    let root = manifest.package_dir();
+    reporter.debug(1, format!("packing `{}`", root.display()));
+    let plan = pack::plan(root, &args.pack, Some(&output))?;
+    let (temp, summary) = pack::write_tempfile(&plan, output_dir(&output))?;
+    save(temp, &output).with_context(|| {
+        format!(
+            "cannot write `{}`\nhint: check the permissions of the output folder",
+            output.display()
+        )
+    })?;
+    match reporter.format {
+        Format::Human => print_human(&manifest, &output, &summary, args.list),
+        Format::Json => print_json(&manifest, &output, &summary, args.list),
+    }
+    Ok(Exit::Success)
+}
+
+/// `<name>-<version>.tgz`, with a scope made file-name safe: `@chuks/numpy` → `chuks-numpy`.
+fn default_file_name(manifest: &Manifest) -> String {
+    let name = manifest.name.trim_start_matches('@').replace('/', "-");
+    format!("{name}-{}.tgz", manifest.version)
+}
+
+fn output_dir(output: &Path) -> &Path {
+    match output.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+/// Moves the finished tarball into place; until then a failure leaves no partial file behind.
+fn save(temp: NamedTempFile, output: &Path) -> std::io::Result<()> {
+    make_shareable(temp.as_file())?;
+    temp.persist(output)?;
+    Ok(())
+}
+
+/// Temporary files are created owner-only; the tarball is an ordinary file to share.
+#[cfg(unix)]
+fn make_shareable(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn make_shareable(_file: &std::fs::File) -> std::io::Result<()> {
+    Ok(())
+}
+
+fn print_human(manifest: &Manifest, output: &Path, summary: &TarballSummary, list: bool) {
+    if list {
+        let width = summary.files.iter().map(|f| f.size.to_string().len()).max();
+        let width = width.unwrap_or(0);
+        for file in &summary.files {
+            println!("{:>width$}  {}  {}", file.size, file.sha256, file.path);
+        }
+    }
+    let files = if summary.file_count == 1 {
+        "file"
+    } else {
+        "files"
+    };
+    println!(
+        "packed {}@{}: {} {files}, {} bytes → {} ({} bytes, sha256 {})",
+        manifest.name,
+        manifest.version,
+        summary.file_count,
+        summary.unpacked_size,
+        output.display(),
+        summary.size,
+        summary.sha256
+    );
+}
+
+fn print_json(manifest: &Manifest, output: &Path, summary: &TarballSummary, list: bool) {
+    let mut result = json!({
+        "result": "packed",
+        "name": manifest.name,
+        "version": manifest.version.to_string(),
+        "path": output,
+        "file_count": summary.file_count,
+        "unpacked_size": summary.unpacked_size,
+        "size": summary.size,
+        "sha256": summary.sha256,
+    });
+    if list {
+        let files: Vec<_> = summary
+            .files
+            .iter()
+            .map(|file| json!({ "path": file.path, "size": file.size, "sha256": file.sha256 }))
+            .collect();
+        result["files"] = files.into();
+    }
+    crate::report::print_json(&result);
 }

@@ -1,0 +1,459 @@
+//! `chuks-ci pack` end to end: the real binary on package folders in temporary directories.
+
+use std::fs;
+use std::io::Read;
+use std::path::Path;
+use std::process::Output;
+
+use assert_cmd::Command;
+use flate2::read::GzDecoder;
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+
+const MANIFEST: &str = r#"{ "name": "@chuks/numpy", "version": "1.2.0" }"#;
+
+/// A Chuks registry token that must never be printed in full.
+const CANARY: &str = "chuks_pk_Zq8RkX3vLmN2pT7wYb4cHd6JfG9sAe1U";
+
+fn write(root: &Path, path: &str, contents: impl AsRef<[u8]>) {
+    let full = root.join(path);
+    fs::create_dir_all(full.parent().unwrap()).unwrap();
+    fs::write(full, contents).unwrap();
+}
+
+/// A package folder holding `chuks.json` and `files`.
+fn package(files: &[(&str, &str)]) -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "chuks.json", MANIFEST);
+    for (path, contents) in files {
+        write(dir.path(), path, contents);
+    }
+    dir
+}
+
+/// Runs `chuks-ci <args>` in `cwd`, without colour or GitHub annotations.
+fn chuks_ci(cwd: &Path, args: &[&str]) -> Output {
+    Command::cargo_bin("chuks-ci")
+        .unwrap()
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_ACTIONS")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Packs `root` into `out` and returns the tarball's bytes, failing the test on refusal.
+fn pack_to(root: &Path, out: &Path) -> Vec<u8> {
+    let output = chuks_ci(root, &["pack", "--output", out.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    fs::read(out).unwrap()
+}
+
+/// The archive's paths and contents, in archive order.
+fn entries(tarball: &[u8]) -> Vec<(String, String)> {
+    let mut archive = tar::Archive::new(GzDecoder::new(tarball));
+    archive
+        .entries()
+        .unwrap()
+        .map(|entry| {
+            let mut entry = entry.unwrap();
+            let path = entry.path().unwrap().to_string_lossy().into_owned();
+            let mut contents = String::new();
+            entry.read_to_string(&mut contents).unwrap();
+            (path, contents)
+        })
+        .collect()
+}
+
+fn paths(tarball: &[u8]) -> Vec<String> {
+    entries(tarball).into_iter().map(|(path, _)| path).collect()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Escapes regex metacharacters so a path can be an insta filter.
+fn regex_literal(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let meta = "\\.+*?()|[]{}^$#&-~".contains(c);
+            meta.then_some('\\').into_iter().chain([c])
+        })
+        .collect()
+}
+
+/// Asserts a refusal: exit code 1, nothing on stdout, and the message on stderr as snapshotted.
+fn assert_refused(name: &str, output: &Output, tmp: &Path) {
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "");
+    insta::with_settings!({ filters => vec![(regex_literal(&tmp.to_string_lossy()).as_str(), "[TMP]")] }, {
+        insta::assert_snapshot!(name, text(&output.stderr));
+    });
+}
+
+fn ignore_rules_tree() -> TempDir {
+    package(&[
+        (".gitignore", "*.log\nbuild/\nchuks.json\n"),
+        (".chuksignore", "docs/\n"),
+        (".editorconfig", "root = true\n"),
+        ("README.md", "numpy\n"),
+        ("src/main.chuks", "print(1)\n"),
+        ("src/.gitignore", "gen.chuks\n"),
+        ("src/gen.chuks", "generated\n"),
+        ("src/target/codegen.chuks", "source, not build output\n"),
+        ("debug.log", "noise\n"),
+        ("build/out.o", "binary\n"),
+        ("docs/guide.md", "guide\n"),
+        ("target/debug/numpy", "build output\n"),
+        ("chuks_packages/dep/index.chuks", "dependency\n"),
+        ("lib/chuks_packages/dep/index.chuks", "dependency\n"),
+    ])
+}
+
+const IGNORE_RULES_EXPECTED: [&str; 8] = [
+    ".chuksignore",
+    ".editorconfig",
+    ".gitignore",
+    "README.md",
+    "chuks.json",
+    "src/.gitignore",
+    "src/main.chuks",
+    "src/target/codegen.chuks",
+];
+
+#[test]
+fn ignore_files_are_honoured_without_git() {
+    let dir = ignore_rules_tree();
+    let out = tempfile::tempdir().unwrap();
+    let tarball = pack_to(dir.path(), &out.path().join("p.tgz"));
+    assert_eq!(paths(&tarball), IGNORE_RULES_EXPECTED);
+}
+
+#[test]
+fn ignore_files_are_honoured_in_a_git_repository_but_local_and_global_excludes_are_not() {
+    let dir = ignore_rules_tree();
+    let init = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{}", text(&init.stderr));
+    write(dir.path(), ".git/info/exclude", "README.md\n");
+    let xdg = tempfile::tempdir().unwrap();
+    write(xdg.path(), "git/ignore", ".editorconfig\n");
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::cargo_bin("chuks-ci")
+        .unwrap()
+        .current_dir(dir.path())
+        .env("XDG_CONFIG_HOME", xdg.path())
+        .args([
+            "pack",
+            "--output",
+            out.path().join("p.tgz").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let tarball = fs::read(out.path().join("p.tgz")).unwrap();
+    assert!(dir.path().join(".git/HEAD").exists());
+    assert_eq!(paths(&tarball), IGNORE_RULES_EXPECTED);
+}
+
+#[test]
+fn default_output_is_named_after_the_package_and_left_out_of_the_next_pack() {
+    let dir = package(&[("src/main.chuks", "print(1)\n")]);
+    let first = chuks_ci(dir.path(), &["pack"]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let tarball = dir.path().join("chuks-numpy-1.2.0.tgz");
+    let first_bytes = fs::read(&tarball).unwrap();
+    assert_eq!(paths(&first_bytes), ["chuks.json", "src/main.chuks"]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&tarball).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
+    }
+
+    let second = chuks_ci(dir.path(), &["pack"]);
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert_eq!(fs::read(&tarball).unwrap(), first_bytes);
+    assert_eq!(
+        text(&second.stdout),
+        format!(
+            "packed @chuks/numpy@1.2.0: 2 files, {} bytes → chuks-numpy-1.2.0.tgz ({} bytes, sha256 {})\n",
+            MANIFEST.len() + 9,
+            first_bytes.len(),
+            sha256_hex(&first_bytes)
+        )
+    );
+}
+
+#[test]
+fn a_manifest_elsewhere_packs_its_own_folder() {
+    let dir = package(&[("src/main.chuks", "print(1)\n")]);
+    let cwd = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("chuks.json");
+    let output = chuks_ci(
+        cwd.path(),
+        &["pack", "--manifest", manifest.to_str().unwrap()],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let tarball = fs::read(cwd.path().join("chuks-numpy-1.2.0.tgz")).unwrap();
+    assert_eq!(paths(&tarball), ["chuks.json", "src/main.chuks"]);
+}
+
+#[test]
+fn env_file_is_refused_with_its_path() {
+    let dir = package(&[("config/.env.local", "API=1\n")]);
+    let output = chuks_ci(dir.path(), &["pack"]);
+    assert_refused("env_file_refused", &output, dir.path());
+    assert!(!dir.path().join("chuks-numpy-1.2.0.tgz").exists());
+}
+
+#[test]
+fn every_leak_is_reported_masked() {
+    let source = format!("let url = \"https://registry\"\nlet token = \"{CANARY}\"\n");
+    let dir = package(&[
+        (".env", "API=1\n"),
+        (".npmrc", "registry=x\n"),
+        ("src/config.chuks", &source),
+        ("src/clean.chuks", "print(1)\n"),
+    ]);
+    let output = chuks_ci(dir.path(), &["pack"]);
+    assert_refused("leaks_refused", &output, dir.path());
+    let stderr = text(&output.stderr);
+    assert!(!stderr.contains(CANARY));
+    assert!(!stderr.contains(&CANARY[..CANARY.len() - 1]));
+    assert!(stderr.contains("chuks_pk_Zq8R****"));
+
+    let json = chuks_ci(dir.path(), &["pack", "--format", "json"]);
+    assert_eq!(json.status.code(), Some(1));
+    let stdout = text(&json.stdout);
+    assert!(!stdout.contains(CANARY) && !text(&json.stderr).contains(CANARY));
+    let result: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let message = result["problems"][0]["message"].as_str().unwrap();
+    assert!(message.contains("`src/config.chuks` line 2"), "{message}");
+}
+
+#[test]
+fn allow_file_overrides_the_guard_for_that_file_only() {
+    let dir = package(&[
+        (".env.example", "API=\n"),
+        ("tests/fixture.chuks", &format!("{CANARY}\n")),
+        ("secret.pem", "-----BEGIN-----\n"),
+    ]);
+    let out = tempfile::tempdir().unwrap();
+    let tgz = out.path().join("p.tgz");
+    let tgz = tgz.to_str().unwrap();
+    let args = [
+        "pack",
+        "--output",
+        tgz,
+        "--allow-file",
+        ".env.example",
+        "--allow-file",
+        "./tests/fixture.chuks",
+    ];
+    let refused = chuks_ci(dir.path(), &args);
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = text(&refused.stderr);
+    assert!(
+        stderr.contains("refused 1 file:\n  - `secret.pem`"),
+        "{stderr}"
+    );
+
+    let allowed = chuks_ci(
+        dir.path(),
+        &[&args[..], &["--allow-file", "secret.pem"]].concat(),
+    );
+    assert!(allowed.status.success(), "{}", text(&allowed.stderr));
+    assert_eq!(
+        paths(&fs::read(tgz).unwrap()),
+        [
+            ".env.example",
+            "chuks.json",
+            "secret.pem",
+            "tests/fixture.chuks"
+        ]
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_inside_are_packed_as_files_and_outside_are_refused() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("pkg");
+    write(&root, "chuks.json", MANIFEST);
+    write(&root, "src/lib.chuks", "lib\n");
+    symlink("src/lib.chuks", root.join("index.chuks")).unwrap();
+    let out = dir.path().join("p.tgz");
+    let tarball = pack_to(&root, &out);
+    assert_eq!(
+        entries(&tarball),
+        [
+            ("chuks.json".to_string(), MANIFEST.to_string()),
+            ("index.chuks".to_string(), "lib\n".to_string()),
+            ("src/lib.chuks".to_string(), "lib\n".to_string()),
+        ]
+    );
+
+    write(dir.path(), "outside/secret.txt", "secret\n");
+    symlink(dir.path().join("outside/secret.txt"), root.join("data.txt")).unwrap();
+    let output = chuks_ci(&root, &["pack"]);
+    assert_refused("symlink_outside_refused", &output, dir.path());
+}
+
+#[test]
+fn oversize_packages_are_refused() {
+    let big = "x".repeat(3000);
+    let dir = package(&[("assets/big.bin", &big), ("src/main.chuks", "print(1)\n")]);
+    let limit = (MANIFEST.len() + 3000 + 9 - 1).to_string();
+    let output = chuks_ci(dir.path(), &["pack", "--max-size", &limit]);
+    assert_refused("oversize_refused", &output, dir.path());
+
+    let limit = (MANIFEST.len() + 3000 + 9).to_string();
+    let output = chuks_ci(dir.path(), &["pack", "--max-size", &limit]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+}
+
+#[test]
+fn list_prints_every_file_with_size_and_sha256() {
+    let dir = package(&[("src/main.chuks", "print(1)\n"), ("README.md", "numpy\n")]);
+    let output = chuks_ci(dir.path(), &["pack", "--list", "--output", "out.tgz"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let tarball = fs::read(dir.path().join("out.tgz")).unwrap();
+    let stdout = text(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[..3],
+        [
+            format!(" 6  {}  README.md", sha256_hex(b"numpy\n")),
+            format!(
+                "{}  {}  chuks.json",
+                MANIFEST.len(),
+                sha256_hex(MANIFEST.as_bytes())
+            ),
+            format!(" 9  {}  src/main.chuks", sha256_hex(b"print(1)\n")),
+        ]
+    );
+    assert!(lines[3].contains(&sha256_hex(&tarball)), "{stdout}");
+    insta::assert_snapshot!("list", stdout);
+}
+
+#[test]
+fn json_output_describes_the_tarball() {
+    let dir = package(&[("src/main.chuks", "print(1)\n")]);
+    let output = chuks_ci(
+        dir.path(),
+        &["pack", "--format", "json", "--list", "--output", "out.tgz"],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let tarball = fs::read(dir.path().join("out.tgz")).unwrap();
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        result,
+        serde_json::json!({
+            "result": "packed",
+            "name": "@chuks/numpy",
+            "version": "1.2.0",
+            "path": "out.tgz",
+            "file_count": 2,
+            "unpacked_size": MANIFEST.len() + 9,
+            "size": tarball.len(),
+            "sha256": sha256_hex(&tarball),
+            "files": [
+                { "path": "chuks.json", "size": MANIFEST.len(), "sha256": sha256_hex(MANIFEST.as_bytes()) },
+                { "path": "src/main.chuks", "size": 9, "sha256": sha256_hex(b"print(1)\n") },
+            ],
+        })
+    );
+}
+
+#[test]
+fn a_missing_manifest_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = chuks_ci(dir.path(), &["pack"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("no `chuks.json`"));
+}
+
+/// The files of the determinism tree: path, contents, executable.
+const DETERMINISM_FILES: [(&str, &str, bool); 5] = [
+    ("chuks.json", MANIFEST, false),
+    ("bin/run", "#!/bin/sh\necho run\n", true),
+    ("src/a.chuks", "a\n", false),
+    ("src/z/deep.chuks", "deep\n", false),
+    ("Zeta.md", "upper case sorts first\n", false),
+];
+
+/// Builds the determinism tree in `order`, with the given non-exec and exec modes and mtime.
+fn determinism_tree(order: &[usize], modes: (u32, u32), mtime_secs: u64) -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for &index in order {
+        let (path, contents, executable) = DETERMINISM_FILES[index];
+        write(dir.path(), path, contents);
+        let full = dir.path().join(path);
+        set_mode(&full, if executable { modes.1 } else { modes.0 });
+        let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime_secs);
+        fs::File::options()
+            .write(true)
+            .open(&full)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+    }
+    dir
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) {}
+
+#[test]
+fn the_same_tree_gives_the_same_bytes() {
+    let out = tempfile::tempdir().unwrap();
+    let original = determinism_tree(&[0, 1, 2, 3, 4], (0o644, 0o755), 1_600_000_000);
+    let first = pack_to(original.path(), &out.path().join("1.tgz"));
+    let again = pack_to(original.path(), &out.path().join("2.tgz"));
+    assert_eq!(first, again);
+
+    let reordered = determinism_tree(&[4, 3, 1, 0, 2], (0o600, 0o700), 1_700_000_000);
+    let copy = pack_to(reordered.path(), &out.path().join("3.tgz"));
+    assert_eq!(first, copy);
+    assert_eq!(
+        paths(&first),
+        [
+            "Zeta.md",
+            "bin/run",
+            "chuks.json",
+            "src/a.chuks",
+            "src/z/deep.chuks"
+        ]
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn the_exec_bit_is_part_of_the_package() {
+    let out = tempfile::tempdir().unwrap();
+    let executable = determinism_tree(&[0, 1, 2, 3, 4], (0o644, 0o755), 0);
+    let plain = determinism_tree(&[0, 1, 2, 3, 4], (0o644, 0o644), 0);
+    let with_exec = pack_to(executable.path(), &out.path().join("1.tgz"));
+    let without = pack_to(plain.path(), &out.path().join("2.tgz"));
+    assert_ne!(with_exec, without);
+}
