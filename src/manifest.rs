@@ -78,14 +78,18 @@ pub enum ManifestError {
         at: Location,
     },
 
-    #[error("`name` `{value}` is not a valid package name ({reason})\nhint: use lowercase letters, digits, `-`, `_` and `.`, optionally scoped like `@scope/name`")]
+    #[error(
+        "`name` `{value}` is not a valid package name ({reason})\nhint: use lowercase letters, digits, `-`, `_` and `.`, optionally scoped like `@scope/name`"
+    )]
     InvalidName {
         value: String,
         reason: &'static str,
         at: Location,
     },
 
-    #[error("dependency `{dependency}` has range `{range}` that does not parse ({reason})\nhint: use a SemVer range such as `^0.1.0`, `~1.2` or `>=1.0.0, <2.0.0`")]
+    #[error(
+        "dependency `{dependency}` has range `{range}` that does not parse ({reason})\nhint: use a SemVer range such as `^0.1.0`, `~1.2` or `>=1.0.0, <2.0.0`"
+    )]
     InvalidDependency {
         dependency: String,
         range: String,
@@ -309,8 +313,8 @@ fn parse_dependencies(
         let Value::String(range) = range else {
             return Err(invalid(range.to_string(), "not a string".to_string()));
         };
-        let requirement = VersionReq::parse(range)
-            .map_err(|err| invalid(range.clone(), err.to_string()))?;
+        let requirement =
+            VersionReq::parse(range).map_err(|err| invalid(range.clone(), err.to_string()))?;
         dependencies.insert(dependency.clone(), requirement);
     }
     Ok(dependencies)
@@ -513,7 +517,13 @@ mod tests {
     #[test]
     fn missing_version_points_at_the_object() {
         let err = parse("\n\n{ \"name\": \"di\" }").unwrap_err();
-        assert!(matches!(err, ManifestError::MissingField { field: "version", .. }));
+        assert!(matches!(
+            err,
+            ManifestError::MissingField {
+                field: "version",
+                ..
+            }
+        ));
         assert_eq!(err.location().unwrap().line, 3);
     }
 
@@ -549,10 +559,17 @@ mod tests {
 
     #[test]
     fn strict_semver() {
-        for good in ["0.0.0", "1.2.3-alpha.1", "1.2.3+build.01", "10.20.30-rc.1+meta"] {
+        for good in [
+            "0.0.0",
+            "1.2.3-alpha.1",
+            "1.2.3+build.01",
+            "10.20.30-rc.1+meta",
+        ] {
             assert!(parse_version(good).is_ok(), "{good}");
         }
-        for bad in ["1", "1.2", "1.2.3.4", "01.2.3", "1.02.3", "1.2.3-01", " 1.2.3", "1.2.3-"] {
+        for bad in [
+            "1", "1.2", "1.2.3.4", "01.2.3", "1.02.3", "1.2.3-01", " 1.2.3", "1.2.3-",
+        ] {
             assert!(parse_version(bad).is_err(), "{bad}");
         }
     }

@@ -72,7 +72,12 @@ impl Problem {
         self
     }
 
-    pub fn at(mut self, file: impl Into<PathBuf>, line: Option<usize>, column: Option<usize>) -> Self {
+    pub fn at(
+        mut self,
+        file: impl Into<PathBuf>,
+        line: Option<usize>,
+        column: Option<usize>,
+    ) -> Self {
         self.file = Some(file.into());
         self.line = line;
         self.column = column;
@@ -193,7 +198,10 @@ pub fn annotation(problem: &Problem) -> String {
     };
     let mut properties = Vec::new();
     if let Some(file) = &problem.file {
-        properties.push(format!("file={}", escape_property(&file.display().to_string())));
+        properties.push(format!(
+            "file={}",
+            escape_property(&file.display().to_string())
+        ));
         if let Some(line) = problem.line {
             properties.push(format!("line={line}"));
         }
@@ -214,7 +222,9 @@ pub fn annotation(problem: &Problem) -> String {
 }
 
 fn escape_data(text: &str) -> String {
-    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn escape_property(text: &str) -> String {

@@ -133,7 +133,7 @@ pub fn looks_like(raw: &str) -> &'static str {
     } else if raw.starts_with("eyJ") {
         "an OAuth/session token (a JWT)"
     } else {
-        "not a Chuks API token"
+        "an unrecognised credential"
     }
 }
 
@@ -164,16 +164,24 @@ pub fn token_hash(raw: &str) -> String {
 /// configured. A present token of the wrong shape is an authentication error (exit 3).
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    #[error("the API token is empty\nhint: pass `--token` or set `CHUKS_TOKEN` to a token from the dashboard's API Tokens tab")]
+    #[error(
+        "the API token is empty\nhint: pass `--token` or set `CHUKS_TOKEN` to a token from the dashboard's API Tokens tab"
+    )]
     Empty,
 
-    #[error("the API token contains spaces or non-printable characters\nhint: copy the token again from the dashboard; it is `chuks_pk_` followed by letters and digits")]
+    #[error(
+        "the API token contains spaces or non-printable characters\nhint: copy the token again from the dashboard; it is `chuks_pk_` followed by letters and digits"
+    )]
     NotPrintable,
 
-    #[error("the token does not start with `chuks_pk_`: it looks like {looks_like}\nhint: generate an API token in the dashboard's API Tokens tab and use that instead")]
+    #[error(
+        "the token does not start with `chuks_pk_`: it looks like {looks_like}\nhint: generate an API token in the dashboard's API Tokens tab and use that instead"
+    )]
     NotAnApiToken { looks_like: &'static str },
 
-    #[error("unknown scope `{scope}`\nhint: use `packages:read`, `packages:publish`, `packages:yank` or `packages:permissions`")]
+    #[error(
+        "unknown scope `{scope}`\nhint: use `packages:read`, `packages:publish`, `packages:yank` or `packages:permissions`"
+    )]
     UnknownScope { scope: String },
 }
 
@@ -196,7 +204,10 @@ mod tests {
         let raw = token.expose();
         let random = raw.strip_prefix(TOKEN_PREFIX).unwrap();
         assert_eq!(random.len(), 40);
-        assert!(random.bytes().all(|b| b.is_ascii_alphanumeric()), "{random}");
+        assert!(
+            random.bytes().all(|b| b.is_ascii_alphanumeric()),
+            "{random}"
+        );
         assert_ne!(generate().expose(), raw);
     }
 
