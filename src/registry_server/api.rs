@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, HttpBody};
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::middleware::{self, Next};
@@ -520,6 +520,10 @@ async fn put_permissions(
 
 /// Reads a body of at most `limit` bytes, answering 413 as soon as it grows past that.
 async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+    // A declared `Content-Length` over the limit is refused before reading anything.
+    if body.size_hint().lower() > limit as u64 {
+        return Err(ApiError::too_large(limit as u64));
+    }
     let mut stream = body.into_data_stream();
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {
