@@ -79,7 +79,7 @@ pub fn authenticate(
     now: Timestamp,
 ) -> Result<Caller, AuthError> {
     let raw = bearer_token(authorization)?;
-    let token =
+    let mut token =
         tokens::by_hash(connection, &token::token_hash(raw))?.ok_or(AuthError::InvalidToken)?;
     if let Some(revoked_at) = token.revoked_at {
         return Err(AuthError::Revoked {
@@ -100,6 +100,7 @@ pub fn authenticate(
         });
     }
     tokens::touch(connection, token.id, now)?;
+    token.last_used_at = Some(now);
     Ok(Caller { token })
 }
 
