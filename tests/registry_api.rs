@@ -820,6 +820,19 @@ async fn oversized_packages_get_413_as_json() {
 }
 
 #[tokio::test]
+async fn packages_larger_than_axum_defaults_fit_the_default_limit() {
+    let registry = start();
+    let token = registry.token("alice", &[Scope::PackagesPublish]);
+    let tarball: Vec<u8> = (0..3 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let (status, answer) = registry.publish(&token, "big", "1.0.0", &tarball).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(
+        registry.bytes("/packages/big/1.0.0/tarball").await.1,
+        tarball
+    );
+}
+
+#[tokio::test]
 async fn scoped_names_round_trip() {
     let registry = start();
     let token = registry.token("alice", &[Scope::PackagesPublish]);

@@ -17,7 +17,6 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 pub use api::PLATFORMS;
-pub use store::DATABASE_FILE;
 pub use tokens::{EXPIRY_DAYS, IssuedToken, TokenRecord, TokenStatus};
 
 use crate::exit::{Exit, HasExit};

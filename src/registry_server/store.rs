@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::RegistryError;
 
 /// The database file inside the data folder.
-pub const DATABASE_FILE: &str = "registry.sqlite3";
+const DATABASE_FILE: &str = "registry.sqlite3";
 
 /// Schema steps; `PRAGMA user_version` records how many have run.
 const MIGRATIONS: &[&str] = &[r#"
