@@ -50,6 +50,7 @@ fn known_exit(cause: &(dyn std::error::Error + 'static)) -> Option<Exit> {
         crate::tag::TagError,
         crate::git::GitError,
         crate::token::TokenError,
+        crate::registry_server::RegistryError,
         crate::pack::PackError,
         crate::verify::ReleaseError,
     );

@@ -1,9 +1,167 @@
 //! `chuks-ci registry …`: serve the reference registry and manage its tokens.
 
-use crate::cli::RegistryCommand;
-use crate::exit::Exit;
-use crate::report::Reporter;
+use std::io::Write;
 
-pub fn run(_command: RegistryCommand, _reporter: &mut Reporter) -> anyhow::Result<Exit> {
-    anyhow::bail!("`registry` is not implemented yet")
+use anyhow::Context;
+use jiff::Timestamp;
+use serde_json::json;
+
+use crate::cli::{
+    DataDirArgs, RegistryCommand, ServeArgs, TokenCommand, TokenCreateArgs, TokenRevokeArgs,
+};
+use crate::exit::Exit;
+use crate::registry_server::{Registry, RegistryConfig, Server, TokenRecord};
+use crate::report::{Format, Reporter, print_json};
+use crate::token::Scope;
+
+pub fn run(command: RegistryCommand, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    match command {
+        RegistryCommand::Serve(args) => serve(args, reporter),
+        RegistryCommand::Token(TokenCommand::Create(args)) => create(&args, reporter),
+        RegistryCommand::Token(TokenCommand::List(args)) => list(&args, reporter),
+        RegistryCommand::Token(TokenCommand::Revoke(args)) => revoke(&args, reporter),
+    }
+}
+
+fn serve(args: ServeArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    let server = Server::bind(RegistryConfig {
+        data_dir: args.data.data_dir,
+        listen: args.listen,
+        max_package_bytes: args.max_package_bytes,
+        rate_limit: args.rate_limit,
+        log_requests: true,
+    })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    match reporter.format {
+        Format::Human => println!("listening on {}", server.url()),
+        Format::Json => print_json(&json!({ "listening": server.url() })),
+    }
+    // Scripts read the URL from a pipe, which would otherwise buffer it.
+    std::io::stdout()
+        .flush()
+        .context("cannot write to stdout")?;
+    reporter.note("press Ctrl-C to stop");
+    runtime.block_on(server.run(async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            // Without a Ctrl-C handler the server runs until the process is killed.
+            std::future::pending::<()>().await;
+        }
+    }))?;
+    reporter.note("registry stopped");
+    Ok(Exit::Success)
+}
+
+fn create(args: &TokenCreateArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    let scopes = args
+        .scopes
+        .iter()
+        .map(|scope| scope.parse::<Scope>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let registry = Registry::open(&args.data.data_dir)?;
+    let issued =
+        registry.create_token(&args.publisher, &args.name, &scopes, args.expires_in_days)?;
+    match reporter.format {
+        Format::Human => println!("{}", issued.token.expose()),
+        Format::Json => {
+            let mut value = issued.record.to_json(Timestamp::now());
+            value["token"] = issued.token.expose().into();
+            print_json(&value);
+        }
+    }
+    reporter.note(format!(
+        "created token {} for `{}`, expiring {}; this is the only time it is shown, so store it as a CI secret now",
+        issued.record.id,
+        issued.record.publisher,
+        human_time(issued.record.expires_at)
+    ));
+    Ok(Exit::Success)
+}
+
+fn list(args: &DataDirArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    let tokens = Registry::open(&args.data_dir)?.list_tokens()?;
+    let now = Timestamp::now();
+    match reporter.format {
+        Format::Json => print_json(&json!({
+            "tokens": tokens.iter().map(|t| t.to_json(now)).collect::<Vec<_>>(),
+        })),
+        Format::Human if tokens.is_empty() => reporter.note("no tokens yet"),
+        Format::Human => print!("{}", token_table(&tokens, now)),
+    }
+    Ok(Exit::Success)
+}
+
+fn revoke(args: &TokenRevokeArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    let record = Registry::open(&args.data.data_dir)?.revoke_token(args.id)?;
+    match reporter.format {
+        Format::Json => print_json(&record.to_json(Timestamp::now())),
+        Format::Human => println!(
+            "token {} `{}` is revoked since {}",
+            record.id,
+            record.name,
+            record.revoked_at.map_or_else(String::new, human_time)
+        ),
+    }
+    Ok(Exit::Success)
+}
+
+/// Aligned columns: id, name, publisher, scopes, created, expires, last used, status.
+fn token_table(tokens: &[TokenRecord], now: Timestamp) -> String {
+    let header = [
+        "ID",
+        "NAME",
+        "PUBLISHER",
+        "SCOPES",
+        "CREATED",
+        "EXPIRES",
+        "LAST USED",
+        "STATUS",
+    ]
+    .map(str::to_string);
+    let rows: Vec<[String; 8]> = std::iter::once(header)
+        .chain(tokens.iter().map(|token| {
+            [
+                token.id.to_string(),
+                token.name.clone(),
+                token.publisher.clone(),
+                token
+                    .scopes
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                human_time(token.created_at),
+                human_time(token.expires_at),
+                token
+                    .last_used_at
+                    .map_or_else(|| "never".to_string(), human_time),
+                token.status(now).as_str().to_string(),
+            ]
+        }))
+        .collect();
+    let widths: Vec<usize> = (0..8)
+        .map(|column| {
+            rows.iter()
+                .map(|row| row[column].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut table = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        table.push_str(cells.join("  ").trim_end());
+        table.push('\n');
+    }
+    table
+}
+
+fn human_time(timestamp: Timestamp) -> String {
+    timestamp.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
 }

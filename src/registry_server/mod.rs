@@ -1,4 +1,356 @@
 //! The reference Chuks registry: an axum server on embedded SQLite that implements `docs/registry-api.md`.
+//!
+//! [`Registry`] is the data folder (tokens, packages); [`Server`] serves it over HTTP; and
+//! [`RunningRegistry`] is a server on its own thread for tests, stopped when dropped.
+
+mod api;
+mod auth;
+mod rate_limit;
+mod store;
+mod tokens;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+pub use api::PLATFORMS;
+pub use tokens::{EXPIRY_DAYS, IssuedToken, TokenRecord, TokenStatus};
+
+use crate::exit::{Exit, HasExit};
+use crate::token::Scope;
 
 /// Default limit on a published package's decoded tarball size.
 pub const DEFAULT_MAX_PACKAGE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Longest publisher name accepted.
+const MAX_PUBLISHER_LEN: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("cannot create the data folder `{}`: {source}\nhint: pass a writable `--data-dir`", path.display())]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("cannot open the registry database `{}`: {source}\nhint: check that `--data-dir` is writable and holds a chuks-ci registry", path.display())]
+    Database {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+
+    #[error("the registry database `{}` has schema version {found}, newer than the {supported} this chuks-ci knows\nhint: run a newer chuks-ci", path.display())]
+    SchemaTooNew {
+        path: PathBuf,
+        found: usize,
+        supported: usize,
+    },
+
+    #[error(
+        "registry database error: {0}\nhint: check the data folder's disk space and permissions"
+    )]
+    Sqlite(#[from] rusqlite::Error),
+
+    #[error("cannot listen on `{addr}`: {source}\nhint: pick another `--listen` address or port")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+
+    #[error("the registry server failed: {0}")]
+    Serve(std::io::Error),
+
+    #[error("a token cannot expire in {days} days\nhint: choose `--expires-in-days` from 7 to 365")]
+    ExpiryOutOfRange { days: i64 },
+
+    #[error("no token has id {id}\nhint: run `chuks-ci registry token list` to see token ids")]
+    TokenNotFound { id: i64 },
+
+    #[error(
+        "`{name}` is not a valid publisher name\nhint: use 1 to 64 letters, digits, `-`, `_` or `.`, starting with a letter or digit"
+    )]
+    InvalidPublisher { name: String },
+
+    #[error(
+        "the token name is empty\nhint: pass a descriptive `--name`, e.g. \"GitHub Actions — my_package\""
+    )]
+    EmptyTokenName,
+
+    #[error(
+        "a token needs at least one scope\nhint: pass `--scopes packages:publish` (comma-separated for several)"
+    )]
+    NoScopes,
+}
+
+impl HasExit for RegistryError {
+    fn exit(&self) -> Exit {
+        match self {
+            RegistryError::Sqlite(_) | RegistryError::Bind { .. } | RegistryError::Serve(_) => {
+                Exit::Unavailable
+            }
+            _ => Exit::Usage,
+        }
+    }
+}
+
+/// Publisher names: ASCII letters, digits, `-`, `_`, `.`; starting with a letter or digit.
+fn check_publisher_name(name: &str) -> Result<(), RegistryError> {
+    let valid = name.len() <= MAX_PUBLISHER_LEN
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(RegistryError::InvalidPublisher {
+            name: name.to_string(),
+        })
+    }
+}
+
+/// How to serve a data folder.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    pub data_dir: PathBuf,
+    /// Port 0 picks a free port.
+    pub listen: SocketAddr,
+    pub max_package_bytes: u64,
+    /// Requests per second before answering 429; `None` for no limit.
+    pub rate_limit: Option<u32>,
+    /// One stderr line per request (method, path, status, token id).
+    pub log_requests: bool,
+}
+
+impl RegistryConfig {
+    /// Loopback on a free port, the default size limit, no rate limit, no request log.
+    pub fn new(data_dir: impl Into<PathBuf>) -> RegistryConfig {
+        RegistryConfig {
+            data_dir: data_dir.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            max_package_bytes: DEFAULT_MAX_PACKAGE_BYTES,
+            rate_limit: None,
+            log_requests: false,
+        }
+    }
+}
+
+/// A registry's data folder: its database of tokens and packages.
+#[derive(Clone)]
+pub struct Registry {
+    store: Arc<store::Store>,
+}
+
+impl Registry {
+    /// Opens the data folder, creating it and the database schema on first use.
+    pub fn open(data_dir: &Path) -> Result<Registry, RegistryError> {
+        Ok(Registry {
+            store: Arc::new(store::Store::open(data_dir)?),
+        })
+    }
+
+    /// Serves `config.data_dir` on its own thread and runtime until the handle is dropped.
+    pub fn start(config: RegistryConfig) -> Result<RunningRegistry, RegistryError> {
+        RunningRegistry::start(config)
+    }
+
+    pub fn database_path(&self) -> &Path {
+        self.store.path()
+    }
+
+    /// Creates a token lasting `expires_in_days` (7 to 365). The raw token is in the result only.
+    pub fn create_token(
+        &self,
+        publisher: &str,
+        name: &str,
+        scopes: &[Scope],
+        expires_in_days: i64,
+    ) -> Result<IssuedToken, RegistryError> {
+        let now = Timestamp::now();
+        let expires_at = tokens::expiry_after_days(now, expires_in_days)?;
+        self.insert_token(publisher, name, scopes, now, expires_at)
+    }
+
+    /// Creates a token expiring at any instant, even in the past. For tests and rehearsals only:
+    /// it skips the 7-to-365-day rule that `create_token` enforces.
+    pub fn mint_token(
+        &self,
+        publisher: &str,
+        name: &str,
+        scopes: &[Scope],
+        expires_at: Timestamp,
+    ) -> Result<IssuedToken, RegistryError> {
+        self.insert_token(publisher, name, scopes, Timestamp::now(), expires_at)
+    }
+
+    pub fn list_tokens(&self) -> Result<Vec<TokenRecord>, RegistryError> {
+        Ok(tokens::list(&self.store.lock())?)
+    }
+
+    /// Revokes a token at once; it stays listed with status `revoked`.
+    pub fn revoke_token(&self, id: i64) -> Result<TokenRecord, RegistryError> {
+        tokens::revoke(&self.store.lock(), id, Timestamp::now())
+    }
+
+    fn insert_token(
+        &self,
+        publisher: &str,
+        name: &str,
+        scopes: &[Scope],
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<IssuedToken, RegistryError> {
+        let request = tokens::TokenRequest {
+            publisher,
+            name,
+            scopes,
+        };
+        tokens::insert(&self.store.lock(), &request, now, expires_at)
+    }
+}
+
+/// A registry bound to its address, ready to serve.
+pub struct Server {
+    registry: Registry,
+    listener: std::net::TcpListener,
+    config: RegistryConfig,
+    url: String,
+}
+
+impl Server {
+    /// Opens the data folder and binds the listening socket; serving starts with [`Server::run`].
+    pub fn bind(config: RegistryConfig) -> Result<Server, RegistryError> {
+        let registry = Registry::open(&config.data_dir)?;
+        let bind_error = |source| RegistryError::Bind {
+            addr: config.listen,
+            source,
+        };
+        let listener = std::net::TcpListener::bind(config.listen).map_err(bind_error)?;
+        listener.set_nonblocking(true).map_err(bind_error)?;
+        let url = format!("http://{}", listener.local_addr().map_err(bind_error)?);
+        Ok(Server {
+            registry,
+            listener,
+            config,
+            url,
+        })
+    }
+
+    /// `http://ADDR:PORT`, with the real port when port 0 was asked for.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), RegistryError> {
+        let state = api::AppState {
+            store: Arc::clone(&self.registry.store),
+            max_package_bytes: self.config.max_package_bytes,
+            limiter: self
+                .config
+                .rate_limit
+                .map(|n| Arc::new(rate_limit::RateLimiter::new(n))),
+            log_requests: self.config.log_requests,
+        };
+        let listener =
+            tokio::net::TcpListener::from_std(self.listener).map_err(RegistryError::Serve)?;
+        axum::serve(listener, api::router(state))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(RegistryError::Serve)
+    }
+}
+
+/// A server on its own thread and runtime, usable from sync and async code. Dropping it stops
+/// the server.
+pub struct RunningRegistry {
+    registry: Registry,
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Result<(), RegistryError>>>,
+}
+
+impl RunningRegistry {
+    fn start(config: RegistryConfig) -> Result<RunningRegistry, RegistryError> {
+        let server = Server::bind(config)?;
+        let registry = server.registry().clone();
+        let url = server.url().to_string();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(RegistryError::Serve)?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(server.run(async {
+                // A dropped sender stops the server too.
+                let _ = stopped.await;
+            }))
+        });
+        Ok(RunningRegistry {
+            registry,
+            url,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Stops the server and waits for it, reporting how it ended.
+    pub fn stop(mut self) -> Result<(), RegistryError> {
+        self.shut_down()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+
+    fn shut_down(&mut self) -> std::thread::Result<Result<(), RegistryError>> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.thread
+            .take()
+            .map_or(Ok(Ok(())), std::thread::JoinHandle::join)
+    }
+}
+
+impl std::ops::Deref for RunningRegistry {
+    type Target = Registry;
+
+    fn deref(&self) -> &Registry {
+        &self.registry
+    }
+}
+
+impl Drop for RunningRegistry {
+    fn drop(&mut self) {
+        // A drop cannot report how the server ended; `stop` can.
+        let _ = self.shut_down();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publisher_names() {
+        for good in ["alice", "a", "team-1.ci_bot"] {
+            assert!(check_publisher_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "-a", "a b", "a/b", "ä", &"a".repeat(65)] {
+            assert!(check_publisher_name(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,777 @@
+//! The HTTP surface of `docs/registry-api.md`: routes, request checks, and JSON error bodies.
+
+use std::convert::Infallible;
+use std::path::Path as FsPath;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use axum::Router;
+use axum::body::{Body, HttpBody};
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header, request::Parts};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use futures_util::StreamExt;
+use jiff::Timestamp;
+use rusqlite::Connection;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::auth::{self, AuthError, Caller};
+use super::rate_limit::RateLimiter;
+use super::store::{self, GitInfo, NewPrebuilt, NewVersion, Store, StoreError, Upload};
+use crate::manifest::{self, Manifest};
+use crate::token::Scope;
+
+/// Platforms a prebuilt binary may target.
+pub const PLATFORMS: [&str; 5] = [
+    "darwin-arm64",
+    "darwin-x86_64",
+    "linux-x86_64",
+    "linux-aarch64",
+    "windows-x86_64",
+];
+
+/// Room in a publish body for the manifest and JSON around the base64 tarball.
+const BODY_OVERHEAD_BYTES: u64 = 1024 * 1024;
+
+/// Small JSON bodies (permissions) never need more.
+const SMALL_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub max_package_bytes: u64,
+    pub limiter: Option<Arc<RateLimiter>>,
+    pub log_requests: bool,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/tokens/self", get(token_self))
+        .route("/packages", get(owned_packages))
+        .route("/packages/{name}", get(package))
+        .route(
+            "/packages/{name}/permissions",
+            get(get_permissions).put(put_permissions),
+        )
+        .route("/packages/{name}/{version}", get(version).post(publish))
+        .route("/packages/{name}/{version}/tarball", get(tarball))
+        .route(
+            "/packages/{name}/{version}/prebuilt",
+            post(publish_prebuilt),
+        )
+        .route(
+            "/packages/{name}/{version}/prebuilt/{platform}",
+            get(prebuilt),
+        )
+        .route("/packages/{name}/{version}/yank", post(yank))
+        .route("/packages/{name}/{version}/restore", post(restore))
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), log_request))
+        .with_state(state)
+}
+
+/// An error answer: `{"error": {"code", "message", …extra}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    extra: Map<String, Value>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            extra: Map::new(),
+        }
+    }
+
+    fn with(mut self, key: &str, value: impl Into<Value>) -> ApiError {
+        self.extra.insert(key.to_string(), value.into());
+        self
+    }
+
+    fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+
+    fn too_large(limit: u64) -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "package_too_large",
+            format!("the upload is larger than this registry's limit of {limit} bytes\nhint: shrink the package (check `chuks-ci pack --list`) or ask the operator to raise `--max-package-bytes`"),
+        )
+        .with("limit_bytes", limit)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = Map::new();
+        error.insert("code".to_string(), self.code.into());
+        error.insert("message".to_string(), self.message.into());
+        error.extend(self.extra);
+        (self.status, axum::Json(json!({ "error": error }))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> ApiError {
+        let (status, code) = match &err {
+            StoreError::Sqlite(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            StoreError::PackageNotFound { .. } => (StatusCode::NOT_FOUND, "package_not_found"),
+            StoreError::VersionNotFound { .. } => (StatusCode::NOT_FOUND, "version_not_found"),
+            StoreError::PrebuiltNotFound { .. } => (StatusCode::NOT_FOUND, "prebuilt_not_found"),
+            StoreError::NotAPublisher { .. } => (StatusCode::FORBIDDEN, "not_a_publisher"),
+            StoreError::NotTheOwner { .. } => (StatusCode::FORBIDDEN, "not_the_owner"),
+            StoreError::OwnerChange { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_permissions")
+            }
+        };
+        ApiError::new(status, code, err.to_string())
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> ApiError {
+        let message = err.to_string();
+        let unauthorized = |code| ApiError::new(StatusCode::UNAUTHORIZED, code, message.clone());
+        match err {
+            AuthError::MissingToken => unauthorized("missing_token"),
+            AuthError::NotBearer | AuthError::NotAnApiToken { .. } => {
+                unauthorized("not_an_api_token")
+            }
+            AuthError::InvalidToken => unauthorized("invalid_token"),
+            AuthError::Revoked { revoked_at, .. } => {
+                unauthorized("token_revoked").with("revoked_at", revoked_at.to_string())
+            }
+            AuthError::Expired { expires_at, .. } => {
+                unauthorized("token_expired").with("expires_at", expires_at.to_string())
+            }
+            AuthError::MissingScope { scope, .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, "missing_scope", message)
+                    .with("scope", scope.as_str())
+            }
+            AuthError::Store(_) => ApiError::internal(message),
+        }
+    }
+}
+
+/// The id of the token a request presented, filled in by authentication for the request log.
+#[derive(Clone, Default)]
+struct LoggedToken(Arc<AtomicI64>);
+
+/// The request's `Authorization` header and where to note the token id for the log.
+struct Credentials {
+    authorization: Option<String>,
+    logged: LoggedToken,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Credentials {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Credentials, Infallible> {
+        Ok(Credentials {
+            // A header that is not visible ASCII is kept as empty, so it is refused as malformed.
+            authorization: parts
+                .headers
+                .get(header::AUTHORIZATION)
+                .map(|value| value.to_str().unwrap_or_default().to_string()),
+            logged: parts.extensions.get().cloned().unwrap_or_default(),
+        })
+    }
+}
+
+impl AppState {
+    /// Runs a database operation off the async threads.
+    async fn db<T, E>(
+        &self,
+        operation: impl FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        E: Into<ApiError> + Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || operation(&mut store.lock()).map_err(Into::into))
+            .await
+            .map_err(|err| ApiError::internal(format!("database task failed: {err}")))?
+    }
+
+    async fn authenticate(
+        &self,
+        credentials: Credentials,
+        scope: Option<Scope>,
+    ) -> Result<Caller, ApiError> {
+        let Credentials {
+            authorization,
+            logged,
+        } = credentials;
+        self.db(move |connection| {
+            let result = auth::authenticate(
+                connection,
+                authorization.as_deref(),
+                scope,
+                Timestamp::now(),
+            );
+            let id = match &result {
+                Ok(caller) => Some(caller.token.id),
+                Err(err) => err.token_id(),
+            };
+            if let Some(id) = id {
+                logged.0.store(id, Ordering::Relaxed);
+            }
+            result
+        })
+        .await
+    }
+
+    /// The largest request body: the base64 of the largest package plus room for the rest.
+    fn body_limit(&self) -> usize {
+        let encoded = self.max_package_bytes.div_ceil(3).saturating_mul(4);
+        usize::try_from(encoded.saturating_add(BODY_OVERHEAD_BYTES)).unwrap_or(usize::MAX)
+    }
+}
+
+async fn health() -> Response {
+    axum::Json(json!({ "status": "ok" })).into_response()
+}
+
+async fn token_self(
+    State(state): State<AppState>,
+    credentials: Credentials,
+) -> Result<Response, ApiError> {
+    let caller = state.authenticate(credentials, None).await?;
+    Ok(axum::Json(caller.token.to_json(Timestamp::now())).into_response())
+}
+
+#[derive(Deserialize)]
+struct OwnerQuery {
+    owner: Option<String>,
+}
+
+async fn owned_packages(
+    State(state): State<AppState>,
+    credentials: Credentials,
+    Query(query): Query<OwnerQuery>,
+) -> Result<Response, ApiError> {
+    let caller = state
+        .authenticate(credentials, Some(Scope::PackagesRead))
+        .await?;
+    if query.owner.as_deref() != Some("me") {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "only `owner=me` is supported\nhint: request `GET /packages?owner=me`",
+        ));
+    }
+    let owner = caller.publisher().to_string();
+    let packages = state
+        .db(move |connection| store::owned_packages(connection, &owner))
+        .await?;
+    Ok(axum::Json(json!({ "packages": packages })).into_response())
+}
+
+async fn package(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    check_name(&name)?;
+    let record = state
+        .db(move |connection| store::package(connection, &name))
+        .await?;
+    Ok(axum::Json(record).into_response())
+}
+
+async fn version(
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    check_name_and_version(&name, &version)?;
+    let record = state
+        .db(move |connection| store::version(connection, &name, &version))
+        .await?;
+    Ok(axum::Json(record).into_response())
+}
+
+async fn tarball(
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    check_name_and_version(&name, &version)?;
+    let (bytes, sha256) = state
+        .db(move |connection| store::download_tarball(connection, &name, &version))
+        .await?;
+    Ok(bytes_response(bytes, &sha256, "application/gzip"))
+}
+
+async fn prebuilt(
+    State(state): State<AppState>,
+    Path((name, version, platform)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    check_name_and_version(&name, &version)?;
+    check_platform(&platform)?;
+    let (bytes, sha256) = state
+        .db(move |connection| store::prebuilt_bytes(connection, &name, &version, &platform))
+        .await?;
+    Ok(bytes_response(bytes, &sha256, "application/octet-stream"))
+}
+
+#[derive(Deserialize)]
+struct PublishRequest {
+    manifest: Value,
+    sha256: String,
+    size: u64,
+    git: Option<GitInfo>,
+    tarball: String,
+}
+
+async fn publish(
+    State(state): State<AppState>,
+    credentials: Credentials,
+    Path((name, version)): Path<(String, String)>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let caller = state
+        .authenticate(credentials, Some(Scope::PackagesPublish))
+        .await?;
+    check_name_and_version(&name, &version)?;
+    let request: PublishRequest = parse_json(&read_body(body, state.body_limit()).await?)?;
+    let (bytes, sha256) = decode_payload(
+        "tarball",
+        &request.tarball,
+        request.size,
+        &request.sha256,
+        state.max_package_bytes,
+    )?;
+    let manifest = check_manifest(&request.manifest, &name, &version)?;
+    let what = format!("`{name}` `{version}`");
+    let new = NewVersion {
+        name,
+        version,
+        manifest,
+        sha256,
+        bytes,
+        git: request.git.unwrap_or_default(),
+        publisher: caller.publisher().to_string(),
+        token_id: caller.token.id,
+    };
+    let outcome = state
+        .db(move |connection| store::publish(connection, &new, &Timestamp::now().to_string()))
+        .await?;
+    upload_response(outcome, Map::new(), &what)
+}
+
+#[derive(Deserialize)]
+struct PrebuiltRequest {
+    platform: String,
+    sha256: String,
+    size: u64,
+    binary: String,
+}
+
+async fn publish_prebuilt(
+    State(state): State<AppState>,
+    credentials: Credentials,
+    Path((name, version)): Path<(String, String)>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let caller = state
+        .authenticate(credentials, Some(Scope::PackagesPublish))
+        .await?;
+    check_name_and_version(&name, &version)?;
+    let request: PrebuiltRequest = parse_json(&read_body(body, state.body_limit()).await?)?;
+    check_platform(&request.platform)?;
+    let (bytes, sha256) = decode_payload(
+        "binary",
+        &request.binary,
+        request.size,
+        &request.sha256,
+        state.max_package_bytes,
+    )?;
+    let what = format!(
+        "the `{}` prebuilt of `{name}` `{version}`",
+        request.platform
+    );
+    let mut context = Map::new();
+    context.insert("name".to_string(), name.clone().into());
+    context.insert("version".to_string(), version.clone().into());
+    let new = NewPrebuilt {
+        name,
+        version,
+        platform: request.platform,
+        sha256,
+        bytes,
+        publisher: caller.publisher().to_string(),
+    };
+    let outcome = state
+        .db(move |connection| {
+            store::publish_prebuilt(connection, &new, &Timestamp::now().to_string())
+        })
+        .await?;
+    upload_response(outcome, context, &what)
+}
+
+async fn yank(
+    State(state): State<AppState>,
+    credentials: Credentials,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    set_yanked(state, credentials, name, version, true).await
+}
+
+async fn restore(
+    State(state): State<AppState>,
+    credentials: Credentials,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    set_yanked(state, credentials, name, version, false).await
+}
+
+async fn set_yanked(
+    state: AppState,
+    credentials: Credentials,
+    name: String,
+    version: String,
+    yanked: bool,
+) -> Result<Response, ApiError> {
+    let caller = state
+        .authenticate(credentials, Some(Scope::PackagesYank))
+        .await?;
+    check_name_and_version(&name, &version)?;
+    let publisher = caller.publisher().to_string();
+    let (changed, record) = state
+        .db(move |connection| {
+            let now = Timestamp::now().to_string();
+            store::set_yanked(connection, &name, &version, &publisher, yanked, &now)
+        })
+        .await?;
+    let result = if yanked { "yanked" } else { "restored" };
+    let mut body = json!({ "result": result, "changed": changed });
+    merge(&mut body, json!(record));
+    Ok(axum::Json(body).into_response())
+}
+
+async fn get_permissions(
+    State(state): State<AppState>,
+    credentials: Credentials,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    state
+        .authenticate(credentials, Some(Scope::PackagesPermissions))
+        .await?;
+    check_name(&name)?;
+    let permissions = state
+        .db(move |connection| store::permissions(connection, &name))
+        .await?;
+    Ok(axum::Json(permissions).into_response())
+}
+
+#[derive(Deserialize)]
+struct PermissionsRequest {
+    owner: Option<String>,
+    publishers: Vec<String>,
+}
+
+async fn put_permissions(
+    State(state): State<AppState>,
+    credentials: Credentials,
+    Path(name): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let caller = state
+        .authenticate(credentials, Some(Scope::PackagesPermissions))
+        .await?;
+    check_name(&name)?;
+    let request: PermissionsRequest = parse_json(&read_body(body, SMALL_BODY_BYTES).await?)?;
+    for publisher in &request.publishers {
+        super::check_publisher_name(publisher).map_err(|err| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_permissions",
+                err.to_string(),
+            )
+        })?;
+    }
+    let publisher = caller.publisher().to_string();
+    let permissions = state
+        .db(move |connection| {
+            store::set_publishers(
+                connection,
+                &name,
+                &publisher,
+                request.owner.as_deref(),
+                &request.publishers,
+            )
+        })
+        .await?;
+    Ok(axum::Json(permissions).into_response())
+}
+
+/// Reads a body of at most `limit` bytes, answering 413 as soon as it grows past that.
+async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+    // A declared `Content-Length` over the limit is refused before reading anything.
+    if body.size_hint().lower() > limit as u64 {
+        return Err(ApiError::too_large(limit as u64));
+    }
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|err| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "incomplete_body",
+                format!("the request body ended early: {err}\nhint: retry the upload"),
+            )
+        })?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(ApiError::too_large(limit as u64));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|err| match err.classify() {
+        serde_json::error::Category::Data => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            format!("the request body does not have the documented fields: {err}"),
+        ),
+        _ => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("the request body is not complete JSON: {err}"),
+        ),
+    })
+}
+
+/// Decodes a base64 payload and checks it against the declared size and sha256.
+fn decode_payload(
+    field: &str,
+    encoded: &str,
+    declared_size: u64,
+    declared_sha256: &str,
+    limit: u64,
+) -> Result<(Vec<u8>, String), ApiError> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|err| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_base64",
+                format!(
+                    "`{field}` is not valid base64 ({err})\nhint: send standard base64 with padding"
+                ),
+            )
+        })?;
+    let actual_size = bytes.len() as u64;
+    if declared_size > limit || actual_size > limit {
+        return Err(ApiError::too_large(limit));
+    }
+    if actual_size != declared_size {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "size_mismatch",
+            format!("`size` says {declared_size} bytes but `{field}` holds {actual_size}\nhint: the upload was altered or cut short; retry it"),
+        )
+        .with("actual_size", actual_size));
+    }
+    let actual_sha256 = format!("{:x}", Sha256::digest(&bytes));
+    if !declared_sha256.eq_ignore_ascii_case(&actual_sha256) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "checksum_mismatch",
+            format!("`sha256` does not match the sha256 of `{field}` ({actual_sha256})\nhint: the upload was altered in transit; retry it"),
+        )
+        .with("actual_sha256", actual_sha256));
+    }
+    Ok((bytes, actual_sha256))
+}
+
+/// Validates the manifest and checks it names the version in the path; returns it as text.
+fn check_manifest(document: &Value, name: &str, version: &str) -> Result<String, ApiError> {
+    let text = document.to_string();
+    let manifest = Manifest::parse(FsPath::new(manifest::MANIFEST_FILE), &text).map_err(|err| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_manifest",
+            err.to_string(),
+        )
+    })?;
+    let path_version = manifest::parse_version(version).ok();
+    if manifest.name != name || path_version.as_ref() != Some(&manifest.version) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "manifest_mismatch",
+            format!(
+                "the path names `{name}` `{version}` but the manifest says `{}` `{}`\nhint: publish to the name and version written in chuks.json",
+                manifest.name, manifest.version
+            ),
+        ));
+    }
+    Ok(text)
+}
+
+fn check_name(name: &str) -> Result<(), ApiError> {
+    manifest::validate_name(name).map_err(|reason| {
+        let hint = if name.starts_with('@') && !name.contains('/') {
+            "encode the `/` of a scoped name as `%2F`, e.g. `/packages/@scope%2Fname`"
+        } else {
+            "use the `name` from chuks.json"
+        };
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_name",
+            format!("`{name}` is not a valid package name ({reason})\nhint: {hint}"),
+        )
+    })
+}
+
+fn check_name_and_version(name: &str, version: &str) -> Result<(), ApiError> {
+    check_name(name)?;
+    manifest::parse_version(version).map_err(|(reason, hint)| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_version",
+            format!("`{version}` is not a SemVer 2.0 version ({reason})\nhint: {hint}"),
+        )
+    })?;
+    Ok(())
+}
+
+fn check_platform(platform: &str) -> Result<(), ApiError> {
+    if PLATFORMS.contains(&platform) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_platform",
+        format!(
+            "unknown platform `{platform}`\nhint: use one of {}",
+            PLATFORMS.map(|p| format!("`{p}`")).join(", ")
+        ),
+    ))
+}
+
+/// `201 published`, `200 already_published`, or `409 version_exists`.
+fn upload_response<T: serde::Serialize>(
+    outcome: Upload<T>,
+    context: Map<String, Value>,
+    what: &str,
+) -> Result<Response, ApiError> {
+    let (status, result, record) = match outcome {
+        Upload::Published(record) => (StatusCode::CREATED, "published", record),
+        Upload::AlreadyPublished(record) => (StatusCode::OK, "already_published", record),
+        Upload::Conflict { stored_sha256 } => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "version_exists",
+                format!("{what} is already published with other contents (sha256 {stored_sha256})\nhint: published contents never change; bump `version` in chuks.json and tag a new release"),
+            )
+            .with("stored_sha256", stored_sha256));
+        }
+    };
+    let mut body = json!({ "result": result });
+    merge(&mut body, Value::Object(context));
+    merge(&mut body, json!(record));
+    Ok((status, axum::Json(body)).into_response())
+}
+
+/// Copies the fields of object `from` into object `into`.
+fn merge(into: &mut Value, from: Value) {
+    if let (Value::Object(into), Value::Object(from)) = (into, from) {
+        into.extend(from);
+    }
+}
+
+fn bytes_response(bytes: Vec<u8>, sha256: &str, content_type: &'static str) -> Response {
+    let mut response = Response::new(Body::from(bytes));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(value) = HeaderValue::from_str(sha256) {
+        headers.insert("x-chuks-sha256", value);
+    }
+    response
+}
+
+async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if state
+        .limiter
+        .as_ref()
+        .is_some_and(|limiter| !limiter.admit())
+    {
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many requests\nhint: wait for `Retry-After` seconds and retry",
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    }
+    next.run(request).await
+}
+
+/// Logs one line per request (never headers or tokens) and gives axum's own error answers the
+/// JSON error shape.
+async fn log_request(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let logged = LoggedToken::default();
+    request.extensions_mut().insert(logged.clone());
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let response = as_json_error(next.run(request).await).await;
+    if state.log_requests {
+        let token = match logged.0.load(Ordering::Relaxed) {
+            0 => String::new(),
+            id => format!(" token={id}"),
+        };
+        eprintln!("{method} {path} {}{token}", response.status().as_u16());
+    }
+    response
+}
+
+/// Rewrites a non-JSON error answer (unknown route, wrong method, unparsable path or query).
+async fn as_json_error(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), SMALL_BODY_BYTES)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default();
+    let (code, fallback) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "no such route\nhint: see docs/registry-api.md"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this route does not accept that method",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("package_too_large", "the request body is too large"),
+        status if status.is_client_error() => ("bad_request", "the request could not be parsed"),
+        _ => ("internal", "the server failed"),
+    };
+    let message = if text.trim().is_empty() {
+        fallback.to_string()
+    } else {
+        text
+    };
+    ApiError::new(status, code, message).into_response()
+}

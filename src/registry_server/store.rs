@@ -1,0 +1,679 @@
+//! The registry database: schema migrations, content-addressed blobs, and the package queries.
+//!
+//! Blobs live in the `blobs` table keyed by sha256, so a version row and its bytes are written in
+//! one transaction and become visible together or not at all.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use semver::Version;
+use serde::{Deserialize, Serialize};
+
+use super::RegistryError;
+
+/// The database file inside the data folder.
+const DATABASE_FILE: &str = "registry.sqlite3";
+
+/// Schema steps; `PRAGMA user_version` records how many have run.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE tokens (
+    id INTEGER PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    publisher TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    last_used_at TEXT,
+    revoked_at TEXT
+);
+CREATE TABLE packages (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE grants (
+    package TEXT NOT NULL REFERENCES packages(name),
+    publisher TEXT NOT NULL,
+    PRIMARY KEY (package, publisher)
+);
+CREATE TABLE blobs (
+    sha256 TEXT PRIMARY KEY,
+    bytes BLOB NOT NULL
+);
+CREATE TABLE versions (
+    package TEXT NOT NULL REFERENCES packages(name),
+    version TEXT NOT NULL,
+    manifest TEXT NOT NULL,
+    sha256 TEXT NOT NULL REFERENCES blobs(sha256),
+    size INTEGER NOT NULL,
+    publisher TEXT NOT NULL,
+    token_id INTEGER NOT NULL REFERENCES tokens(id),
+    published_at TEXT NOT NULL,
+    yanked_at TEXT,
+    git_tag TEXT,
+    git_commit TEXT,
+    git_repository TEXT,
+    downloads INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (package, version)
+);
+CREATE TABLE prebuilts (
+    package TEXT NOT NULL,
+    version TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    sha256 TEXT NOT NULL REFERENCES blobs(sha256),
+    size INTEGER NOT NULL,
+    published_at TEXT NOT NULL,
+    UNIQUE (package, version, platform),
+    FOREIGN KEY (package, version) REFERENCES versions(package, version)
+);
+"#];
+
+/// Refusals and failures of package operations; the API maps each to a status and code.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+
+    #[error("package `{name}` does not exist")]
+    PackageNotFound { name: String },
+
+    #[error("version `{version}` of `{name}` does not exist")]
+    VersionNotFound { name: String, version: String },
+
+    #[error("no `{platform}` prebuilt for `{name}` `{version}`")]
+    PrebuiltNotFound {
+        name: String,
+        version: String,
+        platform: String,
+    },
+
+    #[error(
+        "publisher `{publisher}` may not publish `{name}`\nhint: ask the owner `{owner}` to add you with `PUT /packages/{{name}}/permissions`"
+    )]
+    NotAPublisher {
+        publisher: String,
+        name: String,
+        owner: String,
+    },
+
+    #[error("only the owner `{owner}` may change the permissions of `{name}`")]
+    NotTheOwner { name: String, owner: String },
+
+    #[error("`owner` must stay `{owner}`: ownership of `{name}` cannot be transferred")]
+    OwnerChange { name: String, owner: String },
+}
+
+/// The database connection, shared by the HTTP handlers and the token commands.
+pub struct Store {
+    connection: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `data_dir` and brings its schema up to date.
+    pub fn open(data_dir: &Path) -> Result<Store, RegistryError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| RegistryError::DataDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let path = data_dir.join(DATABASE_FILE);
+        let database = |source| RegistryError::Database {
+            path: path.clone(),
+            source,
+        };
+        let mut connection = Connection::open(&path).map_err(database)?;
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+            )
+            .map_err(database)?;
+        migrate(&mut connection, &path)?;
+        Ok(Store {
+            connection: Mutex::new(connection),
+            path,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection; a panic while it was held leaves no open transaction, so poisoning is
+    /// ignored.
+    pub fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn migrate(connection: &mut Connection, path: &Path) -> Result<(), RegistryError> {
+    let database = |source| RegistryError::Database {
+        path: path.to_path_buf(),
+        source,
+    };
+    let applied: i64 = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(database)?;
+    let applied = usize::try_from(applied).unwrap_or(usize::MAX);
+    if applied > MIGRATIONS.len() {
+        return Err(RegistryError::SchemaTooNew {
+            path: path.to_path_buf(),
+            found: applied,
+            supported: MIGRATIONS.len(),
+        });
+    }
+    for (index, step) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let tx = connection.transaction().map_err(database)?;
+        tx.execute_batch(step).map_err(database)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)
+            .map_err(database)?;
+        tx.commit().map_err(database)?;
+    }
+    Ok(())
+}
+
+/// Where a version came from in git; every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitInfo {
+    pub tag: Option<String>,
+    pub commit: Option<String>,
+    pub repository: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PrebuiltRecord {
+    pub platform: String,
+    pub sha256: String,
+    pub size: u64,
+    pub published_at: String,
+}
+
+/// A published version as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionRecord {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    pub size: u64,
+    pub yanked: bool,
+    pub yanked_at: Option<String>,
+    pub publisher: String,
+    pub published_at: String,
+    pub downloads: u64,
+    pub git: GitInfo,
+    pub prebuilts: Vec<PrebuiltRecord>,
+}
+
+/// A validated upload of a package version.
+pub struct NewVersion {
+    pub name: String,
+    pub version: String,
+    pub manifest: String,
+    pub sha256: String,
+    pub bytes: Vec<u8>,
+    pub git: GitInfo,
+    pub publisher: String,
+    pub token_id: i64,
+}
+
+/// A validated upload of a prebuilt binary for an existing version.
+pub struct NewPrebuilt {
+    pub name: String,
+    pub version: String,
+    pub platform: String,
+    pub sha256: String,
+    pub bytes: Vec<u8>,
+    pub publisher: String,
+}
+
+/// How an idempotent upload ended.
+pub enum Upload<T> {
+    Published(T),
+    AlreadyPublished(T),
+    Conflict { stored_sha256: String },
+}
+
+/// Stores a version and its blob in one transaction, unless that version already exists.
+pub fn publish(
+    connection: &mut Connection,
+    new: &NewVersion,
+    now: &str,
+) -> Result<Upload<VersionRecord>, StoreError> {
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if package_owner(&tx, &new.name)?.is_some() {
+        require_publisher(&tx, &new.name, &new.publisher)?;
+    } else {
+        tx.execute(
+            "INSERT INTO packages (name, owner, created_at) VALUES (?1, ?2, ?3)",
+            params![new.name, new.publisher, now],
+        )?;
+    }
+    let stored: Option<String> = tx
+        .query_row(
+            "SELECT sha256 FROM versions WHERE package = ?1 AND version = ?2",
+            params![new.name, new.version],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if let Some(stored_sha256) = stored {
+        return Ok(if stored_sha256 == new.sha256 {
+            Upload::AlreadyPublished(version_record(&tx, &new.name, &new.version)?)
+        } else {
+            Upload::Conflict { stored_sha256 }
+        });
+    }
+    insert_blob(&tx, &new.sha256, &new.bytes)?;
+    tx.execute(
+        "INSERT INTO versions (package, version, manifest, sha256, size, publisher, token_id,
+                               published_at, git_tag, git_commit, git_repository)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            new.name,
+            new.version,
+            new.manifest,
+            new.sha256,
+            new.bytes.len() as i64,
+            new.publisher,
+            new.token_id,
+            now,
+            new.git.tag,
+            new.git.commit,
+            new.git.repository
+        ],
+    )?;
+    let record = version_record(&tx, &new.name, &new.version)?;
+    tx.commit()?;
+    Ok(Upload::Published(record))
+}
+
+/// Stores a prebuilt binary for an existing version, unless that platform already has one.
+pub fn publish_prebuilt(
+    connection: &mut Connection,
+    new: &NewPrebuilt,
+    now: &str,
+) -> Result<Upload<PrebuiltRecord>, StoreError> {
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    require_publisher(&tx, &new.name, &new.publisher)?;
+    require_version(&tx, &new.name, &new.version)?;
+    if let Some(stored) = prebuilt_record(&tx, &new.name, &new.version, &new.platform)? {
+        return Ok(if stored.sha256 == new.sha256 {
+            Upload::AlreadyPublished(stored)
+        } else {
+            Upload::Conflict {
+                stored_sha256: stored.sha256,
+            }
+        });
+    }
+    insert_blob(&tx, &new.sha256, &new.bytes)?;
+    tx.execute(
+        "INSERT INTO prebuilts (package, version, platform, sha256, size, published_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            new.name,
+            new.version,
+            new.platform,
+            new.sha256,
+            new.bytes.len() as i64,
+            now
+        ],
+    )?;
+    let record = prebuilt_record(&tx, &new.name, &new.version, &new.platform)?
+        .expect("the row was just inserted");
+    tx.commit()?;
+    Ok(Upload::Published(record))
+}
+
+/// Yanks (`yanked = true`) or restores a version; answers whether anything changed.
+pub fn set_yanked(
+    connection: &mut Connection,
+    name: &str,
+    version: &str,
+    publisher: &str,
+    yanked: bool,
+    now: &str,
+) -> Result<(bool, VersionRecord), StoreError> {
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    require_publisher(&tx, name, publisher)?;
+    require_version(&tx, name, version)?;
+    let changed = if yanked {
+        tx.execute(
+            "UPDATE versions SET yanked_at = ?3
+             WHERE package = ?1 AND version = ?2 AND yanked_at IS NULL",
+            params![name, version, now],
+        )?
+    } else {
+        tx.execute(
+            "UPDATE versions SET yanked_at = NULL
+             WHERE package = ?1 AND version = ?2 AND yanked_at IS NOT NULL",
+            params![name, version],
+        )?
+    };
+    let record = version_record(&tx, name, version)?;
+    tx.commit()?;
+    Ok((changed > 0, record))
+}
+
+/// A version's tarball bytes and sha256; counts one download.
+pub fn download_tarball(
+    connection: &mut Connection,
+    name: &str,
+    version: &str,
+) -> Result<(Vec<u8>, String), StoreError> {
+    let tx = connection.transaction()?;
+    let updated = tx.execute(
+        "UPDATE versions SET downloads = downloads + 1 WHERE package = ?1 AND version = ?2",
+        params![name, version],
+    )?;
+    if updated == 0 {
+        return Err(version_not_found(name, version));
+    }
+    let found = tx.query_row(
+        "SELECT b.bytes, b.sha256 FROM versions v JOIN blobs b ON b.sha256 = v.sha256
+         WHERE v.package = ?1 AND v.version = ?2",
+        params![name, version],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    tx.commit()?;
+    Ok(found)
+}
+
+/// A prebuilt binary's bytes and sha256.
+pub fn prebuilt_bytes(
+    connection: &Connection,
+    name: &str,
+    version: &str,
+    platform: &str,
+) -> Result<(Vec<u8>, String), StoreError> {
+    connection
+        .query_row(
+            "SELECT b.bytes, b.sha256 FROM prebuilts p JOIN blobs b ON b.sha256 = p.sha256
+             WHERE p.package = ?1 AND p.version = ?2 AND p.platform = ?3",
+            params![name, version, platform],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::PrebuiltNotFound {
+            name: name.to_string(),
+            version: version.to_string(),
+            platform: platform.to_string(),
+        })
+}
+
+/// One version's record.
+pub fn version(
+    connection: &Connection,
+    name: &str,
+    version: &str,
+) -> Result<VersionRecord, StoreError> {
+    require_version(connection, name, version)?;
+    version_record(connection, name, version)
+}
+
+/// A package with every version (yanked included) in SemVer order.
+#[derive(Debug, Serialize)]
+pub struct PackageRecord {
+    pub name: String,
+    pub owner: String,
+    pub downloads: u64,
+    pub versions: Vec<VersionRecord>,
+}
+
+pub fn package(connection: &Connection, name: &str) -> Result<PackageRecord, StoreError> {
+    let owner = package_owner(connection, name)?.ok_or_else(|| package_not_found(name))?;
+    let mut versions = Vec::new();
+    for version in version_strings(connection, name)? {
+        versions.push(version_record(connection, name, &version)?);
+    }
+    Ok(PackageRecord {
+        name: name.to_string(),
+        owner,
+        downloads: versions.iter().map(|v| v.downloads).sum(),
+        versions,
+    })
+}
+
+/// A package in the `GET /packages?owner=me` listing.
+#[derive(Debug, Serialize)]
+pub struct PackageSummary {
+    pub name: String,
+    pub owner: String,
+    pub latest: Option<String>,
+    pub versions: usize,
+    pub downloads: u64,
+}
+
+pub fn owned_packages(
+    connection: &Connection,
+    owner: &str,
+) -> Result<Vec<PackageSummary>, StoreError> {
+    let mut statement =
+        connection.prepare("SELECT name FROM packages WHERE owner = ?1 ORDER BY name")?;
+    let names = statement
+        .query_map([owner], |row| row.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    names
+        .into_iter()
+        .map(|name| {
+            let record = package(connection, &name)?;
+            Ok(PackageSummary {
+                latest: record
+                    .versions
+                    .iter()
+                    .rev()
+                    .find(|v| !v.yanked)
+                    .map(|v| v.version.clone()),
+                versions: record.versions.len(),
+                downloads: record.downloads,
+                owner: record.owner,
+                name,
+            })
+        })
+        .collect()
+}
+
+/// Who may publish a package: its owner and the publishers the owner granted.
+#[derive(Debug, Serialize)]
+pub struct Permissions {
+    pub name: String,
+    pub owner: String,
+    pub publishers: Vec<String>,
+}
+
+pub fn permissions(connection: &Connection, name: &str) -> Result<Permissions, StoreError> {
+    let owner = package_owner(connection, name)?.ok_or_else(|| package_not_found(name))?;
+    let mut statement =
+        connection.prepare("SELECT publisher FROM grants WHERE package = ?1 ORDER BY publisher")?;
+    let publishers = statement
+        .query_map([name], |row| row.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(Permissions {
+        name: name.to_string(),
+        owner,
+        publishers,
+    })
+}
+
+/// Replaces a package's granted publishers; only its owner may.
+pub fn set_publishers(
+    connection: &mut Connection,
+    name: &str,
+    caller: &str,
+    owner: Option<&str>,
+    publishers: &[String],
+) -> Result<Permissions, StoreError> {
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current = package_owner(&tx, name)?.ok_or_else(|| package_not_found(name))?;
+    if current != caller {
+        return Err(StoreError::NotTheOwner {
+            name: name.to_string(),
+            owner: current,
+        });
+    }
+    if owner.is_some_and(|owner| owner != current) {
+        return Err(StoreError::OwnerChange {
+            name: name.to_string(),
+            owner: current,
+        });
+    }
+    tx.execute("DELETE FROM grants WHERE package = ?1", [name])?;
+    for publisher in publishers.iter().filter(|p| **p != current) {
+        tx.execute(
+            "INSERT OR IGNORE INTO grants (package, publisher) VALUES (?1, ?2)",
+            params![name, publisher],
+        )?;
+    }
+    let result = permissions(&tx, name)?;
+    tx.commit()?;
+    Ok(result)
+}
+
+fn package_owner(connection: &Connection, name: &str) -> rusqlite::Result<Option<String>> {
+    connection
+        .query_row(
+            "SELECT owner FROM packages WHERE name = ?1",
+            [name],
+            |row| row.get(0),
+        )
+        .optional()
+}
+
+/// Refuses unless `publisher` owns `name` or was granted it.
+fn require_publisher(tx: &Transaction, name: &str, publisher: &str) -> Result<(), StoreError> {
+    let owner = package_owner(tx, name)?.ok_or_else(|| package_not_found(name))?;
+    let granted: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM grants WHERE package = ?1 AND publisher = ?2)",
+        params![name, publisher],
+        |row| row.get(0),
+    )?;
+    if owner == publisher || granted {
+        Ok(())
+    } else {
+        Err(StoreError::NotAPublisher {
+            publisher: publisher.to_string(),
+            name: name.to_string(),
+            owner,
+        })
+    }
+}
+
+fn require_version(connection: &Connection, name: &str, version: &str) -> Result<(), StoreError> {
+    if package_owner(connection, name)?.is_none() {
+        return Err(package_not_found(name));
+    }
+    let exists: bool = connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM versions WHERE package = ?1 AND version = ?2)",
+        params![name, version],
+        |row| row.get(0),
+    )?;
+    if exists {
+        Ok(())
+    } else {
+        Err(version_not_found(name, version))
+    }
+}
+
+fn insert_blob(tx: &Transaction, sha256: &str, bytes: &[u8]) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO blobs (sha256, bytes) VALUES (?1, ?2)",
+        params![sha256, bytes],
+    )?;
+    Ok(())
+}
+
+fn version_strings(connection: &Connection, name: &str) -> rusqlite::Result<Vec<String>> {
+    let mut statement = connection.prepare("SELECT version FROM versions WHERE package = ?1")?;
+    let mut versions = statement
+        .query_map([name], |row| row.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    // Stored versions were validated on publish, so they parse.
+    versions.sort_by_cached_key(|v| Version::parse(v).ok());
+    Ok(versions)
+}
+
+fn version_record(
+    connection: &Connection,
+    name: &str,
+    version: &str,
+) -> Result<VersionRecord, StoreError> {
+    let mut record = connection.query_row(
+        "SELECT sha256, size, yanked_at, publisher, published_at, downloads,
+                git_tag, git_commit, git_repository
+         FROM versions WHERE package = ?1 AND version = ?2",
+        params![name, version],
+        |row| {
+            let yanked_at: Option<String> = row.get(2)?;
+            Ok(VersionRecord {
+                name: name.to_string(),
+                version: version.to_string(),
+                sha256: row.get(0)?,
+                size: count(row, 1)?,
+                yanked: yanked_at.is_some(),
+                yanked_at,
+                publisher: row.get(3)?,
+                published_at: row.get(4)?,
+                downloads: count(row, 5)?,
+                git: GitInfo {
+                    tag: row.get(6)?,
+                    commit: row.get(7)?,
+                    repository: row.get(8)?,
+                },
+                prebuilts: Vec::new(),
+            })
+        },
+    )?;
+    let mut statement = connection.prepare(
+        "SELECT platform, sha256, size, published_at FROM prebuilts
+         WHERE package = ?1 AND version = ?2 ORDER BY platform",
+    )?;
+    record.prebuilts = statement
+        .query_map(params![name, version], prebuilt_row)?
+        .collect::<Result<_, _>>()?;
+    Ok(record)
+}
+
+fn prebuilt_record(
+    connection: &Connection,
+    name: &str,
+    version: &str,
+    platform: &str,
+) -> rusqlite::Result<Option<PrebuiltRecord>> {
+    connection
+        .query_row(
+            "SELECT platform, sha256, size, published_at FROM prebuilts
+             WHERE package = ?1 AND version = ?2 AND platform = ?3",
+            params![name, version, platform],
+            prebuilt_row,
+        )
+        .optional()
+}
+
+fn prebuilt_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PrebuiltRecord> {
+    Ok(PrebuiltRecord {
+        platform: row.get(0)?,
+        sha256: row.get(1)?,
+        size: count(row, 2)?,
+        published_at: row.get(3)?,
+    })
+}
+
+/// A size or counter column, stored as SQLite's signed integer.
+fn count(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<u64> {
+    let value: i64 = row.get(column)?;
+    u64::try_from(value).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(column, value))
+}
+
+fn package_not_found(name: &str) -> StoreError {
+    StoreError::PackageNotFound {
+        name: name.to_string(),
+    }
+}
+
+fn version_not_found(name: &str, version: &str) -> StoreError {
+    StoreError::VersionNotFound {
+        name: name.to_string(),
+        version: version.to_string(),
+    }
+}

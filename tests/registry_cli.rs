@@ -1,0 +1,272 @@
+//! `chuks-ci registry …` through the real binary: token create/list/revoke and `serve`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use assert_cmd::cargo::CommandCargoExt;
+use serde_json::Value;
+
+fn chuks_ci() -> Command {
+    let mut command = Command::cargo_bin("chuks-ci").unwrap();
+    command.env_remove("GITHUB_ACTIONS").env("NO_COLOR", "1");
+    command
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let output = chuks_ci().args(args).output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+fn create_token(data: &Path, publisher: &str, days: &str) -> (i32, String, String) {
+    run(&[
+        "registry",
+        "token",
+        "create",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--publisher",
+        publisher,
+        "--name",
+        "GitHub Actions — di",
+        "--scopes",
+        "packages:publish,packages:read",
+        "--expires-in-days",
+        days,
+    ])
+}
+
+#[test]
+fn token_create_list_revoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let (code, stdout, stderr) = create_token(dir.path(), "alice", "30");
+    assert_eq!(code, 0, "{stderr}");
+    let token = stdout.trim();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(
+        token.starts_with("chuks_pk_") && token.len() == 49,
+        "{token}"
+    );
+    assert!(stderr.contains("only time it is shown"), "{stderr}");
+    assert!(!stderr.contains(token));
+
+    let (code, table, _) = run(&["registry", "token", "list", "--data-dir", data]);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 2, "{table}");
+    for column in [
+        "ID",
+        "NAME",
+        "PUBLISHER",
+        "SCOPES",
+        "CREATED",
+        "EXPIRES",
+        "LAST USED",
+        "STATUS",
+    ] {
+        assert!(lines[0].contains(column), "{table}");
+    }
+    assert!(lines[1].starts_with("1 "), "{table}");
+    for value in [
+        "GitHub Actions — di",
+        "alice",
+        "packages:read,packages:publish",
+        "never",
+        "active",
+    ] {
+        assert!(lines[1].contains(value), "{value} in {table}");
+    }
+    assert!(!table.contains("chuks_pk_"), "{table}");
+
+    let (code, stdout, _) = run(&["registry", "token", "revoke", "--data-dir", data, "1"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.starts_with("token 1 `GitHub Actions — di` is revoked since "),
+        "{stdout}"
+    );
+
+    let (code, json, _) = run(&[
+        "--format",
+        "json",
+        "registry",
+        "token",
+        "list",
+        "--data-dir",
+        data,
+    ]);
+    assert_eq!(code, 0);
+    let listed: Value = serde_json::from_str(&json).unwrap();
+    let tokens = listed["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 1, "revoked tokens stay listed");
+    assert_eq!(tokens[0]["status"], "revoked");
+    assert!(tokens[0]["revoked_at"].is_string());
+    assert!(tokens[0].get("token").is_none());
+    assert!(!json.contains("chuks_pk_"));
+}
+
+#[test]
+fn token_create_json_shows_the_token_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = chuks_ci()
+        .args([
+            "--format",
+            "json",
+            "registry",
+            "token",
+            "create",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .args([
+            "--publisher",
+            "alice",
+            "--name",
+            "ci",
+            "--scopes",
+            "packages:yank",
+            "--expires-in-days",
+            "7",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let created: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(created["token"].as_str().unwrap().starts_with("chuks_pk_"));
+    assert_eq!(created["id"], 1);
+    assert_eq!(created["scopes"], serde_json::json!(["packages:yank"]));
+    assert_eq!(created["status"], "active");
+}
+
+#[test]
+fn token_create_refuses_bad_input_with_usage_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    for days in ["6", "366"] {
+        let (code, stdout, stderr) = create_token(dir.path(), "alice", days);
+        assert_eq!(code, 2, "{days}: {stderr}");
+        assert!(stdout.is_empty());
+        assert!(
+            stderr.contains(&format!("error: a token cannot expire in {days} days")),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("hint: choose `--expires-in-days` from 7 to 365"),
+            "{stderr}"
+        );
+    }
+    let (code, _, stderr) = run(&[
+        "registry",
+        "token",
+        "create",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--publisher",
+        "alice",
+        "--name",
+        "x",
+        "--scopes",
+        "packages:write",
+        "--expires-in-days",
+        "30",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("unknown scope `packages:write`"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&[
+        "registry",
+        "token",
+        "revoke",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "9",
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no token has id 9"), "{stderr}");
+}
+
+/// A minimal HTTP/1.1 GET; returns the status line and body.
+fn http_get(base: &str, path: &str, token: Option<&str>) -> (String, String) {
+    let address = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    let authorization = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: registry\r\n{authorization}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_string(), body.to_string())
+}
+
+#[test]
+fn serve_prints_its_url_logs_without_secrets_and_stops_on_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, token, _) = create_token(dir.path(), "alice", "30");
+    let token = token.trim();
+    let mut child = chuks_ci()
+        .args(["registry", "serve", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first_line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first_line)
+        .unwrap();
+    let url = first_line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{first_line}"));
+    assert!(
+        url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"),
+        "{url}"
+    );
+
+    assert_eq!(
+        http_get(url, "/health", None),
+        (
+            "HTTP/1.1 200 OK".to_string(),
+            r#"{"status":"ok"}"#.to_string()
+        )
+    );
+    let (status, body) = http_get(url, "/tokens/self", Some(token));
+    assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+    let me: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (me["id"].as_i64(), me["publisher"].as_str()),
+        (Some(1), Some("alice"))
+    );
+
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{status:?}: {stderr}");
+    assert!(stderr.contains("GET /health 200\n"), "{stderr}");
+    assert!(
+        stderr.contains("GET /tokens/self 200 token=1\n"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("registry stopped"), "{stderr}");
+    assert!(!stderr.contains("chuks_pk_"), "{stderr}");
+}
