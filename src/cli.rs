@@ -33,6 +33,8 @@ pub enum Command {
     VerifyTag(VerifyTagArgs),
     /// Build the package tarball exactly as `publish` would upload it.
     Pack(PackArgs),
+    /// Verify the tag, pack, upload to the registry, and read the version back.
+    Publish(PublishArgs),
     /// Run the reference Chuks registry and manage its tokens.
     #[command(subcommand)]
     Registry(RegistryCommand),
@@ -90,6 +92,68 @@ pub struct PackArgs {
     /// Write the tarball here (default: `<name>-<version>.tgz` in the current folder).
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// The API token (`chuks_pk_…`). Prefer `CHUKS_TOKEN`: arguments are visible to other processes.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+
+    /// Read the API token from standard input (used when neither `--token` nor `CHUKS_TOKEN` is set).
+    #[arg(long, conflicts_with = "token")]
+    pub token_stdin: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RegistryUrlArgs {
+    /// The registry URL; default `CHUKS_REGISTRY`, then https://packages.chuks.org.
+    #[arg(long, value_name = "URL")]
+    pub registry: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct NetworkArgs {
+    /// Retries after the first attempt for connect errors, timeouts, 408, 429 and 5xx.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
+
+    /// Seconds to wait for a connection.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub connect_timeout: u64,
+
+    /// Seconds without any progress before a transfer is abandoned (there is no total limit).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub stall_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+    #[command(flatten)]
+    pub tag: TagArgs,
+    #[command(flatten)]
+    pub pack: PackOptions,
+    #[command(flatten)]
+    pub token: TokenArgs,
+    #[command(flatten)]
+    pub registry: RegistryUrlArgs,
+    #[command(flatten)]
+    pub network: NetworkArgs,
+
+    /// Publish to a reference registry run inside this process, storing its data in DIR, with a
+    /// freshly minted publish-only token. For rehearsing a release on your machine.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["registry", "token", "token_stdin"])]
+    pub local_registry: Option<PathBuf>,
+
+    /// Do everything except the upload.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Also write the results as a dotenv file (for GitLab's `artifacts: reports: dotenv`).
+    #[arg(long, value_name = "FILE")]
+    pub dotenv: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -53,6 +53,7 @@ fn known_exit(cause: &(dyn std::error::Error + 'static)) -> Option<Exit> {
         crate::registry_server::RegistryError,
         crate::pack::PackError,
         crate::verify::ReleaseError,
+        crate::registry_client::ClientError,
     );
     None
 }

@@ -7,6 +7,8 @@ pub mod exit;
 pub mod git;
 pub mod manifest;
 pub mod pack;
+pub mod progress;
+pub mod registry_client;
 pub mod registry_server;
 pub mod report;
 pub mod tag;

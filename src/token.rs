@@ -121,6 +121,52 @@ impl ApiToken {
     }
 }
 
+/// Where a token was read from, in the order they are consulted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    Flag,
+    Env,
+    Stdin,
+}
+
+/// A token found in one of the sources, with the shape warnings to print.
+#[derive(Debug)]
+pub struct ResolvedToken {
+    pub token: ApiToken,
+    pub source: TokenSource,
+    pub warnings: Vec<String>,
+}
+
+/// Picks the token: `--token`, then `CHUKS_TOKEN`, then standard input when asked for.
+/// `None` when no source holds one. `on_raw` sees the trimmed value before its shape is checked,
+/// so even a malformed secret can be masked in CI logs.
+pub fn resolve(
+    flag: Option<&str>,
+    env: Option<String>,
+    stdin: Option<&mut dyn std::io::Read>,
+    on_raw: impl FnOnce(&str),
+) -> Result<Option<ResolvedToken>, TokenError> {
+    let (raw, source) = match (flag, env, stdin) {
+        (Some(flag), _, _) => (flag.to_string(), TokenSource::Flag),
+        (None, Some(env), _) => (env, TokenSource::Env),
+        (None, None, Some(stdin)) => {
+            let mut raw = String::new();
+            stdin.read_to_string(&mut raw).map_err(TokenError::Stdin)?;
+            (raw, TokenSource::Stdin)
+        }
+        (None, None, None) => return Ok(None),
+    };
+    if !raw.trim().is_empty() {
+        on_raw(raw.trim());
+    }
+    let (token, warnings) = ApiToken::parse(&raw)?;
+    Ok(Some(ResolvedToken {
+        token,
+        source,
+        warnings,
+    }))
+}
+
 /// Names what a credential that is not an API token appears to be, for hints.
 pub fn looks_like(raw: &str) -> &'static str {
     if ["ghp_", "gho_", "ghu_", "ghs_", "github_pat_"]
@@ -165,6 +211,16 @@ pub fn token_hash(raw: &str) -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     #[error(
+        "no API token was given\nhint: set `CHUKS_TOKEN` from your CI's secret store (or pass `--token-stdin`); create a token with the `packages:publish` scope in the dashboard's API Tokens tab"
+    )]
+    Missing,
+
+    #[error(
+        "could not read the API token from standard input: {0}\nhint: pipe the token in, e.g. `printenv CHUKS_TOKEN | chuks-ci publish --token-stdin`"
+    )]
+    Stdin(std::io::Error),
+
+    #[error(
         "the API token is empty\nhint: pass `--token` or set `CHUKS_TOKEN` to a token from the dashboard's API Tokens tab"
     )]
     Empty,
@@ -188,7 +244,10 @@ pub enum TokenError {
 impl HasExit for TokenError {
     fn exit(&self) -> Exit {
         match self {
-            TokenError::Empty | TokenError::UnknownScope { .. } => Exit::Usage,
+            TokenError::Empty
+            | TokenError::Missing
+            | TokenError::Stdin(_)
+            | TokenError::UnknownScope { .. } => Exit::Usage,
             TokenError::NotPrintable | TokenError::NotAnApiToken { .. } => Exit::Auth,
         }
     }

@@ -1,5 +1,7 @@
 //! The CI environment: which CI we run on and what it tells us (tag, commit, repository).
 
+pub mod outputs;
+
 use crate::tag::{ReleaseTag, TagSource};
 
 /// True inside GitHub Actions, where workflow commands and output files apply.
@@ -14,7 +16,7 @@ pub fn is_ci() -> bool {
 
 /// The release tag the CI environment names, read from the process environment.
 pub fn tag_from_env() -> Option<ReleaseTag> {
-    tag_from(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+    tag_from(non_empty)
 }
 
 /// The release tag named by GitHub, GitLab or Bitbucket variables, in that order.
@@ -34,6 +36,28 @@ pub fn tag_from(var: impl Fn(&str) -> Option<String>) -> Option<ReleaseTag> {
         return tag(name, TagSource::Gitlab);
     }
     var("BITBUCKET_TAG").and_then(|name| tag(name, TagSource::Bitbucket))
+}
+
+/// The commit being built, as the CI names it.
+pub fn commit_from_env() -> Option<String> {
+    ["GITHUB_SHA", "CI_COMMIT_SHA", "BITBUCKET_COMMIT"]
+        .iter()
+        .find_map(|name| non_empty(name))
+}
+
+/// The repository's web URL, as the CI names it.
+pub fn repository_from_env() -> Option<String> {
+    if let (Some(server), Some(repository)) = (
+        non_empty("GITHUB_SERVER_URL"),
+        non_empty("GITHUB_REPOSITORY"),
+    ) {
+        return Some(format!("{}/{repository}", server.trim_end_matches('/')));
+    }
+    non_empty("CI_PROJECT_URL").or_else(|| non_empty("BITBUCKET_GIT_HTTP_ORIGIN"))
+}
+
+fn non_empty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
 }
 
 #[cfg(test)]

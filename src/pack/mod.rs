@@ -153,7 +153,7 @@ fn check_size(plan: &PackPlan, limit: u64) -> Result<(), PackError> {
 }
 
 /// Sizes for people: bytes below 1 KiB, otherwise KiB/MiB/GiB with one decimal.
-fn human_bytes(bytes: u64) -> String {
+pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
     if bytes < 1024 {
         return format!("{bytes} B");

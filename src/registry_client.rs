@@ -1,0 +1,867 @@
+//! The registry client: the one module that speaks the wire format of `docs/registry-api.md`.
+//!
+//! Adapting chuks-ci to another registry API is a change to this module only. Uploads stream the
+//! tarball from disk as base64 inside the JSON body, so memory does not grow with package size.
+//! Retries cover only connect errors, timeouts, 408, 429 and 5xx; an ambiguous failure of a
+//! publish is settled by reading the version back.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use futures_util::Stream;
+use reqwest::header::{
+    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, LOCATION, RETRY_AFTER,
+};
+use reqwest::{Method, StatusCode, Url};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tokio::io::AsyncReadExt;
+
+use crate::exit::{Exit, HasExit};
+use crate::token::ApiToken;
+
+/// The public Chuks registry.
+pub const DEFAULT_REGISTRY: &str = "https://packages.chuks.org";
+
+/// Tarball bytes encoded per body chunk; a multiple of 3 so chunks concatenate to valid base64.
+const UPLOAD_CHUNK_BYTES: usize = 3 * 64 * 1024;
+
+/// Longest `Retry-After` honoured, so a confused server cannot park a CI job for hours.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+/// Longest pause between retries before jitter.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub connect_timeout: Duration,
+    /// Fail when no byte moves, in either direction, for this long.
+    pub stall_timeout: Duration,
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// The first retry waits about this long; each later one doubles it.
+    pub backoff: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            connect_timeout: Duration::from_secs(10),
+            stall_timeout: Duration::from_secs(60),
+            retries: 3,
+            backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(
+        "`{url}` is not a usable registry URL: {reason}\nhint: pass an https URL such as `{DEFAULT_REGISTRY}` with `--registry` or `CHUKS_REGISTRY`"
+    )]
+    InvalidUrl { url: String, reason: String },
+
+    #[error(
+        "refusing plain http to `{host}`\nhint: use https; plain http is only allowed for loopback addresses such as 127.0.0.1"
+    )]
+    InsecureUrl { host: String },
+
+    #[error("the registry refused the token: {message} (`{code}`)\nhint: {hint}")]
+    Auth {
+        code: String,
+        message: String,
+        hint: String,
+    },
+
+    #[error(
+        "`{name}` {version} is already published with different contents (stored sha256 {stored_sha256}, ours {our_sha256})\nhint: a published version never changes: bump `version` in chuks.json and re-tag"
+    )]
+    VersionExists {
+        name: String,
+        version: String,
+        stored_sha256: String,
+        our_sha256: String,
+    },
+
+    #[error("the registry refused the request: {message} (`{code}`, HTTP {status})\nhint: {hint}")]
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+        hint: String,
+    },
+
+    #[error(
+        "the registry answered with a redirect to `{location}`\nhint: chuks-ci does not follow redirects when publishing; pass the final URL with `--registry`"
+    )]
+    Redirect { location: String },
+
+    #[error(
+        "TLS failed with `{host}`: {detail}\nhint: check the registry URL and this machine's CA certificates; TLS errors are not retried"
+    )]
+    Tls { host: String, detail: String },
+
+    #[error(
+        "the registry is unavailable after {attempts} attempt(s): {last_error}\nhint: a re-run is safe: a version already stored with the same contents is reported as `unchanged`"
+    )]
+    Unavailable { attempts: u32, last_error: String },
+
+    #[error(
+        "unexpected answer from the registry: {0}\nhint: check that `--registry` points at a Chuks registry"
+    )]
+    Protocol(String),
+}
+
+impl HasExit for ClientError {
+    fn exit(&self) -> Exit {
+        match self {
+            ClientError::InvalidUrl { .. } | ClientError::InsecureUrl { .. } => Exit::Usage,
+            ClientError::Auth { .. } => Exit::Auth,
+            ClientError::VersionExists { .. } | ClientError::Refused { .. } => Exit::CheckFailed,
+            ClientError::Redirect { .. }
+            | ClientError::Tls { .. }
+            | ClientError::Unavailable { .. }
+            | ClientError::Protocol(_) => Exit::Unavailable,
+        }
+    }
+}
+
+/// Where a version came from in git, recorded by the registry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitInfo {
+    pub tag: Option<String>,
+    pub commit: Option<String>,
+    pub repository: Option<String>,
+}
+
+/// A published version as the registry reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionRecord {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    pub size: u64,
+    #[serde(default)]
+    pub yanked: bool,
+    pub publisher: String,
+    pub published_at: String,
+    #[serde(default)]
+    pub downloads: u64,
+    #[serde(default)]
+    pub git: GitInfo,
+    #[serde(default)]
+    pub prebuilts: Vec<PrebuiltRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrebuiltRecord {
+    pub platform: String,
+    pub sha256: String,
+    pub size: u64,
+    pub published_at: String,
+}
+
+/// What `GET /tokens/self` says about the token in use. Never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub publisher: String,
+    pub scopes: Vec<String>,
+    pub status: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub last_used_at: Option<String>,
+}
+
+/// A source package ready to upload: the tarball on disk and what describes it.
+#[derive(Debug)]
+pub struct SourceUpload<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+    pub manifest: &'a Value,
+    pub git: &'a GitInfo,
+    pub tarball: &'a Path,
+    pub sha256: &'a str,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PublishOutcome {
+    /// Stored by this run.
+    Published(VersionRecord),
+    /// The same bytes were already stored: a safe re-run.
+    Unchanged(VersionRecord),
+}
+
+/// Called with (bytes of the file sent, total bytes) as an upload goes.
+pub type ProgressFn = Arc<dyn Fn(u64, u64) + Send + Sync>;
+
+/// A client for one registry, with an optional token.
+pub struct RegistryClient {
+    base: Url,
+    http: reqwest::Client,
+    token: Option<ApiToken>,
+    options: ClientOptions,
+}
+
+impl std::fmt::Debug for RegistryClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryClient")
+            .field("base", &self.base.as_str())
+            .field("token", &self.token)
+            .finish()
+    }
+}
+
+/// Checks a registry URL: https, or http only to a loopback host; no credentials inside.
+pub fn parse_registry_url(text: &str) -> Result<Url, ClientError> {
+    let invalid = |reason: &str| ClientError::InvalidUrl {
+        url: text.to_string(),
+        reason: reason.to_string(),
+    };
+    let url = Url::parse(text).map_err(|err| invalid(&err.to_string()))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ClientError::InvalidUrl {
+            url: "(a URL with credentials)".to_string(),
+            reason: "credentials in the URL would be printed; give the token through `CHUKS_TOKEN`"
+                .to_string(),
+        });
+    }
+    let host = url
+        .host_str()
+        .ok_or_else(|| invalid("it has no host"))?
+        .to_string();
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&host) => Ok(url),
+        "http" => Err(ClientError::InsecureUrl { host }),
+        other => Err(invalid(&format!(
+            "the scheme `{other}` is not http or https"
+        ))),
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// One path segment, percent-encoded so `@scope/name` stays a single segment (`/` → `%2F`).
+pub fn path_segment(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'@') {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+/// Why an attempt failed and whether trying again can help.
+struct AttemptFailure {
+    message: String,
+    retry_after: Option<Duration>,
+    /// The request may have reached the server, so a publish may have been stored.
+    maybe_stored: bool,
+}
+
+type Attempt<T> = Result<T, Result<AttemptFailure, ClientError>>;
+
+impl RegistryClient {
+    pub fn new(
+        base: Url,
+        token: Option<ApiToken>,
+        options: ClientOptions,
+    ) -> Result<Self, ClientError> {
+        // reqwest is built without a default TLS provider so only ring is compiled in.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .connect_timeout(options.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("chuks-ci/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|err| ClientError::Protocol(format!("cannot build the HTTP client: {err}")))?;
+        Ok(RegistryClient {
+            base,
+            http,
+            token,
+            options,
+        })
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    /// `GET /tokens/self`.
+    pub async fn token_info(&self) -> Result<TokenInfo, ClientError> {
+        let url = self.url(&["tokens", "self"])?;
+        let body = self.get_json(&url).await?;
+        body.ok_or_else(|| ClientError::Protocol("`/tokens/self` answered 404".to_string()))
+    }
+
+    /// `GET /packages/{name}/{version}`; `None` when the registry does not have it.
+    pub async fn version(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<VersionRecord>, ClientError> {
+        let url = self.url(&["packages", name, version])?;
+        self.get_json(&url).await
+    }
+
+    /// `POST /packages/{name}/{version}` with the tarball streamed from disk.
+    pub async fn publish(
+        &self,
+        upload: &SourceUpload<'_>,
+        progress: ProgressFn,
+    ) -> Result<PublishOutcome, ClientError> {
+        let url = self.url(&["packages", upload.name, upload.version])?;
+        let head = serde_json::json!({
+            "manifest": upload.manifest,
+            "sha256": upload.sha256,
+            "size": upload.size,
+            "git": upload.git,
+        });
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let failure = match self
+                .send_upload(
+                    &url,
+                    &head,
+                    "tarball",
+                    upload.tarball,
+                    upload.size,
+                    progress.clone(),
+                )
+                .await
+            {
+                Ok(response) => match publish_answer(response, upload).await {
+                    Ok(outcome) => return Ok(outcome),
+                    Err(Err(fatal)) => return Err(fatal),
+                    Err(Ok(failure)) => failure,
+                },
+                Err(Err(fatal)) => return Err(fatal),
+                Err(Ok(failure)) => failure,
+            };
+            if failure.maybe_stored {
+                if let Some(outcome) = self.settle(upload).await? {
+                    return Ok(outcome);
+                }
+            }
+            if attempts > self.options.retries {
+                return Err(ClientError::Unavailable {
+                    attempts,
+                    last_error: failure.message,
+                });
+            }
+            tokio::time::sleep(self.pause(attempts, failure.retry_after)).await;
+        }
+    }
+
+    /// After an ambiguous failure, reads the version back: ours means success, other bytes a
+    /// conflict, absence means try again. A failed read-back also means try again.
+    async fn settle(
+        &self,
+        upload: &SourceUpload<'_>,
+    ) -> Result<Option<PublishOutcome>, ClientError> {
+        match self.version(upload.name, upload.version).await {
+            Ok(Some(record)) if record.sha256.eq_ignore_ascii_case(upload.sha256) => {
+                Ok(Some(PublishOutcome::Published(record)))
+            }
+            Ok(Some(record)) => Err(ClientError::VersionExists {
+                name: upload.name.to_string(),
+                version: upload.version.to_string(),
+                stored_sha256: record.sha256,
+                our_sha256: upload.sha256.to_string(),
+            }),
+            Ok(None) | Err(ClientError::Unavailable { .. }) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Streams `{...head, "<field>": "<base64 of file>"}` without holding the file in memory,
+    /// failing when no byte moves for the stall timeout.
+    async fn send_upload(
+        &self,
+        url: &Url,
+        head: &Value,
+        field: &str,
+        file: &Path,
+        size: u64,
+        progress: ProgressFn,
+    ) -> Attempt<reqwest::Response> {
+        let head_text = head.to_string();
+        let prefix = format!("{},\"{field}\":\"", &head_text[..head_text.len() - 1]);
+        let suffix = "\"}";
+        let length = prefix.len() as u64 + size.div_ceil(3) * 4 + suffix.len() as u64;
+        let file = tokio::fs::File::open(file).await.map_err(|err| {
+            Err(ClientError::Protocol(format!(
+                "cannot reopen the packed tarball: {err}"
+            )))
+        })?;
+        let clock = StallClock::new();
+        let body = base64_body(file, prefix, suffix, size, clock.clone(), progress);
+        let request = self
+            .request(Method::POST, url)
+            .header(CONTENT_TYPE, "application/json")
+            .header(CONTENT_LENGTH, length)
+            .body(reqwest::Body::wrap_stream(body));
+        tokio::select! {
+            response = request.send() => response.map_err(|err| self.transport_failure(err, true)),
+            () = clock.stalled(self.options.stall_timeout) => Err(Ok(AttemptFailure {
+                message: format!("no progress for {}s", self.options.stall_timeout.as_secs()),
+                retry_after: None,
+                maybe_stored: true,
+            })),
+        }
+    }
+
+    /// GET with retries; 404 is `None`.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &Url,
+    ) -> Result<Option<T>, ClientError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let failure = match self.get_once(url).await {
+                Ok(found) => return Ok(found),
+                Err(Err(fatal)) => return Err(fatal),
+                Err(Ok(failure)) => failure,
+            };
+            if attempts > self.options.retries {
+                return Err(ClientError::Unavailable {
+                    attempts,
+                    last_error: failure.message,
+                });
+            }
+            tokio::time::sleep(self.pause(attempts, failure.retry_after)).await;
+        }
+    }
+
+    async fn get_once<T: serde::de::DeserializeOwned>(&self, url: &Url) -> Attempt<Option<T>> {
+        let send = self.request(Method::GET, url).send();
+        let response = tokio::time::timeout(self.options.stall_timeout, send)
+            .await
+            .map_err(|_| {
+                Ok(AttemptFailure {
+                    message: format!("no answer within {}s", self.options.stall_timeout.as_secs()),
+                    retry_after: None,
+                    maybe_stored: false,
+                })
+            })?
+            .map_err(|err| self.transport_failure(err, false))?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let response = check_status(response).await?;
+        let bytes = tokio::time::timeout(self.options.stall_timeout, response.bytes())
+            .await
+            .map_err(|_| {
+                Ok(AttemptFailure {
+                    message: "the answer stalled".to_string(),
+                    retry_after: None,
+                    maybe_stored: false,
+                })
+            })?
+            .map_err(|err| self.transport_failure(err, false))?;
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|err| Err(ClientError::Protocol(format!("`{url}`: {err}"))))
+    }
+
+    fn request(&self, method: Method, url: &Url) -> reqwest::RequestBuilder {
+        let mut request = self.http.request(method, url.clone());
+        if let Some(token) = &self.token {
+            if let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {}", token.expose())) {
+                value.set_sensitive(true);
+                request = request.header(AUTHORIZATION, value);
+            }
+        }
+        request
+    }
+
+    fn url(&self, segments: &[&str]) -> Result<Url, ClientError> {
+        let mut text = self.base.as_str().trim_end_matches('/').to_string();
+        for segment in segments {
+            text.push('/');
+            text.push_str(&path_segment(segment));
+        }
+        Url::parse(&text).map_err(|err| ClientError::InvalidUrl {
+            url: text.clone(),
+            reason: err.to_string(),
+        })
+    }
+
+    /// Capped exponential backoff with jitter; a server's `Retry-After` wins when longer.
+    fn pause(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let exponential = self
+            .options
+            .backoff
+            .saturating_mul(1 << (attempt - 1).min(16))
+            .min(MAX_BACKOFF);
+        let jittered = exponential.mul_f64(0.5 + jitter() / 2.0);
+        match retry_after {
+            Some(wait) => wait.min(MAX_RETRY_AFTER).max(jittered),
+            None => jittered,
+        }
+    }
+
+    fn transport_failure(
+        &self,
+        err: reqwest::Error,
+        body_sent: bool,
+    ) -> Result<AttemptFailure, ClientError> {
+        if let Some(detail) = tls_detail(&err) {
+            return Err(ClientError::Tls {
+                host: self.base.host_str().unwrap_or_default().to_string(),
+                detail,
+            });
+        }
+        let connect = err.is_connect();
+        Ok(AttemptFailure {
+            message: describe_transport(&err),
+            retry_after: None,
+            maybe_stored: body_sent && !connect,
+        })
+    }
+}
+
+/// A uniform number in [0, 1) from the OS random source, for retry jitter.
+fn jitter() -> f64 {
+    let mut bytes = [0u8; 4];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => f64::from(u32::from_le_bytes(bytes)) / (f64::from(u32::MAX) + 1.0),
+        Err(_) => 0.5,
+    }
+}
+
+fn tls_detail(err: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(cause) = source {
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        source = cause.source();
+    }
+    None
+}
+
+/// The innermost cause of a transport error ("connection refused"), which says the most.
+fn describe_transport(err: &reqwest::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        message = cause.to_string();
+        source = cause.source();
+    }
+    message
+}
+
+/// The `{"error": {...}}` body of a refusal.
+#[derive(Debug, Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorDetail {
+    code: String,
+    message: String,
+    #[serde(flatten)]
+    extra: Map<String, Value>,
+}
+
+impl ErrorDetail {
+    fn field(&self, name: &str) -> Option<&str> {
+        self.extra.get(name).and_then(Value::as_str)
+    }
+}
+
+/// Turns an answer to a publish into an outcome, a retryable failure, or a final error.
+async fn publish_answer(
+    response: reqwest::Response,
+    upload: &SourceUpload<'_>,
+) -> Attempt<PublishOutcome> {
+    let status = response.status();
+    if status == StatusCode::CONFLICT {
+        let detail = read_error(response).await;
+        return Err(Err(ClientError::VersionExists {
+            name: upload.name.to_string(),
+            version: upload.version.to_string(),
+            stored_sha256: detail
+                .field("stored_sha256")
+                .unwrap_or("unknown")
+                .to_string(),
+            our_sha256: upload.sha256.to_string(),
+        }));
+    }
+    let response = check_status(response).await?;
+    let body: Value = response.json().await.map_err(|err| {
+        Ok(AttemptFailure {
+            message: format!("the answer was cut short: {err}"),
+            retry_after: None,
+            maybe_stored: true,
+        })
+    })?;
+    let result = body
+        .get("result")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let record: VersionRecord = serde_json::from_value(body)
+        .map_err(|err| Err(ClientError::Protocol(format!("publish answer: {err}"))))?;
+    if !record.sha256.eq_ignore_ascii_case(upload.sha256) {
+        return Err(Err(ClientError::Protocol(format!(
+            "the registry reports sha256 {} for what we sent as {}",
+            record.sha256, upload.sha256
+        ))));
+    }
+    match (status, result.as_str()) {
+        (StatusCode::CREATED, _) | (_, "published") => Ok(PublishOutcome::Published(record)),
+        (_, "already_published") => Ok(PublishOutcome::Unchanged(record)),
+        _ => Err(Err(ClientError::Protocol(format!(
+            "HTTP {status} with result `{result}`"
+        )))),
+    }
+}
+
+/// Passes 2xx answers through; maps the rest to retryable failures or final errors.
+async fn check_status(response: reqwest::Response) -> Attempt<reqwest::Response> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    if status.is_redirection() {
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("(no location)")
+            .to_string();
+        return Err(Err(ClientError::Redirect { location }));
+    }
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let retryable = status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status.is_server_error();
+    let detail = read_error(response).await;
+    if retryable {
+        return Err(Ok(AttemptFailure {
+            message: format!("HTTP {status}: {}", detail.message),
+            retry_after,
+            // A 5xx may come after the server stored the version; 408 and 429 come before.
+            maybe_stored: status.is_server_error(),
+        }));
+    }
+    Err(Err(refusal(status, detail)))
+}
+
+async fn read_error(response: reqwest::Response) -> ErrorDetail {
+    let status = response.status();
+    let bytes = response.bytes().await.unwrap_or_default();
+    serde_json::from_slice::<ErrorBody>(&bytes)
+        .map(|body| body.error)
+        .unwrap_or_else(|_| ErrorDetail {
+            code: "unknown".to_string(),
+            message: format!("HTTP {status}"),
+            extra: Map::new(),
+        })
+}
+
+/// A final refusal, with the hint that fits its documented code.
+fn refusal(status: StatusCode, detail: ErrorDetail) -> ClientError {
+    let date = |field| detail.field(field).unwrap_or("an unknown date").to_string();
+    let auth_hint = match detail.code.as_str() {
+        "missing_token" => Some("pass `--token` or set `CHUKS_TOKEN`".to_string()),
+        "not_an_api_token" => Some("this looks like an OAuth/session token; generate an API token in the dashboard's API Tokens tab".to_string()),
+        "invalid_token" => Some("the registry does not know this token: check it was copied whole and belongs to this registry".to_string()),
+        "token_revoked" => Some(format!("the token was revoked at {}: generate a new one in the dashboard's API Tokens tab and update the CI secret", date("revoked_at"))),
+        "token_expired" => Some(format!("the token expired at {}: generate a new one in the dashboard's API Tokens tab and update the CI secret", date("expires_at"))),
+        "missing_scope" => Some(format!("generate a token with the `{}` scope", detail.field("scope").unwrap_or("needed"))),
+        "not_a_publisher" | "not_the_owner" => Some("ask the package's owner to add your publisher to the package's permissions".to_string()),
+        _ => None,
+    };
+    if let Some(hint) = auth_hint {
+        return ClientError::Auth {
+            code: detail.code,
+            message: detail.message,
+            hint,
+        };
+    }
+    let hint = match detail.code.as_str() {
+        "package_too_large" => {
+            "make the package smaller (`.chuksignore`) or ask the registry for a higher limit"
+                .to_string()
+        }
+        "checksum_mismatch" | "size_mismatch" | "invalid_json" | "incomplete_body" => {
+            "the upload was damaged on the way; re-run the job".to_string()
+        }
+        "manifest_mismatch" | "invalid_manifest" => {
+            "fix chuks.json; `chuks-ci verify-tag` shows what the registry will check".to_string()
+        }
+        _ => "see docs/registry-api.md for this error code".to_string(),
+    };
+    ClientError::Refused {
+        status: status.as_u16(),
+        code: detail.code,
+        message: detail.message,
+        hint,
+    }
+}
+
+/// Milliseconds since the last byte moved, shared by the body stream and the watchdog.
+#[derive(Clone)]
+struct StallClock {
+    start: Instant,
+    last_progress_ms: Arc<AtomicU64>,
+}
+
+impl StallClock {
+    fn new() -> Self {
+        StallClock {
+            start: Instant::now(),
+            last_progress_ms: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn tick(&self) {
+        let now = self.start.elapsed().as_millis() as u64;
+        self.last_progress_ms.store(now, Ordering::Relaxed);
+    }
+
+    /// Resolves once nothing has moved for `limit`.
+    async fn stalled(&self, limit: Duration) {
+        let check_every = (limit / 4).max(Duration::from_millis(50));
+        loop {
+            tokio::time::sleep(check_every).await;
+            let idle = self.start.elapsed().as_millis() as u64
+                - self.last_progress_ms.load(Ordering::Relaxed);
+            if idle >= limit.as_millis() as u64 {
+                return;
+            }
+        }
+    }
+}
+
+/// The JSON body as a stream: prefix, the file as base64 in 3-byte-aligned chunks, suffix.
+fn base64_body(
+    file: tokio::fs::File,
+    prefix: String,
+    suffix: &'static str,
+    total: u64,
+    clock: StallClock,
+    progress: ProgressFn,
+) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    enum Part {
+        Prefix(String, tokio::fs::File),
+        File(tokio::fs::File, u64),
+        Suffix,
+        Done,
+    }
+    futures_util::stream::unfold(Part::Prefix(prefix, file), move |part| {
+        let clock = clock.clone();
+        let progress = progress.clone();
+        async move {
+            clock.tick();
+            match part {
+                Part::Prefix(prefix, file) => Some((Ok(Bytes::from(prefix)), Part::File(file, 0))),
+                Part::File(mut file, sent) => {
+                    let mut buffer = vec![0u8; UPLOAD_CHUNK_BYTES];
+                    match read_full(&mut file, &mut buffer).await {
+                        Ok(0) => Some((Ok(Bytes::from_static(suffix.as_bytes())), Part::Suffix)),
+                        Ok(read) => {
+                            let sent = sent + read as u64;
+                            progress(sent, total);
+                            let encoded =
+                                base64::engine::general_purpose::STANDARD.encode(&buffer[..read]);
+                            Some((Ok(Bytes::from(encoded)), Part::File(file, sent)))
+                        }
+                        Err(err) => Some((Err(err), Part::Done)),
+                    }
+                }
+                Part::Suffix | Part::Done => None,
+            }
+        }
+    })
+}
+
+/// Reads until the buffer is full or the file ends, keeping chunks 3-byte aligned.
+async fn read_full(file: &mut tokio::fs::File, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        let read = file.read(&mut buffer[filled..]).await?;
+        if read == 0 {
+            break;
+        }
+        filled += read;
+    }
+    Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scoped_names_are_one_segment() {
+        assert_eq!(path_segment("@chuks/numpy"), "@chuks%2Fnumpy");
+        assert_eq!(path_segment("1.2.0-rc.1+build.5"), "1.2.0-rc.1%2Bbuild.5");
+        assert_eq!(path_segment("di"), "di");
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        assert!(parse_registry_url("https://packages.chuks.org").is_ok());
+        assert!(parse_registry_url("http://127.0.0.1:8080").is_ok());
+        assert!(parse_registry_url("http://[::1]:8080").is_ok());
+        assert!(parse_registry_url("http://localhost:8080").is_ok());
+        assert!(matches!(
+            parse_registry_url("http://packages.chuks.org"),
+            Err(ClientError::InsecureUrl { .. })
+        ));
+        assert!(matches!(
+            parse_registry_url("https://user:secret@packages.chuks.org"),
+            Err(ClientError::InvalidUrl { .. })
+        ));
+        assert!(parse_registry_url("ftp://x").is_err());
+    }
+
+    #[test]
+    fn backoff_grows_is_capped_and_honours_retry_after() {
+        let client = RegistryClient::new(
+            parse_registry_url("http://127.0.0.1:1").unwrap(),
+            None,
+            ClientOptions::default(),
+        )
+        .unwrap();
+        let first = client.pause(1, None);
+        assert!(
+            first >= Duration::from_millis(250) && first <= Duration::from_millis(500),
+            "{first:?}"
+        );
+        assert!(client.pause(20, None) <= MAX_BACKOFF);
+        assert!(client.pause(1, Some(Duration::from_secs(2))) >= Duration::from_secs(2));
+        assert_eq!(
+            client.pause(1, Some(Duration::from_secs(9999))),
+            MAX_RETRY_AFTER
+        );
+    }
+}
