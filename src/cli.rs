@@ -151,6 +151,11 @@ pub struct PublishArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// Seconds to wait, after the upload, for the registry to show the version with our sha256,
+    /// tag and commit.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub confirm_timeout: u64,
+
     /// Also write the results as a dotenv file (for GitLab's `artifacts: reports: dotenv`).
     #[arg(long, value_name = "FILE")]
     pub dotenv: Option<PathBuf>,

@@ -54,6 +54,7 @@ fn known_exit(cause: &(dyn std::error::Error + 'static)) -> Option<Exit> {
         crate::pack::PackError,
         crate::verify::ReleaseError,
         crate::registry_client::ClientError,
+        crate::confirm::ConfirmError,
     );
     None
 }

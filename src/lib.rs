@@ -3,6 +3,7 @@
 pub mod ci;
 pub mod cli;
 pub mod commands;
+pub mod confirm;
 pub mod exit;
 pub mod git;
 pub mod manifest;

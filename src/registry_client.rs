@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 use tokio::io::AsyncReadExt;
 
 use crate::exit::{Exit, HasExit};
-use crate::token::ApiToken;
+use crate::token::{ApiToken, TOKEN_PREFIX};
 
 /// The public Chuks registry.
 pub const DEFAULT_REGISTRY: &str = "https://packages.chuks.org";
@@ -45,6 +45,8 @@ pub struct ClientOptions {
     pub retries: u32,
     /// The first retry waits about this long; each later one doubles it.
     pub backoff: Duration,
+    /// Print each request and answer line on stderr (`-vv`); the token is shown redacted.
+    pub trace_http: bool,
 }
 
 impl Default for ClientOptions {
@@ -54,6 +56,7 @@ impl Default for ClientOptions {
             stall_timeout: Duration::from_secs(60),
             retries: 3,
             backoff: Duration::from_millis(500),
+            trace_http: false,
         }
     }
 }
@@ -419,7 +422,7 @@ impl RegistryClient {
             .header(CONTENT_LENGTH, length)
             .body(reqwest::Body::wrap_stream(body));
         tokio::select! {
-            response = request.send() => response.map_err(|err| self.transport_failure(err, true)),
+            response = request.send() => response.map(|r| self.traced(r)).map_err(|err| self.transport_failure(err, true)),
             () = clock.stalled(self.options.stall_timeout) => Err(Ok(AttemptFailure {
                 message: format!("no progress for {}s", self.options.stall_timeout.as_secs()),
                 retry_after: None,
@@ -463,6 +466,7 @@ impl RegistryClient {
                 })
             })?
             .map_err(|err| self.transport_failure(err, false))?;
+        let response = self.traced(response);
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -483,6 +487,13 @@ impl RegistryClient {
     }
 
     fn request(&self, method: Method, url: &Url) -> reqwest::RequestBuilder {
+        if self.options.trace_http {
+            let auth = match &self.token {
+                Some(_) => format!(" (authorization: Bearer {TOKEN_PREFIX}***)"),
+                None => String::new(),
+            };
+            eprintln!("debug: > {method} {url}{auth}");
+        }
         let mut request = self.http.request(method, url.clone());
         if let Some(token) = &self.token {
             if let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {}", token.expose())) {
@@ -491,6 +502,13 @@ impl RegistryClient {
             }
         }
         request
+    }
+
+    fn traced(&self, response: reqwest::Response) -> reqwest::Response {
+        if self.options.trace_http {
+            eprintln!("debug: < {} from {}", response.status(), response.url());
+        }
+        response
     }
 
     fn url(&self, segments: &[&str]) -> Result<Url, ClientError> {
@@ -641,6 +659,7 @@ async fn publish_answer(
 /// Passes 2xx answers through; maps the rest to retryable failures or final errors.
 async fn check_status(response: reqwest::Response) -> Attempt<reqwest::Response> {
     let status = response.status();
+
     if status.is_success() {
         return Ok(response);
     }
@@ -678,7 +697,12 @@ async fn read_error(response: reqwest::Response) -> ErrorDetail {
     let status = response.status();
     let bytes = response.bytes().await.unwrap_or_default();
     serde_json::from_slice::<ErrorBody>(&bytes)
-        .map(|body| body.error)
+        .map(|body| {
+            // The server's own advice would repeat ours; keep its first line, the fact.
+            let mut error = body.error;
+            error.message = error.message.lines().next().unwrap_or_default().to_string();
+            error
+        })
         .unwrap_or_else(|_| ErrorDetail {
             code: "unknown".to_string(),
             message: format!("HTTP {status}"),

@@ -130,6 +130,10 @@ impl Reporter {
         }
     }
 
+    pub fn verbosity(&self) -> u8 {
+        self.verbosity
+    }
+
     pub fn github_actions(&self) -> bool {
         self.github_actions
     }

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::ci::{self, outputs::Outputs};
 use crate::cli::{NetworkArgs, PublishArgs};
+use crate::confirm::{self, Expected};
 use crate::exit::{self, Exit};
 use crate::manifest::Manifest;
 use crate::pack::{self, TarballSummary, human_bytes};
@@ -93,7 +94,8 @@ fn publish(args: &PublishArgs, reporter: &mut Reporter, report: &mut Report) -> 
         return Ok(());
     }
     let token = token.ok_or(token::TokenError::Missing)?;
-    let client = RegistryClient::new(registry_url, Some(token), client_options(&args.network))?;
+    let options = client_options(&args.network, reporter.verbosity() >= 2);
+    let client = RegistryClient::new(registry_url, Some(token), options)?;
     let git = git_info(&manifest, &findings);
     let upload = SourceUpload {
         name: &manifest.name,
@@ -110,11 +112,35 @@ fn publish(args: &PublishArgs, reporter: &mut Reporter, report: &mut Report) -> 
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let (result, record) = match outcome? {
-        PublishOutcome::Published(record) => ("published", record),
-        PublishOutcome::Unchanged(record) => ("unchanged", record),
+    let (result, unchanged) = match outcome? {
+        PublishOutcome::Published(_) => ("published", false),
+        PublishOutcome::Unchanged(_) => ("unchanged", true),
     };
     report.outputs.set("result", result);
+    report.outputs.set("confirmed", "false");
+
+    let expected = Expected {
+        name: upload.name,
+        version: upload.version,
+        sha256: upload.sha256,
+        git: &git,
+        git_must_match: !unchanged,
+    };
+    let wait = Duration::from_secs(args.confirm_timeout);
+    let record = runtime.block_on(confirm::read_back(&client, &expected, wait))?;
+    if !confirm::records_our_git(&record, &git) {
+        reporter.report(
+            Problem::warning(format!(
+                "{} {} was first published from tag `{}` at commit {}; this run's contents are identical",
+                record.name,
+                record.version,
+                record.git.tag.as_deref().unwrap_or("(none)"),
+                record.git.commit.as_deref().unwrap_or("(none)")
+            ))
+            .with_hint("nothing to do: the registry keeps the first publish's git details"),
+        );
+    }
+    report.outputs.set("confirmed", "true");
     report.record = Some(record);
     Ok(())
 }
@@ -155,11 +181,12 @@ fn registry_url(args: &PublishArgs) -> anyhow::Result<reqwest::Url> {
     Ok(parse_registry_url(&text)?)
 }
 
-pub fn client_options(network: &NetworkArgs) -> ClientOptions {
+pub fn client_options(network: &NetworkArgs, trace_http: bool) -> ClientOptions {
     ClientOptions {
         connect_timeout: Duration::from_secs(network.connect_timeout),
         stall_timeout: Duration::from_secs(network.stall_timeout),
         retries: network.retries,
+        trace_http,
         ..ClientOptions::default()
     }
 }
@@ -240,6 +267,9 @@ fn print_result(report: &Report, reporter: &Reporter, exit: Exit) {
                 field("tag"),
                 field("registry")
             );
+            if field("confirmed") == "true" {
+                println!("confirmed: the registry serves it with our sha256, tag and commit");
+            }
             if let Some(record) = &report.record {
                 println!(
                     "  sha256 {}, {} bytes, published by {} at {}",

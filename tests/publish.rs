@@ -1,0 +1,625 @@
+//! `chuks-ci publish` against the reference registry on 127.0.0.1:0, from real git repositories.
+//!
+//! Every run goes through `Harness::publish`, which runs at `-vv` with GITHUB_OUTPUT, the step
+//! summary and a dotenv file set, and git wrapped to record its environment; it then checks that
+//! the token in use appears in none of them (the canary rule).
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chuks_ci::registry_server::{Registry, RegistryConfig, RunningRegistry};
+use chuks_ci::token::Scope;
+use common::fault_proxy::{Fault, FaultProxy};
+use common::{PackageRepo, http_get_json};
+use serde_json::Value;
+use tempfile::TempDir;
+
+struct Harness {
+    registry: RunningRegistry,
+    _data: TempDir,
+    repo: PackageRepo,
+    sinks: TempDir,
+}
+
+/// What one run left behind, everywhere a secret could leak.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    github_output: String,
+    summary: String,
+    dotenv: String,
+    git_env: String,
+}
+
+impl Run {
+    /// The secret appears nowhere, except as the `::add-mask::` command the runner consumes.
+    fn assert_never_shows(&self, secret: &str) {
+        if secret.trim().is_empty() {
+            return;
+        }
+        let stdout: String = self
+            .stdout
+            .lines()
+            .filter(|line| !line.starts_with("::add-mask::"))
+            .collect();
+        for (sink, text) in [
+            ("stdout", stdout.as_str()),
+            ("stderr", &self.stderr),
+            ("GITHUB_OUTPUT", &self.github_output),
+            ("step summary", &self.summary),
+            ("dotenv", &self.dotenv),
+            ("git's environment", &self.git_env),
+        ] {
+            assert!(
+                !text.contains(secret),
+                "the token leaked into {sink}:\n{text}"
+            );
+        }
+        assert!(
+            !self.git_env.contains("CHUKS_TOKEN="),
+            "git inherited CHUKS_TOKEN"
+        );
+    }
+
+    fn json(&self) -> Value {
+        let line = self.stdout.lines().last().unwrap_or_default();
+        serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", self.stdout, self.stderr))
+    }
+}
+
+impl Harness {
+    /// A registry, and a package repo `name`@`version` tagged `v<version>` at HEAD.
+    fn new(name: &str, version: &str) -> Harness {
+        let data = TempDir::new().unwrap();
+        let registry = Registry::start(RegistryConfig::new(data.path())).unwrap();
+        let repo = PackageRepo::new(name, version);
+        repo.tag(&format!("v{version}"));
+        let sinks = TempDir::new().unwrap();
+        let real_git = which_git();
+        let fake_bin = sinks.path().join("bin");
+        std::fs::create_dir(&fake_bin).unwrap();
+        let wrapper = fake_bin.join("git");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nenv >> \"$GIT_ENV_DUMP\"\nexec {} \"$@\"\n",
+                real_git.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Harness {
+            registry,
+            _data: data,
+            repo,
+            sinks,
+        }
+    }
+
+    fn token(&self, scopes: &[Scope]) -> String {
+        let issued = self
+            .registry
+            .create_token("alice", "ci", scopes, 30)
+            .unwrap();
+        issued.token.expose().to_string()
+    }
+
+    fn url(&self) -> String {
+        self.registry.url().trim_end_matches('/').to_string()
+    }
+
+    /// Runs `chuks-ci -vv publish` with the token in `CHUKS_TOKEN` (if any) and checks the canary rule.
+    fn publish(&self, token: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Run {
+        self.publish_to(&self.url(), token, args, env)
+    }
+
+    fn publish_to(
+        &self,
+        registry: &str,
+        token: Option<&str>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Run {
+        let sink = |name: &str| self.sinks.path().join(name);
+        for name in ["github_output", "summary", "dotenv", "git_env"] {
+            let _ = std::fs::remove_file(sink(name));
+        }
+        let path = format!(
+            "{}:{}",
+            self.sinks.path().join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut command = self.repo.chuks_ci();
+        command
+            .env("PATH", path)
+            .env("GIT_ENV_DUMP", sink("git_env"))
+            .env("GITHUB_OUTPUT", sink("github_output"))
+            .env("GITHUB_STEP_SUMMARY", sink("summary"))
+            .args(["-vv", "publish", "--registry", registry, "--dotenv"])
+            .arg(sink("dotenv"))
+            .args(args)
+            .envs(env.iter().copied());
+        if let Some(token) = token {
+            command.env("CHUKS_TOKEN", token);
+        }
+        let output = command.output().unwrap();
+        let read = |name: &str| std::fs::read_to_string(sink(name)).unwrap_or_default();
+        let run = Run {
+            code: output.status.code().unwrap(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            github_output: read("github_output"),
+            summary: read("summary"),
+            dotenv: read("dotenv"),
+            git_env: read("git_env"),
+        };
+        if let Some(token) = token {
+            run.assert_never_shows(token);
+        }
+        for (_, value) in env {
+            if value.starts_with("chuks_pk_") {
+                run.assert_never_shows(value);
+            }
+        }
+        run
+    }
+
+    /// The registry's record of a version, or `None` when it is not there.
+    fn stored(&self, name: &str, version: &str) -> Option<Value> {
+        let encoded = name.replace('/', "%2F");
+        let (status, body) = http_get_json(&format!("{}/packages/{encoded}/{version}", self.url()));
+        (status == 200).then_some(body)
+    }
+
+    fn stored_versions(&self, name: &str) -> usize {
+        let encoded = name.replace('/', "%2F");
+        let (_, body) = http_get_json(&format!("{}/packages/{encoded}", self.url()));
+        body["versions"].as_array().map_or(0, Vec::len)
+    }
+}
+
+fn which_git() -> PathBuf {
+    let output = std::process::Command::new("sh")
+        .args(["-c", "command -v git"])
+        .output()
+        .unwrap();
+    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+}
+
+mod happy_path {
+    use super::*;
+
+    #[test]
+    fn publishes_reads_back_and_reruns_as_unchanged() {
+        let h = Harness::new("@chuks/numpy", "1.2.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        let run = h.publish(Some(&token), &[], &[]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout
+                .starts_with("published: @chuks/numpy 1.2.0 (tag `v1.2.0`)"),
+            "{}",
+            run.stdout
+        );
+        let record = h
+            .stored("@chuks/numpy", "1.2.0")
+            .expect("the version is stored");
+        assert_eq!(record["git"]["tag"], "v1.2.0");
+        assert_eq!(record["git"]["commit"], h.repo.head());
+        assert_eq!(record["publisher"], "alice");
+        assert!(
+            run.github_output.contains("result=published\n"),
+            "{}",
+            run.github_output
+        );
+        assert!(
+            run.github_output
+                .contains(&format!("sha256={}\n", record["sha256"].as_str().unwrap()))
+        );
+        assert!(
+            run.dotenv.contains("CHUKS_RESULT=published\n"),
+            "{}",
+            run.dotenv
+        );
+        assert!(
+            run.summary.contains("| result | `published` |"),
+            "{}",
+            run.summary
+        );
+
+        let again = h.publish(Some(&token), &[], &[]);
+        assert_eq!(again.code, 0, "{}", again.stderr);
+        assert!(again.stdout.starts_with("unchanged: "), "{}", again.stdout);
+        assert!(again.github_output.contains("result=unchanged\n"));
+        assert_eq!(h.stored_versions("@chuks/numpy"), 1);
+    }
+
+    #[test]
+    fn different_bytes_for_a_published_version_fail_and_change_nothing() {
+        let h = Harness::new("di", "0.3.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        assert_eq!(h.publish(Some(&token), &[], &[]).code, 0);
+        let before = h.stored("di", "0.3.0").unwrap();
+
+        h.repo.write(
+            "src/index.chuks",
+            "export function answer(): int { return 7 }\n",
+        );
+        h.repo.git(&["commit", "-qam", "change without a bump"]);
+        h.repo.git(&["tag", "-f", "v0.3.0"]);
+        let run = h.publish(Some(&token), &["--format", "json"], &[]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("already published with different contents"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr
+                .contains("hint: a published version never changes: bump `version` in chuks.json")
+        );
+        assert_eq!(run.json()["result"], "failed");
+        assert_eq!(h.stored("di", "0.3.0").unwrap(), before);
+    }
+
+    #[test]
+    fn json_output_is_one_object() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        let run = h.publish(Some(&token), &["--format", "json"], &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let json = run.json();
+        assert_eq!(json["result"], "published");
+        assert_eq!(json["name"], "di");
+        assert_eq!(json["tag"], "v1.0.0");
+        assert_eq!(json["record"]["version"], "1.0.0");
+        assert_eq!(json["sha256"], json["record"]["sha256"]);
+        assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
+    }
+
+    #[test]
+    fn dry_run_uploads_nothing() {
+        let h = Harness::new("di", "1.0.0");
+        let run = h.publish(None, &["--dry-run"], &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(
+            run.stdout.starts_with("dry-run: di 1.0.0"),
+            "{}",
+            run.stdout
+        );
+        assert!(run.github_output.contains("result=dry-run"));
+        assert!(h.stored("di", "1.0.0").is_none());
+    }
+
+    #[test]
+    fn github_actions_masks_the_token_first() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        let run = h.publish(Some(&token), &[], &[("GITHUB_ACTIONS", "true")]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(
+            run.stdout.lines().next(),
+            Some(format!("::add-mask::{token}").as_str())
+        );
+    }
+}
+
+mod tokens {
+    use super::*;
+
+    #[test]
+    fn flag_beats_env() {
+        let h = Harness::new("di", "1.0.0");
+        let good = h.token(&[Scope::PackagesPublish]);
+        let unknown = format!("chuks_pk_{}", "x".repeat(40));
+        let run = h.publish(Some(&unknown), &["--token", &good], &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.assert_never_shows(&good);
+        let run = h.publish(Some(&good), &["--token", &unknown], &[]);
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        run.assert_never_shows(&unknown);
+    }
+
+    #[test]
+    fn flag_in_ci_warns_about_the_process_list() {
+        let h = Harness::new("di", "1.0.0");
+        let good = h.token(&[Scope::PackagesPublish]);
+        let run = h.publish(None, &["--token", &good], &[("CI", "true")]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("other processes can read it"),
+            "{}",
+            run.stderr
+        );
+        run.assert_never_shows(&good);
+    }
+
+    #[test]
+    fn stdin_is_the_last_source() {
+        let h = Harness::new("di", "1.0.0");
+        let good = h.token(&[Scope::PackagesPublish]);
+        let output = h
+            .repo
+            .chuks_ci()
+            .args(["publish", "--registry", &h.url(), "--token-stdin"])
+            .write_stdin(format!("{good}\n"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        assert!(
+            stderr.contains("removed whitespace around the token"),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains(&good) && !String::from_utf8_lossy(&output.stdout).contains(&good)
+        );
+    }
+
+    #[test]
+    fn bad_shapes_are_refused_before_any_request() {
+        let h = Harness::new("di", "1.0.0");
+        let cases = [
+            ("", 2, "the API token is empty"),
+            (
+                "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+                3,
+                "looks like a GitHub token",
+            ),
+            (
+                "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln",
+                3,
+                "OAuth/session token",
+            ),
+            ("chuks_pk_abc\u{7}def", 3, "non-printable"),
+        ];
+        for (raw, code, message) in cases {
+            // An unroutable registry proves no request is made: reaching it would fail differently.
+            let run = h.publish_to("http://127.0.0.1:9", Some(raw), &[], &[]);
+            assert_eq!(run.code, code, "{raw:?}: {}", run.stderr);
+            assert!(run.stderr.contains(message), "{raw:?}: {}", run.stderr);
+        }
+        let run = h.publish_to("http://127.0.0.1:9", None, &[], &[]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        let diagnostics: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|line| line.starts_with("error:") || line.starts_with("hint:"))
+            .collect();
+        insta::assert_snapshot!("no_token", diagnostics.join("\n"));
+    }
+
+    #[test]
+    fn trailing_newline_is_trimmed_with_a_warning() {
+        let h = Harness::new("di", "1.0.0");
+        let good = h.token(&[Scope::PackagesPublish]);
+        let run = h.publish(Some(&format!("{good} \n")), &[], &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("warning: removed whitespace around the token")
+        );
+        run.assert_never_shows(&good);
+    }
+
+    #[test]
+    fn expired_revoked_and_unscoped_tokens_exit_3_with_the_fix() {
+        let h = Harness::new("di", "1.0.0");
+        let expired = h
+            .registry
+            .mint_token(
+                "alice",
+                "old",
+                &[Scope::PackagesPublish],
+                jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1),
+            )
+            .unwrap();
+        let run = h.publish(Some(expired.token.expose()), &[], &[]);
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("`token_expired`")
+                && run.stderr.contains("the token expired at 20"),
+            "{}",
+            run.stderr
+        );
+
+        let revoked = h
+            .registry
+            .create_token("alice", "leaked", &[Scope::PackagesPublish], 30)
+            .unwrap();
+        h.registry.revoke_token(revoked.record.id).unwrap();
+        let run = h.publish(Some(revoked.token.expose()), &[], &[]);
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("the token was revoked at 20"),
+            "{}",
+            run.stderr
+        );
+
+        let read_only = h.token(&[Scope::PackagesRead]);
+        let run = h.publish(Some(&read_only), &[], &[]);
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("generate a token with the `packages:publish` scope"),
+            "{}",
+            run.stderr
+        );
+        assert!(h.stored("di", "1.0.0").is_none());
+    }
+
+    #[test]
+    fn plain_http_to_a_remote_host_is_refused() {
+        let h = Harness::new("di", "1.0.0");
+        let good = h.token(&[Scope::PackagesPublish]);
+        let run = h.publish_to("http://registry.example.invalid", Some(&good), &[], &[]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stderr.contains("refusing plain http"), "{}", run.stderr);
+    }
+}
+
+mod leak_guard {
+    use super::*;
+
+    #[test]
+    fn env_files_and_embedded_tokens_are_refused_with_a_masked_match() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        let canary = h.token(&[Scope::PackagesPublish]);
+        h.repo.write(".env", "SECRET=1\n");
+        h.repo
+            .write("src/config.chuks", &format!("let key = \"{canary}\"\n"));
+        let run = h.publish(Some(&token), &[], &[]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(run.stderr.contains("`.env`"), "{}", run.stderr);
+        assert!(run.stderr.contains("src/config.chuks"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("{}****", &canary[..13])),
+            "{}",
+            run.stderr
+        );
+        run.assert_never_shows(&canary);
+        assert!(h.stored("di", "1.0.0").is_none());
+    }
+}
+
+mod faults {
+    use super::*;
+
+    fn unavailable() -> Fault {
+        Fault::Respond(
+            503,
+            vec![],
+            r#"{"error":{"code":"internal","message":"down for maintenance"}}"#.into(),
+        )
+    }
+
+    #[test]
+    fn two_503s_then_success() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        let proxy = FaultProxy::start(&h.url(), "POST", vec![unavailable(), unavailable()]);
+        let run = h.publish_to(&proxy.url(), Some(&token), &[], &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(proxy.seen("POST").len(), 3);
+        assert_eq!(h.stored_versions("di"), 1);
+    }
+
+    #[test]
+    fn a_401_is_sent_exactly_once() {
+        let h = Harness::new("di", "1.0.0");
+        let unknown = format!("chuks_pk_{}", "y".repeat(40));
+        let proxy = FaultProxy::start(&h.url(), "POST", vec![]);
+        let run = h.publish_to(&proxy.url(), Some(&unknown), &[], &[]);
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        assert_eq!(proxy.seen("POST").len(), 1);
+        assert!(h.stored("di", "1.0.0").is_none());
+    }
+
+    #[test]
+    fn a_dropped_connection_after_the_body_settles_by_read_back() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        let proxy = FaultProxy::start(&h.url(), "POST", vec![Fault::ForwardThenDrop]);
+        let run = h.publish_to(&proxy.url(), Some(&token), &[], &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stdout.starts_with("published: "), "{}", run.stdout);
+        assert_eq!(proxy.seen("POST").len(), 1, "settled without re-sending");
+        assert_eq!(h.stored_versions("di"), 1);
+    }
+
+    #[test]
+    fn a_stall_times_out_then_a_retry_succeeds() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        let proxy = FaultProxy::start(
+            &h.url(),
+            "POST",
+            vec![Fault::Stall(Duration::from_secs(20))],
+        );
+        let run = h.publish_to(&proxy.url(), Some(&token), &["--stall-timeout", "1"], &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(proxy.seen("POST").len(), 2);
+        assert_eq!(h.stored_versions("di"), 1);
+    }
+
+    #[test]
+    fn a_stall_without_retries_exits_4_and_says_rerun_is_safe() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        let proxy = FaultProxy::start(
+            &h.url(),
+            "POST",
+            vec![Fault::Stall(Duration::from_secs(20))],
+        );
+        let run = h.publish_to(
+            &proxy.url(),
+            Some(&token),
+            &["--stall-timeout", "1", "--retries", "0"],
+            &[],
+        );
+        assert_eq!(run.code, 4, "{}", run.stderr);
+        assert!(run.stderr.contains("no progress for 1s"), "{}", run.stderr);
+        assert!(run.stderr.contains("a re-run is safe"), "{}", run.stderr);
+        assert!(run.github_output.contains("result=failed"));
+    }
+
+    #[test]
+    fn retry_after_is_honoured() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        let limited = Fault::Respond(
+            429,
+            vec![("retry-after", "2".to_string())],
+            r#"{"error":{"code":"rate_limited","message":"slow down"}}"#.into(),
+        );
+        let proxy = FaultProxy::start(&h.url(), "POST", vec![limited]);
+        let run = h.publish_to(&proxy.url(), Some(&token), &[], &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let posts = proxy.seen("POST");
+        assert_eq!(posts.len(), 2);
+        assert!(
+            posts[1].at - posts[0].at >= Duration::from_secs(2),
+            "{:?}",
+            posts[1].at - posts[0].at
+        );
+        assert_eq!(h.stored_versions("di"), 1);
+    }
+
+    #[test]
+    fn persistent_5xx_exits_4() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        let proxy = FaultProxy::start(&h.url(), "POST", vec![unavailable(), unavailable()]);
+        let run = h.publish_to(&proxy.url(), Some(&token), &["--retries", "1"], &[]);
+        assert_eq!(run.code, 4, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("unavailable after 2 attempt(s)"),
+            "{}",
+            run.stderr
+        );
+        assert!(h.stored("di", "1.0.0").is_none());
+    }
+
+    #[test]
+    fn a_413_is_not_retried() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        let too_large = Fault::Respond(
+            413,
+            vec![],
+            r#"{"error":{"code":"package_too_large","message":"over the limit"}}"#.into(),
+        );
+        let proxy = FaultProxy::start(&h.url(), "POST", vec![too_large]);
+        let run = h.publish_to(&proxy.url(), Some(&token), &[], &[]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert_eq!(proxy.seen("POST").len(), 1);
+    }
+}
