@@ -52,6 +52,7 @@ fn known_exit(cause: &(dyn std::error::Error + 'static)) -> Option<Exit> {
         crate::token::TokenError,
         crate::pack::PackError,
         crate::verify::ReleaseError,
+        crate::forge::ForgeError,
     );
     None
 }
