@@ -489,6 +489,7 @@ async fn unreachable_forge(kind: Kind) {
     }
     let outcome = confirm_in(env, ConfirmMode::Required, TAG).await;
     let shown = failure(outcome, Exit::Unavailable);
+    assert!(shown.contains("connection failed"), "{shown}");
     assert!(shown.contains("after 3 attempts"), "{shown}");
 }
 

@@ -184,8 +184,9 @@ fn client(base: &reqwest::Url, token: &SecretString) -> Result<Octocrab, ForgeEr
         .map_err(client_error)
 }
 
-/// GETs an absolute URL: octocrab keeps a path that already starts with the base path (as
-/// `/api/v3/…` does on Enterprise) instead of prefixing the base to it again.
+/// GETs a full URL that already holds the base path (`/api/v3/…` on Enterprise): octocrab only
+/// prefixes its base path to paths not starting with that text, so with a base path like `/re`
+/// a relative `/repos/…` would be sent without it.
 async fn get(
     crab: &Octocrab,
     url: &reqwest::Url,
@@ -195,13 +196,13 @@ async fn get(
         let response = crab
             ._get(url.as_str())
             .await
-            .map_err(|err| first_line(&err))?;
+            .map_err(|err| super::describe_transport(&err))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = crab
             .body_to_string(response)
             .await
-            .map_err(|err| first_line(&err))?;
+            .map_err(|err| super::describe_transport(&err))?;
         Ok(Reply::from_parts(status, &headers, body))
     })
     .await

@@ -319,7 +319,7 @@ pub enum ForgeError {
     Client { forge: &'static str, detail: String },
 
     #[error(
-        "tag confirmation is required, but {forge} cannot be asked: {missing}\nhint: {how_to_enable}, or pass `--confirm-tag auto` to publish without confirming"
+        "tag confirmation is required, but {forge} cannot be asked: {missing}\nhint: {how_to_enable}; to publish without confirming, pass `--confirm-tag auto`"
     )]
     CannotConfirm {
         forge: &'static str,
@@ -328,7 +328,7 @@ pub enum ForgeError {
     },
 
     #[error(
-        "tag confirmation is required, but this is not GitHub Actions, GitLab CI or Bitbucket Pipelines\nhint: publish from one of those CIs, or pass `--confirm-tag auto` to publish without confirming"
+        "tag confirmation is required, but this is not GitHub Actions, GitLab CI or Bitbucket Pipelines\nhint: publish from one of those CIs; to publish without confirming, pass `--confirm-tag auto`"
     )]
     NotInCi,
 }
@@ -502,9 +502,25 @@ async fn send_reqwest(request: reqwest::RequestBuilder) -> Result<Reply, String>
 fn transport_failure(err: reqwest::Error) -> String {
     if err.is_timeout() {
         "timed out".to_string()
-    } else if err.is_connect() {
-        "could not connect".to_string()
     } else {
-        format!("request failed ({})", err.without_url())
+        describe_transport(&err.without_url())
+    }
+}
+
+/// Words a failed exchange for the outage message; the innermost I/O error says the most.
+fn describe_transport(err: &(dyn std::error::Error + 'static)) -> String {
+    let io = std::iter::successors(Some(err), |cause| cause.source())
+        .find_map(|cause| cause.downcast_ref::<std::io::Error>());
+    match io {
+        Some(io) if io.kind() == std::io::ErrorKind::TimedOut => "timed out".to_string(),
+        Some(io) => format!("connection failed ({io})"),
+        // Some errors append a backtrace after the first line.
+        None => {
+            let text = err.to_string();
+            format!(
+                "request failed ({})",
+                text.lines().next().unwrap_or_default()
+            )
+        }
     }
 }
