@@ -55,6 +55,7 @@ fn known_exit(cause: &(dyn std::error::Error + 'static)) -> Option<Exit> {
         crate::verify::ReleaseError,
         crate::registry_client::ClientError,
         crate::confirm::ConfirmError,
+        crate::forge::ForgeError,
     );
     None
 }

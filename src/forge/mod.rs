@@ -1,0 +1,526 @@
+//! Forge tag confirmation: asking GitHub, GitLab or Bitbucket Cloud whether the release tag exists
+//! on the remote repository and points at the commit this CI run publishes.
+//!
+//! The expected commit is always the one the CI names (`GITHUB_SHA`, `CI_COMMIT_SHA`,
+//! `BITBUCKET_COMMIT`): that is the commit the pipeline checked out and is publishing. Comparing
+//! the local HEAD with the tag is the job of the local git checks, not of this module.
+
+pub mod bitbucket;
+pub mod github;
+pub mod gitlab;
+
+use std::future::Future;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Serialize;
+
+use crate::exit::{Exit, HasExit};
+use crate::retry::{RetryPolicy, is_retryable_status, parse_retry_after};
+
+/// Give up connecting after this long; the retry policy decides whether to try again.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Give up on an answer after this long; the tag endpoints are small and quick.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A forge we can ask about the release tag, with everything the question needs.
+#[derive(Debug, Clone)]
+pub enum Forge {
+    Github(github::GithubTarget),
+    Gitlab(gitlab::GitlabTarget),
+    Bitbucket(bitbucket::BitbucketTarget),
+}
+
+/// What the environment says about confirming the tag.
+#[derive(Debug, Clone)]
+pub enum ForgeDetection {
+    /// A forge with repository, commit and token: confirmation can run.
+    Ready(Forge),
+    /// The CI of a forge, but something confirmation needs is missing, usually the token.
+    NoCredentials {
+        forge_name: &'static str,
+        /// What is missing, e.g. "`GITHUB_TOKEN` is not set".
+        missing: String,
+        /// What to do so the next run confirms the tag.
+        how_to_enable: String,
+    },
+    /// None of the CIs we know.
+    NotInCi,
+}
+
+impl ForgeDetection {
+    fn no_credentials(
+        forge_name: &'static str,
+        missing: impl Into<String>,
+        how_to_enable: impl Into<String>,
+    ) -> Self {
+        ForgeDetection::NoCredentials {
+            forge_name,
+            missing: missing.into(),
+            how_to_enable: how_to_enable.into(),
+        }
+    }
+}
+
+/// Detects the forge from the process environment; see [`detect`].
+pub fn detect_from_env(github_token: Option<SecretString>) -> ForgeDetection {
+    detect(|name| std::env::var(name).ok(), github_token)
+}
+
+/// Detects the forge from CI variables, GitHub first, then GitLab, then Bitbucket.
+/// `github_token` (from `--github-token`) wins over `GITHUB_TOKEN`. Empty variables count as unset.
+pub fn detect(
+    var: impl Fn(&str) -> Option<String>,
+    github_token: Option<SecretString>,
+) -> ForgeDetection {
+    let var = |name: &str| var(name).filter(|value| !value.trim().is_empty());
+    if var("GITHUB_ACTIONS").as_deref() == Some("true") || var("GITHUB_REPOSITORY").is_some() {
+        return github::detect(&var, github_token);
+    }
+    if var("GITLAB_CI").as_deref() == Some("true") || var("CI_API_V4_URL").is_some() {
+        return gitlab::detect(&var);
+    }
+    if var("BITBUCKET_REPO_FULL_NAME").is_some() {
+        return bitbucket::detect(&var);
+    }
+    ForgeDetection::NotInCi
+}
+
+/// A token as CI hands it over, trimmed because secrets often end in a newline; `None` when it
+/// holds characters no token has, which could not even be sent as a header.
+fn clean_token(value: &str) -> Option<SecretString> {
+    let value = value.trim();
+    value
+        .bytes()
+        .all(|byte| byte.is_ascii_graphic())
+        .then(|| SecretString::from(value))
+}
+
+/// The detection result for a token variable that is set but unusable.
+fn unusable_token(forge_name: &'static str, source: &str) -> ForgeDetection {
+    ForgeDetection::no_credentials(
+        forge_name,
+        format!("{source} holds characters a token cannot have"),
+        format!("set {source} to the token alone, without quotes or spaces"),
+    )
+}
+
+/// The `--confirm-tag` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ConfirmMode {
+    /// Confirm when credentials exist; otherwise print one notice saying how to enable it.
+    #[default]
+    Auto,
+    /// Missing credentials are an error.
+    Required,
+    /// Never ask the forge.
+    Off,
+}
+
+/// The forge agreed: the tag exists there and points at the published commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TagConfirmation {
+    pub forge: &'static str,
+    pub tag: String,
+    pub commit: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfirmOutcome {
+    Confirmed(TagConfirmation),
+    /// Confirmation did not run; the notice says why and, where it helps, how to enable it.
+    Skipped {
+        notice: String,
+    },
+}
+
+/// Confirms the tag as `mode` asks, given what [`detect`] found.
+pub async fn confirm(
+    mode: ConfirmMode,
+    detection: &ForgeDetection,
+    tag: &str,
+    policy: &RetryPolicy,
+) -> Result<ConfirmOutcome, ForgeError> {
+    let skipped = |notice: String| Ok(ConfirmOutcome::Skipped { notice });
+    match (mode, detection) {
+        (ConfirmMode::Off, _) => skipped(format!(
+            "tag `{tag}` not confirmed on the forge: `--confirm-tag off`"
+        )),
+        (_, ForgeDetection::Ready(forge)) => forge
+            .confirm_tag(tag, policy)
+            .await
+            .map(ConfirmOutcome::Confirmed),
+        (
+            ConfirmMode::Auto,
+            ForgeDetection::NoCredentials {
+                forge_name,
+                missing,
+                how_to_enable,
+            },
+        ) => skipped(format!(
+            "tag `{tag}` not confirmed on {forge_name}: {missing}; to confirm it, {how_to_enable}"
+        )),
+        (
+            ConfirmMode::Required,
+            ForgeDetection::NoCredentials {
+                forge_name,
+                missing,
+                how_to_enable,
+            },
+        ) => Err(ForgeError::CannotConfirm {
+            forge: forge_name,
+            missing: missing.clone(),
+            how_to_enable: how_to_enable.clone(),
+        }),
+        (ConfirmMode::Auto, ForgeDetection::NotInCi) => skipped(format!(
+            "tag `{tag}` not confirmed on a forge: not running on GitHub Actions, GitLab CI or Bitbucket Pipelines"
+        )),
+        (ConfirmMode::Required, ForgeDetection::NotInCi) => Err(ForgeError::NotInCi),
+    }
+}
+
+impl Forge {
+    /// How the forge is named in messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Forge::Github(_) => github::NAME,
+            Forge::Gitlab(_) => gitlab::NAME,
+            Forge::Bitbucket(_) => bitbucket::NAME,
+        }
+    }
+
+    /// The repository as the forge names it, for messages.
+    pub fn repository(&self) -> String {
+        match self {
+            Forge::Github(target) => target.repository(),
+            Forge::Gitlab(target) => target.project(),
+            Forge::Bitbucket(target) => target.repository(),
+        }
+    }
+
+    /// The commit the CI is publishing, which the tag must point at.
+    pub fn commit(&self) -> &str {
+        match self {
+            Forge::Github(target) => &target.commit,
+            Forge::Gitlab(target) => &target.commit,
+            Forge::Bitbucket(target) => &target.commit,
+        }
+    }
+
+    /// Asks the forge where `tag` points (annotated tags peeled) and checks it is [`Forge::commit`].
+    pub async fn confirm_tag(
+        &self,
+        tag: &str,
+        policy: &RetryPolicy,
+    ) -> Result<TagConfirmation, ForgeError> {
+        let remote = match self {
+            Forge::Github(target) => github::tag_commit(target, tag, policy).await?,
+            Forge::Gitlab(target) => gitlab::tag_commit(target, tag, policy).await?,
+            Forge::Bitbucket(target) => bitbucket::tag_commit(target, tag, policy).await?,
+        };
+        let expected = self.commit();
+        match remote {
+            None => Err(ForgeError::TagMissing {
+                forge: self.name(),
+                repository: self.repository(),
+                tag: tag.to_string(),
+            }),
+            Some(remote) if remote.eq_ignore_ascii_case(expected) => Ok(TagConfirmation {
+                forge: self.name(),
+                tag: tag.to_string(),
+                commit: remote,
+            }),
+            Some(remote) => Err(ForgeError::TagElsewhere {
+                forge: self.name(),
+                repository: self.repository(),
+                tag: tag.to_string(),
+                remote,
+                expected: expected.to_string(),
+            }),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ForgeError {
+    #[error(
+        "tag `{tag}` does not exist on {forge} in `{repository}`\nhint: push it with `git push origin {tag}`; if it is pushed, check that the token may read `{repository}`"
+    )]
+    TagMissing {
+        forge: &'static str,
+        repository: String,
+        tag: String,
+    },
+
+    #[error(
+        "tag `{tag}` on {forge} in `{repository}` points at commit `{remote}`, but this run publishes commit `{expected}`\nhint: re-tag the published commit (`git tag -f {tag} {expected} && git push -f origin {tag}`), or release from the tagged commit `{remote}`"
+    )]
+    TagElsewhere {
+        forge: &'static str,
+        repository: String,
+        tag: String,
+        remote: String,
+        expected: String,
+    },
+
+    #[error(
+        "tag `{tag}` on {forge} points at a {kind} (`{sha}`), not a commit\nhint: tag a commit: `git tag -f {tag} <commit> && git push -f origin {tag}`"
+    )]
+    NotACommit {
+        forge: &'static str,
+        tag: String,
+        kind: String,
+        sha: String,
+    },
+
+    #[error(
+        "{forge} refused the token (HTTP {status}) reading tag `{tag}` in `{repository}`\nhint: {fix}"
+    )]
+    AuthRefused {
+        forge: &'static str,
+        repository: String,
+        tag: String,
+        status: u16,
+        fix: String,
+    },
+
+    #[error(
+        "{forge} is unavailable: {detail}, after {attempts} attempts\nhint: the forge or the network is failing; a re-run is safe"
+    )]
+    Unavailable {
+        forge: &'static str,
+        attempts: u32,
+        detail: String,
+    },
+
+    #[error(
+        "{forge} gave an unexpected answer about tag `{tag}`: {detail}\nhint: check that `{api_variable}` points at the {forge} API; a re-run is safe"
+    )]
+    UnexpectedAnswer {
+        forge: &'static str,
+        tag: String,
+        detail: String,
+        api_variable: &'static str,
+    },
+
+    #[error(
+        "`{variable}` is not an http(s) URL: `{url}`\nhint: set `{variable}` to the API address, like `{example}`"
+    )]
+    BadApiUrl {
+        variable: &'static str,
+        url: String,
+        example: &'static str,
+    },
+
+    #[error(
+        "could not set up an HTTP client for {forge}: {detail}\nhint: a re-run is safe; if this keeps happening, report it"
+    )]
+    Client { forge: &'static str, detail: String },
+
+    #[error(
+        "tag confirmation is required, but {forge} cannot be asked: {missing}\nhint: {how_to_enable}; to publish without confirming, pass `--confirm-tag auto`"
+    )]
+    CannotConfirm {
+        forge: &'static str,
+        missing: String,
+        how_to_enable: String,
+    },
+
+    #[error(
+        "tag confirmation is required, but this is not GitHub Actions, GitLab CI or Bitbucket Pipelines\nhint: publish from one of those CIs; to publish without confirming, pass `--confirm-tag auto`"
+    )]
+    NotInCi,
+}
+
+impl HasExit for ForgeError {
+    fn exit(&self) -> Exit {
+        match self {
+            ForgeError::TagMissing { .. }
+            | ForgeError::TagElsewhere { .. }
+            | ForgeError::NotACommit { .. } => Exit::CheckFailed,
+            ForgeError::AuthRefused { .. } => Exit::Auth,
+            ForgeError::Unavailable { .. }
+            | ForgeError::UnexpectedAnswer { .. }
+            | ForgeError::Client { .. } => Exit::Unavailable,
+            ForgeError::BadApiUrl { .. }
+            | ForgeError::CannotConfirm { .. }
+            | ForgeError::NotInCi => Exit::Usage,
+        }
+    }
+}
+
+/// One forge's answer to one request, reduced to what the retry loop and status checks need.
+struct Reply {
+    status: u16,
+    retry_after: Option<Duration>,
+    /// GitHub answers an exhausted rate limit with 403, which is an outage, not a refusal.
+    rate_limited: bool,
+    body: String,
+}
+
+impl Reply {
+    fn from_parts(status: u16, headers: &reqwest::header::HeaderMap, body: String) -> Reply {
+        let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+        Reply {
+            status,
+            retry_after: header("retry-after")
+                .and_then(|value| parse_retry_after(value, jiff::Timestamp::now())),
+            rate_limited: status == 403 && header("x-ratelimit-remaining") == Some("0"),
+            body,
+        }
+    }
+
+    fn is_retryable(&self) -> bool {
+        is_retryable_status(self.status) || self.rate_limited
+    }
+}
+
+/// Sends a request until the forge gives an answer worth reading: connect errors, timeouts and
+/// retryable statuses are retried as `policy` says. `send` reports transport failures as text.
+async fn send_with_retries<F, Fut>(
+    forge: &'static str,
+    policy: &RetryPolicy,
+    mut send: F,
+) -> Result<Reply, ForgeError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Reply, String>>,
+{
+    let attempts = policy.retries.saturating_add(1);
+    let mut attempt = 1;
+    loop {
+        let (failure, retry_after) = match send().await {
+            Ok(reply) if !reply.is_retryable() => return Ok(reply),
+            Ok(reply) if reply.rate_limited => ("rate limited".to_string(), reply.retry_after),
+            Ok(reply) => (format!("HTTP {}", reply.status), reply.retry_after),
+            Err(transport) => (transport, None),
+        };
+        if attempt >= attempts {
+            return Err(ForgeError::Unavailable {
+                forge,
+                attempts,
+                detail: failure,
+            });
+        }
+        tokio::time::sleep(policy.pause(attempt, retry_after)).await;
+        attempt += 1;
+    }
+}
+
+/// What a tag lookup needs to word its errors.
+struct Lookup<'a> {
+    forge: &'static str,
+    repository: String,
+    tag: &'a str,
+    api_variable: &'static str,
+    /// The hint for a 401 or 403: which variable to fix and how.
+    auth_fix: String,
+}
+
+impl Lookup<'_> {
+    /// Reads a final answer: the JSON body on success, `None` on 404, an error otherwise.
+    fn read<T: serde::de::DeserializeOwned>(&self, reply: Reply) -> Result<Option<T>, ForgeError> {
+        match reply.status {
+            200..=299 => serde_json::from_str(&reply.body)
+                .map(Some)
+                .map_err(|err| self.unexpected(format!("unreadable JSON ({err})"))),
+            404 => Ok(None),
+            401 | 403 => Err(ForgeError::AuthRefused {
+                forge: self.forge,
+                repository: self.repository.clone(),
+                tag: self.tag.to_string(),
+                status: reply.status,
+                fix: self.auth_fix.clone(),
+            }),
+            status => Err(self.unexpected(format!("HTTP {status}"))),
+        }
+    }
+
+    fn unexpected(&self, detail: impl Into<String>) -> ForgeError {
+        ForgeError::UnexpectedAnswer {
+            forge: self.forge,
+            tag: self.tag.to_string(),
+            detail: detail.into(),
+            api_variable: self.api_variable,
+        }
+    }
+}
+
+/// Parses an API base address from `variable`, refusing anything but http(s).
+fn api_url(
+    variable: &'static str,
+    url: &str,
+    example: &'static str,
+) -> Result<reqwest::Url, ForgeError> {
+    let bad = || ForgeError::BadApiUrl {
+        variable,
+        url: url.to_string(),
+        example,
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|_| bad())?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.cannot_be_a_base() {
+        return Err(bad());
+    }
+    Ok(parsed)
+}
+
+/// `base` with `segments` appended, each percent-encoded as one path segment.
+fn endpoint<'s>(base: &reqwest::Url, segments: impl IntoIterator<Item = &'s str>) -> reqwest::Url {
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .expect("api_url checked the URL can be a base")
+        .pop_if_empty()
+        .extend(segments);
+    url
+}
+
+/// The reqwest client GitLab and Bitbucket lookups share.
+fn http_client(forge: &'static str) -> Result<reqwest::Client, ForgeError> {
+    // reqwest is built without a default crypto provider; installing twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(ANSWER_TIMEOUT)
+        .user_agent(concat!("chuks-ci/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|err| ForgeError::Client {
+            forge,
+            detail: err.to_string(),
+        })
+}
+
+/// Sends one reqwest request and reads the whole answer; transport failures become text.
+async fn send_reqwest(request: reqwest::RequestBuilder) -> Result<Reply, String> {
+    let response = request.send().await.map_err(transport_failure)?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.text().await.map_err(transport_failure)?;
+    Ok(Reply::from_parts(status, &headers, body))
+}
+
+fn transport_failure(err: reqwest::Error) -> String {
+    if err.is_timeout() {
+        "timed out".to_string()
+    } else {
+        describe_transport(&err.without_url())
+    }
+}
+
+/// Words a failed exchange for the outage message; the innermost I/O error says the most.
+fn describe_transport(err: &(dyn std::error::Error + 'static)) -> String {
+    let io = std::iter::successors(Some(err), |cause| cause.source())
+        .find_map(|cause| cause.downcast_ref::<std::io::Error>());
+    match io {
+        Some(io) if io.kind() == std::io::ErrorKind::TimedOut => "timed out".to_string(),
+        Some(io) => format!("connection failed ({io})"),
+        // Some errors append a backtrace after the first line.
+        None => {
+            let text = err.to_string();
+            format!(
+                "request failed ({})",
+                text.lines().next().unwrap_or_default()
+            )
+        }
+    }
+}
