@@ -127,6 +127,18 @@ pub struct NetworkArgs {
     pub stall_timeout: u64,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct ForgeArgs {
+    /// Check on GitHub, GitLab or Bitbucket that the tag exists there and points at the CI's
+    /// commit: `auto` when credentials exist, `required` to fail without them, or `off`.
+    #[arg(long, value_enum, value_name = "MODE", default_value = "auto")]
+    pub confirm_tag: crate::forge::ConfirmMode,
+
+    /// GitHub token for tag confirmation; default `GITHUB_TOKEN`.
+    #[arg(long, value_name = "TOKEN")]
+    pub github_token: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct PublishArgs {
     #[command(flatten)]
@@ -141,6 +153,8 @@ pub struct PublishArgs {
     pub registry: RegistryUrlArgs,
     #[command(flatten)]
     pub network: NetworkArgs,
+    #[command(flatten)]
+    pub forge: ForgeArgs,
 
     /// Publish to a reference registry run inside this process, storing its data in DIR, with a
     /// freshly minted publish-only token. For rehearsing a release on your machine.

@@ -22,6 +22,7 @@ use serde_json::{Map, Value};
 use tokio::io::AsyncReadExt;
 
 use crate::exit::{Exit, HasExit};
+use crate::retry::{self, RetryPolicy};
 use crate::token::{ApiToken, TOKEN_PREFIX};
 
 /// The public Chuks registry.
@@ -30,21 +31,12 @@ pub const DEFAULT_REGISTRY: &str = "https://packages.chuks.org";
 /// Tarball bytes encoded per body chunk; a multiple of 3 so chunks concatenate to valid base64.
 const UPLOAD_CHUNK_BYTES: usize = 3 * 64 * 1024;
 
-/// Longest `Retry-After` honoured, so a confused server cannot park a CI job for hours.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
-
-/// Longest pause between retries before jitter.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Fail when no byte moves, in either direction, for this long.
     pub stall_timeout: Duration,
-    /// Retries after the first attempt.
-    pub retries: u32,
-    /// The first retry waits about this long; each later one doubles it.
-    pub backoff: Duration,
+    pub retry: RetryPolicy,
     /// Print each request and answer line on stderr (`-vv`); the token is shown redacted.
     pub trace_http: bool,
 }
@@ -54,8 +46,7 @@ impl Default for ClientOptions {
         ClientOptions {
             connect_timeout: Duration::from_secs(10),
             stall_timeout: Duration::from_secs(60),
-            retries: 3,
-            backoff: Duration::from_millis(500),
+            retry: RetryPolicy::default(),
             trace_http: false,
         }
     }
@@ -363,13 +354,13 @@ impl RegistryClient {
                     return Ok(outcome);
                 }
             }
-            if attempts > self.options.retries {
+            if attempts > self.options.retry.retries {
                 return Err(ClientError::Unavailable {
                     attempts,
                     last_error: failure.message,
                 });
             }
-            tokio::time::sleep(self.pause(attempts, failure.retry_after)).await;
+            tokio::time::sleep(self.options.retry.pause(attempts, failure.retry_after)).await;
         }
     }
 
@@ -444,13 +435,13 @@ impl RegistryClient {
                 Err(Err(fatal)) => return Err(fatal),
                 Err(Ok(failure)) => failure,
             };
-            if attempts > self.options.retries {
+            if attempts > self.options.retry.retries {
                 return Err(ClientError::Unavailable {
                     attempts,
                     last_error: failure.message,
                 });
             }
-            tokio::time::sleep(self.pause(attempts, failure.retry_after)).await;
+            tokio::time::sleep(self.options.retry.pause(attempts, failure.retry_after)).await;
         }
     }
 
@@ -523,20 +514,6 @@ impl RegistryClient {
         })
     }
 
-    /// Capped exponential backoff with jitter; a server's `Retry-After` wins when longer.
-    fn pause(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let exponential = self
-            .options
-            .backoff
-            .saturating_mul(1 << (attempt - 1).min(16))
-            .min(MAX_BACKOFF);
-        let jittered = exponential.mul_f64(0.5 + jitter() / 2.0);
-        match retry_after {
-            Some(wait) => wait.min(MAX_RETRY_AFTER).max(jittered),
-            None => jittered,
-        }
-    }
-
     fn transport_failure(
         &self,
         err: reqwest::Error,
@@ -554,15 +531,6 @@ impl RegistryClient {
             retry_after: None,
             maybe_stored: body_sent && !connect,
         })
-    }
-}
-
-/// A uniform number in [0, 1) from the OS random source, for retry jitter.
-fn jitter() -> f64 {
-    let mut bytes = [0u8; 4];
-    match getrandom::fill(&mut bytes) {
-        Ok(()) => f64::from(u32::from_le_bytes(bytes)) / (f64::from(u32::MAX) + 1.0),
-        Err(_) => 0.5,
     }
 }
 
@@ -676,11 +644,8 @@ async fn check_status(response: reqwest::Response) -> Attempt<reqwest::Response>
         .headers()
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    let retryable = status == StatusCode::REQUEST_TIMEOUT
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || status.is_server_error();
+        .and_then(|v| retry::parse_retry_after(v, jiff::Timestamp::now()));
+    let retryable = retry::is_retryable_status(status.as_u16());
     let detail = read_error(response).await;
     if retryable {
         return Err(Ok(AttemptFailure {
@@ -866,26 +831,5 @@ mod tests {
             Err(ClientError::InvalidUrl { .. })
         ));
         assert!(parse_registry_url("ftp://x").is_err());
-    }
-
-    #[test]
-    fn backoff_grows_is_capped_and_honours_retry_after() {
-        let client = RegistryClient::new(
-            parse_registry_url("http://127.0.0.1:1").unwrap(),
-            None,
-            ClientOptions::default(),
-        )
-        .unwrap();
-        let first = client.pause(1, None);
-        assert!(
-            first >= Duration::from_millis(250) && first <= Duration::from_millis(500),
-            "{first:?}"
-        );
-        assert!(client.pause(20, None) <= MAX_BACKOFF);
-        assert!(client.pause(1, Some(Duration::from_secs(2))) >= Duration::from_secs(2));
-        assert_eq!(
-            client.pause(1, Some(Duration::from_secs(9999))),
-            MAX_RETRY_AFTER
-        );
     }
 }

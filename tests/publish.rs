@@ -45,7 +45,8 @@ impl Run {
             .stdout
             .lines()
             .filter(|line| !line.starts_with("::add-mask::"))
-            .collect();
+            .collect::<Vec<_>>()
+            .join("\n");
         for (sink, text) in [
             ("stdout", stdout.as_str()),
             ("stderr", &self.stderr),
@@ -621,5 +622,102 @@ mod faults {
         let run = h.publish_to(&proxy.url(), Some(&token), &[], &[]);
         assert_eq!(run.code, 1, "{}", run.stderr);
         assert_eq!(proxy.seen("POST").len(), 1);
+    }
+}
+
+mod forge_confirmation {
+    use super::*;
+
+    const GITHUB_TOKEN: &str = "ghs_forgecanary0123456789abcdefghijklmnopqr";
+
+    /// A fake GitHub answering the tag ref lookup with `sha`, and the variables pointing at it.
+    fn github(h: &Harness, sha: &str) -> (FaultProxy, Vec<(&'static str, String)>) {
+        let answer =
+            format!(r#"{{"ref":"refs/tags/v1.0.0","object":{{"type":"commit","sha":"{sha}"}}}}"#);
+        let fake = FaultProxy::start(&h.url(), "GET", vec![Fault::Respond(200, vec![], answer)]);
+        let env = vec![
+            ("GITHUB_ACTIONS", "true".to_string()),
+            ("GITHUB_REF", "refs/tags/v1.0.0".to_string()),
+            ("GITHUB_REPOSITORY", "chuks/di".to_string()),
+            ("GITHUB_SHA", h.repo.head()),
+            ("GITHUB_API_URL", fake.url()),
+        ];
+        (fake, env)
+    }
+
+    fn run(h: &Harness, token: &str, env: &[(&'static str, String)], args: &[&str]) -> Run {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let run = h.publish(Some(token), args, &env);
+        run.assert_never_shows(GITHUB_TOKEN);
+        run
+    }
+
+    #[test]
+    fn tag_at_the_published_commit_is_confirmed_before_upload() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        let (fake, mut env) = github(&h, &h.repo.head());
+        env.push(("GITHUB_TOKEN", GITHUB_TOKEN.to_string()));
+        let run = run(&h, &token, &env, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("confirmed tag `v1.0.0` on GitHub"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.github_output.contains("confirmed=true"),
+            "{}",
+            run.github_output
+        );
+        assert_eq!(
+            fake.seen("GET")[0].path,
+            "/repos/chuks/di/git/ref/tags/v1.0.0"
+        );
+    }
+
+    #[test]
+    fn tag_elsewhere_on_the_forge_stops_the_upload() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        let (_fake, mut env) = github(&h, &"f".repeat(40));
+        env.push(("GITHUB_TOKEN", GITHUB_TOKEN.to_string()));
+        let run = run(&h, &token, &env, &[]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&"f".repeat(40)) && run.stderr.contains(&h.repo.head()),
+            "{}",
+            run.stderr
+        );
+        assert!(h.stored("di", "1.0.0").is_none());
+        assert!(run.stdout.contains("::error"), "{}", run.stdout);
+    }
+
+    #[test]
+    fn missing_credentials_are_a_notice_under_auto_and_an_error_when_required() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        let (fake, env) = github(&h, &h.repo.head());
+        let run = run(&h, &token, &env, &["--confirm-tag", "required"]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(h.stored("di", "1.0.0").is_none());
+        let run = self::run(&h, &token, &env, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stderr.contains("GITHUB_TOKEN"), "{}", run.stderr);
+        assert!(fake.seen("GET").is_empty());
+    }
+
+    #[test]
+    fn github_token_flag_is_masked_and_used() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        let (fake, env) = github(&h, &h.repo.head());
+        let run = run(&h, &token, &env, &["--github-token", GITHUB_TOKEN]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(
+            run.stdout.lines().next(),
+            Some(format!("::add-mask::{GITHUB_TOKEN}").as_str())
+        );
+        assert_eq!(fake.seen("GET").len(), 1);
     }
 }

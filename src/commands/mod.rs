@@ -5,8 +5,9 @@ mod publish;
 mod registry;
 mod verify_tag;
 
-use crate::cli::{Cli, Command, TokenArgs};
+use crate::cli::{Cli, Command, ForgeArgs, TokenArgs};
 use crate::exit::Exit;
+use crate::forge::{ConfirmOutcome, ForgeDetection};
 use crate::report::{Format, Problem, Reporter};
 use crate::token::{self, ApiToken, TokenSource};
 
@@ -72,4 +73,24 @@ fn api_token(args: &TokenArgs, reporter: &mut Reporter) -> anyhow::Result<Option
         );
     }
     Ok(Some(resolved.token))
+}
+
+/// Finds the forge and its credentials; a `--github-token` is masked in GitHub Actions first.
+fn forge_detection(args: &ForgeArgs, reporter: &Reporter) -> ForgeDetection {
+    if let Some(token) = &args.github_token {
+        if reporter.github_actions() && !token.trim().is_empty() {
+            println!("::add-mask::{}", token.trim());
+        }
+    }
+    crate::forge::detect_from_env(args.github_token.clone().map(Into::into))
+}
+
+fn report_forge_outcome(outcome: ConfirmOutcome, reporter: &Reporter) {
+    match outcome {
+        ConfirmOutcome::Confirmed(confirmation) => reporter.note(format!(
+            "confirmed tag `{}` on {} at commit {}",
+            confirmation.tag, confirmation.forge, confirmation.commit
+        )),
+        ConfirmOutcome::Skipped { notice } => reporter.note(notice),
+    }
 }

@@ -9,6 +9,7 @@ use crate::ci::{self, outputs::Outputs};
 use crate::cli::{NetworkArgs, PublishArgs};
 use crate::confirm::{self, Expected};
 use crate::exit::{self, Exit};
+use crate::forge;
 use crate::manifest::Manifest;
 use crate::pack::{self, TarballSummary, human_bytes};
 use crate::registry_client::parse_registry_url;
@@ -17,6 +18,7 @@ use crate::registry_client::{
 };
 use crate::registry_server::{EXPIRY_DAYS, Registry, RegistryConfig, RunningRegistry};
 use crate::report::{Format, Problem, Reporter};
+use crate::retry::RetryPolicy;
 use crate::token;
 use crate::token::{ApiToken, Scope};
 use crate::verify::{self, Findings};
@@ -50,6 +52,7 @@ pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> 
 
 fn publish(args: &PublishArgs, reporter: &mut Reporter, report: &mut Report) -> anyhow::Result<()> {
     // The mask must precede every other line in GitHub Actions, so the token is read first.
+    let forge = super::forge_detection(&args.forge, reporter);
     let token = super::api_token(&args.token, reporter)?;
     let manifest = Manifest::load(&args.manifest.manifest)?;
     report.outputs.set("name", &manifest.name);
@@ -61,6 +64,19 @@ fn publish(args: &PublishArgs, reporter: &mut Reporter, report: &mut Report) -> 
         report.outputs.set("tag", &tag.name);
     }
     verified?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    if let Some(tag) = &findings.tag {
+        let policy = retry_policy(&args.network);
+        let outcome = runtime.block_on(forge::confirm(
+            args.forge.confirm_tag,
+            &forge,
+            &tag.name,
+            &policy,
+        ))?;
+        super::report_forge_outcome(outcome, reporter);
+    }
 
     let plan = pack::plan(manifest.package_dir(), &args.pack, None)?;
     let (tarball_file, tarball) = pack::write_tempfile(&plan, &std::env::temp_dir())?;
@@ -76,9 +92,6 @@ fn publish(args: &PublishArgs, reporter: &mut Reporter, report: &mut Report) -> 
     ));
     let tarball = report.tarball.insert(tarball);
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let (registry_url, token, _local) = match &args.local_registry {
         Some(dir) => {
             let (local, token) = start_local_registry(dir, reporter)?;
@@ -185,9 +198,16 @@ pub fn client_options(network: &NetworkArgs, trace_http: bool) -> ClientOptions 
     ClientOptions {
         connect_timeout: Duration::from_secs(network.connect_timeout),
         stall_timeout: Duration::from_secs(network.stall_timeout),
-        retries: network.retries,
+        retry: retry_policy(network),
         trace_http,
         ..ClientOptions::default()
+    }
+}
+
+pub fn retry_policy(network: &NetworkArgs) -> RetryPolicy {
+    RetryPolicy {
+        retries: network.retries,
+        ..RetryPolicy::default()
     }
 }
 
