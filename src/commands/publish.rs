@@ -200,7 +200,6 @@ pub fn client_options(network: &NetworkArgs, trace_http: bool) -> ClientOptions 
         stall_timeout: Duration::from_secs(network.stall_timeout),
         retry: retry_policy(network),
         trace_http,
-        ..ClientOptions::default()
     }
 }
 
