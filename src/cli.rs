@@ -35,6 +35,14 @@ pub enum Command {
     Pack(PackArgs),
     /// Verify the tag, pack, upload to the registry, and read the version back.
     Publish(PublishArgs),
+    /// Preflight a release: the tag checks, tag confirmation on the forge, and the token.
+    Check(CheckArgs),
+    /// Show the token's name, publisher, scopes, expiry and last use (never the token).
+    Whoami(WhoamiArgs),
+    /// Yank a published version (default: the manifest's); it stays downloadable by exact version.
+    Yank(YankArgs),
+    /// Restore a yanked version.
+    Restore(RestoreArgs),
     /// Run the reference Chuks registry and manage its tokens.
     #[command(subcommand)]
     Registry(RegistryCommand),
@@ -139,6 +147,13 @@ pub struct ForgeArgs {
     pub github_token: Option<String>,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct PreflightArgs {
+    /// Warn when the token expires within this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = 14)]
+    pub expiry_warning_days: i64,
+}
+
 #[derive(Debug, Args)]
 pub struct PublishArgs {
     #[command(flatten)]
@@ -155,6 +170,21 @@ pub struct PublishArgs {
     pub network: NetworkArgs,
     #[command(flatten)]
     pub forge: ForgeArgs,
+    #[command(flatten)]
+    pub preflight: PreflightArgs,
+
+    /// Upload one platform's prebuilt binary for the manifest's version instead of the source.
+    #[arg(long, requires = "file")]
+    pub prebuilt: bool,
+
+    /// The prebuilt's platform: `darwin-arm64`, `darwin-x86_64`, `linux-x86_64`,
+    /// `linux-aarch64`, `windows-x86_64`, or `auto` for this host.
+    #[arg(long, value_name = "ID", default_value = "auto", requires = "prebuilt")]
+    pub platform: String,
+
+    /// The prebuilt binary to upload.
+    #[arg(long, value_name = "PATH", requires = "prebuilt")]
+    pub file: Option<PathBuf>,
 
     /// Publish to a reference registry run inside this process, storing its data in DIR, with a
     /// freshly minted publish-only token. For rehearsing a release on your machine.
@@ -173,6 +203,62 @@ pub struct PublishArgs {
     /// Also write the results as a dotenv file (for GitLab's `artifacts: reports: dotenv`).
     #[arg(long, value_name = "FILE")]
     pub dotenv: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+    #[command(flatten)]
+    pub tag: TagArgs,
+    #[command(flatten)]
+    pub token: TokenArgs,
+    #[command(flatten)]
+    pub registry: RegistryUrlArgs,
+    #[command(flatten)]
+    pub network: NetworkArgs,
+    #[command(flatten)]
+    pub forge: ForgeArgs,
+    #[command(flatten)]
+    pub preflight: PreflightArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WhoamiArgs {
+    #[command(flatten)]
+    pub token: TokenArgs,
+    #[command(flatten)]
+    pub registry: RegistryUrlArgs,
+    #[command(flatten)]
+    pub network: NetworkArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct YankArgs {
+    /// The version to yank; default the manifest's `version`.
+    pub version: Option<String>,
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+    #[command(flatten)]
+    pub token: TokenArgs,
+    #[command(flatten)]
+    pub registry: RegistryUrlArgs,
+    #[command(flatten)]
+    pub network: NetworkArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The version to restore.
+    pub version: String,
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+    #[command(flatten)]
+    pub token: TokenArgs,
+    #[command(flatten)]
+    pub registry: RegistryUrlArgs,
+    #[command(flatten)]
+    pub network: NetworkArgs,
 }
 
 #[derive(Debug, Subcommand)]

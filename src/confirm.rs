@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::exit::{Exit, HasExit};
-use crate::registry_client::{ClientError, GitInfo, RegistryClient, VersionRecord};
+use crate::registry_client::{ClientError, GitInfo, RegistryClient, Upload, VersionRecord};
 
 /// Pause between read-backs while the registry has not caught up.
 const POLL_EVERY: Duration = Duration::from_millis(500);
@@ -12,21 +12,19 @@ const POLL_EVERY: Duration = Duration::from_millis(500);
 #[derive(Debug, thiserror::Error)]
 pub enum ConfirmError {
     #[error(
-        "the registry accepted `{name}` {version} but did not show it with our sha256, tag and commit within {waited}s (last seen: {last_seen})\nhint: the upload itself succeeded; re-run the job to check again, or raise `--confirm-timeout`"
+        "the registry accepted {what} but did not show it with our sha256, tag and commit within {waited}s (last seen: {last_seen})\nhint: the upload itself succeeded; re-run the job to check again, or raise `--confirm-timeout`"
     )]
     NotVisible {
-        name: String,
-        version: String,
+        what: String,
         waited: u64,
         last_seen: String,
     },
 
     #[error(
-        "the registry serves `{name}` {version} with sha256 {stored}, not ours ({ours})\nhint: someone published other contents for this version; bump `version` in chuks.json and re-tag"
+        "the registry serves {what} with sha256 {stored}, not ours ({ours})\nhint: someone published other contents for this version; bump `version` in chuks.json and re-tag"
     )]
     OtherContents {
-        name: String,
-        version: String,
+        what: String,
         stored: String,
         ours: String,
     },
@@ -45,50 +43,41 @@ impl HasExit for ConfirmError {
     }
 }
 
-/// What the read-back must find.
-#[derive(Debug)]
-pub struct Expected<'a> {
-    pub name: &'a str,
-    pub version: &'a str,
-    pub sha256: &'a str,
-    pub git: &'a GitInfo,
-    /// False for an `unchanged` re-run: an earlier publish of the same bytes keeps its own
-    /// tag and commit, so only the sha256 must agree.
-    pub git_must_match: bool,
-}
-
-/// Reads the version back until it shows our sha256 and git details, for at most `wait`.
+/// Reads the version back until it shows the upload's sha256 (and, for a fresh source publish,
+/// our tag and commit), for at most `wait`.
 pub async fn read_back(
     client: &RegistryClient,
-    expected: &Expected<'_>,
+    upload: &Upload<'_>,
+    git_must_match: bool,
     wait: Duration,
 ) -> Result<VersionRecord, ConfirmError> {
     let started = Instant::now();
     loop {
-        let record = client.version(expected.name, expected.version).await?;
-        let last_seen = match &record {
-            Some(record) if !record.sha256.eq_ignore_ascii_case(expected.sha256) => {
-                return Err(ConfirmError::OtherContents {
-                    name: expected.name.to_string(),
-                    version: expected.version.to_string(),
-                    stored: record.sha256.clone(),
-                    ours: expected.sha256.to_string(),
-                });
-            }
-            Some(record) if !expected.git_must_match || records_our_git(record, expected.git) => {
-                return Ok(record.clone());
-            }
-            Some(record) => format!(
-                "tag {:?} at commit {:?}",
-                record.git.tag.as_deref().unwrap_or("none"),
-                record.git.commit.as_deref().unwrap_or("none")
-            ),
+        let record = client.version(upload.name, upload.version).await?;
+        let last_seen = match record {
+            Some(record) => match upload.stored_sha256(&record) {
+                Some(stored) if !stored.eq_ignore_ascii_case(upload.sha256) => {
+                    return Err(ConfirmError::OtherContents {
+                        what: upload.what(),
+                        stored: stored.to_string(),
+                        ours: upload.sha256.to_string(),
+                    });
+                }
+                Some(_) if !git_must_match || records_our_git(&record, upload.git()) => {
+                    return Ok(record);
+                }
+                Some(_) => format!(
+                    "tag {} at commit {}",
+                    record.git.tag.as_deref().unwrap_or("none"),
+                    record.git.commit.as_deref().unwrap_or("none")
+                ),
+                None => "the version without this upload".to_string(),
+            },
             None => "not found".to_string(),
         };
         if started.elapsed() >= wait {
             return Err(ConfirmError::NotVisible {
-                name: expected.name.to_string(),
-                version: expected.version.to_string(),
+                what: upload.what(),
                 waited: wait.as_secs(),
                 last_seen,
             });
@@ -98,7 +87,10 @@ pub async fn read_back(
 }
 
 /// The registry recorded the tag and commit this run sent (fields we did not send are not checked).
-pub fn records_our_git(record: &VersionRecord, ours: &GitInfo) -> bool {
+pub fn records_our_git(record: &VersionRecord, ours: Option<&GitInfo>) -> bool {
+    let Some(ours) = ours else {
+        return true;
+    };
     let agrees = |stored: &Option<String>, ours: &Option<String>| ours.is_none() || stored == ours;
     agrees(&record.git.tag, &ours.tag) && agrees(&record.git.commit, &ours.commit)
 }

@@ -56,6 +56,8 @@ fn known_exit(cause: &(dyn std::error::Error + 'static)) -> Option<Exit> {
         crate::registry_client::ClientError,
         crate::confirm::ConfirmError,
         crate::forge::ForgeError,
+        crate::platform::PlatformError,
+        crate::preflight::PreflightError,
     );
     None
 }

@@ -9,6 +9,8 @@ pub mod forge;
 pub mod git;
 pub mod manifest;
 pub mod pack;
+pub mod platform;
+pub mod preflight;
 pub mod progress;
 pub mod registry_client;
 pub mod registry_server;

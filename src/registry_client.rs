@@ -72,11 +72,10 @@ pub enum ClientError {
     },
 
     #[error(
-        "`{name}` {version} is already published with different contents (stored sha256 {stored_sha256}, ours {our_sha256})\nhint: a published version never changes: bump `version` in chuks.json and re-tag"
+        "{what} is already published with different contents (stored sha256 {stored_sha256}, ours {our_sha256})\nhint: a published version never changes: bump `version` in chuks.json and re-tag"
     )]
     VersionExists {
-        name: String,
-        version: String,
+        what: String,
         stored_sha256: String,
         our_sha256: String,
     },
@@ -172,24 +171,78 @@ pub struct TokenInfo {
     pub last_used_at: Option<String>,
 }
 
-/// A source package ready to upload: the tarball on disk and what describes it.
+/// What is being uploaded: the source tarball, or one platform's prebuilt binary.
 #[derive(Debug)]
-pub struct SourceUpload<'a> {
+pub enum Artifact<'a> {
+    Source {
+        manifest: &'a Value,
+        git: &'a GitInfo,
+    },
+    Prebuilt {
+        platform: &'a str,
+    },
+}
+
+/// A file ready to upload for one package version, with its digest.
+#[derive(Debug)]
+pub struct Upload<'a> {
     pub name: &'a str,
     pub version: &'a str,
-    pub manifest: &'a Value,
-    pub git: &'a GitInfo,
-    pub tarball: &'a Path,
+    pub artifact: Artifact<'a>,
+    pub file: &'a Path,
     pub sha256: &'a str,
     pub size: u64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+impl Upload<'_> {
+    /// The git details sent with a source upload.
+    pub fn git(&self) -> Option<&GitInfo> {
+        match self.artifact {
+            Artifact::Source { git, .. } => Some(git),
+            Artifact::Prebuilt { .. } => None,
+        }
+    }
+
+    /// The sha256 the registry holds for this upload's slot, if it holds one.
+    pub fn stored_sha256<'r>(&self, record: &'r VersionRecord) -> Option<&'r str> {
+        match self.artifact {
+            Artifact::Source { .. } => Some(&record.sha256),
+            Artifact::Prebuilt { platform } => record
+                .prebuilts
+                .iter()
+                .find(|prebuilt| prebuilt.platform == platform)
+                .map(|prebuilt| prebuilt.sha256.as_str()),
+        }
+    }
+
+    /// Names the upload in messages: a version, or one platform's prebuilt of it.
+    pub fn what(&self) -> String {
+        match self.artifact {
+            Artifact::Source { .. } => format!("`{}` {}", self.name, self.version),
+            Artifact::Prebuilt { platform } => {
+                format!(
+                    "the `{platform}` prebuilt of `{}` {}",
+                    self.name, self.version
+                )
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PublishOutcome {
     /// Stored by this run.
-    Published(VersionRecord),
+    Published,
     /// The same bytes were already stored: a safe re-run.
-    Unchanged(VersionRecord),
+    Unchanged,
+}
+
+/// The answer to a yank or restore.
+#[derive(Debug, Clone, PartialEq)]
+pub struct YankAnswer {
+    /// False when the version already was in the requested state.
+    pub changed: bool,
+    pub record: VersionRecord,
 }
 
 /// Called with (bytes of the file sent, total bytes) as an upload goes.
@@ -314,19 +367,25 @@ impl RegistryClient {
         self.get_json(&url).await
     }
 
-    /// `POST /packages/{name}/{version}` with the tarball streamed from disk.
+    /// `POST /packages/{name}/{version}` (source) or `…/prebuilt` (binary), the file streamed
+    /// from disk, retried and settled as the module documentation says.
     pub async fn publish(
         &self,
-        upload: &SourceUpload<'_>,
+        upload: &Upload<'_>,
         progress: ProgressFn,
     ) -> Result<PublishOutcome, ClientError> {
-        let url = self.url(&["packages", upload.name, upload.version])?;
-        let head = serde_json::json!({
-            "manifest": upload.manifest,
-            "sha256": upload.sha256,
-            "size": upload.size,
-            "git": upload.git,
-        });
+        let (url, head, field) = match upload.artifact {
+            Artifact::Source { manifest, git } => (
+                self.url(&["packages", upload.name, upload.version])?,
+                serde_json::json!({"manifest": manifest, "sha256": upload.sha256, "size": upload.size, "git": git}),
+                "tarball",
+            ),
+            Artifact::Prebuilt { platform } => (
+                self.url(&["packages", upload.name, upload.version, "prebuilt"])?,
+                serde_json::json!({"platform": platform, "sha256": upload.sha256, "size": upload.size}),
+                "binary",
+            ),
+        };
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -334,8 +393,8 @@ impl RegistryClient {
                 .send_upload(
                     &url,
                     &head,
-                    "tarball",
-                    upload.tarball,
+                    field,
+                    upload.file,
                     upload.size,
                     progress.clone(),
                 )
@@ -349,10 +408,8 @@ impl RegistryClient {
                 Err(Err(fatal)) => return Err(fatal),
                 Err(Ok(failure)) => failure,
             };
-            if failure.maybe_stored {
-                if let Some(outcome) = self.settle(upload).await? {
-                    return Ok(outcome);
-                }
+            if failure.maybe_stored && self.settle(upload).await? {
+                return Ok(PublishOutcome::Published);
             }
             if attempts > self.options.retry.retries {
                 return Err(ClientError::Unavailable {
@@ -364,24 +421,78 @@ impl RegistryClient {
         }
     }
 
-    /// After an ambiguous failure, reads the version back: ours means success, other bytes a
-    /// conflict, absence means try again. A failed read-back also means try again.
-    async fn settle(
-        &self,
-        upload: &SourceUpload<'_>,
-    ) -> Result<Option<PublishOutcome>, ClientError> {
-        match self.version(upload.name, upload.version).await {
-            Ok(Some(record)) if record.sha256.eq_ignore_ascii_case(upload.sha256) => {
-                Ok(Some(PublishOutcome::Published(record)))
-            }
-            Ok(Some(record)) => Err(ClientError::VersionExists {
-                name: upload.name.to_string(),
-                version: upload.version.to_string(),
-                stored_sha256: record.sha256,
+    /// After an ambiguous failure, reads the version back: our sha256 means success, another
+    /// a conflict, absence (or a failed read) means try again.
+    async fn settle(&self, upload: &Upload<'_>) -> Result<bool, ClientError> {
+        let record = match self.version(upload.name, upload.version).await {
+            Ok(record) => record,
+            Err(ClientError::Unavailable { .. }) => return Ok(false),
+            Err(other) => return Err(other),
+        };
+        match record.as_ref().and_then(|r| upload.stored_sha256(r)) {
+            Some(stored) if stored.eq_ignore_ascii_case(upload.sha256) => Ok(true),
+            Some(stored) => Err(ClientError::VersionExists {
+                what: upload.what(),
+                stored_sha256: stored.to_string(),
                 our_sha256: upload.sha256.to_string(),
             }),
-            Ok(None) | Err(ClientError::Unavailable { .. }) => Ok(None),
-            Err(other) => Err(other),
+            None => Ok(false),
+        }
+    }
+
+    /// `POST /packages/{name}/{version}/yank` or `…/restore`.
+    pub async fn set_yanked(
+        &self,
+        name: &str,
+        version: &str,
+        yanked: bool,
+    ) -> Result<YankAnswer, ClientError> {
+        let action = if yanked { "yank" } else { "restore" };
+        let url = self.url(&["packages", name, version, action])?;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let failure = match self.post_empty(&url).await {
+                Ok(body) => {
+                    let changed = body
+                        .get("changed")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
+                    let record = serde_json::from_value(body)
+                        .map_err(|err| ClientError::Protocol(format!("{action} answer: {err}")))?;
+                    return Ok(YankAnswer { changed, record });
+                }
+                Err(Err(fatal)) => return Err(fatal),
+                Err(Ok(failure)) => failure,
+            };
+            if attempts > self.options.retry.retries {
+                return Err(ClientError::Unavailable {
+                    attempts,
+                    last_error: failure.message,
+                });
+            }
+            tokio::time::sleep(self.options.retry.pause(attempts, failure.retry_after)).await;
+        }
+    }
+
+    async fn post_empty(&self, url: &Url) -> Attempt<Value> {
+        let send = self.request(Method::POST, url).send();
+        let response = tokio::time::timeout(self.options.stall_timeout, send)
+            .await
+            .map_err(|_| Ok(self.no_answer()))?
+            .map_err(|err| self.transport_failure(err, false))?;
+        let response = check_status(self.traced(response)).await?;
+        response
+            .json()
+            .await
+            .map_err(|err| Err(ClientError::Protocol(format!("`{url}`: {err}"))))
+    }
+
+    fn no_answer(&self) -> AttemptFailure {
+        AttemptFailure {
+            message: format!("no answer within {}s", self.options.stall_timeout.as_secs()),
+            retry_after: None,
+            maybe_stored: false,
         }
     }
 
@@ -449,13 +560,7 @@ impl RegistryClient {
         let send = self.request(Method::GET, url).send();
         let response = tokio::time::timeout(self.options.stall_timeout, send)
             .await
-            .map_err(|_| {
-                Ok(AttemptFailure {
-                    message: format!("no answer within {}s", self.options.stall_timeout.as_secs()),
-                    retry_after: None,
-                    maybe_stored: false,
-                })
-            })?
+            .map_err(|_| Ok(self.no_answer()))?
             .map_err(|err| self.transport_failure(err, false))?;
         let response = self.traced(response);
         if response.status() == StatusCode::NOT_FOUND {
@@ -579,14 +684,13 @@ impl ErrorDetail {
 /// Turns an answer to a publish into an outcome, a retryable failure, or a final error.
 async fn publish_answer(
     response: reqwest::Response,
-    upload: &SourceUpload<'_>,
+    upload: &Upload<'_>,
 ) -> Attempt<PublishOutcome> {
     let status = response.status();
     if status == StatusCode::CONFLICT {
         let detail = read_error(response).await;
         return Err(Err(ClientError::VersionExists {
-            name: upload.name.to_string(),
-            version: upload.version.to_string(),
+            what: upload.what(),
             stored_sha256: detail
                 .field("stored_sha256")
                 .unwrap_or("unknown")
@@ -602,24 +706,21 @@ async fn publish_answer(
             maybe_stored: true,
         })
     })?;
-    let result = body
-        .get("result")
+    let answered_sha = body
+        .get("sha256")
         .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let record: VersionRecord = serde_json::from_value(body)
-        .map_err(|err| Err(ClientError::Protocol(format!("publish answer: {err}"))))?;
-    if !record.sha256.eq_ignore_ascii_case(upload.sha256) {
+        .unwrap_or_default();
+    if !answered_sha.eq_ignore_ascii_case(upload.sha256) {
         return Err(Err(ClientError::Protocol(format!(
-            "the registry reports sha256 {} for what we sent as {}",
-            record.sha256, upload.sha256
+            "the registry reports sha256 {answered_sha} for what we sent as {}",
+            upload.sha256
         ))));
     }
-    match (status, result.as_str()) {
-        (StatusCode::CREATED, _) | (_, "published") => Ok(PublishOutcome::Published(record)),
-        (_, "already_published") => Ok(PublishOutcome::Unchanged(record)),
-        _ => Err(Err(ClientError::Protocol(format!(
-            "HTTP {status} with result `{result}`"
+    match body.get("result").and_then(Value::as_str) {
+        Some("published") => Ok(PublishOutcome::Published),
+        Some("already_published") => Ok(PublishOutcome::Unchanged),
+        other => Err(Err(ClientError::Protocol(format!(
+            "HTTP {status} with result {other:?}"
         )))),
     }
 }

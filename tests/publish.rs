@@ -520,7 +520,9 @@ mod faults {
         let proxy = FaultProxy::start(&h.url(), "POST", vec![]);
         let run = h.publish_to(&proxy.url(), Some(&unknown), &[], &[]);
         assert_eq!(run.code, 3, "{}", run.stderr);
-        assert_eq!(proxy.seen("POST").len(), 1);
+        // The preflight's `GET /tokens/self` meets the 401; it is never repeated, nothing is uploaded.
+        assert_eq!(proxy.seen("GET").len(), 1);
+        assert_eq!(proxy.seen("POST").len(), 0);
         assert!(h.stored("di", "1.0.0").is_none());
     }
 

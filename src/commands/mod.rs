@@ -1,14 +1,21 @@
 //! One module per subcommand; `run` dispatches and turns errors into diagnostics and exit codes.
 
+mod check;
 mod pack;
 mod publish;
 mod registry;
 mod verify_tag;
+mod whoami;
+mod yank;
 
-use crate::cli::{Cli, Command, ForgeArgs, TokenArgs};
+use std::time::Duration;
+
+use crate::cli::{Cli, Command, ForgeArgs, NetworkArgs, RegistryUrlArgs, TokenArgs};
 use crate::exit::Exit;
 use crate::forge::{ConfirmOutcome, ForgeDetection};
+use crate::registry_client::{self, ClientOptions, RegistryClient};
 use crate::report::{Format, Problem, Reporter};
+use crate::retry::RetryPolicy;
 use crate::token::{self, ApiToken, TokenSource};
 
 /// Runs the parsed command line and returns the documented exit code.
@@ -18,6 +25,10 @@ pub fn run(cli: Cli) -> Exit {
         Command::VerifyTag(args) => verify_tag::run(&args, &mut reporter),
         Command::Pack(args) => pack::run(&args, &mut reporter),
         Command::Publish(args) => publish::run(&args, &mut reporter),
+        Command::Check(args) => check::run(&args, &mut reporter),
+        Command::Whoami(args) => whoami::run(&args, &mut reporter),
+        Command::Yank(args) => yank::run_yank(&args, &mut reporter),
+        Command::Restore(args) => yank::run_restore(&args, &mut reporter),
         Command::Registry(command) => registry::run(command, &mut reporter),
     };
     match result {
@@ -93,4 +104,68 @@ fn report_forge_outcome(outcome: ConfirmOutcome, reporter: &Reporter) {
         )),
         ConfirmOutcome::Skipped { notice } => reporter.note(notice),
     }
+}
+
+/// A client for the chosen registry, with the token, on its own small runtime.
+struct Connection {
+    client: RegistryClient,
+}
+
+impl Connection {
+    fn open(
+        url: reqwest::Url,
+        token: Option<ApiToken>,
+        network: &NetworkArgs,
+        reporter: &Reporter,
+    ) -> anyhow::Result<Connection> {
+        let options = ClientOptions {
+            connect_timeout: Duration::from_secs(network.connect_timeout),
+            stall_timeout: Duration::from_secs(network.stall_timeout),
+            retry: retry_policy(network),
+            trace_http: reporter.verbosity() >= 2,
+        };
+        let token = token.ok_or(token::TokenError::Missing)?;
+        Ok(Connection {
+            client: RegistryClient::new(url, Some(token), options)?,
+        })
+    }
+}
+
+/// The network commands' runtime: one thread, started only when a command needs the network.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+fn retry_policy(network: &NetworkArgs) -> RetryPolicy {
+    RetryPolicy {
+        retries: network.retries,
+        ..RetryPolicy::default()
+    }
+}
+
+/// `--registry`, then `CHUKS_REGISTRY`, then the public registry.
+fn registry_url(args: &RegistryUrlArgs) -> anyhow::Result<reqwest::Url> {
+    let text = args
+        .registry
+        .clone()
+        .or_else(|| {
+            std::env::var("CHUKS_REGISTRY")
+                .ok()
+                .filter(|v| !v.is_empty())
+        })
+        .unwrap_or_else(|| registry_client::DEFAULT_REGISTRY.to_string());
+    Ok(registry_client::parse_registry_url(&text)?)
+}
+
+/// Opens a connection from the common token, registry and network flags.
+fn connect(
+    token: &TokenArgs,
+    registry: &RegistryUrlArgs,
+    network: &NetworkArgs,
+    reporter: &mut Reporter,
+) -> anyhow::Result<Connection> {
+    let token = api_token(token, reporter)?;
+    Connection::open(registry_url(registry)?, token, network, reporter)
 }

@@ -1,37 +1,59 @@
-//! `chuks-ci publish`: verify the tag, pack, upload with safe re-runs, read back, report.
+//! `chuks-ci publish`: verify the tag, confirm it on the forge, check the token, pack (or take a
+//! prebuilt binary), upload with safe re-runs, read the version back, and report.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::json;
+use tempfile::NamedTempFile;
 
+use super::{Connection, registry_client};
 use crate::ci::{self, outputs::Outputs};
-use crate::cli::{NetworkArgs, PublishArgs};
-use crate::confirm::{self, Expected};
+use crate::cli::PublishArgs;
+use crate::confirm;
 use crate::exit::{self, Exit};
 use crate::forge;
 use crate::manifest::Manifest;
-use crate::pack::{self, TarballSummary, human_bytes};
-use crate::registry_client::parse_registry_url;
-use crate::registry_client::{
-    ClientOptions, GitInfo, PublishOutcome, RegistryClient, SourceUpload, VersionRecord,
-};
-use crate::registry_server::{EXPIRY_DAYS, Registry, RegistryConfig, RunningRegistry};
+use crate::pack::{self, human_bytes};
+use crate::platform;
+use crate::preflight;
+use crate::registry_client::{Artifact, GitInfo, PublishOutcome, Upload, VersionRecord};
+use crate::registry_server::{Registry, RegistryConfig, RunningRegistry};
 use crate::report::{Format, Problem, Reporter};
-use crate::retry::RetryPolicy;
-use crate::token;
 use crate::token::{ApiToken, Scope};
 use crate::verify::{self, Findings};
 
 /// The publisher that `--local-registry` publishes as.
 const LOCAL_PUBLISHER: &str = "local";
 
+/// How long the token minted for `--local-registry` lives: past the expiry-warning window.
+const LOCAL_TOKEN_DAYS: i64 = 30;
+
 /// What a publish found and did, filled in as it goes so failures still report what was known.
 #[derive(Debug, Default)]
 struct Report {
     outputs: Outputs,
-    tarball: Option<TarballSummary>,
+    file_count: Option<usize>,
+    size: Option<u64>,
     record: Option<VersionRecord>,
+}
+
+/// The file to upload: a packed tarball in a temp file, or a prebuilt binary the user built.
+enum Payload {
+    Tarball(NamedTempFile),
+    Binary {
+        path: PathBuf,
+        platform: &'static str,
+    },
+}
+
+impl Payload {
+    fn path(&self) -> &Path {
+        match self {
+            Payload::Tarball(file) => file.path(),
+            Payload::Binary { path, .. } => path,
+        }
+    }
 }
 
 pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
@@ -51,7 +73,7 @@ pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> 
 }
 
 fn publish(args: &PublishArgs, reporter: &mut Reporter, report: &mut Report) -> anyhow::Result<()> {
-    // The mask must precede every other line in GitHub Actions, so the token is read first.
+    // Masks must precede every other line in GitHub Actions, so the secrets are read first.
     let forge = super::forge_detection(&args.forge, reporter);
     let token = super::api_token(&args.token, reporter)?;
     let manifest = Manifest::load(&args.manifest.manifest)?;
@@ -64,11 +86,9 @@ fn publish(args: &PublishArgs, reporter: &mut Reporter, report: &mut Report) -> 
         report.outputs.set("tag", &tag.name);
     }
     verified?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = super::runtime()?;
     if let Some(tag) = &findings.tag {
-        let policy = retry_policy(&args.network);
+        let policy = super::retry_policy(&args.network);
         let outcome = runtime.block_on(forge::confirm(
             args.forge.confirm_tag,
             &forge,
@@ -78,70 +98,76 @@ fn publish(args: &PublishArgs, reporter: &mut Reporter, report: &mut Report) -> 
         super::report_forge_outcome(outcome, reporter);
     }
 
-    let plan = pack::plan(manifest.package_dir(), &args.pack, None)?;
-    let (tarball_file, tarball) = pack::write_tempfile(&plan, &std::env::temp_dir())?;
-    report.outputs.set("sha256", &tarball.sha256);
-    reporter.note(format!(
-        "packed {} {}: {} files, {} ({} unpacked), sha256 {}",
-        manifest.name,
-        manifest.version,
-        tarball.file_count,
-        human_bytes(tarball.size),
-        human_bytes(tarball.unpacked_size),
-        tarball.sha256
-    ));
-    let tarball = report.tarball.insert(tarball);
+    let payload = prepare_payload(args, &manifest, reporter, report)?;
+    let (sha256, size) = (
+        report.outputs.get("sha256").unwrap_or_default().to_string(),
+        report.size.unwrap_or_default(),
+    );
 
     let (registry_url, token, _local) = match &args.local_registry {
         Some(dir) => {
             let (local, token) = start_local_registry(dir, reporter)?;
-            (parse_registry_url(local.url())?, Some(token), Some(local))
+            (
+                registry_client::parse_registry_url(local.url())?,
+                Some(token),
+                Some(local),
+            )
         }
-        None => (registry_url(args)?, token, None),
+        None => (super::registry_url(&args.registry)?, token, None),
     };
-    report.outputs.set("registry", registry_url.as_str());
-
+    report
+        .outputs
+        .set("registry", registry_url.as_str().trim_end_matches('/'));
     if args.dry_run {
         report.outputs.set("result", "dry-run");
         reporter.note(format!("dry run: not uploading to {registry_url}"));
         return Ok(());
     }
-    let token = token.ok_or(token::TokenError::Missing)?;
-    let options = client_options(&args.network, reporter.verbosity() >= 2);
-    let client = RegistryClient::new(registry_url, Some(token), options)?;
+    let connection = Connection::open(registry_url, token, &args.network, reporter)?;
+    let check = runtime.block_on(preflight::check_token(
+        &connection.client,
+        Scope::PackagesPublish,
+        args.preflight.expiry_warning_days,
+    ))?;
+    for warning in check.warnings {
+        reporter.report(warning);
+    }
+
     let git = git_info(&manifest, &findings);
-    let upload = SourceUpload {
+    let version = manifest.version.to_string();
+    let upload = Upload {
         name: &manifest.name,
-        version: &manifest.version.to_string(),
-        manifest: &manifest.document,
-        git: &git,
-        tarball: tarball_file.path(),
-        sha256: &tarball.sha256,
-        size: tarball.size,
+        version: &version,
+        artifact: match &payload {
+            Payload::Tarball(_) => Artifact::Source {
+                manifest: &manifest.document,
+                git: &git,
+            },
+            Payload::Binary { platform, .. } => Artifact::Prebuilt { platform },
+        },
+        file: payload.path(),
+        sha256: &sha256,
+        size,
     };
-    let (progress, bar) =
-        crate::progress::for_upload(tarball.size, reporter.format == Format::Json);
-    let outcome = runtime.block_on(client.publish(&upload, progress));
+    let (progress, bar) = crate::progress::for_upload(size, reporter.format == Format::Json);
+    let outcome = runtime.block_on(connection.client.publish(&upload, progress));
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let (result, unchanged) = match outcome? {
-        PublishOutcome::Published(_) => ("published", false),
-        PublishOutcome::Unchanged(_) => ("unchanged", true),
-    };
-    report.outputs.set("result", result);
+    let unchanged = outcome? == PublishOutcome::Unchanged;
+    report
+        .outputs
+        .set("result", if unchanged { "unchanged" } else { "published" });
     report.outputs.set("confirmed", "false");
 
-    let expected = Expected {
-        name: upload.name,
-        version: upload.version,
-        sha256: upload.sha256,
-        git: &git,
-        git_must_match: !unchanged,
-    };
     let wait = Duration::from_secs(args.confirm_timeout);
-    let record = runtime.block_on(confirm::read_back(&client, &expected, wait))?;
-    if !confirm::records_our_git(&record, &git) {
+    let record = runtime.block_on(confirm::read_back(
+        &connection.client,
+        &upload,
+        !unchanged,
+        wait,
+    ))?;
+    if !confirm::records_our_git(&record, upload.git()) {
         reporter.report(
             Problem::warning(format!(
                 "{} {} was first published from tag `{}` at commit {}; this run's contents are identical",
@@ -158,6 +184,44 @@ fn publish(args: &PublishArgs, reporter: &mut Reporter, report: &mut Report) -> 
     Ok(())
 }
 
+/// Packs the source, or takes the prebuilt binary as it is; records the digest either way.
+fn prepare_payload(
+    args: &PublishArgs,
+    manifest: &Manifest,
+    reporter: &Reporter,
+    report: &mut Report,
+) -> anyhow::Result<Payload> {
+    if args.prebuilt {
+        let platform = platform::resolve(&args.platform)?;
+        let path = args.file.clone().unwrap_or_default();
+        let (sha256, size) = pack::file_digest(&path).map_err(|err| {
+            anyhow::anyhow!(
+                "cannot read the prebuilt `{}`: {err}\nhint: build it first, and pass its path with `--file`",
+                path.display()
+            )
+        })?;
+        report.outputs.set("platform", platform);
+        report.outputs.set("sha256", sha256);
+        report.size = Some(size);
+        return Ok(Payload::Binary { path, platform });
+    }
+    let plan = pack::plan(manifest.package_dir(), &args.pack, None)?;
+    let (file, tarball) = pack::write_tempfile(&plan, &std::env::temp_dir())?;
+    reporter.note(format!(
+        "packed {} {}: {} files, {} ({} unpacked), sha256 {}",
+        manifest.name,
+        manifest.version,
+        tarball.file_count,
+        human_bytes(tarball.size),
+        human_bytes(tarball.unpacked_size),
+        tarball.sha256
+    ));
+    report.outputs.set("sha256", &tarball.sha256);
+    report.size = Some(tarball.size);
+    report.file_count = Some(tarball.file_count);
+    Ok(Payload::Tarball(file))
+}
+
 /// Starts the reference registry in this process and mints a publish-only token for the run,
 /// the same kind of token a CI pipeline should hold.
 fn start_local_registry(
@@ -169,7 +233,7 @@ fn start_local_registry(
         LOCAL_PUBLISHER,
         "chuks-ci publish --local-registry",
         &[Scope::PackagesPublish],
-        EXPIRY_DAYS.start().to_owned(),
+        LOCAL_TOKEN_DAYS,
     )?;
     reporter.note(format!(
         "started the reference registry at {} (data in `{}`), token #{} with scope `packages:publish`",
@@ -178,36 +242,6 @@ fn start_local_registry(
         issued.record.id
     ));
     Ok((local, issued.token))
-}
-
-fn registry_url(args: &PublishArgs) -> anyhow::Result<reqwest::Url> {
-    let text = args
-        .registry
-        .registry
-        .clone()
-        .or_else(|| {
-            std::env::var("CHUKS_REGISTRY")
-                .ok()
-                .filter(|v| !v.is_empty())
-        })
-        .unwrap_or_else(|| crate::registry_client::DEFAULT_REGISTRY.to_string());
-    Ok(parse_registry_url(&text)?)
-}
-
-pub fn client_options(network: &NetworkArgs, trace_http: bool) -> ClientOptions {
-    ClientOptions {
-        connect_timeout: Duration::from_secs(network.connect_timeout),
-        stall_timeout: Duration::from_secs(network.stall_timeout),
-        retry: retry_policy(network),
-        trace_http,
-    }
-}
-
-pub fn retry_policy(network: &NetworkArgs) -> RetryPolicy {
-    RetryPolicy {
-        retries: network.retries,
-        ..RetryPolicy::default()
-    }
 }
 
 /// The tag, commit and repository the registry records with the version.
@@ -269,39 +303,48 @@ fn print_result(report: &Report, reporter: &Reporter, exit: Exit) {
                 object.insert(key.to_string(), json!(value));
             }
             object.insert("exit_code".into(), json!(exit as u8));
-            if let Some(tarball) = &report.tarball {
-                object.insert("size".into(), json!(tarball.size));
-                object.insert("file_count".into(), json!(tarball.file_count));
-            }
+            object.insert("size".into(), json!(report.size));
+            object.insert("file_count".into(), json!(report.file_count));
             object.insert("record".into(), json!(report.record));
             object.insert("problems".into(), json!(reporter.problems()));
             crate::report::print_json(&serde_json::Value::Object(object));
         }
         Format::Human if exit == Exit::Success => {
+            let what = match outputs.get("platform") {
+                Some(platform) => format!(
+                    "{} {} ({platform} prebuilt)",
+                    field("name"),
+                    field("version")
+                ),
+                None => format!("{} {}", field("name"), field("version")),
+            };
             println!(
-                "{}: {} {} (tag `{}`) at {}",
+                "{}: {what} (tag `{}`) at {}",
                 field("result"),
-                field("name"),
-                field("version"),
                 field("tag"),
                 field("registry")
             );
             if field("confirmed") == "true" {
                 println!("confirmed: the registry serves it with our sha256, tag and commit");
             }
-            if let Some(record) = &report.record {
-                println!(
-                    "  sha256 {}, {} bytes, published by {} at {}",
-                    record.sha256, record.size, record.publisher, record.published_at
-                );
-                if let (Some(tag), Some(commit)) = (&record.git.tag, &record.git.commit) {
-                    println!("  recorded tag `{tag}` at commit {commit}");
+            match &report.record {
+                Some(record) => {
+                    println!(
+                        "  sha256 {}, {} bytes, published by {} at {}",
+                        field("sha256"),
+                        report.size.unwrap_or_default(),
+                        record.publisher,
+                        record.published_at
+                    );
+                    if let (Some(tag), Some(commit)) = (&record.git.tag, &record.git.commit) {
+                        println!("  recorded tag `{tag}` at commit {commit}");
+                    }
                 }
-            } else if let Some(tarball) = &report.tarball {
-                println!(
-                    "  sha256 {}, {} bytes, {} files",
-                    tarball.sha256, tarball.size, tarball.file_count
-                );
+                None => println!(
+                    "  sha256 {}, {} bytes",
+                    field("sha256"),
+                    report.size.unwrap_or_default()
+                ),
             }
         }
         Format::Human => {}

@@ -105,6 +105,13 @@ fn append_file(
     })
 }
 
+/// The sha256 (hex) and size of a file, read once in a stream.
+pub fn file_digest(path: &Path) -> io::Result<(String, u64)> {
+    let mut reader = Hashing::new(File::open(path)?);
+    io::copy(&mut reader, &mut io::sink())?;
+    Ok((hex(reader.hasher.finalize()), reader.bytes))
+}
+
 fn header(file: &PackFile) -> tar::Header {
     let mut header = tar::Header::new_gnu();
     header.set_entry_type(tar::EntryType::Regular);

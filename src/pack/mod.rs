@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use crate::cli::PackOptions;
 use crate::exit::{Exit, HasExit};
 
-pub use archive::{ARCHIVE_MTIME, FileDigest, TarballSummary, write_tarball, write_tempfile};
+pub use archive::{
+    ARCHIVE_MTIME, FileDigest, TarballSummary, file_digest, write_tarball, write_tempfile,
+};
 pub use leak_guard::{Finding, Refusal, TokenMatch};
 
 /// Default limit on the package's total file size.

@@ -1,0 +1,69 @@
+//! `chuks-ci yank` and `chuks-ci restore`: hide a version from resolution, or bring it back.
+
+use serde_json::json;
+
+use crate::cli::{ManifestArgs, NetworkArgs, RegistryUrlArgs, RestoreArgs, TokenArgs, YankArgs};
+use crate::exit::Exit;
+use crate::manifest::Manifest;
+use crate::report::{Format, Reporter};
+
+pub fn run_yank(args: &YankArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    let target = Target {
+        version: args.version.as_deref(),
+        manifest: &args.manifest,
+        token: &args.token,
+        registry: &args.registry,
+        network: &args.network,
+    };
+    set_yanked(&target, true, reporter)
+}
+
+pub fn run_restore(args: &RestoreArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    let target = Target {
+        version: Some(&args.version),
+        manifest: &args.manifest,
+        token: &args.token,
+        registry: &args.registry,
+        network: &args.network,
+    };
+    set_yanked(&target, false, reporter)
+}
+
+struct Target<'a> {
+    version: Option<&'a str>,
+    manifest: &'a ManifestArgs,
+    token: &'a TokenArgs,
+    registry: &'a RegistryUrlArgs,
+    network: &'a NetworkArgs,
+}
+
+fn set_yanked(target: &Target, yanked: bool, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    let manifest = Manifest::load(&target.manifest.manifest)?;
+    let version = match target.version {
+        Some(version) => version.to_string(),
+        None => manifest.version.to_string(),
+    };
+    let connection = super::connect(target.token, target.registry, target.network, reporter)?;
+    let answer = super::runtime()?.block_on(connection.client.set_yanked(
+        &manifest.name,
+        &version,
+        yanked,
+    ))?;
+    let state = if yanked { "yanked" } else { "restored" };
+    match reporter.format {
+        Format::Json => crate::report::print_json(&json!({
+            "result": state,
+            "changed": answer.changed,
+            "name": manifest.name,
+            "version": version,
+            "record": answer.record,
+        })),
+        Format::Human if answer.changed => println!("{state}: {} {version}", manifest.name),
+        Format::Human => println!(
+            "unchanged: {} {version} was already {}",
+            manifest.name,
+            if yanked { "yanked" } else { "not yanked" }
+        ),
+    }
+    Ok(Exit::Success)
+}
