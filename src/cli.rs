@@ -236,7 +236,8 @@ pub struct WhoamiArgs {
 #[derive(Debug, Args)]
 pub struct YankArgs {
     /// The version to yank; default the manifest's `version`.
-    pub version: Option<String>,
+    #[arg(value_name = "VERSION")]
+    pub package_version: Option<String>,
     #[command(flatten)]
     pub manifest: ManifestArgs,
     #[command(flatten)]
@@ -250,7 +251,8 @@ pub struct YankArgs {
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
     /// The version to restore.
-    pub version: String,
+    #[arg(value_name = "VERSION")]
+    pub package_version: String,
     #[command(flatten)]
     pub manifest: ManifestArgs,
     #[command(flatten)]
@@ -329,4 +331,14 @@ pub struct TokenRevokeArgs {
     pub data: DataDirArgs,
     /// The token id shown by `token list`.
     pub id: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn definitions_are_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

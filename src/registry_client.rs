@@ -804,6 +804,9 @@ fn refusal(status: StatusCode, detail: ErrorDetail) -> ClientError {
         "checksum_mismatch" | "size_mismatch" | "invalid_json" | "incomplete_body" => {
             "the upload was damaged on the way; re-run the job".to_string()
         }
+        "package_not_found" | "version_not_found" => {
+            "publish the source of this version first; a prebuilt job should run after it (`needs:` the source job)".to_string()
+        }
         "manifest_mismatch" | "invalid_manifest" => {
             "fix chuks.json; `chuks-ci verify-tag` shows what the registry will check".to_string()
         }

@@ -127,6 +127,21 @@ impl Harness {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Run {
+        let dotenv = self.sinks.path().join("dotenv");
+        let mut full = vec!["--registry", registry, "--dotenv", dotenv.to_str().unwrap()];
+        full.extend_from_slice(args);
+        self.run("publish", token, &full, env)
+    }
+
+    /// Runs `chuks-ci -vv <subcommand> <args>` with every sink set, then checks the canary rule
+    /// for the token and for any `chuks_pk_` value in `env`.
+    fn run(
+        &self,
+        subcommand: &str,
+        token: Option<&str>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Run {
         let sink = |name: &str| self.sinks.path().join(name);
         for name in ["github_output", "summary", "dotenv", "git_env"] {
             let _ = std::fs::remove_file(sink(name));
@@ -142,8 +157,7 @@ impl Harness {
             .env("GIT_ENV_DUMP", sink("git_env"))
             .env("GITHUB_OUTPUT", sink("github_output"))
             .env("GITHUB_STEP_SUMMARY", sink("summary"))
-            .args(["-vv", "publish", "--registry", registry, "--dotenv"])
-            .arg(sink("dotenv"))
+            .args(["-vv", subcommand])
             .args(args)
             .envs(env.iter().copied());
         if let Some(token) = token {
@@ -169,6 +183,14 @@ impl Harness {
             }
         }
         run
+    }
+
+    /// Runs a registry subcommand (`check`, `whoami`, `yank`…) against this registry.
+    fn registry_command(&self, subcommand: &str, token: &str, args: &[&str]) -> Run {
+        let url = self.url();
+        let mut full = vec!["--registry", url.as_str()];
+        full.extend_from_slice(args);
+        self.run(subcommand, Some(token), &full, &[])
     }
 
     /// The registry's record of a version, or `None` when it is not there.
@@ -721,5 +743,268 @@ mod forge_confirmation {
             Some(format!("::add-mask::{GITHUB_TOKEN}").as_str())
         );
         assert_eq!(fake.seen("GET").len(), 1);
+    }
+}
+
+mod preflight {
+    use super::*;
+
+    fn minted(h: &Harness, scopes: &[Scope], expires_in: jiff::SignedDuration) -> String {
+        let issued = h
+            .registry
+            .mint_token(
+                "alice",
+                "GitHub Actions — di",
+                scopes,
+                jiff::Timestamp::now() + expires_in,
+            )
+            .unwrap();
+        issued.token.expose().to_string()
+    }
+
+    fn diagnostics(run: &Run) -> String {
+        run.stderr
+            .lines()
+            .filter(|line| line.starts_with("error") || line.starts_with("hint"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn a_ready_release_passes() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        let run = h.registry_command("check", &token, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(
+            run.stdout.starts_with("ready: di 1.0.0 from tag `v1.0.0`"),
+            "{}",
+            run.stdout
+        );
+        assert!(!run.stderr.contains("warning:"), "{}", run.stderr);
+        let run = h.registry_command("check", &token, &["--format", "json"]);
+        assert_eq!(
+            run.json()["token"]["scopes"],
+            serde_json::json!(["packages:publish"])
+        );
+    }
+
+    #[test]
+    fn missing_scope_names_the_scope_to_add() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesRead]);
+        let run = h.registry_command("check", &token, &[]);
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        insta::assert_snapshot!(diagnostics(&run));
+    }
+
+    #[test]
+    fn expiry_inside_the_window_warns_with_the_date() {
+        let h = Harness::new("di", "1.0.0");
+        let token = minted(
+            &h,
+            &[Scope::PackagesPublish],
+            jiff::SignedDuration::from_hours(24 * 3 + 1),
+        );
+        let run = h.registry_command("check", &token, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stderr.contains("(in 3 days)"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("hint: rotate it before it expires"),
+            "{}",
+            run.stderr
+        );
+        let run = h.registry_command("check", &token, &["--expiry-warning-days", "2"]);
+        assert!(!run.stderr.contains("expires at"), "{}", run.stderr);
+    }
+
+    #[test]
+    fn extra_scopes_warn_about_least_privilege() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish, Scope::PackagesYank]);
+        let run = h.registry_command("check", &token, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("also holds `packages:yank` that this pipeline does not need"),
+            "{}",
+            run.stderr
+        );
+        // publish runs the same preflight.
+        let run = h.publish(Some(&token), &[], &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("also holds `packages:yank`"),
+            "{}",
+            run.stderr
+        );
+    }
+
+    #[test]
+    fn revoked_and_expired_tokens_fail_with_their_dates() {
+        let h = Harness::new("di", "1.0.0");
+        let expired = minted(
+            &h,
+            &[Scope::PackagesPublish],
+            jiff::SignedDuration::from_secs(-1),
+        );
+        let run = h.registry_command("check", &expired, &[]);
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("the token expired at 20"),
+            "{}",
+            run.stderr
+        );
+        let revoked = h
+            .registry
+            .create_token("alice", "old", &[Scope::PackagesPublish], 30)
+            .unwrap();
+        h.registry.revoke_token(revoked.record.id).unwrap();
+        let run = h.registry_command("check", revoked.token.expose(), &[]);
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("the token was revoked at 20"),
+            "{}",
+            run.stderr
+        );
+    }
+
+    #[test]
+    fn whoami_describes_the_token_without_showing_it() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        let run = h.registry_command("whoami", &token, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stdout.contains("publisher  alice"), "{}", run.stdout);
+        assert!(
+            run.stdout.contains("scopes     packages:publish"),
+            "{}",
+            run.stdout
+        );
+        assert!(run.stdout.contains("last used  20"), "{}", run.stdout);
+    }
+}
+
+mod prebuilt {
+    use super::*;
+
+    fn binary(h: &Harness, contents: &str) -> String {
+        let path = h.sinks.path().join("libdi.so");
+        std::fs::write(&path, contents).unwrap();
+        path.display().to_string()
+    }
+
+    #[test]
+    fn upload_reupload_and_conflict() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        let file = binary(&h, "ELF pretend binary v1");
+        let prebuilt = ["--prebuilt", "--platform", "linux-x86_64", "--file", &file];
+
+        let run = h.publish(Some(&token), &prebuilt, &[]);
+        assert_eq!(run.code, 1, "the source must come first: {}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("publish the source of this version first"),
+            "{}",
+            run.stderr
+        );
+
+        assert_eq!(h.publish(Some(&token), &[], &[]).code, 0);
+        let run = h.publish(Some(&token), &prebuilt, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(
+            run.stdout
+                .starts_with("published: di 1.0.0 (linux-x86_64 prebuilt)"),
+            "{}",
+            run.stdout
+        );
+        assert!(run.github_output.contains("platform=linux-x86_64"));
+        let record = h.stored("di", "1.0.0").unwrap();
+        assert_eq!(record["prebuilts"][0]["platform"], "linux-x86_64");
+
+        let run = h.publish(Some(&token), &prebuilt, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stdout.starts_with("unchanged: "), "{}", run.stdout);
+
+        binary(&h, "ELF pretend binary v2");
+        let run = h.publish(Some(&token), &prebuilt, &[]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(
+            run.stderr.contains(
+                "the `linux-x86_64` prebuilt of `di` 1.0.0 is already published with different contents"
+            ),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(
+            h.stored("di", "1.0.0").unwrap()["prebuilts"],
+            record["prebuilts"]
+        );
+    }
+
+    #[test]
+    fn unknown_platform_is_a_usage_error() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        let file = binary(&h, "x");
+        let args = ["--prebuilt", "--platform", "linux-riscv64", "--file", &file];
+        let run = h.publish(Some(&token), &args, &[]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("unknown platform `linux-riscv64`"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+mod yank {
+    use super::*;
+
+    #[test]
+    fn yank_and_restore_round_trip() {
+        let h = Harness::new("di", "1.0.0");
+        let publish = h.token(&[Scope::PackagesPublish]);
+        assert_eq!(h.publish(Some(&publish), &[], &[]).code, 0);
+        let yank = h.token(&[Scope::PackagesYank]);
+
+        let run = h.registry_command("yank", &yank, &[]);
+        assert_eq!(
+            (run.code, run.stdout.trim()),
+            (0, "yanked: di 1.0.0"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(h.stored("di", "1.0.0").unwrap()["yanked"], true);
+        let run = h.registry_command("yank", &yank, &["1.0.0"]);
+        assert_eq!(
+            (run.code, run.stdout.trim()),
+            (0, "unchanged: di 1.0.0 was already yanked")
+        );
+        let run = h.registry_command("restore", &yank, &["1.0.0"]);
+        assert_eq!(
+            (run.code, run.stdout.trim()),
+            (0, "restored: di 1.0.0"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(h.stored("di", "1.0.0").unwrap()["yanked"], false);
+    }
+
+    #[test]
+    fn yank_needs_the_yank_scope() {
+        let h = Harness::new("di", "1.0.0");
+        let publish = h.token(&[Scope::PackagesPublish]);
+        assert_eq!(h.publish(Some(&publish), &[], &[]).code, 0);
+        let run = h.registry_command("yank", &publish, &[]);
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("generate a token with the `packages:yank` scope"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(h.stored("di", "1.0.0").unwrap()["yanked"], false);
     }
 }

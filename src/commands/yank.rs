@@ -9,7 +9,7 @@ use crate::report::{Format, Reporter};
 
 pub fn run_yank(args: &YankArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     let target = Target {
-        version: args.version.as_deref(),
+        version: args.package_version.as_deref(),
         manifest: &args.manifest,
         token: &args.token,
         registry: &args.registry,
@@ -20,7 +20,7 @@ pub fn run_yank(args: &YankArgs, reporter: &mut Reporter) -> anyhow::Result<Exit
 
 pub fn run_restore(args: &RestoreArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     let target = Target {
-        version: Some(&args.version),
+        version: Some(&args.package_version),
         manifest: &args.manifest,
         token: &args.token,
         registry: &args.registry,
