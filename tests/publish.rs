@@ -1008,3 +1008,87 @@ mod yank {
         assert_eq!(h.stored("di", "1.0.0").unwrap()["yanked"], false);
     }
 }
+
+mod other_forges {
+    use super::*;
+
+    const JOB_TOKEN: &str = "glcbt-jobcanary0123456789abcdefghij";
+    const BITBUCKET_TOKEN: &str = "bbcanary0123456789abcdefghijklmnopqrstuv";
+
+    fn publish_with(
+        h: &Harness,
+        answer: String,
+        env: Vec<(&'static str, String)>,
+    ) -> (Run, FaultProxy) {
+        let token = h.token(&[Scope::PackagesPublish]);
+        let fake = FaultProxy::start(&h.url(), "GET", vec![Fault::Respond(200, vec![], answer)]);
+        let mut env = env;
+        for (_, value) in env.iter_mut() {
+            *value = value.replace("{fake}", &fake.url());
+        }
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let run = h.publish(Some(&token), &[], &env);
+        run.assert_never_shows(JOB_TOKEN);
+        run.assert_never_shows(BITBUCKET_TOKEN);
+        (run, fake)
+    }
+
+    #[test]
+    fn gitlab_job_token_confirms_the_tag_and_never_shows() {
+        let h = Harness::new("di", "1.0.0");
+        let head = h.repo.head();
+        let answer = format!(
+            r#"{{"name":"v1.0.0","target":"{}","commit":{{"id":"{head}"}}}}"#,
+            "a".repeat(40)
+        );
+        let env = vec![
+            ("GITLAB_CI", "true".to_string()),
+            ("CI_API_V4_URL", "{fake}/api/v4".to_string()),
+            ("CI_PROJECT_ID", "42".to_string()),
+            ("CI_COMMIT_SHA", head.clone()),
+            ("CI_COMMIT_TAG", "v1.0.0".to_string()),
+            ("CI_JOB_TOKEN", JOB_TOKEN.to_string()),
+        ];
+        let (run, fake) = publish_with(&h, answer, env);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("confirmed tag `v1.0.0` on GitLab"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(
+            fake.seen("GET")[0].path,
+            "/api/v4/projects/42/repository/tags/v1.0.0"
+        );
+        assert!(
+            run.dotenv.contains("CHUKS_CONFIRMED=true"),
+            "{}",
+            run.dotenv
+        );
+    }
+
+    #[test]
+    fn bitbucket_token_confirms_the_tag_and_never_shows() {
+        let h = Harness::new("di", "1.0.0");
+        let head = h.repo.head();
+        let answer = format!(r#"{{"name":"v1.0.0","target":{{"hash":"{head}"}}}}"#);
+        let env = vec![
+            ("BITBUCKET_REPO_FULL_NAME", "chuks/di".to_string()),
+            ("BITBUCKET_COMMIT", head.clone()),
+            ("BITBUCKET_TAG", "v1.0.0".to_string()),
+            ("BITBUCKET_ACCESS_TOKEN", BITBUCKET_TOKEN.to_string()),
+            ("CHUKS_BITBUCKET_API_URL", "{fake}/2.0".to_string()),
+        ];
+        let (run, fake) = publish_with(&h, answer, env);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("confirmed tag `v1.0.0` on Bitbucket"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(
+            fake.seen("GET")[0].path,
+            "/2.0/repositories/chuks/di/refs/tags/v1.0.0"
+        );
+    }
+}
