@@ -634,6 +634,27 @@ mod faults {
     }
 
     #[test]
+    fn redirects_are_not_followed() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        let moved = Fault::Respond(
+            307,
+            vec![("location", "http://127.0.0.1:9/elsewhere".to_string())],
+            String::new(),
+        );
+        let proxy = FaultProxy::start(&h.url(), "POST", vec![moved]);
+        let run = h.publish_to(&proxy.url(), Some(&token), &[], &[]);
+        assert_eq!(run.code, 4, "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("redirect to `http://127.0.0.1:9/elsewhere`"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(proxy.seen("POST").len(), 1);
+    }
+
+    #[test]
     fn a_413_is_not_retried() {
         let h = Harness::new("di", "1.0.0");
         let token = h.token(&[Scope::PackagesPublish]);
