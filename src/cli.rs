@@ -135,6 +135,17 @@ pub struct NetworkArgs {
     pub stall_timeout: u64,
 }
 
+/// How to reach the registry: the token, its URL, and the network behaviour.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryAccessArgs {
+    #[command(flatten)]
+    pub token: TokenArgs,
+    #[command(flatten)]
+    pub registry: RegistryUrlArgs,
+    #[command(flatten)]
+    pub network: NetworkArgs,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ForgeArgs {
     /// Check on GitHub, GitLab or Bitbucket that the tag exists there and points at the CI's
@@ -163,11 +174,7 @@ pub struct PublishArgs {
     #[command(flatten)]
     pub pack: PackOptions,
     #[command(flatten)]
-    pub token: TokenArgs,
-    #[command(flatten)]
-    pub registry: RegistryUrlArgs,
-    #[command(flatten)]
-    pub network: NetworkArgs,
+    pub access: RegistryAccessArgs,
     #[command(flatten)]
     pub forge: ForgeArgs,
     #[command(flatten)]
@@ -212,11 +219,7 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub tag: TagArgs,
     #[command(flatten)]
-    pub token: TokenArgs,
-    #[command(flatten)]
-    pub registry: RegistryUrlArgs,
-    #[command(flatten)]
-    pub network: NetworkArgs,
+    pub access: RegistryAccessArgs,
     #[command(flatten)]
     pub forge: ForgeArgs,
     #[command(flatten)]
@@ -226,11 +229,7 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 pub struct WhoamiArgs {
     #[command(flatten)]
-    pub token: TokenArgs,
-    #[command(flatten)]
-    pub registry: RegistryUrlArgs,
-    #[command(flatten)]
-    pub network: NetworkArgs,
+    pub access: RegistryAccessArgs,
 }
 
 #[derive(Debug, Args)]
@@ -241,11 +240,7 @@ pub struct YankArgs {
     #[command(flatten)]
     pub manifest: ManifestArgs,
     #[command(flatten)]
-    pub token: TokenArgs,
-    #[command(flatten)]
-    pub registry: RegistryUrlArgs,
-    #[command(flatten)]
-    pub network: NetworkArgs,
+    pub access: RegistryAccessArgs,
 }
 
 #[derive(Debug, Args)]
@@ -256,11 +251,7 @@ pub struct RestoreArgs {
     #[command(flatten)]
     pub manifest: ManifestArgs,
     #[command(flatten)]
-    pub token: TokenArgs,
-    #[command(flatten)]
-    pub registry: RegistryUrlArgs,
-    #[command(flatten)]
-    pub network: NetworkArgs,
+    pub access: RegistryAccessArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,16 +5,13 @@ use serde_json::json;
 use super::Connection;
 use crate::cli::CheckArgs;
 use crate::exit::Exit;
-use crate::forge;
 use crate::manifest::Manifest;
-use crate::preflight;
 use crate::report::{Format, Reporter};
-use crate::token::Scope;
 use crate::verify::{self, Findings};
 
 pub fn run(args: &CheckArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     let forge = super::forge_detection(&args.forge, reporter);
-    let token = super::api_token(&args.token, reporter)?;
+    let token = super::api_token(&args.access.token, reporter)?;
     let manifest = Manifest::load(&args.manifest.manifest)?;
     let mut findings = Findings::default();
     verify::verify(&manifest, &args.tag, reporter, &mut findings)?;
@@ -25,30 +22,17 @@ pub fn run(args: &CheckArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
         .unwrap_or_default();
 
     let runtime = super::runtime()?;
-    let policy = super::retry_policy(&args.network);
-    let outcome = runtime.block_on(forge::confirm(
-        args.forge.confirm_tag,
+    super::confirm_tag_on_forge(
+        &runtime,
+        &args.forge,
         &forge,
         &tag,
-        &policy,
-    ))?;
-    super::report_forge_outcome(outcome, reporter);
-
-    let connection = Connection::open(
-        super::registry_url(&args.registry)?,
-        token,
-        &args.network,
+        &args.access.network,
         reporter,
     )?;
-    let check = runtime.block_on(preflight::check_token(
-        &connection.client,
-        Scope::PackagesPublish,
-        args.preflight.expiry_warning_days,
-    ))?;
-    for warning in check.warnings {
-        reporter.report(warning);
-    }
-    let info = check.info;
+    let registry = super::registry_url(&args.access.registry)?;
+    let connection = Connection::open(registry, token, &args.access.network, reporter)?;
+    let info = super::preflight_publish_token(&runtime, &connection, &args.preflight, reporter)?;
     match reporter.format {
         Format::Json => crate::report::print_json(&json!({
             "result": "ready",

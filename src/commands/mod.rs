@@ -10,12 +10,18 @@ mod yank;
 
 use std::time::Duration;
 
-use crate::cli::{Cli, Command, ForgeArgs, NetworkArgs, RegistryUrlArgs, TokenArgs};
+use crate::cli::{
+    Cli, Command, ForgeArgs, NetworkArgs, PreflightArgs, RegistryAccessArgs, RegistryUrlArgs,
+    TokenArgs,
+};
 use crate::exit::Exit;
 use crate::forge::{ConfirmOutcome, ForgeDetection};
+use crate::preflight;
+use crate::registry_client::TokenInfo;
 use crate::registry_client::{self, ClientOptions, RegistryClient};
 use crate::report::{Format, Problem, Reporter};
 use crate::retry::RetryPolicy;
+use crate::token::Scope;
 use crate::token::{self, ApiToken, TokenSource};
 
 /// Runs the parsed command line and returns the documented exit code.
@@ -96,7 +102,17 @@ fn forge_detection(args: &ForgeArgs, reporter: &Reporter) -> ForgeDetection {
     crate::forge::detect_from_env(args.github_token.clone().map(Into::into))
 }
 
-fn report_forge_outcome(outcome: ConfirmOutcome, reporter: &Reporter) {
+/// Confirms the tag on the forge as `--confirm-tag` asks, and says what happened.
+fn confirm_tag_on_forge(
+    runtime: &tokio::runtime::Runtime,
+    args: &ForgeArgs,
+    forge: &ForgeDetection,
+    tag: &str,
+    network: &NetworkArgs,
+    reporter: &Reporter,
+) -> anyhow::Result<()> {
+    let policy = retry_policy(network);
+    let outcome = runtime.block_on(crate::forge::confirm(args.confirm_tag, forge, tag, &policy))?;
     match outcome {
         ConfirmOutcome::Confirmed(confirmation) => reporter.note(format!(
             "confirmed tag `{}` on {} at commit {}",
@@ -104,6 +120,25 @@ fn report_forge_outcome(outcome: ConfirmOutcome, reporter: &Reporter) {
         )),
         ConfirmOutcome::Skipped { notice } => reporter.note(notice),
     }
+    Ok(())
+}
+
+/// The token preflight for publishing: fails without `packages:publish`, reports the warnings.
+fn preflight_publish_token(
+    runtime: &tokio::runtime::Runtime,
+    connection: &Connection,
+    args: &PreflightArgs,
+    reporter: &mut Reporter,
+) -> anyhow::Result<TokenInfo> {
+    let check = runtime.block_on(preflight::check_token(
+        &connection.client,
+        Scope::PackagesPublish,
+        args.expiry_warning_days,
+    ))?;
+    for warning in check.warnings {
+        reporter.report(warning);
+    }
+    Ok(check.info)
 }
 
 /// A client for the chosen registry, with the token, on its own small runtime.
@@ -160,12 +195,12 @@ fn registry_url(args: &RegistryUrlArgs) -> anyhow::Result<reqwest::Url> {
 }
 
 /// Opens a connection from the common token, registry and network flags.
-fn connect(
-    token: &TokenArgs,
-    registry: &RegistryUrlArgs,
-    network: &NetworkArgs,
-    reporter: &mut Reporter,
-) -> anyhow::Result<Connection> {
-    let token = api_token(token, reporter)?;
-    Connection::open(registry_url(registry)?, token, network, reporter)
+fn connect(access: &RegistryAccessArgs, reporter: &mut Reporter) -> anyhow::Result<Connection> {
+    let token = api_token(&access.token, reporter)?;
+    Connection::open(
+        registry_url(&access.registry)?,
+        token,
+        &access.network,
+        reporter,
+    )
 }

@@ -12,11 +12,9 @@ use crate::ci::{self, outputs::Outputs};
 use crate::cli::PublishArgs;
 use crate::confirm;
 use crate::exit::{self, Exit};
-use crate::forge;
 use crate::manifest::Manifest;
 use crate::pack::{self, human_bytes};
 use crate::platform;
-use crate::preflight;
 use crate::registry_client::{Artifact, GitInfo, PublishOutcome, Upload, VersionRecord};
 use crate::registry_server::{Registry, RegistryConfig, RunningRegistry};
 use crate::report::{Format, Problem, Reporter};
@@ -75,7 +73,7 @@ pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> 
 fn publish(args: &PublishArgs, reporter: &mut Reporter, report: &mut Report) -> anyhow::Result<()> {
     // Masks must precede every other line in GitHub Actions, so the secrets are read first.
     let forge = super::forge_detection(&args.forge, reporter);
-    let token = super::api_token(&args.token, reporter)?;
+    let token = super::api_token(&args.access.token, reporter)?;
     let manifest = Manifest::load(&args.manifest.manifest)?;
     report.outputs.set("name", &manifest.name);
     report.outputs.set("version", manifest.version.to_string());
@@ -88,14 +86,14 @@ fn publish(args: &PublishArgs, reporter: &mut Reporter, report: &mut Report) -> 
     verified?;
     let runtime = super::runtime()?;
     if let Some(tag) = &findings.tag {
-        let policy = super::retry_policy(&args.network);
-        let outcome = runtime.block_on(forge::confirm(
-            args.forge.confirm_tag,
+        super::confirm_tag_on_forge(
+            &runtime,
+            &args.forge,
             &forge,
             &tag.name,
-            &policy,
-        ))?;
-        super::report_forge_outcome(outcome, reporter);
+            &args.access.network,
+            reporter,
+        )?;
     }
 
     let payload = prepare_payload(args, &manifest, reporter, report)?;
@@ -113,7 +111,7 @@ fn publish(args: &PublishArgs, reporter: &mut Reporter, report: &mut Report) -> 
                 Some(local),
             )
         }
-        None => (super::registry_url(&args.registry)?, token, None),
+        None => (super::registry_url(&args.access.registry)?, token, None),
     };
     report
         .outputs
@@ -123,15 +121,8 @@ fn publish(args: &PublishArgs, reporter: &mut Reporter, report: &mut Report) -> 
         reporter.note(format!("dry run: not uploading to {registry_url}"));
         return Ok(());
     }
-    let connection = Connection::open(registry_url, token, &args.network, reporter)?;
-    let check = runtime.block_on(preflight::check_token(
-        &connection.client,
-        Scope::PackagesPublish,
-        args.preflight.expiry_warning_days,
-    ))?;
-    for warning in check.warnings {
-        reporter.report(warning);
-    }
+    let connection = Connection::open(registry_url, token, &args.access.network, reporter)?;
+    super::preflight_publish_token(&runtime, &connection, &args.preflight, reporter)?;
 
     let git = git_info(&manifest, &findings);
     let version = manifest.version.to_string();

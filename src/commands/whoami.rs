@@ -5,7 +5,7 @@ use crate::exit::Exit;
 use crate::report::{Format, Reporter};
 
 pub fn run(args: &WhoamiArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
-    let connection = super::connect(&args.token, &args.registry, &args.network, reporter)?;
+    let connection = super::connect(&args.access, reporter)?;
     let info = super::runtime()?.block_on(connection.client.token_info())?;
     match reporter.format {
         Format::Json => crate::report::print_json(&serde_json::to_value(&info)?),

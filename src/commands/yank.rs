@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::cli::{ManifestArgs, NetworkArgs, RegistryUrlArgs, RestoreArgs, TokenArgs, YankArgs};
+use crate::cli::{ManifestArgs, RegistryAccessArgs, RestoreArgs, YankArgs};
 use crate::exit::Exit;
 use crate::manifest::Manifest;
 use crate::report::{Format, Reporter};
@@ -11,9 +11,7 @@ pub fn run_yank(args: &YankArgs, reporter: &mut Reporter) -> anyhow::Result<Exit
     let target = Target {
         version: args.package_version.as_deref(),
         manifest: &args.manifest,
-        token: &args.token,
-        registry: &args.registry,
-        network: &args.network,
+        access: &args.access,
     };
     set_yanked(&target, true, reporter)
 }
@@ -22,9 +20,7 @@ pub fn run_restore(args: &RestoreArgs, reporter: &mut Reporter) -> anyhow::Resul
     let target = Target {
         version: Some(&args.package_version),
         manifest: &args.manifest,
-        token: &args.token,
-        registry: &args.registry,
-        network: &args.network,
+        access: &args.access,
     };
     set_yanked(&target, false, reporter)
 }
@@ -32,9 +28,7 @@ pub fn run_restore(args: &RestoreArgs, reporter: &mut Reporter) -> anyhow::Resul
 struct Target<'a> {
     version: Option<&'a str>,
     manifest: &'a ManifestArgs,
-    token: &'a TokenArgs,
-    registry: &'a RegistryUrlArgs,
-    network: &'a NetworkArgs,
+    access: &'a RegistryAccessArgs,
 }
 
 fn set_yanked(target: &Target, yanked: bool, reporter: &mut Reporter) -> anyhow::Result<Exit> {
@@ -43,7 +37,7 @@ fn set_yanked(target: &Target, yanked: bool, reporter: &mut Reporter) -> anyhow:
         Some(version) => version.to_string(),
         None => manifest.version.to_string(),
     };
-    let connection = super::connect(target.token, target.registry, target.network, reporter)?;
+    let connection = super::connect(target.access, reporter)?;
     let answer = super::runtime()?.block_on(connection.client.set_yanked(
         &manifest.name,
         &version,
