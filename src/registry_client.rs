@@ -386,10 +386,8 @@ impl RegistryClient {
                 "binary",
             ),
         };
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let failure = match self
+        self.with_retries(|| async {
+            let response = self
                 .send_upload(
                     &url,
                     &head,
@@ -398,27 +396,21 @@ impl RegistryClient {
                     upload.size,
                     progress.clone(),
                 )
-                .await
-            {
+                .await;
+            let failure = match response {
                 Ok(response) => match publish_answer(response, upload).await {
-                    Ok(outcome) => return Ok(outcome),
-                    Err(Err(fatal)) => return Err(fatal),
                     Err(Ok(failure)) => failure,
+                    answered => return answered,
                 },
-                Err(Err(fatal)) => return Err(fatal),
+                Err(Err(fatal)) => return Err(Err(fatal)),
                 Err(Ok(failure)) => failure,
             };
-            if failure.maybe_stored && self.settle(upload).await? {
-                return Ok(PublishOutcome::Published);
+            match failure.maybe_stored && self.settle(upload).await.map_err(Err)? {
+                true => Ok(PublishOutcome::Published),
+                false => Err(Ok(failure)),
             }
-            if attempts > self.options.retry.retries {
-                return Err(ClientError::Unavailable {
-                    attempts,
-                    last_error: failure.message,
-                });
-            }
-            tokio::time::sleep(self.options.retry.pause(attempts, failure.retry_after)).await;
-        }
+        })
+        .await
     }
 
     /// After an ambiguous failure, reads the version back: our sha256 means success, another
@@ -449,30 +441,14 @@ impl RegistryClient {
     ) -> Result<YankAnswer, ClientError> {
         let action = if yanked { "yank" } else { "restore" };
         let url = self.url(&["packages", name, version, action])?;
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let failure = match self.post_empty(&url).await {
-                Ok(body) => {
-                    let changed = body
-                        .get("changed")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false);
-                    let record = serde_json::from_value(body)
-                        .map_err(|err| ClientError::Protocol(format!("{action} answer: {err}")))?;
-                    return Ok(YankAnswer { changed, record });
-                }
-                Err(Err(fatal)) => return Err(fatal),
-                Err(Ok(failure)) => failure,
-            };
-            if attempts > self.options.retry.retries {
-                return Err(ClientError::Unavailable {
-                    attempts,
-                    last_error: failure.message,
-                });
-            }
-            tokio::time::sleep(self.options.retry.pause(attempts, failure.retry_after)).await;
-        }
+        let body = self.with_retries(|| self.post_empty(&url)).await?;
+        let changed = body
+            .get("changed")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let record = serde_json::from_value(body)
+            .map_err(|err| ClientError::Protocol(format!("{action} answer: {err}")))?;
+        Ok(YankAnswer { changed, record })
     }
 
     async fn post_empty(&self, url: &Url) -> Attempt<Value> {
@@ -538,11 +514,20 @@ impl RegistryClient {
         &self,
         url: &Url,
     ) -> Result<Option<T>, ClientError> {
+        self.with_retries(|| self.get_once(url)).await
+    }
+
+    /// Repeats `attempt` while it fails in a retryable way, pausing as the retry policy says.
+    async fn with_retries<T, F, Fut>(&self, mut attempt: F) -> Result<T, ClientError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Attempt<T>>,
+    {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let failure = match self.get_once(url).await {
-                Ok(found) => return Ok(found),
+            let failure = match attempt().await {
+                Ok(value) => return Ok(value),
                 Err(Err(fatal)) => return Err(fatal),
                 Err(Ok(failure)) => failure,
             };
