@@ -270,3 +270,30 @@ fn serve_prints_its_url_logs_without_secrets_and_stops_on_ctrl_c() {
     assert!(stderr.contains("registry stopped"), "{stderr}");
     assert!(!stderr.contains("chuks_pk_"), "{stderr}");
 }
+
+#[test]
+fn serve_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = chuks_ci()
+        .args(["registry", "serve", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first_line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first_line)
+        .unwrap();
+    assert!(
+        first_line.starts_with("listening on http://127.0.0.1:"),
+        "{first_line}"
+    );
+    let terminated = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}

@@ -44,12 +44,7 @@ fn serve(args: ServeArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
         .flush()
         .context("cannot write to stdout")?;
     reporter.note("press Ctrl-C to stop");
-    runtime.block_on(server.run(async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            // Without a Ctrl-C handler the server runs until the process is killed.
-            std::future::pending::<()>().await;
-        }
-    }))?;
+    runtime.block_on(server.run(shutdown_signal()))?;
     reporter.note("registry stopped");
     Ok(Exit::Success)
 }
@@ -164,4 +159,29 @@ fn token_table(tokens: &[TokenRecord], now: Timestamp) -> String {
 
 fn human_time(timestamp: Timestamp) -> String {
     timestamp.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM (what CI runners and `kill` send).
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            // Without a Ctrl-C handler the server runs until another signal or a kill.
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
 }
