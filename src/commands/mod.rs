@@ -1,5 +1,6 @@
 //! One module per subcommand; `run` dispatches and turns errors into diagnostics and exit codes.
 
+mod init;
 mod pack;
 mod publish;
 mod registry;
@@ -18,6 +19,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Pack(args) => pack::run(&args, &mut reporter),
         Command::Publish(args) => publish::run(&args, &mut reporter),
         Command::Registry(command) => registry::run(command, &mut reporter),
+        Command::Init(args) => init::run(&args, &mut reporter),
     };
     match result {
         Ok(exit) => exit,
