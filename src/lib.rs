@@ -11,7 +11,7 @@ pub mod progress;
 pub mod registry_client;
 pub mod registry_server;
 pub mod report;
-pub mod templates;
 pub mod tag;
+pub mod templates;
 pub mod token;
 pub mod verify;

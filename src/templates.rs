@@ -155,7 +155,8 @@ pub fn all_rendered() -> Vec<(PathBuf, String)> {
 }
 
 fn substitute(template: &str) -> String {
-    let gitlab_component = format!("gitlab.com/chuks/publish-action/chuks-publish@v{CHUKS_CI_VERSION}");
+    let gitlab_component =
+        format!("gitlab.com/chuks/publish-action/chuks-publish@v{CHUKS_CI_VERSION}");
     let gitlab_classic = format!(
         "https://raw.githubusercontent.com/chuks/publish-action/v{CHUKS_CI_VERSION}/templates/gitlab/chuks-publish.gitlab-ci.yml"
     );
@@ -196,8 +197,16 @@ mod tests {
     #[test]
     fn every_template_renders_without_placeholders() {
         for (path, text) in all_rendered() {
-            assert!(!text.contains("@@"), "{} keeps a placeholder", path.display());
-            assert!(text.ends_with('\n'), "{} lacks a final newline", path.display());
+            assert!(
+                !text.contains("@@"),
+                "{} keeps a placeholder",
+                path.display()
+            );
+            assert!(
+                text.ends_with('\n'),
+                "{} lacks a final newline",
+                path.display()
+            );
         }
     }
 

@@ -41,8 +41,18 @@ fn github_init_writes_the_single_package_example_and_names_the_secret() {
 fn every_platform_and_example_lands_where_the_platform_reads_it() {
     let home = TempDir::new().unwrap();
     for (platform, target, suffix, secret_place) in [
-        ("github", ".github/workflows/chuks-publish.yml", ".yml", "Actions"),
-        ("gitlab", ".gitlab-ci.yml", ".gitlab-ci.yml", "Settings → CI/CD → Variables"),
+        (
+            "github",
+            ".github/workflows/chuks-publish.yml",
+            ".yml",
+            "Actions",
+        ),
+        (
+            "gitlab",
+            ".gitlab-ci.yml",
+            ".gitlab-ci.yml",
+            "Settings → CI/CD → Variables",
+        ),
         (
             "bitbucket",
             "bitbucket-pipelines.yml",
@@ -120,10 +130,13 @@ fn check_reports_drift_and_missing_files() {
         .output()
         .unwrap();
     assert!(output.status.success());
-    let path = dir.path().join("ci-examples/bitbucket/monorepo.bitbucket-pipelines.yml");
-    let edited = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace("WORKING_DIRECTORY: packages/maths", "WORKING_DIRECTORY: maths");
+    let path = dir
+        .path()
+        .join("ci-examples/bitbucket/monorepo.bitbucket-pipelines.yml");
+    let edited = std::fs::read_to_string(&path).unwrap().replace(
+        "WORKING_DIRECTORY: packages/maths",
+        "WORKING_DIRECTORY: maths",
+    );
     std::fs::write(&path, edited).unwrap();
     std::fs::remove_file(dir.path().join(".github/workflows/publish.yml")).unwrap();
 
@@ -138,6 +151,12 @@ fn check_reports_drift_and_missing_files() {
         stderr.contains("`ci-examples/bitbucket/monorepo.bitbucket-pipelines.yml` differs"),
         "{stderr}"
     );
-    assert!(stderr.contains("WORKING_DIRECTORY: packages/maths"), "{stderr}");
-    assert!(stderr.contains("`.github/workflows/publish.yml` is missing"), "{stderr}");
+    assert!(
+        stderr.contains("WORKING_DIRECTORY: packages/maths"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`.github/workflows/publish.yml` is missing"),
+        "{stderr}"
+    );
 }

@@ -126,7 +126,11 @@ fn serve(mut stream: TcpStream, root: &Path, log: &Mutex<Vec<String>>) {
             Ok(_) => {}
         }
     }
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
     log.lock().unwrap().push(path.clone());
     let file = root.join(path.trim_start_matches('/'));
     let inside = !path.contains("..");
@@ -189,7 +193,11 @@ impl TestRegistry {
             if response.status() == reqwest::StatusCode::NOT_FOUND {
                 return None;
             }
-            assert!(response.status().is_success(), "GET {url}: {}", response.status());
+            assert!(
+                response.status().is_success(),
+                "GET {url}: {}",
+                response.status()
+            );
             Some(response.json::<Value>().await.unwrap())
         })
     }
@@ -250,7 +258,10 @@ fn run_act(act: &Path, work: &Path, repo: &Path, registry: &TestRegistry, assets
         .args(["push", "--workflows", ".github/workflows/chuks-publish.yml"])
         .args(["-P", "ubuntu-latest=-self-hosted"])
         .arg("--local-repository")
-        .arg(format!("chuks/publish-action@v1={}", work.join("action").display()))
+        .arg(format!(
+            "chuks/publish-action@v1={}",
+            work.join("action").display()
+        ))
         .arg("--eventpath")
         .arg(work.join("event.json"))
         .args(["--secret", &format!("CHUKS_TOKEN={}", registry.token)])
@@ -270,12 +281,16 @@ fn github_action_publishes_under_act_and_refuses_a_tampered_checksum() {
     let registry = TestRegistry::start();
     let work = TempDir::new().unwrap();
     std::fs::create_dir_all(work.path().join("home")).unwrap();
-    std::fs::write(work.path().join("event.json"), r#"{"ref":"refs/tags/v0.1.0"}"#).unwrap();
+    std::fs::write(
+        work.path().join("event.json"),
+        r#"{"ref":"refs/tags/v0.1.0"}"#,
+    )
+    .unwrap();
     action_copy(&work.path().join("action"), sha256);
 
     let repo = PackageRepo::new("hello", "0.1.0");
-    let workflow = std::fs::read_to_string(repo_root().join("ci-examples/github/single-package.yml"))
-        .unwrap();
+    let workflow =
+        std::fs::read_to_string(repo_root().join("ci-examples/github/single-package.yml")).unwrap();
     repo.write(".github/workflows/chuks-publish.yml", &workflow);
     repo.commit("add the publish workflow");
     repo.tag("v0.1.0");
@@ -300,9 +315,15 @@ fn github_action_publishes_under_act_and_refuses_a_tampered_checksum() {
             "step output `{output}` not set:\n{log}"
         );
     }
-    assert!(!log.contains(&registry.token), "the token leaked into the log");
     assert!(
-        assets.requests().iter().any(|p| p.ends_with(&archive_name())),
+        !log.contains(&registry.token),
+        "the token leaked into the log"
+    );
+    assert!(
+        assets
+            .requests()
+            .iter()
+            .any(|p| p.ends_with(&archive_name())),
         "the archive was not downloaded from the release URL"
     );
 
@@ -311,14 +332,21 @@ fn github_action_publishes_under_act_and_refuses_a_tampered_checksum() {
     action_copy(&work.path().join("action"), &"0".repeat(64));
     let output = run_act(&act, work.path(), repo.path(), &registry, &assets.url);
     let log = text(&output);
-    assert!(!output.status.success(), "a tampered checksum must fail:\n{log}");
+    assert!(
+        !output.status.success(),
+        "a tampered checksum must fail:\n{log}"
+    );
     assert!(log.contains("checksum mismatch"), "{log}");
     // act still lists the composite action's outputs, all empty.
     assert!(
-        !log.lines().any(|l| l.contains("::set-output:: result=") && !l.trim_end().ends_with("result=")),
+        !log.lines()
+            .any(|l| l.contains("::set-output:: result=") && !l.trim_end().ends_with("result=")),
         "chuks-ci ran:\n{log}"
     );
-    assert!(!log.contains("Run Main Publish"), "the publish step ran:\n{log}");
+    assert!(
+        !log.contains("Run Main Publish"),
+        "the publish step ran:\n{log}"
+    );
     assert!(!log.contains("packed hello"), "chuks-ci ran:\n{log}");
 }
 
@@ -340,9 +368,10 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
 
     // The example includes the component from GitLab.com, which is out of reach here; the same
     // component file is included locally instead, with the release URL pointed at loopback.
-    let example =
-        std::fs::read_to_string(repo_root().join("ci-examples/gitlab/single-package.gitlab-ci.yml"))
-            .unwrap();
+    let example = std::fs::read_to_string(
+        repo_root().join("ci-examples/gitlab/single-package.gitlab-ci.yml"),
+    )
+    .unwrap();
     let component_line = example
         .lines()
         .find(|line| line.trim_start().starts_with("- component:"))
@@ -361,7 +390,12 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
         &std::fs::read_to_string(repo_root().join("templates/chuks-publish/template.yml")).unwrap(),
     );
     repo.write(".gitignore", ".gitlab-ci-local/\nchuks.env\n");
-    repo.git(&["remote", "add", "origin", "https://gitlab.example.com/acme/hello.git"]);
+    repo.git(&[
+        "remote",
+        "add",
+        "origin",
+        "https://gitlab.example.com/acme/hello.git",
+    ]);
     repo.commit("add the pipeline");
     repo.tag("v0.1.0");
 
@@ -379,7 +413,10 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
     let output = run(&["--variable".into(), "CI_COMMIT_TAG=v0.1.0".into()]);
     let log = text(&output);
     assert!(output.status.success(), "gitlab-ci-local failed:\n{log}");
-    assert!(log.contains("PASS") && log.contains("chuks-publish"), "{log}");
+    assert!(
+        log.contains("PASS") && log.contains("chuks-publish"),
+        "{log}"
+    );
     let record = registry
         .version("hello", "0.1.0")
         .unwrap_or_else(|| panic!("hello 0.1.0 is not on the registry:\n{log}"));
@@ -396,15 +433,24 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
         format!("CHUKS_SHA256={}", record["sha256"].as_str().unwrap()),
         "CHUKS_RESULT=published".to_string(),
     ] {
-        assert!(dotenv.lines().any(|l| l == line), "`{line}` missing from:\n{dotenv}");
+        assert!(
+            dotenv.lines().any(|l| l == line),
+            "`{line}` missing from:\n{dotenv}"
+        );
     }
-    assert!(!log.contains(&registry.token), "the token leaked into the log");
+    assert!(
+        !log.contains(&registry.token),
+        "the token leaked into the log"
+    );
 
     // Without a tag the rules skip the job: nothing starts.
     let output = run(&[]);
     let log = text(&output);
     assert!(output.status.success(), "{log}");
-    assert!(!log.contains("chuks-publish starting"), "the job ran without a tag:\n{log}");
+    assert!(
+        !log.contains("chuks-publish starting"),
+        "the job ran without a tag:\n{log}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -414,7 +460,9 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
 /// The step's items are `- |` block scalars, as the template writes them.
 fn bitbucket_step_script(pipelines: &str) -> String {
     let indent = |line: &str| line.len() - line.trim_start().len();
-    let mut lines = pipelines.lines().skip_while(|l| !l.contains("&chuks-publish"));
+    let mut lines = pipelines
+        .lines()
+        .skip_while(|l| !l.contains("&chuks-publish"));
     let script_line = lines
         .find(|l| l.trim() == "script:")
         .expect("the step has a script");
@@ -448,7 +496,10 @@ fn bitbucket_env(command: &mut Command, repo: &PackageRepo, registry: &TestRegis
         .env("BITBUCKET_TAG", tag)
         .env("BITBUCKET_COMMIT", repo.head())
         .env("BITBUCKET_REPO_FULL_NAME", "acme/hello")
-        .env("BITBUCKET_GIT_HTTP_ORIGIN", "https://bitbucket.org/acme/hello")
+        .env(
+            "BITBUCKET_GIT_HTTP_ORIGIN",
+            "https://bitbucket.org/acme/hello",
+        )
         .env("CHUKS_TOKEN", &registry.token)
         .env("CHUKS_REGISTRY", registry.url())
         .current_dir(repo.path());
@@ -471,7 +522,10 @@ fn bitbucket_step_script_publishes_with_the_bitbucket_variables() {
     )
     .unwrap();
     let script = bitbucket_step_script(&example);
-    assert!(script.contains("chuks-ci \"$@\""), "unexpected script:\n{script}");
+    assert!(
+        script.contains("chuks-ci \"$@\""),
+        "unexpected script:\n{script}"
+    );
 
     let repo = PackageRepo::new("hello", "0.1.0");
     repo.write("bitbucket-pipelines.yml", &example);
@@ -534,11 +588,9 @@ fn bitbucket_pipe_publishes_a_monorepo_package() {
         .parent()
         .unwrap()
         .to_path_buf();
-    let path = std::env::join_paths(
-        std::iter::once(bin_dir).chain(std::env::split_paths(
-            &std::env::var_os("PATH").unwrap_or_default(),
-        )),
-    )
+    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
     .unwrap();
     let mut command = isolated(&bash, home.path());
     command

@@ -28,7 +28,8 @@ fn update(root: &Path) -> anyhow::Result<Exit> {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("could not create `{}`", parent.display()))?;
         }
-        std::fs::write(&path, text).with_context(|| format!("could not write `{}`", path.display()))?;
+        std::fs::write(&path, text)
+            .with_context(|| format!("could not write `{}`", path.display()))?;
         println!("updated {}", relative.display());
     }
     Ok(Exit::Success)
@@ -49,7 +50,8 @@ fn write(args: &InitArgs, platform: Platform, reporter: &mut Reporter) -> anyhow
         std::fs::create_dir_all(parent)
             .with_context(|| format!("could not create `{}`", parent.display()))?;
     }
-    std::fs::write(&path, &text).with_context(|| format!("could not write `{}`", path.display()))?;
+    std::fs::write(&path, &text)
+        .with_context(|| format!("could not write `{}`", path.display()))?;
     match reporter.format {
         Format::Json => crate::report::print_json(&json!({
             "result": "written",
@@ -120,11 +122,19 @@ fn first_difference(actual: &str, expected: &str) -> String {
         match actual_lines.next() {
             Some(got) if got == want => {}
             Some(got) => return format!("line {}: expected `{want}`, found `{got}`", index + 1),
-            None => return format!("line {}: expected `{want}`, found the end of the file", index + 1),
+            None => {
+                return format!(
+                    "line {}: expected `{want}`, found the end of the file",
+                    index + 1
+                );
+            }
         }
     }
     match actual_lines.next() {
-        Some(extra) => format!("line {}: unexpected `{extra}`", expected.lines().count() + 1),
+        Some(extra) => format!(
+            "line {}: unexpected `{extra}`",
+            expected.lines().count() + 1
+        ),
         None => "only line endings differ".to_string(),
     }
 }
