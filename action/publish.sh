@@ -24,7 +24,7 @@ if [[ -n "${INPUT_PREBUILT_FILE:-}" ]]; then
   args+=(--prebuilt --platform "${INPUT_PLATFORM:-auto}" --file "$INPUT_PREBUILT_FILE")
 fi
 
-if [[ -z "${CHUKS_TOKEN:-}" ]]; then
+if [[ -z "${CHUKS_TOKEN:-}" && "${INPUT_DRY_RUN:-false}" != "true" ]]; then
   echo "error: the token input is empty" >&2
   echo "hint: add the repository secret CHUKS_TOKEN and pass it as \`token: \${{ secrets.CHUKS_TOKEN }}\`" >&2
   exit 3

@@ -57,8 +57,9 @@ fn archive_name() -> String {
 fn release_assets() -> &'static (PathBuf, String) {
     static ASSETS: OnceLock<(PathBuf, String)> = OnceLock::new();
     ASSETS.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("release-assets-{}", std::process::id()));
+        // One fixed folder, rebuilt by each run, so old archives of the binary do not pile up.
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("release-assets");
+        let _ = std::fs::remove_dir_all(&root);
         let dir = root.join(format!("v{VERSION}"));
         std::fs::create_dir_all(&dir).unwrap();
         let archive = dir.join(archive_name());
