@@ -46,6 +46,8 @@ pub enum Command {
     /// Run the reference Chuks registry and manage its tokens.
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Write a tag-triggered publish pipeline for GitHub, GitLab or Bitbucket into a repository.
+    Init(InitArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -322,6 +324,33 @@ pub struct TokenRevokeArgs {
     pub data: DataDirArgs,
     /// The token id shown by `token list`.
     pub id: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The CI platform to write the pipeline for.
+    #[arg(value_enum, required_unless_present_any = ["check", "update_examples"])]
+    pub platform: Option<crate::templates::Platform>,
+
+    /// Which pipeline: one package, a package with prebuilt binaries, or a monorepo.
+    #[arg(long, value_enum, default_value = "single-package")]
+    pub example: crate::templates::Example,
+
+    /// The repository to write into (with `--check`: the chuks-ci checkout to compare).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+
+    /// Overwrite an existing pipeline file.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Re-render every example and fail if the committed `ci-examples/` differ.
+    #[arg(long, conflicts_with_all = ["platform", "force"])]
+    pub check: bool,
+
+    /// For chuks-ci's maintainers: rewrite every example and generated file from the templates.
+    #[arg(long, conflicts_with_all = ["platform", "force", "check"])]
+    pub update_examples: bool,
 }
 
 #[cfg(test)]

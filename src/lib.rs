@@ -17,5 +17,6 @@ pub mod registry_server;
 pub mod report;
 pub mod retry;
 pub mod tag;
+pub mod templates;
 pub mod token;
 pub mod verify;

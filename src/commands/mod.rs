@@ -1,6 +1,7 @@
 //! One module per subcommand; `run` dispatches and turns errors into diagnostics and exit codes.
 
 mod check;
+mod init;
 mod pack;
 mod publish;
 mod registry;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Yank(args) => yank::run_yank(&args, &mut reporter),
         Command::Restore(args) => yank::run_restore(&args, &mut reporter),
         Command::Registry(command) => registry::run(command, &mut reporter),
+        Command::Init(args) => init::run(&args, &mut reporter),
     };
     match result {
         Ok(exit) => exit,

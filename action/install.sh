@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Installs chuks-ci for this runner (step 1 of action.yml).
+#
+# Downloads the prebuilt archive for RUNNER_OS/RUNNER_ARCH, verifies it against the sha256 pinned
+# in action/SHA256SUMS (a mismatch or a missing pin fails the step), caches the binary under
+# RUNNER_TOOL_CACHE and adds it to PATH. Platforms without a prebuilt use `cargo install --locked`.
+set -euo pipefail
+
+version="${CHUKS_CI_VERSION:?the action input version is empty}"
+base_url="${CHUKS_CI_RELEASE_URL_INPUT:-${CHUKS_CI_RELEASE_URL:-https://github.com/chuks/publish-action/releases/download}}"
+base_url="${base_url%/}"
+pinned="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/SHA256SUMS"
+cache_root="${RUNNER_TOOL_CACHE:-${RUNNER_TEMP:?neither RUNNER_TOOL_CACHE nor RUNNER_TEMP is set}}"
+
+fail() {
+  printf '::error title=chuks-ci install::%s\n' "$1"
+  printf 'error: %s\nhint: %s\n' "$1" "$2" >&2
+  exit 1
+}
+
+sha256_of() {
+  if command -v sha256sum >/dev/null 2>&1; then
+    sha256sum "$1" | cut -d' ' -f1
+  else
+    shasum -a 256 "$1" | cut -d' ' -f1
+  fi
+}
+
+case "${RUNNER_OS:-}/${RUNNER_ARCH:-}" in
+  Linux/X64) platform=linux-x86_64 ;;
+  Linux/ARM64) platform=linux-aarch64 ;;
+  macOS/ARM64) platform=darwin-arm64 ;;
+  macOS/X64) platform=darwin-x86_64 ;;
+  Windows/X64) platform=windows-x86_64 ;;
+  *) platform="" ;;
+esac
+
+if [[ -z "$platform" ]]; then
+  dir="$cache_root/chuks-ci/$version/cargo"
+  if [[ ! -x "$dir/bin/chuks-ci" && ! -x "$dir/bin/chuks-ci.exe" ]]; then
+    command -v cargo >/dev/null 2>&1 ||
+      fail "no prebuilt chuks-ci for ${RUNNER_OS:-?}/${RUNNER_ARCH:-?} and cargo is not installed" \
+        "install a Rust toolchain in an earlier step, or run on a runner with a prebuilt"
+    echo "no prebuilt chuks-ci for ${RUNNER_OS:-?}/${RUNNER_ARCH:-?}: building it with cargo install"
+    cargo install --locked --version "$version" --root "$dir" chuks-ci
+  fi
+  echo "$dir/bin" >>"$GITHUB_PATH"
+  exit 0
+fi
+
+archive="chuks-ci-$version-$platform.tar.gz"
+expected="$(awk -v f="$archive" '!/^#/ && ($2 == f || $2 == "*" f) { print $1 }' "$pinned")"
+[[ -n "$expected" ]] ||
+  fail "no sha256 pinned for $archive in the action's action/SHA256SUMS" \
+    "use the chuks-ci version this action release pins (leave the version input empty), or a newer action release"
+
+dir="$cache_root/chuks-ci/$version/$platform"
+marker="$dir/.archive-sha256"
+if [[ -f "$marker" && "$(cat "$marker")" == "$expected" ]]; then
+  echo "chuks-ci $version ($platform) found in the tool cache"
+else
+  work="$(mktemp -d "${RUNNER_TEMP:-/tmp}/chuks-ci-install.XXXXXX")"
+  trap 'rm -rf "$work"' EXIT
+  url="$base_url/v$version/$archive"
+  echo "downloading $url"
+  curl --fail --silent --show-error --location --retry 3 --output "$work/$archive" "$url" ||
+    fail "could not download $url" "check the release-url and version inputs"
+  actual="$(sha256_of "$work/$archive")"
+  [[ "$actual" == "$expected" ]] ||
+    fail "checksum mismatch for $archive: expected $expected, got $actual" \
+      "the download is not the pinned release asset; do not retry blindly, check the mirror"
+  echo "verified $archive: sha256 $actual"
+  mkdir -p "$work/x"
+  tar -xzf "$work/$archive" -C "$work/x"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  for exe in chuks-ci chuks-ci.exe; do
+    if [[ -f "$work/x/$exe" ]]; then mv "$work/x/$exe" "$dir/$exe"; fi
+  done
+  printf '%s\n' "$expected" >"$marker"
+fi
+
+echo "$dir" >>"$GITHUB_PATH"

@@ -1,0 +1,140 @@
+//! `chuks-ci init`: write a platform's publish pipeline into a repository, or check the examples.
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::cli::InitArgs;
+use crate::exit::Exit;
+use crate::report::{Format, Problem, Reporter};
+use crate::templates::{self, Platform};
+
+pub fn run(args: &InitArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    match args.platform {
+        Some(platform) => write(args, platform, reporter),
+        None if args.update_examples => update(&args.dir),
+        None => check(&args.dir, reporter),
+    }
+}
+
+fn update(root: &Path) -> anyhow::Result<Exit> {
+    for (relative, text) in templates::all_rendered() {
+        let path = root.join(&relative);
+        if std::fs::read_to_string(&path).is_ok_and(|old| old == text) {
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("could not create `{}`", parent.display()))?;
+        }
+        std::fs::write(&path, text)
+            .with_context(|| format!("could not write `{}`", path.display()))?;
+        println!("updated {}", relative.display());
+    }
+    Ok(Exit::Success)
+}
+
+fn write(args: &InitArgs, platform: Platform, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    let relative = platform.target_path();
+    let path = args.dir.join(relative);
+    if path.exists() && !args.force {
+        anyhow::bail!(
+            "`{}` already exists\nhint: pass --force to overwrite it, or compare it with `chuks-ci init {} --dir <empty folder>`",
+            path.display(),
+            platform.name()
+        );
+    }
+    let text = templates::render(platform, args.example);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("could not create `{}`", parent.display()))?;
+    }
+    std::fs::write(&path, &text)
+        .with_context(|| format!("could not write `{}`", path.display()))?;
+    match reporter.format {
+        Format::Json => crate::report::print_json(&json!({
+            "result": "written",
+            "platform": platform.name(),
+            "example": args.example.name(),
+            "path": path,
+            "secret": "CHUKS_TOKEN",
+            "next": platform.secret_instructions(),
+        })),
+        Format::Human => {
+            println!("wrote {}", path.display());
+            println!("next: {}", platform.secret_instructions());
+            println!(
+                "then push a release tag (e.g. `git tag v1.2.0 && git push origin v1.2.0`) to publish"
+            );
+        }
+    }
+    Ok(Exit::Success)
+}
+
+fn check(root: &Path, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    let files = templates::all_rendered();
+    let mut drifted = Vec::new();
+    for (relative, expected) in &files {
+        let path = root.join(relative);
+        let problem = match std::fs::read_to_string(&path) {
+            Ok(actual) if actual == *expected => continue,
+            Ok(actual) => Problem::error(format!(
+                "`{}` differs from what `chuks-ci init` renders ({})",
+                relative.display(),
+                first_difference(&actual, expected)
+            )),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                Problem::error(format!("`{}` is missing", relative.display()))
+            }
+            Err(err) => Problem::error(format!("could not read `{}`: {err}", path.display())),
+        };
+        reporter.report(problem.with_hint(
+            "edit the templates in src/templates/ (or templates/github/publish.yml), not the rendered files; \
+             then regenerate with `chuks-ci init <platform> --example <name>` or copy the rendering",
+        ));
+        drifted.push(relative.display().to_string());
+    }
+    let exit = if drifted.is_empty() {
+        Exit::Success
+    } else {
+        Exit::CheckFailed
+    };
+    match reporter.format {
+        Format::Json => crate::report::print_json(&json!({
+            "result": if drifted.is_empty() { "match" } else { "drift" },
+            "checked": files.len(),
+            "drifted": drifted,
+            "problems": reporter.problems(),
+        })),
+        Format::Human if drifted.is_empty() => {
+            println!("ok: {} rendered files match", files.len())
+        }
+        Format::Human => {}
+    }
+    Ok(exit)
+}
+
+/// "line N: expected `…`" for the first line that differs.
+fn first_difference(actual: &str, expected: &str) -> String {
+    let mut actual_lines = actual.lines();
+    for (index, want) in expected.lines().enumerate() {
+        match actual_lines.next() {
+            Some(got) if got == want => {}
+            Some(got) => return format!("line {}: expected `{want}`, found `{got}`", index + 1),
+            None => {
+                return format!(
+                    "line {}: expected `{want}`, found the end of the file",
+                    index + 1
+                );
+            }
+        }
+    }
+    match actual_lines.next() {
+        Some(extra) => format!(
+            "line {}: unexpected `{extra}`",
+            expected.lines().count() + 1
+        ),
+        None => "only line endings differ".to_string(),
+    }
+}

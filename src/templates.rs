@@ -1,0 +1,223 @@
+//! The CI pipeline files `chuks-ci init` writes, rendered from templates embedded in the binary.
+//!
+//! The committed `ci-examples/` (and the generated files listed by [`generated_files`]) are
+//! exactly these renderings; `chuks-ci init --check` re-renders them and reports any drift.
+
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+
+/// The action reference the GitHub examples use.
+pub const ACTION: &str = "chuks/publish-action@v1";
+/// The reusable workflow the prebuilt GitHub example calls.
+pub const REUSABLE_WORKFLOW: &str = "chuks/publish-action/.github/workflows/publish.yml@v1";
+/// `actions/checkout` pinned by commit, as the examples use it.
+pub const CHECKOUT: &str = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2";
+/// The chuks-ci version the examples install: this binary's.
+pub const CHUKS_CI_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A CI platform `chuks-ci init` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Platform {
+    Github,
+    Gitlab,
+    Bitbucket,
+}
+
+/// Which pipeline to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Example {
+    /// One package at the repository root, published on `v*` tags.
+    SinglePackage,
+    /// The package, then its native shim built per platform and published with `--prebuilt`.
+    PrebuiltBinaries,
+    /// Two packages in one repository, released with tags like `@scope/name@1.2.0`.
+    Monorepo,
+}
+
+impl Platform {
+    pub const ALL: [Platform; 3] = [Platform::Github, Platform::Gitlab, Platform::Bitbucket];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Platform::Github => "github",
+            Platform::Gitlab => "gitlab",
+            Platform::Bitbucket => "bitbucket",
+        }
+    }
+
+    /// Where the pipeline file goes in a repository.
+    pub fn target_path(self) -> &'static str {
+        match self {
+            Platform::Github => ".github/workflows/chuks-publish.yml",
+            Platform::Gitlab => ".gitlab-ci.yml",
+            Platform::Bitbucket => "bitbucket-pipelines.yml",
+        }
+    }
+
+    /// The one secret to add, and where in the platform's settings.
+    pub fn secret_instructions(self) -> &'static str {
+        match self {
+            Platform::Github => {
+                "add the repository secret CHUKS_TOKEN: Settings → Secrets and variables → Actions → \
+                 New repository secret"
+            }
+            Platform::Gitlab => {
+                "add the CI/CD variable CHUKS_TOKEN, masked and protected: Settings → CI/CD → \
+                 Variables; protect your release tags too (Settings → Repository → Protected tags)"
+            }
+            Platform::Bitbucket => {
+                "add the secured repository variable CHUKS_TOKEN: Repository settings → Pipelines → \
+                 Repository variables (tick \"Secured\")"
+            }
+        }
+    }
+
+    fn suffix(self) -> &'static str {
+        match self {
+            Platform::Github => ".yml",
+            Platform::Gitlab => ".gitlab-ci.yml",
+            Platform::Bitbucket => ".bitbucket-pipelines.yml",
+        }
+    }
+}
+
+impl Example {
+    pub const ALL: [Example; 3] = [
+        Example::SinglePackage,
+        Example::PrebuiltBinaries,
+        Example::Monorepo,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Example::SinglePackage => "single-package",
+            Example::PrebuiltBinaries => "prebuilt-binaries",
+            Example::Monorepo => "monorepo",
+        }
+    }
+}
+
+/// The committed example file for a platform and example, relative to the repository root.
+pub fn example_path(platform: Platform, example: Example) -> PathBuf {
+    PathBuf::from("ci-examples")
+        .join(platform.name())
+        .join(format!("{}{}", example.name(), platform.suffix()))
+}
+
+fn template(platform: Platform, example: Example) -> &'static str {
+    use Example::*;
+    use Platform::*;
+    match (platform, example) {
+        (Github, SinglePackage) => include_str!("templates/github-single-package.yml"),
+        (Github, PrebuiltBinaries) => include_str!("templates/github-prebuilt-binaries.yml"),
+        (Github, Monorepo) => include_str!("templates/github-monorepo.yml"),
+        (Gitlab, SinglePackage) => include_str!("templates/gitlab-single-package.yml"),
+        (Gitlab, PrebuiltBinaries) => include_str!("templates/gitlab-prebuilt-binaries.yml"),
+        (Gitlab, Monorepo) => include_str!("templates/gitlab-monorepo.yml"),
+        (Bitbucket, SinglePackage) => include_str!("templates/bitbucket-single-package.yml"),
+        (Bitbucket, PrebuiltBinaries) => include_str!("templates/bitbucket-prebuilt-binaries.yml"),
+        (Bitbucket, Monorepo) => include_str!("templates/bitbucket-monorepo.yml"),
+    }
+}
+
+/// Renders the pipeline file for a platform and example.
+pub fn render(platform: Platform, example: Example) -> String {
+    substitute(template(platform, example))
+}
+
+/// Files generated from the same templates outside `ci-examples/`, with their paths relative to
+/// the repository root.
+pub fn generated_files() -> Vec<(PathBuf, String)> {
+    vec![
+        (
+            PathBuf::from("templates/bitbucket/shared-pipelines.yml"),
+            substitute(include_str!("templates/bitbucket-shared-pipelines.yml")),
+        ),
+        // GitHub only runs reusable workflows from .github/workflows; the template is the source.
+        (
+            PathBuf::from(".github/workflows/publish.yml"),
+            include_str!("../templates/github/publish.yml").to_string(),
+        ),
+    ]
+}
+
+/// Every file `init --check` compares: the nine examples, then the generated files.
+pub fn all_rendered() -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    for platform in Platform::ALL {
+        for example in Example::ALL {
+            files.push((example_path(platform, example), render(platform, example)));
+        }
+    }
+    files.extend(generated_files());
+    files
+}
+
+fn substitute(template: &str) -> String {
+    let gitlab_component =
+        format!("gitlab.com/chuks/publish-action/chuks-publish@v{CHUKS_CI_VERSION}");
+    let gitlab_classic = format!(
+        "https://raw.githubusercontent.com/chuks/publish-action/v{CHUKS_CI_VERSION}/templates/gitlab/chuks-publish.gitlab-ci.yml"
+    );
+    let bitbucket_pipe = format!("docker://chuks/chuks-publish-pipe:{CHUKS_CI_VERSION}");
+    let step = include_str!("templates/bitbucket-step.yml");
+    let mut out = String::with_capacity(template.len() + step.len());
+    for line in template.split_inclusive('\n') {
+        if line.trim() == "@@BITBUCKET_STEP@@" {
+            let indent = &line[..line.len() - line.trim_start().len()];
+            for step_line in step.split_inclusive('\n') {
+                if step_line.trim().is_empty() {
+                    out.push_str(step_line.trim_start_matches([' ', '\t']));
+                } else {
+                    out.push_str(indent);
+                    out.push_str(step_line);
+                }
+            }
+            continue;
+        }
+        out.push_str(line);
+    }
+    let out = out
+        .replace("@@CHECKOUT@@", CHECKOUT)
+        .replace("@@ACTION@@", ACTION)
+        .replace("@@REUSABLE@@", REUSABLE_WORKFLOW)
+        .replace("@@GITLAB_COMPONENT@@", &gitlab_component)
+        .replace("@@GITLAB_CLASSIC@@", &gitlab_classic)
+        .replace("@@BITBUCKET_PIPE@@", &bitbucket_pipe)
+        .replace("@@CHUKS_CI_VERSION@@", CHUKS_CI_VERSION);
+    debug_assert!(!out.contains("@@"), "unreplaced placeholder in a template");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_renders_without_placeholders() {
+        for (path, text) in all_rendered() {
+            assert!(
+                !text.contains("@@"),
+                "{} keeps a placeholder",
+                path.display()
+            );
+            assert!(
+                text.ends_with('\n'),
+                "{} lacks a final newline",
+                path.display()
+            );
+        }
+    }
+
+    #[test]
+    fn examples_take_the_token_from_the_platform_secret_store_only() {
+        for platform in Platform::ALL {
+            for example in Example::ALL {
+                let text = render(platform, example);
+                assert!(text.contains("CHUKS_TOKEN"), "{platform:?} {example:?}");
+                assert!(!text.contains("--token"), "{platform:?} {example:?}");
+            }
+        }
+    }
+}

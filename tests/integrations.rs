@@ -1,0 +1,612 @@
+//! The CI integrations run for real against a reference registry on loopback: the GitHub Action
+//! under `act`, the GitLab example under `gitlab-ci-local`, and the Bitbucket step script and
+//! pipe.sh with the `BITBUCKET_*` variables set. chuks-ci is installed the way users get it: from
+//! release assets (an archive of the debug binary and its SHA256SUMS) served over loopback HTTP.
+//!
+//! A missing tool prints `SKIP: <tool> not installed` and passes, except under
+//! `CHUKS_CI_STRICT=1` (set by .ci/run), where it fails.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use chuks_ci::registry_server::{Registry, RegistryConfig, RunningRegistry};
+use chuks_ci::token::Scope;
+use common::{PackageRepo, git_in, manifest_json};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The tool on PATH, or None after printing the SKIP line; under CHUKS_CI_STRICT=1 a missing
+/// tool fails the test.
+fn require_tool(name: &str) -> Option<PathBuf> {
+    if let Ok(path) = which::which(name) {
+        return Some(path);
+    }
+    if std::env::var("CHUKS_CI_STRICT").is_ok_and(|v| v == "1") {
+        panic!("{name} not installed, and CHUKS_CI_STRICT=1 requires it (.ci/run installs it)");
+    }
+    // Written to the real stderr, which the test harness does not capture, so it is seen.
+    let _ = writeln!(std::io::stderr(), "SKIP: {name} not installed");
+    None
+}
+
+fn platform() -> &'static str {
+    match std::env::consts::ARCH {
+        "aarch64" => "linux-aarch64",
+        _ => "linux-x86_64",
+    }
+}
+
+fn archive_name() -> String {
+    format!("chuks-ci-{VERSION}-{}.tar.gz", platform())
+}
+
+/// Release assets laid out like a GitHub release download URL: `v{VERSION}/{archive}` and
+/// `v{VERSION}/SHA256SUMS`, built once per test process. Returns the folder and the sha256.
+fn release_assets() -> &'static (PathBuf, String) {
+    static ASSETS: OnceLock<(PathBuf, String)> = OnceLock::new();
+    ASSETS.get_or_init(|| {
+        // One fixed folder, rebuilt by each run, so old archives of the binary do not pile up.
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("release-assets");
+        let _ = std::fs::remove_dir_all(&root);
+        let dir = root.join(format!("v{VERSION}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let archive = dir.join(archive_name());
+        let file = std::fs::File::create(&archive).unwrap();
+        let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+        let mut tar = tar::Builder::new(gz);
+        let bin = assert_cmd::cargo::cargo_bin("chuks-ci");
+        tar.append_path_with_name(&bin, "chuks-ci").unwrap();
+        tar.into_inner().unwrap().finish().unwrap();
+        let sha256 = sha256_file(&archive);
+        std::fs::write(
+            dir.join("SHA256SUMS"),
+            format!("{sha256}  {}\n", archive_name()),
+        )
+        .unwrap();
+        (root, sha256)
+    })
+}
+
+fn sha256_file(path: &Path) -> String {
+    let mut hasher = Sha256::new();
+    let mut file = std::fs::File::open(path).unwrap();
+    std::io::copy(&mut file, &mut hasher).unwrap();
+    format!("{:x}", hasher.finalize())
+}
+
+/// A minimal static file server on loopback that records the paths it was asked for.
+struct FileServer {
+    url: String,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl FileServer {
+    fn start(root: PathBuf) -> FileServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let root = root.clone();
+                let log = log.clone();
+                std::thread::spawn(move || serve(stream, &root, &log));
+            }
+        });
+        FileServer { url, requests }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+fn serve(mut stream: TcpStream, root: &Path, log: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    loop {
+        let mut header = String::new();
+        match reader.read_line(&mut header) {
+            Ok(0) | Err(_) => break,
+            Ok(_) if header == "\r\n" || header == "\n" => break,
+            Ok(_) => {}
+        }
+    }
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
+    log.lock().unwrap().push(path.clone());
+    let file = root.join(path.trim_start_matches('/'));
+    let inside = !path.contains("..");
+    match std::fs::read(&file) {
+        Ok(body) if inside && file.is_file() => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+        _ => {
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    }
+}
+
+/// The reference registry on loopback with a publish-only token for publisher `acme`.
+struct TestRegistry {
+    registry: RunningRegistry,
+    token: String,
+    _dir: TempDir,
+}
+
+impl TestRegistry {
+    fn start() -> TestRegistry {
+        let dir = TempDir::new().unwrap();
+        let registry = Registry::start(RegistryConfig::new(dir.path().join("data"))).unwrap();
+        let issued = registry
+            .create_token("acme", "CI integration test", &[Scope::PackagesPublish], 30)
+            .unwrap();
+        TestRegistry {
+            token: issued.token.expose().to_string(),
+            registry,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self) -> &str {
+        self.registry.url()
+    }
+
+    /// `GET /packages/{name}/{version}`, or None on 404.
+    fn version(&self, name: &str, version: &str) -> Option<Value> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let url = format!(
+            "{}/packages/{}/{version}",
+            self.url().trim_end_matches('/'),
+            name.replace('/', "%2F")
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let response = reqwest::get(&url).await.unwrap();
+            if response.status() == reqwest::StatusCode::NOT_FOUND {
+                return None;
+            }
+            assert!(
+                response.status().is_success(),
+                "GET {url}: {}",
+                response.status()
+            );
+            Some(response.json::<Value>().await.unwrap())
+        })
+    }
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A tool command with a private HOME and cache, and no CI variables from the outer run.
+fn isolated(program: &Path, home: &Path) -> Command {
+    let mut command = Command::new(program);
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("NO_COLOR", "1");
+    command
+}
+
+// ---------------------------------------------------------------------------------------------
+// GitHub: the action, run by act from the committed single-package example.
+
+/// A copy of the action (action.yml and action/) whose pinned SHA256SUMS holds `pinned_sha256`
+/// for this platform's archive, as the release workflow would write it.
+fn action_copy(dir: &Path, pinned_sha256: &str) {
+    std::fs::create_dir_all(dir.join("action")).unwrap();
+    std::fs::copy(repo_root().join("action.yml"), dir.join("action.yml")).unwrap();
+    for script in ["install.sh", "publish.sh"] {
+        std::fs::copy(
+            repo_root().join("action").join(script),
+            dir.join("action").join(script),
+        )
+        .unwrap();
+    }
+    let header: String = std::fs::read_to_string(repo_root().join("action/SHA256SUMS"))
+        .unwrap()
+        .lines()
+        .filter(|line| line.starts_with('#'))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(
+        dir.join("action/SHA256SUMS"),
+        format!("{header}{pinned_sha256}  {}\n", archive_name()),
+    )
+    .unwrap();
+}
+
+fn run_act(act: &Path, work: &Path, repo: &Path, registry: &TestRegistry, assets: &str) -> Output {
+    isolated(act, &work.join("home"))
+        .current_dir(repo)
+        .args(["push", "--workflows", ".github/workflows/chuks-publish.yml"])
+        .args(["-P", "ubuntu-latest=-self-hosted"])
+        .arg("--local-repository")
+        .arg(format!(
+            "chuks/publish-action@v1={}",
+            work.join("action").display()
+        ))
+        .arg("--eventpath")
+        .arg(work.join("event.json"))
+        .args(["--secret", &format!("CHUKS_TOKEN={}", registry.token)])
+        .args(["--env", &format!("CHUKS_REGISTRY={}", registry.url())])
+        .args(["--env", &format!("CHUKS_CI_RELEASE_URL={assets}")])
+        .output()
+        .expect("act runs")
+}
+
+#[test]
+fn github_action_publishes_under_act_and_refuses_a_tampered_checksum() {
+    let Some(act) = require_tool("act") else {
+        return;
+    };
+    let (assets_dir, sha256) = release_assets();
+    let assets = FileServer::start(assets_dir.clone());
+    let registry = TestRegistry::start();
+    let work = TempDir::new().unwrap();
+    std::fs::create_dir_all(work.path().join("home")).unwrap();
+    std::fs::write(
+        work.path().join("event.json"),
+        r#"{"ref":"refs/tags/v0.1.0"}"#,
+    )
+    .unwrap();
+    action_copy(&work.path().join("action"), sha256);
+
+    let repo = PackageRepo::new("hello", "0.1.0");
+    let workflow =
+        std::fs::read_to_string(repo_root().join("ci-examples/github/single-package.yml")).unwrap();
+    repo.write(".github/workflows/chuks-publish.yml", &workflow);
+    repo.commit("add the publish workflow");
+    repo.tag("v0.1.0");
+
+    let output = run_act(&act, work.path(), repo.path(), &registry, &assets.url);
+    let log = text(&output);
+    assert!(output.status.success(), "act failed:\n{log}");
+    let record = registry
+        .version("hello", "0.1.0")
+        .unwrap_or_else(|| panic!("hello 0.1.0 is not on the registry:\n{log}"));
+    assert_eq!(record["git"]["tag"], "v0.1.0", "{record}");
+    let tarball_sha = record["sha256"].as_str().unwrap();
+    for output in [
+        "name=hello".to_string(),
+        "version=0.1.0".to_string(),
+        "tag=v0.1.0".to_string(),
+        format!("sha256={tarball_sha}"),
+        "result=published".to_string(),
+    ] {
+        assert!(
+            log.contains(&format!("::set-output:: {output}")),
+            "step output `{output}` not set:\n{log}"
+        );
+    }
+    assert!(
+        !log.contains(&registry.token),
+        "the token leaked into the log"
+    );
+    assert!(
+        assets
+            .requests()
+            .iter()
+            .any(|p| p.ends_with(&archive_name())),
+        "the archive was not downloaded from the release URL"
+    );
+
+    // The same run with a pinned sum that does not match the release asset must stop in the
+    // install step, before chuks-ci runs (the tool cache holds the good binary by now).
+    action_copy(&work.path().join("action"), &"0".repeat(64));
+    let output = run_act(&act, work.path(), repo.path(), &registry, &assets.url);
+    let log = text(&output);
+    assert!(
+        !output.status.success(),
+        "a tampered checksum must fail:\n{log}"
+    );
+    assert!(log.contains("checksum mismatch"), "{log}");
+    // act still lists the composite action's outputs, all empty.
+    assert!(
+        !log.lines()
+            .any(|l| l.contains("::set-output:: result=") && !l.trim_end().ends_with("result=")),
+        "chuks-ci ran:\n{log}"
+    );
+    assert!(
+        !log.contains("Run Main Publish"),
+        "the publish step ran:\n{log}"
+    );
+    assert!(!log.contains("packed hello"), "chuks-ci ran:\n{log}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// GitLab: the single-package example under gitlab-ci-local's shell executor.
+
+#[test]
+fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
+    let Some(gcl) = require_tool("gitlab-ci-local") else {
+        return;
+    };
+    if require_tool("rsync").is_none() {
+        return;
+    }
+    let (assets_dir, _) = release_assets();
+    let assets = FileServer::start(assets_dir.clone());
+    let registry = TestRegistry::start();
+    let home = TempDir::new().unwrap();
+
+    // The example includes the component from GitLab.com, which is out of reach here; the same
+    // component file is included locally instead, with the release URL pointed at loopback.
+    let example = std::fs::read_to_string(
+        repo_root().join("ci-examples/gitlab/single-package.gitlab-ci.yml"),
+    )
+    .unwrap();
+    let component_line = example
+        .lines()
+        .find(|line| line.trim_start().starts_with("- component:"))
+        .expect("the example includes the component");
+    let pipeline = example.replace(
+        component_line,
+        &format!(
+            "  - local: templates/chuks-publish/template.yml\n    inputs:\n      release-url: {}",
+            assets.url
+        ),
+    );
+    let repo = PackageRepo::new("hello", "0.1.0");
+    repo.write(".gitlab-ci.yml", &pipeline);
+    repo.write(
+        "templates/chuks-publish/template.yml",
+        &std::fs::read_to_string(repo_root().join("templates/chuks-publish/template.yml")).unwrap(),
+    );
+    repo.write(".gitignore", ".gitlab-ci-local/\nchuks.env\n");
+    repo.git(&[
+        "remote",
+        "add",
+        "origin",
+        "https://gitlab.example.com/acme/hello.git",
+    ]);
+    repo.commit("add the pipeline");
+    repo.tag("v0.1.0");
+
+    let run = |extra: &[String]| {
+        isolated(&gcl, home.path())
+            .current_dir(repo.path())
+            .args(["--force-shell-executor", "--no-color"])
+            .args(["--variable", &format!("CHUKS_TOKEN={}", registry.token)])
+            .args(["--variable", &format!("CHUKS_REGISTRY={}", registry.url())])
+            .args(extra)
+            .output()
+            .expect("gitlab-ci-local runs")
+    };
+
+    let output = run(&["--variable".into(), "CI_COMMIT_TAG=v0.1.0".into()]);
+    let log = text(&output);
+    assert!(output.status.success(), "gitlab-ci-local failed:\n{log}");
+    assert!(
+        log.contains("PASS") && log.contains("chuks-publish"),
+        "{log}"
+    );
+    let record = registry
+        .version("hello", "0.1.0")
+        .unwrap_or_else(|| panic!("hello 0.1.0 is not on the registry:\n{log}"));
+    assert_eq!(record["git"]["tag"], "v0.1.0");
+    let dotenv = std::fs::read_to_string(
+        repo.path()
+            .join(".gitlab-ci-local/artifacts/chuks-publish/.gitlab-ci-reports/dotenv/chuks.env"),
+    )
+    .unwrap_or_else(|err| panic!("no dotenv report ({err}):\n{log}"));
+    for line in [
+        "CHUKS_NAME=hello".to_string(),
+        "CHUKS_VERSION=0.1.0".to_string(),
+        "CHUKS_TAG=v0.1.0".to_string(),
+        format!("CHUKS_SHA256={}", record["sha256"].as_str().unwrap()),
+        "CHUKS_RESULT=published".to_string(),
+    ] {
+        assert!(
+            dotenv.lines().any(|l| l == line),
+            "`{line}` missing from:\n{dotenv}"
+        );
+    }
+    assert!(
+        !log.contains(&registry.token),
+        "the token leaked into the log"
+    );
+
+    // Without a tag the rules skip the job: nothing starts.
+    let output = run(&[]);
+    let log = text(&output);
+    assert!(output.status.success(), "{log}");
+    assert!(
+        !log.contains("chuks-publish starting"),
+        "the job ran without a tag:\n{log}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bitbucket: the step script of the single-package example, and pipe.sh.
+
+/// The script items of the `&chuks-publish` step in a bitbucket-pipelines.yml, as shell text.
+/// The step's items are `- |` block scalars, as the template writes them.
+fn bitbucket_step_script(pipelines: &str) -> String {
+    let indent = |line: &str| line.len() - line.trim_start().len();
+    let mut lines = pipelines
+        .lines()
+        .skip_while(|l| !l.contains("&chuks-publish"));
+    let script_line = lines
+        .find(|l| l.trim() == "script:")
+        .expect("the step has a script");
+    let script_indent = indent(script_line);
+    let mut script = String::new();
+    let mut body_indent = None;
+    for line in lines {
+        if line.trim().is_empty() {
+            script.push('\n');
+            continue;
+        }
+        if indent(line) <= script_indent {
+            break;
+        }
+        if line.trim() == "- |" {
+            body_indent = None;
+            continue;
+        }
+        let body = *body_indent.get_or_insert(indent(line));
+        script.push_str(&line[body.min(indent(line))..]);
+        script.push('\n');
+    }
+    script
+}
+
+fn bitbucket_env(command: &mut Command, repo: &PackageRepo, registry: &TestRegistry, tag: &str) {
+    command
+        .env("CI", "true")
+        .env("BITBUCKET_BUILD_NUMBER", "7")
+        .env("BITBUCKET_CLONE_DIR", repo.path())
+        .env("BITBUCKET_TAG", tag)
+        .env("BITBUCKET_COMMIT", repo.head())
+        .env("BITBUCKET_REPO_FULL_NAME", "acme/hello")
+        .env(
+            "BITBUCKET_GIT_HTTP_ORIGIN",
+            "https://bitbucket.org/acme/hello",
+        )
+        .env("CHUKS_TOKEN", &registry.token)
+        .env("CHUKS_REGISTRY", registry.url())
+        .current_dir(repo.path());
+}
+
+#[test]
+fn bitbucket_step_script_publishes_with_the_bitbucket_variables() {
+    let Some(bash) = require_tool("bash") else {
+        return;
+    };
+    if require_tool("curl").is_none() {
+        return;
+    }
+    let (assets_dir, _) = release_assets();
+    let assets = FileServer::start(assets_dir.clone());
+    let registry = TestRegistry::start();
+    let home = TempDir::new().unwrap();
+    let example = std::fs::read_to_string(
+        repo_root().join("ci-examples/bitbucket/single-package.bitbucket-pipelines.yml"),
+    )
+    .unwrap();
+    let script = bitbucket_step_script(&example);
+    assert!(
+        script.contains("chuks-ci \"$@\""),
+        "unexpected script:\n{script}"
+    );
+
+    let repo = PackageRepo::new("hello", "0.1.0");
+    repo.write("bitbucket-pipelines.yml", &example);
+    repo.write(".gitignore", "chuks.env\n");
+    repo.commit("add the pipeline");
+    repo.tag("v0.1.0");
+
+    // Bitbucket runs the step's commands in one shell, stopping at the first failure.
+    let mut command = isolated(&bash, home.path());
+    command.args(["-e", "-c", &script]);
+    command.env("CHUKS_CI_RELEASE_URL", &assets.url);
+    bitbucket_env(&mut command, &repo, &registry, "v0.1.0");
+    let output = command.output().unwrap();
+    let log = text(&output);
+    assert!(output.status.success(), "the step script failed:\n{log}");
+    let record = registry
+        .version("hello", "0.1.0")
+        .unwrap_or_else(|| panic!("hello 0.1.0 is not on the registry:\n{log}"));
+    assert_eq!(record["git"]["tag"], "v0.1.0");
+    assert_eq!(record["git"]["commit"], repo.head().as_str());
+    let dotenv = std::fs::read_to_string(repo.path().join("chuks.env")).unwrap();
+    assert!(dotenv.contains("CHUKS_RESULT=published"), "{dotenv}");
+    assert!(dotenv.contains("CHUKS_TAG=v0.1.0"), "{dotenv}");
+
+    // A checksum pinned with CHUKS_CI_SHA256 that the download does not match stops the step.
+    let mut command = isolated(&bash, home.path());
+    command.args(["-e", "-c", &script]);
+    command.env("CHUKS_CI_RELEASE_URL", &assets.url);
+    command.env("CHUKS_CI_SHA256", "0".repeat(64));
+    bitbucket_env(&mut command, &repo, &registry, "v0.1.0");
+    let output = command.output().unwrap();
+    let log = text(&output);
+    assert!(!output.status.success(), "{log}");
+    assert!(log.contains("checksum mismatch"), "{log}");
+    assert!(!log.contains("packed hello"), "{log}");
+}
+
+#[test]
+fn bitbucket_pipe_publishes_a_monorepo_package() {
+    let Some(bash) = require_tool("bash") else {
+        return;
+    };
+    let registry = TestRegistry::start();
+    let home = TempDir::new().unwrap();
+    let repo = PackageRepo::new("root-placeholder", "0.0.1");
+    repo.write(
+        "packages/strings/chuks.json",
+        &manifest_json("@acme/strings", "1.2.0"),
+    );
+    repo.write(
+        "packages/strings/src/index.chuks",
+        "export function shout(s: string): string { return s }\n",
+    );
+    repo.write(".gitignore", "chuks.env\n");
+    repo.commit("add @acme/strings");
+    git_in(repo.path(), &["tag", "@acme/strings@1.2.0"]);
+
+    // The pipe image has chuks-ci on PATH; here the freshly built binary plays that part.
+    let bin_dir = assert_cmd::cargo::cargo_bin("chuks-ci")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .unwrap();
+    let mut command = isolated(&bash, home.path());
+    command
+        .arg(repo_root().join("templates/bitbucket/pipe/pipe.sh"))
+        .env("PATH", path)
+        .env("WORKING_DIRECTORY", "packages/strings");
+    bitbucket_env(&mut command, &repo, &registry, "@acme/strings@1.2.0");
+    let output = command.output().unwrap();
+    let log = text(&output);
+    assert!(output.status.success(), "pipe.sh failed:\n{log}");
+    let record = registry
+        .version("@acme/strings", "1.2.0")
+        .unwrap_or_else(|| panic!("@acme/strings 1.2.0 is not on the registry:\n{log}"));
+    assert_eq!(record["git"]["tag"], "@acme/strings@1.2.0");
+    let dotenv = std::fs::read_to_string(repo.path().join("chuks.env")).unwrap();
+    assert!(dotenv.contains("CHUKS_NAME=@acme/strings"), "{dotenv}");
+    assert!(dotenv.contains("CHUKS_RESULT=published"), "{dotenv}");
+}
