@@ -51,6 +51,24 @@ pub async fn read_back(
     git_must_match: bool,
     wait: Duration,
 ) -> Result<VersionRecord, ConfirmError> {
+    // Each read retries on its own; the deadline bounds them all, not just the pauses between.
+    let reads = poll_until_visible(client, upload, git_must_match, wait);
+    match tokio::time::timeout(wait + POLL_EVERY, reads).await {
+        Ok(result) => result,
+        Err(_) => Err(ConfirmError::NotVisible {
+            what: upload.what(),
+            waited: wait.as_secs(),
+            last_seen: "no answer in time".to_string(),
+        }),
+    }
+}
+
+async fn poll_until_visible(
+    client: &RegistryClient,
+    upload: &Upload<'_>,
+    git_must_match: bool,
+    wait: Duration,
+) -> Result<VersionRecord, ConfirmError> {
     let started = Instant::now();
     loop {
         let record = client.version(upload.name, upload.version).await?;

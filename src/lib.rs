@@ -7,6 +7,7 @@ pub mod confirm;
 pub mod exit;
 pub mod forge;
 pub mod git;
+pub mod http;
 pub mod manifest;
 pub mod pack;
 pub mod platform;

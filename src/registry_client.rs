@@ -279,26 +279,23 @@ pub fn parse_registry_url(text: &str) -> Result<Url, ClientError> {
                 .to_string(),
         });
     }
-    let host = url
-        .host_str()
-        .ok_or_else(|| invalid("it has no host"))?
-        .to_string();
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "it has a query or fragment; give the registry's base URL",
+        ));
+    }
+    if url.host_str().is_none() {
+        return Err(invalid("it has no host"));
+    }
+    if let Some(host) = crate::http::insecure_host(&url) {
+        return Err(ClientError::InsecureUrl { host });
+    }
     match url.scheme() {
-        "https" => Ok(url),
-        "http" if is_loopback(&host) => Ok(url),
-        "http" => Err(ClientError::InsecureUrl { host }),
+        "https" | "http" => Ok(url),
         other => Err(invalid(&format!(
             "the scheme `{other}` is not http or https"
         ))),
     }
-}
-
-fn is_loopback(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost"
-        || bare
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// One path segment, percent-encoded so `@scope/name` stays a single segment (`/` → `%2F`).
@@ -330,8 +327,7 @@ impl RegistryClient {
         token: Option<ApiToken>,
         options: ClientOptions,
     ) -> Result<Self, ClientError> {
-        // reqwest is built without a default TLS provider so only ring is compiled in.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::http::install_tls_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(options.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -386,6 +382,8 @@ impl RegistryClient {
                 "binary",
             ),
         };
+        // Once an attempt may have stored the version, a later `already_published` is our own.
+        let may_have_stored = std::cell::Cell::new(false);
         self.with_retries(|| async {
             let response = self
                 .send_upload(
@@ -398,17 +396,25 @@ impl RegistryClient {
                 )
                 .await;
             let failure = match response {
-                Ok(response) => match publish_answer(response, upload).await {
-                    Err(Ok(failure)) => failure,
-                    answered => return answered,
-                },
+                Ok(response) => {
+                    match publish_answer(response, upload, self.options.stall_timeout).await {
+                        Ok(PublishOutcome::Unchanged) if may_have_stored.get() => {
+                            return Ok(PublishOutcome::Published);
+                        }
+                        Err(Ok(failure)) => failure,
+                        answered => return answered,
+                    }
+                }
                 Err(Err(fatal)) => return Err(Err(fatal)),
                 Err(Ok(failure)) => failure,
             };
-            match failure.maybe_stored && self.settle(upload).await.map_err(Err)? {
-                true => Ok(PublishOutcome::Published),
-                false => Err(Ok(failure)),
+            if failure.maybe_stored {
+                may_have_stored.set(true);
+                if self.settle(upload).await.map_err(Err)? {
+                    return Ok(PublishOutcome::Published);
+                }
             }
+            Err(Ok(failure))
         })
         .await
     }
@@ -416,10 +422,12 @@ impl RegistryClient {
     /// After an ambiguous failure, reads the version back: our sha256 means success, another
     /// a conflict, absence (or a failed read) means try again.
     async fn settle(&self, upload: &Upload<'_>) -> Result<bool, ClientError> {
-        let record = match self.version(upload.name, upload.version).await {
+        // One read: the publish loop around it does the retrying.
+        let url = self.url(&["packages", upload.name, upload.version])?;
+        let record: Option<VersionRecord> = match self.get_once(&url).await {
             Ok(record) => record,
-            Err(ClientError::Unavailable { .. }) => return Ok(false),
-            Err(other) => return Err(other),
+            Err(Ok(_)) => return Ok(false),
+            Err(Err(fatal)) => return Err(fatal),
         };
         match record.as_ref().and_then(|r| upload.stored_sha256(r)) {
             Some(stored) if stored.eq_ignore_ascii_case(upload.sha256) => Ok(true),
@@ -457,10 +465,16 @@ impl RegistryClient {
             .await
             .map_err(|_| Ok(self.no_answer()))?
             .map_err(|err| self.transport_failure(err, false))?;
-        let response = check_status(self.traced(response)).await?;
-        response
-            .json()
-            .await
+        let stall = self.options.stall_timeout;
+        let response = check_status(self.traced(response), stall).await?;
+        let bytes = answer_bytes(response, stall).await.map_err(|message| {
+            Ok(AttemptFailure {
+                message,
+                retry_after: None,
+                maybe_stored: false,
+            })
+        })?;
+        serde_json::from_slice(&bytes)
             .map_err(|err| Err(ClientError::Protocol(format!("`{url}`: {err}"))))
     }
 
@@ -551,17 +565,15 @@ impl RegistryClient {
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        let response = check_status(response).await?;
-        let bytes = tokio::time::timeout(self.options.stall_timeout, response.bytes())
-            .await
-            .map_err(|_| {
-                Ok(AttemptFailure {
-                    message: "the answer stalled".to_string(),
-                    retry_after: None,
-                    maybe_stored: false,
-                })
-            })?
-            .map_err(|err| self.transport_failure(err, false))?;
+        let stall = self.options.stall_timeout;
+        let response = check_status(response, stall).await?;
+        let bytes = answer_bytes(response, stall).await.map_err(|message| {
+            Ok(AttemptFailure {
+                message,
+                retry_after: None,
+                maybe_stored: false,
+            })
+        })?;
         serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|err| Err(ClientError::Protocol(format!("`{url}`: {err}"))))
@@ -670,10 +682,11 @@ impl ErrorDetail {
 async fn publish_answer(
     response: reqwest::Response,
     upload: &Upload<'_>,
+    stall: Duration,
 ) -> Attempt<PublishOutcome> {
     let status = response.status();
     if status == StatusCode::CONFLICT {
-        let detail = read_error(response).await;
+        let detail = read_error(response, stall).await;
         return Err(Err(ClientError::VersionExists {
             what: upload.what(),
             stored_sha256: detail
@@ -683,14 +696,16 @@ async fn publish_answer(
             our_sha256: upload.sha256.to_string(),
         }));
     }
-    let response = check_status(response).await?;
-    let body: Value = response.json().await.map_err(|err| {
+    let response = check_status(response, stall).await?;
+    let cut_short = |message: String| {
         Ok(AttemptFailure {
-            message: format!("the answer was cut short: {err}"),
+            message: format!("the answer was cut short: {message}"),
             retry_after: None,
             maybe_stored: true,
         })
-    })?;
+    };
+    let bytes = answer_bytes(response, stall).await.map_err(cut_short)?;
+    let body: Value = serde_json::from_slice(&bytes).map_err(|err| cut_short(err.to_string()))?;
     let answered_sha = body
         .get("sha256")
         .and_then(Value::as_str)
@@ -711,7 +726,7 @@ async fn publish_answer(
 }
 
 /// Passes 2xx answers through; maps the rest to retryable failures or final errors.
-async fn check_status(response: reqwest::Response) -> Attempt<reqwest::Response> {
+async fn check_status(response: reqwest::Response, stall: Duration) -> Attempt<reqwest::Response> {
     let status = response.status();
 
     if status.is_success() {
@@ -732,7 +747,7 @@ async fn check_status(response: reqwest::Response) -> Attempt<reqwest::Response>
         .and_then(|v| v.to_str().ok())
         .and_then(|v| retry::parse_retry_after(v, jiff::Timestamp::now()));
     let retryable = retry::is_retryable_status(status.as_u16());
-    let detail = read_error(response).await;
+    let detail = read_error(response, stall).await;
     if retryable {
         return Err(Ok(AttemptFailure {
             message: format!("HTTP {status}: {}", detail.message),
@@ -744,9 +759,18 @@ async fn check_status(response: reqwest::Response) -> Attempt<reqwest::Response>
     Err(Err(refusal(status, detail)))
 }
 
-async fn read_error(response: reqwest::Response) -> ErrorDetail {
+/// An answer's body, failing when it stops arriving for `stall`.
+async fn answer_bytes(response: reqwest::Response, stall: Duration) -> Result<Bytes, String> {
+    match tokio::time::timeout(stall, response.bytes()).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(err)) => Err(describe_transport(&err)),
+        Err(_) => Err(format!("the answer stalled for {}s", stall.as_secs())),
+    }
+}
+
+async fn read_error(response: reqwest::Response, stall: Duration) -> ErrorDetail {
     let status = response.status();
-    let bytes = response.bytes().await.unwrap_or_default();
+    let bytes = answer_bytes(response, stall).await.unwrap_or_default();
     serde_json::from_slice::<ErrorBody>(&bytes)
         .map(|body| {
             // The server's own advice would repeat ours; keep its first line, the fact.
@@ -830,8 +854,8 @@ impl StallClock {
         let check_every = (limit / 4).max(Duration::from_millis(50));
         loop {
             tokio::time::sleep(check_every).await;
-            let idle = self.start.elapsed().as_millis() as u64
-                - self.last_progress_ms.load(Ordering::Relaxed);
+            let idle = (self.start.elapsed().as_millis() as u64)
+                .saturating_sub(self.last_progress_ms.load(Ordering::Relaxed));
             if idle >= limit.as_millis() as u64 {
                 return;
             }

@@ -561,6 +561,27 @@ mod faults {
     }
 
     #[test]
+    fn a_5xx_after_the_registry_stored_it_settles_as_published() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        let proxy = FaultProxy::start(&h.url(), "POST", vec![Fault::ForwardThenFail(502)]);
+        let run = h.publish_to(&proxy.url(), Some(&token), &[], &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stdout.starts_with("published: "), "{}", run.stdout);
+        assert!(
+            run.github_output.contains("result=published"),
+            "{}",
+            run.github_output
+        );
+        assert_eq!(
+            proxy.seen("POST").len(),
+            1,
+            "settled by reading back, not re-sent"
+        );
+        assert_eq!(h.stored_versions("di"), 1);
+    }
+
+    #[test]
     fn a_stall_times_out_then_a_retry_succeeds() {
         let h = Harness::new("di", "1.0.0");
         let token = h.token(&[Scope::PackagesPublish]);

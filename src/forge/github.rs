@@ -165,7 +165,7 @@ struct GitObject {
 
 fn client(base: &reqwest::Url, token: &SecretString) -> Result<Octocrab, ForgeError> {
     // octocrab uses the process-wide rustls provider when one is installed.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::http::install_tls_provider();
     let client_error = |err: octocrab::Error| ForgeError::Client {
         forge: NAME,
         detail: first_line(&err),

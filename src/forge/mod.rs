@@ -314,6 +314,14 @@ pub enum ForgeError {
     },
 
     #[error(
+        "`{variable}` points at `{host}` over plain http, which would send the forge token unencrypted\nhint: use the https address; plain http is only allowed for loopback addresses"
+    )]
+    InsecureApiUrl {
+        variable: &'static str,
+        host: String,
+    },
+
+    #[error(
         "could not set up an HTTP client for {forge}: {detail}\nhint: a re-run is safe; if this keeps happening, report it"
     )]
     Client { forge: &'static str, detail: String },
@@ -344,6 +352,7 @@ impl HasExit for ForgeError {
             | ForgeError::UnexpectedAnswer { .. }
             | ForgeError::Client { .. } => Exit::Unavailable,
             ForgeError::BadApiUrl { .. }
+            | ForgeError::InsecureApiUrl { .. }
             | ForgeError::CannotConfirm { .. }
             | ForgeError::NotInCi => Exit::Usage,
         }
@@ -462,6 +471,9 @@ fn api_url(
     if !matches!(parsed.scheme(), "http" | "https") || parsed.cannot_be_a_base() {
         return Err(bad());
     }
+    if let Some(host) = crate::http::insecure_host(&parsed) {
+        return Err(ForgeError::InsecureApiUrl { variable, host });
+    }
     Ok(parsed)
 }
 
@@ -477,9 +489,10 @@ fn endpoint<'s>(base: &reqwest::Url, segments: impl IntoIterator<Item = &'s str>
 
 /// The reqwest client GitLab and Bitbucket lookups share.
 fn http_client(forge: &'static str) -> Result<reqwest::Client, ForgeError> {
-    // reqwest is built without a default crypto provider; installing twice is harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::http::install_tls_provider();
     reqwest::Client::builder()
+        // Custom token headers (`PRIVATE-TOKEN`, `JOB-TOKEN`) would survive a cross-host redirect.
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(ANSWER_TIMEOUT)
         .user_agent(concat!("chuks-ci/", env!("CARGO_PKG_VERSION")))

@@ -16,6 +16,8 @@ pub enum Fault {
     Respond(u16, Vec<(&'static str, String)>, String),
     /// Forward it (so the registry acts on it), then close the client's connection unanswered.
     ForwardThenDrop,
+    /// Forward it (so the registry acts on it), then answer this status instead of the registry.
+    ForwardThenFail(u16),
     /// Read it, then say nothing for this long before closing.
     Stall(Duration),
 }
@@ -109,6 +111,16 @@ fn serve(
                 if client.write_all(answer.as_bytes()).is_err() {
                     return;
                 }
+            }
+            Fault::ForwardThenFail(status) => {
+                forward(upstream, &head, &body);
+                let body = r#"{"error":{"code":"internal","message":"lost the answer"}}"#;
+                let answer = format!(
+                    "HTTP/1.1 {status} Scripted\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = client.write_all(answer.as_bytes());
+                return;
             }
             Fault::ForwardThenDrop => {
                 forward(upstream, &head, &body);
