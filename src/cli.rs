@@ -5,7 +5,14 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use secrecy::SecretString;
+
 use crate::report::Format;
+
+/// Secrets from the command line go straight into a type whose `Debug` redacts them.
+fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value))
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -107,8 +114,8 @@ pub struct PackArgs {
 #[derive(Debug, Clone, Args)]
 pub struct TokenArgs {
     /// The API token (`chuks_pk_…`). Prefer `CHUKS_TOKEN`: arguments are visible to other processes.
-    #[arg(long, value_name = "TOKEN")]
-    pub token: Option<String>,
+    #[arg(long, value_name = "TOKEN", value_parser = secret)]
+    pub token: Option<SecretString>,
 
     /// Read the API token from standard input (used when neither `--token` nor `CHUKS_TOKEN` is set).
     #[arg(long, conflicts_with = "token")]
@@ -156,8 +163,8 @@ pub struct ForgeArgs {
     pub confirm_tag: crate::forge::ConfirmMode,
 
     /// GitHub token for tag confirmation; default `GITHUB_TOKEN`.
-    #[arg(long, value_name = "TOKEN")]
-    pub github_token: Option<String>,
+    #[arg(long, value_name = "TOKEN", value_parser = secret)]
+    pub github_token: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Args)]

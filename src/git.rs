@@ -1,20 +1,35 @@
 //! Read-only git queries for the package's repository, run through the `git` binary.
 //!
-//! Every child process gets an environment without secrets: tokens must never reach git.
+//! git gets an allow-listed environment: tokens and other CI secrets never reach it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::exit::{Exit, HasExit};
 
-/// Environment variables holding secrets that no child process may inherit.
-pub const SECRET_ENV_VARS: &[&str] = &[
-    "CHUKS_TOKEN",
-    "GITHUB_TOKEN",
-    "GH_TOKEN",
-    "GITLAB_TOKEN",
-    "CI_JOB_TOKEN",
-    "BITBUCKET_ACCESS_TOKEN",
+/// The only variables git inherits. chuks-ci runs git read-only and offline, so it needs no
+/// credentials; an allow-list keeps every CI secret (tokens, OIDC request tokens…) away from it.
+const INHERITED_ENV_VARS: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "TMPDIR",
+    "TEMP",
+    "TMP",
+    "SYSTEMROOT",
+    "XDG_CONFIG_HOME",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_COMMON_DIR",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_CEILING_DIRECTORIES",
+    "GIT_DISCOVERY_ACROSS_FILESYSTEM",
+    "GIT_CONFIG_NOSYSTEM",
+    "GIT_CONFIG_GLOBAL",
+    "GIT_CONFIG_SYSTEM",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -141,14 +156,13 @@ impl Git {
 
     fn output(&self, args: &[&str]) -> Result<std::process::Output, GitError> {
         let mut command = Command::new(&self.program);
-        command
-            .args(args)
-            .current_dir(&self.dir)
-            .env("LC_ALL", "C")
-            .env("GIT_TERMINAL_PROMPT", "0");
-        for name in SECRET_ENV_VARS {
-            command.env_remove(name);
+        command.args(args).current_dir(&self.dir).env_clear();
+        for name in INHERITED_ENV_VARS {
+            if let Some(value) = std::env::var_os(name) {
+                command.env(name, value);
+            }
         }
+        command.env("LC_ALL", "C").env("GIT_TERMINAL_PROMPT", "0");
         command.output().map_err(GitError::Spawn)
     }
 }

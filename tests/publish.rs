@@ -88,7 +88,8 @@ impl Harness {
         std::fs::write(
             &wrapper,
             format!(
-                "#!/bin/sh\nenv >> \"$GIT_ENV_DUMP\"\nexec {} \"$@\"\n",
+                "#!/bin/sh\nenv >> '{}'\nexec {} \"$@\"\n",
+                sinks.path().join("git_env").display(),
                 real_git.display()
             ),
         )
@@ -154,7 +155,6 @@ impl Harness {
         let mut command = self.repo.chuks_ci();
         command
             .env("PATH", path)
-            .env("GIT_ENV_DUMP", sink("git_env"))
             .env("GITHUB_OUTPUT", sink("github_output"))
             .env("GITHUB_STEP_SUMMARY", sink("summary"))
             .args(["-vv", subcommand])
@@ -255,6 +255,13 @@ mod happy_path {
             "{}",
             run.summary
         );
+
+        // git ran through the recording wrapper, with an allow-listed environment only.
+        assert!(
+            run.git_env.contains("PATH="),
+            "git was not run through the wrapper"
+        );
+        assert!(!run.git_env.contains("GITHUB_OUTPUT="), "{}", run.git_env);
 
         let again = h.publish(Some(&token), &[], &[]);
         assert_eq!(again.code, 0, "{}", again.stderr);

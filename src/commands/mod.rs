@@ -23,6 +23,8 @@ use crate::registry_client::{self, ClientOptions, RegistryClient};
 use crate::report::{Format, Problem, Reporter};
 use crate::retry::RetryPolicy;
 use crate::token::Scope;
+use secrecy::ExposeSecret;
+
 use crate::token::{self, ApiToken, TokenSource};
 
 /// Runs the parsed command line and returns the documented exit code.
@@ -68,10 +70,11 @@ fn api_token(args: &TokenArgs, reporter: &mut Reporter) -> anyhow::Result<Option
     };
     let mask = |raw: &str| {
         if reporter.github_actions() {
-            println!("::add-mask::{raw}");
+            print_masks(raw);
         }
     };
-    let Some(resolved) = token::resolve(args.token.as_deref(), env, stdin, mask)? else {
+    let flag = args.token.as_ref().map(ExposeSecret::expose_secret);
+    let Some(resolved) = token::resolve(flag, env, stdin, mask)? else {
         return Ok(None);
     };
     for warning in resolved.warnings {
@@ -94,14 +97,22 @@ fn api_token(args: &TokenArgs, reporter: &mut Reporter) -> anyhow::Result<Option
     Ok(Some(resolved.token))
 }
 
+/// Asks the Actions runner to mask a secret. The runner masks one line per command, so a value
+/// that spans lines (a pasted mistake) is masked piece by piece.
+fn print_masks(secret: &str) {
+    for piece in secret.split_whitespace() {
+        println!("::add-mask::{piece}");
+    }
+}
+
 /// Finds the forge and its credentials; a `--github-token` is masked in GitHub Actions first.
 fn forge_detection(args: &ForgeArgs, reporter: &Reporter) -> ForgeDetection {
     if let Some(token) = &args.github_token {
-        if reporter.github_actions() && !token.trim().is_empty() {
-            println!("::add-mask::{}", token.trim());
+        if reporter.github_actions() {
+            print_masks(token.expose_secret());
         }
     }
-    crate::forge::detect_from_env(args.github_token.clone().map(Into::into))
+    crate::forge::detect_from_env(args.github_token.clone())
 }
 
 /// Confirms the tag on the forge as `--confirm-tag` asks, and says what happened.
