@@ -41,9 +41,12 @@ pub struct Findings {
 }
 
 /// Verifies the release of `manifest`; warnings go to `reporter`, the first failure is returned.
+/// In a `rehearsal` (a dry run, a local registry, or a check outside CI) a `--tag` that does not
+/// exist yet is only a warning.
 pub fn verify(
     manifest: &Manifest,
     args: &TagArgs,
+    rehearsal: bool,
     reporter: &mut Reporter,
     findings: &mut Findings,
 ) -> anyhow::Result<()> {
@@ -85,7 +88,7 @@ pub fn verify(
             .with_hint("publish from a clone of the package's repository"),
         ),
         (Some(git), Some(repo)) => {
-            check_tag_at_head(git, repo, &release_tag, reporter)?;
+            check_tag_at_head(git, repo, &release_tag, rehearsal, reporter)?;
             warn_about_dirty_files(git, reporter)?;
         }
     }
@@ -139,17 +142,18 @@ fn tag_at_head(
     })
 }
 
-/// The tag must exist locally and point at HEAD. A tag given with `--tag` that does not exist
-/// yet is only a warning: that is a rehearsal before tagging.
+/// The tag must exist locally and point at HEAD. In a rehearsal, a tag given with `--tag` that
+/// does not exist yet is only a warning.
 fn check_tag_at_head(
     git: &Git,
     repo: &Repo,
     release_tag: &ReleaseTag,
+    rehearsal: bool,
     reporter: &mut Reporter,
 ) -> anyhow::Result<()> {
     let tag = release_tag.name.as_str();
     let Some(tag_commit) = git.tag_commit(tag)? else {
-        if release_tag.source == TagSource::Flag {
+        if rehearsal && release_tag.source == TagSource::Flag {
             reporter.report(
                 Problem::warning(format!("tag `{tag}` does not exist in this clone yet"))
                     .with_hint(format!(

@@ -300,6 +300,23 @@ mod happy_path {
     }
 
     #[test]
+    fn a_tag_that_does_not_exist_blocks_a_real_publish_but_not_a_dry_run() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        let run = h.publish(Some(&token), &["--tag", "1.0.0"], &[]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("tag `1.0.0` does not exist in this clone"),
+            "{}",
+            run.stderr
+        );
+        assert!(h.stored("di", "1.0.0").is_none());
+        let run = h.publish(Some(&token), &["--tag", "1.0.0", "--dry-run"], &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+
+    #[test]
     fn json_output_is_one_object() {
         let h = Harness::new("di", "1.0.0");
         let token = h.token(&[Scope::PackagesPublish]);

@@ -296,6 +296,23 @@ fn tag_to_be_created_is_a_rehearsal_warning() {
 }
 
 #[test]
+fn tag_to_be_created_is_an_error_in_ci() {
+    let repo = PackageRepo::new("di", "1.2.0");
+    let output = repo
+        .chuks_ci()
+        .env("CI", "true")
+        .args(["verify-tag", "--tag", "v1.2.0"])
+        .output()
+        .unwrap();
+    let (_, stderr) = outputs(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: tag `v1.2.0` does not exist in this clone"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn missing_git_is_reported() {
     let repo = PackageRepo::new("di", "1.2.0");
     let empty_path = tempfile::TempDir::new().unwrap();

@@ -73,13 +73,17 @@ pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> 
 fn publish(args: &PublishArgs, reporter: &mut Reporter, report: &mut Report) -> anyhow::Result<()> {
     // Masks must precede every other line in GitHub Actions, so the secrets are read first.
     let forge = super::forge_detection(&args.forge, reporter);
-    let token = super::api_token(&args.access.token, reporter)?;
+    let token = match args.local_registry {
+        Some(_) => None,
+        None => super::api_token(&args.access.token, reporter)?,
+    };
     let manifest = Manifest::load(&args.manifest.manifest)?;
     report.outputs.set("name", &manifest.name);
     report.outputs.set("version", manifest.version.to_string());
 
+    let rehearsal = args.dry_run || args.local_registry.is_some();
     let mut findings = Findings::default();
-    let verified = verify::verify(&manifest, &args.tag, reporter, &mut findings);
+    let verified = verify::verify(&manifest, &args.tag, rehearsal, reporter, &mut findings);
     if let Some(tag) = &findings.tag {
         report.outputs.set("tag", &tag.name);
     }
@@ -102,6 +106,10 @@ fn publish(args: &PublishArgs, reporter: &mut Reporter, report: &mut Report) -> 
         report.size.unwrap_or_default(),
     );
 
+    if args.dry_run {
+        dry_run(args, token, &runtime, reporter, report)?;
+        return Ok(());
+    }
     let (registry_url, token, _local) = match &args.local_registry {
         Some(dir) => {
             let (local, token) = start_local_registry(dir, reporter)?;
@@ -116,11 +124,6 @@ fn publish(args: &PublishArgs, reporter: &mut Reporter, report: &mut Report) -> 
     report
         .outputs
         .set("registry", registry_url.as_str().trim_end_matches('/'));
-    if args.dry_run {
-        report.outputs.set("result", "dry-run");
-        reporter.note(format!("dry run: not uploading to {registry_url}"));
-        return Ok(());
-    }
     let connection = Connection::open(registry_url, token, &args.access.network, reporter)?;
     super::preflight_publish_token(&runtime, &connection, &args.preflight, reporter)?;
 
@@ -172,6 +175,34 @@ fn publish(args: &PublishArgs, reporter: &mut Reporter, report: &mut Report) -> 
     }
     report.outputs.set("confirmed", "true");
     report.record = Some(record);
+    Ok(())
+}
+
+/// Everything but the upload: with a token for a remote registry, the token preflight too.
+fn dry_run(
+    args: &PublishArgs,
+    token: Option<ApiToken>,
+    runtime: &tokio::runtime::Runtime,
+    reporter: &mut Reporter,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    report.outputs.set("result", "dry-run");
+    let registry = match &args.local_registry {
+        Some(dir) => format!("a local registry in `{}`", dir.display()),
+        None => {
+            let url = super::registry_url(&args.access.registry)?;
+            report
+                .outputs
+                .set("registry", url.as_str().trim_end_matches('/'));
+            if token.is_some() {
+                let connection =
+                    Connection::open(url.clone(), token, &args.access.network, reporter)?;
+                super::preflight_publish_token(runtime, &connection, &args.preflight, reporter)?;
+            }
+            url.to_string()
+        }
+    };
+    reporter.note(format!("dry run: not uploading to {registry}"));
     Ok(())
 }
 
