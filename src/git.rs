@@ -59,7 +59,6 @@ impl HasExit for GitError {
 /// A repository as seen from the package folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Repo {
-    pub root: PathBuf,
     pub shallow: bool,
     /// The commit HEAD points at; `None` in a repository without commits.
     pub head: Option<String>,
@@ -84,24 +83,17 @@ impl Git {
 
     /// The repository around the folder, or `None` when it is not in one.
     pub fn repo(&self) -> Result<Option<Repo>, GitError> {
-        let output = self.output(&["rev-parse", "--show-toplevel", "--is-shallow-repository"])?;
+        let output = self.output(&["rev-parse", "--is-shallow-repository"])?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
             if stderr.contains("not a git repository") {
                 return Ok(None);
             }
-            return Err(failure("rev-parse --show-toplevel", &stderr));
+            return Err(failure("rev-parse --is-shallow-repository", &stderr));
         }
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let mut lines = stdout.lines();
-        let root = PathBuf::from(lines.next().unwrap_or_default());
-        let shallow = lines.next() == Some("true");
+        let shallow = String::from_utf8_lossy(&output.stdout).trim() == "true";
         let head = self.commit_of("HEAD")?;
-        Ok(Some(Repo {
-            root,
-            shallow,
-            head,
-        }))
+        Ok(Some(Repo { shallow, head }))
     }
 
     /// Tags that point at HEAD, annotated ones included (git peels them).

@@ -89,6 +89,11 @@ pub enum ClientError {
     },
 
     #[error(
+        "the registry refused this publisher: {message} (`{code}`)\nhint: ask the package's owner to add your publisher to the package's permissions"
+    )]
+    NotPermitted { code: String, message: String },
+
+    #[error(
         "the registry answered with a redirect to `{location}`\nhint: chuks-ci does not follow redirects when publishing; pass the final URL with `--registry`"
     )]
     Redirect { location: String },
@@ -112,11 +117,13 @@ pub enum ClientError {
 impl HasExit for ClientError {
     fn exit(&self) -> Exit {
         match self {
-            ClientError::InvalidUrl { .. } | ClientError::InsecureUrl { .. } => Exit::Usage,
-            ClientError::Auth { .. } => Exit::Auth,
+            // A redirect means the configured URL is not the registry's: a re-run cannot help.
+            ClientError::InvalidUrl { .. }
+            | ClientError::InsecureUrl { .. }
+            | ClientError::Redirect { .. } => Exit::Usage,
+            ClientError::Auth { .. } | ClientError::NotPermitted { .. } => Exit::Auth,
             ClientError::VersionExists { .. } | ClientError::Refused { .. } => Exit::CheckFailed,
-            ClientError::Redirect { .. }
-            | ClientError::Tls { .. }
+            ClientError::Tls { .. }
             | ClientError::Unavailable { .. }
             | ClientError::Protocol(_) => Exit::Unavailable,
         }
@@ -340,10 +347,6 @@ impl RegistryClient {
             token,
             options,
         })
-    }
-
-    pub fn base_url(&self) -> &Url {
-        &self.base
     }
 
     /// `GET /tokens/self`.
@@ -795,9 +798,14 @@ fn refusal(status: StatusCode, detail: ErrorDetail) -> ClientError {
         "token_revoked" => Some(format!("the token was revoked at {}: generate a new one in the dashboard's API Tokens tab and update the CI secret", date("revoked_at"))),
         "token_expired" => Some(format!("the token expired at {}: generate a new one in the dashboard's API Tokens tab and update the CI secret", date("expires_at"))),
         "missing_scope" => Some(format!("generate a token with the `{}` scope", detail.field("scope").unwrap_or("needed"))),
-        "not_a_publisher" | "not_the_owner" => Some("ask the package's owner to add your publisher to the package's permissions".to_string()),
         _ => None,
     };
+    if matches!(detail.code.as_str(), "not_a_publisher" | "not_the_owner") {
+        return ClientError::NotPermitted {
+            code: detail.code,
+            message: detail.message,
+        };
+    }
     if let Some(hint) = auth_hint {
         return ClientError::Auth {
             code: detail.code,
@@ -814,12 +822,12 @@ fn refusal(status: StatusCode, detail: ErrorDetail) -> ClientError {
             "the upload was damaged on the way; re-run the job".to_string()
         }
         "package_not_found" | "version_not_found" => {
-            "publish the source of this version first; a prebuilt job should run after it (`needs:` the source job)".to_string()
+            "check the name and version; a prebuilt needs its source version published first (`needs:` the source job)".to_string()
         }
         "manifest_mismatch" | "invalid_manifest" => {
             "fix chuks.json; `chuks-ci verify-tag` shows what the registry will check".to_string()
         }
-        _ => "see docs/registry-api.md for this error code".to_string(),
+        code => format!("`{code}` is described in chuks-ci's docs/registry-api.md"),
     };
     ClientError::Refused {
         status: status.as_u16(),

@@ -142,10 +142,6 @@ impl Reporter {
         &self.problems
     }
 
-    pub fn has_errors(&self) -> bool {
-        self.problems.iter().any(|p| p.severity == Severity::Error)
-    }
-
     /// Prints a problem, annotates it for GitHub Actions, and keeps it for the JSON result.
     pub fn report(&mut self, problem: Problem) {
         let (label, colour) = match problem.severity {

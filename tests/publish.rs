@@ -689,7 +689,7 @@ mod faults {
         );
         let proxy = FaultProxy::start(&h.url(), "POST", vec![moved]);
         let run = h.publish_to(&proxy.url(), Some(&token), &[], &[]);
-        assert_eq!(run.code, 4, "{}", run.stderr);
+        assert_eq!(run.code, 2, "{}", run.stderr);
         assert!(
             run.stderr
                 .contains("redirect to `http://127.0.0.1:9/elsewhere`"),
@@ -971,7 +971,7 @@ mod prebuilt {
         assert_eq!(run.code, 1, "the source must come first: {}", run.stderr);
         assert!(
             run.stderr
-                .contains("publish the source of this version first"),
+                .contains("a prebuilt needs its source version published first"),
             "{}",
             run.stderr
         );

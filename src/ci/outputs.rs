@@ -62,7 +62,7 @@ impl Outputs {
 }
 
 /// The dotenv variable name for an output key: `sha256` → `CHUKS_SHA256`.
-pub fn dotenv_key(key: &str) -> String {
+fn dotenv_key(key: &str) -> String {
     format!("CHUKS_{}", key.to_ascii_uppercase())
 }
 

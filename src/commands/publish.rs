@@ -31,6 +31,7 @@ const LOCAL_TOKEN_DAYS: i64 = 30;
 #[derive(Debug, Default)]
 struct Report {
     outputs: Outputs,
+    git: GitInfo,
     file_count: Option<usize>,
     size: Option<u64>,
     record: Option<VersionRecord>,
@@ -127,7 +128,8 @@ fn publish(args: &PublishArgs, reporter: &mut Reporter, report: &mut Report) -> 
     let connection = Connection::open(registry_url, token, &args.access.network, reporter)?;
     super::preflight_publish_token(&runtime, &connection, &args.preflight, reporter)?;
 
-    let git = git_info(&manifest, &findings);
+    report.git = git_info(&manifest, &findings);
+    let git = report.git.clone();
     let version = manifest.version.to_string();
     let upload = Upload {
         name: &manifest.name,
@@ -347,7 +349,13 @@ fn print_result(report: &Report, reporter: &Reporter, exit: Exit) {
                 field("registry")
             );
             if field("confirmed") == "true" {
-                println!("confirmed: the registry serves it with our sha256, tag and commit");
+                let recorded = match &report.record {
+                    Some(record) if !crate::confirm::records_our_git(record, Some(&report.git)) => {
+                        "with our sha256 (its tag and commit are from the first publish)"
+                    }
+                    _ => "with our sha256, tag and commit",
+                };
+                println!("confirmed: the registry serves it {recorded}");
             }
             match &report.record {
                 Some(record) => {

@@ -34,7 +34,11 @@ struct Target<'a> {
 fn set_yanked(target: &Target, yanked: bool, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     let manifest = Manifest::load(&target.manifest.manifest)?;
     let version = match target.version {
-        Some(version) => version.to_string(),
+        Some(text) => crate::manifest::parse_version(text)
+            .map_err(|(reason, hint)| {
+                anyhow::anyhow!("`{text}` is not a SemVer version ({reason})\nhint: {hint}")
+            })?
+            .to_string(),
         None => manifest.version.to_string(),
     };
     let connection = super::connect(target.access, reporter)?;

@@ -27,15 +27,6 @@ use super::store::{self, GitInfo, NewPrebuilt, NewVersion, Store, StoreError, Up
 use crate::manifest::{self, Manifest};
 use crate::token::Scope;
 
-/// Platforms a prebuilt binary may target.
-pub const PLATFORMS: [&str; 5] = [
-    "darwin-arm64",
-    "darwin-x86_64",
-    "linux-x86_64",
-    "linux-aarch64",
-    "windows-x86_64",
-];
-
 /// Room in a publish body for the manifest and JSON around the base64 tarball.
 const BODY_OVERHEAD_BYTES: u64 = 1024 * 1024;
 
@@ -652,7 +643,7 @@ fn check_name_and_version(name: &str, version: &str) -> Result<(), ApiError> {
 }
 
 fn check_platform(platform: &str) -> Result<(), ApiError> {
-    if PLATFORMS.contains(&platform) {
+    if crate::platform::PLATFORMS.contains(&platform) {
         return Ok(());
     }
     Err(ApiError::new(
@@ -660,7 +651,9 @@ fn check_platform(platform: &str) -> Result<(), ApiError> {
         "unknown_platform",
         format!(
             "unknown platform `{platform}`\nhint: use one of {}",
-            PLATFORMS.map(|p| format!("`{p}`")).join(", ")
+            crate::platform::PLATFORMS
+                .map(|p| format!("`{p}`"))
+                .join(", ")
         ),
     ))
 }

@@ -16,7 +16,6 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
-pub use api::PLATFORMS;
 pub use tokens::{EXPIRY_DAYS, IssuedToken, TokenRecord, TokenStatus};
 
 use crate::exit::{Exit, HasExit};

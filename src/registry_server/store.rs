@@ -154,7 +154,13 @@ fn migrate(connection: &mut Connection, path: &Path) -> Result<(), RegistryError
         path: path.to_path_buf(),
         source,
     };
-    let applied: i64 = connection
+    // An IMMEDIATE transaction takes the write lock before reading the version, so two
+    // processes opening a fresh data folder at once (`serve` and `token create`) apply each
+    // step exactly once; the second waits (busy timeout), then sees it done.
+    let tx = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(database)?;
+    let applied: i64 = tx
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(database)?;
     let applied = usize::try_from(applied).unwrap_or(usize::MAX);
@@ -166,13 +172,11 @@ fn migrate(connection: &mut Connection, path: &Path) -> Result<(), RegistryError
         });
     }
     for (index, step) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let tx = connection.transaction().map_err(database)?;
         tx.execute_batch(step).map_err(database)?;
         tx.pragma_update(None, "user_version", index as i64 + 1)
             .map_err(database)?;
-        tx.commit().map_err(database)?;
     }
-    Ok(())
+    tx.commit().map_err(database)
 }
 
 /// Where a version came from in git; every field is optional.

@@ -24,5 +24,11 @@ if [[ -n "${PREBUILT_FILE:-}" ]]; then
 fi
 if [[ "${DEBUG:-false}" == "true" ]]; then args+=(-vv); fi
 
+# The pipe's container user does not own the mounted clone, and git refuses such a repository
+# ("dubious ownership"). Mark this one clone safe in a private global config, not the image's.
+GIT_CONFIG_GLOBAL="$(mktemp)"
+export GIT_CONFIG_GLOBAL
+git config --file "$GIT_CONFIG_GLOBAL" --add safe.directory "$clone_dir"
+
 cd "$clone_dir/${WORKING_DIRECTORY:-.}"
 exec chuks-ci "${args[@]}"
