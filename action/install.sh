@@ -54,10 +54,12 @@ expected="$(awk -v f="$archive" '!/^#/ && ($2 == f || $2 == "*" f) { print $1 }'
   fail "no sha256 pinned for $archive in the action's action/SHA256SUMS" \
     "use the chuks-ci version this action release pins (leave the version input empty), or a newer action release"
 
+# The cache keeps the verified archive, and every run re-checks it against the pin and extracts
+# the binary again, so a binary changed in a shared tool cache is never run.
 dir="$cache_root/chuks-ci/$version/$platform"
-marker="$dir/.archive-sha256"
-if [[ -f "$marker" && "$(cat "$marker")" == "$expected" ]]; then
-  echo "chuks-ci $version ($platform) found in the tool cache"
+cached="$dir/$archive"
+if [[ -f "$cached" && "$(sha256_of "$cached")" == "$expected" ]]; then
+  echo "chuks-ci $version ($platform) found in the tool cache; sha256 re-verified"
 else
   work="$(mktemp -d "${RUNNER_TEMP:-/tmp}/chuks-ci-install.XXXXXX")"
   trap 'rm -rf "$work"' EXIT
@@ -70,14 +72,17 @@ else
     fail "checksum mismatch for $archive: expected $expected, got $actual" \
       "the download is not the pinned release asset; do not retry blindly, check the mirror"
   echo "verified $archive: sha256 $actual"
-  mkdir -p "$work/x"
-  tar -xzf "$work/$archive" -C "$work/x"
-  rm -rf "$dir"
   mkdir -p "$dir"
-  for exe in chuks-ci chuks-ci.exe; do
-    if [[ -f "$work/x/$exe" ]]; then mv "$work/x/$exe" "$dir/$exe"; fi
-  done
-  printf '%s\n' "$expected" >"$marker"
+  mv "$work/$archive" "$cached"
 fi
+bin="$dir/bin"
+extract="$(mktemp -d "${RUNNER_TEMP:-/tmp}/chuks-ci-extract.XXXXXX")"
+tar -xzf "$cached" -C "$extract"
+rm -rf "$bin"
+mkdir -p "$bin"
+for exe in chuks-ci chuks-ci.exe; do
+  if [[ -f "$extract/$exe" ]]; then mv "$extract/$exe" "$bin/$exe"; fi
+done
+rm -rf "$extract"
 
-echo "$dir" >>"$GITHUB_PATH"
+echo "$bin" >>"$GITHUB_PATH"

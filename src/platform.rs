@@ -64,13 +64,9 @@ mod tests {
         assert_eq!(host("macos", "aarch64").unwrap(), "darwin-arm64");
         assert_eq!(host("windows", "x86_64").unwrap(), "windows-x86_64");
         assert!(host("freebsd", "x86_64").is_err());
-        assert!(
-            resolve("auto").is_ok()
-                || cfg!(not(any(
-                    target_os = "linux",
-                    target_os = "macos",
-                    target_os = "windows"
-                )))
+        assert_eq!(
+            resolve("auto").ok(),
+            host(std::env::consts::OS, std::env::consts::ARCH).ok()
         );
         assert_eq!(resolve("linux-aarch64").unwrap(), "linux-aarch64");
         assert!(matches!(

@@ -30,6 +30,10 @@ pub fn for_upload(total: u64, quiet: bool) -> (ProgressFn, Option<ProgressBar>) 
     let last_decile = Arc::new(AtomicU64::new(0));
     let report = move |sent: u64, total: u64| {
         let decile = sent * 10 / total.max(1);
+        // A retry starts again from zero: report its progress afresh.
+        if decile < last_decile.load(Ordering::Relaxed) {
+            last_decile.store(decile, Ordering::Relaxed);
+        }
         if decile > last_decile.fetch_max(decile, Ordering::Relaxed) {
             eprintln!(
                 "uploaded {}% ({} of {})",
