@@ -75,6 +75,11 @@ pub enum PackError {
     SymlinkDangling { path: String, target: PathBuf },
 
     #[error(
+        "`{path}` is a symlink to `{target}`, which is not packed itself (ignored or always left out)\nhint: replace the link with a copy of a file that belongs in the package, or exclude the link in `.chuksignore`"
+    )]
+    SymlinkToUnpacked { path: String, target: String },
+
+    #[error(
         "`{path}` is a symlink to a folder; only symlinks to files are packed\nhint: replace the link with a copy of the folder, or exclude it in `.chuksignore`"
     )]
     SymlinkToFolder { path: String },
@@ -105,6 +110,7 @@ impl HasExit for PackError {
         match self {
             PackError::SymlinkOutside { .. }
             | PackError::SymlinkDangling { .. }
+            | PackError::SymlinkToUnpacked { .. }
             | PackError::SymlinkToFolder { .. }
             | PackError::TooLarge { .. }
             | PackError::Leaks { .. } => Exit::CheckFailed,

@@ -11,8 +11,10 @@
 //! - `chuks.json` is always packed, even if ignored.
 //! - The tarball being written is skipped when it lies inside the folder, so packing twice
 //!   into the package folder gives the same result.
-//! - A symlink to a file inside the package folder is packed as a regular file holding the
-//!   target's contents (consumers need no symlink support); other symlinks are refused.
+//! - A symlink to a file that is itself packed is stored as a regular file holding the target's
+//!   contents (consumers need no symlink support). Other symlinks are refused: one pointing
+//!   outside the folder, or at an ignored or always-excluded file (`.git/config`), would smuggle
+//!   in what the rules above keep out.
 //! - Other special files (sockets, FIFOs, devices) are skipped.
 
 use std::fs::{self, Metadata};
@@ -35,6 +37,7 @@ pub fn select_files(root: &Path, output: Option<&Path>) -> Result<Vec<PackFile>,
     })?;
     let output = output.and_then(|output| path_inside(&canonical_root, output));
     let mut files = Vec::new();
+    let mut links = Vec::new();
     for entry in walker(root).build() {
         let entry = entry.map_err(|source| PackError::Walk {
             root: root.to_path_buf(),
@@ -48,12 +51,16 @@ pub fn select_files(root: &Path, output: Option<&Path>) -> Result<Vec<PackFile>,
             if output.as_ref() == Some(&path) {
                 continue;
             }
+            if file_type.is_symlink() {
+                links.push(path.clone());
+            }
             files.push(pack_file(&canonical_root, entry.path(), path)?);
         }
     }
     if !files.iter().any(|file| file.path == MANIFEST_FILE) {
         files.push(manifest_file(root, &canonical_root)?);
     }
+    check_link_targets_are_packed(&canonical_root, &files, &links)?;
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
 }
@@ -134,6 +141,33 @@ fn pack_file(canonical_root: &Path, full: &Path, path: String) -> Result<PackFil
         executable: is_executable(&metadata),
         source,
     })
+}
+
+/// Every symlink must point at a file that is packed in its own right.
+fn check_link_targets_are_packed(
+    canonical_root: &Path,
+    files: &[PackFile],
+    links: &[String],
+) -> Result<(), PackError> {
+    // The walk does not follow links, so a regular file's canonical path is root + its path.
+    let packed: std::collections::HashSet<PathBuf> = files
+        .iter()
+        .filter(|file| !links.contains(&file.path))
+        .map(|file| canonical_root.join(&file.path))
+        .collect();
+    for file in files.iter().filter(|file| links.contains(&file.path)) {
+        if !packed.contains(&file.source) {
+            let target = file
+                .source
+                .strip_prefix(canonical_root)
+                .unwrap_or(&file.source);
+            return Err(PackError::SymlinkToUnpacked {
+                path: file.path.clone(),
+                target: target.display().to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The canonical file a symlink points to, if it stays inside the package folder.
@@ -302,5 +336,33 @@ mod tests {
             select_files(&root, None),
             Err(PackError::SymlinkOutside { path, .. }) if path == "escape"
         ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn refuses_links_to_files_the_rules_leave_out() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, "chuks.json", "{}");
+        write(
+            root,
+            ".git/config",
+            "[http] extraheader = AUTHORIZATION: basic c2VjcmV0",
+        );
+        write(root, "secrets/key.txt", "hidden");
+        write(root, ".chuksignore", "secrets/\n");
+        for (link, target) in [
+            ("src/cfg", "../.git/config"),
+            ("src/key", "../secrets/key.txt"),
+        ] {
+            fs::create_dir_all(root.join("src")).unwrap();
+            symlink(target, root.join(link)).unwrap();
+            assert!(
+                matches!(select_files(root, None), Err(PackError::SymlinkToUnpacked { ref path, .. }) if path == link),
+                "{link}"
+            );
+            fs::remove_file(root.join(link)).unwrap();
+        }
     }
 }
