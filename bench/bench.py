@@ -429,6 +429,7 @@ def case_pack(binary: Path, inputs: Inputs, work: Path, report: Report, runs: in
         raise SystemExit("chuks-ci pack and the baseline's file list disagree")
     unpacked = listed["unpacked_size"]
     sizes = {}
+    digests = set()
 
     def baseline(_round: int) -> float:
         target = out / "baseline.tgz"
@@ -441,9 +442,16 @@ def case_pack(binary: Path, inputs: Inputs, work: Path, report: Report, runs: in
         elapsed = timed([str(binary), "pack", "--manifest", str(inputs.pack_root / "chuks.json"),
                          "--output", str(target)])
         sizes["chuks-ci"] = target.stat().st_size
+        digests.add(hashlib.sha256(target.read_bytes()).hexdigest())
         return elapsed
 
     times = interleaved({"baseline": baseline, "chuks-ci": ours}, runs=runs, warmup=1)
+    # Determinism on real-sized input: one more pack pinned to one core (chuks-ci then starts
+    # one compression thread) must give the bytes of every multi-threaded run.
+    single_core = out / "single-core.tgz"
+    run(["taskset", "-c", "0", str(binary), "pack", "--manifest", str(inputs.pack_root / "chuks.json"),
+         "--output", str(single_core)])
+    digests.add(hashlib.sha256(single_core.read_bytes()).hexdigest())
     base, mine = median(times["baseline"]), median(times["chuks-ci"])
     ratio = mine / base
     report.add(Row("pack: wall time vs `tar -czf`", secs(base), secs(mine), f"{ratio:.2f}",
@@ -451,6 +459,8 @@ def case_pack(binary: Path, inputs: Inputs, work: Path, report: Report, runs: in
     size_ratio = sizes["chuks-ci"] / sizes["baseline"]
     report.add(Row("pack: compressed size vs `tar -czf`", f"{sizes['baseline'] / 1e6:.1f} MB",
                    f"{sizes['chuks-ci'] / 1e6:.1f} MB", f"{size_ratio:.3f}", "≤ 1.02", size_ratio <= 1.02))
+    report.add(Row("pack: same bytes in every run and on one core", "-",
+                   f"{len(digests)} distinct sha256 in {runs + 2} packs", "-", "1", len(digests) == 1))
     report.details.append(
         f"pack: {len(expected)} files, {unpacked / 1e6:.0f} MB unpacked (plus a 100 MiB ignored `build/`); "
         f"{runs} interleaved runs each after 1 warm-up; runs (s): baseline "

@@ -11,18 +11,22 @@
 //! Every output byte is a function of the input and the level alone (chunk boundaries are fixed
 //! offsets, dictionaries come from the input, and the deflate implementation picks no strategy
 //! by CPU), so one thread or many give the same archive.
+//!
+//! Memory is bounded by the thread count, not the input: at most `threads + 1` chunks are in
+//! flight, and their buffers are reused rather than reallocated.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 
-/// Uncompressed bytes per chunk. Large enough that the sync-flush marker (5 bytes) and the
-/// restarted block statistics cost well under 0.1%, small enough to keep memory flat.
-pub const CHUNK_BYTES: usize = 1 << 20;
+/// Uncompressed bytes per chunk. With the previous chunk as dictionary, the cost of cutting
+/// (a 5-byte sync marker and restarted block statistics) stays near 0.1% of the output; smaller
+/// chunks keep the memory held per thread small.
+pub const CHUNK_BYTES: usize = 256 * 1024;
 
 /// Deflate's window: the most history a back-reference can use.
 const WINDOW_BYTES: usize = 32 * 1024;
@@ -30,7 +34,8 @@ const WINDOW_BYTES: usize = 32 * 1024;
 /// Magic, method deflate, no flags, mtime 0, no extra flags, OS 255 ("unknown").
 const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
 
-/// Most threads worth starting: past this the reading thread cannot keep them busy.
+/// Most threads worth starting: past this one reading thread cannot keep them busy, and each
+/// holds about 1 MiB (its compressor and chunks in flight).
 const MAX_THREADS: usize = 8;
 
 /// The number of compression threads to use on this machine.
@@ -41,34 +46,44 @@ pub fn default_threads() -> usize {
         .clamp(1, MAX_THREADS)
 }
 
+/// The buffers of one chunk, reused from chunk to chunk.
+#[derive(Default)]
+struct Buffers {
+    data: Vec<u8>,
+    dictionary: Vec<u8>,
+    compressed: Vec<u8>,
+}
+
 /// One chunk to compress.
 struct Job {
     index: u64,
-    data: Vec<u8>,
-    dictionary: Vec<u8>,
+    buffers: Buffers,
     last: bool,
 }
 
-/// A compressed chunk, with the CRC-32 of its uncompressed bytes.
+/// A compressed chunk (in `buffers.compressed`), with the CRC-32 of its uncompressed bytes.
 struct Done {
     index: u64,
-    result: io::Result<(Vec<u8>, Crc)>,
+    buffers: Buffers,
+    result: io::Result<Crc>,
 }
 
 /// Gzip-compresses everything written to it into `out`; call [`ParallelGzip::finish`] at the end.
 pub struct ParallelGzip<W: Write> {
     out: W,
-    filling: Vec<u8>,
-    dictionary: Vec<u8>,
-    jobs: Option<SyncSender<Job>>,
+    filling: Buffers,
+    /// The last 32 KiB of the chunk sent most recently: the next chunk's dictionary.
+    window: Vec<u8>,
+    jobs: Option<Sender<Job>>,
     done: Receiver<Done>,
     workers: Vec<JoinHandle<()>>,
     next_index: u64,
     next_to_write: u64,
     /// Chunks compressed ahead of the one the output waits for.
-    parked: BTreeMap<u64, (Vec<u8>, Crc)>,
+    parked: BTreeMap<u64, (Buffers, Crc)>,
+    spare: Vec<Buffers>,
     crc: Crc,
-    /// Chunks sent and not yet written; bounded so memory does not grow with the input.
+    /// Chunks sent and not yet written.
     in_flight: usize,
     max_in_flight: usize,
 }
@@ -78,7 +93,8 @@ impl<W: Write> ParallelGzip<W> {
     pub fn new(mut out: W, level: Compression, threads: usize) -> io::Result<Self> {
         out.write_all(&GZIP_HEADER)?;
         let threads = threads.max(1);
-        let (job_sender, job_receiver) = mpsc::sync_channel::<Job>(threads);
+        // Unbounded, but never holding more than `max_in_flight` jobs.
+        let (job_sender, job_receiver) = mpsc::channel::<Job>();
         let job_receiver = Arc::new(Mutex::new(job_receiver));
         let (done_sender, done) = mpsc::channel();
         let workers = (0..threads)
@@ -92,17 +108,22 @@ impl<W: Write> ParallelGzip<W> {
             .collect::<io::Result<Vec<_>>>()?;
         Ok(ParallelGzip {
             out,
-            filling: Vec::with_capacity(CHUNK_BYTES),
-            dictionary: Vec::new(),
+            filling: Buffers {
+                data: Vec::with_capacity(CHUNK_BYTES),
+                ..Buffers::default()
+            },
+            window: Vec::with_capacity(WINDOW_BYTES),
             jobs: Some(job_sender),
             done,
             workers,
             next_index: 0,
             next_to_write: 0,
             parked: BTreeMap::new(),
+            spare: Vec::new(),
             crc: Crc::new(),
             in_flight: 0,
-            max_in_flight: 2 * threads,
+            // Every thread busy, plus one chunk queued so none waits for the reader.
+            max_in_flight: threads + 1,
         })
     }
 
@@ -131,13 +152,20 @@ impl<W: Write> ParallelGzip<W> {
         while self.in_flight >= self.max_in_flight {
             self.write_next_done()?;
         }
-        let data = std::mem::replace(&mut self.filling, Vec::with_capacity(CHUNK_BYTES));
-        let tail = data.len().saturating_sub(WINDOW_BYTES);
-        let next_dictionary = data[tail..].to_vec();
+        let next = self.spare.pop().unwrap_or_else(|| Buffers {
+            data: Vec::with_capacity(CHUNK_BYTES),
+            ..Buffers::default()
+        });
+        let mut buffers = std::mem::replace(&mut self.filling, next);
+        // This chunk's dictionary is the previous chunk's tail; its own tail is the next one's.
+        buffers.dictionary.clear();
+        buffers.dictionary.extend_from_slice(&self.window);
+        let tail = buffers.data.len().saturating_sub(WINDOW_BYTES);
+        self.window.clear();
+        self.window.extend_from_slice(&buffers.data[tail..]);
         let job = Job {
             index: self.next_index,
-            data,
-            dictionary: std::mem::replace(&mut self.dictionary, next_dictionary),
+            buffers,
             last,
         };
         let sender = self
@@ -155,76 +183,83 @@ impl<W: Write> ParallelGzip<W> {
     /// Waits for the chunk the output needs next and writes it, parking any that come early.
     fn write_next_done(&mut self) -> io::Result<()> {
         loop {
-            if let Some((bytes, crc)) = self.parked.remove(&self.next_to_write) {
-                self.out.write_all(&bytes)?;
+            if let Some((mut buffers, crc)) = self.parked.remove(&self.next_to_write) {
+                self.out.write_all(&buffers.compressed)?;
                 self.crc.combine(&crc);
                 self.next_to_write += 1;
                 self.in_flight -= 1;
+                buffers.data.clear();
+                self.spare.push(buffers);
                 return Ok(());
             }
             let done = self
                 .done
                 .recv()
                 .map_err(|_| io::Error::other("a gzip compression thread stopped"))?;
-            self.parked.insert(done.index, done.result?);
+            self.parked.insert(done.index, (done.buffers, done.result?));
         }
     }
 }
 
 /// A compression thread: takes chunks until the job channel closes.
-fn work(jobs: &Mutex<Receiver<Job>>, done: &mpsc::Sender<Done>, level: Compression) {
+fn work(jobs: &Mutex<Receiver<Job>>, done: &Sender<Done>, level: Compression) {
     loop {
         // The lock is held only while waiting for a job, never while compressing.
         let job = match jobs.lock() {
             Ok(receiver) => receiver.recv(),
             Err(_) => return,
         };
-        let Ok(job) = job else { return };
-        let result = compress_chunk(&job, level);
-        if done
-            .send(Done {
-                index: job.index,
-                result,
-            })
-            .is_err()
-        {
+        let Ok(mut job) = job else { return };
+        // A new compressor for every chunk, never a reset one: a reset keeps the old window's
+        // bytes, which deflate may read past the end of its input and which then sway its
+        // choice between equal matches, so the output would depend on which thread compressed
+        // what before. A new one starts from a zeroed window.
+        let mut deflate = Compress::new(level, false);
+        let result = compress_chunk(&mut deflate, &mut job.buffers, job.last);
+        let done_chunk = Done {
+            index: job.index,
+            buffers: job.buffers,
+            result,
+        };
+        if done.send(done_chunk).is_err() {
             return;
         }
     }
 }
 
-/// Raw deflate of one chunk: sync-flushed, or finished when it is the last.
-fn compress_chunk(job: &Job, level: Compression) -> io::Result<(Vec<u8>, Crc)> {
+/// Raw deflate of one chunk into `buffers.compressed`: sync-flushed, or finished when last.
+fn compress_chunk(deflate: &mut Compress, buffers: &mut Buffers, last: bool) -> io::Result<Crc> {
     let mut crc = Crc::new();
-    crc.update(&job.data);
-    let mut deflate = Compress::new(level, false);
-    if !job.dictionary.is_empty() {
+    crc.update(&buffers.data);
+    if !buffers.dictionary.is_empty() {
         deflate
-            .set_dictionary(&job.dictionary)
+            .set_dictionary(&buffers.dictionary)
             .map_err(io::Error::other)?;
     }
-    let flush = if job.last {
+    let flush = if last {
         FlushCompress::Finish
     } else {
         FlushCompress::Sync
     };
+    let out = &mut buffers.compressed;
+    out.clear();
     // Incompressible input grows by about 5 bytes per 16 KiB stored block.
-    let mut out = Vec::with_capacity(job.data.len() + job.data.len() / 1024 + 1024);
-    let mut input = &job.data[..];
+    out.reserve(buffers.data.len() + buffers.data.len() / 1024 + 1024);
+    let mut input = &buffers.data[..];
     loop {
         if out.capacity() - out.len() < 1024 {
             out.reserve(64 * 1024);
         }
         let before = deflate.total_in();
         let status = deflate
-            .compress_vec(input, &mut out, flush)
+            .compress_vec(input, out, flush)
             .map_err(io::Error::other)?;
         input = &input[(deflate.total_in() - before) as usize..];
         // A flush is complete once deflate stops with output space to spare.
         let flushed = input.is_empty() && out.len() < out.capacity();
         match status {
-            Status::StreamEnd => return Ok((out, crc)),
-            _ if !job.last && flushed => return Ok((out, crc)),
+            Status::StreamEnd => return Ok(crc),
+            _ if !last && flushed => return Ok(crc),
             _ => {}
         }
     }
@@ -232,10 +267,10 @@ fn compress_chunk(job: &Job, level: Compression) -> io::Result<(Vec<u8>, Crc)> {
 
 impl<W: Write> Write for ParallelGzip<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let room = CHUNK_BYTES - self.filling.len();
+        let room = CHUNK_BYTES - self.filling.data.len();
         let taken = room.min(buf.len());
-        self.filling.extend_from_slice(&buf[..taken]);
-        if self.filling.len() == CHUNK_BYTES {
+        self.filling.data.extend_from_slice(&buf[..taken]);
+        if self.filling.data.len() == CHUNK_BYTES {
             self.send_chunk(false)?;
         }
         Ok(taken)
@@ -256,21 +291,37 @@ mod tests {
 
     use super::*;
 
-    /// Text-like bytes with incompressible stretches, from a fixed xorshift seed.
+    /// Source-like text (words from a small vocabulary, so matches come at many distances)
+    /// with incompressible stretches, from a fixed xorshift seed.
     fn mixed_bytes(len: usize) -> Vec<u8> {
+        const WORDS: [&str; 12] = [
+            "let ", "value", " = ", "chuks", "(index)", ";\n", "return ", "archive", ".pack",
+            "{\n", "}\n", "    ",
+        ];
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        (0..len)
-            .map(|i| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                if (i / 50_000) % 3 == 2 {
-                    state as u8
-                } else {
-                    b"let value = chuks(index);\n"[i % 26]
-                }
-            })
-            .collect()
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut out = Vec::with_capacity(len + 16);
+        while out.len() < len {
+            if (out.len() / 50_000) % 3 == 2 {
+                out.push(next() as u8);
+            } else {
+                out.extend_from_slice(WORDS[(next() % 12) as usize].as_bytes());
+            }
+        }
+        out.truncate(len);
+        // Runs of zeros across every chunk boundary, like tar's padding: near the end of its
+        // input deflate compares past what it was given, so this is where a compressor that
+        // remembers an earlier chunk would answer differently from a fresh one.
+        for boundary in (CHUNK_BYTES..len).step_by(CHUNK_BYTES) {
+            let run = boundary.saturating_sub(700)..(boundary + 300).min(len);
+            out[run].fill(0);
+        }
+        out
     }
 
     fn gzip(data: &[u8], threads: usize) -> Vec<u8> {
@@ -296,7 +347,7 @@ mod tests {
             CHUNK_BYTES - 1,
             CHUNK_BYTES,
             CHUNK_BYTES + 1,
-            3 * CHUNK_BYTES + 12_345,
+            9 * CHUNK_BYTES + 12_345,
         ] {
             let data = mixed_bytes(len);
             let single = gzip(&data, 1);
@@ -312,7 +363,7 @@ mod tests {
 
     #[test]
     fn dictionaries_keep_the_size_close_to_one_stream() {
-        let data = mixed_bytes(4 * CHUNK_BYTES);
+        let data = mixed_bytes(16 * CHUNK_BYTES);
         let mut whole = flate2::write::GzEncoder::new(Vec::new(), Compression::new(6));
         whole.write_all(&data).unwrap();
         let whole = whole.finish().unwrap().len() as f64;
