@@ -3,7 +3,7 @@
 //! git gets an allow-listed environment: tokens and other CI secrets never reach it.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 use crate::exit::{Exit, HasExit};
 
@@ -83,70 +83,106 @@ impl Git {
 
     /// The repository around the folder, or `None` when it is not in one.
     pub fn repo(&self) -> Result<Option<Repo>, GitError> {
-        let output = self.output(&["rev-parse", "--is-shallow-repository"])?;
-        if !output.status.success() {
+        // One process for both answers: the query prints first, then `--verify` resolves HEAD,
+        // failing quietly (status 1, nothing on stderr) when there are no commits yet.
+        let output = self.output(&[
+            "rev-parse",
+            "--is-shallow-repository",
+            "--verify",
+            "--quiet",
+            "HEAD^{commit}",
+        ])?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let lines: Vec<&str> = stdout.lines().collect();
+        if lines.is_empty() {
             let stderr = String::from_utf8_lossy(&output.stderr);
             if stderr.contains("not a git repository") {
                 return Ok(None);
             }
             return Err(failure("rev-parse --is-shallow-repository", &stderr));
         }
-        let shallow = String::from_utf8_lossy(&output.stdout).trim() == "true";
-        let head = self.commit_of("HEAD")?;
-        Ok(Some(Repo { shallow, head }))
+        let head = match (output.status.success(), lines.get(1)) {
+            (true, Some(commit)) => Some(commit.trim().to_string()),
+            _ => None,
+        };
+        Ok(Some(Repo {
+            shallow: lines[0] == "true",
+            head,
+        }))
     }
 
     /// Tags that point at HEAD, annotated ones included (git peels them).
     pub fn tags_at_head(&self) -> Result<Vec<String>, GitError> {
-        let stdout = self.run(&["tag", "--points-at", "HEAD"])?;
-        Ok(stdout.lines().map(str::to_string).collect())
+        self.start_tags_at_head().wait()
+    }
+
+    /// [`Git::tags_at_head`], started in the background.
+    pub fn start_tags_at_head(&self) -> Pending<Vec<String>> {
+        self.start(&["tag", "--points-at", "HEAD"], |output| {
+            Ok(succeeded(output)?.lines().map(str::to_string).collect())
+        })
     }
 
     /// The commit a tag points at, annotated tags peeled; `None` if the tag does not exist.
     pub fn tag_commit(&self, tag: &str) -> Result<Option<String>, GitError> {
-        self.commit_of(&format!("refs/tags/{tag}"))
+        self.start_tag_commit(tag).wait()
+    }
+
+    /// [`Git::tag_commit`], started in the background.
+    pub fn start_tag_commit(&self, tag: &str) -> Pending<Option<String>> {
+        let peeled = format!("refs/tags/{tag}^{{commit}}");
+        self.start(&["rev-parse", "--verify", "--quiet", &peeled], |output| {
+            Ok(output
+                .status
+                .success()
+                .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string()))
+        })
     }
 
     /// Modified, staged or untracked files under the package folder, relative to the repo root.
     pub fn dirty_files(&self) -> Result<Vec<String>, GitError> {
-        let stdout = self.run(&["status", "--porcelain=v1", "-z", "--", "."])?;
-        let mut entries = stdout.split('\0').filter(|entry| !entry.is_empty());
-        let mut files = Vec::new();
-        while let Some(entry) = entries.next() {
-            let (status, path) = entry.split_at(3.min(entry.len()));
-            files.push(path.to_string());
-            // A rename or copy is followed by its source path as a separate entry.
-            if status.starts_with(['R', 'C']) {
-                entries.next();
+        self.start_dirty_files().wait()
+    }
+
+    /// [`Git::dirty_files`], started in the background.
+    pub fn start_dirty_files(&self) -> Pending<Vec<String>> {
+        self.start(&["status", "--porcelain=v1", "-z", "--", "."], |output| {
+            let stdout = succeeded(output)?;
+            let mut entries = stdout.split('\0').filter(|entry| !entry.is_empty());
+            let mut files = Vec::new();
+            while let Some(entry) = entries.next() {
+                let (status, path) = entry.split_at(3.min(entry.len()));
+                files.push(path.to_string());
+                // A rename or copy is followed by its source path as a separate entry.
+                if status.starts_with(['R', 'C']) {
+                    entries.next();
+                }
             }
-        }
-        Ok(files)
+            Ok(files)
+        })
     }
 
-    fn commit_of(&self, reference: &str) -> Result<Option<String>, GitError> {
-        let peeled = format!("{reference}^{{commit}}");
-        let output = self.output(&["rev-parse", "--verify", "--quiet", &peeled])?;
-        if output.status.success() {
-            Ok(Some(
-                String::from_utf8_lossy(&output.stdout).trim().to_string(),
-            ))
-        } else {
-            Ok(None)
+    /// Starts `git args` without waiting; `parse` turns its output into the answer.
+    fn start<T>(&self, args: &[&str], parse: Parse<T>) -> Pending<T> {
+        let child = self
+            .command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(GitError::Spawn);
+        Pending {
+            child: Some(child),
+            args: args.join(" "),
+            parse,
         }
-    }
-
-    fn run(&self, args: &[&str]) -> Result<String, GitError> {
-        let output = self.output(args)?;
-        if !output.status.success() {
-            return Err(failure(
-                &args.join(" "),
-                &String::from_utf8_lossy(&output.stderr),
-            ));
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
     fn output(&self, args: &[&str]) -> Result<std::process::Output, GitError> {
+        self.command(args).output().map_err(GitError::Spawn)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(&self.program);
         command.args(args).current_dir(&self.dir).env_clear();
         for name in INHERITED_ENV_VARS {
@@ -155,7 +191,66 @@ impl Git {
             }
         }
         command.env("LC_ALL", "C").env("GIT_TERMINAL_PROMPT", "0");
-        command.output().map_err(GitError::Spawn)
+        command
+    }
+}
+
+/// Turns a finished git command into its answer.
+type Parse<T> = fn(&CommandOutput) -> Result<T, GitError>;
+
+/// A finished git command, with the arguments it ran with for error messages.
+struct CommandOutput {
+    args: String,
+    status: std::process::ExitStatus,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+/// The command's stdout, or the failure it reported.
+fn succeeded(output: &CommandOutput) -> Result<String, GitError> {
+    if !output.status.success() {
+        return Err(failure(
+            &output.args,
+            &String::from_utf8_lossy(&output.stderr),
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// A git query running in the background. Each git process takes about a millisecond to
+/// start, most of what a tag check costs, so the checks start the queries they will need
+/// together and collect the answers in their usual order.
+pub struct Pending<T> {
+    child: Option<Result<Child, GitError>>,
+    args: String,
+    parse: Parse<T>,
+}
+
+impl<T> Pending<T> {
+    /// Waits for the command and returns its answer.
+    pub fn wait(mut self) -> Result<T, GitError> {
+        let child = self
+            .child
+            .take()
+            .expect("a pending query is collected once")?;
+        let output = child.wait_with_output().map_err(GitError::Spawn)?;
+        (self.parse)(&CommandOutput {
+            args: std::mem::take(&mut self.args),
+            status: output.status,
+            stdout: output.stdout,
+            stderr: output.stderr,
+        })
+    }
+}
+
+impl<T> Drop for Pending<T> {
+    /// An answer that is no longer needed is still waited for, never killed: a `git status`
+    /// killed mid-write would leave `index.lock` behind. Its pipes are drained so it cannot
+    /// block on a full one.
+    fn drop(&mut self) {
+        if let Some(Ok(child)) = self.child.take() {
+            let _ = child.wait_with_output();
+        }
     }
 }
 
@@ -170,5 +265,58 @@ fn failure(args: &str, stderr: &str) -> GitError {
         args: args.to_string(),
         stderr,
         hint,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git_in(dir: &Path, args: &[&str]) {
+        let status = Git::locate(dir).unwrap().command(args).status().unwrap();
+        assert!(status.success(), "git {args:?}");
+    }
+
+    #[test]
+    fn repo_reads_shallowness_and_head_in_one_query() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = Git::locate(dir.path()).unwrap();
+        git_in(dir.path(), &["init", "-q"]);
+        let unborn = git.repo().unwrap().expect("a repository");
+        assert!(!unborn.shallow);
+        assert_eq!(unborn.head, None, "no commits yet");
+
+        git_in(
+            dir.path(),
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.invalid",
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                "first",
+            ],
+        );
+        let born = git.repo().unwrap().expect("a repository");
+        let head = born.head.expect("a commit");
+        assert_eq!(head.len(), 40, "{head}");
+        assert_eq!(git.tag_commit("v1.0.0").unwrap(), None);
+        git_in(dir.path(), &["tag", "v1.0.0"]);
+        assert_eq!(git.tag_commit("v1.0.0").unwrap(), Some(head.clone()));
+        assert_eq!(git.tags_at_head().unwrap(), ["v1.0.0"]);
+        assert_eq!(git.dirty_files().unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_query_that_is_never_collected_is_still_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = Git::locate(dir.path()).unwrap();
+        git_in(dir.path(), &["init", "-q"]);
+        // Dropped unread: the drop waits for git, so nothing outlives the check.
+        drop(git.start_dirty_files());
+        assert!(git.start_tags_at_head().wait().is_err(), "HEAD is unborn");
     }
 }

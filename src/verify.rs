@@ -4,7 +4,7 @@
 use crate::ci;
 use crate::cli::TagArgs;
 use crate::exit::{Exit, HasExit};
-use crate::git::{Git, GitError, Repo};
+use crate::git::{Git, GitError, Pending, Repo};
 use crate::manifest::Manifest;
 use crate::report::{Problem, Reporter};
 use crate::tag::{self, ReleaseTag, TagError, TagSource};
@@ -55,14 +55,30 @@ pub fn verify(
         Err(GitError::NotInstalled) => None,
         Err(err) => return Err(err.into()),
     };
+    let explicit = explicit_tag(args);
+    // The git queries the check will need run side by side with the repository query; their
+    // answers are still read, and acted on, in the order below. With the tag known up front
+    // all of them are needed on the way to success; without it, only the tag list is, since
+    // no tag at HEAD ends the check.
+    let mut queries = git.as_ref().map(|git| Queries {
+        tags_at_head: explicit.is_none().then(|| git.start_tags_at_head()),
+        tag_commit: explicit.as_ref().map(|tag| git.start_tag_commit(&tag.name)),
+        dirty_files: explicit.is_some().then(|| git.start_dirty_files()),
+    });
     findings.repo = match &git {
         Some(git) => git.repo()?,
         None => None,
     };
     let prefix = args.tag_prefix.as_deref();
-    let release_tag = match explicit_tag(args) {
+    let release_tag = match explicit {
         Some(found) => found,
-        None => tag_at_head(git.as_ref(), findings.repo.as_ref(), manifest, prefix)?,
+        None => tag_at_head(
+            git.as_ref(),
+            findings.repo.as_ref(),
+            manifest,
+            prefix,
+            queries.as_mut().and_then(|q| q.tags_at_head.take()),
+        )?,
     };
     reporter.debug(
         1,
@@ -88,11 +104,28 @@ pub fn verify(
             .with_hint("publish from a clone of the package's repository"),
         ),
         (Some(git), Some(repo)) => {
-            check_tag_at_head(git, repo, &release_tag, rehearsal, reporter)?;
-            warn_about_dirty_files(git, reporter)?;
+            let mut queries = queries.unwrap_or_default();
+            let dirty_files = queries
+                .dirty_files
+                .take()
+                .unwrap_or_else(|| git.start_dirty_files());
+            let tag_commit = match queries.tag_commit.take() {
+                Some(pending) => pending.wait()?,
+                None => git.tag_commit(&release_tag.name)?,
+            };
+            check_tag_at_head(tag_commit, repo, &release_tag, rehearsal, reporter)?;
+            warn_about_dirty_files(dirty_files.wait()?, reporter);
         }
     }
     Ok(())
+}
+
+/// Git queries started ahead of need; `None` once collected, or when not started.
+#[derive(Default)]
+struct Queries {
+    tags_at_head: Option<Pending<Vec<String>>>,
+    tag_commit: Option<Pending<Option<String>>>,
+    dirty_files: Option<Pending<Vec<String>>>,
 }
 
 /// `--tag` first, then the CI environment.
@@ -111,6 +144,7 @@ fn tag_at_head(
     repo: Option<&Repo>,
     manifest: &Manifest,
     prefix: Option<&str>,
+    started: Option<Pending<Vec<String>>>,
 ) -> anyhow::Result<ReleaseTag> {
     let git = git.ok_or(GitError::NotInstalled)?;
     let example = format!("v{}", manifest.version);
@@ -122,7 +156,10 @@ fn tag_at_head(
         }
         .into());
     };
-    let tags = git.tags_at_head()?;
+    let tags = match started {
+        Some(pending) => pending.wait()?,
+        None => git.tags_at_head()?,
+    };
     if tags.is_empty() {
         let hint = if repo.shallow {
             format!(
@@ -145,14 +182,14 @@ fn tag_at_head(
 /// The tag must exist locally and point at HEAD. In a rehearsal, a tag given with `--tag` that
 /// does not exist yet is only a warning.
 fn check_tag_at_head(
-    git: &Git,
+    tag_commit: Option<String>,
     repo: &Repo,
     release_tag: &ReleaseTag,
     rehearsal: bool,
     reporter: &mut Reporter,
 ) -> anyhow::Result<()> {
     let tag = release_tag.name.as_str();
-    let Some(tag_commit) = git.tag_commit(tag)? else {
+    let Some(tag_commit) = tag_commit else {
         if rehearsal && release_tag.source == TagSource::Flag {
             reporter.report(
                 Problem::warning(format!("tag `{tag}` does not exist in this clone yet"))
@@ -187,10 +224,9 @@ fn check_tag_at_head(
     Ok(())
 }
 
-fn warn_about_dirty_files(git: &Git, reporter: &mut Reporter) -> Result<(), GitError> {
-    let files = git.dirty_files()?;
+fn warn_about_dirty_files(files: Vec<String>, reporter: &mut Reporter) {
     if files.is_empty() {
-        return Ok(());
+        return;
     }
     let mut named = files
         .iter()
@@ -206,5 +242,4 @@ fn warn_about_dirty_files(git: &Git, reporter: &mut Reporter) -> Result<(), GitE
             "commit or stash them; the package is built from the working tree, not from the tag",
         ),
     );
-    Ok(())
 }

@@ -457,3 +457,77 @@ fn the_exec_bit_is_part_of_the_package() {
     let without = pack_to(plain.path(), &out.path().join("2.tgz"));
     assert_ne!(with_exec, without);
 }
+
+/// About 7 MiB in 40 files, text and incompressible, so the tarball spans several gzip chunks.
+fn multi_chunk_package() -> TempDir {
+    let dir = package(&[]);
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for i in 0..40 {
+        let len = 90_000 + i * 7_919;
+        let contents: Vec<u8> = (0..len)
+            .map(|j| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                if i % 3 == 0 {
+                    state as u8
+                } else {
+                    b"fn pack(files) { return archive; }\n"[j % 35]
+                }
+            })
+            .collect();
+        write(
+            dir.path(),
+            &format!("src/part{}/file{i:02}.chuks", i % 4),
+            contents,
+        );
+    }
+    dir
+}
+
+#[test]
+fn the_bytes_do_not_depend_on_the_run_or_the_number_of_threads() {
+    let package = multi_chunk_package();
+    let options = chuks_ci::cli::PackOptions {
+        allow_files: Vec::new(),
+        max_size: chuks_ci::pack::DEFAULT_MAX_PACKAGE_BYTES,
+    };
+    let plan = chuks_ci::pack::plan(package.path(), &options, None).unwrap();
+    let with_threads = |threads| {
+        let mut bytes = Vec::new();
+        chuks_ci::pack::write_tarball_with_threads(&plan, &mut bytes, threads).unwrap();
+        bytes
+    };
+    let single = with_threads(1);
+    assert!(
+        single.len() > 3 << 20,
+        "spans several chunks: {}",
+        single.len()
+    );
+    for threads in [1, 2, 3, 8] {
+        assert!(with_threads(threads) == single, "{threads} threads");
+    }
+    let out = tempfile::tempdir().unwrap();
+    let first = pack_to(package.path(), &out.path().join("1.tgz"));
+    let again = pack_to(package.path(), &out.path().join("2.tgz"));
+    assert!(
+        first == single && again == single,
+        "the binary packs the same bytes"
+    );
+    // One gzip member holding every file: a single-member reader sees them all, intact.
+    let mut archive = tar::Archive::new(GzDecoder::new(&single[..]));
+    let mut count = 0;
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().into_owned();
+        let mut contents = Vec::new();
+        entry.read_to_end(&mut contents).unwrap();
+        assert!(
+            contents == fs::read(package.path().join(&path)).unwrap(),
+            "{}",
+            path.display()
+        );
+        count += 1;
+    }
+    assert_eq!(count, 41);
+}

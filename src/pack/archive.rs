@@ -4,22 +4,25 @@
 //! directory entries), GNU headers (long paths use the GNU long-name extension), mtime fixed at
 //! [`ARCHIVE_MTIME`], uid/gid 0 with empty owner names, mode 0o755 for files with any exec bit
 //! and 0o644 otherwise. The gzip header has no file name, mtime 0 and OS byte 255 ("unknown");
-//! compression level 6.
+//! compression level 6, on all cores in fixed-size chunks (see [`super::parallel_gzip`]), so the
+//! bytes are the same whatever the number of threads.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
-use flate2::{Compression, GzBuilder};
+use flate2::Compression;
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
+use super::parallel_gzip::{ParallelGzip, default_threads};
 use super::{PackError, PackFile, PackPlan};
 
 /// The mtime of every entry: 2000-01-01T00:00:00Z. Not 0, which some tools warn about.
 pub const ARCHIVE_MTIME: u64 = 946_684_800;
 
 const GZIP_LEVEL: u32 = 6;
+#[cfg(test)]
 const GZIP_OS_UNKNOWN: u8 = 255;
 
 /// What was written.
@@ -44,18 +47,26 @@ pub struct FileDigest {
     pub sha256: String,
 }
 
-/// Streams the tarball for `plan` into `out`, hashing both the files and the output.
+/// Streams the tarball for `plan` into `out`, hashing both the files and the output, with one
+/// compression thread per core.
 pub fn write_tarball(plan: &PackPlan, out: impl Write) -> Result<TarballSummary, PackError> {
-    let gzip = GzBuilder::new()
-        .mtime(0)
-        .operating_system(GZIP_OS_UNKNOWN)
-        .write(Hashing::new(out), Compression::new(GZIP_LEVEL));
+    write_tarball_with_threads(plan, out, default_threads())
+}
+
+/// [`write_tarball`] with `threads` compression threads; the output is the same for any number.
+pub fn write_tarball_with_threads(
+    plan: &PackPlan,
+    out: impl Write,
+    threads: usize,
+) -> Result<TarballSummary, PackError> {
+    let write_error = |source| PackError::Write { source };
+    let gzip = ParallelGzip::new(Hashing::new(out), Compression::new(GZIP_LEVEL), threads)
+        .map_err(write_error)?;
     let mut tar = tar::Builder::new(gzip);
     let mut files = Vec::with_capacity(plan.files.len());
     for file in &plan.files {
         files.push(append_file(&mut tar, file)?);
     }
-    let write_error = |source| PackError::Write { source };
     let gzip = tar.into_inner().map_err(write_error)?;
     let mut hashed = gzip.finish().map_err(write_error)?;
     hashed.inner.flush().map_err(write_error)?;

@@ -88,6 +88,23 @@ const fn lookahead() -> usize {
     longest
 }
 
+/// The largest offset of a prefix's first separator: how far before a `_` or `-` a token can
+/// start.
+const MAX_SEPARATOR_OFFSET: usize = max_separator_offset();
+
+const fn max_separator_offset() -> usize {
+    let mut largest = 0;
+    let mut i = 0;
+    while i < TOKEN_PATTERNS.len() {
+        let offset = TOKEN_PATTERNS[i].separator_offset();
+        if offset > largest {
+            largest = offset;
+        }
+        i += 1;
+    }
+    largest
+}
+
 fn is_base62(byte: u8) -> bool {
     byte.is_ascii_alphanumeric()
 }
@@ -242,30 +259,65 @@ fn read_some(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
-/// Looks for a token starting at each of the first `decided` positions of `window`.
+/// Looks for a token starting at each of the first `decided` positions of `window`; the
+/// earliest start wins, then the earlier pattern.
+///
+/// Every token prefix holds a `_` or a `-` at a fixed offset, so instead of trying each
+/// pattern at each byte, the scan jumps between those separators (memchr, many bytes per
+/// instruction) and tries only the starts they imply.
 fn scan_window(window: &[u8], decided: usize, line: &mut usize) -> Option<TokenMatch> {
-    for start in 0..decided {
-        let rest = &window[start..];
-        for pattern in &TOKEN_PATTERNS {
-            if let Some(body_len) = pattern.match_len(rest) {
-                return Some(TokenMatch {
-                    kind: pattern.kind,
-                    line: *line,
-                    masked: mask(
-                        &rest[..pattern.prefix.len() + body_len],
-                        pattern.prefix.len(),
-                    ),
-                });
+    let search_end = (decided + MAX_SEPARATOR_OFFSET).min(window.len());
+    // (start, pattern index, body length) of the best match so far.
+    let mut best: Option<(usize, usize, usize)> = None;
+    for separator in memchr::memchr2_iter(b'_', b'-', &window[..search_end]) {
+        if best.is_some_and(|(start, _, _)| separator >= start + MAX_SEPARATOR_OFFSET) {
+            break;
+        }
+        for (index, pattern) in TOKEN_PATTERNS.iter().enumerate() {
+            let Some(start) = separator.checked_sub(pattern.separator_offset()) else {
+                continue;
+            };
+            if start >= decided || best.is_some_and(|best| (start, index) >= (best.0, best.1)) {
+                continue;
+            }
+            if let Some(body_len) = pattern.match_len(&window[start..]) {
+                best = Some((start, index, body_len));
             }
         }
-        if window[start] == b'\n' {
-            *line += 1;
-        }
     }
-    None
+    let Some((start, index, body_len)) = best else {
+        *line += count_newlines(&window[..decided]);
+        return None;
+    };
+    let pattern = &TOKEN_PATTERNS[index];
+    Some(TokenMatch {
+        kind: pattern.kind,
+        line: *line + count_newlines(&window[..start]),
+        masked: mask(
+            &window[start..start + pattern.prefix.len() + body_len],
+            pattern.prefix.len(),
+        ),
+    })
+}
+
+fn count_newlines(bytes: &[u8]) -> usize {
+    // A plain filter-count compiles to vector compares: no per-line loop.
+    bytes.iter().filter(|byte| **byte == b'\n').count()
 }
 
 impl TokenPattern {
+    /// Where the prefix's first `_` or `-` is.
+    const fn separator_offset(&self) -> usize {
+        let mut offset = 0;
+        while offset < self.prefix.len() {
+            if self.prefix[offset] == b'_' || self.prefix[offset] == b'-' {
+                return offset;
+            }
+            offset += 1;
+        }
+        panic!("every token prefix holds a `_` or a `-`")
+    }
+
     /// The body length of a token starting at `bytes[0]`, looking at most LOOKAHEAD bytes ahead.
     fn match_len(&self, bytes: &[u8]) -> Option<usize> {
         let body = bytes.strip_prefix(self.prefix)?;
@@ -427,6 +479,67 @@ mod tests {
     #[test]
     fn lookahead_covers_every_pattern() {
         assert_eq!(LOOKAHEAD, "npm_".len() + 37);
+        assert_eq!(MAX_SEPARATOR_OFFSET, "github".len());
+    }
+
+    /// The byte-by-byte scan the separator jumps replaced, kept as the reference.
+    fn scan_every_byte(window: &[u8]) -> Option<TokenMatch> {
+        let mut line = 1;
+        for start in 0..window.len() {
+            for pattern in &TOKEN_PATTERNS {
+                if let Some(body_len) = pattern.match_len(&window[start..]) {
+                    return Some(TokenMatch {
+                        kind: pattern.kind,
+                        line,
+                        masked: mask(
+                            &window[start..start + pattern.prefix.len() + body_len],
+                            pattern.prefix.len(),
+                        ),
+                    });
+                }
+            }
+            if window[start] == b'\n' {
+                line += 1;
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn separator_jumps_find_what_a_byte_by_byte_scan_finds() {
+        // Tokens, near misses and separators packed close together, cut at every chunk size.
+        let pieces = [
+            CHUKS,
+            GHP,
+            GITHUB_PAT,
+            NPM,
+            PYPI,
+            "_",
+            "-",
+            "\n",
+            "npm_",
+            "github_",
+            "ghp_x",
+            "pypi-AgE",
+            "chuks_pk",
+            "a_b-c",
+            "github_pat_",
+            "xx",
+            "\n\n",
+        ];
+        let mut state = 7u32;
+        for _ in 0..300 {
+            let mut text = String::new();
+            for _ in 0..12 {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                text.push_str(pieces[(state >> 16) as usize % pieces.len()]);
+            }
+            let expected = scan_every_byte(text.as_bytes());
+            for chunk in [1, 5, LOOKAHEAD, 64, SCAN_CHUNK] {
+                let found = scan_for_tokens(text.as_bytes(), chunk).unwrap();
+                assert_eq!(found, expected, "chunk {chunk}: {text:?}");
+            }
+        }
     }
 
     #[test]

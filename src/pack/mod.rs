@@ -5,6 +5,7 @@
 
 mod archive;
 mod leak_guard;
+mod parallel_gzip;
 mod select;
 
 use std::path::{Path, PathBuf};
@@ -13,7 +14,8 @@ use crate::cli::PackOptions;
 use crate::exit::{Exit, HasExit};
 
 pub use archive::{
-    ARCHIVE_MTIME, FileDigest, TarballSummary, file_digest, write_tarball, write_tempfile,
+    ARCHIVE_MTIME, FileDigest, TarballSummary, file_digest, write_tarball,
+    write_tarball_with_threads, write_tempfile,
 };
 pub use leak_guard::{Finding, Refusal, TokenMatch};
 
