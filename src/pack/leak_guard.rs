@@ -30,7 +30,7 @@ struct TokenPattern {
     max_body: Option<usize>,
 }
 
-const TOKEN_PATTERNS: [TokenPattern; 5] = [
+const TOKEN_PATTERNS: [TokenPattern; 10] = [
     TokenPattern {
         kind: "a Chuks registry token",
         prefix: b"chuks_pk_",
@@ -44,6 +44,41 @@ const TOKEN_PATTERNS: [TokenPattern; 5] = [
         is_body: is_base62,
         min_body: 36,
         max_body: Some(36),
+    },
+    TokenPattern {
+        kind: "a GitHub OAuth token",
+        prefix: b"gho_",
+        is_body: is_base62,
+        min_body: 36,
+        max_body: Some(36),
+    },
+    TokenPattern {
+        kind: "a GitHub App user token",
+        prefix: b"ghu_",
+        is_body: is_base62,
+        min_body: 36,
+        max_body: Some(36),
+    },
+    TokenPattern {
+        kind: "a GitHub Actions or App installation token",
+        prefix: b"ghs_",
+        is_body: is_base62,
+        min_body: 36,
+        max_body: Some(36),
+    },
+    TokenPattern {
+        kind: "a GitHub refresh token",
+        prefix: b"ghr_",
+        is_body: is_base62,
+        min_body: 36,
+        max_body: Some(36),
+    },
+    TokenPattern {
+        kind: "a GitLab personal access token",
+        prefix: b"glpat-",
+        is_body: is_base64url,
+        min_body: 20,
+        max_body: None,
     },
     TokenPattern {
         kind: "a GitHub fine-grained token",
@@ -391,6 +426,21 @@ mod tests {
             ),
             (NPM, "an npm token", "npm_0123****"),
             (PYPI, "a PyPI token", "pypi-AgEIcHlw****"),
+            (
+                "ghs_0123456789abcdefghijABCDEFGHIJ012345",
+                "a GitHub Actions or App installation token",
+                "ghs_0123****",
+            ),
+            (
+                "gho_0123456789abcdefghijABCDEFGHIJ012345",
+                "a GitHub OAuth token",
+                "gho_0123****",
+            ),
+            (
+                "glpat-xY9_zzzzzzzzzzzzzzzzzz",
+                "a GitLab personal access token",
+                "glpat-xY9_****",
+            ),
         ] {
             let found = scan(&format!("line one\nlet key = \"{token}\";\n")).expect(token);
             assert_eq!(
