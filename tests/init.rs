@@ -89,7 +89,7 @@ fn init_refuses_to_overwrite_without_force() {
     let (_, stderr) = outputs(&output);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("already exists"), "{stderr}");
-    assert!(stderr.contains("hint: pass --force"), "{stderr}");
+    assert!(stderr.contains("hint: pass `--force`"), "{stderr}");
     assert_eq!(
         std::fs::read_to_string(dir.path().join(".gitlab-ci.yml")).unwrap(),
         "# mine\n"

@@ -24,12 +24,7 @@ fn update(root: &Path) -> anyhow::Result<Exit> {
         if std::fs::read_to_string(&path).is_ok_and(|old| old == text) {
             continue;
         }
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("could not create `{}`", parent.display()))?;
-        }
-        std::fs::write(&path, text)
-            .with_context(|| format!("could not write `{}`", path.display()))?;
+        write_file(&path, &text)?;
         println!("updated {}", relative.display());
     }
     Ok(Exit::Success)
@@ -40,18 +35,13 @@ fn write(args: &InitArgs, platform: Platform, reporter: &mut Reporter) -> anyhow
     let path = args.dir.join(relative);
     if path.exists() && !args.force {
         anyhow::bail!(
-            "`{}` already exists\nhint: pass --force to overwrite it, or compare it with `chuks-ci init {} --dir <empty folder>`",
+            "`{}` already exists\nhint: pass `--force` to overwrite it, or compare it with `chuks-ci init {} --dir <empty folder>`",
             path.display(),
             platform.name()
         );
     }
     let text = templates::render(platform, args.example);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("could not create `{}`", parent.display()))?;
-    }
-    std::fs::write(&path, &text)
-        .with_context(|| format!("could not write `{}`", path.display()))?;
+    write_file(&path, &text)?;
     match reporter.format {
         Format::Json => crate::report::print_json(&json!({
             "result": "written",
@@ -137,4 +127,15 @@ fn first_difference(actual: &str, expected: &str) -> String {
         ),
         None => "only line endings differ".to_string(),
     }
+}
+
+/// Writes `text` to `path`, creating its folders.
+fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
+    let hint = "hint: check that the folder is writable, or pick another with `--dir`";
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("could not create `{}`\n{hint}", parent.display()))?;
+    }
+    std::fs::write(path, text)
+        .with_context(|| format!("could not write `{}`\n{hint}", path.display()))
 }

@@ -34,15 +34,15 @@ fn serve(args: ServeArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
+        .context("cannot start the async runtime\nhint: the machine may be out of threads or memory; try again")?;
     match reporter.format {
         Format::Human => println!("listening on {}", server.url()),
         Format::Json => print_json(&json!({ "listening": server.url() })),
     }
     // Scripts read the URL from a pipe, which would otherwise buffer it.
-    std::io::stdout()
-        .flush()
-        .context("cannot write to stdout")?;
+    std::io::stdout().flush().context(
+        "cannot write to stdout\nhint: keep stdout open: the first line is the URL to use",
+    )?;
     reporter.note("press Ctrl-C to stop");
     runtime.block_on(server.run(shutdown_signal()))?;
     reporter.note("registry stopped");
