@@ -14,6 +14,26 @@ pub fn insecure_host(url: &Url) -> Option<String> {
     (url.scheme() == "http" && !is_loopback(host)).then(|| host.to_string())
 }
 
+/// The TLS failure behind a transport error, if that is what it was. rustls errors travel
+/// wrapped in (possibly nested) `io::Error`s, whose `source()` skips the wrapped error, so each
+/// wrapper is opened instead.
+pub fn tls_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cause = Some(err);
+    while let Some(current) = cause {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        cause = match current
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(wrapped) => Some(wrapped as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
+    }
+    None
+}
+
 fn is_loopback(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     host == "localhost"
@@ -25,6 +45,19 @@ fn is_loopback(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_failures_are_found_inside_io_errors() {
+        let wrapped = std::io::Error::other(rustls::Error::DecryptError);
+        assert!(tls_failure(&wrapped).is_some());
+        let nested = std::io::Error::other(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::DecryptError,
+        ));
+        assert!(tls_failure(&nested).is_some());
+        let plain = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(tls_failure(&plain), None);
+    }
 
     #[test]
     fn only_remote_plain_http_is_insecure() {

@@ -624,7 +624,7 @@ impl RegistryClient {
         err: reqwest::Error,
         body_sent: bool,
     ) -> Result<AttemptFailure, ClientError> {
-        if let Some(detail) = tls_detail(&err) {
+        if let Some(detail) = crate::http::tls_failure(&err) {
             return Err(ClientError::Tls {
                 host: self.base.host_str().unwrap_or_default().to_string(),
                 detail,
@@ -637,17 +637,6 @@ impl RegistryClient {
             maybe_stored: body_sent && !connect,
         })
     }
-}
-
-fn tls_detail(err: &reqwest::Error) -> Option<String> {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(cause) = source {
-        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
-            return Some(tls.to_string());
-        }
-        source = cause.source();
-    }
-    None
 }
 
 /// The innermost cause of a transport error ("connection refused"), which says the most.

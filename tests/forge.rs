@@ -339,6 +339,7 @@ for_each_forge!(
     outage_then_success,
     outage_that_lasts,
     unreachable_forge,
+    tls_failure_is_not_retried,
     no_credentials_under_auto,
     no_credentials_under_required,
 );
@@ -491,6 +492,20 @@ async fn unreachable_forge(kind: Kind) {
     let shown = failure(outcome, Exit::Unavailable);
     assert!(shown.contains("connection failed"), "{shown}");
     assert!(shown.contains("after 3 attempts"), "{shown}");
+}
+
+async fn tls_failure_is_not_retried(kind: Kind) {
+    let fake = FakeForge::start().await;
+    let mut env = kind.env(&fake);
+    // https to the fake's plain-http port: the handshake fails every time.
+    let https = fake.base.replacen("http://", "https://", 1);
+    for (_, value) in &mut env {
+        *value = value.replace(&fake.base, &https);
+    }
+    let outcome = confirm_in(env, ConfirmMode::Required, TAG).await;
+    let shown = failure(outcome, Exit::Unavailable);
+    assert!(shown.contains("TLS failed with"), "{shown}");
+    assert!(shown.contains("TLS errors are not retried"), "{shown}");
 }
 
 async fn no_credentials_under_auto(kind: Kind) {

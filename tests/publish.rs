@@ -679,6 +679,27 @@ mod faults {
     }
 
     #[test]
+    fn tls_failures_are_not_retried() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        // TLS to a plain-http port fails in the handshake, every time.
+        let https = h.url().replacen("http://", "https://", 1);
+        let run = h.publish_to(&https, Some(&token), &["--retries", "3"], &[]);
+        assert_eq!(run.code, 4, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("TLS failed with `127.0.0.1`"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("TLS errors are not retried"),
+            "{}",
+            run.stderr
+        );
+        assert!(h.stored("di", "1.0.0").is_none());
+    }
+
+    #[test]
     fn redirects_are_not_followed() {
         let h = Harness::new("di", "1.0.0");
         let token = h.token(&[Scope::PackagesPublish]);

@@ -196,13 +196,13 @@ async fn get(
         let response = crab
             ._get(url.as_str())
             .await
-            .map_err(|err| super::describe_transport(&err))?;
+            .map_err(|err| super::no_answer(&err))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = crab
             .body_to_string(response)
             .await
-            .map_err(|err| super::describe_transport(&err))?;
+            .map_err(|err| super::no_answer(&err))?;
         Ok(Reply::from_parts(status, &headers, body))
     })
     .await

@@ -295,6 +295,11 @@ pub enum ForgeError {
     },
 
     #[error(
+        "TLS failed with {forge}: {detail}\nhint: check the API URL and this machine's CA certificates; TLS errors are not retried"
+    )]
+    Tls { forge: &'static str, detail: String },
+
+    #[error(
         "{forge} gave an unexpected answer about tag `{tag}`: {detail}\nhint: check that `{api_variable}` points at the {forge} API; a re-run is safe"
     )]
     UnexpectedAnswer {
@@ -349,6 +354,7 @@ impl HasExit for ForgeError {
             | ForgeError::NotACommit { .. } => Exit::CheckFailed,
             ForgeError::AuthRefused { .. } => Exit::Auth,
             ForgeError::Unavailable { .. }
+            | ForgeError::Tls { .. }
             | ForgeError::UnexpectedAnswer { .. }
             | ForgeError::Client { .. } => Exit::Unavailable,
             ForgeError::BadApiUrl { .. }
@@ -394,7 +400,7 @@ async fn send_with_retries<F, Fut>(
 ) -> Result<Reply, ForgeError>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Reply, String>>,
+    Fut: Future<Output = Result<Reply, NoAnswer>>,
 {
     let attempts = policy.retries.saturating_add(1);
     let mut attempt = 1;
@@ -403,7 +409,8 @@ where
             Ok(reply) if !reply.is_retryable() => return Ok(reply),
             Ok(reply) if reply.rate_limited => ("rate limited".to_string(), reply.retry_after),
             Ok(reply) => (format!("HTTP {}", reply.status), reply.retry_after),
-            Err(transport) => (transport, None),
+            Err(NoAnswer::Tls(detail)) => return Err(ForgeError::Tls { forge, detail }),
+            Err(NoAnswer::Transient(transport)) => (transport, None),
         };
         if attempt >= attempts {
             return Err(ForgeError::Unavailable {
@@ -503,8 +510,23 @@ fn http_client(forge: &'static str) -> Result<reqwest::Client, ForgeError> {
         })
 }
 
-/// Sends one reqwest request and reads the whole answer; transport failures become text.
-async fn send_reqwest(request: reqwest::RequestBuilder) -> Result<Reply, String> {
+/// Why a request got no answer.
+enum NoAnswer {
+    /// Worth another attempt: refused, reset or timed out.
+    Transient(String),
+    /// TLS itself failed, which retrying cannot mend.
+    Tls(String),
+}
+
+fn no_answer(err: &(dyn std::error::Error + 'static)) -> NoAnswer {
+    match crate::http::tls_failure(err) {
+        Some(detail) => NoAnswer::Tls(detail),
+        None => NoAnswer::Transient(describe_transport(err)),
+    }
+}
+
+/// Sends one reqwest request and reads the whole answer.
+async fn send_reqwest(request: reqwest::RequestBuilder) -> Result<Reply, NoAnswer> {
     let response = request.send().await.map_err(transport_failure)?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
@@ -512,11 +534,11 @@ async fn send_reqwest(request: reqwest::RequestBuilder) -> Result<Reply, String>
     Ok(Reply::from_parts(status, &headers, body))
 }
 
-fn transport_failure(err: reqwest::Error) -> String {
+fn transport_failure(err: reqwest::Error) -> NoAnswer {
     if err.is_timeout() {
-        "timed out".to_string()
+        NoAnswer::Transient("timed out".to_string())
     } else {
-        describe_transport(&err.without_url())
+        no_answer(&err.without_url())
     }
 }
 

@@ -318,6 +318,22 @@ async fn prebuilt(
     Ok(bytes_response(bytes, &sha256, "application/octet-stream"))
 }
 
+/// The shared start of both uploads, in the documented order: auth, path, body size, JSON.
+async fn read_upload<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    credentials: Credentials,
+    name: &str,
+    version: &str,
+    body: Body,
+) -> Result<(Caller, T), ApiError> {
+    let caller = state
+        .authenticate(credentials, Some(Scope::PackagesPublish))
+        .await?;
+    check_name_and_version(name, version)?;
+    let request = parse_json(&read_body(body, state.body_limit()).await?)?;
+    Ok((caller, request))
+}
+
 #[derive(Deserialize)]
 struct PublishRequest {
     manifest: Value,
@@ -333,11 +349,8 @@ async fn publish(
     Path((name, version)): Path<(String, String)>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let caller = state
-        .authenticate(credentials, Some(Scope::PackagesPublish))
-        .await?;
-    check_name_and_version(&name, &version)?;
-    let request: PublishRequest = parse_json(&read_body(body, state.body_limit()).await?)?;
+    let (caller, request): (_, PublishRequest) =
+        read_upload(&state, credentials, &name, &version, body).await?;
     let (bytes, sha256) = decode_payload(
         "tarball",
         &request.tarball,
@@ -377,11 +390,8 @@ async fn publish_prebuilt(
     Path((name, version)): Path<(String, String)>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let caller = state
-        .authenticate(credentials, Some(Scope::PackagesPublish))
-        .await?;
-    check_name_and_version(&name, &version)?;
-    let request: PrebuiltRequest = parse_json(&read_body(body, state.body_limit()).await?)?;
+    let (caller, request): (_, PrebuiltRequest) =
+        read_upload(&state, credentials, &name, &version, body).await?;
     check_platform(&request.platform)?;
     let (bytes, sha256) = decode_payload(
         "binary",
