@@ -263,9 +263,14 @@ mod happy_path {
         );
         assert!(!run.git_env.contains("GITHUB_OUTPUT="), "{}", run.git_env);
 
+        common::snapshot_settings(h.repo.path())
+            .bind(|| insta::assert_snapshot!("published", run.stdout));
+
         let again = h.publish(Some(&token), &[], &[]);
         assert_eq!(again.code, 0, "{}", again.stderr);
         assert!(again.stdout.starts_with("unchanged: "), "{}", again.stdout);
+        common::snapshot_settings(h.repo.path())
+            .bind(|| insta::assert_snapshot!("unchanged", again.stdout));
         assert!(again.github_output.contains("result=unchanged\n"));
         assert_eq!(h.stored_versions("@chuks/numpy"), 1);
     }

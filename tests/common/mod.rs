@@ -126,6 +126,9 @@ pub fn snapshot_settings(dir: &Path) -> insta::Settings {
     settings.add_filter(&regex_escape(&dir.display().to_string()), "[TMP]");
     settings.add_filter(r"\b[0-9a-f]{40}\b", "[SHA]");
     settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
+    settings.add_filter(r"\b[0-9a-f]{64}\b", "[SHA256]");
+    settings.add_filter(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z", "[TIME]");
+    settings.add_filter(r"\b\d+ bytes\b", "[N] bytes");
     settings
 }
 
