@@ -93,6 +93,9 @@ fn publishing_200_mb_stays_under_100_mb_of_rss() {
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(status.success(), "publish failed: {stderr}");
+    // Not a terminal: progress is a line about every 10%, ending at 100%.
+    assert!(stderr.contains("uploaded 10% ("), "{stderr}");
+    assert!(stderr.contains("uploaded 100% ("), "{stderr}");
     println!(
         "peak RSS publishing {} MB: {} KiB",
         PACKAGE_BYTES / 1_000_000,
