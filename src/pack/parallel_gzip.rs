@@ -86,6 +86,9 @@ pub struct ParallelGzip<W: Write> {
     /// Chunks sent and not yet written.
     in_flight: usize,
     max_in_flight: usize,
+    /// Set by the first error. The stream is broken from then on, and waiting for chunks that
+    /// were lost with the error would block forever, so every later call fails at once.
+    failed: bool,
 }
 
 impl<W: Write> ParallelGzip<W> {
@@ -124,19 +127,34 @@ impl<W: Write> ParallelGzip<W> {
             in_flight: 0,
             // Every thread busy, plus one chunk queued so none waits for the reader.
             max_in_flight: threads + 1,
+            failed: false,
         })
+    }
+
+    /// Runs one step of the stream, remembering a failure so no later step waits on it.
+    fn step<T>(&mut self, step: impl FnOnce(&mut Self) -> io::Result<T>) -> io::Result<T> {
+        if self.failed {
+            return Err(io::Error::other(
+                "the gzip stream already failed; its earlier error says why",
+            ));
+        }
+        let result = step(self);
+        self.failed = result.is_err();
+        result
     }
 
     /// Compresses what is left, writes the trailer, stops the threads and returns the output.
     pub fn finish(mut self) -> io::Result<W> {
-        self.send_chunk(true)?;
-        while self.in_flight > 0 {
-            self.write_next_done()?;
-        }
-        let mut trailer = [0u8; 8];
-        trailer[..4].copy_from_slice(&self.crc.sum().to_le_bytes());
-        trailer[4..].copy_from_slice(&self.crc.amount().to_le_bytes());
-        self.out.write_all(&trailer)?;
+        self.step(|gzip| {
+            gzip.send_chunk(true)?;
+            while gzip.in_flight > 0 {
+                gzip.write_next_done()?;
+            }
+            let mut trailer = [0u8; 8];
+            trailer[..4].copy_from_slice(&gzip.crc.sum().to_le_bytes());
+            trailer[4..].copy_from_slice(&gzip.crc.amount().to_le_bytes());
+            gzip.out.write_all(&trailer)
+        })?;
         // Closing the job channel ends each worker's loop. (Dropped without `finish`, the
         // channel closes too and the threads end on their own after their current chunk.)
         self.jobs = None;
@@ -215,7 +233,13 @@ fn work(jobs: &Mutex<Receiver<Job>>, done: &Sender<Done>, level: Compression) {
         // choice between equal matches, so the output would depend on which thread compressed
         // what before. A new one starts from a zeroed window.
         let mut deflate = Compress::new(level, false);
-        let result = compress_chunk(&mut deflate, &mut job.buffers, job.last);
+        // A panic becomes an error for the writer to report; otherwise it would wait for this
+        // chunk forever while the other threads keep the channel open.
+        let compressed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            compress_chunk(&mut deflate, &mut job.buffers, job.last)
+        }));
+        let result = compressed
+            .unwrap_or_else(|_| Err(io::Error::other("a gzip compression thread panicked")));
         let done_chunk = Done {
             index: job.index,
             buffers: job.buffers,
@@ -267,13 +291,15 @@ fn compress_chunk(deflate: &mut Compress, buffers: &mut Buffers, last: bool) -> 
 
 impl<W: Write> Write for ParallelGzip<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let room = CHUNK_BYTES - self.filling.data.len();
-        let taken = room.min(buf.len());
-        self.filling.data.extend_from_slice(&buf[..taken]);
-        if self.filling.data.len() == CHUNK_BYTES {
-            self.send_chunk(false)?;
-        }
-        Ok(taken)
+        self.step(|gzip| {
+            let room = CHUNK_BYTES - gzip.filling.data.len();
+            let taken = room.min(buf.len());
+            gzip.filling.data.extend_from_slice(&buf[..taken]);
+            if gzip.filling.data.len() == CHUNK_BYTES {
+                gzip.send_chunk(false)?;
+            }
+            Ok(taken)
+        })
     }
 
     /// Chunk boundaries must not depend on when callers flush, so this only flushes what is
@@ -322,6 +348,48 @@ mod tests {
             out[run].fill(0);
         }
         out
+    }
+
+    /// A writer that fails once `limit` bytes were written, like a full disk.
+    struct FullDisk {
+        written: usize,
+        limit: usize,
+    }
+
+    impl Write for FullDisk {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.written + buf.len() > self.limit {
+                return Err(io::Error::new(io::ErrorKind::StorageFull, "no space left"));
+            }
+            self.written += buf.len();
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failing_output_is_an_error_not_a_hang() {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let data = mixed_bytes(12 * CHUNK_BYTES);
+            let out = FullDisk {
+                written: 0,
+                limit: CHUNK_BYTES,
+            };
+            let mut gzip = ParallelGzip::new(out, Compression::new(6), 2).unwrap();
+            let written = gzip.write_all(&data);
+            // What tar does when dropped after an error: write its end-of-archive blocks.
+            let after = gzip.write_all(&[0u8; 1024]);
+            let finished = gzip.finish().map(|_| ());
+            let _ = sender.send((written.is_err(), after.is_err(), finished.is_err()));
+        });
+        let outcome = receiver
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the writer hung after its output failed");
+        assert_eq!(outcome, (true, true, true));
     }
 
     fn gzip(data: &[u8], threads: usize) -> Vec<u8> {
