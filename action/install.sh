@@ -2,8 +2,9 @@
 # Installs chuks-ci for this runner (step 1 of action.yml).
 #
 # Downloads the prebuilt archive for RUNNER_OS/RUNNER_ARCH, verifies it against the sha256 pinned
-# in action/SHA256SUMS (a mismatch or a missing pin fails the step), caches the binary under
-# RUNNER_TOOL_CACHE and adds it to PATH. Platforms without a prebuilt use `cargo install --locked`.
+# in action/SHA256SUMS (a mismatch or a missing pin fails the step), caches the archive under
+# RUNNER_TOOL_CACHE, and adds a per-job copy of the binary to PATH. Platforms without a prebuilt
+# use `cargo install --locked`.
 set -euo pipefail
 
 version="${CHUKS_CI_VERSION:?the action input version is empty}"
@@ -54,35 +55,33 @@ expected="$(awk -v f="$archive" '!/^#/ && ($2 == f || $2 == "*" f) { print $1 }'
   fail "no sha256 pinned for $archive in the action's action/SHA256SUMS" \
     "use the chuks-ci version this action release pins (leave the version input empty), or a newer action release"
 
-# The cache keeps the verified archive, and every run re-checks it against the pin and extracts
-# the binary again, so a binary changed in a shared tool cache is never run.
+# The shared tool cache keeps only the archive. Each job copies it into its own folder, checks
+# the copy against the pin, and runs the binary extracted from that copy, so nothing another
+# process writes into the cache afterwards is ever run.
 dir="$cache_root/chuks-ci/$version/$platform"
 cached="$dir/$archive"
-if [[ -f "$cached" && "$(sha256_of "$cached")" == "$expected" ]]; then
+job_dir="$(mktemp -d "${RUNNER_TEMP:-/tmp}/chuks-ci.XXXXXX")"
+copy="$job_dir/$archive"
+if [[ -f "$cached" ]]; then cp "$cached" "$copy"; fi
+if [[ -f "$copy" && "$(sha256_of "$copy")" == "$expected" ]]; then
   echo "chuks-ci $version ($platform) found in the tool cache; sha256 re-verified"
 else
-  work="$(mktemp -d "${RUNNER_TEMP:-/tmp}/chuks-ci-install.XXXXXX")"
-  trap 'rm -rf "$work"' EXIT
   url="$base_url/v$version/$archive"
   echo "downloading $url"
-  curl --fail --silent --show-error --location --retry 3 --output "$work/$archive" "$url" ||
+  curl --fail --silent --show-error --location --retry 3 --output "$copy" "$url" ||
     fail "could not download $url" "check the release-url and version inputs"
-  actual="$(sha256_of "$work/$archive")"
+  actual="$(sha256_of "$copy")"
   [[ "$actual" == "$expected" ]] ||
     fail "checksum mismatch for $archive: expected $expected, got $actual" \
       "the download is not the pinned release asset; do not retry blindly, check the mirror"
   echo "verified $archive: sha256 $actual"
   mkdir -p "$dir"
-  mv "$work/$archive" "$cached"
+  cp "$copy" "$cached.$$" && mv -f "$cached.$$" "$cached"
 fi
-bin="$dir/bin"
-extract="$(mktemp -d "${RUNNER_TEMP:-/tmp}/chuks-ci-extract.XXXXXX")"
-tar -xzf "$cached" -C "$extract"
-rm -rf "$bin"
-mkdir -p "$bin"
+mkdir -p "$job_dir/extract" "$job_dir/bin"
+tar -xzf "$copy" -C "$job_dir/extract"
 for exe in chuks-ci chuks-ci.exe; do
-  if [[ -f "$extract/$exe" ]]; then mv "$extract/$exe" "$bin/$exe"; fi
+  if [[ -f "$job_dir/extract/$exe" ]]; then mv "$job_dir/extract/$exe" "$job_dir/bin/$exe"; fi
 done
-rm -rf "$extract"
 
-echo "$bin" >>"$GITHUB_PATH"
+echo "$job_dir/bin" >>"$GITHUB_PATH"

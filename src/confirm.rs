@@ -1,6 +1,7 @@
 //! Confirming a release after upload: the registry serves our version with our sha256, tag and
 //! commit. Reads are repeated until they agree or a bounded wait runs out.
 
+use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use crate::exit::{Exit, HasExit};
@@ -51,14 +52,16 @@ pub async fn read_back(
     git_must_match: bool,
     wait: Duration,
 ) -> Result<VersionRecord, ConfirmError> {
-    // Each read retries on its own; the deadline bounds them all, not just the pauses between.
-    let reads = poll_until_visible(client, upload, git_must_match, wait);
-    match tokio::time::timeout(wait + POLL_EVERY, reads).await {
+    // Each read retries on its own; the deadline bounds them all, not just the pauses between,
+    // with room for one read that started just before `wait` ran out.
+    let last_seen = RefCell::new("no answer yet".to_string());
+    let reads = poll_until_visible(client, upload, git_must_match, wait, &last_seen);
+    match tokio::time::timeout(wait + client.stall_timeout(), reads).await {
         Ok(result) => result,
         Err(_) => Err(ConfirmError::NotVisible {
             what: upload.what(),
             waited: wait.as_secs(),
-            last_seen: "no answer in time".to_string(),
+            last_seen: last_seen.take(),
         }),
     }
 }
@@ -68,11 +71,12 @@ async fn poll_until_visible(
     upload: &Upload<'_>,
     git_must_match: bool,
     wait: Duration,
+    last_seen: &RefCell<String>,
 ) -> Result<VersionRecord, ConfirmError> {
     let started = Instant::now();
     loop {
         let record = client.version(upload.name, upload.version).await?;
-        let last_seen = match record {
+        let seen = match record {
             Some(record) => match upload.stored_sha256(&record) {
                 Some(stored) if !stored.eq_ignore_ascii_case(upload.sha256) => {
                     return Err(ConfirmError::OtherContents {
@@ -97,9 +101,10 @@ async fn poll_until_visible(
             return Err(ConfirmError::NotVisible {
                 what: upload.what(),
                 waited: wait.as_secs(),
-                last_seen,
+                last_seen: seen,
             });
         }
+        last_seen.replace(seen);
         tokio::time::sleep(POLL_EVERY).await;
     }
 }

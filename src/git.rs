@@ -18,7 +18,16 @@ const INHERITED_ENV_VARS: &[&str] = &[
     "TEMP",
     "TMP",
     "SYSTEMROOT",
+    "WINDIR",
+    "COMSPEC",
+    "PATHEXT",
+    "USERPROFILE",
+    "HOMEDRIVE",
+    "HOMEPATH",
+    "APPDATA",
+    "PROGRAMDATA",
     "XDG_CONFIG_HOME",
+    "GIT_EXEC_PATH",
     "GIT_DIR",
     "GIT_WORK_TREE",
     "GIT_COMMON_DIR",
@@ -190,7 +199,11 @@ impl Git {
                 command.env(name, value);
             }
         }
-        command.env("LC_ALL", "C").env("GIT_TERMINAL_PROMPT", "0");
+        // No optional locks: `git status` must not take `index.lock` from under the job's own git.
+        command
+            .env("LC_ALL", "C")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_OPTIONAL_LOCKS", "0");
         command
     }
 }
@@ -273,7 +286,15 @@ mod tests {
     use super::*;
 
     fn git_in(dir: &Path, args: &[&str]) {
-        let status = Git::locate(dir).unwrap().command(args).status().unwrap();
+        // Isolated from the machine's git config (signing, hooks, templates).
+        let status = Git::locate(dir)
+            .unwrap()
+            .command(args)
+            .env("HOME", dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .status()
+            .unwrap();
         assert!(status.success(), "git {args:?}");
     }
 

@@ -72,7 +72,7 @@ pub enum ClientError {
     },
 
     #[error(
-        "{what} is already published with different contents (stored sha256 {stored_sha256}, ours {our_sha256})\nhint: a published version never changes: bump `version` in chuks.json and re-tag"
+        "{what} is already published with different contents (stored sha256 {stored_sha256}, ours {our_sha256})\nhint: a published version never changes: bump `version` in chuks.json and re-tag (re-running an old release with a newer chuks-ci can also change the tarball's bytes)"
     )]
     VersionExists {
         what: String,
@@ -347,6 +347,11 @@ impl RegistryClient {
             token,
             options,
         })
+    }
+
+    /// How long a transfer may go without progress before it is abandoned.
+    pub fn stall_timeout(&self) -> Duration {
+        self.options.stall_timeout
     }
 
     /// `GET /tokens/self`.
@@ -751,12 +756,27 @@ async fn check_status(response: reqwest::Response, stall: Duration) -> Attempt<r
     Err(Err(refusal(status, detail)))
 }
 
-/// An answer's body, failing when it stops arriving for `stall`.
-async fn answer_bytes(response: reqwest::Response, stall: Duration) -> Result<Bytes, String> {
-    match tokio::time::timeout(stall, response.bytes()).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(err)) => Err(describe_transport(&err)),
-        Err(_) => Err(format!("the answer stalled for {}s", stall.as_secs())),
+/// Answers are small JSON documents; anything larger is not a registry talking.
+const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+
+/// An answer's body, read chunk by chunk: failing when nothing arrives for `stall`, or when it
+/// grows past [`MAX_ANSWER_BYTES`].
+async fn answer_bytes(mut response: reqwest::Response, stall: Duration) -> Result<Bytes, String> {
+    let mut body = Vec::new();
+    loop {
+        match tokio::time::timeout(stall, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => {
+                if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                    return Err(format!(
+                        "the answer is larger than {MAX_ANSWER_BYTES} bytes"
+                    ));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(Ok(None)) => return Ok(Bytes::from(body)),
+            Ok(Err(err)) => return Err(describe_transport(&err)),
+            Err(_) => return Err(format!("the answer stalled for {}s", stall.as_secs())),
+        }
     }
 }
 

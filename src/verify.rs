@@ -38,6 +38,8 @@ impl HasExit for ReleaseError {
 pub struct Findings {
     pub tag: Option<ReleaseTag>,
     pub repo: Option<Repo>,
+    /// A rehearsal's `--tag` that is not created yet: there is nothing to confirm on a forge.
+    pub tag_not_created_yet: bool,
 }
 
 /// Verifies the release of `manifest`; warnings go to `reporter`, the first failure is returned.
@@ -113,7 +115,8 @@ pub fn verify(
                 Some(pending) => pending.wait()?,
                 None => git.tag_commit(&release_tag.name)?,
             };
-            check_tag_at_head(tag_commit, repo, &release_tag, rehearsal, reporter)?;
+            findings.tag_not_created_yet =
+                check_tag_at_head(tag_commit, repo, &release_tag, rehearsal, reporter)?;
             warn_about_dirty_files(dirty_files.wait()?, reporter);
         }
     }
@@ -180,14 +183,14 @@ fn tag_at_head(
 }
 
 /// The tag must exist locally and point at HEAD. In a rehearsal, a tag given with `--tag` that
-/// does not exist yet is only a warning.
+/// does not exist yet is only a warning; the result says whether that was the case.
 fn check_tag_at_head(
     tag_commit: Option<String>,
     repo: &Repo,
     release_tag: &ReleaseTag,
     rehearsal: bool,
     reporter: &mut Reporter,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let tag = release_tag.name.as_str();
     let Some(tag_commit) = tag_commit else {
         if rehearsal && release_tag.source == TagSource::Flag {
@@ -197,7 +200,7 @@ fn check_tag_at_head(
                         "create it on HEAD with `git tag {tag}` and push it to release"
                     )),
             );
-            return Ok(());
+            return Ok(true);
         }
         let hint = if repo.shallow {
             "this clone is shallow: set `fetch-depth: 0` on actions/checkout, or run `git fetch --tags`".to_string()
@@ -221,7 +224,7 @@ fn check_tag_at_head(
         }
         .into());
     }
-    Ok(())
+    Ok(false)
 }
 
 fn warn_about_dirty_files(files: Vec<String>, reporter: &mut Reporter) {

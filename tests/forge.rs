@@ -766,3 +766,28 @@ async fn forge_errors_have_their_exit_codes_through_anyhow() {
     let err = anyhow::Error::from(err).context("publishing `numpy` 1.2.0");
     assert_eq!(classify(&err), Exit::Auth);
 }
+
+#[tokio::test]
+async fn plain_http_to_a_remote_forge_is_skipped_under_auto_and_refused_when_required() {
+    let fake = FakeForge::start().await;
+    let mut env = Kind::Gitlab.env(&fake);
+    for (_, value) in &mut env {
+        *value = value.replace(&fake.base, "http://gitlab.example.invalid");
+    }
+    match confirm_in(env.clone(), ConfirmMode::Auto, TAG).await {
+        Ok(ConfirmOutcome::Skipped { notice }) => {
+            assert!(notice.contains("over plain http"), "{notice}");
+            assert_no_canary(&notice);
+        }
+        other => panic!("expected a skip under auto: {other:?}"),
+    }
+    let shown = failure(
+        confirm_in(env, ConfirmMode::Required, TAG).await,
+        Exit::Usage,
+    );
+    assert!(shown.contains("over plain http"), "{shown}");
+    assert!(
+        fake.paths_seen().is_empty(),
+        "nothing may be sent over plain http"
+    );
+}

@@ -824,6 +824,22 @@ mod forge_confirmation {
     }
 
     #[test]
+    fn a_rehearsal_tag_not_created_yet_is_not_asked_of_the_forge() {
+        let h = Harness::new("di", "1.0.0");
+        let token = h.token(&[Scope::PackagesPublish]);
+        let (fake, mut env) = github(&h, &h.repo.head());
+        env.push(("GITHUB_TOKEN", GITHUB_TOKEN.to_string()));
+        let run = run(&h, &token, &env, &["--tag", "1.0.0", "--dry-run"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("it is not created yet (a rehearsal)"),
+            "{}",
+            run.stderr
+        );
+        assert!(fake.seen("GET").is_empty());
+    }
+
+    #[test]
     fn github_token_flag_is_masked_and_used() {
         let h = Harness::new("di", "1.0.0");
         let token = h.token(&[Scope::PackagesPublish]);

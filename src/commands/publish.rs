@@ -31,7 +31,8 @@ const LOCAL_TOKEN_DAYS: i64 = 30;
 #[derive(Debug, Default)]
 struct Report {
     outputs: Outputs,
-    git: GitInfo,
+    /// The registry kept an earlier publish's tag and commit for these same bytes.
+    first_publish_git: bool,
     file_count: Option<usize>,
     size: Option<u64>,
     record: Option<VersionRecord>,
@@ -90,7 +91,9 @@ fn publish(args: &PublishArgs, reporter: &mut Reporter, report: &mut Report) -> 
     }
     verified?;
     let runtime = super::runtime()?;
-    if let Some(tag) = &findings.tag {
+    if findings.tag_not_created_yet {
+        reporter.note("tag not confirmed on the forge: it is not created yet (a rehearsal)");
+    } else if let Some(tag) = &findings.tag {
         super::confirm_tag_on_forge(
             &runtime,
             &args.forge,
@@ -128,8 +131,7 @@ fn publish(args: &PublishArgs, reporter: &mut Reporter, report: &mut Report) -> 
     let connection = Connection::open(registry_url, token, &args.access.network, reporter)?;
     super::preflight_publish_token(&runtime, &connection, &args.preflight, reporter)?;
 
-    report.git = git_info(&manifest, &findings);
-    let git = report.git.clone();
+    let git = git_info(&manifest, &findings);
     let version = manifest.version.to_string();
     let upload = Upload {
         name: &manifest.name,
@@ -163,7 +165,8 @@ fn publish(args: &PublishArgs, reporter: &mut Reporter, report: &mut Report) -> 
         !unchanged,
         wait,
     ))?;
-    if !confirm::records_our_git(&record, upload.git()) {
+    report.first_publish_git = !confirm::records_our_git(&record, upload.git());
+    if report.first_publish_git {
         reporter.report(
             Problem::warning(format!(
                 "{} {} was first published from tag `{}` at commit {}; this run's contents are identical",
@@ -349,11 +352,12 @@ fn print_result(report: &Report, reporter: &Reporter, exit: Exit) {
                 field("registry")
             );
             if field("confirmed") == "true" {
-                let recorded = match &report.record {
-                    Some(record) if !crate::confirm::records_our_git(record, Some(&report.git)) => {
-                        "with our sha256 (its tag and commit are from the first publish)"
-                    }
-                    _ => "with our sha256, tag and commit",
+                let recorded = if outputs.get("platform").is_some() {
+                    "with our sha256"
+                } else if report.first_publish_git {
+                    "with our sha256 (its tag and commit are from the first publish)"
+                } else {
+                    "with our sha256, tag and commit"
                 };
                 println!("confirmed: the registry serves it {recorded}");
             }

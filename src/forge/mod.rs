@@ -147,10 +147,19 @@ pub async fn confirm(
         (ConfirmMode::Off, _) => skipped(format!(
             "tag `{tag}` not confirmed on the forge: `--confirm-tag off`"
         )),
-        (_, ForgeDetection::Ready(forge)) => forge
-            .confirm_tag(tag, policy)
-            .await
-            .map(ConfirmOutcome::Confirmed),
+        (_, ForgeDetection::Ready(forge)) => match forge.confirm_tag(tag, policy).await {
+            // A self-managed forge served over plain http: under `auto`, say why and go on
+            // rather than send the token in the clear or fail every publish.
+            Err(err @ ForgeError::InsecureApiUrl { .. }) if mode == ConfirmMode::Auto => {
+                let reason = err.to_string();
+                let reason = reason.lines().next().unwrap_or_default();
+                skipped(format!(
+                    "tag `{tag}` not confirmed on {}: {reason}",
+                    forge.name()
+                ))
+            }
+            result => result.map(ConfirmOutcome::Confirmed),
+        },
         (
             ConfirmMode::Auto,
             ForgeDetection::NoCredentials {

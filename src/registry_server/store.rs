@@ -126,7 +126,7 @@ impl Store {
         let mut connection = Connection::open(&path).map_err(database)?;
         connection
             .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;",
             )
             .map_err(database)?;
         migrate(&mut connection, &path)?;
