@@ -468,13 +468,28 @@ impl RegistryClient {
     }
 
     async fn post_empty(&self, url: &Url) -> Attempt<Value> {
-        let send = self.request(Method::POST, url).send();
+        let response = self.send_without_body(Method::POST, url).await?;
+        self.read_json(response, url).await
+    }
+
+    /// Sends a request without a body, waiting at most the stall timeout for the answer.
+    async fn send_without_body(&self, method: Method, url: &Url) -> Attempt<reqwest::Response> {
+        let send = self.request(method, url).send();
         let response = tokio::time::timeout(self.options.stall_timeout, send)
             .await
             .map_err(|_| Ok(self.no_answer()))?
             .map_err(|err| self.transport_failure(err, false))?;
+        Ok(self.traced(response))
+    }
+
+    /// A 2xx answer's JSON body; other statuses become retryable failures or final errors.
+    async fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        response: reqwest::Response,
+        url: &Url,
+    ) -> Attempt<T> {
         let stall = self.options.stall_timeout;
-        let response = check_status(self.traced(response), stall).await?;
+        let response = check_status(response, stall).await?;
         let bytes = answer_bytes(response, stall).await.map_err(|message| {
             Ok(AttemptFailure {
                 message,
@@ -564,27 +579,11 @@ impl RegistryClient {
     }
 
     async fn get_once<T: serde::de::DeserializeOwned>(&self, url: &Url) -> Attempt<Option<T>> {
-        let send = self.request(Method::GET, url).send();
-        let response = tokio::time::timeout(self.options.stall_timeout, send)
-            .await
-            .map_err(|_| Ok(self.no_answer()))?
-            .map_err(|err| self.transport_failure(err, false))?;
-        let response = self.traced(response);
+        let response = self.send_without_body(Method::GET, url).await?;
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        let stall = self.options.stall_timeout;
-        let response = check_status(response, stall).await?;
-        let bytes = answer_bytes(response, stall).await.map_err(|message| {
-            Ok(AttemptFailure {
-                message,
-                retry_after: None,
-                maybe_stored: false,
-            })
-        })?;
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|err| Err(ClientError::Protocol(format!("`{url}`: {err}"))))
+        self.read_json(response, url).await.map(Some)
     }
 
     fn request(&self, method: Method, url: &Url) -> reqwest::RequestBuilder {
