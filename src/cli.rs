@@ -3,11 +3,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use secrecy::SecretString;
-
-use crate::report::Format;
 
 /// Secrets from the command line go straight into a type whose `Debug` redacts them.
 fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
@@ -23,8 +21,8 @@ fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
 )]
 pub struct Cli {
     /// Output format for results on stdout.
-    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, global = true, value_enum, default_value_t = FormatArg::Human)]
+    pub format: FormatArg,
 
     /// Print more detail on stderr (-v: steps, -vv: HTTP traffic without secrets).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -32,6 +30,43 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--format`: how results are printed on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Human,
+    Json,
+}
+
+/// `--confirm-tag`: whether to ask the forge about the tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConfirmTagArg {
+    /// Confirm when credentials exist; otherwise print one notice saying how to enable it.
+    Auto,
+    /// Missing credentials are an error.
+    Required,
+    /// Never ask the forge.
+    Off,
+}
+
+/// The CI platform `init` writes a pipeline for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InitPlatformArg {
+    Github,
+    Gitlab,
+    Bitbucket,
+}
+
+/// Which pipeline `init` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InitExampleArg {
+    /// One package at the repository root, published on `v*` tags.
+    SinglePackage,
+    /// The package, then its native shim built per platform and published with `--prebuilt`.
+    PrebuiltBinaries,
+    /// Two packages in one repository, released with tags like `@scope/name@1.2.0`.
+    Monorepo,
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,7 +195,7 @@ pub struct ForgeArgs {
     /// Check on GitHub, GitLab or Bitbucket that the tag exists there and points at the CI's
     /// commit: `auto` when credentials exist, `required` to fail without them, or `off`.
     #[arg(long, value_enum, value_name = "MODE", default_value = "auto")]
-    pub confirm_tag: crate::forge::ConfirmMode,
+    pub confirm_tag: ConfirmTagArg,
 
     /// GitHub token for tag confirmation; default `GITHUB_TOKEN`.
     #[arg(long, value_name = "TOKEN", value_parser = secret)]
@@ -337,11 +372,11 @@ pub struct TokenRevokeArgs {
 pub struct InitArgs {
     /// The CI platform to write the pipeline for.
     #[arg(value_enum, required_unless_present_any = ["check", "update_examples"])]
-    pub platform: Option<crate::templates::Platform>,
+    pub platform: Option<InitPlatformArg>,
 
     /// Which pipeline: one package, a package with prebuilt binaries, or a monorepo.
     #[arg(long, value_enum, default_value = "single-package")]
-    pub example: crate::templates::Example,
+    pub example: InitExampleArg,
 
     /// The repository to write into (with `--check`: the chuks-ci checkout to compare).
     #[arg(long, value_name = "DIR", default_value = ".")]
@@ -358,6 +393,65 @@ pub struct InitArgs {
     /// For chuks-ci's maintainers: rewrite every example and generated file from the templates.
     #[arg(long, conflicts_with_all = ["platform", "force", "check"])]
     pub update_examples: bool,
+}
+
+impl From<FormatArg> for crate::report::Format {
+    fn from(arg: FormatArg) -> Self {
+        match arg {
+            FormatArg::Human => crate::report::Format::Human,
+            FormatArg::Json => crate::report::Format::Json,
+        }
+    }
+}
+
+impl From<ConfirmTagArg> for crate::forge::ConfirmMode {
+    fn from(arg: ConfirmTagArg) -> Self {
+        match arg {
+            ConfirmTagArg::Auto => crate::forge::ConfirmMode::Auto,
+            ConfirmTagArg::Required => crate::forge::ConfirmMode::Required,
+            ConfirmTagArg::Off => crate::forge::ConfirmMode::Off,
+        }
+    }
+}
+
+impl From<InitPlatformArg> for crate::templates::Platform {
+    fn from(arg: InitPlatformArg) -> Self {
+        match arg {
+            InitPlatformArg::Github => crate::templates::Platform::Github,
+            InitPlatformArg::Gitlab => crate::templates::Platform::Gitlab,
+            InitPlatformArg::Bitbucket => crate::templates::Platform::Bitbucket,
+        }
+    }
+}
+
+impl From<InitExampleArg> for crate::templates::Example {
+    fn from(arg: InitExampleArg) -> Self {
+        match arg {
+            InitExampleArg::SinglePackage => crate::templates::Example::SinglePackage,
+            InitExampleArg::PrebuiltBinaries => crate::templates::Example::PrebuiltBinaries,
+            InitExampleArg::Monorepo => crate::templates::Example::Monorepo,
+        }
+    }
+}
+
+impl TagArgs {
+    /// The plain query the release check takes.
+    pub fn query(&self) -> crate::verify::TagQuery {
+        crate::verify::TagQuery {
+            tag: self.tag.clone(),
+            prefix: self.tag_prefix.clone(),
+        }
+    }
+}
+
+impl PackOptions {
+    /// The plain limits the packer takes.
+    pub fn limits(&self) -> crate::pack::Limits {
+        crate::pack::Limits {
+            allow_files: self.allow_files.clone(),
+            max_size: self.max_size,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
-use crate::exit::{Exit, HasExit};
 use crate::registry_client::{ClientError, GitInfo, RegistryClient, Upload, VersionRecord};
 
 /// Pause between read-backs while the registry has not caught up.
@@ -32,16 +31,6 @@ pub enum ConfirmError {
 
     #[error(transparent)]
     Client(#[from] ClientError),
-}
-
-impl HasExit for ConfirmError {
-    fn exit(&self) -> Exit {
-        match self {
-            ConfirmError::NotVisible { .. } => Exit::Unavailable,
-            ConfirmError::OtherContents { .. } => Exit::CheckFailed,
-            ConfirmError::Client(err) => err.exit(),
-        }
-    }
 }
 
 /// Reads the version back until it shows the upload's sha256 (and, for a fresh source publish,

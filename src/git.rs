@@ -5,8 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use crate::exit::{Exit, HasExit};
-
 /// The only variables git inherits. chuks-ci runs git read-only and offline, so it needs no
 /// credentials; an allow-list keeps every CI secret (tokens, OIDC request tokens…) away from it.
 const INHERITED_ENV_VARS: &[&str] = &[
@@ -57,12 +55,6 @@ pub enum GitError {
 
     #[error("could not run `git`: {0}\nhint: check that git is installed and runnable")]
     Spawn(std::io::Error),
-}
-
-impl HasExit for GitError {
-    fn exit(&self) -> Exit {
-        Exit::Usage
-    }
 }
 
 /// A repository as seen from the package folder.

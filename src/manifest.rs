@@ -9,8 +9,6 @@ use std::path::{Path, PathBuf};
 use semver::{Version, VersionReq};
 use serde_json::{Map, Value};
 
-use crate::exit::{Exit, HasExit};
-
 /// The manifest's file name inside a package folder.
 pub const MANIFEST_FILE: &str = "chuks.json";
 
@@ -96,12 +94,6 @@ pub enum ManifestError {
         reason: String,
         at: Location,
     },
-}
-
-impl HasExit for ManifestError {
-    fn exit(&self) -> Exit {
-        Exit::Usage
-    }
 }
 
 impl ManifestError {
@@ -209,6 +201,15 @@ impl Manifest {
             line: 1,
             column: 1,
         })
+    }
+
+    /// `repository` as a URL, whether written as a string or as `{ "url": … }`.
+    pub fn repository_url(&self) -> Option<String> {
+        let repository = self.document.get("repository")?;
+        repository
+            .as_str()
+            .or_else(|| repository.get("url").and_then(|u| u.as_str()))
+            .map(str::to_string)
     }
 
     /// The folder holding the manifest: the package root.

@@ -1,7 +1,5 @@
 //! Prebuilt platform ids (`linux-x86_64`, …) and which one the host is.
 
-use crate::exit::{Exit, HasExit};
-
 /// The platforms a prebuilt binary may target, as the registry names them.
 pub const PLATFORMS: [&str; 5] = [
     "darwin-arm64",
@@ -25,12 +23,6 @@ pub enum PlatformError {
         os: &'static str,
         arch: &'static str,
     },
-}
-
-impl HasExit for PlatformError {
-    fn exit(&self) -> Exit {
-        Exit::Usage
-    }
 }
 
 /// Checks a `--platform` value; `auto` means the host's platform.

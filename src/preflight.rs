@@ -1,7 +1,6 @@
 //! Token preflight: before any upload, ask the registry what the token is and whether it can do
 //! the job, warning about expiry soon and scopes the pipeline does not need.
 
-use crate::exit::{Exit, HasExit};
 use crate::registry_client::{ClientError, RegistryClient, TokenInfo};
 use crate::report::Problem;
 use crate::token::Scope;
@@ -19,15 +18,6 @@ pub enum PreflightError {
 
     #[error(transparent)]
     Client(#[from] ClientError),
-}
-
-impl HasExit for PreflightError {
-    fn exit(&self) -> Exit {
-        match self {
-            PreflightError::MissingScope { .. } => Exit::Auth,
-            PreflightError::Client(err) => err.exit(),
-        }
-    }
 }
 
 /// The token's description and the warnings about it.

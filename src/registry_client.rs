@@ -21,7 +21,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::io::AsyncReadExt;
 
-use crate::exit::{Exit, HasExit};
 use crate::retry::{self, RetryPolicy};
 use crate::token::{ApiToken, TOKEN_PREFIX};
 
@@ -112,22 +111,6 @@ pub enum ClientError {
         "unexpected answer from the registry: {0}\nhint: check that `--registry` points at a Chuks registry"
     )]
     Protocol(String),
-}
-
-impl HasExit for ClientError {
-    fn exit(&self) -> Exit {
-        match self {
-            // A redirect means the configured URL is not the registry's: a re-run cannot help.
-            ClientError::InvalidUrl { .. }
-            | ClientError::InsecureUrl { .. }
-            | ClientError::Redirect { .. } => Exit::Usage,
-            ClientError::Auth { .. } | ClientError::NotPermitted { .. } => Exit::Auth,
-            ClientError::VersionExists { .. } | ClientError::Refused { .. } => Exit::CheckFailed,
-            ClientError::Tls { .. }
-            | ClientError::Unavailable { .. }
-            | ClientError::Protocol(_) => Exit::Unavailable,
-        }
-    }
 }
 
 /// Where a version came from in git, recorded by the registry.

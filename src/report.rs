@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 /// How results are printed on stdout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
     #[default]
     Human,
@@ -100,9 +100,6 @@ impl Problem {
         }
         let mut problem = Problem::error(messages.join(": "));
         problem.hint = hint;
-        if let Some(location) = err.chain().find_map(crate::manifest::location_of) {
-            problem = problem.at(location.file, Some(location.line), Some(location.column));
-        }
         problem
     }
 }
@@ -118,14 +115,15 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    /// Reads `NO_COLOR`, `GITHUB_ACTIONS` and whether stderr is a terminal.
-    pub fn from_env(format: Format, verbosity: u8) -> Self {
+    /// Colours only a terminal, and never when `NO_COLOR` is set; `github_actions` adds a
+    /// workflow annotation for every problem.
+    pub fn new(format: Format, verbosity: u8, github_actions: bool) -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Reporter {
             format,
             verbosity,
             color: !no_color && std::io::stderr().is_terminal(),
-            github_actions: crate::ci::is_github_actions(),
+            github_actions,
             problems: Vec::new(),
         }
     }

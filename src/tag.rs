@@ -7,7 +7,6 @@
 use semver::Version;
 use serde::Serialize;
 
-use crate::exit::{Exit, HasExit};
 use crate::manifest::Manifest;
 
 /// Where the release tag was found, in the order they are consulted.
@@ -86,15 +85,6 @@ pub enum TagError {
         version: String,
         tags: Vec<String>,
     },
-}
-
-impl HasExit for TagError {
-    fn exit(&self) -> Exit {
-        match self {
-            TagError::NotFound { .. } | TagError::Ambiguous { .. } => Exit::Usage,
-            _ => Exit::CheckFailed,
-        }
-    }
 }
 
 fn list(tags: &[String]) -> String {

@@ -5,8 +5,6 @@
 
 use std::path::PathBuf;
 
-use clap::ValueEnum;
-
 /// The action reference the GitHub examples use.
 pub const ACTION: &str = "chuks/publish-action@v1";
 /// The reusable workflow the prebuilt GitHub example calls.
@@ -17,7 +15,7 @@ pub const CHECKOUT: &str = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9
 pub const CHUKS_CI_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// A CI platform `chuks-ci init` knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Platform {
     Github,
     Gitlab,
@@ -25,7 +23,7 @@ pub enum Platform {
 }
 
 /// Which pipeline to write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Example {
     /// One package at the repository root, published on `v*` tags.
     SinglePackage,

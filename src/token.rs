@@ -7,8 +7,6 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::exit::{Exit, HasExit};
-
 /// Every API token starts with this; it tells API tokens apart from OAuth/session tokens.
 pub const TOKEN_PREFIX: &str = "chuks_pk_";
 
@@ -241,18 +239,6 @@ pub enum TokenError {
     UnknownScope { scope: String },
 }
 
-impl HasExit for TokenError {
-    fn exit(&self) -> Exit {
-        match self {
-            TokenError::Empty
-            | TokenError::Missing
-            | TokenError::Stdin(_)
-            | TokenError::UnknownScope { .. } => Exit::Usage,
-            TokenError::NotPrintable | TokenError::NotAnApiToken { .. } => Exit::Auth,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,9 +316,7 @@ mod tests {
             let text = err.to_string();
             assert!(text.contains(expected), "{text}");
             assert!(!text.contains("secretvalue"), "{text}");
-            assert_eq!(err.exit(), Exit::Auth);
         }
-        assert_eq!(ApiToken::parse(" \n").unwrap_err().exit(), Exit::Usage);
         assert!(matches!(
             ApiToken::parse("chuks_pk_a b"),
             Err(TokenError::NotPrintable)

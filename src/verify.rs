@@ -2,8 +2,6 @@
 //! manifest, and make sure the repository agrees (tag present, at HEAD, tree clean).
 
 use crate::ci;
-use crate::cli::TagArgs;
-use crate::exit::{Exit, HasExit};
 use crate::git::{Git, GitError, Pending, Repo};
 use crate::manifest::Manifest;
 use crate::report::{Problem, Reporter};
@@ -27,10 +25,12 @@ pub enum ReleaseError {
     },
 }
 
-impl HasExit for ReleaseError {
-    fn exit(&self) -> Exit {
-        Exit::CheckFailed
-    }
+/// Which tag to check: `tag` when given (else the CI's, else git's at HEAD), in the form that
+/// `prefix` (a `--tag-prefix`) sets.
+#[derive(Debug, Clone, Default)]
+pub struct TagQuery {
+    pub tag: Option<String>,
+    pub prefix: Option<String>,
 }
 
 /// What the check found, filled in as it goes so a failure can still report what was known.
@@ -47,7 +47,7 @@ pub struct Findings {
 /// exist yet is only a warning.
 pub fn verify(
     manifest: &Manifest,
-    args: &TagArgs,
+    query: &TagQuery,
     rehearsal: bool,
     reporter: &mut Reporter,
     findings: &mut Findings,
@@ -57,7 +57,7 @@ pub fn verify(
         Err(GitError::NotInstalled) => None,
         Err(err) => return Err(err.into()),
     };
-    let explicit = explicit_tag(args);
+    let explicit = explicit_tag(query);
     // The git queries the check will need run side by side with the repository query; their
     // answers are still read, and acted on, in the order below. With the tag known up front
     // all of them are needed on the way to success; without it, only the tag list is, since
@@ -71,7 +71,7 @@ pub fn verify(
         Some(git) => git.repo()?,
         None => None,
     };
-    let prefix = args.tag_prefix.as_deref();
+    let prefix = query.prefix.as_deref();
     let release_tag = match explicit {
         Some(found) => found,
         None => tag_at_head(
@@ -132,8 +132,8 @@ struct Queries {
 }
 
 /// `--tag` first, then the CI environment.
-fn explicit_tag(args: &TagArgs) -> Option<ReleaseTag> {
-    match &args.tag {
+fn explicit_tag(query: &TagQuery) -> Option<ReleaseTag> {
+    match &query.tag {
         Some(name) => Some(ReleaseTag {
             name: name.clone(),
             source: TagSource::Flag,

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chuks_ci::exit::{Exit, HasExit, classify};
+use chuks_ci::ci::forge_from as detect;
+use chuks_ci::commands::{Exit, classify};
 use chuks_ci::forge::{
-    ConfirmMode, ConfirmOutcome, ForgeDetection, ForgeError, TagConfirmation, confirm, detect,
+    ConfirmMode, ConfirmOutcome, ForgeDetection, ForgeError, TagConfirmation, confirm,
 };
 use chuks_ci::retry::RetryPolicy;
 use secrecy::SecretString;
@@ -286,10 +287,10 @@ fn assert_no_canary(text: &str) {
 /// The error, checked for the exit code and for the token in its Display and Debug forms.
 fn failure(result: Result<ConfirmOutcome, ForgeError>, exit: Exit) -> String {
     let err = result.expect_err("confirmation should fail");
-    assert_eq!(err.exit(), exit, "{err}");
     let shown = err.to_string();
     assert_no_canary(&shown);
     assert_no_canary(&format!("{err:?}"));
+    assert_eq!(classify(&anyhow::Error::from(err)), exit, "{shown}");
     assert!(shown.contains("\nhint: "), "no hint in: {shown}");
     shown
 }

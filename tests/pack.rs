@@ -488,7 +488,7 @@ fn multi_chunk_package() -> TempDir {
 #[test]
 fn the_bytes_do_not_depend_on_the_run_or_the_number_of_threads() {
     let package = multi_chunk_package();
-    let options = chuks_ci::cli::PackOptions {
+    let options = chuks_ci::pack::Limits {
         allow_files: Vec::new(),
         max_size: chuks_ci::pack::DEFAULT_MAX_PACKAGE_BYTES,
     };

@@ -1,12 +1,23 @@
-//! The CI environment: which CI we run on and what it tells us (tag, commit, repository).
+//! The CI environment: which CI we run on and what it says. Each provider has one module that
+//! reads its variables (tag, commit, repository, forge API and credentials); `outputs` writes
+//! results where each CI reads them.
 
+pub mod bitbucket;
+pub mod github;
+pub mod gitlab;
 pub mod outputs;
 
+use secrecy::SecretString;
+
+use crate::forge::ForgeDetection;
 use crate::tag::{ReleaseTag, TagSource};
+
+/// Reads one environment variable; blank values count as unset.
+pub type Var<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// True inside GitHub Actions, where workflow commands and output files apply.
 pub fn is_github_actions() -> bool {
-    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+    github::is_actions(&env_var)
 }
 
 /// True on any CI we know (they all set `CI=true`), for warnings that only matter there.
@@ -16,48 +27,93 @@ pub fn is_ci() -> bool {
 
 /// The release tag the CI environment names, read from the process environment.
 pub fn tag_from_env() -> Option<ReleaseTag> {
-    tag_from(non_empty)
+    tag_from(env_var)
 }
 
 /// The release tag named by GitHub, GitLab or Bitbucket variables, in that order.
 pub fn tag_from(var: impl Fn(&str) -> Option<String>) -> Option<ReleaseTag> {
-    let tag = |name: String, source| Some(ReleaseTag { name, source });
-    if var("GITHUB_REF_TYPE").as_deref() == Some("tag") {
-        if let Some(name) = var("GITHUB_REF_NAME") {
-            return tag(name, TagSource::Github);
-        }
-    }
-    if let Some(name) =
-        var("GITHUB_REF").and_then(|r| r.strip_prefix("refs/tags/").map(str::to_string))
-    {
-        return tag(name, TagSource::Github);
-    }
-    if let Some(name) = var("CI_COMMIT_TAG") {
-        return tag(name, TagSource::Gitlab);
-    }
-    var("BITBUCKET_TAG").and_then(|name| tag(name, TagSource::Bitbucket))
+    let var = non_blank(&var);
+    let var: Var = &var;
+    let tag = |name: String, source| ReleaseTag { name, source };
+    github::tag(var)
+        .map(|name| tag(name, TagSource::Github))
+        .or_else(|| gitlab::tag(var).map(|name| tag(name, TagSource::Gitlab)))
+        .or_else(|| bitbucket::tag(var).map(|name| tag(name, TagSource::Bitbucket)))
 }
 
 /// The commit being built, as the CI names it.
 pub fn commit_from_env() -> Option<String> {
-    ["GITHUB_SHA", "CI_COMMIT_SHA", "BITBUCKET_COMMIT"]
-        .iter()
-        .find_map(|name| non_empty(name))
+    let var: Var = &env_var;
+    github::commit(var)
+        .or_else(|| gitlab::commit(var))
+        .or_else(|| bitbucket::commit(var))
 }
 
 /// The repository's web URL, as the CI names it.
 pub fn repository_from_env() -> Option<String> {
-    if let (Some(server), Some(repository)) = (
-        non_empty("GITHUB_SERVER_URL"),
-        non_empty("GITHUB_REPOSITORY"),
-    ) {
-        return Some(format!("{}/{repository}", server.trim_end_matches('/')));
-    }
-    non_empty("CI_PROJECT_URL").or_else(|| non_empty("BITBUCKET_GIT_HTTP_ORIGIN"))
+    let var: Var = &env_var;
+    github::repository_url(var)
+        .or_else(|| gitlab::repository_url(var))
+        .or_else(|| bitbucket::repository_url(var))
 }
 
-fn non_empty(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|value| !value.is_empty())
+/// Detects the forge to confirm the tag on from the process environment; see [`forge_from`].
+pub fn forge_from_env(github_token: Option<SecretString>) -> ForgeDetection {
+    forge_from(env_var, github_token)
+}
+
+/// Detects the forge from CI variables, GitHub first, then GitLab, then Bitbucket.
+/// `github_token` (from `--github-token`) wins over `GITHUB_TOKEN`.
+pub fn forge_from(
+    var: impl Fn(&str) -> Option<String>,
+    github_token: Option<SecretString>,
+) -> ForgeDetection {
+    let var = non_blank(&var);
+    let var: Var = &var;
+    if github::is_actions(var) || var("GITHUB_REPOSITORY").is_some() {
+        return github::forge(var, github_token);
+    }
+    if gitlab::is_gitlab(var) {
+        return gitlab::forge(var);
+    }
+    if bitbucket::is_bitbucket(var) {
+        return bitbucket::forge(var);
+    }
+    ForgeDetection::NotInCi
+}
+
+/// The first forge token set among `sources` (where it came from, its value), trimmed because
+/// secrets often end in a newline. A set value with characters no token has, which could not
+/// even be sent as a header, is refused with a detection result saying so.
+fn forge_token<const N: usize>(
+    forge_name: &'static str,
+    sources: [(&'static str, Option<String>); N],
+) -> Result<Option<(SecretString, &'static str)>, Box<ForgeDetection>> {
+    let Some((source, value)) = sources
+        .into_iter()
+        .find_map(|(source, value)| value.map(|value| (source, value)))
+    else {
+        return Ok(None);
+    };
+    let value = value.trim();
+    if !value.bytes().all(|byte| byte.is_ascii_graphic()) {
+        return Err(Box::new(ForgeDetection::no_credentials(
+            forge_name,
+            format!("{source} holds characters a token cannot have"),
+            format!("set {source} to the token alone, without quotes or spaces"),
+        )));
+    }
+    Ok(Some((SecretString::from(value), source)))
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+}
+
+fn non_blank(var: &impl Fn(&str) -> Option<String>) -> impl Fn(&str) -> Option<String> {
+    move |name| var(name).filter(|value| !value.trim().is_empty())
 }
 
 #[cfg(test)]

@@ -3,62 +3,85 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Ordered key/value results of a command, e.g. `name`, `version`, `result`.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Outputs {
-    pairs: Vec<(&'static str, String)>,
+pub type Pairs = [(&'static str, String)];
+
+/// The output files of this run: the ones the CI names, and a dotenv file if asked for.
+#[derive(Debug, Default)]
+pub struct Sinks {
+    github_output: Option<PathBuf>,
+    step_summary: Option<PathBuf>,
+    dotenv: Option<PathBuf>,
 }
 
-impl Outputs {
-    pub fn set(&mut self, key: &'static str, value: impl Into<String>) {
-        let value = value.into();
-        match self.pairs.iter_mut().find(|(k, _)| *k == key) {
-            Some(pair) => pair.1 = value,
-            None => self.pairs.push((key, value)),
+impl Sinks {
+    /// `GITHUB_OUTPUT` and `GITHUB_STEP_SUMMARY` when set, and `dotenv`.
+    pub fn from_env(dotenv: Option<&Path>) -> Sinks {
+        let path = |name| {
+            std::env::var_os(name)
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+        };
+        Sinks {
+            github_output: path("GITHUB_OUTPUT"),
+            step_summary: path("GITHUB_STEP_SUMMARY"),
+            dotenv: dotenv.map(Path::to_path_buf),
         }
     }
 
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn pairs(&self) -> &[(&'static str, String)] {
-        &self.pairs
-    }
-
-    /// Appends `key=value` lines to the file named by `GITHUB_OUTPUT`.
-    pub fn append_github_output(&self, path: &Path) -> std::io::Result<()> {
-        let mut text = String::new();
-        for (key, value) in &self.pairs {
-            text.push_str(&format!("{key}={}\n", single_line(value)));
+    /// Writes `pairs` to every sink; returns what could not be written, one line each.
+    pub fn write(&self, pairs: &Pairs, summary_title: &str) -> Vec<String> {
+        let mut failures = Vec::new();
+        let mut attempt = |name: String, result: std::io::Result<()>| {
+            if let Err(err) = result {
+                failures.push(format!("{name}: {err}"));
+            }
+        };
+        if let Some(path) = &self.github_output {
+            attempt(
+                "`GITHUB_OUTPUT`".into(),
+                append(path, &github_output(pairs)),
+            );
         }
-        append(path, &text)
-    }
-
-    /// Appends a markdown table to the file named by `GITHUB_STEP_SUMMARY`.
-    pub fn append_step_summary(&self, path: &Path, title: &str) -> std::io::Result<()> {
-        let mut text = format!("### {title}\n\n| | |\n| --- | --- |\n");
-        for (key, value) in &self.pairs {
-            let cell = single_line(value).replace('|', "\\|");
-            text.push_str(&format!("| {key} | `{cell}` |\n"));
+        if let Some(path) = &self.step_summary {
+            let table = step_summary(pairs, summary_title);
+            attempt("`GITHUB_STEP_SUMMARY`".into(), append(path, &table));
         }
-        text.push('\n');
-        append(path, &text)
-    }
-
-    /// Writes `CHUKS_<KEY>=value` lines, the dotenv format GitLab reads.
-    pub fn write_dotenv(&self, path: &Path) -> std::io::Result<()> {
-        let mut text = String::new();
-        for (key, value) in &self.pairs {
-            text.push_str(&format!("{}={}\n", dotenv_key(key), single_line(value)));
+        if let Some(path) = &self.dotenv {
+            let name = format!("`{}`", path.display());
+            attempt(name, std::fs::write(path, dotenv(pairs)));
         }
-        std::fs::write(path, text)
+        failures
     }
+}
+
+/// `key=value` lines, as `GITHUB_OUTPUT` takes them.
+fn github_output(pairs: &Pairs) -> String {
+    pairs
+        .iter()
+        .map(|(key, value)| format!("{key}={}\n", single_line(value)))
+        .collect()
+}
+
+/// A markdown table for `GITHUB_STEP_SUMMARY`.
+fn step_summary(pairs: &Pairs, title: &str) -> String {
+    let mut text = format!("### {title}\n\n| | |\n| --- | --- |\n");
+    for (key, value) in pairs {
+        let cell = single_line(value).replace('|', "\\|");
+        text.push_str(&format!("| {key} | `{cell}` |\n"));
+    }
+    text.push('\n');
+    text
+}
+
+/// `CHUKS_<KEY>=value` lines, the dotenv format GitLab reads.
+fn dotenv(pairs: &Pairs) -> String {
+    pairs
+        .iter()
+        .map(|(key, value)| format!("{}={}\n", dotenv_key(key), single_line(value)))
+        .collect()
 }
 
 /// The dotenv variable name for an output key: `sha256` → `CHUKS_SHA256`.
@@ -83,29 +106,41 @@ mod tests {
     #[test]
     fn writes_each_format() {
         let dir = tempfile::tempdir().unwrap();
-        let mut outputs = Outputs::default();
-        outputs.set("name", "@chuks/numpy");
-        outputs.set("result", "published");
-        outputs.set("result", "unchanged");
-        let github = dir.path().join("out");
-        outputs.append_github_output(&github).unwrap();
-        outputs.append_github_output(&github).unwrap();
+        let pairs = [
+            ("name", "@chuks/numpy".to_string()),
+            ("result", "unchanged".to_string()),
+        ];
+        let sinks = Sinks {
+            github_output: Some(dir.path().join("out")),
+            step_summary: Some(dir.path().join("summary")),
+            dotenv: Some(dir.path().join("env")),
+        };
+        assert!(sinks.write(&pairs, "Published").is_empty());
+        assert!(sinks.write(&pairs, "Published").is_empty());
         assert_eq!(
-            std::fs::read_to_string(&github).unwrap(),
+            std::fs::read_to_string(dir.path().join("out")).unwrap(),
             "name=@chuks/numpy\nresult=unchanged\nname=@chuks/numpy\nresult=unchanged\n"
         );
-        let dotenv = dir.path().join("env");
-        outputs.write_dotenv(&dotenv).unwrap();
         assert_eq!(
-            std::fs::read_to_string(&dotenv).unwrap(),
+            std::fs::read_to_string(dir.path().join("env")).unwrap(),
             "CHUKS_NAME=@chuks/numpy\nCHUKS_RESULT=unchanged\n"
         );
-        let summary = dir.path().join("summary");
-        outputs.append_step_summary(&summary, "Published").unwrap();
         assert!(
-            std::fs::read_to_string(&summary)
+            std::fs::read_to_string(dir.path().join("summary"))
                 .unwrap()
                 .contains("| result | `unchanged` |")
         );
+    }
+
+    #[test]
+    fn a_sink_that_cannot_be_written_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let sinks = Sinks {
+            dotenv: Some(dir.path().join("missing/env")),
+            ..Sinks::default()
+        };
+        let failures = sinks.write(&[("name", "di".to_string())], "t");
+        assert_eq!(failures.len(), 1);
+        assert!(failures[0].contains("missing/env"), "{failures:?}");
     }
 }

@@ -2,21 +2,21 @@
 
 use serde_json::json;
 
-use super::Connection;
+use super::Exit;
+use super::context::{self, ForgeCheck, ReleaseContext};
 use crate::cli::CheckArgs;
-use crate::exit::Exit;
 use crate::manifest::Manifest;
 use crate::report::{Format, Reporter};
 use crate::verify::{self, Findings};
 
 pub fn run(args: &CheckArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
-    let forge = super::forge_detection(&args.forge, reporter);
-    let token = super::api_token(&args.access.token, reporter)?;
+    let forge = ForgeCheck::detect(&args.forge, reporter);
+    let token = context::api_token(&args.access.token, reporter)?;
     let manifest = Manifest::load(&args.manifest.manifest)?;
     let mut findings = Findings::default();
     verify::verify(
         &manifest,
-        &args.tag,
+        &args.tag.query(),
         !crate::ci::is_ci(),
         reporter,
         &mut findings,
@@ -27,18 +27,10 @@ pub fn run(args: &CheckArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
         .map(|t| t.name.clone())
         .unwrap_or_default();
 
-    let runtime = super::runtime()?;
-    super::confirm_tag_on_forge(
-        &runtime,
-        &args.forge,
-        &forge,
-        &tag,
-        &args.access.network,
-        reporter,
-    )?;
-    let registry = super::registry_url(&args.access.registry)?;
-    let connection = Connection::open(registry, token, &args.access.network, reporter)?;
-    let info = super::preflight_publish_token(&runtime, &connection, &args.preflight, reporter)?;
+    let context = ReleaseContext::new(&args.access.network, reporter)?;
+    context.confirm_tag(&forge, &tag, reporter)?;
+    let client = context.connect(context::registry_url(&args.access.registry)?, token)?;
+    let info = context.preflight_publish_token(&client, &args.preflight, reporter)?;
     match reporter.format {
         Format::Json => crate::report::print_json(&json!({
             "result": "ready",

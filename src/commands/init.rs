@@ -5,14 +5,14 @@ use std::path::Path;
 use anyhow::Context;
 use serde_json::json;
 
+use super::Exit;
 use crate::cli::InitArgs;
-use crate::exit::Exit;
 use crate::report::{Format, Problem, Reporter};
 use crate::templates::{self, Platform};
 
 pub fn run(args: &InitArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     match args.platform {
-        Some(platform) => write(args, platform, reporter),
+        Some(platform) => write(args, platform.into(), reporter),
         None if args.update_examples => update(&args.dir),
         None => check(&args.dir, reporter),
     }
@@ -40,13 +40,14 @@ fn write(args: &InitArgs, platform: Platform, reporter: &mut Reporter) -> anyhow
             platform.name()
         );
     }
-    let text = templates::render(platform, args.example);
+    let example = args.example.into();
+    let text = templates::render(platform, example);
     write_file(&path, &text)?;
     match reporter.format {
         Format::Json => crate::report::print_json(&json!({
             "result": "written",
             "platform": platform.name(),
-            "example": args.example.name(),
+            "example": example.name(),
             "path": path,
             "secret": "CHUKS_TOKEN",
             "next": platform.secret_instructions(),

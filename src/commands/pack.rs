@@ -6,8 +6,8 @@ use anyhow::Context;
 use serde_json::json;
 use tempfile::NamedTempFile;
 
+use super::Exit;
 use crate::cli::PackArgs;
-use crate::exit::Exit;
 use crate::manifest::Manifest;
 use crate::pack::{self, TarballSummary};
 use crate::report::{Format, Reporter};
@@ -20,7 +20,7 @@ pub fn run(args: &PackArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
         .unwrap_or_else(|| PathBuf::from(default_file_name(&manifest)));
     let root = manifest.package_dir();
     reporter.debug(1, format!("packing `{}`", root.display()));
-    let plan = pack::plan(root, &args.pack, Some(&output))?;
+    let plan = pack::plan(root, &args.pack.limits(), Some(&output))?;
     let (temp, summary) = pack::write_tempfile(&plan, output_dir(&output))?;
     save(temp, &output).with_context(|| {
         format!(

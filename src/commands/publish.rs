@@ -4,18 +4,20 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::json;
 use tempfile::NamedTempFile;
 
-use super::{Connection, registry_client};
-use crate::ci::{self, outputs::Outputs};
+use super::context::{self, ForgeCheck, ReleaseContext};
+use super::exit::{self, Exit};
+use crate::ci::{self, outputs::Sinks};
 use crate::cli::PublishArgs;
 use crate::confirm;
-use crate::exit::{self, Exit};
 use crate::manifest::Manifest;
 use crate::pack::{self, human_bytes};
 use crate::platform;
-use crate::registry_client::{Artifact, GitInfo, PublishOutcome, Upload, VersionRecord};
+use crate::publish_report::{PublishReport, PublishResult};
+use crate::registry_client::{
+    self, Artifact, GitInfo, PublishOutcome, RegistryClient, Upload, VersionRecord,
+};
 use crate::registry_server::{Registry, RegistryConfig, RunningRegistry};
 use crate::report::{Format, Problem, Reporter};
 use crate::token::{ApiToken, Scope};
@@ -26,17 +28,6 @@ const LOCAL_PUBLISHER: &str = "local";
 
 /// How long the token minted for `--local-registry` lives: past the expiry-warning window.
 const LOCAL_TOKEN_DAYS: i64 = 30;
-
-/// What a publish found and did, filled in as it goes so failures still report what was known.
-#[derive(Debug, Default)]
-struct Report {
-    outputs: Outputs,
-    /// The registry kept an earlier publish's tag and commit for these same bytes.
-    first_publish_git: bool,
-    file_count: Option<usize>,
-    size: Option<u64>,
-    record: Option<VersionRecord>,
-}
 
 /// The file to upload: a packed tarball in a temp file, or a prebuilt binary the user built.
 enum Payload {
@@ -56,14 +47,20 @@ impl Payload {
     }
 }
 
+/// The registry a run uploads to, and the local one it started, kept alive for the run.
+struct Destination {
+    client: RegistryClient,
+    _local: Option<RunningRegistry>,
+}
+
 pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
-    let mut report = Report::default();
+    let mut report = PublishReport::default();
     let result = publish(args, reporter, &mut report);
     let exit = match &result {
         Ok(()) => Exit::Success,
         Err(err) => {
-            reporter.report(Problem::from_error(err));
-            report.outputs.set("result", "failed");
+            reporter.report(super::problem_of(err));
+            report.result = Some(PublishResult::Failed);
             exit::classify(err)
         }
     };
@@ -72,67 +69,31 @@ pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> 
     Ok(exit)
 }
 
-fn publish(args: &PublishArgs, reporter: &mut Reporter, report: &mut Report) -> anyhow::Result<()> {
+fn publish(
+    args: &PublishArgs,
+    reporter: &mut Reporter,
+    report: &mut PublishReport,
+) -> anyhow::Result<()> {
     // Masks must precede every other line in GitHub Actions, so the secrets are read first.
-    let forge = super::forge_detection(&args.forge, reporter);
+    let forge = ForgeCheck::detect(&args.forge, reporter);
     let token = match args.local_registry {
         Some(_) => None,
-        None => super::api_token(&args.access.token, reporter)?,
+        None => context::api_token(&args.access.token, reporter)?,
     };
     let manifest = Manifest::load(&args.manifest.manifest)?;
-    report.outputs.set("name", &manifest.name);
-    report.outputs.set("version", manifest.version.to_string());
-
-    let rehearsal = args.dry_run || args.local_registry.is_some();
-    let mut findings = Findings::default();
-    let verified = verify::verify(&manifest, &args.tag, rehearsal, reporter, &mut findings);
-    if let Some(tag) = &findings.tag {
-        report.outputs.set("tag", &tag.name);
-    }
-    verified?;
-    let runtime = super::runtime()?;
-    if findings.tag_not_created_yet {
-        reporter.note("tag not confirmed on the forge: it is not created yet (a rehearsal)");
-    } else if let Some(tag) = &findings.tag {
-        super::confirm_tag_on_forge(
-            &runtime,
-            &args.forge,
-            &forge,
-            &tag.name,
-            &args.access.network,
-            reporter,
-        )?;
-    }
-
+    report.name = Some(manifest.name.clone());
+    report.version = Some(manifest.version.to_string());
+    let findings = verify_release(args, &manifest, reporter, report)?;
+    let context = ReleaseContext::new(&args.access.network, reporter)?;
+    confirm_tag(&context, &forge, &findings, reporter)?;
     let payload = prepare_payload(args, &manifest, reporter, report)?;
-    let (sha256, size) = (
-        report.outputs.get("sha256").unwrap_or_default().to_string(),
-        report.size.unwrap_or_default(),
-    );
-
     if args.dry_run {
-        dry_run(args, token, &runtime, reporter, report)?;
-        return Ok(());
+        return dry_run(args, token, &context, reporter, report);
     }
-    let (registry_url, token, _local) = match &args.local_registry {
-        Some(dir) => {
-            let (local, token) = start_local_registry(dir, reporter)?;
-            (
-                registry_client::parse_registry_url(local.url())?,
-                Some(token),
-                Some(local),
-            )
-        }
-        None => (super::registry_url(&args.access.registry)?, token, None),
-    };
-    report
-        .outputs
-        .set("registry", registry_url.as_str().trim_end_matches('/'));
-    let connection = Connection::open(registry_url, token, &args.access.network, reporter)?;
-    super::preflight_publish_token(&runtime, &connection, &args.preflight, reporter)?;
-
+    let destination = open_destination(args, token, &context, reporter, report)?;
     let git = git_info(&manifest, &findings);
     let version = manifest.version.to_string();
+    let sha256 = report.sha256.clone().unwrap_or_default();
     let upload = Upload {
         name: &manifest.name,
         version: &version,
@@ -145,64 +106,77 @@ fn publish(args: &PublishArgs, reporter: &mut Reporter, report: &mut Report) -> 
         },
         file: payload.path(),
         sha256: &sha256,
-        size,
+        size: report.size.unwrap_or_default(),
     };
-    let (progress, bar) = crate::progress::for_upload(size, reporter.format == Format::Json);
-    let outcome = runtime.block_on(connection.client.publish(&upload, progress));
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    let unchanged = outcome? == PublishOutcome::Unchanged;
-    report
-        .outputs
-        .set("result", if unchanged { "unchanged" } else { "published" });
-    report.outputs.set("confirmed", "false");
-
-    let wait = Duration::from_secs(args.confirm_timeout);
-    let record = runtime.block_on(confirm::read_back(
-        &connection.client,
-        &upload,
-        !unchanged,
-        wait,
-    ))?;
-    report.first_publish_git = !confirm::records_our_git(&record, upload.git());
-    if report.first_publish_git {
-        reporter.report(
-            Problem::warning(format!(
-                "{} {} was first published from tag `{}` at commit {}; this run's contents are identical",
-                record.name,
-                record.version,
-                record.git.tag.as_deref().unwrap_or("(none)"),
-                record.git.commit.as_deref().unwrap_or("(none)")
-            ))
-            .with_hint("nothing to do: the registry keeps the first publish's git details"),
-        );
-    }
-    report.outputs.set("confirmed", "true");
+    let outcome = send(&context, &destination.client, &upload, reporter)?;
+    report.result = Some(match outcome {
+        PublishOutcome::Published => PublishResult::Published,
+        PublishOutcome::Unchanged => PublishResult::Unchanged,
+    });
+    report.confirmed = Some(false);
+    let record = read_back(args, &context, &destination.client, &upload, outcome)?;
+    note_first_publish_git(&record, &upload, reporter, report);
+    report.confirmed = Some(true);
     report.record = Some(record);
     Ok(())
+}
+
+/// The tag and git checks; in a rehearsal (a dry run or a local registry) a `--tag` that is not
+/// created yet is only a warning.
+fn verify_release(
+    args: &PublishArgs,
+    manifest: &Manifest,
+    reporter: &mut Reporter,
+    report: &mut PublishReport,
+) -> anyhow::Result<Findings> {
+    let rehearsal = args.dry_run || args.local_registry.is_some();
+    let mut findings = Findings::default();
+    let verified = verify::verify(
+        manifest,
+        &args.tag.query(),
+        rehearsal,
+        reporter,
+        &mut findings,
+    );
+    report.tag = findings.tag.as_ref().map(|tag| tag.name.clone());
+    verified?;
+    Ok(findings)
+}
+
+/// Confirms the tag on the forge, unless it does not exist yet (a rehearsal).
+fn confirm_tag(
+    context: &ReleaseContext,
+    forge: &ForgeCheck,
+    findings: &Findings,
+    reporter: &Reporter,
+) -> anyhow::Result<()> {
+    if findings.tag_not_created_yet {
+        reporter.note("tag not confirmed on the forge: it is not created yet (a rehearsal)");
+        return Ok(());
+    }
+    match &findings.tag {
+        Some(tag) => context.confirm_tag(forge, &tag.name, reporter),
+        None => Ok(()),
+    }
 }
 
 /// Everything but the upload: with a token for a remote registry, the token preflight too.
 fn dry_run(
     args: &PublishArgs,
     token: Option<ApiToken>,
-    runtime: &tokio::runtime::Runtime,
+    context: &ReleaseContext,
     reporter: &mut Reporter,
-    report: &mut Report,
+    report: &mut PublishReport,
 ) -> anyhow::Result<()> {
-    report.outputs.set("result", "dry-run");
+    report.result = Some(PublishResult::DryRun);
     let registry = match &args.local_registry {
         Some(dir) => format!("a local registry in `{}`", dir.display()),
         None => {
-            let url = super::registry_url(&args.access.registry)?;
-            report
-                .outputs
-                .set("registry", url.as_str().trim_end_matches('/'));
+            let url = context::registry_url(&args.access.registry)?;
+            report.registry = Some(url.as_str().trim_end_matches('/').to_string());
             if token.is_some() {
-                let connection =
-                    Connection::open(url.clone(), token, &args.access.network, reporter)?;
-                super::preflight_publish_token(runtime, &connection, &args.preflight, reporter)?;
+                let client = context.connect(url.clone(), token)?;
+                context.preflight_publish_token(&client, &args.preflight, reporter)?;
             }
             url.to_string()
         }
@@ -216,7 +190,7 @@ fn prepare_payload(
     args: &PublishArgs,
     manifest: &Manifest,
     reporter: &Reporter,
-    report: &mut Report,
+    report: &mut PublishReport,
 ) -> anyhow::Result<Payload> {
     if args.prebuilt {
         let platform = platform::resolve(&args.platform)?;
@@ -227,12 +201,12 @@ fn prepare_payload(
                 path.display()
             )
         })?;
-        report.outputs.set("platform", platform);
-        report.outputs.set("sha256", sha256);
+        report.platform = Some(platform);
+        report.sha256 = Some(sha256);
         report.size = Some(size);
         return Ok(Payload::Binary { path, platform });
     }
-    let plan = pack::plan(manifest.package_dir(), &args.pack, None)?;
+    let plan = pack::plan(manifest.package_dir(), &args.pack.limits(), None)?;
     let (file, tarball) = pack::write_tempfile(&plan, &std::env::temp_dir())?;
     reporter.note(format!(
         "packed {} {}: {} files, {} ({} unpacked), sha256 {}",
@@ -243,10 +217,89 @@ fn prepare_payload(
         human_bytes(tarball.unpacked_size),
         tarball.sha256
     ));
-    report.outputs.set("sha256", &tarball.sha256);
+    report.sha256 = Some(tarball.sha256);
     report.size = Some(tarball.size);
     report.file_count = Some(tarball.file_count);
     Ok(Payload::Tarball(file))
+}
+
+/// The registry to upload to: a local one started for the run, or the configured one; either
+/// way with the token checked before any upload.
+fn open_destination(
+    args: &PublishArgs,
+    token: Option<ApiToken>,
+    context: &ReleaseContext,
+    reporter: &mut Reporter,
+    report: &mut PublishReport,
+) -> anyhow::Result<Destination> {
+    let (url, token, local) = match &args.local_registry {
+        Some(dir) => {
+            let (local, token) = start_local_registry(dir, reporter)?;
+            let url = registry_client::parse_registry_url(local.url())?;
+            (url, Some(token), Some(local))
+        }
+        None => (context::registry_url(&args.access.registry)?, token, None),
+    };
+    report.registry = Some(url.as_str().trim_end_matches('/').to_string());
+    let client = context.connect(url, token)?;
+    context.preflight_publish_token(&client, &args.preflight, reporter)?;
+    Ok(Destination {
+        client,
+        _local: local,
+    })
+}
+
+/// Uploads the payload, showing progress for large ones.
+fn send(
+    context: &ReleaseContext,
+    client: &RegistryClient,
+    upload: &Upload<'_>,
+    reporter: &Reporter,
+) -> anyhow::Result<PublishOutcome> {
+    let quiet = reporter.format == Format::Json;
+    let (progress, bar) = crate::progress::for_upload(upload.size, quiet);
+    let outcome = context.block_on(client.publish(upload, progress));
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(outcome?)
+}
+
+/// Reads the version back until the registry shows our upload (and, for a fresh publish, our
+/// tag and commit).
+fn read_back(
+    args: &PublishArgs,
+    context: &ReleaseContext,
+    client: &RegistryClient,
+    upload: &Upload<'_>,
+    outcome: PublishOutcome,
+) -> anyhow::Result<VersionRecord> {
+    let wait = Duration::from_secs(args.confirm_timeout);
+    let fresh = outcome == PublishOutcome::Published;
+    Ok(context.block_on(confirm::read_back(client, upload, fresh, wait))?)
+}
+
+/// Identical bytes published before from another tag or commit: the registry keeps the first.
+fn note_first_publish_git(
+    record: &VersionRecord,
+    upload: &Upload<'_>,
+    reporter: &mut Reporter,
+    report: &mut PublishReport,
+) {
+    report.first_publish_git = !confirm::records_our_git(record, upload.git());
+    if !report.first_publish_git {
+        return;
+    }
+    reporter.report(
+        Problem::warning(format!(
+            "{} {} was first published from tag `{}` at commit {}; this run's contents are identical",
+            record.name,
+            record.version,
+            record.git.tag.as_deref().unwrap_or("(none)"),
+            record.git.commit.as_deref().unwrap_or("(none)")
+        ))
+        .with_hint("nothing to do: the registry keeps the first publish's git details"),
+    );
 }
 
 /// Starts the reference registry in this process and mints a publish-only token for the run,
@@ -280,39 +333,13 @@ fn git_info(manifest: &Manifest, findings: &Findings) -> GitInfo {
             .as_ref()
             .and_then(|r| r.head.clone())
             .or_else(ci::commit_from_env),
-        repository: ci::repository_from_env().or_else(|| manifest_repository(manifest)),
+        repository: ci::repository_from_env().or_else(|| manifest.repository_url()),
     }
 }
 
-fn manifest_repository(manifest: &Manifest) -> Option<String> {
-    let repository = manifest.document.get("repository")?;
-    repository
-        .as_str()
-        .or_else(|| repository.get("url").and_then(|u| u.as_str()))
-        .map(str::to_string)
-}
-
-fn write_ci_outputs(args: &PublishArgs, report: &Report, reporter: &mut Reporter) {
-    let mut failures = Vec::new();
-    if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
-        if let Err(err) = report.outputs.append_github_output(path.as_ref()) {
-            failures.push(format!("`GITHUB_OUTPUT`: {err}"));
-        }
-    }
-    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-        if let Err(err) = report
-            .outputs
-            .append_step_summary(path.as_ref(), "chuks-ci publish")
-        {
-            failures.push(format!("`GITHUB_STEP_SUMMARY`: {err}"));
-        }
-    }
-    if let Some(path) = &args.dotenv {
-        if let Err(err) = report.outputs.write_dotenv(path) {
-            failures.push(format!("`{}`: {err}", path.display()));
-        }
-    }
-    for failure in failures {
+fn write_ci_outputs(args: &PublishArgs, report: &PublishReport, reporter: &mut Reporter) {
+    let sinks = Sinks::from_env(args.dotenv.as_deref());
+    for failure in sinks.write(&report.outputs(), "chuks-ci publish") {
         reporter.report(
             Problem::warning(format!("could not write {failure}"))
                 .with_hint("check that the path is writable"),
@@ -320,65 +347,14 @@ fn write_ci_outputs(args: &PublishArgs, report: &Report, reporter: &mut Reporter
     }
 }
 
-fn print_result(report: &Report, reporter: &Reporter, exit: Exit) {
-    let outputs = &report.outputs;
-    let field = |key| outputs.get(key).unwrap_or_default();
+fn print_result(report: &PublishReport, reporter: &Reporter, exit: Exit) {
     match reporter.format {
         Format::Json => {
-            let mut object = serde_json::Map::new();
-            for (key, value) in outputs.pairs() {
-                object.insert(key.to_string(), json!(value));
-            }
-            object.insert("exit_code".into(), json!(exit as u8));
-            object.insert("size".into(), json!(report.size));
-            object.insert("file_count".into(), json!(report.file_count));
-            object.insert("record".into(), json!(report.record));
-            object.insert("problems".into(), json!(reporter.problems()));
-            crate::report::print_json(&serde_json::Value::Object(object));
+            crate::report::print_json(&report.to_json(exit as u8, reporter.problems()));
         }
         Format::Human if exit == Exit::Success => {
-            let what = match outputs.get("platform") {
-                Some(platform) => format!(
-                    "{} {} ({platform} prebuilt)",
-                    field("name"),
-                    field("version")
-                ),
-                None => format!("{} {}", field("name"), field("version")),
-            };
-            println!(
-                "{}: {what} (tag `{}`) at {}",
-                field("result"),
-                field("tag"),
-                field("registry")
-            );
-            if field("confirmed") == "true" {
-                let recorded = if outputs.get("platform").is_some() {
-                    "with our sha256"
-                } else if report.first_publish_git {
-                    "with our sha256 (its tag and commit are from the first publish)"
-                } else {
-                    "with our sha256, tag and commit"
-                };
-                println!("confirmed: the registry serves it {recorded}");
-            }
-            match &report.record {
-                Some(record) => {
-                    println!(
-                        "  sha256 {}, {} bytes, published by {} at {}",
-                        field("sha256"),
-                        report.size.unwrap_or_default(),
-                        record.publisher,
-                        record.published_at
-                    );
-                    if let (Some(tag), Some(commit)) = (&record.git.tag, &record.git.commit) {
-                        println!("  recorded tag `{tag}` at commit {commit}");
-                    }
-                }
-                None => println!(
-                    "  sha256 {}, {} bytes",
-                    field("sha256"),
-                    report.size.unwrap_or_default()
-                ),
+            for line in report.summary_lines() {
+                println!("{line}");
             }
         }
         Format::Human => {}

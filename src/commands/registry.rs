@@ -6,10 +6,10 @@ use anyhow::Context;
 use jiff::Timestamp;
 use serde_json::json;
 
+use super::Exit;
 use crate::cli::{
     DataDirArgs, RegistryCommand, ServeArgs, TokenCommand, TokenCreateArgs, TokenRevokeArgs,
 };
-use crate::exit::Exit;
 use crate::registry_server::{Registry, RegistryConfig, Server, TokenRecord};
 use crate::report::{Format, Reporter, print_json};
 use crate::token::Scope;
@@ -35,6 +35,10 @@ fn serve(args: ServeArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
         .enable_all()
         .build()
         .context("cannot start the async runtime\nhint: the machine may be out of threads or memory; try again")?;
+    let shutdown = {
+        let _context = runtime.enter();
+        shutdown_signal()
+    };
     match reporter.format {
         Format::Human => println!("listening on {}", server.url()),
         Format::Json => print_json(&json!({ "listening": server.url() })),
@@ -44,7 +48,7 @@ fn serve(args: ServeArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
         "cannot write to stdout\nhint: keep stdout open: the first line is the URL to use",
     )?;
     reporter.note("press Ctrl-C to stop");
-    runtime.block_on(server.run(shutdown_signal()))?;
+    runtime.block_on(server.run(shutdown))?;
     reporter.note("registry stopped");
     Ok(Exit::Success)
 }
@@ -161,27 +165,36 @@ fn human_time(timestamp: Timestamp) -> String {
     timestamp.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
-/// Resolves on Ctrl-C or, on Unix, SIGTERM (what CI runners and `kill` send).
-async fn shutdown_signal() {
-    let interrupt = async {
+/// Resolves on Ctrl-C or, on Unix, SIGTERM (what CI runners and `kill` send). The handlers are
+/// registered when this is called, not when it is first polled, so a signal that arrives right
+/// after the URL is printed still stops the server cleanly.
+#[cfg(unix)]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    async move {
+        // Without a handler the server runs until another signal or a kill.
+        let wait = |stream: std::io::Result<tokio::signal::unix::Signal>| async move {
+            match stream {
+                Ok(mut stream) => {
+                    stream.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            () = wait(interrupt) => {}
+            () = wait(terminate) => {}
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    async {
         if tokio::signal::ctrl_c().await.is_err() {
-            // Without a Ctrl-C handler the server runs until another signal or a kill.
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut stream) => {
-                stream.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
     }
 }

@@ -2,8 +2,8 @@
 
 use serde_json::json;
 
+use super::exit::{self, Exit};
 use crate::cli::VerifyTagArgs;
-use crate::exit::{self, Exit};
 use crate::manifest::Manifest;
 use crate::report::{Format, Problem, Reporter};
 use crate::tag::TagError;
@@ -19,7 +19,7 @@ pub fn run(args: &VerifyTagArgs, reporter: &mut Reporter) -> anyhow::Result<Exit
             let loaded = manifest.insert(loaded);
             verify::verify(
                 loaded,
-                &args.tag,
+                &args.tag.query(),
                 !crate::ci::is_ci(),
                 reporter,
                 &mut findings,
@@ -28,7 +28,7 @@ pub fn run(args: &VerifyTagArgs, reporter: &mut Reporter) -> anyhow::Result<Exit
     let exit = match &result {
         Ok(()) => Exit::Success,
         Err(err) => {
-            reporter.report(locate(Problem::from_error(err), err, manifest.as_ref()));
+            reporter.report(locate(super::problem_of(err), err, manifest.as_ref()));
             exit::classify(err)
         }
     };

@@ -1,12 +1,15 @@
 //! `chuks-ci whoami`: what the registry says about the token in use, never the token itself.
 
+use super::Exit;
+use super::context::{self, ReleaseContext};
 use crate::cli::WhoamiArgs;
-use crate::exit::Exit;
 use crate::report::{Format, Reporter};
 
 pub fn run(args: &WhoamiArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
-    let connection = super::connect(&args.access, reporter)?;
-    let info = super::runtime()?.block_on(connection.client.token_info())?;
+    let token = context::api_token(&args.access.token, reporter)?;
+    let context = ReleaseContext::new(&args.access.network, reporter)?;
+    let client = context.connect(context::registry_url(&args.access.registry)?, token)?;
+    let info = context.block_on(client.token_info())?;
     match reporter.format {
         Format::Json => crate::report::print_json(&serde_json::to_value(&info)?),
         Format::Human => {

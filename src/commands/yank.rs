@@ -2,8 +2,9 @@
 
 use serde_json::json;
 
+use super::Exit;
+use super::context::{self, ReleaseContext};
 use crate::cli::{ManifestArgs, RegistryAccessArgs, RestoreArgs, YankArgs};
-use crate::exit::Exit;
 use crate::manifest::Manifest;
 use crate::report::{Format, Reporter};
 
@@ -41,12 +42,10 @@ fn set_yanked(target: &Target, yanked: bool, reporter: &mut Reporter) -> anyhow:
             .to_string(),
         None => manifest.version.to_string(),
     };
-    let connection = super::connect(target.access, reporter)?;
-    let answer = super::runtime()?.block_on(connection.client.set_yanked(
-        &manifest.name,
-        &version,
-        yanked,
-    ))?;
+    let token = context::api_token(&target.access.token, reporter)?;
+    let context = ReleaseContext::new(&target.access.network, reporter)?;
+    let client = context.connect(context::registry_url(&target.access.registry)?, token)?;
+    let answer = context.block_on(client.set_yanked(&manifest.name, &version, yanked))?;
     let state = if yanked { "yanked" } else { "restored" };
     match reporter.format {
         Format::Json => crate::report::print_json(&json!({

@@ -1,29 +1,27 @@
 //! Bitbucket Cloud: reading a tag through the 2.0 REST API with reqwest.
 //!
-//! Reads `BITBUCKET_REPO_FULL_NAME` (`workspace/slug`), `BITBUCKET_COMMIT` and
-//! `BITBUCKET_ACCESS_TOKEN` (sent as `Authorization: Bearer`). `CHUKS_BITBUCKET_API_URL` replaces
-//! the API address `https://api.bitbucket.org/2.0`, for a mirror or a test server.
+//! `ci::bitbucket` finds the repository, commit, API address and token in the environment.
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::{ForgeDetection, ForgeError, Lookup};
+use super::{ForgeError, Lookup};
 use crate::retry::RetryPolicy;
 
-pub(super) const NAME: &str = "Bitbucket";
+pub const NAME: &str = "Bitbucket";
 
-const DEFAULT_API_URL: &str = "https://api.bitbucket.org/2.0";
+pub const DEFAULT_API_URL: &str = "https://api.bitbucket.org/2.0";
 
-const API_URL_VARIABLE: &str = "CHUKS_BITBUCKET_API_URL";
+pub const API_URL_VARIABLE: &str = "CHUKS_BITBUCKET_API_URL";
 
 /// A Bitbucket Cloud repository and the commit its pipeline publishes.
 #[derive(Debug, Clone)]
 pub struct BitbucketTarget {
-    api_url: String,
-    workspace: String,
-    slug: String,
-    pub(super) commit: String,
-    token: SecretString,
+    pub api_url: String,
+    pub workspace: String,
+    pub slug: String,
+    pub commit: String,
+    pub token: SecretString,
 }
 
 impl BitbucketTarget {
@@ -31,48 +29,6 @@ impl BitbucketTarget {
     pub fn repository(&self) -> String {
         format!("{}/{}", self.workspace, self.slug)
     }
-}
-
-pub(super) fn detect(var: &impl Fn(&str) -> Option<String>) -> ForgeDetection {
-    let Some(full_name) = var("BITBUCKET_REPO_FULL_NAME") else {
-        return ForgeDetection::NotInCi;
-    };
-    let Some((workspace, slug)) = full_name.split_once('/').filter(|(workspace, slug)| {
-        !workspace.is_empty() && !slug.is_empty() && !slug.contains('/')
-    }) else {
-        return ForgeDetection::no_credentials(
-            NAME,
-            format!("`BITBUCKET_REPO_FULL_NAME` is `{full_name}`, not `workspace/slug`"),
-            "leave `BITBUCKET_REPO_FULL_NAME` as Bitbucket Pipelines sets it",
-        );
-    };
-    let Some(commit) = var("BITBUCKET_COMMIT") else {
-        return ForgeDetection::no_credentials(
-            NAME,
-            "`BITBUCKET_COMMIT` is not set",
-            "run the step in Bitbucket Pipelines, which sets it",
-        );
-    };
-    let token = match var("BITBUCKET_ACCESS_TOKEN") {
-        Some(value) => match super::clean_token(&value) {
-            Some(token) => token,
-            None => return super::unusable_token(NAME, "`BITBUCKET_ACCESS_TOKEN`"),
-        },
-        None => {
-            return ForgeDetection::no_credentials(
-                NAME,
-                "`BITBUCKET_ACCESS_TOKEN` is not set",
-                "add a secured repository variable `BITBUCKET_ACCESS_TOKEN` holding a repository access token with the `repository` (read) scope",
-            );
-        }
-    };
-    ForgeDetection::Ready(super::Forge::Bitbucket(BitbucketTarget {
-        api_url: var(API_URL_VARIABLE).unwrap_or_else(|| DEFAULT_API_URL.to_string()),
-        workspace: workspace.to_string(),
-        slug: slug.to_string(),
-        commit,
-        token,
-    }))
 }
 
 /// The commit `tag` points at on Bitbucket (its `target` is already the commit, also for annotated

@@ -1,20 +1,19 @@
 //! GitHub and GitHub Enterprise Server: reading a tag ref with octocrab and peeling annotated tags.
 //!
-//! Reads `GITHUB_API_URL` (default `https://api.github.com`; Enterprise is `https://HOST/api/v3`),
-//! `GITHUB_REPOSITORY`, `GITHUB_SHA` and `GITHUB_TOKEN` (or `--github-token`).
+//! `ci::github` finds the repository, commit, API address and token in the environment.
 
 use octocrab::Octocrab;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{ForgeDetection, ForgeError, Lookup, Reply};
+use super::{ForgeError, Lookup, Reply};
 use crate::retry::RetryPolicy;
 
-pub(super) const NAME: &str = "GitHub";
+pub const NAME: &str = "GitHub";
 
-const DEFAULT_API_URL: &str = "https://api.github.com";
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
 
-const API_URL_VARIABLE: &str = "GITHUB_API_URL";
+pub const API_URL_VARIABLE: &str = "GITHUB_API_URL";
 
 /// Annotated tags can tag other tags; a longer chain than this is treated as a broken answer.
 const MAX_TAG_CHAIN: usize = 8;
@@ -22,13 +21,13 @@ const MAX_TAG_CHAIN: usize = 8;
 /// A GitHub repository and the commit its workflow run publishes.
 #[derive(Debug, Clone)]
 pub struct GithubTarget {
-    api_url: String,
-    owner: String,
-    name: String,
-    pub(super) commit: String,
-    token: SecretString,
+    pub api_url: String,
+    pub owner: String,
+    pub name: String,
+    pub commit: String,
+    pub token: SecretString,
     /// Where the token came from, so a refusal names what to fix.
-    token_source: &'static str,
+    pub token_source: &'static str,
 }
 
 impl GithubTarget {
@@ -36,61 +35,6 @@ impl GithubTarget {
     pub fn repository(&self) -> String {
         format!("{}/{}", self.owner, self.name)
     }
-}
-
-pub(super) fn detect(
-    var: &impl Fn(&str) -> Option<String>,
-    token_flag: Option<SecretString>,
-) -> ForgeDetection {
-    let unset = |variable: &str| {
-        ForgeDetection::no_credentials(
-            NAME,
-            format!("`{variable}` is not set"),
-            "run the step in GitHub Actions, which sets it",
-        )
-    };
-    let Some(repository) = var("GITHUB_REPOSITORY") else {
-        return unset("GITHUB_REPOSITORY");
-    };
-    let Some((owner, name)) = repository
-        .split_once('/')
-        .filter(|(owner, name)| !owner.is_empty() && !name.is_empty() && !name.contains('/'))
-    else {
-        return ForgeDetection::no_credentials(
-            NAME,
-            format!("`GITHUB_REPOSITORY` is `{repository}`, not `owner/name`"),
-            "leave `GITHUB_REPOSITORY` as GitHub Actions sets it",
-        );
-    };
-    let Some(commit) = var("GITHUB_SHA") else {
-        return unset("GITHUB_SHA");
-    };
-    let token_flag = token_flag.filter(|token| !token.expose_secret().trim().is_empty());
-    let (token, token_source) = match (token_flag, var("GITHUB_TOKEN")) {
-        (Some(flag), _) => match super::clean_token(flag.expose_secret()) {
-            Some(token) => (token, "`--github-token`"),
-            None => return super::unusable_token(NAME, "`--github-token`"),
-        },
-        (None, Some(variable)) => match super::clean_token(&variable) {
-            Some(token) => (token, "`GITHUB_TOKEN`"),
-            None => return super::unusable_token(NAME, "`GITHUB_TOKEN`"),
-        },
-        (None, None) => {
-            return ForgeDetection::no_credentials(
-                NAME,
-                "`GITHUB_TOKEN` is not set",
-                "add `GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}` to the step's `env:` (the job needs `permissions: contents: read`), or pass `--github-token`",
-            );
-        }
-    };
-    ForgeDetection::Ready(super::Forge::Github(GithubTarget {
-        api_url: var(API_URL_VARIABLE).unwrap_or_else(|| DEFAULT_API_URL.to_string()),
-        owner: owner.to_string(),
-        name: name.to_string(),
-        commit,
-        token,
-        token_source,
-    }))
 }
 
 /// The commit `tag` points at on GitHub, annotated tags peeled; `None` when the tag is missing.

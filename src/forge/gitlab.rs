@@ -1,33 +1,30 @@
 //! GitLab (gitlab.com and self-managed): reading a tag through the REST API with reqwest.
 //!
-//! Reads `CI_API_V4_URL`, `CI_PROJECT_ID` (`CI_PROJECT_PATH` too, for messages), `CI_COMMIT_SHA`
-//! and a token: `GITLAB_TOKEN` (sent as `PRIVATE-TOKEN`) when set, else `CI_JOB_TOKEN` (sent as
-//! `JOB-TOKEN`). An explicit `GITLAB_TOKEN` wins because GitLab sets `CI_JOB_TOKEN` in every job:
-//! setting `GITLAB_TOKEN` is how a project whose job token may not read tags opts in.
+//! `ci::gitlab` finds the project, commit, API address and token in the environment.
 
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::{ForgeDetection, ForgeError, Lookup};
+use super::{ForgeError, Lookup};
 use crate::retry::RetryPolicy;
 
-pub(super) const NAME: &str = "GitLab";
+pub const NAME: &str = "GitLab";
 
-const API_URL_VARIABLE: &str = "CI_API_V4_URL";
+pub const API_URL_VARIABLE: &str = "CI_API_V4_URL";
 
 /// A GitLab project and the commit its pipeline publishes.
 #[derive(Debug, Clone)]
 pub struct GitlabTarget {
-    api_url: String,
-    project_id: String,
-    project_path: Option<String>,
-    pub(super) commit: String,
-    token: GitlabToken,
+    pub api_url: String,
+    pub project_id: String,
+    pub project_path: Option<String>,
+    pub commit: String,
+    pub token: GitlabToken,
 }
 
 #[derive(Debug, Clone)]
-enum GitlabToken {
+pub enum GitlabToken {
     /// `CI_JOB_TOKEN`, sent as `JOB-TOKEN`.
     Job(SecretString),
     /// `GITLAB_TOKEN` (personal, project or group access token), sent as `PRIVATE-TOKEN`.
@@ -54,49 +51,6 @@ impl GitlabTarget {
             ),
         }
     }
-}
-
-pub(super) fn detect(var: &impl Fn(&str) -> Option<String>) -> ForgeDetection {
-    let unset = |variable: &str| {
-        ForgeDetection::no_credentials(
-            NAME,
-            format!("`{variable}` is not set"),
-            "run the job in GitLab CI, which sets it",
-        )
-    };
-    let Some(api_url) = var(API_URL_VARIABLE) else {
-        return unset(API_URL_VARIABLE);
-    };
-    let Some(project_id) = var("CI_PROJECT_ID") else {
-        return unset("CI_PROJECT_ID");
-    };
-    let Some(commit) = var("CI_COMMIT_SHA") else {
-        return unset("CI_COMMIT_SHA");
-    };
-    let token = match (var("GITLAB_TOKEN"), var("CI_JOB_TOKEN")) {
-        (Some(value), _) => match super::clean_token(&value) {
-            Some(token) => GitlabToken::Private(token),
-            None => return super::unusable_token(NAME, "`GITLAB_TOKEN`"),
-        },
-        (None, Some(value)) => match super::clean_token(&value) {
-            Some(token) => GitlabToken::Job(token),
-            None => return super::unusable_token(NAME, "`CI_JOB_TOKEN`"),
-        },
-        (None, None) => {
-            return ForgeDetection::no_credentials(
-                NAME,
-                "neither `CI_JOB_TOKEN` nor `GITLAB_TOKEN` is set",
-                "set `GITLAB_TOKEN` (a masked CI/CD variable) to an access token with the `read_api` scope",
-            );
-        }
-    };
-    ForgeDetection::Ready(super::Forge::Gitlab(GitlabTarget {
-        api_url,
-        project_id,
-        project_path: var("CI_PROJECT_PATH"),
-        commit,
-        token,
-    }))
 }
 
 /// The commit `tag` points at on GitLab (GitLab peels annotated tags itself); `None` when missing.

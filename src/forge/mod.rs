@@ -12,10 +12,8 @@ pub mod gitlab;
 use std::future::Future;
 use std::time::Duration;
 
-use secrecy::SecretString;
 use serde::Serialize;
 
-use crate::exit::{Exit, HasExit};
 use crate::retry::{RetryPolicy, is_retryable_status, parse_retry_after};
 
 /// Give up connecting after this long; the retry policy decides whether to try again.
@@ -50,7 +48,7 @@ pub enum ForgeDetection {
 }
 
 impl ForgeDetection {
-    fn no_credentials(
+    pub fn no_credentials(
         forge_name: &'static str,
         missing: impl Into<String>,
         how_to_enable: impl Into<String>,
@@ -63,51 +61,8 @@ impl ForgeDetection {
     }
 }
 
-/// Detects the forge from the process environment; see [`detect`].
-pub fn detect_from_env(github_token: Option<SecretString>) -> ForgeDetection {
-    detect(|name| std::env::var(name).ok(), github_token)
-}
-
-/// Detects the forge from CI variables, GitHub first, then GitLab, then Bitbucket.
-/// `github_token` (from `--github-token`) wins over `GITHUB_TOKEN`. Empty variables count as unset.
-pub fn detect(
-    var: impl Fn(&str) -> Option<String>,
-    github_token: Option<SecretString>,
-) -> ForgeDetection {
-    let var = |name: &str| var(name).filter(|value| !value.trim().is_empty());
-    if var("GITHUB_ACTIONS").as_deref() == Some("true") || var("GITHUB_REPOSITORY").is_some() {
-        return github::detect(&var, github_token);
-    }
-    if var("GITLAB_CI").as_deref() == Some("true") || var("CI_API_V4_URL").is_some() {
-        return gitlab::detect(&var);
-    }
-    if var("BITBUCKET_REPO_FULL_NAME").is_some() {
-        return bitbucket::detect(&var);
-    }
-    ForgeDetection::NotInCi
-}
-
-/// A token as CI hands it over, trimmed because secrets often end in a newline; `None` when it
-/// holds characters no token has, which could not even be sent as a header.
-fn clean_token(value: &str) -> Option<SecretString> {
-    let value = value.trim();
-    value
-        .bytes()
-        .all(|byte| byte.is_ascii_graphic())
-        .then(|| SecretString::from(value))
-}
-
-/// The detection result for a token variable that is set but unusable.
-fn unusable_token(forge_name: &'static str, source: &str) -> ForgeDetection {
-    ForgeDetection::no_credentials(
-        forge_name,
-        format!("{source} holds characters a token cannot have"),
-        format!("set {source} to the token alone, without quotes or spaces"),
-    )
-}
-
-/// The `--confirm-tag` setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+/// Whether to confirm the tag on the forge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ConfirmMode {
     /// Confirm when credentials exist; otherwise print one notice saying how to enable it.
     #[default]
@@ -353,25 +308,6 @@ pub enum ForgeError {
         "tag confirmation is required, but this is not GitHub Actions, GitLab CI or Bitbucket Pipelines\nhint: publish from one of those CIs; to publish without confirming, pass `--confirm-tag auto`"
     )]
     NotInCi,
-}
-
-impl HasExit for ForgeError {
-    fn exit(&self) -> Exit {
-        match self {
-            ForgeError::TagMissing { .. }
-            | ForgeError::TagElsewhere { .. }
-            | ForgeError::NotACommit { .. } => Exit::CheckFailed,
-            ForgeError::AuthRefused { .. } => Exit::Auth,
-            ForgeError::Unavailable { .. }
-            | ForgeError::Tls { .. }
-            | ForgeError::UnexpectedAnswer { .. }
-            | ForgeError::Client { .. } => Exit::Unavailable,
-            ForgeError::BadApiUrl { .. }
-            | ForgeError::InsecureApiUrl { .. }
-            | ForgeError::CannotConfirm { .. }
-            | ForgeError::NotInCi => Exit::Usage,
-        }
-    }
 }
 
 /// One forge's answer to one request, reduced to what the retry loop and status checks need.

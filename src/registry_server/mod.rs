@@ -18,7 +18,6 @@ use jiff::Timestamp;
 
 pub use tokens::{EXPIRY_DAYS, IssuedToken, TokenRecord, TokenStatus};
 
-use crate::exit::{Exit, HasExit};
 use crate::token::Scope;
 
 /// Default limit on a published package's decoded tarball size.
@@ -82,17 +81,6 @@ pub enum RegistryError {
         "a token needs at least one scope\nhint: pass `--scopes packages:publish` (comma-separated for several)"
     )]
     NoScopes,
-}
-
-impl HasExit for RegistryError {
-    fn exit(&self) -> Exit {
-        match self {
-            RegistryError::Sqlite(_) | RegistryError::Bind { .. } | RegistryError::Serve(_) => {
-                Exit::Unavailable
-            }
-            _ => Exit::Usage,
-        }
-    }
 }
 
 /// Publisher names: ASCII letters, digits, `-`, `_`, `.`; starting with a letter or digit.

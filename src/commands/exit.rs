@@ -1,0 +1,236 @@
+//! The stable process exit codes, and which error means which: a command-level decision, so the
+//! domain modules only describe what went wrong.
+
+use std::process::ExitCode;
+
+use crate::confirm::ConfirmError;
+use crate::forge::ForgeError;
+use crate::git::GitError;
+use crate::manifest::ManifestError;
+use crate::pack::PackError;
+use crate::platform::PlatformError;
+use crate::preflight::PreflightError;
+use crate::registry_client::ClientError;
+use crate::registry_server::RegistryError;
+use crate::tag::TagError;
+use crate::token::TokenError;
+use crate::verify::ReleaseError;
+
+/// The exit codes documented in the README. Their numbers never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The command did what was asked (including `unchanged` re-publishes).
+    Success = 0,
+    /// A check failed: tag mismatch, leak guard, version exists with other contents.
+    CheckFailed = 1,
+    /// Bad usage or input: no manifest, unreadable JSON, no tag found.
+    Usage = 2,
+    /// Authentication or authorisation refused: bad, expired, revoked token or missing scope.
+    Auth = 3,
+    /// The registry or forge was unreachable or failing after retries.
+    Unavailable = 4,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(exit as u8)
+    }
+}
+
+/// Picks the exit code for an error: the first error in the chain whose type has a documented
+/// code wins; anything unknown is a usage or input error.
+pub fn classify(err: &anyhow::Error) -> Exit {
+    err.chain().find_map(known_exit).unwrap_or(Exit::Usage)
+}
+
+fn known_exit(cause: &(dyn std::error::Error + 'static)) -> Option<Exit> {
+    macro_rules! try_types {
+        ($($ty:ty),* $(,)?) => {
+            $(if let Some(e) = cause.downcast_ref::<$ty>() { return Some(e.exit()); })*
+        };
+    }
+    try_types!(
+        ManifestError,
+        TagError,
+        GitError,
+        TokenError,
+        RegistryError,
+        PackError,
+        ReleaseError,
+        ClientError,
+        ConfirmError,
+        ForgeError,
+        PlatformError,
+        PreflightError,
+    );
+    None
+}
+
+/// The documented exit code of one module's errors.
+trait HasExit {
+    fn exit(&self) -> Exit;
+}
+
+impl HasExit for ManifestError {
+    fn exit(&self) -> Exit {
+        Exit::Usage
+    }
+}
+
+impl HasExit for TagError {
+    fn exit(&self) -> Exit {
+        match self {
+            TagError::NotFound { .. } | TagError::Ambiguous { .. } => Exit::Usage,
+            _ => Exit::CheckFailed,
+        }
+    }
+}
+
+impl HasExit for GitError {
+    fn exit(&self) -> Exit {
+        Exit::Usage
+    }
+}
+
+impl HasExit for TokenError {
+    fn exit(&self) -> Exit {
+        match self {
+            TokenError::Empty
+            | TokenError::Missing
+            | TokenError::Stdin(_)
+            | TokenError::UnknownScope { .. } => Exit::Usage,
+            TokenError::NotPrintable | TokenError::NotAnApiToken { .. } => Exit::Auth,
+        }
+    }
+}
+
+impl HasExit for RegistryError {
+    fn exit(&self) -> Exit {
+        match self {
+            RegistryError::Sqlite(_) | RegistryError::Bind { .. } | RegistryError::Serve(_) => {
+                Exit::Unavailable
+            }
+            _ => Exit::Usage,
+        }
+    }
+}
+
+impl HasExit for PackError {
+    fn exit(&self) -> Exit {
+        match self {
+            PackError::SymlinkOutside { .. }
+            | PackError::SymlinkDangling { .. }
+            | PackError::SymlinkToUnpacked { .. }
+            | PackError::SymlinkToFolder { .. }
+            | PackError::TooLarge { .. }
+            | PackError::Leaks { .. } => Exit::CheckFailed,
+            PackError::NoManifest { .. }
+            | PackError::Walk { .. }
+            | PackError::Read { .. }
+            | PackError::NonUtf8Path { .. }
+            | PackError::Changed { .. }
+            | PackError::Write { .. } => Exit::Usage,
+        }
+    }
+}
+
+impl HasExit for ReleaseError {
+    fn exit(&self) -> Exit {
+        Exit::CheckFailed
+    }
+}
+
+impl HasExit for ClientError {
+    fn exit(&self) -> Exit {
+        match self {
+            // A redirect means the configured URL is not the registry's: a re-run cannot help.
+            ClientError::InvalidUrl { .. }
+            | ClientError::InsecureUrl { .. }
+            | ClientError::Redirect { .. } => Exit::Usage,
+            ClientError::Auth { .. } | ClientError::NotPermitted { .. } => Exit::Auth,
+            ClientError::VersionExists { .. } | ClientError::Refused { .. } => Exit::CheckFailed,
+            ClientError::Tls { .. }
+            | ClientError::Unavailable { .. }
+            | ClientError::Protocol(_) => Exit::Unavailable,
+        }
+    }
+}
+
+impl HasExit for ConfirmError {
+    fn exit(&self) -> Exit {
+        match self {
+            ConfirmError::NotVisible { .. } => Exit::Unavailable,
+            ConfirmError::OtherContents { .. } => Exit::CheckFailed,
+            ConfirmError::Client(err) => err.exit(),
+        }
+    }
+}
+
+impl HasExit for ForgeError {
+    fn exit(&self) -> Exit {
+        match self {
+            ForgeError::TagMissing { .. }
+            | ForgeError::TagElsewhere { .. }
+            | ForgeError::NotACommit { .. } => Exit::CheckFailed,
+            ForgeError::AuthRefused { .. } => Exit::Auth,
+            ForgeError::Unavailable { .. }
+            | ForgeError::Tls { .. }
+            | ForgeError::UnexpectedAnswer { .. }
+            | ForgeError::Client { .. } => Exit::Unavailable,
+            ForgeError::BadApiUrl { .. }
+            | ForgeError::InsecureApiUrl { .. }
+            | ForgeError::CannotConfirm { .. }
+            | ForgeError::NotInCi => Exit::Usage,
+        }
+    }
+}
+
+impl HasExit for PlatformError {
+    fn exit(&self) -> Exit {
+        Exit::Usage
+    }
+}
+
+impl HasExit for PreflightError {
+    fn exit(&self) -> Exit {
+        match self {
+            PreflightError::MissingScope { .. } => Exit::Auth,
+            PreflightError::Client(err) => err.exit(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::ApiToken;
+
+    fn exit_of(err: impl std::error::Error + Send + Sync + 'static) -> Exit {
+        classify(&anyhow::Error::from(err))
+    }
+
+    #[test]
+    fn a_present_token_of_the_wrong_shape_is_an_auth_failure() {
+        for raw in ["ghp_secretvalue", "github_pat_x", "glpat-x", "eyJhbGciOi.x"] {
+            assert_eq!(exit_of(ApiToken::parse(raw).unwrap_err()), Exit::Auth);
+        }
+        assert_eq!(exit_of(ApiToken::parse(" \n").unwrap_err()), Exit::Usage);
+    }
+
+    #[test]
+    fn an_oversize_package_is_a_failed_check() {
+        let err = PackError::TooLarge {
+            total: 2,
+            limit: 1,
+            largest: Vec::new(),
+        };
+        assert_eq!(exit_of(err), Exit::CheckFailed);
+    }
+
+    #[test]
+    fn the_cause_deepest_in_context_still_decides() {
+        let err = anyhow::Error::from(TokenError::Missing).context("while publishing");
+        assert_eq!(classify(&err), Exit::Usage);
+        assert_eq!(classify(&anyhow::anyhow!("unknown")), Exit::Usage);
+    }
+}
