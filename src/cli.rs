@@ -126,7 +126,7 @@ pub struct PackOptions {
     pub allow_files: Vec<PathBuf>,
 
     /// Refuse packages whose files add up to more than this many bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = crate::pack::DEFAULT_MAX_PACKAGE_BYTES)]
+    #[arg(long, value_name = "BYTES", default_value_t = crate::pack::DEFAULT_MAX_UNPACKED_BYTES)]
     pub max_size: u64,
 }
 
@@ -324,7 +324,7 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
 
     /// Largest package (decoded tarball) accepted, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = crate::registry_server::DEFAULT_MAX_PACKAGE_BYTES)]
+    #[arg(long, value_name = "BYTES", default_value_t = crate::registry_server::DEFAULT_MAX_UPLOAD_BYTES)]
     pub max_package_bytes: u64,
 
     /// Answer 429 with `Retry-After` once more than this many requests arrive in one second.
@@ -414,22 +414,22 @@ impl From<ConfirmTagArg> for crate::forge::ConfirmMode {
     }
 }
 
-impl From<InitPlatformArg> for crate::templates::Platform {
+impl From<InitPlatformArg> for crate::pipelines::Ci {
     fn from(arg: InitPlatformArg) -> Self {
         match arg {
-            InitPlatformArg::Github => crate::templates::Platform::Github,
-            InitPlatformArg::Gitlab => crate::templates::Platform::Gitlab,
-            InitPlatformArg::Bitbucket => crate::templates::Platform::Bitbucket,
+            InitPlatformArg::Github => crate::pipelines::Ci::Github,
+            InitPlatformArg::Gitlab => crate::pipelines::Ci::Gitlab,
+            InitPlatformArg::Bitbucket => crate::pipelines::Ci::Bitbucket,
         }
     }
 }
 
-impl From<InitExampleArg> for crate::templates::Example {
+impl From<InitExampleArg> for crate::pipelines::Example {
     fn from(arg: InitExampleArg) -> Self {
         match arg {
-            InitExampleArg::SinglePackage => crate::templates::Example::SinglePackage,
-            InitExampleArg::PrebuiltBinaries => crate::templates::Example::PrebuiltBinaries,
-            InitExampleArg::Monorepo => crate::templates::Example::Monorepo,
+            InitExampleArg::SinglePackage => crate::pipelines::Example::SinglePackage,
+            InitExampleArg::PrebuiltBinaries => crate::pipelines::Example::PrebuiltBinaries,
+            InitExampleArg::Monorepo => crate::pipelines::Example::Monorepo,
         }
     }
 }

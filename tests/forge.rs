@@ -1,5 +1,6 @@
 //! Forge tag confirmation against small fake GitHub, GitLab and Bitbucket servers that answer
 //! each forge's documented tag endpoints.
+#![allow(clippy::unwrap_used)] // Tests fail loudly on the first surprise.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};

@@ -1,5 +1,6 @@
 //! `chuks-ci init`: writes the committed examples into a repository, refuses to overwrite, and
 //! `--check` catches drift between the templates and ci-examples/.
+#![allow(clippy::unwrap_used)] // Tests fail loudly on the first surprise.
 
 mod common;
 

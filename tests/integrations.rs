@@ -5,6 +5,7 @@
 //!
 //! A missing tool prints `SKIP: <tool> not installed` and passes, except under
 //! `CHUKS_CI_STRICT=1` (set by .ci/run), where it fails.
+#![allow(clippy::unwrap_used)] // Tests fail loudly on the first surprise.
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! `chuks-ci pack` end to end: the real binary on package folders in temporary directories.
+#![allow(clippy::unwrap_used)] // Tests fail loudly on the first surprise.
 
 use std::fs;
 use std::io::Read;
@@ -490,7 +491,7 @@ fn the_bytes_do_not_depend_on_the_run_or_the_number_of_threads() {
     let package = multi_chunk_package();
     let options = chuks_ci::pack::Limits {
         allow_files: Vec::new(),
-        max_size: chuks_ci::pack::DEFAULT_MAX_PACKAGE_BYTES,
+        max_size: chuks_ci::pack::DEFAULT_MAX_UNPACKED_BYTES,
     };
     let plan = chuks_ci::pack::plan(package.path(), &options, None).unwrap();
     let with_threads = |threads| {

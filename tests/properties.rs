@@ -1,4 +1,5 @@
 //! Property tests for the rules every release rests on: package names, versions, and tag forms.
+#![allow(clippy::unwrap_used)] // Tests fail loudly on the first surprise.
 
 use std::path::Path;
 

@@ -3,6 +3,7 @@
 //! Every run goes through `Harness::publish`, which runs at `-vv` with GITHUB_OUTPUT, the step
 //! summary and a dotenv file set, and git wrapped to record its environment; it then checks that
 //! the token in use appears in none of them (the canary rule).
+#![allow(clippy::unwrap_used)] // Tests fail loudly on the first surprise.
 
 mod common;
 

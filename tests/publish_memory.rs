@@ -1,5 +1,6 @@
 //! Client memory does not grow with package size: publishing a 200 MB package keeps the
 //! `chuks-ci` process's peak RSS under 100 MB (read from /proc while it runs).
+#![allow(clippy::unwrap_used)] // Tests fail loudly on the first surprise.
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! The reference registry over real HTTP on loopback: auth, tokens, publishing, permissions.
+#![allow(clippy::unwrap_used)] // Tests fail loudly on the first surprise.
 
 use std::io::{Read, Write};
 use std::time::Duration;

@@ -1,4 +1,5 @@
 //! `chuks-ci registry …` through the real binary: token create/list/revoke and `serve`.
+#![allow(clippy::unwrap_used)] // Tests fail loudly on the first surprise.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;

@@ -1,4 +1,5 @@
 //! `chuks-ci verify-tag` against real git repositories: tag sources, forms, git state, bad input.
+#![allow(clippy::unwrap_used)] // Tests fail loudly on the first surprise.
 
 mod common;
 

@@ -3,13 +3,13 @@
 
 use std::process::ExitCode;
 
-use crate::confirm::ConfirmError;
 use crate::forge::ForgeError;
 use crate::git::GitError;
 use crate::manifest::ManifestError;
 use crate::pack::PackError;
-use crate::platform::PlatformError;
+use crate::prebuilt::PlatformError;
 use crate::preflight::PreflightError;
+use crate::readback::ReadBackError;
 use crate::registry_client::ClientError;
 use crate::registry_server::RegistryError;
 use crate::tag::TagError;
@@ -58,7 +58,7 @@ fn known_exit(cause: &(dyn std::error::Error + 'static)) -> Option<Exit> {
         PackError,
         ReleaseError,
         ClientError,
-        ConfirmError,
+        ReadBackError,
         ForgeError,
         PlatformError,
         PreflightError,
@@ -156,12 +156,12 @@ impl HasExit for ClientError {
     }
 }
 
-impl HasExit for ConfirmError {
+impl HasExit for ReadBackError {
     fn exit(&self) -> Exit {
         match self {
-            ConfirmError::NotVisible { .. } => Exit::Unavailable,
-            ConfirmError::OtherContents { .. } => Exit::CheckFailed,
-            ConfirmError::Client(err) => err.exit(),
+            ReadBackError::NotVisible { .. } => Exit::Unavailable,
+            ReadBackError::OtherContents { .. } => Exit::CheckFailed,
+            ReadBackError::Client(err) => err.exit(),
         }
     }
 }

@@ -7,8 +7,8 @@ use serde_json::json;
 
 use super::Exit;
 use crate::cli::InitArgs;
+use crate::pipelines::{self, Ci};
 use crate::report::{Format, Problem, Reporter};
-use crate::templates::{self, Platform};
 
 pub fn run(args: &InitArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     match args.platform {
@@ -19,7 +19,7 @@ pub fn run(args: &InitArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
 }
 
 fn update(root: &Path) -> anyhow::Result<Exit> {
-    for (relative, text) in templates::all_rendered() {
+    for (relative, text) in pipelines::all_rendered() {
         let path = root.join(&relative);
         if std::fs::read_to_string(&path).is_ok_and(|old| old == text) {
             continue;
@@ -30,31 +30,31 @@ fn update(root: &Path) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-fn write(args: &InitArgs, platform: Platform, reporter: &mut Reporter) -> anyhow::Result<Exit> {
-    let relative = platform.target_path();
+fn write(args: &InitArgs, ci: Ci, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    let relative = ci.target_path();
     let path = args.dir.join(relative);
     if path.exists() && !args.force {
         anyhow::bail!(
             "`{}` already exists\nhint: pass `--force` to overwrite it, or compare it with `chuks-ci init {} --dir <empty folder>`",
             path.display(),
-            platform.name()
+            ci.name()
         );
     }
     let example = args.example.into();
-    let text = templates::render(platform, example);
+    let text = pipelines::render(ci, example);
     write_file(&path, &text)?;
     match reporter.format {
         Format::Json => crate::report::print_json(&json!({
             "result": "written",
-            "platform": platform.name(),
+            "platform": ci.name(),
             "example": example.name(),
             "path": path,
             "secret": "CHUKS_TOKEN",
-            "next": platform.secret_instructions(),
+            "next": ci.secret_instructions(),
         })),
         Format::Human => {
             println!("wrote {}", path.display());
-            println!("next: {}", platform.secret_instructions());
+            println!("next: {}", ci.secret_instructions());
             println!(
                 "then push a release tag (e.g. `git tag v1.2.0 && git push origin v1.2.0`) to publish"
             );
@@ -64,7 +64,7 @@ fn write(args: &InitArgs, platform: Platform, reporter: &mut Reporter) -> anyhow
 }
 
 fn check(root: &Path, reporter: &mut Reporter) -> anyhow::Result<Exit> {
-    let files = templates::all_rendered();
+    let files = pipelines::all_rendered();
     let mut drifted = Vec::new();
     for (relative, expected) in &files {
         let path = root.join(relative);
@@ -81,7 +81,7 @@ fn check(root: &Path, reporter: &mut Reporter) -> anyhow::Result<Exit> {
             Err(err) => Problem::error(format!("could not read `{}`: {err}", path.display())),
         };
         reporter.report(problem.with_hint(
-            "edit the templates in src/templates/ (or templates/github/publish.yml), not the rendered files; \
+            "edit the sources in src/pipelines/ (or templates/github/publish.yml), not the rendered files; \
              then regenerate with `chuks-ci init <platform> --example <name>` or copy the rendering",
         ));
         drifted.push(relative.display().to_string());

@@ -10,11 +10,11 @@ use super::context::{self, ForgeCheck, ReleaseContext};
 use super::exit::{self, Exit};
 use crate::ci::{self, outputs::Sinks};
 use crate::cli::PublishArgs;
-use crate::confirm;
 use crate::manifest::Manifest;
 use crate::pack::{self, human_bytes};
-use crate::platform;
+use crate::prebuilt;
 use crate::publish_report::{PublishReport, PublishResult};
+use crate::readback;
 use crate::registry_client::{
     self, Artifact, GitInfo, PublishOutcome, RegistryClient, Upload, VersionRecord,
 };
@@ -193,7 +193,7 @@ fn prepare_payload(
     report: &mut PublishReport,
 ) -> anyhow::Result<Payload> {
     if args.prebuilt {
-        let platform = platform::resolve(&args.platform)?;
+        let platform = prebuilt::resolve_platform(&args.platform)?;
         let path = args.file.clone().unwrap_or_default();
         let (sha256, size) = pack::file_digest(&path).map_err(|err| {
             anyhow::anyhow!(
@@ -276,7 +276,7 @@ fn read_back(
 ) -> anyhow::Result<VersionRecord> {
     let wait = Duration::from_secs(args.confirm_timeout);
     let fresh = outcome == PublishOutcome::Published;
-    Ok(context.block_on(confirm::read_back(client, upload, fresh, wait))?)
+    Ok(context.block_on(readback::read_back(client, upload, fresh, wait))?)
 }
 
 /// Identical bytes published before from another tag or commit: the registry keeps the first.
@@ -286,7 +286,7 @@ fn note_first_publish_git(
     reporter: &mut Reporter,
     report: &mut PublishReport,
 ) {
-    report.first_publish_git = !confirm::records_our_git(record, upload.git());
+    report.first_publish_git = !readback::records_our_git(record, upload.git());
     if !report.first_publish_git {
         return;
     }

@@ -16,8 +16,8 @@ pub use archive::{
 };
 pub use leak_guard::{Finding, Refusal, TokenMatch};
 
-/// Default limit on the package's total file size.
-pub const DEFAULT_MAX_PACKAGE_BYTES: u64 = 256 * 1024 * 1024;
+/// Default limit on the package's total file size, before compression.
+pub const DEFAULT_MAX_UNPACKED_BYTES: u64 = 256 * 1024 * 1024;
 
 /// What a package may hold: files the leak guard is told to let through, and a size limit.
 #[derive(Debug, Clone, Default)]
@@ -219,7 +219,7 @@ mod tests {
         assert_eq!(human_bytes(0), "0 B");
         assert_eq!(human_bytes(1023), "1023 B");
         assert_eq!(human_bytes(1024), "1.0 KiB");
-        assert_eq!(human_bytes(DEFAULT_MAX_PACKAGE_BYTES), "256.0 MiB");
+        assert_eq!(human_bytes(DEFAULT_MAX_UNPACKED_BYTES), "256.0 MiB");
         assert_eq!(human_bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
     }
 }

@@ -653,7 +653,7 @@ fn check_name_and_version(name: &str, version: &str) -> Result<(), ApiError> {
 }
 
 fn check_platform(platform: &str) -> Result<(), ApiError> {
-    if crate::platform::PLATFORMS.contains(&platform) {
+    if crate::prebuilt::PLATFORMS.contains(&platform) {
         return Ok(());
     }
     Err(ApiError::new(
@@ -661,7 +661,7 @@ fn check_platform(platform: &str) -> Result<(), ApiError> {
         "unknown_platform",
         format!(
             "unknown platform `{platform}`\nhint: use one of {}",
-            crate::platform::PLATFORMS
+            crate::prebuilt::PLATFORMS
                 .map(|p| format!("`{p}`"))
                 .join(", ")
         ),

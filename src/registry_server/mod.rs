@@ -21,7 +21,7 @@ pub use tokens::{EXPIRY_DAYS, IssuedToken, TokenRecord, TokenStatus};
 use crate::token::Scope;
 
 /// Default limit on a published package's decoded tarball size.
-pub const DEFAULT_MAX_PACKAGE_BYTES: u64 = 256 * 1024 * 1024;
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Longest publisher name accepted.
 const MAX_PUBLISHER_LEN: usize = 64;
@@ -118,7 +118,7 @@ impl RegistryConfig {
         RegistryConfig {
             data_dir: data_dir.into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            max_package_bytes: DEFAULT_MAX_PACKAGE_BYTES,
+            max_package_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             rate_limit: None,
             log_requests: false,
         }

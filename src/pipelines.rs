@@ -1,4 +1,5 @@
-//! The CI pipeline files `chuks-ci init` writes, rendered from templates embedded in the binary.
+//! The CI pipeline files `chuks-ci init` writes, rendered from the sources in `src/pipelines/`
+//! embedded in the binary (the shipped `templates/` are what users include; these are whole files).
 //!
 //! The committed `ci-examples/` (and the generated files listed by [`generated_files`]) are
 //! exactly these renderings; `chuks-ci init --check` re-renders them and reports any drift.
@@ -14,9 +15,9 @@ pub const CHECKOUT: &str = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9
 /// The chuks-ci version the examples install: this binary's.
 pub const CHUKS_CI_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// A CI platform `chuks-ci init` knows.
+/// A CI `chuks-ci init` writes pipelines for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Platform {
+pub enum Ci {
     Github,
     Gitlab,
     Bitbucket,
@@ -33,38 +34,38 @@ pub enum Example {
     Monorepo,
 }
 
-impl Platform {
-    pub const ALL: [Platform; 3] = [Platform::Github, Platform::Gitlab, Platform::Bitbucket];
+impl Ci {
+    pub const ALL: [Ci; 3] = [Ci::Github, Ci::Gitlab, Ci::Bitbucket];
 
     pub fn name(self) -> &'static str {
         match self {
-            Platform::Github => "github",
-            Platform::Gitlab => "gitlab",
-            Platform::Bitbucket => "bitbucket",
+            Ci::Github => "github",
+            Ci::Gitlab => "gitlab",
+            Ci::Bitbucket => "bitbucket",
         }
     }
 
     /// Where the pipeline file goes in a repository.
     pub fn target_path(self) -> &'static str {
         match self {
-            Platform::Github => ".github/workflows/chuks-publish.yml",
-            Platform::Gitlab => ".gitlab-ci.yml",
-            Platform::Bitbucket => "bitbucket-pipelines.yml",
+            Ci::Github => ".github/workflows/chuks-publish.yml",
+            Ci::Gitlab => ".gitlab-ci.yml",
+            Ci::Bitbucket => "bitbucket-pipelines.yml",
         }
     }
 
     /// The one secret to add, and where in the platform's settings.
     pub fn secret_instructions(self) -> &'static str {
         match self {
-            Platform::Github => {
+            Ci::Github => {
                 "add the repository secret CHUKS_TOKEN: Settings → Secrets and variables → Actions → \
                  New repository secret"
             }
-            Platform::Gitlab => {
+            Ci::Gitlab => {
                 "add the CI/CD variable CHUKS_TOKEN, masked and protected: Settings → CI/CD → \
                  Variables; protect your release tags too (Settings → Repository → Protected tags)"
             }
-            Platform::Bitbucket => {
+            Ci::Bitbucket => {
                 "add the secured repository variable CHUKS_TOKEN: Repository settings → Pipelines → \
                  Repository variables (tick \"Secured\")"
             }
@@ -73,9 +74,9 @@ impl Platform {
 
     fn suffix(self) -> &'static str {
         match self {
-            Platform::Github => ".yml",
-            Platform::Gitlab => ".gitlab-ci.yml",
-            Platform::Bitbucket => ".bitbucket-pipelines.yml",
+            Ci::Github => ".yml",
+            Ci::Gitlab => ".gitlab-ci.yml",
+            Ci::Bitbucket => ".bitbucket-pipelines.yml",
         }
     }
 }
@@ -97,30 +98,30 @@ impl Example {
 }
 
 /// The committed example file for a platform and example, relative to the repository root.
-pub fn example_path(platform: Platform, example: Example) -> PathBuf {
+pub fn example_path(platform: Ci, example: Example) -> PathBuf {
     PathBuf::from("ci-examples")
         .join(platform.name())
         .join(format!("{}{}", example.name(), platform.suffix()))
 }
 
-fn template(platform: Platform, example: Example) -> &'static str {
+fn template(platform: Ci, example: Example) -> &'static str {
+    use Ci::*;
     use Example::*;
-    use Platform::*;
     match (platform, example) {
-        (Github, SinglePackage) => include_str!("templates/github-single-package.yml"),
-        (Github, PrebuiltBinaries) => include_str!("templates/github-prebuilt-binaries.yml"),
-        (Github, Monorepo) => include_str!("templates/github-monorepo.yml"),
-        (Gitlab, SinglePackage) => include_str!("templates/gitlab-single-package.yml"),
-        (Gitlab, PrebuiltBinaries) => include_str!("templates/gitlab-prebuilt-binaries.yml"),
-        (Gitlab, Monorepo) => include_str!("templates/gitlab-monorepo.yml"),
-        (Bitbucket, SinglePackage) => include_str!("templates/bitbucket-single-package.yml"),
-        (Bitbucket, PrebuiltBinaries) => include_str!("templates/bitbucket-prebuilt-binaries.yml"),
-        (Bitbucket, Monorepo) => include_str!("templates/bitbucket-monorepo.yml"),
+        (Github, SinglePackage) => include_str!("pipelines/github-single-package.yml"),
+        (Github, PrebuiltBinaries) => include_str!("pipelines/github-prebuilt-binaries.yml"),
+        (Github, Monorepo) => include_str!("pipelines/github-monorepo.yml"),
+        (Gitlab, SinglePackage) => include_str!("pipelines/gitlab-single-package.yml"),
+        (Gitlab, PrebuiltBinaries) => include_str!("pipelines/gitlab-prebuilt-binaries.yml"),
+        (Gitlab, Monorepo) => include_str!("pipelines/gitlab-monorepo.yml"),
+        (Bitbucket, SinglePackage) => include_str!("pipelines/bitbucket-single-package.yml"),
+        (Bitbucket, PrebuiltBinaries) => include_str!("pipelines/bitbucket-prebuilt-binaries.yml"),
+        (Bitbucket, Monorepo) => include_str!("pipelines/bitbucket-monorepo.yml"),
     }
 }
 
 /// Renders the pipeline file for a platform and example.
-pub fn render(platform: Platform, example: Example) -> String {
+pub fn render(platform: Ci, example: Example) -> String {
     substitute(template(platform, example))
 }
 
@@ -130,7 +131,7 @@ pub fn generated_files() -> Vec<(PathBuf, String)> {
     vec![
         (
             PathBuf::from("templates/bitbucket/shared-pipelines.yml"),
-            substitute(include_str!("templates/bitbucket-shared-pipelines.yml")),
+            substitute(include_str!("pipelines/bitbucket-shared-pipelines.yml")),
         ),
         // GitHub only runs reusable workflows from .github/workflows; the template is the source.
         (
@@ -143,7 +144,7 @@ pub fn generated_files() -> Vec<(PathBuf, String)> {
 /// Every file `init --check` compares: the nine examples, then the generated files.
 pub fn all_rendered() -> Vec<(PathBuf, String)> {
     let mut files = Vec::new();
-    for platform in Platform::ALL {
+    for platform in Ci::ALL {
         for example in Example::ALL {
             files.push((example_path(platform, example), render(platform, example)));
         }
@@ -159,7 +160,7 @@ fn substitute(template: &str) -> String {
         "https://raw.githubusercontent.com/chuks/publish-action/v{CHUKS_CI_VERSION}/templates/gitlab/chuks-publish.gitlab-ci.yml"
     );
     let bitbucket_pipe = format!("docker://chuks/chuks-publish-pipe:{CHUKS_CI_VERSION}");
-    let step = include_str!("templates/bitbucket-step.yml");
+    let step = include_str!("pipelines/bitbucket-step.yml");
     let mut out = String::with_capacity(template.len() + step.len());
     for line in template.split_inclusive('\n') {
         if line.trim() == "@@BITBUCKET_STEP@@" {
@@ -210,7 +211,7 @@ mod tests {
 
     #[test]
     fn examples_take_the_token_from_the_platform_secret_store_only() {
-        for platform in Platform::ALL {
+        for platform in Ci::ALL {
             for example in Example::ALL {
                 let text = render(platform, example);
                 assert!(text.contains("CHUKS_TOKEN"), "{platform:?} {example:?}");

@@ -10,7 +10,7 @@ use crate::registry_client::{ClientError, GitInfo, RegistryClient, Upload, Versi
 const POLL_EVERY: Duration = Duration::from_millis(500);
 
 #[derive(Debug, thiserror::Error)]
-pub enum ConfirmError {
+pub enum ReadBackError {
     #[error(
         "the registry accepted {what} but did not show it with our sha256, tag and commit within {waited}s (last seen: {last_seen})\nhint: the upload itself succeeded; re-run the job to check again, or raise `--confirm-timeout`"
     )]
@@ -40,14 +40,14 @@ pub async fn read_back(
     upload: &Upload<'_>,
     git_must_match: bool,
     wait: Duration,
-) -> Result<VersionRecord, ConfirmError> {
+) -> Result<VersionRecord, ReadBackError> {
     // Each read retries on its own; the deadline bounds them all, not just the pauses between,
     // with room for one read that started just before `wait` ran out.
     let last_seen = RefCell::new("no answer yet".to_string());
     let reads = poll_until_visible(client, upload, git_must_match, wait, &last_seen);
     match tokio::time::timeout(wait + client.stall_timeout(), reads).await {
         Ok(result) => result,
-        Err(_) => Err(ConfirmError::NotVisible {
+        Err(_) => Err(ReadBackError::NotVisible {
             what: upload.what(),
             waited: wait.as_secs(),
             last_seen: last_seen.take(),
@@ -61,14 +61,14 @@ async fn poll_until_visible(
     git_must_match: bool,
     wait: Duration,
     last_seen: &RefCell<String>,
-) -> Result<VersionRecord, ConfirmError> {
+) -> Result<VersionRecord, ReadBackError> {
     let started = Instant::now();
     loop {
         let record = client.version(upload.name, upload.version).await?;
         let seen = match record {
             Some(record) => match upload.stored_sha256(&record) {
                 Some(stored) if !stored.eq_ignore_ascii_case(upload.sha256) => {
-                    return Err(ConfirmError::OtherContents {
+                    return Err(ReadBackError::OtherContents {
                         what: upload.what(),
                         stored: stored.to_string(),
                         ours: upload.sha256.to_string(),
@@ -87,7 +87,7 @@ async fn poll_until_visible(
             None => "not found".to_string(),
         };
         if started.elapsed() >= wait {
-            return Err(ConfirmError::NotVisible {
+            return Err(ReadBackError::NotVisible {
                 what: upload.what(),
                 waited: wait.as_secs(),
                 last_seen: seen,

@@ -26,7 +26,7 @@ pub enum PlatformError {
 }
 
 /// Checks a `--platform` value; `auto` means the host's platform.
-pub fn resolve(requested: &str) -> Result<&'static str, PlatformError> {
+pub fn resolve_platform(requested: &str) -> Result<&'static str, PlatformError> {
     if requested == "auto" {
         return host(std::env::consts::OS, std::env::consts::ARCH);
     }
@@ -57,12 +57,12 @@ mod tests {
         assert_eq!(host("windows", "x86_64").unwrap(), "windows-x86_64");
         assert!(host("freebsd", "x86_64").is_err());
         assert_eq!(
-            resolve("auto").ok(),
+            resolve_platform("auto").ok(),
             host(std::env::consts::OS, std::env::consts::ARCH).ok()
         );
-        assert_eq!(resolve("linux-aarch64").unwrap(), "linux-aarch64");
+        assert_eq!(resolve_platform("linux-aarch64").unwrap(), "linux-aarch64");
         assert!(matches!(
-            resolve("linux-arm"),
+            resolve_platform("linux-arm"),
             Err(PlatformError::Unknown(_))
         ));
     }
