@@ -159,7 +159,7 @@ pub struct TokenArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct RegistryUrlArgs {
-    /// The registry URL; default `CHUKS_REGISTRY`, then https://packages.chuks.org.
+    /// The registry URL; default `CHUKS_REGISTRY_URL`, then https://registry.chuks.org/backend.
     #[arg(long, value_name = "URL")]
     pub registry: Option<String>,
 }
@@ -224,8 +224,9 @@ pub struct PublishArgs {
     #[command(flatten)]
     pub preflight: PreflightArgs,
 
-    /// Upload one platform's prebuilt binary for the manifest's version instead of the source.
-    #[arg(long, requires = "file")]
+    /// Upload one platform's prebuilt binary for the manifest's version instead of the source
+    /// (`--prebuilt-only`, as the official CLI calls it, works too).
+    #[arg(long, visible_alias = "prebuilt-only", requires = "file")]
     pub prebuilt: bool,
 
     /// The prebuilt's platform: `darwin-arm64`, `darwin-x86_64`, `linux-x86_64`,
@@ -461,5 +462,16 @@ mod tests {
     #[test]
     fn definitions_are_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn prebuilt_only_is_the_official_cli_name_for_prebuilt() {
+        use clap::Parser;
+        let args = ["chuks-ci", "publish", "--prebuilt-only", "--file", "lib.so"];
+        let cli = super::Cli::try_parse_from(args).unwrap();
+        let super::Command::Publish(publish) = cli.command else {
+            panic!("not a publish");
+        };
+        assert!(publish.prebuilt);
     }
 }

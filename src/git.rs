@@ -140,6 +140,40 @@ impl Git {
         })
     }
 
+    /// The remote-tracking branches that contain HEAD (what `git branch -r --contains HEAD`
+    /// lists); empty without commits.
+    pub fn start_remote_branches_containing_head(&self) -> Pending<Vec<String>> {
+        let args = [
+            "for-each-ref",
+            "--contains",
+            "HEAD",
+            "--format=%(refname)",
+            "refs/remotes/",
+        ];
+        self.start(&args, |output| {
+            // An unborn HEAD contains nothing; that is reported elsewhere.
+            Ok(match output.status.success() {
+                true => String::from_utf8_lossy(&output.stdout)
+                    .lines()
+                    .map(str::to_string)
+                    .collect(),
+                false => Vec::new(),
+            })
+        })
+    }
+
+    /// Whether the clone has any remote-tracking branch at all.
+    pub fn has_remote_branches(&self) -> Result<bool, GitError> {
+        let args = [
+            "for-each-ref",
+            "--count=1",
+            "--format=%(refname)",
+            "refs/remotes/",
+        ];
+        self.start(&args, |output| Ok(!succeeded(output)?.trim().is_empty()))
+            .wait()
+    }
+
     /// Modified, staged or untracked files under the package folder, relative to the repo root.
     pub fn dirty_files(&self) -> Result<Vec<String>, GitError> {
         self.start_dirty_files().wait()

@@ -68,7 +68,7 @@ mod tests {
         );
         assert_eq!(host("http://10.0.0.1:8080"), Some("10.0.0.1".to_string()));
         for safe in [
-            "https://packages.chuks.org",
+            "https://registry.chuks.org/backend",
             "http://127.0.0.1:1",
             "http://[::1]:8080",
             "http://localhost",

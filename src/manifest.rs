@@ -21,6 +21,8 @@ pub struct Manifest {
     pub path: PathBuf,
     pub name: String,
     pub version: Version,
+    /// The entry file: `entry`, or `main` as some real packages write it.
+    pub entry: Option<String>,
     pub dependencies: BTreeMap<String, VersionReq>,
     /// The whole document as written, unknown fields included; sent to the registry as-is.
     pub document: Value,
@@ -178,9 +180,20 @@ impl Manifest {
                 at: field_at("version"),
             }
         })?;
-        for field in ["description", "entry", "author", "license", "visibility"] {
+        for field in [
+            "description",
+            "entry",
+            "main",
+            "author",
+            "license",
+            "visibility",
+        ] {
             optional_string(fields, field, &field_at)?;
         }
+        let entry = ["entry", "main"]
+            .into_iter()
+            .find_map(|field| fields.get(field).and_then(Value::as_str))
+            .map(str::to_string);
         check_keywords(fields, &field_at)?;
         let dependencies = parse_dependencies(fields, &field_at)?;
 
@@ -188,6 +201,7 @@ impl Manifest {
             path: path.to_path_buf(),
             name: name.to_string(),
             version,
+            entry,
             dependencies,
             document,
             positions,
@@ -500,6 +514,16 @@ mod tests {
         assert_eq!(manifest.dependencies.len(), 2);
         assert_eq!(manifest.location_of_field("version").line, 3);
         assert_eq!(manifest.location_of_field("version").column, 14);
+    }
+
+    #[test]
+    fn main_is_read_as_the_entry() {
+        let with_main = parse(r#"{"name":"di","version":"1.0.0","main":"src/di.chuks"}"#).unwrap();
+        assert_eq!(with_main.entry.as_deref(), Some("src/di.chuks"));
+        let with_entry =
+            parse(r#"{"name":"di","version":"1.0.0","entry":"a.chuks","main":"b.chuks"}"#).unwrap();
+        assert_eq!(with_entry.entry.as_deref(), Some("a.chuks"));
+        assert!(parse(r#"{"name":"di","version":"1.0.0","main":3}"#).is_err());
     }
 
     #[test]

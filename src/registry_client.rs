@@ -25,7 +25,7 @@ use crate::retry::{self, RetryPolicy};
 use crate::token::{ApiToken, TOKEN_PREFIX};
 
 /// The public Chuks registry.
-pub const DEFAULT_REGISTRY: &str = "https://packages.chuks.org";
+pub const DEFAULT_REGISTRY: &str = "https://registry.chuks.org/backend";
 
 /// Tarball bytes encoded per body chunk; a multiple of 3 so chunks concatenate to valid base64.
 const UPLOAD_CHUNK_BYTES: usize = 3 * 64 * 1024;
@@ -54,7 +54,7 @@ impl Default for ClientOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error(
-        "`{url}` is not a usable registry URL: {reason}\nhint: pass an https URL such as `{DEFAULT_REGISTRY}` with `--registry` or `CHUKS_REGISTRY`"
+        "`{url}` is not a usable registry URL: {reason}\nhint: pass an https URL such as `{DEFAULT_REGISTRY}` with `--registry` or `CHUKS_REGISTRY_URL`"
     )]
     InvalidUrl { url: String, reason: String },
 
@@ -930,7 +930,7 @@ mod tests {
 
     #[test]
     fn plain_http_only_to_loopback() {
-        assert!(parse_registry_url("https://packages.chuks.org").is_ok());
+        assert!(parse_registry_url("https://registry.chuks.org/backend").is_ok());
         assert!(parse_registry_url("http://127.0.0.1:8080").is_ok());
         assert!(parse_registry_url("http://[::1]:8080").is_ok());
         assert!(parse_registry_url("http://localhost:8080").is_ok());

@@ -23,7 +23,24 @@ pub enum ReleaseError {
         tag_commit: String,
         head: String,
     },
+
+    #[error(
+        "no remote branch contains commit {commit}, which tag `{tag}` releases; the official `chuks` CLI refuses such a release\nhint: {REMOTE_BRANCH_HINT}"
+    )]
+    NotOnRemoteBranch { commit: String, tag: String },
+
+    #[error(
+        "cannot tell whether a remote branch contains commit {commit}, which tag `{tag}` releases: {reason}\nhint: {REMOTE_BRANCH_HINT}"
+    )]
+    RemoteBranchUnknown {
+        commit: String,
+        tag: String,
+        reason: &'static str,
+    },
 }
+
+/// How to give a CI checkout the remote branches, or the remote the commit.
+const REMOTE_BRANCH_HINT: &str = "push the branch that holds the commit before the tag; in CI, fetch the branches: `fetch-depth: 0` on actions/checkout, `GIT_DEPTH: 0` on GitLab, `clone: depth: full` on Bitbucket";
 
 /// Which tag to check: `tag` when given (else the CI's, else git's at HEAD), in the form that
 /// `prefix` (a `--tag-prefix`) sets.
@@ -44,7 +61,8 @@ pub struct Findings {
 
 /// Verifies the release of `manifest`; warnings go to `reporter`, the first failure is returned.
 /// In a `rehearsal` (a dry run, a local registry, or a check outside CI) a `--tag` that does not
-/// exist yet is only a warning.
+/// exist yet is only a warning, and so is a commit that no remote branch holds (an error in CI
+/// otherwise).
 pub fn verify(
     manifest: &Manifest,
     query: &TagQuery,
@@ -66,6 +84,9 @@ pub fn verify(
         tags_at_head: explicit.is_none().then(|| git.start_tags_at_head()),
         tag_commit: explicit.as_ref().map(|tag| git.start_tag_commit(&tag.name)),
         dirty_files: explicit.is_some().then(|| git.start_dirty_files()),
+        remote_branches: explicit
+            .is_some()
+            .then(|| git.start_remote_branches_containing_head()),
     });
     findings.repo = match &git {
         Some(git) => git.repo()?,
@@ -117,6 +138,12 @@ pub fn verify(
             };
             findings.tag_not_created_yet =
                 check_tag_at_head(tag_commit, repo, &release_tag, rehearsal, reporter)?;
+            let remote_branches = queries
+                .remote_branches
+                .take()
+                .unwrap_or_else(|| git.start_remote_branches_containing_head());
+            let strict = !rehearsal && ci::is_ci();
+            check_on_remote_branch(git, repo, remote_branches, &release_tag, strict, reporter)?;
             warn_about_dirty_files(dirty_files.wait()?, reporter);
         }
     }
@@ -129,6 +156,7 @@ struct Queries {
     tags_at_head: Option<Pending<Vec<String>>>,
     tag_commit: Option<Pending<Option<String>>>,
     dirty_files: Option<Pending<Vec<String>>>,
+    remote_branches: Option<Pending<Vec<String>>>,
 }
 
 /// `--tag` first, then the CI environment.
@@ -225,6 +253,46 @@ fn check_tag_at_head(
         .into());
     }
     Ok(false)
+}
+
+/// The official CLI publishes only a commit that a remote branch contains
+/// (`git branch -r --contains`), so that rule is checked before any upload: an error when
+/// `strict`, otherwise a warning.
+fn check_on_remote_branch(
+    git: &Git,
+    repo: &Repo,
+    remote_branches: Pending<Vec<String>>,
+    release_tag: &ReleaseTag,
+    strict: bool,
+    reporter: &mut Reporter,
+) -> anyhow::Result<()> {
+    let Some(commit) = repo.head.clone() else {
+        return Ok(());
+    };
+    if !remote_branches.wait()?.is_empty() {
+        return Ok(());
+    }
+    let tag = release_tag.name.clone();
+    let problem = if repo.shallow {
+        ReleaseError::RemoteBranchUnknown {
+            commit,
+            tag,
+            reason: "this clone is shallow",
+        }
+    } else if !git.has_remote_branches()? {
+        ReleaseError::RemoteBranchUnknown {
+            commit,
+            tag,
+            reason: "this clone has no remote branches",
+        }
+    } else {
+        ReleaseError::NotOnRemoteBranch { commit, tag }
+    };
+    if strict {
+        return Err(problem.into());
+    }
+    reporter.report(Problem::warning(problem.to_string()));
+    Ok(())
 }
 
 fn warn_about_dirty_files(files: Vec<String>, reporter: &mut Reporter) {

@@ -267,7 +267,7 @@ fn run_act(act: &Path, work: &Path, repo: &Path, registry: &TestRegistry, assets
         .arg("--eventpath")
         .arg(work.join("event.json"))
         .args(["--secret", &format!("CHUKS_TOKEN={}", registry.token)])
-        .args(["--env", &format!("CHUKS_REGISTRY={}", registry.url())])
+        .args(["--env", &format!("CHUKS_REGISTRY_URL={}", registry.url())])
         .args(["--env", &format!("CHUKS_CI_RELEASE_URL={assets}")])
         .output()
         .expect("act runs")
@@ -295,6 +295,7 @@ fn github_action_publishes_under_act_and_refuses_a_tampered_checksum() {
         std::fs::read_to_string(repo_root().join("ci-examples/github/single-package.yml")).unwrap();
     repo.write(".github/workflows/chuks-publish.yml", &workflow);
     repo.commit("add the publish workflow");
+    repo.push();
     repo.tag("v0.1.0");
 
     let output = run_act(&act, work.path(), repo.path(), &registry, &assets.url);
@@ -399,6 +400,7 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
         "https://gitlab.example.com/acme/hello.git",
     ]);
     repo.commit("add the pipeline");
+    repo.push();
     repo.tag("v0.1.0");
 
     let run = |extra: &[String]| {
@@ -406,7 +408,10 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
             .current_dir(repo.path())
             .args(["--force-shell-executor", "--no-color"])
             .args(["--variable", &format!("CHUKS_TOKEN={}", registry.token)])
-            .args(["--variable", &format!("CHUKS_REGISTRY={}", registry.url())])
+            .args([
+                "--variable",
+                &format!("CHUKS_REGISTRY_URL={}", registry.url()),
+            ])
             .args(extra)
             .output()
             .expect("gitlab-ci-local runs")
@@ -503,7 +508,7 @@ fn bitbucket_env(command: &mut Command, repo: &PackageRepo, registry: &TestRegis
             "https://bitbucket.org/acme/hello",
         )
         .env("CHUKS_TOKEN", &registry.token)
-        .env("CHUKS_REGISTRY", registry.url())
+        .env("CHUKS_REGISTRY_URL", registry.url())
         .current_dir(repo.path());
 }
 
@@ -533,6 +538,7 @@ fn bitbucket_step_script_publishes_with_the_bitbucket_variables() {
     repo.write("bitbucket-pipelines.yml", &example);
     repo.write(".gitignore", "chuks.env\n");
     repo.commit("add the pipeline");
+    repo.push();
     repo.tag("v0.1.0");
 
     // Bitbucket runs the step's commands in one shell, stopping at the first failure.
@@ -583,6 +589,7 @@ fn bitbucket_pipe_publishes_a_monorepo_package() {
     );
     repo.write(".gitignore", "chuks.env\n");
     repo.commit("add @acme/strings");
+    repo.push();
     git_in(repo.path(), &["tag", "@acme/strings@1.2.0"]);
 
     // The pipe image has chuks-ci on PATH; here the freshly built binary plays that part.

@@ -81,6 +81,7 @@ impl Harness {
         let registry = Registry::start(RegistryConfig::new(data.path())).unwrap();
         let repo = PackageRepo::new(name, version);
         repo.tag(&format!("v{version}"));
+        repo.push();
         let sinks = TempDir::new().unwrap();
         let real_git = which_git();
         let fake_bin = sinks.path().join("bin");

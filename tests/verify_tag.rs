@@ -35,6 +35,7 @@ fn verify_human(repo: &PackageRepo, args: &[&str]) -> (i32, String, String) {
 fn lightweight_tag_at_head_matches() {
     let repo = PackageRepo::new("di", "1.2.0");
     repo.tag("v1.2.0");
+    repo.push();
     let (code, json, _) = verify_json(&mut repo.chuks_ci());
     assert_eq!(code, 0, "{json}");
     assert_eq!(json["result"], "match");
@@ -131,6 +132,7 @@ fn tag_prefix_and_slash_forms() {
 fn dirty_tree_warns_and_names_files() {
     let repo = PackageRepo::new("di", "1.2.0");
     repo.tag("v1.2.0");
+    repo.push();
     repo.write(
         "src/index.chuks",
         "export function answer(): int { return 43 }\n",
@@ -415,5 +417,98 @@ mod bad_input {
         assert_eq!(json["manifest"], "chuks.json");
         assert_eq!(json["problems"][0]["line"], 1);
         assert_eq!(json["problems"][0]["column"], 3);
+    }
+}
+
+mod remote_branch_rule {
+    use super::*;
+
+    #[test]
+    fn a_pushed_tagged_commit_passes_in_ci() {
+        let repo = PackageRepo::new("di", "1.2.0");
+        repo.tag("v1.2.0");
+        repo.push();
+        let output = repo
+            .chuks_ci()
+            .env("CI", "true")
+            .arg("verify-tag")
+            .output()
+            .unwrap();
+        let (_, stderr) = outputs(&output);
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        assert!(!stderr.contains("remote branch"), "{stderr}");
+    }
+
+    #[test]
+    fn an_unpushed_tagged_commit_fails_in_ci_and_warns_locally() {
+        let repo = PackageRepo::new("di", "1.2.0");
+        repo.push();
+        repo.write("src/more.chuks", "export const more = 1\n");
+        repo.commit("not pushed");
+        repo.tag("v1.2.0");
+        let head = repo.head();
+        let in_ci = repo
+            .chuks_ci()
+            .env("CI", "true")
+            .arg("verify-tag")
+            .output()
+            .unwrap();
+        let (_, stderr) = outputs(&in_ci);
+        assert_eq!(in_ci.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "error: no remote branch contains commit {head}, which tag `v1.2.0` releases"
+            )),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("`fetch-depth: 0` on actions/checkout"),
+            "{stderr}"
+        );
+
+        let locally = repo.chuks_ci().arg("verify-tag").output().unwrap();
+        let (_, stderr) = outputs(&locally);
+        assert_eq!(locally.status.code(), Some(0), "{stderr}");
+        assert!(
+            stderr.contains("warning: no remote branch contains commit"),
+            "{stderr}"
+        );
+    }
+
+    #[test]
+    fn a_shallow_tag_clone_names_the_fetch_depth_fix() {
+        let repo = PackageRepo::new("di", "1.2.0");
+        repo.tag("v1.2.0");
+        repo.push();
+        repo.git(&["push", "-q", "bare", "v1.2.0"]);
+        let clones = tempfile::TempDir::new().unwrap();
+        let clone = clones.path().join("clone");
+        let origin = format!("file://{}", repo.bare_remote().display());
+        common::git_in(
+            clones.path(),
+            &[
+                "clone", "-q", "--depth", "1", "--branch", "v1.2.0", &origin, "clone",
+            ],
+        );
+        // What a CI tag checkout looks like: shallow, detached, only the tag fetched.
+        common::git_in(&clone, &["update-ref", "-d", "refs/remotes/origin/HEAD"]);
+        common::git_in(&clone, &["update-ref", "-d", "refs/remotes/origin/main"]);
+        let output = common::chuks_ci(&clones.path().join("home"))
+            .current_dir(&clone)
+            .env("CI", "true")
+            .arg("verify-tag")
+            .output()
+            .unwrap();
+        let (_, stderr) = outputs(&output);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("cannot tell whether a remote branch contains commit")
+                && stderr.contains("this clone is shallow"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("`fetch-depth: 0` on actions/checkout"),
+            "{stderr}"
+        );
     }
 }

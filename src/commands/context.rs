@@ -152,13 +152,13 @@ pub fn api_token(args: &TokenArgs, reporter: &mut Reporter) -> anyhow::Result<Op
     Ok(Some(resolved.token))
 }
 
-/// `--registry`, then `CHUKS_REGISTRY`, then the public registry.
+/// `--registry`, then `CHUKS_REGISTRY_URL`, then the public registry.
 pub fn registry_url(args: &RegistryUrlArgs) -> anyhow::Result<Url> {
     let text = args
         .registry
         .clone()
         .or_else(|| {
-            std::env::var("CHUKS_REGISTRY")
+            std::env::var("CHUKS_REGISTRY_URL")
                 .ok()
                 .filter(|v| !v.is_empty())
         })

@@ -66,6 +66,26 @@ impl PackageRepo {
         self.git(&["commit", "-q", "--allow-empty", "-m", message]);
     }
 
+    /// Pushes `main` to a bare repository added as the remote `bare` (tests that need `origin`
+    /// for something else keep it), creating it on first use, so the commit is on a remote
+    /// branch as the official CLI requires.
+    pub fn push(&self) {
+        let remote = self.bare_remote();
+        if !remote.exists() {
+            git_in(
+                self.path(),
+                &["init", "-q", "--bare", remote.to_str().unwrap()],
+            );
+            self.git(&["remote", "add", "bare", remote.to_str().unwrap()]);
+        }
+        self.git(&["push", "-q", "bare", "main"]);
+    }
+
+    /// The bare repository [`PackageRepo::push`] pushes to.
+    pub fn bare_remote(&self) -> PathBuf {
+        self.path().join(".git/bare.git")
+    }
+
     pub fn tag(&self, name: &str) {
         self.git(&["tag", name]);
     }

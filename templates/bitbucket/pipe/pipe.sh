@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Bitbucket pipe's entry point: maps the pipe variables to `chuks-ci publish` flags and runs it
-# in the clone. The token stays in CHUKS_TOKEN (and CHUKS_REGISTRY is read by chuks-ci itself).
+# in the clone. The token stays in CHUKS_TOKEN (and CHUKS_REGISTRY_URL is read by chuks-ci itself).
 # Results are also written as a dotenv file, chuks.env in the clone, for later steps.
 set -euo pipefail
 
