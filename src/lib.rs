@@ -13,6 +13,7 @@ pub mod pack;
 pub mod platform;
 pub mod preflight;
 pub mod progress;
+pub mod protocol;
 pub mod registry_client;
 pub mod registry_server;
 pub mod report;

@@ -17,11 +17,15 @@ use reqwest::header::{
     AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, LOCATION, RETRY_AFTER,
 };
 use reqwest::{Method, StatusCode, Url};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::io::AsyncReadExt;
 
 use crate::exit::{Exit, HasExit};
+use crate::protocol::{
+    ErrorBody, ErrorCode, ErrorDetail, PREBUILT_PAYLOAD_FIELD, PrebuiltPublishHead, PublishAnswer,
+    PublishResult, SOURCE_PAYLOAD_FIELD, SourcePublishHead, StoredDigest,
+};
+pub use crate::protocol::{GitInfo, PrebuiltRecord, TokenInfo, VersionRecord, YankAnswer};
 use crate::retry::{self, RetryPolicy};
 use crate::token::{ApiToken, TOKEN_PREFIX};
 
@@ -66,7 +70,7 @@ pub enum ClientError {
 
     #[error("the registry refused the token: {message} (`{code}`)\nhint: {hint}")]
     Auth {
-        code: String,
+        code: ErrorCode,
         message: String,
         hint: String,
     },
@@ -83,7 +87,7 @@ pub enum ClientError {
     #[error("the registry refused the request: {message} (`{code}`, HTTP {status})\nhint: {hint}")]
     Refused {
         status: u16,
-        code: String,
+        code: ErrorCode,
         message: String,
         hint: String,
     },
@@ -91,7 +95,7 @@ pub enum ClientError {
     #[error(
         "the registry refused this publisher: {message} (`{code}`)\nhint: ask the package's owner to add your publisher to the package's permissions"
     )]
-    NotPermitted { code: String, message: String },
+    NotPermitted { code: ErrorCode, message: String },
 
     #[error(
         "the registry answered with a redirect to `{location}`\nhint: chuks-ci does not follow redirects when publishing; pass the final URL with `--registry`"
@@ -128,54 +132,6 @@ impl HasExit for ClientError {
             | ClientError::Protocol(_) => Exit::Unavailable,
         }
     }
-}
-
-/// Where a version came from in git, recorded by the registry.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GitInfo {
-    pub tag: Option<String>,
-    pub commit: Option<String>,
-    pub repository: Option<String>,
-}
-
-/// A published version as the registry reports it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VersionRecord {
-    pub name: String,
-    pub version: String,
-    pub sha256: String,
-    pub size: u64,
-    #[serde(default)]
-    pub yanked: bool,
-    pub publisher: String,
-    pub published_at: String,
-    #[serde(default)]
-    pub downloads: u64,
-    #[serde(default)]
-    pub git: GitInfo,
-    #[serde(default)]
-    pub prebuilts: Vec<PrebuiltRecord>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PrebuiltRecord {
-    pub platform: String,
-    pub sha256: String,
-    pub size: u64,
-    pub published_at: String,
-}
-
-/// What `GET /tokens/self` says about the token in use. Never the token itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenInfo {
-    pub id: i64,
-    pub name: String,
-    pub publisher: String,
-    pub scopes: Vec<String>,
-    pub status: String,
-    pub created_at: String,
-    pub expires_at: String,
-    pub last_used_at: Option<String>,
 }
 
 /// What is being uploaded: the source tarball, or one platform's prebuilt binary.
@@ -242,14 +198,6 @@ pub enum PublishOutcome {
     Published,
     /// The same bytes were already stored: a safe re-run.
     Unchanged,
-}
-
-/// The answer to a yank or restore.
-#[derive(Debug, Clone, PartialEq)]
-pub struct YankAnswer {
-    /// False when the version already was in the requested state.
-    pub changed: bool,
-    pub record: VersionRecord,
 }
 
 /// Called with (bytes of the file sent, total bytes) as an upload goes.
@@ -381,15 +329,27 @@ impl RegistryClient {
         let (url, head, field) = match upload.artifact {
             Artifact::Source { manifest, git } => (
                 self.url(&["packages", upload.name, upload.version])?,
-                serde_json::json!({"manifest": manifest, "sha256": upload.sha256, "size": upload.size, "git": git}),
-                "tarball",
+                serde_json::to_string(&SourcePublishHead {
+                    manifest: manifest.clone(),
+                    sha256: upload.sha256.to_string(),
+                    size: upload.size,
+                    git: Some(git.clone()),
+                }),
+                SOURCE_PAYLOAD_FIELD,
             ),
             Artifact::Prebuilt { platform } => (
                 self.url(&["packages", upload.name, upload.version, "prebuilt"])?,
-                serde_json::json!({"platform": platform, "sha256": upload.sha256, "size": upload.size}),
-                "binary",
+                serde_json::to_string(&PrebuiltPublishHead {
+                    platform: platform.to_string(),
+                    sha256: upload.sha256.to_string(),
+                    size: upload.size,
+                }),
+                PREBUILT_PAYLOAD_FIELD,
             ),
         };
+        let head = head.map_err(|err| {
+            ClientError::Protocol(format!("cannot serialise the upload's head: {err}"))
+        })?;
         // Once an attempt may have stored the version, a later `already_published` is our own.
         let may_have_stored = std::cell::Cell::new(false);
         self.with_retries(|| async {
@@ -457,17 +417,10 @@ impl RegistryClient {
     ) -> Result<YankAnswer, ClientError> {
         let action = if yanked { "yank" } else { "restore" };
         let url = self.url(&["packages", name, version, action])?;
-        let body = self.with_retries(|| self.post_empty(&url)).await?;
-        let changed = body
-            .get("changed")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let record = serde_json::from_value(body)
-            .map_err(|err| ClientError::Protocol(format!("{action} answer: {err}")))?;
-        Ok(YankAnswer { changed, record })
+        self.with_retries(|| self.post_empty(&url)).await
     }
 
-    async fn post_empty(&self, url: &Url) -> Attempt<Value> {
+    async fn post_empty<T: serde::de::DeserializeOwned>(&self, url: &Url) -> Attempt<T> {
         let response = self.send_without_body(Method::POST, url).await?;
         self.read_json(response, url).await
     }
@@ -510,18 +463,17 @@ impl RegistryClient {
     }
 
     /// Streams `{...head, "<field>": "<base64 of file>"}` without holding the file in memory,
-    /// failing when no byte moves for the stall timeout.
+    /// failing when no byte moves for the stall timeout. `head` is a serialised JSON object.
     async fn send_upload(
         &self,
         url: &Url,
-        head: &Value,
+        head: &str,
         field: &str,
         file: &Path,
         size: u64,
         progress: ProgressFn,
     ) -> Attempt<reqwest::Response> {
-        let head_text = head.to_string();
-        let prefix = format!("{},\"{field}\":\"", &head_text[..head_text.len() - 1]);
+        let prefix = format!("{},\"{field}\":\"", &head[..head.len() - 1]);
         let suffix = "\"}";
         let length = prefix.len() as u64 + size.div_ceil(3) * 4 + suffix.len() as u64;
         let file = tokio::fs::File::open(file).await.map_err(|err| {
@@ -654,26 +606,6 @@ fn describe_transport(err: &reqwest::Error) -> String {
     message
 }
 
-/// The `{"error": {...}}` body of a refusal.
-#[derive(Debug, Deserialize)]
-struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Debug, Deserialize)]
-struct ErrorDetail {
-    code: String,
-    message: String,
-    #[serde(flatten)]
-    extra: Map<String, Value>,
-}
-
-impl ErrorDetail {
-    fn field(&self, name: &str) -> Option<&str> {
-        self.extra.get(name).and_then(Value::as_str)
-    }
-}
-
 /// Turns an answer to a publish into an outcome, a retryable failure, or a final error.
 async fn publish_answer(
     response: reqwest::Response,
@@ -702,23 +634,19 @@ async fn publish_answer(
     };
     let bytes = answer_bytes(response, stall).await.map_err(cut_short)?;
     let body: Value = serde_json::from_slice(&bytes).map_err(|err| cut_short(err.to_string()))?;
-    let answered_sha = body
-        .get("sha256")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let answer: PublishAnswer<StoredDigest> = serde_json::from_value(body)
+        .map_err(|err| Err(ClientError::Protocol(format!("HTTP {status}: {err}"))))?;
+    let answered_sha = answer.record.sha256;
     if !answered_sha.eq_ignore_ascii_case(upload.sha256) {
         return Err(Err(ClientError::Protocol(format!(
             "the registry reports sha256 {answered_sha} for what we sent as {}",
             upload.sha256
         ))));
     }
-    match body.get("result").and_then(Value::as_str) {
-        Some("published") => Ok(PublishOutcome::Published),
-        Some("already_published") => Ok(PublishOutcome::Unchanged),
-        other => Err(Err(ClientError::Protocol(format!(
-            "HTTP {status} with result {other:?}"
-        )))),
-    }
+    Ok(match answer.result {
+        PublishResult::Published => PublishOutcome::Published,
+        PublishResult::AlreadyPublished => PublishOutcome::Unchanged,
+    })
 }
 
 /// Passes 2xx answers through; maps the rest to retryable failures or final errors.
@@ -790,7 +718,7 @@ async fn read_error(response: reqwest::Response, stall: Duration) -> ErrorDetail
             error
         })
         .unwrap_or_else(|_| ErrorDetail {
-            code: "unknown".to_string(),
+            code: ErrorCode::Other("unknown".to_string()),
             message: format!("HTTP {status}"),
             extra: Map::new(),
         })
@@ -798,50 +726,61 @@ async fn read_error(response: reqwest::Response, stall: Duration) -> ErrorDetail
 
 /// A final refusal, with the hint that fits its documented code.
 fn refusal(status: StatusCode, detail: ErrorDetail) -> ClientError {
-    let date = |field| detail.field(field).unwrap_or("an unknown date").to_string();
-    let auth_hint = match detail.code.as_str() {
-        "missing_token" => Some("pass `--token` or set `CHUKS_TOKEN`".to_string()),
-        "not_an_api_token" => Some("this looks like an OAuth/session token; generate an API token in the dashboard's API Tokens tab".to_string()),
-        "invalid_token" => Some("the registry does not know this token: check it was copied whole and belongs to this registry".to_string()),
-        "token_revoked" => Some(format!("the token was revoked at {}: generate a new one in the dashboard's API Tokens tab and update the CI secret", date("revoked_at"))),
-        "token_expired" => Some(format!("the token expired at {}: generate a new one in the dashboard's API Tokens tab and update the CI secret", date("expires_at"))),
-        "missing_scope" => Some(format!("generate a token with the `{}` scope", detail.field("scope").unwrap_or("needed"))),
-        _ => None,
-    };
-    if matches!(detail.code.as_str(), "not_a_publisher" | "not_the_owner") {
+    if matches!(
+        detail.code,
+        ErrorCode::NotAPublisher | ErrorCode::NotTheOwner
+    ) {
         return ClientError::NotPermitted {
             code: detail.code,
             message: detail.message,
         };
     }
-    if let Some(hint) = auth_hint {
+    if let Some(hint) = auth_hint(&detail) {
         return ClientError::Auth {
             code: detail.code,
             message: detail.message,
             hint,
         };
     }
-    let hint = match detail.code.as_str() {
-        "package_too_large" => {
+    ClientError::Refused {
+        status: status.as_u16(),
+        hint: refusal_hint(&detail.code),
+        code: detail.code,
+        message: detail.message,
+    }
+}
+
+/// What to do about a refused token, for the codes that mean one.
+fn auth_hint(detail: &ErrorDetail) -> Option<String> {
+    let date = |field| detail.field(field).unwrap_or("an unknown date").to_string();
+    Some(match detail.code {
+        ErrorCode::MissingToken => "pass `--token` or set `CHUKS_TOKEN`".to_string(),
+        ErrorCode::NotAnApiToken => "this looks like an OAuth/session token; generate an API token in the dashboard's API Tokens tab".to_string(),
+        ErrorCode::InvalidToken => "the registry does not know this token: check it was copied whole and belongs to this registry".to_string(),
+        ErrorCode::TokenRevoked => format!("the token was revoked at {}: generate a new one in the dashboard's API Tokens tab and update the CI secret", date("revoked_at")),
+        ErrorCode::TokenExpired => format!("the token expired at {}: generate a new one in the dashboard's API Tokens tab and update the CI secret", date("expires_at")),
+        ErrorCode::MissingScope => format!("generate a token with the `{}` scope", detail.field("scope").unwrap_or("needed")),
+        _ => return None,
+    })
+}
+
+fn refusal_hint(code: &ErrorCode) -> String {
+    match code {
+        ErrorCode::PackageTooLarge => {
             "make the package smaller (`.chuksignore`) or ask the registry for a higher limit"
                 .to_string()
         }
-        "checksum_mismatch" | "size_mismatch" | "invalid_json" | "incomplete_body" => {
-            "the upload was damaged on the way; re-run the job".to_string()
-        }
-        "package_not_found" | "version_not_found" => {
+        ErrorCode::ChecksumMismatch
+        | ErrorCode::SizeMismatch
+        | ErrorCode::InvalidJson
+        | ErrorCode::IncompleteBody => "the upload was damaged on the way; re-run the job".to_string(),
+        ErrorCode::PackageNotFound | ErrorCode::VersionNotFound => {
             "check the name and version; a prebuilt needs its source version published first (`needs:` the source job)".to_string()
         }
-        "manifest_mismatch" | "invalid_manifest" => {
+        ErrorCode::ManifestMismatch | ErrorCode::InvalidManifest => {
             "fix chuks.json; `chuks-ci verify-tag` shows what the registry will check".to_string()
         }
         code => format!("`{code}` is described in chuks-ci's docs/registry-api.md"),
-    };
-    ClientError::Refused {
-        status: status.as_u16(),
-        code: detail.code,
-        message: detail.message,
-        hint,
     }
 }
 

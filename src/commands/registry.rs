@@ -61,7 +61,7 @@ fn create(args: &TokenCreateArgs, reporter: &mut Reporter) -> anyhow::Result<Exi
     match reporter.format {
         Format::Human => println!("{}", issued.token.expose()),
         Format::Json => {
-            let mut value = issued.record.to_json(Timestamp::now());
+            let mut value = serde_json::to_value(issued.record.info(Timestamp::now()))?;
             value["token"] = issued.token.expose().into();
             print_json(&value);
         }
@@ -80,7 +80,7 @@ fn list(args: &DataDirArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     let now = Timestamp::now();
     match reporter.format {
         Format::Json => print_json(&json!({
-            "tokens": tokens.iter().map(|t| t.to_json(now)).collect::<Vec<_>>(),
+            "tokens": tokens.iter().map(|t| t.info(now)).collect::<Vec<_>>(),
         })),
         Format::Human if tokens.is_empty() => reporter.note("no tokens yet"),
         Format::Human => print!("{}", token_table(&tokens, now)),
@@ -91,7 +91,7 @@ fn list(args: &DataDirArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
 fn revoke(args: &TokenRevokeArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     let record = Registry::open(&args.data.data_dir)?.revoke_token(args.id)?;
     match reporter.format {
-        Format::Json => print_json(&record.to_json(Timestamp::now())),
+        Format::Json => print_json(&serde_json::to_value(record.info(Timestamp::now()))?),
         Format::Human => println!(
             "token {} `{}` is revoked since {}",
             record.id,

@@ -8,9 +8,11 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use semver::Version;
-use serde::{Deserialize, Serialize};
 
 use super::RegistryError;
+use crate::protocol::{
+    GitInfo, PackageRecord, PackageSummary, Permissions, PrebuiltRecord, VersionRecord,
+};
 
 /// The database file inside the data folder.
 const DATABASE_FILE: &str = "registry.sqlite3";
@@ -177,38 +179,6 @@ fn migrate(connection: &mut Connection, path: &Path) -> Result<(), RegistryError
             .map_err(database)?;
     }
     tx.commit().map_err(database)
-}
-
-/// Where a version came from in git; every field is optional.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GitInfo {
-    pub tag: Option<String>,
-    pub commit: Option<String>,
-    pub repository: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PrebuiltRecord {
-    pub platform: String,
-    pub sha256: String,
-    pub size: u64,
-    pub published_at: String,
-}
-
-/// A published version as the API shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct VersionRecord {
-    pub name: String,
-    pub version: String,
-    pub sha256: String,
-    pub size: u64,
-    pub yanked: bool,
-    pub yanked_at: Option<String>,
-    pub publisher: String,
-    pub published_at: String,
-    pub downloads: u64,
-    pub git: GitInfo,
-    pub prebuilts: Vec<PrebuiltRecord>,
 }
 
 /// A validated upload of a package version.
@@ -417,14 +387,6 @@ pub fn version(
 }
 
 /// A package with every version (yanked included) in SemVer order.
-#[derive(Debug, Serialize)]
-pub struct PackageRecord {
-    pub name: String,
-    pub owner: String,
-    pub downloads: u64,
-    pub versions: Vec<VersionRecord>,
-}
-
 pub fn package(connection: &Connection, name: &str) -> Result<PackageRecord, StoreError> {
     let owner = package_owner(connection, name)?.ok_or_else(|| package_not_found(name))?;
     let mut versions = Vec::new();
@@ -439,16 +401,7 @@ pub fn package(connection: &Connection, name: &str) -> Result<PackageRecord, Sto
     })
 }
 
-/// A package in the `GET /packages?owner=me` listing.
-#[derive(Debug, Serialize)]
-pub struct PackageSummary {
-    pub name: String,
-    pub owner: String,
-    pub latest: Option<String>,
-    pub versions: usize,
-    pub downloads: u64,
-}
-
+/// The packages `owner` owns, for `GET /packages?owner=me`.
 pub fn owned_packages(
     connection: &Connection,
     owner: &str,
@@ -479,13 +432,6 @@ pub fn owned_packages(
 }
 
 /// Who may publish a package: its owner and the publishers the owner granted.
-#[derive(Debug, Serialize)]
-pub struct Permissions {
-    pub name: String,
-    pub owner: String,
-    pub publishers: Vec<String>,
-}
-
 pub fn permissions(connection: &Connection, name: &str) -> Result<Permissions, StoreError> {
     let owner = package_owner(connection, name)?.ok_or_else(|| package_not_found(name))?;
     let mut statement =
