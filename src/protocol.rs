@@ -9,6 +9,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// Where the API lives below a registry's base URL: the official CLI appends it to
+/// `CHUKS_REGISTRY_URL`, and the reference registry serves its routes there too.
+pub const API_PREFIX: &str = "/api";
+
 /// The JSON field of a source publish that carries the base64 tarball; sent last.
 pub const SOURCE_PAYLOAD_FIELD: &str = "tarball";
 
@@ -71,12 +75,12 @@ pub struct VersionRecord {
     pub prebuilts: Vec<PrebuiltRecord>,
 }
 
-/// How a publish ended on the registry's side.
+/// How a publish ended on the registry's side. An overwrite is never a result: it is refused
+/// with `409 version_exists`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PublishResult {
     Published,
-    AlreadyPublished,
 }
 
 /// A publish answer: `{"result": …, …record}`.

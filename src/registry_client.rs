@@ -22,8 +22,8 @@ use tokio::io::AsyncReadExt;
 
 use crate::exit::{Exit, HasExit};
 use crate::protocol::{
-    ErrorBody, ErrorCode, ErrorDetail, PREBUILT_PAYLOAD_FIELD, PrebuiltPublishHead, PublishAnswer,
-    PublishResult, SOURCE_PAYLOAD_FIELD, SourcePublishHead, StoredDigest,
+    API_PREFIX, ErrorBody, ErrorCode, ErrorDetail, PREBUILT_PAYLOAD_FIELD, PrebuiltPublishHead,
+    PublishAnswer, SOURCE_PAYLOAD_FIELD, SourcePublishHead, StoredDigest,
 };
 pub use crate::protocol::{GitInfo, PrebuiltRecord, TokenInfo, VersionRecord, YankAnswer};
 use crate::retry::{self, RetryPolicy};
@@ -84,6 +84,16 @@ pub enum ClientError {
         our_sha256: String,
     },
 
+    #[error(
+        "{what} already exists on the registry, which did not say what it holds, so the contents were not compared\nhint: the registry refuses every overwrite; if this is a re-run of a published release there is nothing to do, otherwise bump `version` in chuks.json and re-tag"
+    )]
+    ExistsUnknownContents { what: String },
+
+    #[error(
+        "this registry does not offer `{route}` (HTTP {status})\nhint: check that `--registry` is the registry's base URL, without `/api`; this route is an extension of chuks-ci's reference registry that other registries may lack (docs/registry-api.md)"
+    )]
+    RouteMissing { route: String, status: u16 },
+
     #[error("the registry refused the request: {message} (`{code}`, HTTP {status})\nhint: {hint}")]
     Refused {
         status: u16,
@@ -126,8 +136,11 @@ impl HasExit for ClientError {
             | ClientError::InsecureUrl { .. }
             | ClientError::Redirect { .. } => Exit::Usage,
             ClientError::Auth { .. } | ClientError::NotPermitted { .. } => Exit::Auth,
-            ClientError::VersionExists { .. } | ClientError::Refused { .. } => Exit::CheckFailed,
-            ClientError::Tls { .. }
+            ClientError::VersionExists { .. }
+            | ClientError::ExistsUnknownContents { .. }
+            | ClientError::Refused { .. } => Exit::CheckFailed,
+            ClientError::RouteMissing { .. }
+            | ClientError::Tls { .. }
             | ClientError::Unavailable { .. }
             | ClientError::Protocol(_) => Exit::Unavailable,
         }
@@ -302,14 +315,15 @@ impl RegistryClient {
         self.options.stall_timeout
     }
 
-    /// `GET /tokens/self`.
+    /// `GET /api/tokens/self`; [`ClientError::RouteMissing`] on a registry without it.
     pub async fn token_info(&self) -> Result<TokenInfo, ClientError> {
         let url = self.url(&["tokens", "self"])?;
         let body = self.get_json(&url).await?;
         body.ok_or_else(|| ClientError::Protocol("`/tokens/self` answered 404".to_string()))
     }
 
-    /// `GET /packages/{name}/{version}`; `None` when the registry does not have it.
+    /// `GET /api/packages/{name}/{version}`; `None` when the registry says it has no such package
+    /// or version, [`ClientError::RouteMissing`] when it has no such route.
     pub async fn version(
         &self,
         name: &str,
@@ -319,8 +333,10 @@ impl RegistryClient {
         self.get_json(&url).await
     }
 
-    /// `POST /packages/{name}/{version}` (source) or `…/prebuilt` (binary), the file streamed
-    /// from disk, retried and settled as the module documentation says.
+    /// `POST /api/packages/{name}/{version}` (source) or `…/prebuilt` (binary), the file
+    /// streamed from disk, retried and settled as the module documentation says. A `409` is
+    /// settled by its `stored_sha256`, else by reading the version back, else it is
+    /// [`ClientError::ExistsUnknownContents`].
     pub async fn publish(
         &self,
         upload: &Upload<'_>,
@@ -350,7 +366,7 @@ impl RegistryClient {
         let head = head.map_err(|err| {
             ClientError::Protocol(format!("cannot serialise the upload's head: {err}"))
         })?;
-        // Once an attempt may have stored the version, a later `already_published` is our own.
+        // Once an attempt may have stored the version, a later 409 with our digest is our own.
         let may_have_stored = std::cell::Cell::new(false);
         self.with_retries(|| async {
             let response = self
@@ -368,6 +384,14 @@ impl RegistryClient {
                     match publish_answer(response, upload, self.options.stall_timeout).await {
                         Ok(PublishOutcome::Unchanged) if may_have_stored.get() => {
                             return Ok(PublishOutcome::Published);
+                        }
+                        Err(Err(ClientError::ExistsUnknownContents { what })) => {
+                            return match self.settle(upload).await {
+                                Ok(true) if may_have_stored.get() => Ok(PublishOutcome::Published),
+                                Ok(true) => Ok(PublishOutcome::Unchanged),
+                                Ok(false) => Err(Err(ClientError::ExistsUnknownContents { what })),
+                                Err(err) => Err(Err(err)),
+                            };
                         }
                         Err(Ok(failure)) => failure,
                         answered => return answered,
@@ -387,14 +411,15 @@ impl RegistryClient {
         .await
     }
 
-    /// After an ambiguous failure, reads the version back: our sha256 means success, another
-    /// a conflict, absence (or a failed read) means try again.
+    /// Reads the version back after an ambiguous failure or a 409 without digest: `true` for
+    /// our sha256, a conflict for another, `false` when it cannot tell (absent, a failed read,
+    /// or no read-back route).
     async fn settle(&self, upload: &Upload<'_>) -> Result<bool, ClientError> {
         // One read: the publish loop around it does the retrying.
         let url = self.url(&["packages", upload.name, upload.version])?;
         let record: Option<VersionRecord> = match self.get_once(&url).await {
             Ok(record) => record,
-            Err(Ok(_)) => return Ok(false),
+            Err(Ok(_) | Err(ClientError::RouteMissing { .. })) => return Ok(false),
             Err(Err(fatal)) => return Err(fatal),
         };
         match record.as_ref().and_then(|r| upload.stored_sha256(r)) {
@@ -408,7 +433,8 @@ impl RegistryClient {
         }
     }
 
-    /// `POST /packages/{name}/{version}/yank` or `…/restore`.
+    /// `POST /api/packages/{name}/{version}/yank` or `…/restore`; [`ClientError::RouteMissing`]
+    /// on a registry without them.
     pub async fn set_yanked(
         &self,
         name: &str,
@@ -530,12 +556,22 @@ impl RegistryClient {
         }
     }
 
+    /// One GET: `None` for the documented "no such package or version"; a route the registry
+    /// does not have is [`ClientError::RouteMissing`].
     async fn get_once<T: serde::de::DeserializeOwned>(&self, url: &Url) -> Attempt<Option<T>> {
         let response = self.send_without_body(Method::GET, url).await?;
-        if response.status() == StatusCode::NOT_FOUND {
-            return Ok(None);
+        let status = response.status();
+        if status != StatusCode::NOT_FOUND {
+            return self.read_json(response, url).await.map(Some);
         }
-        self.read_json(response, url).await.map(Some)
+        let detail = read_error(response, self.options.stall_timeout).await;
+        if is_route_missing(status, &detail) {
+            return Err(Err(ClientError::RouteMissing {
+                route: url.path().to_string(),
+                status: status.as_u16(),
+            }));
+        }
+        Ok(None)
     }
 
     fn request(&self, method: Method, url: &Url) -> reqwest::RequestBuilder {
@@ -563,8 +599,10 @@ impl RegistryClient {
         response
     }
 
+    /// `<base>/api/<segments…>`: the base URL is the registry's, without `/api`.
     fn url(&self, segments: &[&str]) -> Result<Url, ClientError> {
         let mut text = self.base.as_str().trim_end_matches('/').to_string();
+        text.push_str(API_PREFIX);
         for segment in segments {
             text.push('/');
             text.push_str(&path_segment(segment));
@@ -615,14 +653,7 @@ async fn publish_answer(
     let status = response.status();
     if status == StatusCode::CONFLICT {
         let detail = read_error(response, stall).await;
-        return Err(Err(ClientError::VersionExists {
-            what: upload.what(),
-            stored_sha256: detail
-                .field("stored_sha256")
-                .unwrap_or("unknown")
-                .to_string(),
-            our_sha256: upload.sha256.to_string(),
-        }));
+        return existing_version(&detail, upload);
     }
     let response = check_status(response, stall).await?;
     let cut_short = |message: String| {
@@ -633,20 +664,57 @@ async fn publish_answer(
         })
     };
     let bytes = answer_bytes(response, stall).await.map_err(cut_short)?;
-    let body: Value = serde_json::from_slice(&bytes).map_err(|err| cut_short(err.to_string()))?;
-    let answer: PublishAnswer<StoredDigest> = serde_json::from_value(body)
-        .map_err(|err| Err(ClientError::Protocol(format!("HTTP {status}: {err}"))))?;
-    let answered_sha = answer.record.sha256;
-    if !answered_sha.eq_ignore_ascii_case(upload.sha256) {
-        return Err(Err(ClientError::Protocol(format!(
-            "the registry reports sha256 {answered_sha} for what we sent as {}",
-            upload.sha256
-        ))));
+    let body: Value = match serde_json::from_slice(&bytes) {
+        Ok(body) => body,
+        Err(err) if err.is_eof() => return Err(cut_short(err.to_string())),
+        // The real registry's success body is not public: a 2xx in another shape is a success.
+        Err(_) => return Ok(PublishOutcome::Published),
+    };
+    // Where the answer is the documented one, the digest it reports must be ours.
+    if let Ok(answer) = serde_json::from_value::<PublishAnswer<StoredDigest>>(body) {
+        let answered_sha = answer.record.sha256;
+        if !answered_sha.eq_ignore_ascii_case(upload.sha256) {
+            return Err(Err(ClientError::Protocol(format!(
+                "the registry reports sha256 {answered_sha} for what we sent as {}",
+                upload.sha256
+            ))));
+        }
     }
-    Ok(match answer.result {
-        PublishResult::Published => PublishOutcome::Published,
-        PublishResult::AlreadyPublished => PublishOutcome::Unchanged,
-    })
+    Ok(PublishOutcome::Published)
+}
+
+/// A `409`: the version (or prebuilt) exists. Its documented `stored_sha256` settles whether it
+/// holds our bytes; without one, the caller reads the version back.
+fn existing_version(detail: &ErrorDetail, upload: &Upload<'_>) -> Attempt<PublishOutcome> {
+    match detail
+        .field("stored_sha256")
+        .filter(|digest| is_sha256(digest))
+    {
+        Some(stored) if stored.eq_ignore_ascii_case(upload.sha256) => Ok(PublishOutcome::Unchanged),
+        Some(stored) => Err(Err(ClientError::VersionExists {
+            what: upload.what(),
+            stored_sha256: stored.to_string(),
+            our_sha256: upload.sha256.to_string(),
+        })),
+        None => Err(Err(ClientError::ExistsUnknownContents {
+            what: upload.what(),
+        })),
+    }
+}
+
+fn is_sha256(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|byte| byte.is_ascii_hexdigit())
+}
+
+/// 404, 405 or 501 that is not the documented "no such package or version": the registry does
+/// not have the route at all.
+fn is_route_missing(status: StatusCode, detail: &ErrorDetail) -> bool {
+    let missing_route_status = matches!(status.as_u16(), 404 | 405 | 501);
+    let names_a_resource = matches!(
+        detail.code,
+        ErrorCode::PackageNotFound | ErrorCode::VersionNotFound | ErrorCode::PrebuiltNotFound
+    );
+    missing_route_status && !names_a_resource
 }
 
 /// Passes 2xx answers through; maps the rest to retryable failures or final errors.
@@ -671,7 +739,14 @@ async fn check_status(response: reqwest::Response, stall: Duration) -> Attempt<r
         .and_then(|v| v.to_str().ok())
         .and_then(|v| retry::parse_retry_after(v, jiff::Timestamp::now()));
     let retryable = retry::is_retryable_status(status.as_u16());
+    let route = response.url().path().to_string();
     let detail = read_error(response, stall).await;
+    if is_route_missing(status, &detail) {
+        return Err(Err(ClientError::RouteMissing {
+            route,
+            status: status.as_u16(),
+        }));
+    }
     if retryable {
         return Err(Ok(AttemptFailure {
             message: format!("HTTP {status}: {}", detail.message),

@@ -181,7 +181,7 @@ impl TestRegistry {
     fn version(&self, name: &str, version: &str) -> Option<Value> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let url = format!(
-            "{}/packages/{}/{version}",
+            "{}/api/packages/{}/{version}",
             self.url().trim_end_matches('/'),
             name.replace('/', "%2F")
         );

@@ -196,13 +196,14 @@ impl Harness {
     /// The registry's record of a version, or `None` when it is not there.
     fn stored(&self, name: &str, version: &str) -> Option<Value> {
         let encoded = name.replace('/', "%2F");
-        let (status, body) = http_get_json(&format!("{}/packages/{encoded}/{version}", self.url()));
+        let (status, body) =
+            http_get_json(&format!("{}/api/packages/{encoded}/{version}", self.url()));
         (status == 200).then_some(body)
     }
 
     fn stored_versions(&self, name: &str) -> usize {
         let encoded = name.replace('/', "%2F");
-        let (_, body) = http_get_json(&format!("{}/packages/{encoded}", self.url()));
+        let (_, body) = http_get_json(&format!("{}/api/packages/{encoded}", self.url()));
         body["versions"].as_array().map_or(0, Vec::len)
     }
 }

@@ -71,7 +71,7 @@ fn in_seconds(seconds: i64) -> Timestamp {
 
 impl Fixture {
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.registry.url())
+        format!("{}/api{path}", self.registry.url())
     }
 
     /// A token valid for 30 days; the raw value.
@@ -184,9 +184,12 @@ fn endpoints() -> Vec<Endpoint> {
             method: Method::POST,
             path: "/packages/di/0.1.0/prebuilt",
             scope: Some(Scope::PackagesPublish),
-            body: |_| {
+            // Every overwrite is a 409, so each call that succeeds uses another platform.
+            body: |n| {
+                let platform =
+                    chuks_ci::platform::PLATFORMS[n % chuks_ci::platform::PLATFORMS.len()];
                 Some(
-                    json!({"platform": "linux-x86_64", "sha256": sha256(b"bin"), "size": 3, "binary": base64(b"bin")}),
+                    json!({"platform": platform, "sha256": sha256(b"bin"), "size": 3, "binary": base64(b"bin")}),
                 )
             },
         },
@@ -574,7 +577,7 @@ async fn only_token_hashes_are_stored() {
 }
 
 #[tokio::test]
-async fn republishing_is_idempotent_and_conflicts_change_nothing() {
+async fn every_overwrite_is_a_409_with_the_stored_sha256_and_changes_nothing() {
     let registry = start();
     let token = registry.token("alice", &[Scope::PackagesPublish]);
     let (status, first) = registry.publish(&token, "di", "0.1.0", b"original").await;
@@ -585,10 +588,11 @@ async fn republishing_is_idempotent_and_conflicts_change_nothing() {
     assert_eq!(first["publisher"], "alice");
     assert_eq!(first["git"]["tag"], "v0.1.0");
 
+    // Identical bytes too, as the real registry answers: the digest says they are the same.
     let (status, again) = registry.publish(&token, "di", "0.1.0", b"original").await;
-    assert_eq!(status, StatusCode::OK, "{again}");
-    assert_eq!(again["result"], "already_published");
-    assert_eq!(again["published_at"], first["published_at"]);
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    assert_eq!(code(&again), "version_exists");
+    assert_eq!(again["error"]["stored_sha256"], sha256(b"original"));
 
     let (status, conflict) = registry.publish(&token, "di", "0.1.0", b"changed").await;
     assert_eq!(status, StatusCode::CONFLICT, "{conflict}");
@@ -597,6 +601,7 @@ async fn republishing_is_idempotent_and_conflicts_change_nothing() {
 
     let (_, stored) = registry.get("/packages/di/0.1.0").await;
     assert_eq!(stored["sha256"], sha256(b"original"));
+    assert_eq!(stored["published_at"], first["published_at"]);
     let (status, bytes) = registry.bytes("/packages/di/0.1.0/tarball").await;
     assert_eq!(
         (status, bytes.as_slice()),
@@ -625,17 +630,19 @@ async fn eight_concurrent_identical_publishes_store_one_version() {
     let mut results = Vec::new();
     for task in tasks {
         let (status, body) = task.await.unwrap();
-        results.push((status, body["result"].as_str().unwrap().to_string()));
+        results.push((status, body));
     }
     let created = results
         .iter()
-        .filter(|(s, r)| *s == StatusCode::CREATED && r == "published")
+        .filter(|(s, body)| *s == StatusCode::CREATED && body["result"] == "published")
         .count();
-    let unchanged = results
+    let exists = results
         .iter()
-        .filter(|(s, r)| *s == StatusCode::OK && r == "already_published")
+        .filter(|(s, body)| {
+            *s == StatusCode::CONFLICT && body["error"]["stored_sha256"] == sha256(b"same bytes")
+        })
         .count();
-    assert_eq!((created, unchanged), (1, 7), "{results:?}");
+    assert_eq!((created, exists), (1, 7), "{results:?}");
     assert_eq!(registry.count_rows("versions"), 1);
     let (_, package) = registry.get("/packages/di").await;
     assert_eq!(package["versions"].as_array().unwrap().len(), 1);
@@ -775,7 +782,7 @@ fn raw_request(
         .unwrap();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: registry\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n"
+        "{method} /api{path} HTTP/1.1\r\nHost: registry\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     stream.write_all(body).unwrap();
@@ -1057,7 +1064,7 @@ async fn yank_and_restore_are_idempotent() {
 }
 
 #[tokio::test]
-async fn prebuilt_uploads_are_idempotent_per_platform() {
+async fn prebuilt_uploads_are_immutable_per_platform() {
     let registry = start();
     let token = registry.token("alice", &[Scope::PackagesPublish]);
     let prebuilt = |platform: &str, bytes: &[u8]| json!({"platform": platform, "sha256": sha256(bytes), "size": bytes.len(), "binary": base64(bytes)});
@@ -1126,8 +1133,16 @@ async fn prebuilt_uploads_are_idempotent_per_platform() {
         )
         .await;
     assert_eq!(
-        (status, again["result"].as_str()),
-        (StatusCode::OK, Some("already_published"))
+        (
+            status,
+            code(&again),
+            again["error"]["stored_sha256"].as_str()
+        ),
+        (
+            StatusCode::CONFLICT,
+            "version_exists",
+            Some(sha256(b"elf").as_str())
+        )
     );
     let (status, conflict) = registry
         .call(
@@ -1217,6 +1232,15 @@ async fn unknown_routes_and_methods_answer_json_errors() {
         (status, code(&answer)),
         (StatusCode::NOT_FOUND, "not_found")
     );
+    // The API lives under `/api` only; the same route at the base is no route.
+    let outside = registry
+        .client
+        .get(format!("{}/health", registry.registry.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(outside.status(), StatusCode::NOT_FOUND);
+    assert_eq!(code(&outside.json().await.unwrap()), "not_found");
     let (status, answer) = registry
         .call(Method::DELETE, "/packages/di", None, None)
         .await;
@@ -1238,7 +1262,7 @@ fn works_from_sync_code_and_stops_cleanly() {
     let address = registry.url().trim_start_matches("http://").to_string();
     let mut stream = std::net::TcpStream::connect(&address).unwrap();
     stream
-        .write_all(b"GET /health HTTP/1.1\r\nHost: r\r\nConnection: close\r\n\r\n")
+        .write_all(b"GET /api/health HTTP/1.1\r\nHost: r\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();

@@ -1,5 +1,6 @@
 //! `chuks-ci registry …`: serve the reference registry and manage its tokens.
 
+use std::future::Future;
 use std::io::Write;
 
 use anyhow::Context;
@@ -35,6 +36,7 @@ fn serve(args: ServeArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
         .enable_all()
         .build()
         .context("cannot start the async runtime\nhint: the machine may be out of threads or memory; try again")?;
+    let shutdown = shutdown_signal(&runtime);
     match reporter.format {
         Format::Human => println!("listening on {}", server.url()),
         Format::Json => print_json(&json!({ "listening": server.url() })),
@@ -44,7 +46,7 @@ fn serve(args: ServeArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
         "cannot write to stdout\nhint: keep stdout open: the first line is the URL to use",
     )?;
     reporter.note("press Ctrl-C to stop");
-    runtime.block_on(server.run(shutdown_signal()))?;
+    runtime.block_on(server.run(shutdown))?;
     reporter.note("registry stopped");
     Ok(Exit::Success)
 }
@@ -161,27 +163,40 @@ fn human_time(timestamp: Timestamp) -> String {
     timestamp.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
-/// Resolves on Ctrl-C or, on Unix, SIGTERM (what CI runners and `kill` send).
-async fn shutdown_signal() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            // Without a Ctrl-C handler the server runs until another signal or a kill.
-            std::future::pending::<()>().await;
-        }
-    };
+/// Listens for Ctrl-C and, on Unix, SIGTERM (what CI runners and `kill` send) from the moment
+/// it is called, so a signal sent right after the URL is printed already stops the server
+/// cleanly; the future resolves on the first of them.
+fn shutdown_signal(runtime: &tokio::runtime::Runtime) -> impl Future<Output = ()> + use<> {
+    let _context = runtime.enter();
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut stream) => {
-                stream.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            tokio::select! {
+                () = first_of(interrupt) => {}
+                () = first_of(terminate) => {}
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
+    {
+        async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+/// Resolves when the signal arrives; without a handler, never (another signal or a kill ends it).
+#[cfg(unix)]
+async fn first_of(stream: std::io::Result<tokio::signal::unix::Signal>) {
+    match stream {
+        Ok(mut stream) => {
+            stream.recv().await;
+        }
+        Err(_) => std::future::pending::<()>().await,
     }
 }

@@ -26,7 +26,7 @@ use super::rate_limit::RateLimiter;
 use super::store::{self, NewPrebuilt, NewVersion, Store, StoreError, Upload};
 use crate::manifest::{self, Manifest};
 use crate::protocol::{
-    ErrorBody, ErrorCode, ErrorDetail, Health, PackageListing, PermissionsRequest,
+    API_PREFIX, ErrorBody, ErrorCode, ErrorDetail, Health, PackageListing, PermissionsRequest,
     PrebuiltAnswerRecord, PrebuiltPublishHead, PublishAnswer, PublishResult, SourcePublishHead,
     YankAnswer, YankResult,
 };
@@ -48,6 +48,14 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .nest(API_PREFIX, routes())
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), log_request))
+        .with_state(state)
+}
+
+fn routes() -> Router<AppState> {
+    Router::new()
         .route("/health", get(health))
         .route("/tokens/self", get(token_self))
         .route("/packages", get(owned_packages))
@@ -68,9 +76,6 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/packages/{name}/{version}/yank", post(yank))
         .route("/packages/{name}/{version}/restore", post(restore))
-        .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
-        .layer(middleware::from_fn_with_state(state.clone(), log_request))
-        .with_state(state)
 }
 
 /// An error answer: `{"error": {"code", "message", …extra}}`.
@@ -282,7 +287,7 @@ async fn owned_packages(
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             ErrorCode::InvalidQuery,
-            "only `owner=me` is supported\nhint: request `GET /packages?owner=me`",
+            "only `owner=me` is supported\nhint: request `GET /api/packages?owner=me`",
         ));
     }
     let owner = caller.publisher().to_string();
@@ -377,6 +382,7 @@ async fn publish(
     )?;
     let manifest = check_manifest(&request.head.manifest, &name, &version)?;
     let what = format!("`{name}` `{version}`");
+    let declared_sha256 = sha256.clone();
     let new = NewVersion {
         name,
         version,
@@ -390,7 +396,7 @@ async fn publish(
     let outcome = state
         .db(move |connection| store::publish(connection, &new, &Timestamp::now().to_string()))
         .await?;
-    upload_response(outcome, &what, |record| record)
+    upload_response(outcome, &what, &declared_sha256, |record| record)
 }
 
 #[derive(Deserialize)]
@@ -419,6 +425,7 @@ async fn publish_prebuilt(
     )?;
     let what = format!("the `{}` prebuilt of `{name}` `{version}`", head.platform);
     let answered = (name.clone(), version.clone());
+    let declared_sha256 = sha256.clone();
     let new = NewPrebuilt {
         name,
         version,
@@ -432,10 +439,12 @@ async fn publish_prebuilt(
             store::publish_prebuilt(connection, &new, &Timestamp::now().to_string())
         })
         .await?;
-    upload_response(outcome, &what, |prebuilt| PrebuiltAnswerRecord {
-        name: answered.0,
-        version: answered.1,
-        prebuilt,
+    upload_response(outcome, &what, &declared_sha256, |prebuilt| {
+        PrebuiltAnswerRecord {
+            name: answered.0,
+            version: answered.1,
+            prebuilt,
+        }
     })
 }
 
@@ -645,7 +654,7 @@ fn check_manifest(document: &Value, name: &str, version: &str) -> Result<String,
 fn check_name(name: &str) -> Result<(), ApiError> {
     manifest::validate_name(name).map_err(|reason| {
         let hint = if name.starts_with('@') && !name.contains('/') {
-            "encode the `/` of a scoped name as `%2F`, e.g. `/packages/@scope%2Fname`"
+            "encode the `/` of a scoped name as `%2F`, e.g. `/api/packages/@scope%2Fname`"
         } else {
             "use the `name` from chuks.json"
         };
@@ -685,32 +694,39 @@ fn check_platform(platform: &str) -> Result<(), ApiError> {
     ))
 }
 
-/// `201 published`, `200 already_published`, or `409 version_exists`; `answer` turns the
-/// stored record into the one the route answers with.
+/// `201 published`, or `409 version_exists` for every overwrite (identical bytes included, as
+/// the real registry answers) with `stored_sha256`; `answer` turns the stored record into the one
+/// the route answers with.
 fn upload_response<T, R: serde::Serialize>(
     outcome: Upload<T>,
     what: &str,
+    declared_sha256: &str,
     answer: impl FnOnce(T) -> R,
 ) -> Result<Response, ApiError> {
-    let (status, result, record) = match outcome {
-        Upload::Published(record) => (StatusCode::CREATED, PublishResult::Published, record),
-        Upload::AlreadyPublished(record) => {
-            (StatusCode::OK, PublishResult::AlreadyPublished, record)
+    match outcome {
+        Upload::Published(record) => {
+            let body = PublishAnswer {
+                result: PublishResult::Published,
+                record: answer(record),
+            };
+            Ok((StatusCode::CREATED, axum::Json(body)).into_response())
         }
-        Upload::Conflict { stored_sha256 } => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                ErrorCode::VersionExists,
-                format!("{what} is already published with other contents (sha256 {stored_sha256})\nhint: published contents never change; bump `version` in chuks.json and tag a new release"),
+        Upload::Exists { stored_sha256 } => {
+            let message = if stored_sha256.eq_ignore_ascii_case(declared_sha256) {
+                format!(
+                    "{what} is already published with these contents (sha256 {stored_sha256})\nhint: nothing to do: a re-run of a published release changes nothing"
+                )
+            } else {
+                format!(
+                    "{what} is already published with other contents (sha256 {stored_sha256})\nhint: published contents never change; bump `version` in chuks.json and tag a new release"
+                )
+            };
+            Err(
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::VersionExists, message)
+                    .with("stored_sha256", stored_sha256),
             )
-            .with("stored_sha256", stored_sha256));
         }
-    };
-    let body = PublishAnswer {
-        result,
-        record: answer(record),
-    };
-    Ok((status, axum::Json(body)).into_response())
+    }
 }
 
 fn bytes_response(bytes: Vec<u8>, sha256: &str, content_type: &'static str) -> Response {

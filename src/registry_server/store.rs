@@ -92,7 +92,7 @@ pub enum StoreError {
     },
 
     #[error(
-        "publisher `{publisher}` may not publish `{name}`\nhint: ask the owner `{owner}` to add you with `PUT /packages/{{name}}/permissions`"
+        "publisher `{publisher}` may not publish `{name}`\nhint: ask the owner `{owner}` to add you with `PUT /api/packages/{{name}}/permissions`"
     )]
     NotAPublisher {
         publisher: String,
@@ -203,11 +203,10 @@ pub struct NewPrebuilt {
     pub publisher: String,
 }
 
-/// How an idempotent upload ended.
+/// How an upload ended: stored, or refused because the slot is taken (whatever it holds).
 pub enum Upload<T> {
     Published(T),
-    AlreadyPublished(T),
-    Conflict { stored_sha256: String },
+    Exists { stored_sha256: String },
 }
 
 /// Stores a version and its blob in one transaction, unless that version already exists.
@@ -233,11 +232,7 @@ pub fn publish(
         )
         .optional()?;
     if let Some(stored_sha256) = stored {
-        return Ok(if stored_sha256 == new.sha256 {
-            Upload::AlreadyPublished(version_record(&tx, &new.name, &new.version)?)
-        } else {
-            Upload::Conflict { stored_sha256 }
-        });
+        return Ok(Upload::Exists { stored_sha256 });
     }
     insert_blob(&tx, &new.sha256, &new.bytes)?;
     tx.execute(
@@ -273,12 +268,8 @@ pub fn publish_prebuilt(
     require_publisher(&tx, &new.name, &new.publisher)?;
     require_version(&tx, &new.name, &new.version)?;
     if let Some(stored) = prebuilt_record(&tx, &new.name, &new.version, &new.platform)? {
-        return Ok(if stored.sha256 == new.sha256 {
-            Upload::AlreadyPublished(stored)
-        } else {
-            Upload::Conflict {
-                stored_sha256: stored.sha256,
-            }
+        return Ok(Upload::Exists {
+            stored_sha256: stored.sha256,
         });
     }
     insert_blob(&tx, &new.sha256, &new.bytes)?;
