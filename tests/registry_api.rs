@@ -1,148 +1,16 @@
 //! The reference registry over real HTTP on loopback: auth, tokens, publishing, permissions.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use base64::Engine;
-use chuks_ci::registry_server::{Registry, RegistryConfig, RegistryError, RunningRegistry};
+use chuks_ci::registry_server::{Registry, RegistryConfig, RegistryError};
 use chuks_ci::token::{self, Scope, TOKEN_PREFIX};
+use common::registry::{TestRegistry, base64, in_seconds, publish_body, sha256};
 use jiff::{SignedDuration, Timestamp};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-
-struct Fixture {
-    registry: RunningRegistry,
-    client: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-impl std::ops::Deref for Fixture {
-    type Target = RunningRegistry;
-
-    fn deref(&self) -> &RunningRegistry {
-        &self.registry
-    }
-}
-
-fn start() -> Fixture {
-    start_with(|_| {})
-}
-
-fn start_with(adjust: impl FnOnce(&mut RegistryConfig)) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = RegistryConfig::new(dir.path().join("data"));
-    adjust(&mut config);
-    // reqwest is built without a default TLS provider; plain HTTP still needs one installed.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    Fixture {
-        registry: Registry::start(config).unwrap(),
-        client: reqwest::Client::new(),
-        _dir: dir,
-    }
-}
-
-/// The documented path encoding: the name is one segment, `/` sent as `%2F`.
-fn encode(name: &str) -> String {
-    name.replace('/', "%2F")
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
-}
-
-fn base64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn publish_body(name: &str, version: &str, tarball: &[u8]) -> Value {
-    json!({
-        "manifest": {"name": name, "version": version, "description": "test"},
-        "sha256": sha256(tarball),
-        "size": tarball.len(),
-        "git": {"tag": format!("v{version}"), "commit": "abc123", "repository": "https://example.invalid/r"},
-        "tarball": base64(tarball),
-    })
-}
-
-fn in_seconds(seconds: i64) -> Timestamp {
-    Timestamp::now() + SignedDuration::from_secs(seconds)
-}
-
-impl Fixture {
-    fn url(&self, path: &str) -> String {
-        format!("{}/api{path}", self.registry.url())
-    }
-
-    /// A token valid for 30 days; the raw value.
-    fn token(&self, publisher: &str, scopes: &[Scope]) -> String {
-        self.token_expiring(publisher, scopes, in_seconds(30 * 86_400))
-    }
-
-    fn token_expiring(&self, publisher: &str, scopes: &[Scope], expires_at: Timestamp) -> String {
-        let issued = self
-            .registry
-            .mint_token(publisher, "test token", scopes, expires_at)
-            .unwrap();
-        issued.token.expose().to_string()
-    }
-
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&Value>,
-    ) -> (StatusCode, Value) {
-        let mut request = self.client.request(method, self.url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
-        (status, value)
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.call(Method::GET, path, None, None).await
-    }
-
-    async fn publish(
-        &self,
-        token: &str,
-        name: &str,
-        version: &str,
-        tarball: &[u8],
-    ) -> (StatusCode, Value) {
-        let path = format!("/packages/{}/{version}", encode(name));
-        self.call(
-            Method::POST,
-            &path,
-            Some(token),
-            Some(&publish_body(name, version, tarball)),
-        )
-        .await
-    }
-
-    async fn bytes(&self, path: &str) -> (StatusCode, Vec<u8>) {
-        let response = self.client.get(self.url(path)).send().await.unwrap();
-        (response.status(), response.bytes().await.unwrap().to_vec())
-    }
-
-    fn count_rows(&self, table: &str) -> i64 {
-        let connection = rusqlite::Connection::open(self.registry.database_path()).unwrap();
-        connection
-            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
-                row.get(0)
-            })
-            .unwrap()
-    }
-}
 
 fn code(body: &Value) -> &str {
     body["error"]["code"]
@@ -230,7 +98,7 @@ enum TokenState {
 
 #[tokio::test]
 async fn auth_matrix_over_every_endpoint() {
-    let registry = start();
+    let registry = TestRegistry::start();
     let setup = registry.token("alice", ALICE_ALL);
     assert_eq!(
         registry.publish(&setup, "di", "0.1.0", b"first").await.0,
@@ -310,7 +178,7 @@ async fn auth_matrix_over_every_endpoint() {
 
 #[tokio::test]
 async fn credentials_that_are_not_api_tokens_are_refused_first() {
-    let registry = start();
+    let registry = TestRegistry::start();
     let cases = [
         (None, "missing_token"),
         (Some("Bearer ghp_0123456789"), "not_an_api_token"),
@@ -325,7 +193,7 @@ async fn credentials_that_are_not_api_tokens_are_refused_first() {
         ),
     ];
     for (header, expected) in cases {
-        let mut request = registry.client.get(registry.url("/tokens/self"));
+        let mut request = registry.client.get(registry.api_url("/tokens/self"));
         if let Some(header) = header {
             request = request.header("authorization", header);
         }
@@ -338,7 +206,7 @@ async fn credentials_that_are_not_api_tokens_are_refused_first() {
 
 #[tokio::test]
 async fn checks_run_in_the_documented_order() {
-    let registry = start();
+    let registry = TestRegistry::start();
     // Revoked and expired and lacking the scope: revocation is reported.
     let issued = registry
         .mint_token("alice", "t", &[Scope::PackagesRead], in_seconds(-5))
@@ -383,7 +251,7 @@ async fn checks_run_in_the_documented_order() {
 
 #[tokio::test]
 async fn last_used_at_changes_only_when_a_request_is_authorized() {
-    let registry = start();
+    let registry = TestRegistry::start();
     let issued = registry
         .mint_token("alice", "ci", &[Scope::PackagesPublish], in_seconds(86_400))
         .unwrap();
@@ -491,7 +359,7 @@ fn token_requests_are_validated() {
 
 #[tokio::test]
 async fn only_token_hashes_are_stored() {
-    let registry = start();
+    let registry = TestRegistry::start();
     let mut raws = Vec::new();
     for days in [7, 30] {
         let issued = registry
@@ -578,7 +446,7 @@ async fn only_token_hashes_are_stored() {
 
 #[tokio::test]
 async fn every_overwrite_is_a_409_with_the_stored_sha256_and_changes_nothing() {
-    let registry = start();
+    let registry = TestRegistry::start();
     let token = registry.token("alice", &[Scope::PackagesPublish]);
     let (status, first) = registry.publish(&token, "di", "0.1.0", b"original").await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
@@ -599,7 +467,7 @@ async fn every_overwrite_is_a_409_with_the_stored_sha256_and_changes_nothing() {
     assert_eq!(code(&conflict), "version_exists");
     assert_eq!(conflict["error"]["stored_sha256"], sha256(b"original"));
 
-    let (_, stored) = registry.get("/packages/di/0.1.0").await;
+    let stored = registry.version("di", "0.1.0").unwrap();
     assert_eq!(stored["sha256"], sha256(b"original"));
     assert_eq!(stored["published_at"], first["published_at"]);
     let (status, bytes) = registry.bytes("/packages/di/0.1.0/tarball").await;
@@ -616,7 +484,7 @@ async fn every_overwrite_is_a_409_with_the_stored_sha256_and_changes_nothing() {
 
 #[tokio::test]
 async fn eight_concurrent_identical_publishes_store_one_version() {
-    let registry = std::sync::Arc::new(start());
+    let registry = std::sync::Arc::new(TestRegistry::start());
     let token = registry.token("alice", &[Scope::PackagesPublish]);
     let tasks: Vec<_> = (0..8)
         .map(|_| {
@@ -650,7 +518,7 @@ async fn eight_concurrent_identical_publishes_store_one_version() {
 
 #[tokio::test]
 async fn refused_uploads_store_nothing() {
-    let registry = start();
+    let registry = TestRegistry::start();
     let token = registry.token("alice", &[Scope::PackagesPublish]);
     let good = publish_body("di", "0.1.0", b"tarball");
     let with = |key: &str, value: Value| {
@@ -730,7 +598,7 @@ async fn refused_uploads_store_nothing() {
     let text = good.to_string();
     let response = registry
         .client
-        .post(registry.url("/packages/di/0.1.0"))
+        .post(registry.api_url("/packages/di/0.1.0"))
         .bearer_auth(&token)
         .body(text[..text.len() / 2].to_string())
         .send()
@@ -764,18 +632,14 @@ async fn refused_uploads_store_nothing() {
 /// Sends a request by hand declaring `content_length` but writing only `body`, then closes the
 /// writing half. Returns what the server answered, if anything.
 fn raw_request(
-    registry: &Fixture,
+    registry: &TestRegistry,
     method: &str,
     path: &str,
     token: &str,
     content_length: usize,
     body: &[u8],
 ) -> (String, String) {
-    let address = registry
-        .registry
-        .url()
-        .trim_start_matches("http://")
-        .to_string();
+    let address = registry.url().trim_start_matches("http://").to_string();
     let mut stream = std::net::TcpStream::connect(address).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -797,7 +661,7 @@ fn raw_request(
 
 #[tokio::test]
 async fn oversized_packages_get_413_as_json() {
-    let registry = start_with(|config| config.max_package_bytes = 1000);
+    let registry = TestRegistry::start_with(|config| config.max_package_bytes = 1000);
     let token = registry.token("alice", &[Scope::PackagesPublish]);
     let (status, answer) = registry.publish(&token, "di", "0.1.0", &[7u8; 1001]).await;
     assert_eq!(
@@ -828,7 +692,7 @@ async fn oversized_packages_get_413_as_json() {
 
 #[tokio::test]
 async fn packages_larger_than_axum_defaults_fit_the_default_limit() {
-    let registry = start();
+    let registry = TestRegistry::start();
     let token = registry.token("alice", &[Scope::PackagesPublish]);
     let tarball: Vec<u8> = (0..3 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
     let (status, answer) = registry.publish(&token, "big", "1.0.0", &tarball).await;
@@ -841,7 +705,7 @@ async fn packages_larger_than_axum_defaults_fit_the_default_limit() {
 
 #[tokio::test]
 async fn scoped_names_round_trip() {
-    let registry = start();
+    let registry = TestRegistry::start();
     let token = registry.token("alice", &[Scope::PackagesPublish]);
     let (status, published) = registry
         .publish(&token, "@chuks/numpy", "1.2.0", b"numpy")
@@ -885,7 +749,7 @@ async fn scoped_names_round_trip() {
 
 #[tokio::test]
 async fn publishing_needs_the_owner_or_a_grant() {
-    let registry = start();
+    let registry = TestRegistry::start();
     let alice = registry.token(
         "alice",
         &[Scope::PackagesPublish, Scope::PackagesPermissions],
@@ -995,7 +859,7 @@ async fn publishing_needs_the_owner_or_a_grant() {
 
 #[tokio::test]
 async fn yank_and_restore_are_idempotent() {
-    let registry = start();
+    let registry = TestRegistry::start();
     let token = registry.token(
         "alice",
         &[
@@ -1032,7 +896,7 @@ async fn yank_and_restore_are_idempotent() {
         );
         assert_eq!(answer["changed"], changed, "{action}: {answer}");
         assert_eq!(answer["yanked"], yanked);
-        assert_eq!(registry.get("/packages/di/0.2.0").await.1["yanked"], yanked);
+        assert_eq!(registry.version("di", "0.2.0").unwrap()["yanked"], yanked);
     }
     let (status, answer) = registry
         .call(Method::POST, "/packages/di/9.9.9/yank", Some(&token), None)
@@ -1065,7 +929,7 @@ async fn yank_and_restore_are_idempotent() {
 
 #[tokio::test]
 async fn prebuilt_uploads_are_immutable_per_platform() {
-    let registry = start();
+    let registry = TestRegistry::start();
     let token = registry.token("alice", &[Scope::PackagesPublish]);
     let prebuilt = |platform: &str, bytes: &[u8]| json!({"platform": platform, "sha256": sha256(bytes), "size": bytes.len(), "binary": base64(bytes)});
     let path = "/packages/di/0.1.0/prebuilt";
@@ -1167,7 +1031,7 @@ async fn prebuilt_uploads_are_immutable_per_platform() {
         .await;
     assert_eq!(status, StatusCode::CREATED);
 
-    let (_, version) = registry.get("/packages/di/0.1.0").await;
+    let version = registry.version("di", "0.1.0").unwrap();
     let platforms: Vec<(&str, &str)> = version["prebuilts"]
         .as_array()
         .unwrap()
@@ -1203,12 +1067,12 @@ async fn prebuilt_uploads_are_immutable_per_platform() {
 
 #[tokio::test]
 async fn rate_limit_answers_429_with_retry_after() {
-    let registry = start_with(|config| config.rate_limit = Some(3));
+    let registry = TestRegistry::start_with(|config| config.rate_limit = Some(3));
     let mut limited = Vec::new();
     for _ in 0..6 {
         let response = registry
             .client
-            .get(registry.url("/health"))
+            .get(registry.api_url("/health"))
             .send()
             .await
             .unwrap();
@@ -1222,7 +1086,7 @@ async fn rate_limit_answers_429_with_retry_after() {
 
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_json_errors() {
-    let registry = start();
+    let registry = TestRegistry::start();
     assert_eq!(
         registry.get("/health").await,
         (StatusCode::OK, json!({"status": "ok"}))
@@ -1235,7 +1099,7 @@ async fn unknown_routes_and_methods_answer_json_errors() {
     // The API lives under `/api` only; the same route at the base is no route.
     let outside = registry
         .client
-        .get(format!("{}/health", registry.registry.url()))
+        .get(format!("{}/health", registry.url()))
         .send()
         .await
         .unwrap();

@@ -4,16 +4,15 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use chuks_ci::registry_client::{
     Artifact, ClientError, ClientOptions, GitInfo, PublishOutcome, RegistryClient, Upload,
     parse_registry_url,
 };
-use chuks_ci::registry_server::{Registry, RegistryConfig};
 use chuks_ci::token::{ApiToken, Scope, TOKEN_PREFIX};
 use common::real_registry::RealRegistryStandIn;
+use common::registry::TestRegistry;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -215,19 +214,15 @@ mod against_the_real_registry_stand_in {
 mod against_the_reference_registry {
     use super::*;
 
-    fn start(dir: &Path) -> (chuks_ci::registry_server::RunningRegistry, String) {
-        let registry = Registry::start(RegistryConfig::new(dir)).unwrap();
-        let token = registry
-            .create_token("alice", "client", &Scope::ALL, 30)
-            .unwrap();
-        let token = token.token.expose().to_string();
+    fn start() -> (TestRegistry, String) {
+        let registry = TestRegistry::start();
+        let token = registry.token("alice", &Scope::ALL);
         (registry, token)
     }
 
     #[test]
     fn a_missing_version_is_not_a_missing_route() {
-        let dir = tempfile::tempdir().unwrap();
-        let (registry, token) = start(dir.path());
+        let (registry, token) = start();
         let client = client(registry.url(), &token);
         let rt = runtime();
         assert_eq!(rt.block_on(client.version("di", "1.0.0")).unwrap(), None);
@@ -243,8 +238,7 @@ mod against_the_reference_registry {
 
     #[test]
     fn overwrites_are_settled_by_the_stored_sha256() {
-        let dir = tempfile::tempdir().unwrap();
-        let (registry, token) = start(dir.path());
+        let (registry, token) = start();
         let client = client(registry.url(), &token);
         let manifest = json!({"name": "di", "version": "1.0.0"});
         let git = GitInfo::default();
