@@ -580,7 +580,7 @@ def concurrent_publishes(url: str, token: str, requests: list[tuple[str, bytes]]
 
     def send(index: int, version: str, body: bytes) -> None:
         request = urllib.request.Request(
-            f"{url}/packages/bench-load/{version}", data=body, method="POST",
+            f"{url}/api/packages/bench-load/{version}", data=body, method="POST",
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
         barrier.wait()
         started = time.perf_counter()
@@ -638,7 +638,7 @@ def case_load(binary: Path, work: Path, report: Report, concurrency: int) -> Non
                 f"registry load: {concurrency} × {label}", "-",
                 f"p50 {ms(percentile(latencies, 0.5))}, p99 {ms(percentile(latencies, 0.99))}, "
                 f"{len(requests) / wall:.0f} req/s", "-", "no failure", ok))
-        with urllib.request.urlopen(f"{registry.url}/packages/bench-load", timeout=30) as answer:
+        with urllib.request.urlopen(f"{registry.url}/api/packages/bench-load", timeout=30) as answer:
             listed = [v["version"] for v in json.loads(answer.read())["versions"]]
     database = sqlite3.connect(f"file:{work / 'registry-load' / 'registry.sqlite3'}?mode=ro", uri=True)
     rows = database.execute("SELECT version, COUNT(*) FROM versions WHERE package = 'bench-load' "

@@ -12,6 +12,7 @@ pub mod pipelines;
 pub mod prebuilt;
 pub mod preflight;
 pub mod progress;
+pub mod protocol;
 pub mod publish_report;
 pub mod readback;
 pub mod registry_client;

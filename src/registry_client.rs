@@ -17,10 +17,14 @@ use reqwest::header::{
     AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, LOCATION, RETRY_AFTER,
 };
 use reqwest::{Method, StatusCode, Url};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::io::AsyncReadExt;
 
+use crate::protocol::{
+    API_PREFIX, ErrorBody, ErrorCode, ErrorDetail, PREBUILT_PAYLOAD_FIELD, PrebuiltPublishHead,
+    PublishAnswer, SOURCE_PAYLOAD_FIELD, SourcePublishHead, StoredDigest,
+};
+pub use crate::protocol::{GitInfo, PrebuiltRecord, TokenInfo, VersionRecord, YankAnswer};
 use crate::retry::{self, RetryPolicy};
 use crate::token::{ApiToken, TOKEN_PREFIX};
 
@@ -65,7 +69,7 @@ pub enum ClientError {
 
     #[error("the registry refused the token: {message} (`{code}`)\nhint: {hint}")]
     Auth {
-        code: String,
+        code: ErrorCode,
         message: String,
         hint: String,
     },
@@ -79,10 +83,20 @@ pub enum ClientError {
         our_sha256: String,
     },
 
+    #[error(
+        "{what} already exists on the registry, which did not say what it holds, so the contents were not compared\nhint: the registry refuses every overwrite; if this is a re-run of a published release there is nothing to do, otherwise bump `version` in chuks.json and re-tag"
+    )]
+    ExistsUnknownContents { what: String },
+
+    #[error(
+        "this registry does not offer `{route}` (HTTP {status})\nhint: check that `--registry` is the registry's base URL, without `/api`; this route is an extension of chuks-ci's reference registry that other registries may lack (docs/registry-api.md)"
+    )]
+    RouteMissing { route: String, status: u16 },
+
     #[error("the registry refused the request: {message} (`{code}`, HTTP {status})\nhint: {hint}")]
     Refused {
         status: u16,
-        code: String,
+        code: ErrorCode,
         message: String,
         hint: String,
     },
@@ -90,7 +104,7 @@ pub enum ClientError {
     #[error(
         "the registry refused this publisher: {message} (`{code}`)\nhint: ask the package's owner to add your publisher to the package's permissions"
     )]
-    NotPermitted { code: String, message: String },
+    NotPermitted { code: ErrorCode, message: String },
 
     #[error(
         "the registry answered with a redirect to `{location}`\nhint: chuks-ci does not follow redirects when publishing; pass the final URL with `--registry`"
@@ -111,54 +125,6 @@ pub enum ClientError {
         "unexpected answer from the registry: {0}\nhint: check that `--registry` points at a Chuks registry"
     )]
     Protocol(String),
-}
-
-/// Where a version came from in git, recorded by the registry.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GitInfo {
-    pub tag: Option<String>,
-    pub commit: Option<String>,
-    pub repository: Option<String>,
-}
-
-/// A published version as the registry reports it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VersionRecord {
-    pub name: String,
-    pub version: String,
-    pub sha256: String,
-    pub size: u64,
-    #[serde(default)]
-    pub yanked: bool,
-    pub publisher: String,
-    pub published_at: String,
-    #[serde(default)]
-    pub downloads: u64,
-    #[serde(default)]
-    pub git: GitInfo,
-    #[serde(default)]
-    pub prebuilts: Vec<PrebuiltRecord>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PrebuiltRecord {
-    pub platform: String,
-    pub sha256: String,
-    pub size: u64,
-    pub published_at: String,
-}
-
-/// What `GET /tokens/self` says about the token in use. Never the token itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenInfo {
-    pub id: i64,
-    pub name: String,
-    pub publisher: String,
-    pub scopes: Vec<String>,
-    pub status: String,
-    pub created_at: String,
-    pub expires_at: String,
-    pub last_used_at: Option<String>,
 }
 
 /// What is being uploaded: the source tarball, or one platform's prebuilt binary.
@@ -225,14 +191,6 @@ pub enum PublishOutcome {
     Published,
     /// The same bytes were already stored: a safe re-run.
     Unchanged,
-}
-
-/// The answer to a yank or restore.
-#[derive(Debug, Clone, PartialEq)]
-pub struct YankAnswer {
-    /// False when the version already was in the requested state.
-    pub changed: bool,
-    pub record: VersionRecord,
 }
 
 /// Called with (bytes of the file sent, total bytes) as an upload goes.
@@ -337,14 +295,15 @@ impl RegistryClient {
         self.options.stall_timeout
     }
 
-    /// `GET /tokens/self`.
+    /// `GET /api/tokens/self`; [`ClientError::RouteMissing`] on a registry without it.
     pub async fn token_info(&self) -> Result<TokenInfo, ClientError> {
         let url = self.url(&["tokens", "self"])?;
         let body = self.get_json(&url).await?;
         body.ok_or_else(|| ClientError::Protocol("`/tokens/self` answered 404".to_string()))
     }
 
-    /// `GET /packages/{name}/{version}`; `None` when the registry does not have it.
+    /// `GET /api/packages/{name}/{version}`; `None` when the registry says it has no such package
+    /// or version, [`ClientError::RouteMissing`] when it has no such route.
     pub async fn version(
         &self,
         name: &str,
@@ -354,8 +313,10 @@ impl RegistryClient {
         self.get_json(&url).await
     }
 
-    /// `POST /packages/{name}/{version}` (source) or `…/prebuilt` (binary), the file streamed
-    /// from disk, retried and settled as the module documentation says.
+    /// `POST /api/packages/{name}/{version}` (source) or `…/prebuilt` (binary), the file
+    /// streamed from disk, retried and settled as the module documentation says. A `409` is
+    /// settled by its `stored_sha256`, else by reading the version back, else it is
+    /// [`ClientError::ExistsUnknownContents`].
     pub async fn publish(
         &self,
         upload: &Upload<'_>,
@@ -364,16 +325,28 @@ impl RegistryClient {
         let (url, head, field) = match upload.artifact {
             Artifact::Source { manifest, git } => (
                 self.url(&["packages", upload.name, upload.version])?,
-                serde_json::json!({"manifest": manifest, "sha256": upload.sha256, "size": upload.size, "git": git}),
-                "tarball",
+                serde_json::to_string(&SourcePublishHead {
+                    manifest: manifest.clone(),
+                    sha256: upload.sha256.to_string(),
+                    size: upload.size,
+                    git: Some(git.clone()),
+                }),
+                SOURCE_PAYLOAD_FIELD,
             ),
             Artifact::Prebuilt { platform } => (
                 self.url(&["packages", upload.name, upload.version, "prebuilt"])?,
-                serde_json::json!({"platform": platform, "sha256": upload.sha256, "size": upload.size}),
-                "binary",
+                serde_json::to_string(&PrebuiltPublishHead {
+                    platform: platform.to_string(),
+                    sha256: upload.sha256.to_string(),
+                    size: upload.size,
+                }),
+                PREBUILT_PAYLOAD_FIELD,
             ),
         };
-        // Once an attempt may have stored the version, a later `already_published` is our own.
+        let head = head.map_err(|err| {
+            ClientError::Protocol(format!("cannot serialise the upload's head: {err}"))
+        })?;
+        // Once an attempt may have stored the version, a later 409 with our digest is our own.
         let may_have_stored = std::cell::Cell::new(false);
         self.with_retries(|| async {
             let response = self
@@ -391,6 +364,14 @@ impl RegistryClient {
                     match publish_answer(response, upload, self.options.stall_timeout).await {
                         Ok(PublishOutcome::Unchanged) if may_have_stored.get() => {
                             return Ok(PublishOutcome::Published);
+                        }
+                        Err(Err(ClientError::ExistsUnknownContents { what })) => {
+                            return match self.settle(upload).await {
+                                Ok(true) if may_have_stored.get() => Ok(PublishOutcome::Published),
+                                Ok(true) => Ok(PublishOutcome::Unchanged),
+                                Ok(false) => Err(Err(ClientError::ExistsUnknownContents { what })),
+                                Err(err) => Err(Err(err)),
+                            };
                         }
                         Err(Ok(failure)) => failure,
                         answered => return answered,
@@ -410,14 +391,15 @@ impl RegistryClient {
         .await
     }
 
-    /// After an ambiguous failure, reads the version back: our sha256 means success, another
-    /// a conflict, absence (or a failed read) means try again.
+    /// Reads the version back after an ambiguous failure or a 409 without digest: `true` for
+    /// our sha256, a conflict for another, `false` when it cannot tell (absent, a failed read,
+    /// or no read-back route).
     async fn settle(&self, upload: &Upload<'_>) -> Result<bool, ClientError> {
         // One read: the publish loop around it does the retrying.
         let url = self.url(&["packages", upload.name, upload.version])?;
         let record: Option<VersionRecord> = match self.get_once(&url).await {
             Ok(record) => record,
-            Err(Ok(_)) => return Ok(false),
+            Err(Ok(_) | Err(ClientError::RouteMissing { .. })) => return Ok(false),
             Err(Err(fatal)) => return Err(fatal),
         };
         match record.as_ref().and_then(|r| upload.stored_sha256(r)) {
@@ -431,7 +413,8 @@ impl RegistryClient {
         }
     }
 
-    /// `POST /packages/{name}/{version}/yank` or `…/restore`.
+    /// `POST /api/packages/{name}/{version}/yank` or `…/restore`; [`ClientError::RouteMissing`]
+    /// on a registry without them.
     pub async fn set_yanked(
         &self,
         name: &str,
@@ -440,17 +423,10 @@ impl RegistryClient {
     ) -> Result<YankAnswer, ClientError> {
         let action = if yanked { "yank" } else { "restore" };
         let url = self.url(&["packages", name, version, action])?;
-        let body = self.with_retries(|| self.post_empty(&url)).await?;
-        let changed = body
-            .get("changed")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let record = serde_json::from_value(body)
-            .map_err(|err| ClientError::Protocol(format!("{action} answer: {err}")))?;
-        Ok(YankAnswer { changed, record })
+        self.with_retries(|| self.post_empty(&url)).await
     }
 
-    async fn post_empty(&self, url: &Url) -> Attempt<Value> {
+    async fn post_empty<T: serde::de::DeserializeOwned>(&self, url: &Url) -> Attempt<T> {
         let response = self.send_without_body(Method::POST, url).await?;
         self.read_json(response, url).await
     }
@@ -493,18 +469,17 @@ impl RegistryClient {
     }
 
     /// Streams `{...head, "<field>": "<base64 of file>"}` without holding the file in memory,
-    /// failing when no byte moves for the stall timeout.
+    /// failing when no byte moves for the stall timeout. `head` is a serialised JSON object.
     async fn send_upload(
         &self,
         url: &Url,
-        head: &Value,
+        head: &str,
         field: &str,
         file: &Path,
         size: u64,
         progress: ProgressFn,
     ) -> Attempt<reqwest::Response> {
-        let head_text = head.to_string();
-        let prefix = format!("{},\"{field}\":\"", &head_text[..head_text.len() - 1]);
+        let prefix = format!("{},\"{field}\":\"", &head[..head.len() - 1]);
         let suffix = "\"}";
         let length = prefix.len() as u64 + size.div_ceil(3) * 4 + suffix.len() as u64;
         let file = tokio::fs::File::open(file).await.map_err(|err| {
@@ -561,12 +536,22 @@ impl RegistryClient {
         }
     }
 
+    /// One GET: `None` for the documented "no such package or version"; a route the registry
+    /// does not have is [`ClientError::RouteMissing`].
     async fn get_once<T: serde::de::DeserializeOwned>(&self, url: &Url) -> Attempt<Option<T>> {
         let response = self.send_without_body(Method::GET, url).await?;
-        if response.status() == StatusCode::NOT_FOUND {
-            return Ok(None);
+        let status = response.status();
+        if status != StatusCode::NOT_FOUND {
+            return self.read_json(response, url).await.map(Some);
         }
-        self.read_json(response, url).await.map(Some)
+        let detail = read_error(response, self.options.stall_timeout).await;
+        if is_route_missing(status, &detail) {
+            return Err(Err(ClientError::RouteMissing {
+                route: url.path().to_string(),
+                status: status.as_u16(),
+            }));
+        }
+        Ok(None)
     }
 
     fn request(&self, method: Method, url: &Url) -> reqwest::RequestBuilder {
@@ -594,8 +579,10 @@ impl RegistryClient {
         response
     }
 
+    /// `<base>/api/<segments…>`: the base URL is the registry's, without `/api`.
     fn url(&self, segments: &[&str]) -> Result<Url, ClientError> {
         let mut text = self.base.as_str().trim_end_matches('/').to_string();
+        text.push_str(API_PREFIX);
         for segment in segments {
             text.push('/');
             text.push_str(&path_segment(segment));
@@ -637,26 +624,6 @@ fn describe_transport(err: &reqwest::Error) -> String {
     message
 }
 
-/// The `{"error": {...}}` body of a refusal.
-#[derive(Debug, Deserialize)]
-struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Debug, Deserialize)]
-struct ErrorDetail {
-    code: String,
-    message: String,
-    #[serde(flatten)]
-    extra: Map<String, Value>,
-}
-
-impl ErrorDetail {
-    fn field(&self, name: &str) -> Option<&str> {
-        self.extra.get(name).and_then(Value::as_str)
-    }
-}
-
 /// Turns an answer to a publish into an outcome, a retryable failure, or a final error.
 async fn publish_answer(
     response: reqwest::Response,
@@ -666,14 +633,7 @@ async fn publish_answer(
     let status = response.status();
     if status == StatusCode::CONFLICT {
         let detail = read_error(response, stall).await;
-        return Err(Err(ClientError::VersionExists {
-            what: upload.what(),
-            stored_sha256: detail
-                .field("stored_sha256")
-                .unwrap_or("unknown")
-                .to_string(),
-            our_sha256: upload.sha256.to_string(),
-        }));
+        return existing_version(&detail, upload);
     }
     let response = check_status(response, stall).await?;
     let cut_short = |message: String| {
@@ -684,24 +644,57 @@ async fn publish_answer(
         })
     };
     let bytes = answer_bytes(response, stall).await.map_err(cut_short)?;
-    let body: Value = serde_json::from_slice(&bytes).map_err(|err| cut_short(err.to_string()))?;
-    let answered_sha = body
-        .get("sha256")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if !answered_sha.eq_ignore_ascii_case(upload.sha256) {
-        return Err(Err(ClientError::Protocol(format!(
-            "the registry reports sha256 {answered_sha} for what we sent as {}",
-            upload.sha256
-        ))));
+    let body: Value = match serde_json::from_slice(&bytes) {
+        Ok(body) => body,
+        Err(err) if err.is_eof() => return Err(cut_short(err.to_string())),
+        // The real registry's success body is not public: a 2xx in another shape is a success.
+        Err(_) => return Ok(PublishOutcome::Published),
+    };
+    // Where the answer is the documented one, the digest it reports must be ours.
+    if let Ok(answer) = serde_json::from_value::<PublishAnswer<StoredDigest>>(body) {
+        let answered_sha = answer.record.sha256;
+        if !answered_sha.eq_ignore_ascii_case(upload.sha256) {
+            return Err(Err(ClientError::Protocol(format!(
+                "the registry reports sha256 {answered_sha} for what we sent as {}",
+                upload.sha256
+            ))));
+        }
     }
-    match body.get("result").and_then(Value::as_str) {
-        Some("published") => Ok(PublishOutcome::Published),
-        Some("already_published") => Ok(PublishOutcome::Unchanged),
-        other => Err(Err(ClientError::Protocol(format!(
-            "HTTP {status} with result {other:?}"
-        )))),
+    Ok(PublishOutcome::Published)
+}
+
+/// A `409`: the version (or prebuilt) exists. Its documented `stored_sha256` settles whether it
+/// holds our bytes; without one, the caller reads the version back.
+fn existing_version(detail: &ErrorDetail, upload: &Upload<'_>) -> Attempt<PublishOutcome> {
+    match detail
+        .field("stored_sha256")
+        .filter(|digest| is_sha256(digest))
+    {
+        Some(stored) if stored.eq_ignore_ascii_case(upload.sha256) => Ok(PublishOutcome::Unchanged),
+        Some(stored) => Err(Err(ClientError::VersionExists {
+            what: upload.what(),
+            stored_sha256: stored.to_string(),
+            our_sha256: upload.sha256.to_string(),
+        })),
+        None => Err(Err(ClientError::ExistsUnknownContents {
+            what: upload.what(),
+        })),
     }
+}
+
+fn is_sha256(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|byte| byte.is_ascii_hexdigit())
+}
+
+/// 404, 405 or 501 that is not the documented "no such package or version": the registry does
+/// not have the route at all.
+fn is_route_missing(status: StatusCode, detail: &ErrorDetail) -> bool {
+    let missing_route_status = matches!(status.as_u16(), 404 | 405 | 501);
+    let names_a_resource = matches!(
+        detail.code,
+        ErrorCode::PackageNotFound | ErrorCode::VersionNotFound | ErrorCode::PrebuiltNotFound
+    );
+    missing_route_status && !names_a_resource
 }
 
 /// Passes 2xx answers through; maps the rest to retryable failures or final errors.
@@ -726,7 +719,14 @@ async fn check_status(response: reqwest::Response, stall: Duration) -> Attempt<r
         .and_then(|v| v.to_str().ok())
         .and_then(|v| retry::parse_retry_after(v, jiff::Timestamp::now()));
     let retryable = retry::is_retryable_status(status.as_u16());
+    let route = response.url().path().to_string();
     let detail = read_error(response, stall).await;
+    if is_route_missing(status, &detail) {
+        return Err(Err(ClientError::RouteMissing {
+            route,
+            status: status.as_u16(),
+        }));
+    }
     if retryable {
         return Err(Ok(AttemptFailure {
             message: format!("HTTP {status}: {}", detail.message),
@@ -773,7 +773,7 @@ async fn read_error(response: reqwest::Response, stall: Duration) -> ErrorDetail
             error
         })
         .unwrap_or_else(|_| ErrorDetail {
-            code: "unknown".to_string(),
+            code: ErrorCode::Other("unknown".to_string()),
             message: format!("HTTP {status}"),
             extra: Map::new(),
         })
@@ -781,50 +781,61 @@ async fn read_error(response: reqwest::Response, stall: Duration) -> ErrorDetail
 
 /// A final refusal, with the hint that fits its documented code.
 fn refusal(status: StatusCode, detail: ErrorDetail) -> ClientError {
-    let date = |field| detail.field(field).unwrap_or("an unknown date").to_string();
-    let auth_hint = match detail.code.as_str() {
-        "missing_token" => Some("pass `--token` or set `CHUKS_TOKEN`".to_string()),
-        "not_an_api_token" => Some("this looks like an OAuth/session token; generate an API token in the dashboard's API Tokens tab".to_string()),
-        "invalid_token" => Some("the registry does not know this token: check it was copied whole and belongs to this registry".to_string()),
-        "token_revoked" => Some(format!("the token was revoked at {}: generate a new one in the dashboard's API Tokens tab and update the CI secret", date("revoked_at"))),
-        "token_expired" => Some(format!("the token expired at {}: generate a new one in the dashboard's API Tokens tab and update the CI secret", date("expires_at"))),
-        "missing_scope" => Some(format!("generate a token with the `{}` scope", detail.field("scope").unwrap_or("needed"))),
-        _ => None,
-    };
-    if matches!(detail.code.as_str(), "not_a_publisher" | "not_the_owner") {
+    if matches!(
+        detail.code,
+        ErrorCode::NotAPublisher | ErrorCode::NotTheOwner
+    ) {
         return ClientError::NotPermitted {
             code: detail.code,
             message: detail.message,
         };
     }
-    if let Some(hint) = auth_hint {
+    if let Some(hint) = auth_hint(&detail) {
         return ClientError::Auth {
             code: detail.code,
             message: detail.message,
             hint,
         };
     }
-    let hint = match detail.code.as_str() {
-        "package_too_large" => {
+    ClientError::Refused {
+        status: status.as_u16(),
+        hint: refusal_hint(&detail.code),
+        code: detail.code,
+        message: detail.message,
+    }
+}
+
+/// What to do about a refused token, for the codes that mean one.
+fn auth_hint(detail: &ErrorDetail) -> Option<String> {
+    let date = |field| detail.field(field).unwrap_or("an unknown date").to_string();
+    Some(match detail.code {
+        ErrorCode::MissingToken => "pass `--token` or set `CHUKS_TOKEN`".to_string(),
+        ErrorCode::NotAnApiToken => "this looks like an OAuth/session token; generate an API token in the dashboard's API Tokens tab".to_string(),
+        ErrorCode::InvalidToken => "the registry does not know this token: check it was copied whole and belongs to this registry".to_string(),
+        ErrorCode::TokenRevoked => format!("the token was revoked at {}: generate a new one in the dashboard's API Tokens tab and update the CI secret", date("revoked_at")),
+        ErrorCode::TokenExpired => format!("the token expired at {}: generate a new one in the dashboard's API Tokens tab and update the CI secret", date("expires_at")),
+        ErrorCode::MissingScope => format!("generate a token with the `{}` scope", detail.field("scope").unwrap_or("needed")),
+        _ => return None,
+    })
+}
+
+fn refusal_hint(code: &ErrorCode) -> String {
+    match code {
+        ErrorCode::PackageTooLarge => {
             "make the package smaller (`.chuksignore`) or ask the registry for a higher limit"
                 .to_string()
         }
-        "checksum_mismatch" | "size_mismatch" | "invalid_json" | "incomplete_body" => {
-            "the upload was damaged on the way; re-run the job".to_string()
-        }
-        "package_not_found" | "version_not_found" => {
+        ErrorCode::ChecksumMismatch
+        | ErrorCode::SizeMismatch
+        | ErrorCode::InvalidJson
+        | ErrorCode::IncompleteBody => "the upload was damaged on the way; re-run the job".to_string(),
+        ErrorCode::PackageNotFound | ErrorCode::VersionNotFound => {
             "check the name and version; a prebuilt needs its source version published first (`needs:` the source job)".to_string()
         }
-        "manifest_mismatch" | "invalid_manifest" => {
+        ErrorCode::ManifestMismatch | ErrorCode::InvalidManifest => {
             "fix chuks.json; `chuks-ci verify-tag` shows what the registry will check".to_string()
         }
         code => format!("`{code}` is described in chuks-ci's docs/registry-api.md"),
-    };
-    ClientError::Refused {
-        status: status.as_u16(),
-        code: detail.code,
-        message: detail.message,
-        hint,
     }
 }
 

@@ -15,10 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use chuks_ci::registry_server::{Registry, RegistryConfig, RunningRegistry};
 use chuks_ci::token::Scope;
+use common::registry::TestRegistry;
 use common::{PackageRepo, git_in, manifest_json};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
@@ -154,55 +153,12 @@ fn serve(mut stream: TcpStream, root: &Path, log: &Mutex<Vec<String>>) {
 }
 
 /// The reference registry on loopback with a publish-only token for publisher `acme`.
-struct TestRegistry {
-    registry: RunningRegistry,
-    token: String,
-    _dir: TempDir,
-}
-
-impl TestRegistry {
-    fn start() -> TestRegistry {
-        let dir = TempDir::new().unwrap();
-        let registry = Registry::start(RegistryConfig::new(dir.path().join("data"))).unwrap();
-        let issued = registry
-            .create_token("acme", "CI integration test", &[Scope::PackagesPublish], 30)
-            .unwrap();
-        TestRegistry {
-            token: issued.token.expose().to_string(),
-            registry,
-            _dir: dir,
-        }
-    }
-
-    fn url(&self) -> &str {
-        self.registry.url()
-    }
-
-    /// `GET /packages/{name}/{version}`, or None on 404.
-    fn version(&self, name: &str, version: &str) -> Option<Value> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let url = format!(
-            "{}/packages/{}/{version}",
-            self.url().trim_end_matches('/'),
-            name.replace('/', "%2F")
-        );
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let response = reqwest::get(&url).await.unwrap();
-            if response.status() == reqwest::StatusCode::NOT_FOUND {
-                return None;
-            }
-            assert!(
-                response.status().is_success(),
-                "GET {url}: {}",
-                response.status()
-            );
-            Some(response.json::<Value>().await.unwrap())
-        })
-    }
+fn acme_registry() -> (TestRegistry, String) {
+    let registry = TestRegistry::start();
+    let issued = registry
+        .create_token("acme", "CI integration test", &[Scope::PackagesPublish], 30)
+        .unwrap();
+    (registry, issued.token.expose().to_string())
 }
 
 fn text(output: &Output) -> String {
@@ -254,7 +210,13 @@ fn action_copy(dir: &Path, pinned_sha256: &str) {
     .unwrap();
 }
 
-fn run_act(act: &Path, work: &Path, repo: &Path, registry: &TestRegistry, assets: &str) -> Output {
+fn run_act(
+    act: &Path,
+    work: &Path,
+    repo: &Path,
+    (registry, token): (&TestRegistry, &str),
+    assets: &str,
+) -> Output {
     isolated(act, &work.join("home"))
         .current_dir(repo)
         .args(["push", "--workflows", ".github/workflows/chuks-publish.yml"])
@@ -266,7 +228,7 @@ fn run_act(act: &Path, work: &Path, repo: &Path, registry: &TestRegistry, assets
         ))
         .arg("--eventpath")
         .arg(work.join("event.json"))
-        .args(["--secret", &format!("CHUKS_TOKEN={}", registry.token)])
+        .args(["--secret", &format!("CHUKS_TOKEN={}", token)])
         .args(["--env", &format!("CHUKS_REGISTRY_URL={}", registry.url())])
         .args(["--env", &format!("CHUKS_CI_RELEASE_URL={assets}")])
         .output()
@@ -280,7 +242,7 @@ fn github_action_publishes_under_act_and_refuses_a_tampered_checksum() {
     };
     let (assets_dir, sha256) = release_assets();
     let assets = FileServer::start(assets_dir.clone());
-    let registry = TestRegistry::start();
+    let (registry, token) = acme_registry();
     let work = TempDir::new().unwrap();
     std::fs::create_dir_all(work.path().join("home")).unwrap();
     std::fs::write(
@@ -298,7 +260,13 @@ fn github_action_publishes_under_act_and_refuses_a_tampered_checksum() {
     repo.push();
     repo.tag("v0.1.0");
 
-    let output = run_act(&act, work.path(), repo.path(), &registry, &assets.url);
+    let output = run_act(
+        &act,
+        work.path(),
+        repo.path(),
+        (&registry, &token),
+        &assets.url,
+    );
     let log = text(&output);
     assert!(output.status.success(), "act failed:\n{log}");
     let record = registry
@@ -318,10 +286,7 @@ fn github_action_publishes_under_act_and_refuses_a_tampered_checksum() {
             "step output `{output}` not set:\n{log}"
         );
     }
-    assert!(
-        !log.contains(&registry.token),
-        "the token leaked into the log"
-    );
+    assert!(!log.contains(&token), "the token leaked into the log");
     assert!(
         assets
             .requests()
@@ -333,7 +298,13 @@ fn github_action_publishes_under_act_and_refuses_a_tampered_checksum() {
     // The same run with a pinned sum that does not match the release asset must stop in the
     // install step, before chuks-ci runs (the tool cache holds the good binary by now).
     action_copy(&work.path().join("action"), &"0".repeat(64));
-    let output = run_act(&act, work.path(), repo.path(), &registry, &assets.url);
+    let output = run_act(
+        &act,
+        work.path(),
+        repo.path(),
+        (&registry, &token),
+        &assets.url,
+    );
     let log = text(&output);
     assert!(
         !output.status.success(),
@@ -366,7 +337,7 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
     }
     let (assets_dir, _) = release_assets();
     let assets = FileServer::start(assets_dir.clone());
-    let registry = TestRegistry::start();
+    let (registry, token) = acme_registry();
     let home = TempDir::new().unwrap();
 
     // The example includes the component from GitLab.com, which is out of reach here; the same
@@ -407,7 +378,7 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
         isolated(&gcl, home.path())
             .current_dir(repo.path())
             .args(["--force-shell-executor", "--no-color"])
-            .args(["--variable", &format!("CHUKS_TOKEN={}", registry.token)])
+            .args(["--variable", &format!("CHUKS_TOKEN={}", token)])
             .args([
                 "--variable",
                 &format!("CHUKS_REGISTRY_URL={}", registry.url()),
@@ -445,10 +416,7 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
             "`{line}` missing from:\n{dotenv}"
         );
     }
-    assert!(
-        !log.contains(&registry.token),
-        "the token leaked into the log"
-    );
+    assert!(!log.contains(&token), "the token leaked into the log");
 
     // Without a tag the rules skip the job: nothing starts.
     let output = run(&[]);
@@ -495,7 +463,12 @@ fn bitbucket_step_script(pipelines: &str) -> String {
     script
 }
 
-fn bitbucket_env(command: &mut Command, repo: &PackageRepo, registry: &TestRegistry, tag: &str) {
+fn bitbucket_env(
+    command: &mut Command,
+    repo: &PackageRepo,
+    (registry, token): (&TestRegistry, &str),
+    tag: &str,
+) {
     command
         .env("CI", "true")
         .env("BITBUCKET_BUILD_NUMBER", "7")
@@ -507,7 +480,7 @@ fn bitbucket_env(command: &mut Command, repo: &PackageRepo, registry: &TestRegis
             "BITBUCKET_GIT_HTTP_ORIGIN",
             "https://bitbucket.org/acme/hello",
         )
-        .env("CHUKS_TOKEN", &registry.token)
+        .env("CHUKS_TOKEN", token)
         .env("CHUKS_REGISTRY_URL", registry.url())
         .current_dir(repo.path());
 }
@@ -522,7 +495,7 @@ fn bitbucket_step_script_publishes_with_the_bitbucket_variables() {
     }
     let (assets_dir, _) = release_assets();
     let assets = FileServer::start(assets_dir.clone());
-    let registry = TestRegistry::start();
+    let (registry, token) = acme_registry();
     let home = TempDir::new().unwrap();
     let example = std::fs::read_to_string(
         repo_root().join("ci-examples/bitbucket/single-package.bitbucket-pipelines.yml"),
@@ -545,7 +518,7 @@ fn bitbucket_step_script_publishes_with_the_bitbucket_variables() {
     let mut command = isolated(&bash, home.path());
     command.args(["-e", "-c", &script]);
     command.env("CHUKS_CI_RELEASE_URL", &assets.url);
-    bitbucket_env(&mut command, &repo, &registry, "v0.1.0");
+    bitbucket_env(&mut command, &repo, (&registry, &token), "v0.1.0");
     let output = command.output().unwrap();
     let log = text(&output);
     assert!(output.status.success(), "the step script failed:\n{log}");
@@ -563,7 +536,7 @@ fn bitbucket_step_script_publishes_with_the_bitbucket_variables() {
     command.args(["-e", "-c", &script]);
     command.env("CHUKS_CI_RELEASE_URL", &assets.url);
     command.env("CHUKS_CI_SHA256", "0".repeat(64));
-    bitbucket_env(&mut command, &repo, &registry, "v0.1.0");
+    bitbucket_env(&mut command, &repo, (&registry, &token), "v0.1.0");
     let output = command.output().unwrap();
     let log = text(&output);
     assert!(!output.status.success(), "{log}");
@@ -576,7 +549,7 @@ fn bitbucket_pipe_publishes_a_monorepo_package() {
     let Some(bash) = require_tool("bash") else {
         return;
     };
-    let registry = TestRegistry::start();
+    let (registry, token) = acme_registry();
     let home = TempDir::new().unwrap();
     let repo = PackageRepo::new("root-placeholder", "0.0.1");
     repo.write(
@@ -606,7 +579,12 @@ fn bitbucket_pipe_publishes_a_monorepo_package() {
         .arg(repo_root().join("templates/bitbucket/pipe/pipe.sh"))
         .env("PATH", path)
         .env("WORKING_DIRECTORY", "packages/strings");
-    bitbucket_env(&mut command, &repo, &registry, "@acme/strings@1.2.0");
+    bitbucket_env(
+        &mut command,
+        &repo,
+        (&registry, &token),
+        "@acme/strings@1.2.0",
+    );
     let output = command.output().unwrap();
     let log = text(&output);
     assert!(output.status.success(), "pipe.sh failed:\n{log}");

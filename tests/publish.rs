@@ -10,16 +10,15 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chuks_ci::registry_server::{Registry, RegistryConfig, RunningRegistry};
 use chuks_ci::token::Scope;
+use common::PackageRepo;
 use common::fault_proxy::{Fault, FaultProxy};
-use common::{PackageRepo, http_get_json};
+use common::registry::TestRegistry;
 use serde_json::Value;
 use tempfile::TempDir;
 
 struct Harness {
-    registry: RunningRegistry,
-    _data: TempDir,
+    registry: TestRegistry,
     repo: PackageRepo,
     sinks: TempDir,
 }
@@ -77,8 +76,7 @@ impl Run {
 impl Harness {
     /// A registry, and a package repo `name`@`version` tagged `v<version>` at HEAD.
     fn new(name: &str, version: &str) -> Harness {
-        let data = TempDir::new().unwrap();
-        let registry = Registry::start(RegistryConfig::new(data.path())).unwrap();
+        let registry = TestRegistry::start();
         let repo = PackageRepo::new(name, version);
         repo.tag(&format!("v{version}"));
         repo.push();
@@ -100,7 +98,6 @@ impl Harness {
         std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
         Harness {
             registry,
-            _data: data,
             repo,
             sinks,
         }
@@ -194,19 +191,6 @@ impl Harness {
         full.extend_from_slice(args);
         self.run(subcommand, Some(token), &full, &[])
     }
-
-    /// The registry's record of a version, or `None` when it is not there.
-    fn stored(&self, name: &str, version: &str) -> Option<Value> {
-        let encoded = name.replace('/', "%2F");
-        let (status, body) = http_get_json(&format!("{}/packages/{encoded}/{version}", self.url()));
-        (status == 200).then_some(body)
-    }
-
-    fn stored_versions(&self, name: &str) -> usize {
-        let encoded = name.replace('/', "%2F");
-        let (_, body) = http_get_json(&format!("{}/packages/{encoded}", self.url()));
-        body["versions"].as_array().map_or(0, Vec::len)
-    }
 }
 
 fn which_git() -> PathBuf {
@@ -233,7 +217,8 @@ mod happy_path {
             run.stdout
         );
         let record = h
-            .stored("@chuks/numpy", "1.2.0")
+            .registry
+            .version("@chuks/numpy", "1.2.0")
             .expect("the version is stored");
         assert_eq!(record["git"]["tag"], "v1.2.0");
         assert_eq!(record["git"]["commit"], h.repo.head());
@@ -274,7 +259,7 @@ mod happy_path {
         common::snapshot_settings(h.repo.path())
             .bind(|| insta::assert_snapshot!("unchanged", again.stdout));
         assert!(again.github_output.contains("result=unchanged\n"));
-        assert_eq!(h.stored_versions("@chuks/numpy"), 1);
+        assert_eq!(h.registry.stored_versions("@chuks/numpy"), 1);
     }
 
     #[test]
@@ -282,7 +267,7 @@ mod happy_path {
         let h = Harness::new("di", "0.3.0");
         let token = h.token(&[Scope::PackagesPublish]);
         assert_eq!(h.publish(Some(&token), &[], &[]).code, 0);
-        let before = h.stored("di", "0.3.0").unwrap();
+        let before = h.registry.version("di", "0.3.0").unwrap();
 
         h.repo.write(
             "src/index.chuks",
@@ -303,7 +288,7 @@ mod happy_path {
                 .contains("hint: a published version never changes: bump `version` in chuks.json")
         );
         assert_eq!(run.json()["result"], "failed");
-        assert_eq!(h.stored("di", "0.3.0").unwrap(), before);
+        assert_eq!(h.registry.version("di", "0.3.0").unwrap(), before);
     }
 
     #[test]
@@ -318,7 +303,7 @@ mod happy_path {
             "{}",
             run.stderr
         );
-        assert!(h.stored("di", "1.0.0").is_none());
+        assert!(h.registry.version("di", "1.0.0").is_none());
         let run = h.publish(Some(&token), &["--tag", "1.0.0", "--dry-run"], &[]);
         assert_eq!(run.code, 0, "{}", run.stderr);
     }
@@ -349,7 +334,7 @@ mod happy_path {
             run.stdout
         );
         assert!(run.github_output.contains("result=dry-run"));
-        assert!(h.stored("di", "1.0.0").is_none());
+        assert!(h.registry.version("di", "1.0.0").is_none());
     }
 
     #[test]
@@ -506,7 +491,7 @@ mod tokens {
             "{}",
             run.stderr
         );
-        assert!(h.stored("di", "1.0.0").is_none());
+        assert!(h.registry.version("di", "1.0.0").is_none());
     }
 
     #[test]
@@ -540,7 +525,7 @@ mod leak_guard {
             run.stderr
         );
         run.assert_never_shows(&canary);
-        assert!(h.stored("di", "1.0.0").is_none());
+        assert!(h.registry.version("di", "1.0.0").is_none());
     }
 }
 
@@ -563,7 +548,7 @@ mod faults {
         let run = h.publish_to(&proxy.url(), Some(&token), &[], &[]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         assert_eq!(proxy.seen("POST").len(), 3);
-        assert_eq!(h.stored_versions("di"), 1);
+        assert_eq!(h.registry.stored_versions("di"), 1);
     }
 
     #[test]
@@ -576,7 +561,7 @@ mod faults {
         // The preflight's `GET /tokens/self` meets the 401; it is never repeated, nothing is uploaded.
         assert_eq!(proxy.seen("GET").len(), 1);
         assert_eq!(proxy.seen("POST").len(), 0);
-        assert!(h.stored("di", "1.0.0").is_none());
+        assert!(h.registry.version("di", "1.0.0").is_none());
     }
 
     #[test]
@@ -588,7 +573,7 @@ mod faults {
         assert_eq!(run.code, 0, "{}", run.stderr);
         assert!(run.stdout.starts_with("published: "), "{}", run.stdout);
         assert_eq!(proxy.seen("POST").len(), 1, "settled without re-sending");
-        assert_eq!(h.stored_versions("di"), 1);
+        assert_eq!(h.registry.stored_versions("di"), 1);
     }
 
     #[test]
@@ -609,7 +594,7 @@ mod faults {
             1,
             "settled by reading back, not re-sent"
         );
-        assert_eq!(h.stored_versions("di"), 1);
+        assert_eq!(h.registry.stored_versions("di"), 1);
     }
 
     #[test]
@@ -624,7 +609,7 @@ mod faults {
         let run = h.publish_to(&proxy.url(), Some(&token), &["--stall-timeout", "1"], &[]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         assert_eq!(proxy.seen("POST").len(), 2);
-        assert_eq!(h.stored_versions("di"), 1);
+        assert_eq!(h.registry.stored_versions("di"), 1);
     }
 
     #[test]
@@ -667,7 +652,7 @@ mod faults {
             "{:?}",
             posts[1].at - posts[0].at
         );
-        assert_eq!(h.stored_versions("di"), 1);
+        assert_eq!(h.registry.stored_versions("di"), 1);
     }
 
     #[test]
@@ -682,7 +667,7 @@ mod faults {
             "{}",
             run.stderr
         );
-        assert!(h.stored("di", "1.0.0").is_none());
+        assert!(h.registry.version("di", "1.0.0").is_none());
     }
 
     #[test]
@@ -703,7 +688,7 @@ mod faults {
             "{}",
             run.stderr
         );
-        assert!(h.stored("di", "1.0.0").is_none());
+        assert!(h.registry.version("di", "1.0.0").is_none());
     }
 
     #[test]
@@ -807,7 +792,7 @@ mod forge_confirmation {
             "{}",
             run.stderr
         );
-        assert!(h.stored("di", "1.0.0").is_none());
+        assert!(h.registry.version("di", "1.0.0").is_none());
         assert!(run.stdout.contains("::error"), "{}", run.stdout);
     }
 
@@ -818,7 +803,7 @@ mod forge_confirmation {
         let (fake, env) = github(&h, &h.repo.head());
         let run = run(&h, &token, &env, &["--confirm-tag", "required"]);
         assert_eq!(run.code, 2, "{}", run.stderr);
-        assert!(h.stored("di", "1.0.0").is_none());
+        assert!(h.registry.version("di", "1.0.0").is_none());
         let run = self::run(&h, &token, &env, &[]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         assert!(run.stderr.contains("GITHUB_TOKEN"), "{}", run.stderr);
@@ -1030,7 +1015,7 @@ mod prebuilt {
             run.stdout
         );
         assert!(run.github_output.contains("platform=linux-x86_64"));
-        let record = h.stored("di", "1.0.0").unwrap();
+        let record = h.registry.version("di", "1.0.0").unwrap();
         assert_eq!(record["prebuilts"][0]["platform"], "linux-x86_64");
 
         let run = h.publish(Some(&token), &prebuilt, &[]);
@@ -1048,7 +1033,7 @@ mod prebuilt {
             run.stderr
         );
         assert_eq!(
-            h.stored("di", "1.0.0").unwrap()["prebuilts"],
+            h.registry.version("di", "1.0.0").unwrap()["prebuilts"],
             record["prebuilts"]
         );
     }
@@ -1086,7 +1071,7 @@ mod yank {
             "{}",
             run.stderr
         );
-        assert_eq!(h.stored("di", "1.0.0").unwrap()["yanked"], true);
+        assert_eq!(h.registry.version("di", "1.0.0").unwrap()["yanked"], true);
         let run = h.registry_command("yank", &yank, &["1.0.0"]);
         assert_eq!(
             (run.code, run.stdout.trim()),
@@ -1099,7 +1084,7 @@ mod yank {
             "{}",
             run.stderr
         );
-        assert_eq!(h.stored("di", "1.0.0").unwrap()["yanked"], false);
+        assert_eq!(h.registry.version("di", "1.0.0").unwrap()["yanked"], false);
     }
 
     #[test]
@@ -1115,7 +1100,7 @@ mod yank {
             "{}",
             run.stderr
         );
-        assert_eq!(h.stored("di", "1.0.0").unwrap()["yanked"], false);
+        assert_eq!(h.registry.version("di", "1.0.0").unwrap()["yanked"], false);
     }
 }
 

@@ -9,9 +9,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use chuks_ci::registry_server::{Registry, RegistryConfig};
 use chuks_ci::token::Scope;
 use common::PackageRepo;
+use common::registry::TestRegistry;
 
 const PACKAGE_BYTES: u64 = 200 * 1000 * 1000;
 const FILES: u64 = 40;
@@ -56,10 +56,7 @@ fn peak_rss_kib(child: &mut std::process::Child) -> (u64, std::process::ExitStat
 
 #[test]
 fn publishing_200_mb_stays_under_100_mb_of_rss() {
-    let data = tempfile::TempDir::new().unwrap();
-    let mut config = RegistryConfig::new(data.path());
-    config.max_package_bytes = 2 * PACKAGE_BYTES;
-    let registry = Registry::start(config).unwrap();
+    let registry = TestRegistry::start_with(|config| config.max_package_bytes = 2 * PACKAGE_BYTES);
     let token = registry
         .create_token("alice", "memory", &[Scope::PackagesPublish], 30)
         .unwrap();

@@ -1,149 +1,17 @@
 //! The reference registry over real HTTP on loopback: auth, tokens, publishing, permissions.
 #![allow(clippy::unwrap_used)] // Tests fail loudly on the first surprise.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use base64::Engine;
-use chuks_ci::registry_server::{Registry, RegistryConfig, RegistryError, RunningRegistry};
+use chuks_ci::registry_server::{Registry, RegistryConfig, RegistryError};
 use chuks_ci::token::{self, Scope, TOKEN_PREFIX};
+use common::registry::{TestRegistry, base64, in_seconds, publish_body, sha256};
 use jiff::{SignedDuration, Timestamp};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-
-struct Fixture {
-    registry: RunningRegistry,
-    client: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-impl std::ops::Deref for Fixture {
-    type Target = RunningRegistry;
-
-    fn deref(&self) -> &RunningRegistry {
-        &self.registry
-    }
-}
-
-fn start() -> Fixture {
-    start_with(|_| {})
-}
-
-fn start_with(adjust: impl FnOnce(&mut RegistryConfig)) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = RegistryConfig::new(dir.path().join("data"));
-    adjust(&mut config);
-    // reqwest is built without a default TLS provider; plain HTTP still needs one installed.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    Fixture {
-        registry: Registry::start(config).unwrap(),
-        client: reqwest::Client::new(),
-        _dir: dir,
-    }
-}
-
-/// The documented path encoding: the name is one segment, `/` sent as `%2F`.
-fn encode(name: &str) -> String {
-    name.replace('/', "%2F")
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
-}
-
-fn base64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn publish_body(name: &str, version: &str, tarball: &[u8]) -> Value {
-    json!({
-        "manifest": {"name": name, "version": version, "description": "test"},
-        "sha256": sha256(tarball),
-        "size": tarball.len(),
-        "git": {"tag": format!("v{version}"), "commit": "abc123", "repository": "https://example.invalid/r"},
-        "tarball": base64(tarball),
-    })
-}
-
-fn in_seconds(seconds: i64) -> Timestamp {
-    Timestamp::now() + SignedDuration::from_secs(seconds)
-}
-
-impl Fixture {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.registry.url())
-    }
-
-    /// A token valid for 30 days; the raw value.
-    fn token(&self, publisher: &str, scopes: &[Scope]) -> String {
-        self.token_expiring(publisher, scopes, in_seconds(30 * 86_400))
-    }
-
-    fn token_expiring(&self, publisher: &str, scopes: &[Scope], expires_at: Timestamp) -> String {
-        let issued = self
-            .registry
-            .mint_token(publisher, "test token", scopes, expires_at)
-            .unwrap();
-        issued.token.expose().to_string()
-    }
-
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&Value>,
-    ) -> (StatusCode, Value) {
-        let mut request = self.client.request(method, self.url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
-        (status, value)
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.call(Method::GET, path, None, None).await
-    }
-
-    async fn publish(
-        &self,
-        token: &str,
-        name: &str,
-        version: &str,
-        tarball: &[u8],
-    ) -> (StatusCode, Value) {
-        let path = format!("/packages/{}/{version}", encode(name));
-        self.call(
-            Method::POST,
-            &path,
-            Some(token),
-            Some(&publish_body(name, version, tarball)),
-        )
-        .await
-    }
-
-    async fn bytes(&self, path: &str) -> (StatusCode, Vec<u8>) {
-        let response = self.client.get(self.url(path)).send().await.unwrap();
-        (response.status(), response.bytes().await.unwrap().to_vec())
-    }
-
-    fn count_rows(&self, table: &str) -> i64 {
-        let connection = rusqlite::Connection::open(self.registry.database_path()).unwrap();
-        connection
-            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
-                row.get(0)
-            })
-            .unwrap()
-    }
-}
 
 fn code(body: &Value) -> &str {
     body["error"]["code"]
@@ -185,9 +53,12 @@ fn endpoints() -> Vec<Endpoint> {
             method: Method::POST,
             path: "/packages/di/0.1.0/prebuilt",
             scope: Some(Scope::PackagesPublish),
-            body: |_| {
+            // Every overwrite is a 409, so each call that succeeds uses another platform.
+            body: |n| {
+                let platform =
+                    chuks_ci::prebuilt::PLATFORMS[n % chuks_ci::prebuilt::PLATFORMS.len()];
                 Some(
-                    json!({"platform": "linux-x86_64", "sha256": sha256(b"bin"), "size": 3, "binary": base64(b"bin")}),
+                    json!({"platform": platform, "sha256": sha256(b"bin"), "size": 3, "binary": base64(b"bin")}),
                 )
             },
         },
@@ -228,7 +99,7 @@ enum TokenState {
 
 #[tokio::test]
 async fn auth_matrix_over_every_endpoint() {
-    let registry = start();
+    let registry = TestRegistry::start();
     let setup = registry.token("alice", ALICE_ALL);
     assert_eq!(
         registry.publish(&setup, "di", "0.1.0", b"first").await.0,
@@ -308,7 +179,7 @@ async fn auth_matrix_over_every_endpoint() {
 
 #[tokio::test]
 async fn credentials_that_are_not_api_tokens_are_refused_first() {
-    let registry = start();
+    let registry = TestRegistry::start();
     let cases = [
         (None, "missing_token"),
         (Some("Bearer ghp_0123456789"), "not_an_api_token"),
@@ -323,7 +194,7 @@ async fn credentials_that_are_not_api_tokens_are_refused_first() {
         ),
     ];
     for (header, expected) in cases {
-        let mut request = registry.client.get(registry.url("/tokens/self"));
+        let mut request = registry.client.get(registry.api_url("/tokens/self"));
         if let Some(header) = header {
             request = request.header("authorization", header);
         }
@@ -336,7 +207,7 @@ async fn credentials_that_are_not_api_tokens_are_refused_first() {
 
 #[tokio::test]
 async fn checks_run_in_the_documented_order() {
-    let registry = start();
+    let registry = TestRegistry::start();
     // Revoked and expired and lacking the scope: revocation is reported.
     let issued = registry
         .mint_token("alice", "t", &[Scope::PackagesRead], in_seconds(-5))
@@ -381,7 +252,7 @@ async fn checks_run_in_the_documented_order() {
 
 #[tokio::test]
 async fn last_used_at_changes_only_when_a_request_is_authorized() {
-    let registry = start();
+    let registry = TestRegistry::start();
     let issued = registry
         .mint_token("alice", "ci", &[Scope::PackagesPublish], in_seconds(86_400))
         .unwrap();
@@ -489,7 +360,7 @@ fn token_requests_are_validated() {
 
 #[tokio::test]
 async fn only_token_hashes_are_stored() {
-    let registry = start();
+    let registry = TestRegistry::start();
     let mut raws = Vec::new();
     for days in [7, 30] {
         let issued = registry
@@ -575,8 +446,8 @@ async fn only_token_hashes_are_stored() {
 }
 
 #[tokio::test]
-async fn republishing_is_idempotent_and_conflicts_change_nothing() {
-    let registry = start();
+async fn every_overwrite_is_a_409_with_the_stored_sha256_and_changes_nothing() {
+    let registry = TestRegistry::start();
     let token = registry.token("alice", &[Scope::PackagesPublish]);
     let (status, first) = registry.publish(&token, "di", "0.1.0", b"original").await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
@@ -586,18 +457,20 @@ async fn republishing_is_idempotent_and_conflicts_change_nothing() {
     assert_eq!(first["publisher"], "alice");
     assert_eq!(first["git"]["tag"], "v0.1.0");
 
+    // Identical bytes too, as the real registry answers: the digest says they are the same.
     let (status, again) = registry.publish(&token, "di", "0.1.0", b"original").await;
-    assert_eq!(status, StatusCode::OK, "{again}");
-    assert_eq!(again["result"], "already_published");
-    assert_eq!(again["published_at"], first["published_at"]);
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    assert_eq!(code(&again), "version_exists");
+    assert_eq!(again["error"]["stored_sha256"], sha256(b"original"));
 
     let (status, conflict) = registry.publish(&token, "di", "0.1.0", b"changed").await;
     assert_eq!(status, StatusCode::CONFLICT, "{conflict}");
     assert_eq!(code(&conflict), "version_exists");
     assert_eq!(conflict["error"]["stored_sha256"], sha256(b"original"));
 
-    let (_, stored) = registry.get("/packages/di/0.1.0").await;
+    let stored = registry.version("di", "0.1.0").unwrap();
     assert_eq!(stored["sha256"], sha256(b"original"));
+    assert_eq!(stored["published_at"], first["published_at"]);
     let (status, bytes) = registry.bytes("/packages/di/0.1.0/tarball").await;
     assert_eq!(
         (status, bytes.as_slice()),
@@ -612,7 +485,7 @@ async fn republishing_is_idempotent_and_conflicts_change_nothing() {
 
 #[tokio::test]
 async fn eight_concurrent_identical_publishes_store_one_version() {
-    let registry = std::sync::Arc::new(start());
+    let registry = std::sync::Arc::new(TestRegistry::start());
     let token = registry.token("alice", &[Scope::PackagesPublish]);
     let tasks: Vec<_> = (0..8)
         .map(|_| {
@@ -626,17 +499,19 @@ async fn eight_concurrent_identical_publishes_store_one_version() {
     let mut results = Vec::new();
     for task in tasks {
         let (status, body) = task.await.unwrap();
-        results.push((status, body["result"].as_str().unwrap().to_string()));
+        results.push((status, body));
     }
     let created = results
         .iter()
-        .filter(|(s, r)| *s == StatusCode::CREATED && r == "published")
+        .filter(|(s, body)| *s == StatusCode::CREATED && body["result"] == "published")
         .count();
-    let unchanged = results
+    let exists = results
         .iter()
-        .filter(|(s, r)| *s == StatusCode::OK && r == "already_published")
+        .filter(|(s, body)| {
+            *s == StatusCode::CONFLICT && body["error"]["stored_sha256"] == sha256(b"same bytes")
+        })
         .count();
-    assert_eq!((created, unchanged), (1, 7), "{results:?}");
+    assert_eq!((created, exists), (1, 7), "{results:?}");
     assert_eq!(registry.count_rows("versions"), 1);
     let (_, package) = registry.get("/packages/di").await;
     assert_eq!(package["versions"].as_array().unwrap().len(), 1);
@@ -644,7 +519,7 @@ async fn eight_concurrent_identical_publishes_store_one_version() {
 
 #[tokio::test]
 async fn refused_uploads_store_nothing() {
-    let registry = start();
+    let registry = TestRegistry::start();
     let token = registry.token("alice", &[Scope::PackagesPublish]);
     let good = publish_body("di", "0.1.0", b"tarball");
     let with = |key: &str, value: Value| {
@@ -724,7 +599,7 @@ async fn refused_uploads_store_nothing() {
     let text = good.to_string();
     let response = registry
         .client
-        .post(registry.url("/packages/di/0.1.0"))
+        .post(registry.api_url("/packages/di/0.1.0"))
         .bearer_auth(&token)
         .body(text[..text.len() / 2].to_string())
         .send()
@@ -758,25 +633,21 @@ async fn refused_uploads_store_nothing() {
 /// Sends a request by hand declaring `content_length` but writing only `body`, then closes the
 /// writing half. Returns what the server answered, if anything.
 fn raw_request(
-    registry: &Fixture,
+    registry: &TestRegistry,
     method: &str,
     path: &str,
     token: &str,
     content_length: usize,
     body: &[u8],
 ) -> (String, String) {
-    let address = registry
-        .registry
-        .url()
-        .trim_start_matches("http://")
-        .to_string();
+    let address = registry.url().trim_start_matches("http://").to_string();
     let mut stream = std::net::TcpStream::connect(address).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: registry\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n"
+        "{method} /api{path} HTTP/1.1\r\nHost: registry\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     stream.write_all(body).unwrap();
@@ -791,7 +662,7 @@ fn raw_request(
 
 #[tokio::test]
 async fn oversized_packages_get_413_as_json() {
-    let registry = start_with(|config| config.max_package_bytes = 1000);
+    let registry = TestRegistry::start_with(|config| config.max_package_bytes = 1000);
     let token = registry.token("alice", &[Scope::PackagesPublish]);
     let (status, answer) = registry.publish(&token, "di", "0.1.0", &[7u8; 1001]).await;
     assert_eq!(
@@ -822,7 +693,7 @@ async fn oversized_packages_get_413_as_json() {
 
 #[tokio::test]
 async fn packages_larger_than_axum_defaults_fit_the_default_limit() {
-    let registry = start();
+    let registry = TestRegistry::start();
     let token = registry.token("alice", &[Scope::PackagesPublish]);
     let tarball: Vec<u8> = (0..3 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
     let (status, answer) = registry.publish(&token, "big", "1.0.0", &tarball).await;
@@ -835,7 +706,7 @@ async fn packages_larger_than_axum_defaults_fit_the_default_limit() {
 
 #[tokio::test]
 async fn scoped_names_round_trip() {
-    let registry = start();
+    let registry = TestRegistry::start();
     let token = registry.token("alice", &[Scope::PackagesPublish]);
     let (status, published) = registry
         .publish(&token, "@chuks/numpy", "1.2.0", b"numpy")
@@ -879,7 +750,7 @@ async fn scoped_names_round_trip() {
 
 #[tokio::test]
 async fn publishing_needs_the_owner_or_a_grant() {
-    let registry = start();
+    let registry = TestRegistry::start();
     let alice = registry.token(
         "alice",
         &[Scope::PackagesPublish, Scope::PackagesPermissions],
@@ -989,7 +860,7 @@ async fn publishing_needs_the_owner_or_a_grant() {
 
 #[tokio::test]
 async fn yank_and_restore_are_idempotent() {
-    let registry = start();
+    let registry = TestRegistry::start();
     let token = registry.token(
         "alice",
         &[
@@ -1026,7 +897,7 @@ async fn yank_and_restore_are_idempotent() {
         );
         assert_eq!(answer["changed"], changed, "{action}: {answer}");
         assert_eq!(answer["yanked"], yanked);
-        assert_eq!(registry.get("/packages/di/0.2.0").await.1["yanked"], yanked);
+        assert_eq!(registry.version("di", "0.2.0").unwrap()["yanked"], yanked);
     }
     let (status, answer) = registry
         .call(Method::POST, "/packages/di/9.9.9/yank", Some(&token), None)
@@ -1058,8 +929,8 @@ async fn yank_and_restore_are_idempotent() {
 }
 
 #[tokio::test]
-async fn prebuilt_uploads_are_idempotent_per_platform() {
-    let registry = start();
+async fn prebuilt_uploads_are_immutable_per_platform() {
+    let registry = TestRegistry::start();
     let token = registry.token("alice", &[Scope::PackagesPublish]);
     let prebuilt = |platform: &str, bytes: &[u8]| json!({"platform": platform, "sha256": sha256(bytes), "size": bytes.len(), "binary": base64(bytes)});
     let path = "/packages/di/0.1.0/prebuilt";
@@ -1127,8 +998,16 @@ async fn prebuilt_uploads_are_idempotent_per_platform() {
         )
         .await;
     assert_eq!(
-        (status, again["result"].as_str()),
-        (StatusCode::OK, Some("already_published"))
+        (
+            status,
+            code(&again),
+            again["error"]["stored_sha256"].as_str()
+        ),
+        (
+            StatusCode::CONFLICT,
+            "version_exists",
+            Some(sha256(b"elf").as_str())
+        )
     );
     let (status, conflict) = registry
         .call(
@@ -1153,7 +1032,7 @@ async fn prebuilt_uploads_are_idempotent_per_platform() {
         .await;
     assert_eq!(status, StatusCode::CREATED);
 
-    let (_, version) = registry.get("/packages/di/0.1.0").await;
+    let version = registry.version("di", "0.1.0").unwrap();
     let platforms: Vec<(&str, &str)> = version["prebuilts"]
         .as_array()
         .unwrap()
@@ -1189,12 +1068,12 @@ async fn prebuilt_uploads_are_idempotent_per_platform() {
 
 #[tokio::test]
 async fn rate_limit_answers_429_with_retry_after() {
-    let registry = start_with(|config| config.rate_limit = Some(3));
+    let registry = TestRegistry::start_with(|config| config.rate_limit = Some(3));
     let mut limited = Vec::new();
     for _ in 0..6 {
         let response = registry
             .client
-            .get(registry.url("/health"))
+            .get(registry.api_url("/health"))
             .send()
             .await
             .unwrap();
@@ -1208,7 +1087,7 @@ async fn rate_limit_answers_429_with_retry_after() {
 
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_json_errors() {
-    let registry = start();
+    let registry = TestRegistry::start();
     assert_eq!(
         registry.get("/health").await,
         (StatusCode::OK, json!({"status": "ok"}))
@@ -1218,6 +1097,15 @@ async fn unknown_routes_and_methods_answer_json_errors() {
         (status, code(&answer)),
         (StatusCode::NOT_FOUND, "not_found")
     );
+    // The API lives under `/api` only; the same route at the base is no route.
+    let outside = registry
+        .client
+        .get(format!("{}/health", registry.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(outside.status(), StatusCode::NOT_FOUND);
+    assert_eq!(code(&outside.json().await.unwrap()), "not_found");
     let (status, answer) = registry
         .call(Method::DELETE, "/packages/di", None, None)
         .await;
@@ -1239,7 +1127,7 @@ fn works_from_sync_code_and_stops_cleanly() {
     let address = registry.url().trim_start_matches("http://").to_string();
     let mut stream = std::net::TcpStream::connect(&address).unwrap();
     stream
-        .write_all(b"GET /health HTTP/1.1\r\nHost: r\r\nConnection: close\r\n\r\n")
+        .write_all(b"GET /api/health HTTP/1.1\r\nHost: r\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();

@@ -235,13 +235,13 @@ fn serve_prints_its_url_logs_without_secrets_and_stops_on_ctrl_c() {
     );
 
     assert_eq!(
-        http_get(url, "/health", None),
+        http_get(url, "/api/health", None),
         (
             "HTTP/1.1 200 OK".to_string(),
             r#"{"status":"ok"}"#.to_string()
         )
     );
-    let (status, body) = http_get(url, "/tokens/self", Some(token));
+    let (status, body) = http_get(url, "/api/tokens/self", Some(token));
     assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
     let me: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
@@ -263,9 +263,9 @@ fn serve_prints_its_url_logs_without_secrets_and_stops_on_ctrl_c() {
         .read_to_string(&mut stderr)
         .unwrap();
     assert!(status.success(), "{status:?}: {stderr}");
-    assert!(stderr.contains("GET /health 200\n"), "{stderr}");
+    assert!(stderr.contains("GET /api/health 200\n"), "{stderr}");
     assert!(
-        stderr.contains("GET /tokens/self 200 token=1\n"),
+        stderr.contains("GET /api/tokens/self 200 token=1\n"),
         "{stderr}"
     );
     assert!(stderr.contains("registry stopped"), "{stderr}");

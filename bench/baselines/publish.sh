@@ -17,5 +17,5 @@ size="$(stat -c %s "$work/package.tgz")"
 } > "$work/body.json"
 curl -sS --fail-with-body -o "$work/answer.json" -X POST \
   -H "Authorization: Bearer $CHUKS_TOKEN" -H 'Content-Type: application/json' \
-  --data-binary @"$work/body.json" "$registry/packages/$name/$version"
+  --data-binary @"$work/body.json" "$registry/api/packages/$name/$version"
 rm -f "$work/package.tgz" "$work/body.json"

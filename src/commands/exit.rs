@@ -148,8 +148,11 @@ impl HasExit for ClientError {
             | ClientError::InsecureUrl { .. }
             | ClientError::Redirect { .. } => Exit::Usage,
             ClientError::Auth { .. } | ClientError::NotPermitted { .. } => Exit::Auth,
-            ClientError::VersionExists { .. } | ClientError::Refused { .. } => Exit::CheckFailed,
-            ClientError::Tls { .. }
+            ClientError::VersionExists { .. }
+            | ClientError::ExistsUnknownContents { .. }
+            | ClientError::Refused { .. } => Exit::CheckFailed,
+            ClientError::RouteMissing { .. }
+            | ClientError::Tls { .. }
             | ClientError::Unavailable { .. }
             | ClientError::Protocol(_) => Exit::Unavailable,
         }

@@ -1,5 +1,6 @@
 //! `chuks-ci registry …`: serve the reference registry and manage its tokens.
 
+use std::future::Future;
 use std::io::Write;
 
 use anyhow::Context;
@@ -35,10 +36,7 @@ fn serve(args: ServeArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
         .enable_all()
         .build()
         .context("cannot start the async runtime\nhint: the machine may be out of threads or memory; try again")?;
-    let shutdown = {
-        let _context = runtime.enter();
-        shutdown_signal()
-    };
+    let shutdown = shutdown_signal(&runtime);
     match reporter.format {
         Format::Human => println!("listening on {}", server.url()),
         Format::Json => print_json(&json!({ "listening": server.url() })),
@@ -65,7 +63,7 @@ fn create(args: &TokenCreateArgs, reporter: &mut Reporter) -> anyhow::Result<Exi
     match reporter.format {
         Format::Human => println!("{}", issued.token.expose()),
         Format::Json => {
-            let mut value = issued.record.to_json(Timestamp::now());
+            let mut value = serde_json::to_value(issued.record.info(Timestamp::now()))?;
             value["token"] = issued.token.expose().into();
             print_json(&value);
         }
@@ -84,7 +82,7 @@ fn list(args: &DataDirArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     let now = Timestamp::now();
     match reporter.format {
         Format::Json => print_json(&json!({
-            "tokens": tokens.iter().map(|t| t.to_json(now)).collect::<Vec<_>>(),
+            "tokens": tokens.iter().map(|t| t.info(now)).collect::<Vec<_>>(),
         })),
         Format::Human if tokens.is_empty() => reporter.note("no tokens yet"),
         Format::Human => print!("{}", token_table(&tokens, now)),
@@ -95,7 +93,7 @@ fn list(args: &DataDirArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
 fn revoke(args: &TokenRevokeArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     let record = Registry::open(&args.data.data_dir)?.revoke_token(args.id)?;
     match reporter.format {
-        Format::Json => print_json(&record.to_json(Timestamp::now())),
+        Format::Json => print_json(&serde_json::to_value(record.info(Timestamp::now()))?),
         Format::Human => println!(
             "token {} `{}` is revoked since {}",
             record.id,
@@ -165,36 +163,40 @@ fn human_time(timestamp: Timestamp) -> String {
     timestamp.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
-/// Resolves on Ctrl-C or, on Unix, SIGTERM (what CI runners and `kill` send). The handlers are
-/// registered when this is called, not when it is first polled, so a signal that arrives right
-/// after the URL is printed still stops the server cleanly.
-#[cfg(unix)]
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let interrupt = signal(SignalKind::interrupt());
-    let terminate = signal(SignalKind::terminate());
-    async move {
-        // Without a handler the server runs until another signal or a kill.
-        let wait = |stream: std::io::Result<tokio::signal::unix::Signal>| async move {
-            match stream {
-                Ok(mut stream) => {
-                    stream.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
+/// Listens for Ctrl-C and, on Unix, SIGTERM (what CI runners and `kill` send) from the moment
+/// it is called, so a signal sent right after the URL is printed already stops the server
+/// cleanly; the future resolves on the first of them.
+fn shutdown_signal(runtime: &tokio::runtime::Runtime) -> impl Future<Output = ()> + use<> {
+    let _context = runtime.enter();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            tokio::select! {
+                () = first_of(interrupt) => {}
+                () = first_of(terminate) => {}
             }
-        };
-        tokio::select! {
-            () = wait(interrupt) => {}
-            () = wait(terminate) => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
         }
     }
 }
 
-#[cfg(not(unix))]
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+/// Resolves when the signal arrives; without a handler, never (another signal or a kill ends it).
+#[cfg(unix)]
+async fn first_of(stream: std::io::Result<tokio::signal::unix::Signal>) {
+    match stream {
+        Ok(mut stream) => {
+            stream.recv().await;
         }
+        Err(_) => std::future::pending::<()>().await,
     }
 }

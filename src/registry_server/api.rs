@@ -18,13 +18,18 @@ use jiff::Timestamp;
 use rusqlite::Connection;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::auth::{self, AuthError, Caller};
 use super::rate_limit::RateLimiter;
-use super::store::{self, GitInfo, NewPrebuilt, NewVersion, Store, StoreError, Upload};
+use super::store::{self, NewPrebuilt, NewVersion, Store, StoreError, Upload};
 use crate::manifest::{self, Manifest};
+use crate::protocol::{
+    API_PREFIX, ErrorBody, ErrorCode, ErrorDetail, Health, PackageListing, PermissionsRequest,
+    PrebuiltAnswerRecord, PrebuiltPublishHead, PublishAnswer, PublishResult, SourcePublishHead,
+    YankAnswer, YankResult,
+};
 use crate::token::Scope;
 
 /// Room in a publish body for the manifest and JSON around the base64 tarball.
@@ -42,6 +47,14 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    Router::new()
+        .nest(API_PREFIX, routes())
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), log_request))
+        .with_state(state)
+}
+
+fn routes() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
         .route("/tokens/self", get(token_self))
@@ -63,43 +76,45 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/packages/{name}/{version}/yank", post(yank))
         .route("/packages/{name}/{version}/restore", post(restore))
-        .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
-        .layer(middleware::from_fn_with_state(state.clone(), log_request))
-        .with_state(state)
 }
 
 /// An error answer: `{"error": {"code", "message", …extra}}`.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
-    message: String,
-    extra: Map<String, Value>,
+    // Boxed: handlers return `Result<_, ApiError>` everywhere, and the detail is large.
+    detail: Box<ErrorDetail>,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
-            code,
-            message: message.into(),
-            extra: Map::new(),
+            detail: Box::new(ErrorDetail {
+                code,
+                message: message.into(),
+                extra: Map::new(),
+            }),
         }
     }
 
     fn with(mut self, key: &str, value: impl Into<Value>) -> ApiError {
-        self.extra.insert(key.to_string(), value.into());
+        self.detail.extra.insert(key.to_string(), value.into());
         self
     }
 
     fn internal(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            message,
+        )
     }
 
     fn too_large(limit: u64) -> ApiError {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "package_too_large",
+            ErrorCode::PackageTooLarge,
             format!("the upload is larger than this registry's limit of {limit} bytes\nhint: shrink the package (check `chuks-ci pack --list`) or ask the operator to raise `--max-package-bytes`"),
         )
         .with("limit_bytes", limit)
@@ -108,26 +123,32 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = Map::new();
-        error.insert("code".to_string(), self.code.into());
-        error.insert("message".to_string(), self.message.into());
-        error.extend(self.extra);
-        (self.status, axum::Json(json!({ "error": error }))).into_response()
+        let body = ErrorBody {
+            error: *self.detail,
+        };
+        (self.status, axum::Json(body)).into_response()
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> ApiError {
         let (status, code) = match &err {
-            StoreError::Sqlite(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-            StoreError::PackageNotFound { .. } => (StatusCode::NOT_FOUND, "package_not_found"),
-            StoreError::VersionNotFound { .. } => (StatusCode::NOT_FOUND, "version_not_found"),
-            StoreError::PrebuiltNotFound { .. } => (StatusCode::NOT_FOUND, "prebuilt_not_found"),
-            StoreError::NotAPublisher { .. } => (StatusCode::FORBIDDEN, "not_a_publisher"),
-            StoreError::NotTheOwner { .. } => (StatusCode::FORBIDDEN, "not_the_owner"),
-            StoreError::OwnerChange { .. } => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_permissions")
+            StoreError::Sqlite(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
+            StoreError::PackageNotFound { .. } => {
+                (StatusCode::NOT_FOUND, ErrorCode::PackageNotFound)
             }
+            StoreError::VersionNotFound { .. } => {
+                (StatusCode::NOT_FOUND, ErrorCode::VersionNotFound)
+            }
+            StoreError::PrebuiltNotFound { .. } => {
+                (StatusCode::NOT_FOUND, ErrorCode::PrebuiltNotFound)
+            }
+            StoreError::NotAPublisher { .. } => (StatusCode::FORBIDDEN, ErrorCode::NotAPublisher),
+            StoreError::NotTheOwner { .. } => (StatusCode::FORBIDDEN, ErrorCode::NotTheOwner),
+            StoreError::OwnerChange { .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::InvalidPermissions,
+            ),
         };
         ApiError::new(status, code, err.to_string())
     }
@@ -138,19 +159,19 @@ impl From<AuthError> for ApiError {
         let message = err.to_string();
         let unauthorized = |code| ApiError::new(StatusCode::UNAUTHORIZED, code, message.clone());
         match err {
-            AuthError::MissingToken => unauthorized("missing_token"),
+            AuthError::MissingToken => unauthorized(ErrorCode::MissingToken),
             AuthError::NotBearer | AuthError::NotAnApiToken { .. } => {
-                unauthorized("not_an_api_token")
+                unauthorized(ErrorCode::NotAnApiToken)
             }
-            AuthError::InvalidToken => unauthorized("invalid_token"),
+            AuthError::InvalidToken => unauthorized(ErrorCode::InvalidToken),
             AuthError::Revoked { revoked_at, .. } => {
-                unauthorized("token_revoked").with("revoked_at", revoked_at.to_string())
+                unauthorized(ErrorCode::TokenRevoked).with("revoked_at", revoked_at.to_string())
             }
             AuthError::Expired { expires_at, .. } => {
-                unauthorized("token_expired").with("expires_at", expires_at.to_string())
+                unauthorized(ErrorCode::TokenExpired).with("expires_at", expires_at.to_string())
             }
             AuthError::MissingScope { scope, .. } => {
-                ApiError::new(StatusCode::FORBIDDEN, "missing_scope", message)
+                ApiError::new(StatusCode::FORBIDDEN, ErrorCode::MissingScope, message)
                     .with("scope", scope.as_str())
             }
             AuthError::Store(_) => ApiError::internal(message),
@@ -235,7 +256,10 @@ impl AppState {
 }
 
 async fn health() -> Response {
-    axum::Json(json!({ "status": "ok" })).into_response()
+    axum::Json(Health {
+        status: "ok".to_string(),
+    })
+    .into_response()
 }
 
 async fn token_self(
@@ -243,7 +267,7 @@ async fn token_self(
     credentials: Credentials,
 ) -> Result<Response, ApiError> {
     let caller = state.authenticate(credentials, None).await?;
-    Ok(axum::Json(caller.token.to_json(Timestamp::now())).into_response())
+    Ok(axum::Json(caller.token.info(Timestamp::now())).into_response())
 }
 
 #[derive(Deserialize)]
@@ -262,15 +286,15 @@ async fn owned_packages(
     if query.owner.as_deref() != Some("me") {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_query",
-            "only `owner=me` is supported\nhint: request `GET /packages?owner=me`",
+            ErrorCode::InvalidQuery,
+            "only `owner=me` is supported\nhint: request `GET /api/packages?owner=me`",
         ));
     }
     let owner = caller.publisher().to_string();
     let packages = state
         .db(move |connection| store::owned_packages(connection, &owner))
         .await?;
-    Ok(axum::Json(json!({ "packages": packages })).into_response())
+    Ok(axum::Json(PackageListing { packages }).into_response())
 }
 
 async fn package(
@@ -336,10 +360,8 @@ async fn read_upload<T: serde::de::DeserializeOwned>(
 
 #[derive(Deserialize)]
 struct PublishRequest {
-    manifest: Value,
-    sha256: String,
-    size: u64,
-    git: Option<GitInfo>,
+    #[serde(flatten)]
+    head: SourcePublishHead,
     tarball: String,
 }
 
@@ -354,33 +376,33 @@ async fn publish(
     let (bytes, sha256) = decode_payload(
         "tarball",
         &request.tarball,
-        request.size,
-        &request.sha256,
+        request.head.size,
+        &request.head.sha256,
         state.max_package_bytes,
     )?;
-    let manifest = check_manifest(&request.manifest, &name, &version)?;
+    let manifest = check_manifest(&request.head.manifest, &name, &version)?;
     let what = format!("`{name}` `{version}`");
+    let declared_sha256 = sha256.clone();
     let new = NewVersion {
         name,
         version,
         manifest,
         sha256,
         bytes,
-        git: request.git.unwrap_or_default(),
+        git: request.head.git.unwrap_or_default(),
         publisher: caller.publisher().to_string(),
         token_id: caller.token.id,
     };
     let outcome = state
         .db(move |connection| store::publish(connection, &new, &Timestamp::now().to_string()))
         .await?;
-    upload_response(outcome, Map::new(), &what)
+    upload_response(outcome, &what, &declared_sha256, |record| record)
 }
 
 #[derive(Deserialize)]
 struct PrebuiltRequest {
-    platform: String,
-    sha256: String,
-    size: u64,
+    #[serde(flatten)]
+    head: PrebuiltPublishHead,
     binary: String,
 }
 
@@ -392,25 +414,22 @@ async fn publish_prebuilt(
 ) -> Result<Response, ApiError> {
     let (caller, request): (_, PrebuiltRequest) =
         read_upload(&state, credentials, &name, &version, body).await?;
-    check_platform(&request.platform)?;
+    let head = request.head;
+    check_platform(&head.platform)?;
     let (bytes, sha256) = decode_payload(
         "binary",
         &request.binary,
-        request.size,
-        &request.sha256,
+        head.size,
+        &head.sha256,
         state.max_package_bytes,
     )?;
-    let what = format!(
-        "the `{}` prebuilt of `{name}` `{version}`",
-        request.platform
-    );
-    let mut context = Map::new();
-    context.insert("name".to_string(), name.clone().into());
-    context.insert("version".to_string(), version.clone().into());
+    let what = format!("the `{}` prebuilt of `{name}` `{version}`", head.platform);
+    let answered = (name.clone(), version.clone());
+    let declared_sha256 = sha256.clone();
     let new = NewPrebuilt {
         name,
         version,
-        platform: request.platform,
+        platform: head.platform,
         sha256,
         bytes,
         publisher: caller.publisher().to_string(),
@@ -420,7 +439,13 @@ async fn publish_prebuilt(
             store::publish_prebuilt(connection, &new, &Timestamp::now().to_string())
         })
         .await?;
-    upload_response(outcome, context, &what)
+    upload_response(outcome, &what, &declared_sha256, |prebuilt| {
+        PrebuiltAnswerRecord {
+            name: answered.0,
+            version: answered.1,
+            prebuilt,
+        }
+    })
 }
 
 async fn yank(
@@ -457,10 +482,17 @@ async fn set_yanked(
             store::set_yanked(connection, &name, &version, &publisher, yanked, &now)
         })
         .await?;
-    let result = if yanked { "yanked" } else { "restored" };
-    let mut body = json!({ "result": result, "changed": changed });
-    merge(&mut body, json!(record));
-    Ok(axum::Json(body).into_response())
+    let result = if yanked {
+        YankResult::Yanked
+    } else {
+        YankResult::Restored
+    };
+    Ok(axum::Json(YankAnswer {
+        result,
+        changed,
+        record,
+    })
+    .into_response())
 }
 
 async fn get_permissions(
@@ -478,12 +510,6 @@ async fn get_permissions(
     Ok(axum::Json(permissions).into_response())
 }
 
-#[derive(Deserialize)]
-struct PermissionsRequest {
-    owner: Option<String>,
-    publishers: Vec<String>,
-}
-
 async fn put_permissions(
     State(state): State<AppState>,
     credentials: Credentials,
@@ -499,7 +525,7 @@ async fn put_permissions(
         super::check_publisher_name(publisher).map_err(|err| {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_permissions",
+                ErrorCode::InvalidPermissions,
                 err.to_string(),
             )
         })?;
@@ -531,7 +557,7 @@ async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
         let chunk = chunk.map_err(|err| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "incomplete_body",
+                ErrorCode::IncompleteBody,
                 format!("the request body ended early: {err}\nhint: retry the upload"),
             )
         })?;
@@ -547,12 +573,12 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|err| match err.classify() {
         serde_json::error::Category::Data => ApiError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_body",
+            ErrorCode::InvalidBody,
             format!("the request body does not have the documented fields: {err}"),
         ),
         _ => ApiError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_json",
+            ErrorCode::InvalidJson,
             format!("the request body is not complete JSON: {err}"),
         ),
     })
@@ -571,7 +597,7 @@ fn decode_payload(
         .map_err(|err| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "invalid_base64",
+                ErrorCode::InvalidBase64,
                 format!(
                     "`{field}` is not valid base64 ({err})\nhint: send standard base64 with padding"
                 ),
@@ -584,7 +610,7 @@ fn decode_payload(
     if actual_size != declared_size {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "size_mismatch",
+            ErrorCode::SizeMismatch,
             format!("`size` says {declared_size} bytes but `{field}` holds {actual_size}\nhint: the upload was altered or cut short; retry it"),
         )
         .with("actual_size", actual_size));
@@ -593,7 +619,7 @@ fn decode_payload(
     if !declared_sha256.eq_ignore_ascii_case(&actual_sha256) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "checksum_mismatch",
+            ErrorCode::ChecksumMismatch,
             format!("`sha256` does not match the sha256 of `{field}` ({actual_sha256})\nhint: the upload was altered in transit; retry it"),
         )
         .with("actual_sha256", actual_sha256));
@@ -607,7 +633,7 @@ fn check_manifest(document: &Value, name: &str, version: &str) -> Result<String,
     let manifest = Manifest::parse(FsPath::new(manifest::MANIFEST_FILE), &text).map_err(|err| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_manifest",
+            ErrorCode::InvalidManifest,
             err.to_string(),
         )
     })?;
@@ -615,7 +641,7 @@ fn check_manifest(document: &Value, name: &str, version: &str) -> Result<String,
     if manifest.name != name || path_version.as_ref() != Some(&manifest.version) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "manifest_mismatch",
+            ErrorCode::ManifestMismatch,
             format!(
                 "the path names `{name}` `{version}` but the manifest says `{}` `{}`\nhint: publish to the name and version written in chuks.json",
                 manifest.name, manifest.version
@@ -628,13 +654,13 @@ fn check_manifest(document: &Value, name: &str, version: &str) -> Result<String,
 fn check_name(name: &str) -> Result<(), ApiError> {
     manifest::validate_name(name).map_err(|reason| {
         let hint = if name.starts_with('@') && !name.contains('/') {
-            "encode the `/` of a scoped name as `%2F`, e.g. `/packages/@scope%2Fname`"
+            "encode the `/` of a scoped name as `%2F`, e.g. `/api/packages/@scope%2Fname`"
         } else {
             "use the `name` from chuks.json"
         };
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_name",
+            ErrorCode::InvalidName,
             format!("`{name}` is not a valid package name ({reason})\nhint: {hint}"),
         )
     })
@@ -645,7 +671,7 @@ fn check_name_and_version(name: &str, version: &str) -> Result<(), ApiError> {
     manifest::parse_version(version).map_err(|(reason, hint)| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_version",
+            ErrorCode::InvalidVersion,
             format!("`{version}` is not a SemVer 2.0 version ({reason})\nhint: {hint}"),
         )
     })?;
@@ -658,7 +684,7 @@ fn check_platform(platform: &str) -> Result<(), ApiError> {
     }
     Err(ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "unknown_platform",
+        ErrorCode::UnknownPlatform,
         format!(
             "unknown platform `{platform}`\nhint: use one of {}",
             crate::prebuilt::PLATFORMS
@@ -668,34 +694,38 @@ fn check_platform(platform: &str) -> Result<(), ApiError> {
     ))
 }
 
-/// `201 published`, `200 already_published`, or `409 version_exists`.
-fn upload_response<T: serde::Serialize>(
+/// `201 published`, or `409 version_exists` for every overwrite (identical bytes included, as
+/// the real registry answers) with `stored_sha256`; `answer` turns the stored record into the one
+/// the route answers with.
+fn upload_response<T, R: serde::Serialize>(
     outcome: Upload<T>,
-    context: Map<String, Value>,
     what: &str,
+    declared_sha256: &str,
+    answer: impl FnOnce(T) -> R,
 ) -> Result<Response, ApiError> {
-    let (status, result, record) = match outcome {
-        Upload::Published(record) => (StatusCode::CREATED, "published", record),
-        Upload::AlreadyPublished(record) => (StatusCode::OK, "already_published", record),
-        Upload::Conflict { stored_sha256 } => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "version_exists",
-                format!("{what} is already published with other contents (sha256 {stored_sha256})\nhint: published contents never change; bump `version` in chuks.json and tag a new release"),
-            )
-            .with("stored_sha256", stored_sha256));
+    match outcome {
+        Upload::Published(record) => {
+            let body = PublishAnswer {
+                result: PublishResult::Published,
+                record: answer(record),
+            };
+            Ok((StatusCode::CREATED, axum::Json(body)).into_response())
         }
-    };
-    let mut body = json!({ "result": result });
-    merge(&mut body, Value::Object(context));
-    merge(&mut body, json!(record));
-    Ok((status, axum::Json(body)).into_response())
-}
-
-/// Copies the fields of object `from` into object `into`.
-fn merge(into: &mut Value, from: Value) {
-    if let (Value::Object(into), Value::Object(from)) = (into, from) {
-        into.extend(from);
+        Upload::Exists { stored_sha256 } => {
+            let message = if stored_sha256.eq_ignore_ascii_case(declared_sha256) {
+                format!(
+                    "{what} is already published with these contents (sha256 {stored_sha256})\nhint: nothing to do: a re-run of a published release changes nothing"
+                )
+            } else {
+                format!(
+                    "{what} is already published with other contents (sha256 {stored_sha256})\nhint: published contents never change; bump `version` in chuks.json and tag a new release"
+                )
+            };
+            Err(
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::VersionExists, message)
+                    .with("stored_sha256", stored_sha256),
+            )
+        }
     }
 }
 
@@ -717,7 +747,7 @@ async fn rate_limit(State(state): State<AppState>, request: Request, next: Next)
     {
         let mut response = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             "too many requests\nhint: wait for `Retry-After` seconds and retry",
         )
         .into_response();
@@ -762,14 +792,21 @@ async fn as_json_error(response: Response) -> Response {
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .unwrap_or_default();
     let (code, fallback) = match status {
-        StatusCode::NOT_FOUND => ("not_found", "no such route\nhint: see docs/registry-api.md"),
+        StatusCode::NOT_FOUND => (
+            ErrorCode::NotFound,
+            "no such route\nhint: see docs/registry-api.md",
+        ),
         StatusCode::METHOD_NOT_ALLOWED => (
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             "this route does not accept that method",
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => ("package_too_large", "the request body is too large"),
-        status if status.is_client_error() => ("bad_request", "the request could not be parsed"),
-        _ => ("internal", "the server failed"),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            (ErrorCode::PackageTooLarge, "the request body is too large")
+        }
+        status if status.is_client_error() => {
+            (ErrorCode::BadRequest, "the request could not be parsed")
+        }
+        _ => (ErrorCode::Internal, "the server failed"),
     };
     let message = if text.trim().is_empty() {
         fallback.to_string()

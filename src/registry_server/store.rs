@@ -8,9 +8,11 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use semver::Version;
-use serde::{Deserialize, Serialize};
 
 use super::RegistryError;
+use crate::protocol::{
+    GitInfo, PackageRecord, PackageSummary, Permissions, PrebuiltRecord, VersionRecord,
+};
 
 /// The database file inside the data folder.
 const DATABASE_FILE: &str = "registry.sqlite3";
@@ -90,7 +92,7 @@ pub enum StoreError {
     },
 
     #[error(
-        "publisher `{publisher}` may not publish `{name}`\nhint: ask the owner `{owner}` to add you with `PUT /packages/{{name}}/permissions`"
+        "publisher `{publisher}` may not publish `{name}`\nhint: ask the owner `{owner}` to add you with `PUT /api/packages/{{name}}/permissions`"
     )]
     NotAPublisher {
         publisher: String,
@@ -179,38 +181,6 @@ fn migrate(connection: &mut Connection, path: &Path) -> Result<(), RegistryError
     tx.commit().map_err(database)
 }
 
-/// Where a version came from in git; every field is optional.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GitInfo {
-    pub tag: Option<String>,
-    pub commit: Option<String>,
-    pub repository: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PrebuiltRecord {
-    pub platform: String,
-    pub sha256: String,
-    pub size: u64,
-    pub published_at: String,
-}
-
-/// A published version as the API shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct VersionRecord {
-    pub name: String,
-    pub version: String,
-    pub sha256: String,
-    pub size: u64,
-    pub yanked: bool,
-    pub yanked_at: Option<String>,
-    pub publisher: String,
-    pub published_at: String,
-    pub downloads: u64,
-    pub git: GitInfo,
-    pub prebuilts: Vec<PrebuiltRecord>,
-}
-
 /// A validated upload of a package version.
 pub struct NewVersion {
     pub name: String,
@@ -233,11 +203,10 @@ pub struct NewPrebuilt {
     pub publisher: String,
 }
 
-/// How an idempotent upload ended.
+/// How an upload ended: stored, or refused because the slot is taken (whatever it holds).
 pub enum Upload<T> {
     Published(T),
-    AlreadyPublished(T),
-    Conflict { stored_sha256: String },
+    Exists { stored_sha256: String },
 }
 
 /// Stores a version and its blob in one transaction, unless that version already exists.
@@ -263,11 +232,7 @@ pub fn publish(
         )
         .optional()?;
     if let Some(stored_sha256) = stored {
-        return Ok(if stored_sha256 == new.sha256 {
-            Upload::AlreadyPublished(version_record(&tx, &new.name, &new.version)?)
-        } else {
-            Upload::Conflict { stored_sha256 }
-        });
+        return Ok(Upload::Exists { stored_sha256 });
     }
     insert_blob(&tx, &new.sha256, &new.bytes)?;
     tx.execute(
@@ -303,12 +268,8 @@ pub fn publish_prebuilt(
     require_publisher(&tx, &new.name, &new.publisher)?;
     require_version(&tx, &new.name, &new.version)?;
     if let Some(stored) = prebuilt_record(&tx, &new.name, &new.version, &new.platform)? {
-        return Ok(if stored.sha256 == new.sha256 {
-            Upload::AlreadyPublished(stored)
-        } else {
-            Upload::Conflict {
-                stored_sha256: stored.sha256,
-            }
+        return Ok(Upload::Exists {
+            stored_sha256: stored.sha256,
         });
     }
     insert_blob(&tx, &new.sha256, &new.bytes)?;
@@ -417,14 +378,6 @@ pub fn version(
 }
 
 /// A package with every version (yanked included) in SemVer order.
-#[derive(Debug, Serialize)]
-pub struct PackageRecord {
-    pub name: String,
-    pub owner: String,
-    pub downloads: u64,
-    pub versions: Vec<VersionRecord>,
-}
-
 pub fn package(connection: &Connection, name: &str) -> Result<PackageRecord, StoreError> {
     let owner = package_owner(connection, name)?.ok_or_else(|| package_not_found(name))?;
     let mut versions = Vec::new();
@@ -439,16 +392,7 @@ pub fn package(connection: &Connection, name: &str) -> Result<PackageRecord, Sto
     })
 }
 
-/// A package in the `GET /packages?owner=me` listing.
-#[derive(Debug, Serialize)]
-pub struct PackageSummary {
-    pub name: String,
-    pub owner: String,
-    pub latest: Option<String>,
-    pub versions: usize,
-    pub downloads: u64,
-}
-
+/// The packages `owner` owns, for `GET /packages?owner=me`.
 pub fn owned_packages(
     connection: &Connection,
     owner: &str,
@@ -479,13 +423,6 @@ pub fn owned_packages(
 }
 
 /// Who may publish a package: its owner and the publishers the owner granted.
-#[derive(Debug, Serialize)]
-pub struct Permissions {
-    pub name: String,
-    pub owner: String,
-    pub publishers: Vec<String>,
-}
-
 pub fn permissions(connection: &Connection, name: &str) -> Result<Permissions, StoreError> {
     let owner = package_owner(connection, name)?.ok_or_else(|| package_not_found(name))?;
     let mut statement =

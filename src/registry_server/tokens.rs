@@ -2,9 +2,9 @@
 
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
-use serde_json::{Value, json};
 
 use super::RegistryError;
+use crate::protocol::TokenInfo;
 use crate::token::{self, ApiToken, Scope};
 
 /// Shortest and longest expiry a token may be created with, in days.
@@ -52,19 +52,19 @@ impl TokenRecord {
         }
     }
 
-    /// The JSON shape of `GET /tokens/self` and `token list --format json`.
-    pub fn to_json(&self, now: Timestamp) -> Value {
-        json!({
-            "id": self.id,
-            "name": self.name,
-            "publisher": self.publisher,
-            "scopes": self.scopes,
-            "status": self.status(now).as_str(),
-            "created_at": self.created_at.to_string(),
-            "expires_at": self.expires_at.to_string(),
-            "last_used_at": self.last_used_at.map(|t| t.to_string()),
-            "revoked_at": self.revoked_at.map(|t| t.to_string()),
-        })
+    /// What `GET /tokens/self` and `token list --format json` show.
+    pub fn info(&self, now: Timestamp) -> TokenInfo {
+        TokenInfo {
+            id: self.id,
+            name: self.name.clone(),
+            publisher: self.publisher.clone(),
+            scopes: self.scopes.iter().map(|s| s.as_str().to_string()).collect(),
+            status: self.status(now).as_str().to_string(),
+            created_at: self.created_at.to_string(),
+            expires_at: self.expires_at.to_string(),
+            last_used_at: self.last_used_at.map(|t| t.to_string()),
+            revoked_at: self.revoked_at.map(|t| t.to_string()),
+        }
     }
 }
 

@@ -173,6 +173,8 @@ pub fn outputs(output: &std::process::Output) -> (String, String) {
 }
 
 pub mod fault_proxy;
+pub mod real_registry;
+pub mod registry;
 
 /// A plain HTTP/1.0 GET against a loopback URL: (status, parsed JSON body or Null).
 pub fn http_get_json(url: &str) -> (u16, serde_json::Value) {

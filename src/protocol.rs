@@ -1,0 +1,325 @@
+//! The registry wire format of `docs/registry-api.md`, typed once: what `registry_client` sends
+//! and reads, and what `registry_server` parses and answers.
+//!
+//! Uploads carry their payload as a base64 string field next to a small head; the head types
+//! here leave the payload out so the client can stream it from disk after the serialised head.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Where the API lives below a registry's base URL: the official CLI appends it to
+/// `CHUKS_REGISTRY_URL`, and the reference registry serves its routes there too.
+pub const API_PREFIX: &str = "/api";
+
+/// The JSON field of a source publish that carries the base64 tarball; sent last.
+pub const SOURCE_PAYLOAD_FIELD: &str = "tarball";
+
+/// The JSON field of a prebuilt upload that carries the base64 binary; sent last.
+pub const PREBUILT_PAYLOAD_FIELD: &str = "binary";
+
+/// Where a version came from in git; every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitInfo {
+    pub tag: Option<String>,
+    pub commit: Option<String>,
+    pub repository: Option<String>,
+}
+
+/// `POST /packages/{name}/{version}` without its [`SOURCE_PAYLOAD_FIELD`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourcePublishHead {
+    pub manifest: Value,
+    pub sha256: String,
+    pub size: u64,
+    #[serde(default)]
+    pub git: Option<GitInfo>,
+}
+
+/// `POST /packages/{name}/{version}/prebuilt` without its [`PREBUILT_PAYLOAD_FIELD`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrebuiltPublishHead {
+    pub platform: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// One platform's prebuilt binary of a version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrebuiltRecord {
+    pub platform: String,
+    pub sha256: String,
+    pub size: u64,
+    pub published_at: String,
+}
+
+/// A published version as the registry reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionRecord {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    pub size: u64,
+    #[serde(default)]
+    pub yanked: bool,
+    #[serde(default)]
+    pub yanked_at: Option<String>,
+    pub publisher: String,
+    pub published_at: String,
+    #[serde(default)]
+    pub downloads: u64,
+    #[serde(default)]
+    pub git: GitInfo,
+    #[serde(default)]
+    pub prebuilts: Vec<PrebuiltRecord>,
+}
+
+/// How a publish ended on the registry's side. An overwrite is never a result: it is refused
+/// with `409 version_exists`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PublishResult {
+    Published,
+}
+
+/// A publish answer: `{"result": …, …record}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishAnswer<R> {
+    pub result: PublishResult,
+    #[serde(flatten)]
+    pub record: R,
+}
+
+/// The record a prebuilt upload answers with: the version it belongs to, and the binary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrebuiltAnswerRecord {
+    pub name: String,
+    pub version: String,
+    #[serde(flatten)]
+    pub prebuilt: PrebuiltRecord,
+}
+
+/// The part of either publish answer a client checks: the sha256 the registry stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredDigest {
+    pub sha256: String,
+}
+
+/// `GET /tokens/self` (and `registry token list --format json`): a token's metadata, never the
+/// token itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub publisher: String,
+    pub scopes: Vec<String>,
+    pub status: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+/// What a yank or restore did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum YankResult {
+    Yanked,
+    Restored,
+}
+
+/// `POST …/yank` and `…/restore`: `{"result", "changed", …version}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct YankAnswer {
+    pub result: YankResult,
+    /// False when the version already was in the requested state.
+    #[serde(default)]
+    pub changed: bool,
+    #[serde(flatten)]
+    pub record: VersionRecord,
+}
+
+/// `GET /packages/{name}`: a package with every version (yanked included) in SemVer order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PackageRecord {
+    pub name: String,
+    pub owner: String,
+    pub downloads: u64,
+    pub versions: Vec<VersionRecord>,
+}
+
+/// One package of the `GET /packages?owner=me` listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageSummary {
+    pub name: String,
+    pub owner: String,
+    pub latest: Option<String>,
+    pub versions: usize,
+    pub downloads: u64,
+}
+
+/// `GET /packages?owner=me`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageListing {
+    pub packages: Vec<PackageSummary>,
+}
+
+/// `GET /packages/{name}/permissions`, and the answer to `PUT`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Permissions {
+    pub name: String,
+    pub owner: String,
+    pub publishers: Vec<String>,
+}
+
+/// The body of `PUT /packages/{name}/permissions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PermissionsRequest {
+    #[serde(default)]
+    pub owner: Option<String>,
+    pub publishers: Vec<String>,
+}
+
+/// `GET /health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+}
+
+/// Every error answer: `{"error": {"code", "message", …extra}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The documented extensions of some codes (`stored_sha256`, `revoked_at`, `scope`…).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl ErrorDetail {
+    /// A string extension field, e.g. `stored_sha256`.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.extra.get(name).and_then(Value::as_str)
+    }
+}
+
+/// Declares [`ErrorCode`] with the wire spelling of each variant, written once.
+macro_rules! error_codes {
+    ($($variant:ident => $code:literal,)*) => {
+        /// The documented error codes; a code this crate does not know keeps its text in `Other`.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($variant,)*
+            Other(String),
+        }
+
+        impl ErrorCode {
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(ErrorCode::$variant => $code,)*
+                    ErrorCode::Other(code) => code,
+                }
+            }
+
+            pub fn parse(code: &str) -> ErrorCode {
+                match code {
+                    $($code => ErrorCode::$variant,)*
+                    other => ErrorCode::Other(other.to_string()),
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    InvalidJson => "invalid_json",
+    InvalidBody => "invalid_body",
+    InvalidBase64 => "invalid_base64",
+    InvalidName => "invalid_name",
+    InvalidVersion => "invalid_version",
+    InvalidQuery => "invalid_query",
+    IncompleteBody => "incomplete_body",
+    BadRequest => "bad_request",
+    MissingToken => "missing_token",
+    NotAnApiToken => "not_an_api_token",
+    InvalidToken => "invalid_token",
+    TokenRevoked => "token_revoked",
+    TokenExpired => "token_expired",
+    MissingScope => "missing_scope",
+    NotAPublisher => "not_a_publisher",
+    NotTheOwner => "not_the_owner",
+    NotFound => "not_found",
+    PackageNotFound => "package_not_found",
+    VersionNotFound => "version_not_found",
+    PrebuiltNotFound => "prebuilt_not_found",
+    MethodNotAllowed => "method_not_allowed",
+    VersionExists => "version_exists",
+    PackageTooLarge => "package_too_large",
+    ChecksumMismatch => "checksum_mismatch",
+    SizeMismatch => "size_mismatch",
+    ManifestMismatch => "manifest_mismatch",
+    InvalidManifest => "invalid_manifest",
+    UnknownPlatform => "unknown_platform",
+    InvalidPermissions => "invalid_permissions",
+    RateLimited => "rate_limited",
+    Internal => "internal",
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(deserializer)?;
+        Ok(ErrorCode::parse(&code))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_round_trip_and_unknown_ones_are_kept() {
+        for code in ["version_exists", "token_revoked", "internal"] {
+            assert_eq!(ErrorCode::parse(code).as_str(), code);
+            assert!(!matches!(ErrorCode::parse(code), ErrorCode::Other(_)));
+        }
+        let foreign: ErrorBody =
+            serde_json::from_str(r#"{"error": {"code": "E_DUP", "message": "m", "n": 1}}"#)
+                .unwrap();
+        assert_eq!(foreign.error.code, ErrorCode::Other("E_DUP".to_string()));
+        assert_eq!(
+            serde_json::to_string(&foreign).unwrap(),
+            r#"{"error":{"code":"E_DUP","message":"m","n":1}}"#
+        );
+    }
+
+    #[test]
+    fn a_publish_head_serialises_in_wire_order() {
+        let head = PrebuiltPublishHead {
+            platform: "linux-x86_64".to_string(),
+            sha256: "ab".to_string(),
+            size: 3,
+        };
+        assert_eq!(
+            serde_json::to_string(&head).unwrap(),
+            r#"{"platform":"linux-x86_64","sha256":"ab","size":3}"#
+        );
+    }
+}
