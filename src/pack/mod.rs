@@ -17,7 +17,7 @@ pub use archive::{
     ARCHIVE_MTIME, FileDigest, TarballSummary, file_digest, write_tarball,
     write_tarball_with_threads, write_tempfile,
 };
-pub use leak_guard::{Finding, Refusal, TokenMatch};
+pub use leak_guard::{Encoding, Finding, Refusal, TokenMatch};
 
 /// Default limit on the package's total file size.
 pub const DEFAULT_MAX_PACKAGE_BYTES: u64 = 256 * 1024 * 1024;
