@@ -76,6 +76,9 @@ pub enum PackError {
     #[error("`{path}` is a symlink to `{}`, which does not exist\nhint: remove the link, or exclude it in `.chuksignore`", target.display())]
     SymlinkDangling { path: String, target: PathBuf },
 
+    #[error("`{path}` is a symlink to `{}`, which leads back to itself (a symlink loop)\nhint: fix or remove the link, or exclude it in `.chuksignore`", target.display())]
+    SymlinkLoop { path: String, target: PathBuf },
+
     #[error(
         "`{path}` is a symlink to `{target}`, which is not packed itself (ignored or always left out)\nhint: replace the link with a copy of a file that belongs in the package, or exclude the link in `.chuksignore`"
     )]
@@ -112,6 +115,7 @@ impl HasExit for PackError {
         match self {
             PackError::SymlinkOutside { .. }
             | PackError::SymlinkDangling { .. }
+            | PackError::SymlinkLoop { .. }
             | PackError::SymlinkToUnpacked { .. }
             | PackError::SymlinkToFolder { .. }
             | PackError::TooLarge { .. }
