@@ -250,11 +250,21 @@ fn escape_property(text: &str) -> String {
     escape_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// Writes a JSON value as one line on stdout.
+/// Writes a JSON value as one line on stdout, tokens masked: results echo arguments (the tag).
 pub fn print_json(value: &serde_json::Value) {
+    write_json_line(&redact(&value.to_string()));
+}
+
+/// Writes a JSON value unmasked: only for `registry token create`, whose purpose is to print
+/// a new token once.
+pub fn print_json_revealing_token(value: &serde_json::Value) {
+    write_json_line(&value.to_string());
+}
+
+fn write_json_line(text: &str) {
     let mut out = std::io::stdout().lock();
     // A closed stdout (e.g. `| head`) is not worth a panic.
-    let _ = writeln!(out, "{value}");
+    let _ = writeln!(out, "{text}");
 }
 
 #[cfg(test)]

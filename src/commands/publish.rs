@@ -348,7 +348,7 @@ fn print_result(report: &Report, reporter: &Reporter, exit: Exit) {
             println!(
                 "{}: {what} (tag `{}`) at {}",
                 field("result"),
-                field("tag"),
+                crate::redact::redact(field("tag")),
                 field("registry")
             );
             if field("confirmed") == "true" {
@@ -371,6 +371,7 @@ fn print_result(report: &Report, reporter: &Reporter, exit: Exit) {
                         record.published_at
                     );
                     if let (Some(tag), Some(commit)) = (&record.git.tag, &record.git.commit) {
+                        let tag = crate::redact::redact(tag);
                         println!("  recorded tag `{tag}` at commit {commit}");
                     }
                 }
