@@ -15,6 +15,12 @@ const MASK: &str = "****";
 /// `text` with every token-shaped string replaced by its prefix and `****`. Borrows when there
 /// is nothing to mask, which is almost always.
 pub fn redact(text: &str) -> Cow<'_, str> {
+    mask_tokens(text, 0)
+}
+
+/// `text` with every token-shaped string replaced by its prefix, at most `shown` characters
+/// of its body, and `****`.
+pub fn mask_tokens(text: &str, shown: usize) -> Cow<'_, str> {
     let bytes = text.as_bytes();
     let Some(first) = token_patterns::find_first(bytes, bytes.len(), Strictness::Lenient) else {
         return Cow::Borrowed(text);
@@ -26,8 +32,7 @@ pub fn redact(text: &str) -> Cow<'_, str> {
         let start = done + found.start;
         // Prefixes and bodies are ASCII, so both ends fall on character boundaries.
         redacted.push_str(&text[done..start]);
-        redacted.push_str(std::str::from_utf8(found.pattern.prefix).unwrap_or_default());
-        redacted.push_str(MASK);
+        redacted.push_str(&found.masked(&bytes[done..], shown));
         done = start + found.len;
         let rest = &bytes[done..];
         next = token_patterns::find_first(rest, rest.len(), Strictness::Lenient);

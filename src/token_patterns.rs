@@ -173,7 +173,8 @@ impl PartialEq for TokenPattern {
 impl Eq for TokenPattern {}
 
 impl Found {
-    /// The token's prefix and at most `shown` body characters, then `****`.
+    /// The token's prefix and at most `shown` body characters, then `****`. `bytes` is the
+    /// slice the token was found in.
     pub fn masked(&self, bytes: &[u8], shown: usize) -> String {
         let end = (self.start + self.pattern.prefix.len() + shown).min(self.start + self.len);
         format!("{}****", String::from_utf8_lossy(&bytes[self.start..end]))

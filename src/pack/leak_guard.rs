@@ -23,7 +23,7 @@ use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
 use super::{PackError, PackFile};
-use crate::redact::redact;
+use crate::redact::mask_tokens;
 pub use content::Encoding;
 use content::{ContentMatch, Secret};
 
@@ -151,17 +151,18 @@ fn encoded(encoding: Encoding) -> String {
         .unwrap_or_default()
 }
 
-/// A path for messages: each component that holds a token, in any encoding the scan knows,
-/// is replaced by the token's masked form.
+/// A path for messages: tokens in it are masked, and a component holding an encoded token is
+/// replaced by the token's masked form.
 fn masked_path(path: &str) -> String {
     path.split('/')
         .map(
             |component| match content::scan_bytes(component.as_bytes()) {
                 Some(ContentMatch {
                     secret: Secret::Token { masked, .. },
+                    encoding,
                     ..
-                }) => masked,
-                _ => redact(component).into_owned(),
+                }) if encoding != Encoding::Plain => masked,
+                _ => mask_tokens(component, content::SHOWN_BODY_CHARS).into_owned(),
             },
         )
         .collect::<Vec<_>>()
