@@ -170,12 +170,13 @@ pub struct NetworkArgs {
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub retries: u32,
 
-    /// Seconds to wait for a connection.
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    /// Seconds to wait for a connection (at least 1).
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub connect_timeout: u64,
 
-    /// Seconds without any progress before a transfer is abandoned (there is no total limit).
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    /// Seconds without any progress before a transfer is abandoned, at least 1 (there is no
+    /// total limit).
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub stall_timeout: u64,
 }
 

@@ -39,6 +39,46 @@ const INHERITED_ENV_VARS: &[&str] = &[
     "GIT_CONFIG_SYSTEM",
 ];
 
+/// Configuration every git command runs with, overriding the repository's (`.git/config`
+/// and what it includes): each names a program git would otherwise run, and a program the
+/// repository names could read chuks-ci's environment while it holds the token.
+/// - `core.fsmonitor`: the file-system monitor hook `status` runs;
+/// - `core.hooksPath`: every hook (`reference-transaction` on `tag`, `pre-push`, commit hooks);
+/// - `core.pager`, `core.editor`, `core.askPass`: `cat` and `:` are git's own no-ops;
+/// - `core.sshCommand`, `protocol.ext.allow`: the programs a push can be told to run;
+/// - `gpg.*`: the signing programs `commit` and `tag` run when signing is configured;
+/// - `gc.auto`, `maintenance.auto`: no background maintenance after a write.
+///
+/// Besides these: `credential.helper` is emptied for every command but a push or fetch
+/// ([`TRANSPORT_COMMANDS`]), which may need the CI's helper; commands that compare file
+/// contents ([`COMPARES_CONTENTS`]) run with every configured clean/smudge/process filter
+/// emptied; commands that show diffs ([`SHOWS_DIFFS`]) get `--no-ext-diff --no-textconv`.
+/// `uploadpack.packObjectsHook` is not listed: git ignores it in repository configuration.
+const SAFE_CONFIG: &[&str] = &[
+    "core.fsmonitor=false",
+    "core.hooksPath=/dev/null",
+    "core.pager=cat",
+    "core.editor=:",
+    "core.askPass=",
+    "core.sshCommand=ssh",
+    "protocol.ext.allow=never",
+    "gpg.program=gpg",
+    "gpg.ssh.program=ssh-keygen",
+    "gpg.x509.program=gpgsm",
+    "gpg.ssh.defaultKeyCommand=",
+    "gc.auto=0",
+    "maintenance.auto=false",
+];
+
+/// Subcommands that talk to a remote and may need a credential helper.
+const TRANSPORT_COMMANDS: &[&str] = &["push", "fetch"];
+
+/// Subcommands that may run a clean or smudge filter on the working tree's files.
+const COMPARES_CONTENTS: &[&str] = &["status", "add", "commit", "stash", "checkout", "reset"];
+
+/// Subcommands that may run an external diff program or a textconv driver.
+const SHOWS_DIFFS: &[&str] = &["show", "diff", "log"];
+
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
     #[error(
@@ -217,9 +257,11 @@ impl Git {
         self.command(args).output().map_err(GitError::Spawn)
     }
 
+    /// `git args`, with the allow-listed environment and every repository-configured program
+    /// disabled (see [`SAFE_CONFIG`]).
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(&self.program);
-        command.args(args).current_dir(&self.dir).env_clear();
+        command.current_dir(&self.dir).env_clear();
         for name in INHERITED_ENV_VARS {
             if let Some(value) = std::env::var_os(name) {
                 command.env(name, value);
@@ -230,7 +272,65 @@ impl Git {
             .env("LC_ALL", "C")
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("GIT_OPTIONAL_LOCKS", "0");
+        // Command-line configuration is read after the repository's, so it wins.
+        let subcommand = args.first().copied().unwrap_or_default();
+        for setting in SAFE_CONFIG {
+            command.args(["-c", setting]);
+        }
+        if !TRANSPORT_COMMANDS.contains(&subcommand) {
+            command.args(["-c", "credential.helper="]);
+        }
+        if COMPARES_CONTENTS.contains(&subcommand) {
+            for setting in self.filter_overrides(command.get_envs()) {
+                command.arg("-c").arg(setting);
+            }
+        }
+        command.args(args.first());
+        if SHOWS_DIFFS.contains(&subcommand) {
+            command.args(["--no-ext-diff", "--no-textconv"]);
+        }
+        command.args(args.iter().skip(1));
         command
+    }
+
+    /// Settings that switch off every clean, smudge and process filter the configuration
+    /// defines: their driver names are the repository's own, so they are listed first (reading
+    /// configuration runs nothing). A failing query leaves nothing to switch off.
+    fn filter_overrides<'a>(
+        &self,
+        env: impl Iterator<Item = (&'a std::ffi::OsStr, Option<&'a std::ffi::OsStr>)>,
+    ) -> Vec<String> {
+        let mut query = Command::new(&self.program);
+        query.current_dir(&self.dir).env_clear();
+        for (name, value) in env {
+            if let Some(value) = value {
+                query.env(name, value);
+            }
+        }
+        let output = query
+            .args(["config", "--null", "--name-only", "--get-regexp"])
+            .arg(r"^filter\..*\.(clean|smudge|process|required)$")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output();
+        let Ok(output) = output else {
+            return Vec::new();
+        };
+        let keys = String::from_utf8_lossy(&output.stdout);
+        let mut drivers: Vec<&str> = keys
+            .split('\0')
+            .filter_map(|key| key.strip_prefix("filter.")?.rsplit_once('.'))
+            .map(|(driver, _)| driver)
+            .collect();
+        drivers.sort_unstable();
+        drivers.dedup();
+        drivers
+            .iter()
+            .flat_map(|driver| {
+                ["clean=", "smudge=", "process=", "required=false"]
+                    .map(|setting| format!("filter.{driver}.{setting}"))
+            })
+            .collect()
     }
 }
 

@@ -4,6 +4,7 @@
 //! `version`, and `dependencies` whose ranges parse. Unknown fields are kept but ignored.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use semver::{Version, VersionReq};
@@ -11,6 +12,9 @@ use serde_json::{Map, Value};
 
 /// The manifest's file name inside a package folder.
 pub const MANIFEST_FILE: &str = "chuks.json";
+
+/// The largest `chuks.json` read; real manifests are a few KiB.
+pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
 
 /// The longest package name accepted, scope included (npm's limit).
 pub const MAX_NAME_LEN: usize = 214;
@@ -48,6 +52,15 @@ pub enum ManifestError {
         path: PathBuf,
         source: std::io::Error,
     },
+
+    #[error("`{}` is {what}, not a regular file\nhint: point `--manifest` at the package's `chuks.json` file", path.display())]
+    NotAFile { path: PathBuf, what: &'static str },
+
+    #[error("`{}` is larger than {} bytes, the most a manifest may be\nhint: check that `--manifest` names the package's `chuks.json`", path.display(), MAX_MANIFEST_BYTES)]
+    TooLarge { path: PathBuf },
+
+    #[error("`{}` is not valid UTF-8: byte 0x{byte:02X} at line {}, column {}\nhint: save chuks.json as UTF-8", at.file.display(), at.line, at.column)]
+    InvalidUtf8 { at: Location, byte: u8 },
 
     #[error("`{}` is not valid JSON: {message}\nhint: fix the syntax at line {}, column {}", at.file.display(), at.line, at.column)]
     Syntax { at: Location, message: String },
@@ -101,8 +114,12 @@ pub enum ManifestError {
 impl ManifestError {
     pub fn location(&self) -> Option<&Location> {
         match self {
-            ManifestError::NotFound { .. } | ManifestError::Unreadable { .. } => None,
-            ManifestError::Syntax { at, .. }
+            ManifestError::NotFound { .. }
+            | ManifestError::Unreadable { .. }
+            | ManifestError::NotAFile { .. }
+            | ManifestError::TooLarge { .. } => None,
+            ManifestError::InvalidUtf8 { at, .. }
+            | ManifestError::Syntax { at, .. }
             | ManifestError::NotAnObject { at }
             | ManifestError::MissingField { at, .. }
             | ManifestError::WrongType { at, .. }
@@ -123,17 +140,15 @@ pub fn location_of(err: &(dyn std::error::Error + 'static)) -> Option<Location> 
 impl Manifest {
     /// Reads and validates the manifest at `path`.
     pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
-        let bytes = std::fs::read(path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => ManifestError::NotFound {
-                path: path.to_path_buf(),
-            },
-            _ => ManifestError::Unreadable {
-                path: path.to_path_buf(),
-                source,
-            },
+        let bytes = read_manifest_file(path)?;
+        let text = std::str::from_utf8(&bytes).map_err(|err| {
+            let valid = &bytes[..err.valid_up_to()];
+            ManifestError::InvalidUtf8 {
+                at: position_after(path, valid),
+                byte: bytes[err.valid_up_to()],
+            }
         })?;
-        let text = String::from_utf8_lossy(&bytes);
-        Manifest::parse(path, &text)
+        Manifest::parse(path, text)
     }
 
     /// Validates manifest text; `path` is only used in messages.
@@ -232,6 +247,77 @@ impl Manifest {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
         }
+    }
+}
+
+/// The manifest's bytes: a regular file (symlinks followed) of at most [`MAX_MANIFEST_BYTES`].
+/// A FIFO would block the read and a device (`/dev/zero`) would never end it.
+fn read_manifest_file(path: &Path) -> Result<Vec<u8>, ManifestError> {
+    let unreadable = |source: std::io::Error| match source.kind() {
+        std::io::ErrorKind::NotFound => ManifestError::NotFound {
+            path: path.to_path_buf(),
+        },
+        _ => ManifestError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        },
+    };
+    let not_a_file = |file_type: std::fs::FileType| ManifestError::NotAFile {
+        path: path.to_path_buf(),
+        what: describe_file_type(file_type),
+    };
+    // Checked before opening, since opening a FIFO blocks until a writer comes.
+    let metadata = std::fs::metadata(path).map_err(unreadable)?;
+    if !metadata.is_file() {
+        return Err(not_a_file(metadata.file_type()));
+    }
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    // Checked again on what was opened, in case the path changed in between.
+    let opened = file.metadata().map_err(unreadable)?;
+    if !opened.is_file() {
+        return Err(not_a_file(opened.file_type()));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_MANIFEST_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(ManifestError::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(bytes)
+}
+
+fn describe_file_type(file_type: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a FIFO";
+        }
+        if file_type.is_char_device() || file_type.is_block_device() {
+            return "a device";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() {
+        "a folder"
+    } else {
+        "a special file"
+    }
+}
+
+/// The 1-based line and column just after `text`, counting characters.
+fn position_after(path: &Path, text: &[u8]) -> Location {
+    let text = String::from_utf8_lossy(text);
+    let line_start = text.rfind('\n').map_or(0, |index| index + 1);
+    Location {
+        file: path.to_path_buf(),
+        line: text.matches('\n').count() + 1,
+        column: text[line_start..].chars().count() + 1,
     }
 }
 

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::redact::redact;
 use crate::registry_client::VersionRecord;
 use crate::report::Problem;
 
@@ -92,9 +93,10 @@ impl PublishReport {
             None => format!("{name} {version}"),
         };
         let result = self.result.map_or("", PublishResult::as_str);
+        // The tag came from the command line or the CI: a token pasted there stays masked.
         let mut lines = vec![format!(
             "{result}: {what} (tag `{}`) at {}",
-            text(&self.tag),
+            redact(&text(&self.tag)),
             text(&self.registry)
         )];
         if self.confirmed == Some(true) {
@@ -115,6 +117,7 @@ impl PublishReport {
                     record.publisher, record.published_at
                 ));
                 if let (Some(tag), Some(commit)) = (&record.git.tag, &record.git.commit) {
+                    let tag = redact(tag);
                     lines.push(format!("  recorded tag `{tag}` at commit {commit}"));
                 }
             }

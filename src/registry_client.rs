@@ -215,8 +215,9 @@ impl std::fmt::Debug for RegistryClient {
 
 /// Checks a registry URL: https, or http only to a loopback host; no credentials inside.
 pub fn parse_registry_url(text: &str) -> Result<Url, ClientError> {
+    // Messages show the URL with its query values, fragment and credentials masked.
     let invalid = |reason: &str| ClientError::InvalidUrl {
-        url: text.to_string(),
+        url: crate::redact::redact_url(text),
         reason: reason.to_string(),
     };
     let url = Url::parse(text).map_err(|err| invalid(&err.to_string()))?;

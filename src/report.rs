@@ -3,10 +3,13 @@
 //! Diagnostics go to stderr. Results and GitHub workflow commands (`::error`, `::add-mask::`) go
 //! to stdout, because the Actions runner reads workflow commands from stdout.
 
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use serde::Serialize;
+
+use crate::redact::redact;
 
 /// How results are printed on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -64,6 +67,20 @@ impl Problem {
             file: None,
             line: None,
             column: None,
+        }
+    }
+
+    /// The problem with every token in its text masked.
+    fn redacted(self) -> Self {
+        Problem {
+            message: redact(&self.message).into_owned(),
+            hint: self.hint.map(|hint| redact(&hint).into_owned()),
+            file: self.file.map(|file| match redact(&file.to_string_lossy()) {
+                // Untouched paths are kept as they are, even when they are not UTF-8.
+                Cow::Borrowed(_) => file,
+                Cow::Owned(masked) => PathBuf::from(masked),
+            }),
+            ..self
         }
     }
 
@@ -141,7 +158,9 @@ impl Reporter {
     }
 
     /// Prints a problem, annotates it for GitHub Actions, and keeps it for the JSON result.
+    /// Tokens in it are masked first: messages can echo what was given on the command line.
     pub fn report(&mut self, problem: Problem) {
+        let problem = problem.redacted();
         let (label, colour) = match problem.severity {
             Severity::Error => ("error", "\x1b[1;31m"),
             Severity::Warning => ("warning", "\x1b[1;33m"),
@@ -168,14 +187,14 @@ impl Reporter {
     /// A neutral progress or status line on stderr.
     pub fn note(&self, message: impl AsRef<str>) {
         if self.format == Format::Human {
-            eprintln!("{}", message.as_ref());
+            eprintln!("{}", redact(message.as_ref()));
         }
     }
 
     /// Detail shown only with `-v` (level 1) or `-vv` (level 2). Never pass secrets here.
     pub fn debug(&self, level: u8, message: impl AsRef<str>) {
         if self.verbosity >= level {
-            eprintln!("debug: {}", message.as_ref());
+            eprintln!("debug: {}", redact(message.as_ref()));
         }
     }
 
@@ -229,11 +248,21 @@ fn escape_property(text: &str) -> String {
     escape_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// Writes a JSON value as one line on stdout.
+/// Writes a JSON value as one line on stdout, tokens masked: results echo arguments (the tag).
 pub fn print_json(value: &serde_json::Value) {
+    write_json_line(&redact(&value.to_string()));
+}
+
+/// Writes a JSON value unmasked: only for `registry token create`, whose purpose is to print
+/// a new token once.
+pub fn print_json_revealing_token(value: &serde_json::Value) {
+    write_json_line(&value.to_string());
+}
+
+fn write_json_line(text: &str) {
     let mut out = std::io::stdout().lock();
     // A closed stdout (e.g. `| head`) is not worth a panic.
-    let _ = writeln!(out, "{value}");
+    let _ = writeln!(out, "{text}");
 }
 
 #[cfg(test)]

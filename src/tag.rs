@@ -79,11 +79,13 @@ pub enum TagError {
     #[error("several tags at HEAD match version `{version}`: {}\nhint: say which one with `--tag`", list(.tags))]
     Ambiguous { version: String, tags: Vec<String> },
 
-    #[error("none of the tags at HEAD matches `{package}` version `{version}`: {}\nhint: tag HEAD as `v{version}`, or pass `--tag`/`--tag-prefix`", list(.tags))]
+    #[error("none of the tags at HEAD matches `{package}` version `{version}`: {}\nhint: tag HEAD as `{suggested}`, or pass `--tag`/`--tag-prefix`", list(.tags))]
     NoneMatch {
         package: String,
         version: String,
         tags: Vec<String>,
+        /// A tag that would match: never one of `tags`.
+        suggested: String,
     },
 }
 
@@ -149,11 +151,21 @@ pub fn pick(
             package: manifest.name.clone(),
             version: manifest.version.to_string(),
             tags: tags.to_vec(),
+            suggested: suggested_tag(manifest, prefix),
         }),
         several => Err(TagError::Ambiguous {
             version: manifest.version.to_string(),
             tags: several.iter().map(|t| t.to_string()).collect(),
         }),
+    }
+}
+
+/// The tag to suggest for the manifest's version: in the `--tag-prefix` form when one is
+/// configured (even an empty one), since only that form would match; `vVERSION` otherwise.
+pub fn suggested_tag(manifest: &Manifest, prefix: Option<&str>) -> String {
+    match prefix {
+        Some(prefix) => format!("{prefix}{}", manifest.version),
+        None => format!("v{}", manifest.version),
     }
 }
 
@@ -312,6 +324,15 @@ mod tests {
             pick(&both, &m, None),
             Err(TagError::Ambiguous { .. })
         ));
+        // With an empty prefix only the bare version matches: the hint must not name a tag
+        // that is already there and does not match.
+        let existing = vec!["v1.2.0".to_string(), "nightly".to_string()];
+        match pick(&existing, &m, Some("")) {
+            Err(err @ TagError::NoneMatch { .. }) => {
+                assert!(err.to_string().contains("tag HEAD as `1.2.0`"), "{err}")
+            }
+            other => panic!("{other:?}"),
+        }
         let neither = vec!["v0.9.0".to_string(), "nightly".to_string()];
         assert!(matches!(
             pick(&neither, &m, None),

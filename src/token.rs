@@ -1,6 +1,7 @@
 //! The Chuks API token: its `chuks_pk_` format, scopes, and a secret type that never prints it.
 
 use std::fmt;
+use std::io::Read;
 use std::str::FromStr;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -9,6 +10,9 @@ use sha2::{Digest, Sha256};
 
 /// Every API token starts with this; it tells API tokens apart from OAuth/session tokens.
 pub const TOKEN_PREFIX: &str = "chuks_pk_";
+
+/// The most `--token-stdin` reads; a token is about 50 bytes.
+pub const MAX_STDIN_BYTES: u64 = 4096;
 
 /// Random characters after the prefix.
 const TOKEN_RANDOM_LEN: usize = 40;
@@ -141,7 +145,7 @@ pub struct ResolvedToken {
 pub fn resolve(
     flag: Option<&str>,
     env: Option<String>,
-    stdin: Option<&mut dyn std::io::Read>,
+    stdin: Option<&mut dyn Read>,
     on_raw: impl FnOnce(&str),
 ) -> Result<Option<ResolvedToken>, TokenError> {
     let (raw, source) = match (flag, env, stdin) {
@@ -149,7 +153,14 @@ pub fn resolve(
         (None, Some(env), _) => (env, TokenSource::Env),
         (None, None, Some(stdin)) => {
             let mut raw = String::new();
-            stdin.read_to_string(&mut raw).map_err(TokenError::Stdin)?;
+            // Bounded: an endless stream (`yes |`, `/dev/zero`) must not fill memory.
+            stdin
+                .take(MAX_STDIN_BYTES + 1)
+                .read_to_string(&mut raw)
+                .map_err(TokenError::Stdin)?;
+            if raw.len() as u64 > MAX_STDIN_BYTES {
+                return Err(TokenError::StdinTooLarge);
+            }
             (raw, TokenSource::Stdin)
         }
         (None, None, None) => return Ok(None),
@@ -217,6 +228,11 @@ pub enum TokenError {
         "could not read the API token from standard input: {0}\nhint: pipe the token in, e.g. `printenv CHUKS_TOKEN | chuks-ci publish --token-stdin`"
     )]
     Stdin(std::io::Error),
+
+    #[error(
+        "standard input holds more than {MAX_STDIN_BYTES} bytes, too much for an API token\nhint: pipe only the token in, e.g. `printenv CHUKS_TOKEN | chuks-ci publish --token-stdin`"
+    )]
+    StdinTooLarge,
 
     #[error(
         "the API token is empty\nhint: pass `--token` or set `CHUKS_TOKEN` to a token from the dashboard's API Tokens tab"

@@ -178,7 +178,7 @@ fn tag_at_head(
     started: Option<Pending<Vec<String>>>,
 ) -> anyhow::Result<ReleaseTag> {
     let git = git.ok_or(GitError::NotInstalled)?;
-    let example = format!("v{}", manifest.version);
+    let example = tag::suggested_tag(manifest, prefix);
     let Some(repo) = repo else {
         return Err(TagError::NotFound {
             hint: format!(

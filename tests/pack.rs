@@ -532,3 +532,111 @@ fn the_bytes_do_not_depend_on_the_run_or_the_number_of_threads() {
     }
     assert_eq!(count, 41);
 }
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, contents) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(0o644);
+        builder.append_data(&mut header, path, *contents).unwrap();
+    }
+    builder.into_inner().unwrap()
+}
+
+fn deflated_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (path, contents) in entries {
+        writer.start_file(*path, options).unwrap();
+        writer.write_all(contents).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+fn utf16le_with_bom(text: &str) -> Vec<u8> {
+    let mut bytes = vec![0xff, 0xfe];
+    bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    bytes
+}
+
+#[test]
+fn leaks_in_names_encodings_and_archives_are_refused() {
+    use base64::Engine;
+    let body = &CANARY["chuks_pk_".len()..];
+    let secret = format!("token = \"{CANARY}\"\n");
+    let dir = package(&[("src/clean.chuks", "print(1)\n")]);
+    let root = dir.path();
+    write(
+        root,
+        &format!("keys/{CANARY}.txt"),
+        "named after the token\n",
+    );
+    write(root, &format!("cache/chuks%5Fpk%5F{body}/entry"), "x\n");
+    write(root, "config/.env/settings.json", "{}\n");
+    let tarball = gzip(&tar_of(&[
+        ("app/readme.md", b"hi\n"),
+        ("app/conf.txt", secret.as_bytes()),
+    ]));
+    write(root, "data/logs.tar.gz", tarball);
+    write(
+        root,
+        "data/bundle.zip",
+        deflated_zip(&[("notes/todo.txt", secret.as_bytes())]),
+    );
+    write(root, "data/notes.txt.gz", gzip(secret.as_bytes()));
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&secret);
+    write(
+        root,
+        "src/b64.chuks",
+        format!("// config\nconst blob = \"{encoded}\"\n"),
+    );
+    write(
+        root,
+        "src/utf16.txt",
+        utf16le_with_bom(&format!("a\nb\n{secret}")),
+    );
+    write(
+        root,
+        "src/url.txt",
+        format!("https://x/?t=chuks%5Fpk%5F{body}\n"),
+    );
+    write(
+        root,
+        "deploy/notes.txt",
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n",
+    );
+    write(
+        root,
+        "deploy/key.ppk",
+        "PuTTY-User-Key-File-3: ssh-ed25519\n",
+    );
+    let output = chuks_ci(root, &["pack"]);
+    assert_refused("leaks_in_names_encodings_and_archives", &output, root);
+    let stderr = text(&output.stderr);
+    assert!(!stderr.contains(body), "{stderr}");
+    assert!(!stderr.contains(&encoded), "{stderr}");
+}
+
+#[test]
+fn a_zip_bomb_is_refused_not_unpacked() {
+    let zeros = vec![0u8; 64 * 1024 * 1024];
+    let dir = package(&[]);
+    write(
+        dir.path(),
+        "assets/bomb.zip",
+        deflated_zip(&[("zeros.bin", &zeros)]),
+    );
+    write(dir.path(), "assets/bomb.gz", gzip(&zeros));
+    let output = chuks_ci(dir.path(), &["pack"]);
+    assert_refused("zip_bomb_refused", &output, dir.path());
+}

@@ -41,8 +41,13 @@ pub fn run(args: &CheckArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
             "problems": reporter.problems(),
         })),
         Format::Human => println!(
-            "ready: {} {} from tag `{tag}`; token `{}` of publisher `{}` can publish (expires {})",
-            manifest.name, manifest.version, info.name, info.publisher, info.expires_at
+            "ready: {} {} from tag `{}`; token `{}` of publisher `{}` can publish (expires {})",
+            manifest.name,
+            manifest.version,
+            crate::redact::redact(&tag),
+            info.name,
+            info.publisher,
+            info.expires_at
         ),
     }
     Ok(Exit::Success)

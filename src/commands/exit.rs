@@ -98,6 +98,7 @@ impl HasExit for TokenError {
             TokenError::Empty
             | TokenError::Missing
             | TokenError::Stdin(_)
+            | TokenError::StdinTooLarge
             | TokenError::UnknownScope { .. } => Exit::Usage,
             TokenError::NotPrintable | TokenError::NotAnApiToken { .. } => Exit::Auth,
         }
@@ -120,6 +121,7 @@ impl HasExit for PackError {
         match self {
             PackError::SymlinkOutside { .. }
             | PackError::SymlinkDangling { .. }
+            | PackError::SymlinkLoop { .. }
             | PackError::SymlinkToUnpacked { .. }
             | PackError::SymlinkToFolder { .. }
             | PackError::TooLarge { .. }

@@ -65,7 +65,7 @@ fn create(args: &TokenCreateArgs, reporter: &mut Reporter) -> anyhow::Result<Exi
         Format::Json => {
             let mut value = serde_json::to_value(issued.record.info(Timestamp::now()))?;
             value["token"] = issued.token.expose().into();
-            print_json(&value);
+            crate::report::print_json_revealing_token(&value);
         }
     }
     reporter.note(format!(

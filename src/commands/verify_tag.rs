@@ -52,7 +52,7 @@ pub fn run(args: &VerifyTagArgs, reporter: &mut Reporter) -> anyhow::Result<Exit
             if let (Ok(()), Some(manifest), Some(tag)) = (&result, &manifest, &findings.tag) {
                 println!(
                     "ok: tag `{}` ({}) matches {} {} in {}",
-                    tag.name,
+                    crate::redact::redact(&tag.name),
                     tag.source.describe(),
                     manifest.name,
                     manifest.version,

@@ -14,7 +14,7 @@ pub use archive::{
     ARCHIVE_MTIME, FileDigest, TarballSummary, file_digest, write_tarball,
     write_tarball_with_threads, write_tempfile,
 };
-pub use leak_guard::{Finding, Refusal, TokenMatch};
+pub use leak_guard::{Encoding, Finding, Refusal, TokenMatch};
 
 /// Default limit on the package's total file size, before compression.
 pub const DEFAULT_MAX_UNPACKED_BYTES: u64 = 256 * 1024 * 1024;
@@ -81,6 +81,9 @@ pub enum PackError {
 
     #[error("`{path}` is a symlink to `{}`, which does not exist\nhint: remove the link, or exclude it in `.chuksignore`", target.display())]
     SymlinkDangling { path: String, target: PathBuf },
+
+    #[error("`{path}` is a symlink to `{}`, which leads back to itself (a symlink loop)\nhint: fix or remove the link, or exclude it in `.chuksignore`", target.display())]
+    SymlinkLoop { path: String, target: PathBuf },
 
     #[error(
         "`{path}` is a symlink to `{target}`, which is not packed itself (ignored or always left out)\nhint: replace the link with a copy of a file that belongs in the package, or exclude the link in `.chuksignore`"

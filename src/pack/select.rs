@@ -173,11 +173,21 @@ fn check_link_targets_are_packed(
 /// The canonical file a symlink points to, if it stays inside the package folder.
 fn resolve_symlink(canonical_root: &Path, link: &Path, path: &str) -> Result<PathBuf, PackError> {
     let written = fs::read_link(link).map_err(|source| read_error(link, source))?;
-    let Ok(target) = link.canonicalize() else {
-        return Err(PackError::SymlinkDangling {
-            path: path.to_string(),
-            target: written,
-        });
+    let target = match link.canonicalize() {
+        Ok(target) => target,
+        Err(err) if is_symlink_loop(&err) => {
+            return Err(PackError::SymlinkLoop {
+                path: path.to_string(),
+                target: written,
+            });
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Err(PackError::SymlinkDangling {
+                path: path.to_string(),
+                target: written,
+            });
+        }
+        Err(err) => return Err(read_error(link, err)),
     };
     if !target.starts_with(canonical_root) {
         return Err(PackError::SymlinkOutside {
@@ -186,6 +196,19 @@ fn resolve_symlink(canonical_root: &Path, link: &Path, path: &str) -> Result<Pat
         });
     }
     Ok(target)
+}
+
+/// Whether resolving failed because links point at each other (`ELOOP`).
+fn is_symlink_loop(err: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        err.raw_os_error() == Some(libc::ELOOP)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = err;
+        false
+    }
 }
 
 fn read_error(path: &Path, source: std::io::Error) -> PackError {

@@ -1,4 +1,5 @@
 //! Shared test fixtures: real git repositories in temp dirs and a hermetic `chuks-ci` command.
+#![allow(clippy::unwrap_used)] // Tests fail loudly on the first surprise.
 #![allow(dead_code)] // Each test binary uses a different subset of these helpers.
 
 use std::path::{Path, PathBuf};
