@@ -34,7 +34,23 @@ pub fn tls_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     None
 }
 
-fn is_loopback(host: &str) -> bool {
+/// Words a failed exchange for messages: the innermost I/O error says the most.
+pub fn describe_transport(err: &(dyn std::error::Error + 'static)) -> String {
+    let causes = || std::iter::successors(Some(err), |cause| cause.source());
+    match causes().find_map(|cause| cause.downcast_ref::<std::io::Error>()) {
+        Some(io) if io.kind() == std::io::ErrorKind::TimedOut => "timed out".to_string(),
+        Some(io) => format!("connection failed ({io})"),
+        None => {
+            // Some errors append a backtrace after the first line.
+            let innermost = causes().last().unwrap_or(err).to_string();
+            let first = innermost.lines().next().unwrap_or_default();
+            format!("request failed ({first})")
+        }
+    }
+}
+
+/// Whether `host` is loopback (`localhost`, 127.0.0.0/8, `::1`).
+pub fn is_loopback(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     host == "localhost"
         || bare

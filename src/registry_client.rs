@@ -25,7 +25,7 @@ use crate::protocol::{
     PublishAnswer, SOURCE_PAYLOAD_FIELD, SourcePublishHead, StoredDigest,
 };
 pub use crate::protocol::{GitInfo, PrebuiltRecord, TokenInfo, VersionRecord, YankAnswer};
-use crate::retry::{self, RetryPolicy};
+use crate::retry::{self, AttemptError, RetryError, RetryPolicy, Transient};
 use crate::token::{ApiToken, TOKEN_PREFIX};
 
 /// The public Chuks registry.
@@ -268,7 +268,13 @@ struct AttemptFailure {
     maybe_stored: bool,
 }
 
-type Attempt<T> = Result<T, Result<AttemptFailure, ClientError>>;
+/// Why one attempt failed: worth trying again, or final.
+enum Failure {
+    Retry(AttemptFailure),
+    Fatal(ClientError),
+}
+
+type Attempt<T> = Result<T, Failure>;
 
 impl RegistryClient {
     pub fn new(
@@ -366,28 +372,30 @@ impl RegistryClient {
                         Ok(PublishOutcome::Unchanged) if may_have_stored.get() => {
                             return Ok(PublishOutcome::Published);
                         }
-                        Err(Err(ClientError::ExistsUnknownContents { what })) => {
+                        Err(Failure::Fatal(ClientError::ExistsUnknownContents { what })) => {
                             return match self.settle(upload).await {
                                 Ok(true) if may_have_stored.get() => Ok(PublishOutcome::Published),
                                 Ok(true) => Ok(PublishOutcome::Unchanged),
-                                Ok(false) => Err(Err(ClientError::ExistsUnknownContents { what })),
-                                Err(err) => Err(Err(err)),
+                                Ok(false) => {
+                                    Err(Failure::Fatal(ClientError::ExistsUnknownContents { what }))
+                                }
+                                Err(err) => Err(Failure::Fatal(err)),
                             };
                         }
-                        Err(Ok(failure)) => failure,
+                        Err(Failure::Retry(failure)) => failure,
                         answered => return answered,
                     }
                 }
-                Err(Err(fatal)) => return Err(Err(fatal)),
-                Err(Ok(failure)) => failure,
+                Err(Failure::Fatal(fatal)) => return Err(Failure::Fatal(fatal)),
+                Err(Failure::Retry(failure)) => failure,
             };
             if failure.maybe_stored {
                 may_have_stored.set(true);
-                if self.settle(upload).await.map_err(Err)? {
+                if self.settle(upload).await.map_err(Failure::Fatal)? {
                     return Ok(PublishOutcome::Published);
                 }
             }
-            Err(Ok(failure))
+            Err(Failure::Retry(failure))
         })
         .await
     }
@@ -400,8 +408,10 @@ impl RegistryClient {
         let url = self.url(&["packages", upload.name, upload.version])?;
         let record: Option<VersionRecord> = match self.get_once(&url).await {
             Ok(record) => record,
-            Err(Ok(_) | Err(ClientError::RouteMissing { .. })) => return Ok(false),
-            Err(Err(fatal)) => return Err(fatal),
+            Err(Failure::Retry(_) | Failure::Fatal(ClientError::RouteMissing { .. })) => {
+                return Ok(false);
+            }
+            Err(Failure::Fatal(fatal)) => return Err(fatal),
         };
         match record.as_ref().and_then(|r| upload.stored_sha256(r)) {
             Some(stored) if stored.eq_ignore_ascii_case(upload.sha256) => Ok(true),
@@ -437,7 +447,7 @@ impl RegistryClient {
         let send = self.request(method, url).send();
         let response = tokio::time::timeout(self.options.stall_timeout, send)
             .await
-            .map_err(|_| Ok(self.no_answer()))?
+            .map_err(|_| Failure::Retry(self.no_answer()))?
             .map_err(|err| self.transport_failure(err, false))?;
         Ok(self.traced(response))
     }
@@ -451,14 +461,14 @@ impl RegistryClient {
         let stall = self.options.stall_timeout;
         let response = check_status(response, stall).await?;
         let bytes = answer_bytes(response, stall).await.map_err(|message| {
-            Ok(AttemptFailure {
+            Failure::Retry(AttemptFailure {
                 message,
                 retry_after: None,
                 maybe_stored: false,
             })
         })?;
         serde_json::from_slice(&bytes)
-            .map_err(|err| Err(ClientError::Protocol(format!("`{url}`: {err}"))))
+            .map_err(|err| Failure::Fatal(ClientError::Protocol(format!("`{url}`: {err}"))))
     }
 
     fn no_answer(&self) -> AttemptFailure {
@@ -484,7 +494,7 @@ impl RegistryClient {
         let suffix = "\"}";
         let length = prefix.len() as u64 + size.div_ceil(3) * 4 + suffix.len() as u64;
         let file = tokio::fs::File::open(file).await.map_err(|err| {
-            Err(ClientError::Protocol(format!(
+            Failure::Fatal(ClientError::Protocol(format!(
                 "cannot reopen the packed tarball: {err}"
             )))
         })?;
@@ -497,7 +507,7 @@ impl RegistryClient {
             .body(reqwest::Body::wrap_stream(body));
         tokio::select! {
             response = request.send() => response.map(|r| self.traced(r)).map_err(|err| self.transport_failure(err, true)),
-            () = clock.stalled(self.options.stall_timeout) => Err(Ok(AttemptFailure {
+            () = clock.stalled(self.options.stall_timeout) => Err(Failure::Retry(AttemptFailure {
                 message: format!("no progress for {}s", self.options.stall_timeout.as_secs()),
                 retry_after: None,
                 maybe_stored: true,
@@ -519,22 +529,27 @@ impl RegistryClient {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Attempt<T>>,
     {
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let failure = match attempt().await {
-                Ok(value) => return Ok(value),
-                Err(Err(fatal)) => return Err(fatal),
-                Err(Ok(failure)) => failure,
-            };
-            if attempts > self.options.retry.retries {
-                return Err(ClientError::Unavailable {
-                    attempts,
-                    last_error: failure.message,
-                });
+        let attempt = || {
+            let tried = attempt();
+            async move {
+                tried.await.map_err(|failure| match failure {
+                    Failure::Retry(failure) => AttemptError::Transient(Transient {
+                        message: failure.message,
+                        retry_after: failure.retry_after,
+                    }),
+                    Failure::Fatal(err) => AttemptError::Fatal(err),
+                })
             }
-            tokio::time::sleep(self.options.retry.pause(attempts, failure.retry_after)).await;
-        }
+        };
+        retry::with_retries(&self.options.retry, attempt)
+            .await
+            .map_err(|err| match err {
+                RetryError::Fatal(err) => err,
+                RetryError::Exhausted { attempts, last } => ClientError::Unavailable {
+                    attempts,
+                    last_error: last,
+                },
+            })
     }
 
     /// One GET: `None` for the documented "no such package or version"; a route the registry
@@ -547,7 +562,7 @@ impl RegistryClient {
         }
         let detail = read_error(response, self.options.stall_timeout).await;
         if is_route_missing(status, &detail) {
-            return Err(Err(ClientError::RouteMissing {
+            return Err(Failure::Fatal(ClientError::RouteMissing {
                 route: url.path().to_string(),
                 status: status.as_u16(),
             }));
@@ -594,35 +609,20 @@ impl RegistryClient {
         })
     }
 
-    fn transport_failure(
-        &self,
-        err: reqwest::Error,
-        body_sent: bool,
-    ) -> Result<AttemptFailure, ClientError> {
+    fn transport_failure(&self, err: reqwest::Error, body_sent: bool) -> Failure {
         if let Some(detail) = crate::http::tls_failure(&err) {
-            return Err(ClientError::Tls {
+            return Failure::Fatal(ClientError::Tls {
                 host: self.base.host_str().unwrap_or_default().to_string(),
                 detail,
             });
         }
         let connect = err.is_connect();
-        Ok(AttemptFailure {
-            message: describe_transport(&err),
+        Failure::Retry(AttemptFailure {
+            message: crate::http::describe_transport(&err),
             retry_after: None,
             maybe_stored: body_sent && !connect,
         })
     }
-}
-
-/// The innermost cause of a transport error ("connection refused"), which says the most.
-fn describe_transport(err: &reqwest::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        message = cause.to_string();
-        source = cause.source();
-    }
-    message
 }
 
 /// Turns an answer to a publish into an outcome, a retryable failure, or a final error.
@@ -638,7 +638,7 @@ async fn publish_answer(
     }
     let response = check_status(response, stall).await?;
     let cut_short = |message: String| {
-        Ok(AttemptFailure {
+        Failure::Retry(AttemptFailure {
             message: format!("the answer was cut short: {message}"),
             retry_after: None,
             maybe_stored: true,
@@ -655,7 +655,7 @@ async fn publish_answer(
     if let Ok(answer) = serde_json::from_value::<PublishAnswer<StoredDigest>>(body) {
         let answered_sha = answer.record.sha256;
         if !answered_sha.eq_ignore_ascii_case(upload.sha256) {
-            return Err(Err(ClientError::Protocol(format!(
+            return Err(Failure::Fatal(ClientError::Protocol(format!(
                 "the registry reports sha256 {answered_sha} for what we sent as {}",
                 upload.sha256
             ))));
@@ -672,12 +672,12 @@ fn existing_version(detail: &ErrorDetail, upload: &Upload<'_>) -> Attempt<Publis
         .filter(|digest| is_sha256(digest))
     {
         Some(stored) if stored.eq_ignore_ascii_case(upload.sha256) => Ok(PublishOutcome::Unchanged),
-        Some(stored) => Err(Err(ClientError::VersionExists {
+        Some(stored) => Err(Failure::Fatal(ClientError::VersionExists {
             what: upload.what(),
             stored_sha256: stored.to_string(),
             our_sha256: upload.sha256.to_string(),
         })),
-        None => Err(Err(ClientError::ExistsUnknownContents {
+        None => Err(Failure::Fatal(ClientError::ExistsUnknownContents {
             what: upload.what(),
         })),
     }
@@ -712,7 +712,7 @@ async fn check_status(response: reqwest::Response, stall: Duration) -> Attempt<r
             .and_then(|v| v.to_str().ok())
             .unwrap_or("(no location)")
             .to_string();
-        return Err(Err(ClientError::Redirect { location }));
+        return Err(Failure::Fatal(ClientError::Redirect { location }));
     }
     let retry_after = response
         .headers()
@@ -723,20 +723,20 @@ async fn check_status(response: reqwest::Response, stall: Duration) -> Attempt<r
     let route = response.url().path().to_string();
     let detail = read_error(response, stall).await;
     if is_route_missing(status, &detail) {
-        return Err(Err(ClientError::RouteMissing {
+        return Err(Failure::Fatal(ClientError::RouteMissing {
             route,
             status: status.as_u16(),
         }));
     }
     if retryable {
-        return Err(Ok(AttemptFailure {
+        return Err(Failure::Retry(AttemptFailure {
             message: format!("HTTP {status}: {}", detail.message),
             retry_after,
             // A 5xx may come after the server stored the version; 408 and 429 come before.
             maybe_stored: status.is_server_error(),
         }));
     }
-    Err(Err(refusal(status, detail)))
+    Err(Failure::Fatal(refusal(status, detail)))
 }
 
 /// Answers are small JSON documents; anything larger is not a registry talking.
@@ -757,7 +757,7 @@ async fn answer_bytes(mut response: reqwest::Response, stall: Duration) -> Resul
                 body.extend_from_slice(&chunk);
             }
             Ok(Ok(None)) => return Ok(Bytes::from(body)),
-            Ok(Err(err)) => return Err(describe_transport(&err)),
+            Ok(Err(err)) => return Err(crate::http::describe_transport(&err)),
             Err(_) => return Err(format!("the answer stalled for {}s", stall.as_secs())),
         }
     }

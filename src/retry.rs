@@ -1,4 +1,5 @@
-//! The retry policy shared by the registry client and the forges: which answers to retry and how long to wait.
+//! Retrying, for the registry client, the forges and the official CLI alike: the policy (which
+//! answers to retry, how long to wait) and the one loop that applies it.
 
 use std::time::Duration;
 
@@ -50,6 +51,72 @@ impl RetryPolicy {
             Some(asked) => backoff.max(asked.min(MAX_RETRY_AFTER)),
             None => backoff,
         }
+    }
+}
+
+/// Why one attempt failed.
+#[derive(Debug)]
+pub enum AttemptError<E> {
+    /// Worth another attempt: refused, reset, timed out, or a retryable answer.
+    Transient(Transient),
+    /// Retrying cannot help.
+    Fatal(E),
+}
+
+/// A failure worth another attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transient {
+    /// What went wrong, for the message after the last attempt.
+    pub message: String,
+    /// How long the server asked us to wait, if it did.
+    pub retry_after: Option<Duration>,
+}
+
+impl Transient {
+    pub fn new(message: impl Into<String>) -> Transient {
+        Transient {
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+}
+
+/// Why the attempts as a whole failed.
+#[derive(Debug)]
+pub enum RetryError<E> {
+    Fatal(E),
+    /// Every attempt failed transiently; `last` is what the last one said.
+    Exhausted {
+        attempts: u32,
+        last: String,
+    },
+}
+
+/// Runs `attempt` until it succeeds, fails fatally, or has failed transiently `retries + 1`
+/// times, pausing between attempts as the policy says.
+pub async fn with_retries<T, E, F, Fut>(
+    policy: &RetryPolicy,
+    mut attempt: F,
+) -> Result<T, RetryError<E>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AttemptError<E>>>,
+{
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let transient = match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(AttemptError::Fatal(err)) => return Err(RetryError::Fatal(err)),
+            Err(AttemptError::Transient(transient)) => transient,
+        };
+        if attempts > policy.retries {
+            return Err(RetryError::Exhausted {
+                attempts,
+                last: transient.message,
+            });
+        }
+        tokio::time::sleep(policy.pause(attempts, transient.retry_after)).await;
     }
 }
 
@@ -142,6 +209,39 @@ mod tests {
         );
         let huge = Some(Duration::from_secs(3600));
         assert_eq!(p.pause_with_jitter(1, huge, 1.0), Duration::from_secs(120));
+    }
+
+    #[tokio::test]
+    async fn the_loop_stops_at_success_a_fatal_error_or_the_last_retry() {
+        let policy = RetryPolicy {
+            retries: 2,
+            backoff: Duration::from_millis(1),
+        };
+        let calls = std::cell::Cell::new(0);
+        let flaky = || async {
+            calls.set(calls.get() + 1);
+            match calls.get() {
+                3 => Ok("done"),
+                _ => Err(AttemptError::<()>::Transient(Transient::new("reset"))),
+            }
+        };
+        assert_eq!(with_retries(&policy, flaky).await.unwrap(), "done");
+        calls.set(0);
+        let fatal = || async { Err::<(), _>(AttemptError::Fatal("no")) };
+        assert!(matches!(
+            with_retries(&policy, fatal).await,
+            Err(RetryError::Fatal("no"))
+        ));
+        let failing = || async {
+            calls.set(calls.get() + 1);
+            Err::<(), _>(AttemptError::<()>::Transient(Transient::new("down")))
+        };
+        match with_retries(&policy, failing).await {
+            Err(RetryError::Exhausted { attempts, last }) => {
+                assert_eq!((attempts, last.as_str()), (3, "down"));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::retry::{RetryPolicy, is_retryable_status, parse_retry_after};
+use crate::retry::{
+    self, AttemptError, RetryError, RetryPolicy, Transient, is_retryable_status, parse_retry_after,
+};
 
 /// Give up connecting after this long; the retry policy decides whether to try again.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -347,26 +349,35 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Reply, NoAnswer>>,
 {
-    let attempts = policy.retries.saturating_add(1);
-    let mut attempt = 1;
-    loop {
-        let (failure, retry_after) = match send().await {
-            Ok(reply) if !reply.is_retryable() => return Ok(reply),
-            Ok(reply) if reply.rate_limited => ("rate limited".to_string(), reply.retry_after),
-            Ok(reply) => (format!("HTTP {}", reply.status), reply.retry_after),
-            Err(NoAnswer::Tls(detail)) => return Err(ForgeError::Tls { forge, detail }),
-            Err(NoAnswer::Transient(transport)) => (transport, None),
-        };
-        if attempt >= attempts {
-            return Err(ForgeError::Unavailable {
+    let attempt = || {
+        let sent = send();
+        async move {
+            match sent.await {
+                Ok(reply) if !reply.is_retryable() => Ok(reply),
+                Ok(reply) => Err(AttemptError::Transient(Transient {
+                    message: match reply.rate_limited {
+                        true => "rate limited".to_string(),
+                        false => format!("HTTP {}", reply.status),
+                    },
+                    retry_after: reply.retry_after,
+                })),
+                Err(NoAnswer::Tls(detail)) => Err(AttemptError::Fatal(detail)),
+                Err(NoAnswer::Transient(transport)) => {
+                    Err(AttemptError::Transient(Transient::new(transport)))
+                }
+            }
+        }
+    };
+    retry::with_retries(policy, attempt)
+        .await
+        .map_err(|err| match err {
+            RetryError::Fatal(detail) => ForgeError::Tls { forge, detail },
+            RetryError::Exhausted { attempts, last } => ForgeError::Unavailable {
                 forge,
                 attempts,
-                detail: failure,
-            });
-        }
-        tokio::time::sleep(policy.pause(attempt, retry_after)).await;
-        attempt += 1;
-    }
+                detail: last,
+            },
+        })
 }
 
 /// What a tag lookup needs to word its errors.
@@ -466,7 +477,7 @@ enum NoAnswer {
 fn no_answer(err: &(dyn std::error::Error + 'static)) -> NoAnswer {
     match crate::http::tls_failure(err) {
         Some(detail) => NoAnswer::Tls(detail),
-        None => NoAnswer::Transient(describe_transport(err)),
+        None => NoAnswer::Transient(crate::http::describe_transport(err)),
     }
 }
 
@@ -484,23 +495,5 @@ fn transport_failure(err: reqwest::Error) -> NoAnswer {
         NoAnswer::Transient("timed out".to_string())
     } else {
         no_answer(&err.without_url())
-    }
-}
-
-/// Words a failed exchange for the outage message; the innermost I/O error says the most.
-fn describe_transport(err: &(dyn std::error::Error + 'static)) -> String {
-    let io = std::iter::successors(Some(err), |cause| cause.source())
-        .find_map(|cause| cause.downcast_ref::<std::io::Error>());
-    match io {
-        Some(io) if io.kind() == std::io::ErrorKind::TimedOut => "timed out".to_string(),
-        Some(io) => format!("connection failed ({io})"),
-        // Some errors append a backtrace after the first line.
-        None => {
-            let text = err.to_string();
-            format!(
-                "request failed ({})",
-                text.lines().next().unwrap_or_default()
-            )
-        }
     }
 }
