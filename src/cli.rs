@@ -50,6 +50,19 @@ pub enum ConfirmTagArg {
     Off,
 }
 
+/// `--if-exists`: what a version (or prebuilt) the registry already holds means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IfExists {
+    /// The same bytes are `unchanged`; other bytes fail (bump the version); a registry that does
+    /// not say what it holds gives `exists`, with a warning.
+    Verify,
+    /// `exists`, with a warning, even for other bytes: for prebuilt binaries, which rebuild to
+    /// other bytes.
+    Skip,
+    /// Fail for anything not proven identical.
+    Error,
+}
+
 /// The CI platform `init` writes a pipeline for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InitPlatformArg {
@@ -247,6 +260,11 @@ pub struct PublishArgs {
     /// Do everything except the upload.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// When the registry already holds this version: `verify` it holds our bytes, `skip` it
+    /// whatever it holds, or fail (`error`) unless it is proven identical.
+    #[arg(long, value_enum, value_name = "MODE", default_value = "verify")]
+    pub if_exists: IfExists,
 
     /// Seconds to wait, after the upload, for the registry to show the version with our sha256,
     /// tag and commit.

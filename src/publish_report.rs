@@ -14,6 +14,9 @@ pub enum PublishResult {
     Published,
     /// The same bytes were already stored: a safe re-run.
     Unchanged,
+    /// The registry already holds this version, and what it holds was not compared (it did not
+    /// say) or was let be (`--if-exists skip`).
+    Exists,
     /// `--dry-run`: everything but the upload.
     DryRun,
     Failed,
@@ -24,6 +27,7 @@ impl PublishResult {
         match self {
             PublishResult::Published => "published",
             PublishResult::Unchanged => "unchanged",
+            PublishResult::Exists => "exists",
             PublishResult::DryRun => "dry-run",
             PublishResult::Failed => "failed",
         }

@@ -763,6 +763,9 @@ async fn answer_bytes(mut response: reqwest::Response, stall: Duration) -> Resul
     }
 }
 
+/// How much of an undocumented error body a message quotes.
+const QUOTED_BODY_CHARS: usize = 500;
+
 async fn read_error(response: reqwest::Response, stall: Duration) -> ErrorDetail {
     let status = response.status();
     let bytes = answer_bytes(response, stall).await.unwrap_or_default();
@@ -775,9 +778,25 @@ async fn read_error(response: reqwest::Response, stall: Duration) -> ErrorDetail
         })
         .unwrap_or_else(|_| ErrorDetail {
             code: ErrorCode::Other("unknown".to_string()),
-            message: format!("HTTP {status}"),
+            message: undocumented_body_message(status, &bytes),
             extra: Map::new(),
         })
+}
+
+/// `HTTP 422: <the body's first 500 characters>`, control characters removed: a registry that
+/// answers in its own words still reaches the user whole, and cannot draw on the terminal.
+fn undocumented_body_message(status: StatusCode, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let quoted: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(QUOTED_BODY_CHARS)
+        .collect();
+    let quoted = quoted.split_whitespace().collect::<Vec<_>>().join(" ");
+    match quoted.is_empty() {
+        true => format!("HTTP {status}"),
+        false => format!("HTTP {status}: {quoted}"),
+    }
 }
 
 /// A final refusal, with the hint that fits its documented code.
@@ -798,9 +817,10 @@ fn refusal(status: StatusCode, detail: ErrorDetail) -> ClientError {
             hint,
         };
     }
+    let hint = supply_chain_hint(&detail.message).unwrap_or_else(|| refusal_hint(&detail.code));
     ClientError::Refused {
         status: status.as_u16(),
-        hint: refusal_hint(&detail.code),
+        hint,
         code: detail.code,
         message: detail.message,
     }
@@ -818,6 +838,19 @@ fn auth_hint(detail: &ErrorDetail) -> Option<String> {
         ErrorCode::MissingScope => format!("generate a token with the `{}` scope", detail.field("scope").unwrap_or("needed")),
         _ => return None,
     })
+}
+
+/// The real registry scans a package for the permissions its code uses and checks network use
+/// against `declaredDomains`; its refusals name them. What real maintainers did about each.
+pub fn supply_chain_hint(message: &str) -> Option<String> {
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("declareddomains") || lower.contains("domain") {
+        return Some("list the domain the code reaches in `declaredDomains` in chuks.json (localhost needs no entry), or remove the network use".to_string());
+    }
+    if lower.contains("permission") {
+        return Some("declare the permission in chuks.json, or keep the code that uses it out of the tarball: test code under `tests/` is often the cause; exclude it in `.gitignore`".to_string());
+    }
+    None
 }
 
 fn refusal_hint(code: &ErrorCode) -> String {
@@ -938,6 +971,36 @@ mod tests {
         assert_eq!(path_segment("@chuks/numpy"), "@chuks%2Fnumpy");
         assert_eq!(path_segment("1.2.0-rc.1+build.5"), "1.2.0-rc.1%2Bbuild.5");
         assert_eq!(path_segment("di"), "di");
+    }
+
+    #[test]
+    fn an_undocumented_body_is_quoted_short_and_without_control_characters() {
+        let body = format!("package refused:\x1b[31m fs\npermission{}", "x".repeat(900));
+        let message = undocumented_body_message(StatusCode::UNPROCESSABLE_ENTITY, body.as_bytes());
+        assert!(
+            message
+                .starts_with("HTTP 422 Unprocessable Entity: package refused: [31m fs permission"),
+            "{message}"
+        );
+        assert!(
+            !message.contains('\x1b') && !message.contains('\n'),
+            "{message}"
+        );
+        assert!(message.chars().count() < 540, "{}", message.len());
+        assert_eq!(
+            undocumented_body_message(StatusCode::BAD_GATEWAY, b""),
+            "HTTP 502 Bad Gateway"
+        );
+    }
+
+    #[test]
+    fn supply_chain_refusals_get_what_real_maintainers_did() {
+        let permissions =
+            supply_chain_hint("undeclared permission `fs` used by tests/io.chuks").unwrap();
+        assert!(permissions.contains("`.gitignore`"), "{permissions}");
+        let domains = supply_chain_hint("api.example.com is not in declaredDomains").unwrap();
+        assert!(domains.contains("`declaredDomains`"), "{domains}");
+        assert_eq!(supply_chain_hint("name is taken"), None);
     }
 
     #[test]

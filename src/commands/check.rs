@@ -31,23 +31,24 @@ pub fn run(args: &CheckArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     context.confirm_tag(&forge, &tag, reporter)?;
     let client = context.connect(context::registry_url(&args.access.registry)?, token)?;
     let info = context.preflight_publish_token(&client, &args.preflight, reporter)?;
-    match reporter.format {
-        Format::Json => crate::report::print_json(&json!({
+    let what = format!("{} {} from tag `{tag}`", manifest.name, manifest.version);
+    let what = crate::redact::redact(&what);
+    match (reporter.format, &info) {
+        (Format::Json, _) => crate::report::print_json(&json!({
             "result": "ready",
             "name": manifest.name,
             "version": manifest.version.to_string(),
             "tag": tag,
             "token": info,
+            "token_checked": info.is_some(),
             "problems": reporter.problems(),
         })),
-        Format::Human => println!(
-            "ready: {} {} from tag `{}`; token `{}` of publisher `{}` can publish (expires {})",
-            manifest.name,
-            manifest.version,
-            crate::redact::redact(&tag),
-            info.name,
-            info.publisher,
-            info.expires_at
+        (Format::Human, Some(info)) => println!(
+            "ready: {what}; token `{}` of publisher `{}` can publish (expires {})",
+            info.name, info.publisher, info.expires_at
+        ),
+        (Format::Human, None) => println!(
+            "ready: {what}; the token is unchecked: the registry does not say what it may do"
         ),
     }
     Ok(Exit::Success)

@@ -9,7 +9,8 @@ use secrecy::ExposeSecret;
 
 use crate::cli::{ForgeArgs, NetworkArgs, PreflightArgs, RegistryUrlArgs, TokenArgs};
 use crate::forge::{ConfirmMode, ConfirmOutcome, ForgeDetection};
-use crate::registry_client::{self, ClientOptions, RegistryClient, TokenInfo};
+use crate::preflight::PreflightError;
+use crate::registry_client::{self, ClientError, ClientOptions, RegistryClient, TokenInfo};
 use crate::report::{Problem, Reporter};
 use crate::retry::RetryPolicy;
 use crate::token::{self, ApiToken, Scope, TokenSource};
@@ -74,21 +75,32 @@ impl ReleaseContext {
     }
 
     /// The token preflight for publishing: fails without `packages:publish`, reports the warnings.
+    /// `None`, with one notice, when the registry offers no token introspection.
     pub fn preflight_publish_token(
         &self,
         client: &RegistryClient,
         args: &PreflightArgs,
         reporter: &mut Reporter,
-    ) -> anyhow::Result<TokenInfo> {
-        let check = self.block_on(preflight::check_token(
+    ) -> anyhow::Result<Option<TokenInfo>> {
+        let checked = self.block_on(preflight::check_token(
             client,
             Scope::PackagesPublish,
             args.expiry_warning_days,
-        ))?;
+        ));
+        let check = match checked {
+            Ok(check) => check,
+            Err(PreflightError::Client(ClientError::RouteMissing { route, .. })) => {
+                reporter.note(format!(
+                    "token not checked before the upload: this registry does not offer `{route}`"
+                ));
+                return Ok(None);
+            }
+            Err(err) => return Err(err.into()),
+        };
         for warning in check.warnings {
             reporter.report(warning);
         }
-        Ok(check.info)
+        Ok(Some(check.info))
     }
 }
 

@@ -9,14 +9,14 @@ use tempfile::NamedTempFile;
 use super::context::{self, ForgeCheck, ReleaseContext};
 use super::exit::{self, Exit};
 use crate::ci::{self, outputs::Sinks};
-use crate::cli::PublishArgs;
+use crate::cli::{IfExists, PublishArgs};
 use crate::manifest::Manifest;
 use crate::pack::{self, human_bytes};
 use crate::prebuilt;
 use crate::publish_report::{PublishReport, PublishResult};
-use crate::readback;
+use crate::readback::{self, ReadBackError};
 use crate::registry_client::{
-    self, Artifact, GitInfo, PublishOutcome, RegistryClient, Upload, VersionRecord,
+    self, Artifact, ClientError, GitInfo, PublishOutcome, RegistryClient, Upload, VersionRecord,
 };
 use crate::registry_server::{Registry, RegistryConfig, RunningRegistry};
 use crate::report::{Format, Problem, Reporter};
@@ -108,17 +108,55 @@ fn publish(
         sha256: &sha256,
         size: report.size.unwrap_or_default(),
     };
-    let outcome = send(&context, &destination.client, &upload, reporter)?;
-    report.result = Some(match outcome {
-        PublishOutcome::Published => PublishResult::Published,
-        PublishOutcome::Unchanged => PublishResult::Unchanged,
-    });
+    let sent = send(&context, &destination.client, &upload, reporter);
+    let result = settle_existing(args.if_exists, sent, reporter)?;
+    report.result = Some(result);
     report.confirmed = Some(false);
-    let record = read_back(args, &context, &destination.client, &upload, outcome)?;
+    if result == PublishResult::Exists {
+        return Ok(());
+    }
+    let Some(record) = read_back(
+        args,
+        &context,
+        &destination.client,
+        &upload,
+        result,
+        reporter,
+    )?
+    else {
+        return Ok(());
+    };
     note_first_publish_git(&record, &upload, reporter, report);
     report.confirmed = Some(true);
     report.record = Some(record);
     Ok(())
+}
+
+/// Applies `--if-exists` to what the upload found. A version the registry holds with our bytes
+/// is `unchanged` in every mode; one it holds without saying what, or (under `skip`) with other
+/// bytes, is `exists` with a warning, except under `error`.
+fn settle_existing(
+    mode: IfExists,
+    sent: anyhow::Result<PublishOutcome>,
+    reporter: &mut Reporter,
+) -> anyhow::Result<PublishResult> {
+    let err = match sent {
+        Ok(PublishOutcome::Published) => return Ok(PublishResult::Published),
+        Ok(PublishOutcome::Unchanged) => return Ok(PublishResult::Unchanged),
+        Err(err) => err,
+    };
+    let let_be = match (mode, err.downcast_ref::<ClientError>()) {
+        (IfExists::Verify | IfExists::Skip, Some(ClientError::ExistsUnknownContents { .. })) => {
+            Problem::warning(err.to_string())
+        }
+        (IfExists::Skip, Some(ClientError::VersionExists { what, .. })) => Problem::warning(
+            format!("{what} is already published with other contents; `--if-exists skip` leaves it as it is"),
+        )
+        .with_hint("expected for a rebuilt prebuilt binary; for source, bump `version` in chuks.json"),
+        _ => return Err(err),
+    };
+    reporter.report(let_be);
+    Ok(PublishResult::Exists)
 }
 
 /// The tag and git checks; in a rehearsal (a dry run or a local registry) a `--tag` that is not
@@ -266,17 +304,28 @@ fn send(
 }
 
 /// Reads the version back until the registry shows our upload (and, for a fresh publish, our
-/// tag and commit).
+/// tag and commit). `None` when the registry offers no read-back: the upload stands, unconfirmed.
 fn read_back(
     args: &PublishArgs,
     context: &ReleaseContext,
     client: &RegistryClient,
     upload: &Upload<'_>,
-    outcome: PublishOutcome,
-) -> anyhow::Result<VersionRecord> {
+    result: PublishResult,
+    reporter: &Reporter,
+) -> anyhow::Result<Option<VersionRecord>> {
     let wait = Duration::from_secs(args.confirm_timeout);
-    let fresh = outcome == PublishOutcome::Published;
-    Ok(context.block_on(readback::read_back(client, upload, fresh, wait))?)
+    let fresh = result == PublishResult::Published;
+    match context.block_on(readback::read_back(client, upload, fresh, wait)) {
+        Ok(record) => Ok(Some(record)),
+        Err(ReadBackError::Client(ClientError::RouteMissing { route, .. })) => {
+            reporter.note(format!(
+                "not confirmed: this registry does not offer a read-back (`{route}`), so {} stands as uploaded",
+                upload.what()
+            ));
+            Ok(None)
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// Identical bytes published before from another tag or commit: the registry keeps the first.
