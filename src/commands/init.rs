@@ -25,7 +25,7 @@ fn update(root: &Path) -> anyhow::Result<Exit> {
             continue;
         }
         write_file(&path, &text)?;
-        println!("updated {}", relative.display());
+        crate::outln!("updated {}", relative.display());
     }
     Ok(Exit::Success)
 }
@@ -53,9 +53,9 @@ fn write(args: &InitArgs, ci: Ci, reporter: &mut Reporter) -> anyhow::Result<Exi
             "next": ci.secret_instructions(),
         })),
         Format::Human => {
-            println!("wrote {}", path.display());
-            println!("next: {}", ci.secret_instructions());
-            println!(
+            crate::outln!("wrote {}", path.display());
+            crate::outln!("next: {}", ci.secret_instructions());
+            crate::outln!(
                 "then push a release tag (e.g. `git tag v1.2.0 && git push origin v1.2.0`) to publish"
             );
         }
@@ -99,7 +99,7 @@ fn check(root: &Path, reporter: &mut Reporter) -> anyhow::Result<Exit> {
             "problems": reporter.problems(),
         })),
         Format::Human if drifted.is_empty() => {
-            println!("ok: {} rendered files match", files.len())
+            crate::outln!("ok: {} rendered files match", files.len())
         }
         Format::Human => {}
     }

@@ -72,7 +72,12 @@ fn print_human(manifest: &Manifest, output: &Path, summary: &TarballSummary, lis
         let width = summary.files.iter().map(|f| f.size.to_string().len()).max();
         let width = width.unwrap_or(0);
         for file in &summary.files {
-            println!("{:>width$}  {}  {}", file.size, file.sha256, file.path);
+            crate::outln!(
+                "{:>width$}  {}  {}",
+                file.size,
+                file.sha256,
+                crate::report::printable(&file.path)
+            );
         }
     }
     let files = if summary.file_count == 1 {
@@ -80,7 +85,7 @@ fn print_human(manifest: &Manifest, output: &Path, summary: &TarballSummary, lis
     } else {
         "files"
     };
-    println!(
+    crate::outln!(
         "packed {}@{}: {} {files}, {} bytes → {} ({} bytes, sha256 {})",
         manifest.name,
         manifest.version,
