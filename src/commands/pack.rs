@@ -28,6 +28,11 @@ pub fn run(args: &PackArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
             output.display()
         )
     })?;
+    if args.list {
+        reporter.note(
+            "files chosen by `.gitignore` and `.chuksignore`, as chuks-ci's HTTP uploader ships them; the official `chuks` CLI (`--uploader chuks`) reads only `.gitignore`",
+        );
+    }
     match reporter.format {
         Format::Human => print_human(&manifest, &output, &summary, args.list),
         Format::Json => print_json(&manifest, &output, &summary, args.list),
