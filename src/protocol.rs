@@ -269,6 +269,10 @@ error_codes! {
     InvalidPermissions => "invalid_permissions",
     RateLimited => "rate_limited",
     Internal => "internal",
+    UploadTimeout => "upload_timeout",
+    InvalidGit => "invalid_git",
+    InvalidTarball => "invalid_tarball",
+    TarballManifestMismatch => "tarball_manifest_mismatch",
 }
 
 impl fmt::Display for ErrorCode {
