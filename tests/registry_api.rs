@@ -1359,3 +1359,40 @@ async fn the_tarballs_own_manifest_must_be_the_one_sent() {
     assert_eq!(registry.count_rows("versions"), 0);
     assert_eq!(registry.count_rows("blobs"), 0);
 }
+
+#[test]
+fn errors_below_the_app_layer_answer_the_documented_json() {
+    let registry = TestRegistry::start_with(|config| {
+        config.header_timeout = Duration::from_millis(400);
+    });
+    let long_path = format!(
+        "GET /api/packages/{} HTTP/1.1\r\nHost: r\r\n\r\n",
+        "a".repeat(20_000)
+    );
+    let cases: [(&[u8], &str, &str); 4] = [
+        (long_path.as_bytes(), "HTTP/1.1 414", "uri_too_long"),
+        (
+            b"POST /api/packages/di/0.1.0 HTTP/1.1\r\nHost: r\r\nContent-Length: 12x\r\n\r\n",
+            "HTTP/1.1 400",
+            "invalid_content_length",
+        ),
+        (
+            b"POST /api/packages/di/0.1.0 HTTP/1.1\r\nHost: r\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            "HTTP/1.1 400",
+            "invalid_content_length",
+        ),
+        // A head that never ends: the header timeout.
+        (b"GET /api/health HTTP/1.1\r\nHost: r\r\n", "HTTP/1.1 408", "header_timeout"),
+    ];
+    for (request, status, expected) in cases {
+        let (head, body) = raw_exchange(&registry, &[request], Close::Nothing, || {});
+        assert!(head.starts_with(status), "{head}\n{body}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: application/json"),
+            "{head}"
+        );
+        let answer: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{body}"));
+        assert_eq!(code(&answer), expected, "{body}");
+    }
+}

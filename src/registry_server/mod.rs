@@ -5,6 +5,7 @@
 
 mod api;
 mod auth;
+mod connection;
 mod rate_limit;
 mod store;
 mod tarball;
@@ -295,10 +296,14 @@ impl Server {
         };
         let listener =
             tokio::net::TcpListener::from_std(self.listener).map_err(RegistryError::Serve)?;
-        axum::serve(listener, api::router(state))
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(RegistryError::Serve)
+        connection::serve(
+            listener,
+            api::router(state),
+            self.config.header_timeout,
+            shutdown,
+        )
+        .await
+        .map_err(RegistryError::Serve)
     }
 }
 
