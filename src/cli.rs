@@ -307,6 +307,11 @@ pub struct ServeArgs {
     /// Seconds an upload's body may take from its first byte to its last.
     #[arg(long, value_name = "SECONDS", default_value_t = crate::registry_server::DEFAULT_UPLOAD_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     pub upload_timeout: u64,
+
+    /// Unknown or malformed tokens one client address may present per minute; past that it gets
+    /// 429 with `Retry-After` until the minute ends.
+    #[arg(long, value_name = "COUNT", default_value_t = crate::registry_server::DEFAULT_AUTH_FAILURES_PER_MINUTE, value_parser = clap::value_parser!(u32).range(1..))]
+    pub auth_failures_per_minute: u32,
 }
 
 #[derive(Debug, Subcommand)]

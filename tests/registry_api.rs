@@ -1396,3 +1396,42 @@ fn errors_below_the_app_layer_answer_the_documented_json() {
         assert_eq!(code(&answer), expected, "{body}");
     }
 }
+
+#[tokio::test]
+async fn repeated_unknown_tokens_from_one_address_are_throttled() {
+    let registry = TestRegistry::start_with(|config| config.auth_failures_per_minute = 3);
+    let good = registry.token("alice", &Scope::ALL);
+    let unknown = format!("{TOKEN_PREFIX}{}", "x".repeat(40));
+    for _ in 0..3 {
+        let (status, answer) = registry
+            .call(Method::GET, "/tokens/self", Some(&unknown), None)
+            .await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::UNAUTHORIZED, "invalid_token")
+        );
+    }
+    let response = registry
+        .client
+        .get(registry.api_url("/tokens/self"))
+        .bearer_auth(&unknown)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert_eq!(
+        code(&response.json().await.unwrap()),
+        "too_many_auth_failures"
+    );
+    // The address is refused whatever it presents until the window ends.
+    let (status, _) = registry
+        .call(Method::GET, "/tokens/self", Some(&good), None)
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}

@@ -35,6 +35,7 @@ fn serve(args: ServeArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
         header_timeout: Duration::from_secs(args.header_timeout),
         body_idle_timeout: Duration::from_secs(args.body_idle_timeout),
         upload_timeout: Duration::from_secs(args.upload_timeout),
+        auth_failures_per_minute: args.auth_failures_per_minute,
     })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,6 +1,7 @@
 //! The HTTP surface of `docs/registry-api.md`: routes, request checks, and JSON error bodies.
 
 use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, HttpBody};
-use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -21,6 +22,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::auth::{self, AuthError, Caller};
+use super::auth_failures::AuthFailures;
 use super::rate_limit::RateLimiter;
 use super::store::{self, NewPrebuilt, NewVersion, Store, StoreError, Upload};
 use super::tarball;
@@ -48,6 +50,7 @@ pub struct AppState {
     pub body_idle_timeout: Duration,
     pub upload_timeout: Duration,
     pub limiter: Option<Arc<RateLimiter>>,
+    pub auth_failures: Arc<AuthFailures>,
     pub log_requests: bool,
 }
 
@@ -89,6 +92,8 @@ pub struct ApiError {
     status: StatusCode,
     // Boxed: handlers return `Result<_, ApiError>` everywhere, and the detail is large.
     detail: Box<ErrorDetail>,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -100,7 +105,20 @@ impl ApiError {
                 message: message.into(),
                 extra: Map::new(),
             }),
+            retry_after: None,
         }
+    }
+
+    /// A 429 that says when to come back.
+    fn too_many(code: ErrorCode, message: &str, wait: Duration) -> ApiError {
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut error = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            code,
+            format!("{message}\nhint: wait for `Retry-After` seconds ({seconds}) and retry"),
+        );
+        error.retry_after = Some(seconds);
+        error
     }
 
     fn with(mut self, key: &str, value: impl Into<Value>) -> ApiError {
@@ -131,7 +149,13 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: *self.detail,
         };
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -197,6 +221,8 @@ struct LoggedToken(Arc<AtomicI64>);
 struct Credentials {
     authorization: Option<String>,
     logged: LoggedToken,
+    /// The client's address, for throttling failed authentication.
+    client: Option<IpAddr>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Credentials {
@@ -210,6 +236,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Credentials {
                 .get(header::AUTHORIZATION)
                 .map(|value| value.to_str().unwrap_or_default().to_string()),
             logged: parts.extensions.get().cloned().unwrap_or_default(),
+            client: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip()),
         })
     }
 }
@@ -238,7 +268,19 @@ impl AppState {
         let Credentials {
             authorization,
             logged,
+            client,
         } = credentials;
+        if let Some(wait) = client.and_then(|client| {
+            self.auth_failures
+                .blocked_for(client, std::time::Instant::now())
+        }) {
+            return Err(ApiError::too_many(
+                ErrorCode::TooManyAuthFailures,
+                "too many requests from this address presented unknown or malformed tokens",
+                wait,
+            ));
+        }
+        let failures = Arc::clone(&self.auth_failures);
         self.db(move |connection| {
             let result = auth::authenticate(
                 connection,
@@ -246,6 +288,15 @@ impl AppState {
                 scope,
                 Timestamp::now(),
             );
+            let guessed = matches!(
+                result,
+                Err(AuthError::InvalidToken
+                    | AuthError::NotAnApiToken { .. }
+                    | AuthError::NotBearer)
+            );
+            if let (true, Some(client)) = (guessed, client) {
+                failures.record(client, std::time::Instant::now());
+            }
             let id = match &result {
                 Ok(caller) => Some(caller.token.id),
                 Err(err) => err.token_id(),
@@ -878,16 +929,12 @@ async fn rate_limit(State(state): State<AppState>, request: Request, next: Next)
         .as_ref()
         .is_some_and(|limiter| !limiter.admit())
     {
-        let mut response = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
+        return ApiError::too_many(
             ErrorCode::RateLimited,
-            "too many requests\nhint: wait for `Retry-After` seconds and retry",
+            "too many requests",
+            Duration::from_secs(1),
         )
         .into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return response;
     }
     next.run(request).await
 }

@@ -5,6 +5,7 @@
 
 mod api;
 mod auth;
+mod auth_failures;
 mod connection;
 mod rate_limit;
 mod store;
@@ -36,6 +37,9 @@ pub const DEFAULT_BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Default `--upload-timeout`: 256 MiB at about 300 KB/s.
 pub const DEFAULT_UPLOAD_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// Default `--auth-failures-per-minute`.
+pub const DEFAULT_AUTH_FAILURES_PER_MINUTE: u32 = 20;
 
 /// The folder inside the data folder where upload payloads are decoded before storing.
 const SPOOL_DIR: &str = "uploads";
@@ -144,6 +148,9 @@ pub struct RegistryConfig {
     pub body_idle_timeout: Duration,
     /// Longest time an upload's body may take from first byte to last.
     pub upload_timeout: Duration,
+    /// Unknown or malformed tokens one client address may present per minute before it is
+    /// answered 429 until the minute ends.
+    pub auth_failures_per_minute: u32,
 }
 
 impl RegistryConfig {
@@ -158,6 +165,7 @@ impl RegistryConfig {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_idle_timeout: DEFAULT_BODY_IDLE_TIMEOUT,
             upload_timeout: DEFAULT_UPLOAD_TIMEOUT,
+            auth_failures_per_minute: DEFAULT_AUTH_FAILURES_PER_MINUTE,
         }
     }
 }
@@ -292,6 +300,9 @@ impl Server {
                 .config
                 .rate_limit
                 .map(|n| Arc::new(rate_limit::RateLimiter::new(n))),
+            auth_failures: Arc::new(auth_failures::AuthFailures::new(
+                self.config.auth_failures_per_minute,
+            )),
             log_requests: self.config.log_requests,
         };
         let listener =
