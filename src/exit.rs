@@ -58,6 +58,7 @@ fn known_exit(cause: &(dyn std::error::Error + 'static)) -> Option<Exit> {
         crate::forge::ForgeError,
         crate::platform::PlatformError,
         crate::preflight::PreflightError,
+        crate::bump::BumpError,
     );
     None
 }

@@ -1,5 +1,6 @@
 //! chuks-ci: publish Chuks packages from CI. Each module owns one concept; `main.rs` only dispatches.
 
+pub mod bump;
 pub mod ci;
 pub mod cli;
 pub mod commands;

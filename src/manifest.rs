@@ -4,6 +4,7 @@
 //! `version`, and `dependencies` whose ranges parse. Unknown fields are kept but ignored.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use semver::{Version, VersionReq};
@@ -28,6 +29,8 @@ pub struct Manifest {
     pub document: Value,
     /// Where each top-level field's value starts, for pointing at it in messages.
     positions: HashMap<String, Location>,
+    /// The bytes of the `version` string between its quotes, in the text given to `parse`.
+    version_bytes: Option<Range<usize>>,
 }
 
 /// A 1-based position in a file.
@@ -144,7 +147,12 @@ impl Manifest {
 
     /// Validates manifest text; `path` is only used in messages.
     pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let bom_len = if text.starts_with('\u{feff}') {
+            '\u{feff}'.len_utf8()
+        } else {
+            0
+        };
+        let text = &text[bom_len..];
         let at = |line: usize, column: usize| Location {
             file: path.to_path_buf(),
             line,
@@ -154,9 +162,10 @@ impl Manifest {
             at: at(err.line().max(1), err.column().max(1)),
             message: syntax_message(&err),
         })?;
-        let positions: HashMap<String, Location> = top_level_value_positions(text)
-            .into_iter()
-            .map(|(key, (line, column))| (key, at(line, column)))
+        let spans = top_level_value_spans(text);
+        let positions: HashMap<String, Location> = spans
+            .iter()
+            .map(|(key, span)| (key.clone(), at(span.line, span.column)))
             .collect();
         let start = first_brace_position(text);
         let Value::Object(fields) = &document else {
@@ -192,6 +201,10 @@ impl Manifest {
         check_keywords(fields, &field_at)?;
         let dependencies = parse_dependencies(fields, &field_at)?;
 
+        let version_bytes = spans
+            .get("version")
+            .and_then(|span| string_contents(text, &span.bytes))
+            .map(|inner| bom_len + inner.start..bom_len + inner.end);
         Ok(Manifest {
             path: path.to_path_buf(),
             name: name.to_string(),
@@ -199,6 +212,7 @@ impl Manifest {
             dependencies,
             document,
             positions,
+            version_bytes,
         })
     }
 
@@ -209,6 +223,13 @@ impl Manifest {
             line: 1,
             column: 1,
         })
+    }
+
+    /// The bytes of the `version` string between its quotes, as offsets into the text that was
+    /// parsed (a byte-order mark included): what `bump` rewrites, and nothing else. `None` if
+    /// the scanner could not place it (the parsed document is then the judge).
+    pub fn version_bytes(&self) -> Option<Range<usize>> {
+        self.version_bytes.clone()
     }
 
     /// The folder holding the manifest: the package root.
@@ -415,17 +436,38 @@ fn first_brace_position(text: &str) -> (usize, usize) {
     (1, 1)
 }
 
-/// Finds where each top-level key's value starts. Only called on text that already parsed as
-/// JSON, so it tracks just strings, nesting and the key/value state.
-fn top_level_value_positions(text: &str) -> HashMap<String, (usize, usize)> {
-    let mut positions = HashMap::new();
+/// Where a top-level value is written: its first character's position, and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ValueSpan {
+    line: usize,
+    column: usize,
+    /// Byte offsets of the whole value (quotes included for a string) in the scanned text.
+    bytes: Range<usize>,
+}
+
+/// The bytes between the quotes of a string value, or `None` if `value` is not one.
+fn string_contents(text: &str, value: &Range<usize>) -> Option<Range<usize>> {
+    let written = text.get(value.clone())?;
+    let quoted = written.len() >= 2 && written.starts_with('"') && written.ends_with('"');
+    quoted.then(|| value.start + 1..value.end - 1)
+}
+
+/// Finds where each top-level key's value is written; like serde_json, the last occurrence of
+/// a key wins.
+/// Only called on text that already parsed as JSON, so it tracks just strings, nesting and
+/// the key/value state.
+fn top_level_value_spans(text: &str) -> HashMap<String, ValueSpan> {
+    let mut spans = HashMap::new();
     let (mut line, mut column) = (1usize, 0usize);
     let mut depth = 0usize;
-    let mut chars = text.chars().peekable();
+    let mut chars = text.char_indices().peekable();
     let mut pending_key: Option<String> = None;
     let mut last_string = String::new();
     let mut awaiting_value = false;
-    while let Some(c) = chars.next() {
+    // The value being read: its key, its start, and where its last non-space character ends.
+    let mut open: Option<(String, usize, usize, usize)> = None;
+    let mut value_end = 0usize;
+    while let Some((offset, c)) = chars.next() {
         if c == '\n' {
             line += 1;
             column = 0;
@@ -434,18 +476,30 @@ fn top_level_value_positions(text: &str) -> HashMap<String, (usize, usize)> {
         column += 1;
         if awaiting_value && !c.is_whitespace() {
             if let Some(key) = pending_key.take() {
-                positions.entry(key).or_insert((line, column));
+                open = Some((key, line, column, offset));
             }
             awaiting_value = false;
+        }
+        if depth == 1 && matches!(c, ',' | '}') {
+            if let Some((key, line, column, start)) = open.take() {
+                spans.insert(
+                    key,
+                    ValueSpan {
+                        line,
+                        column,
+                        bytes: start..value_end,
+                    },
+                );
+            }
         }
         match c {
             '"' => {
                 last_string.clear();
-                while let Some(s) = chars.next() {
+                while let Some((_, s)) = chars.next() {
                     column += 1;
                     match s {
                         '\\' => {
-                            if let Some(escaped) = chars.next() {
+                            if let Some((_, escaped)) = chars.next() {
                                 column += 1;
                                 last_string.push(escaped);
                             }
@@ -463,8 +517,11 @@ fn top_level_value_positions(text: &str) -> HashMap<String, (usize, usize)> {
             }
             _ => {}
         }
+        if !c.is_whitespace() {
+            value_end = chars.peek().map_or(text.len(), |&(next, _)| next);
+        }
     }
-    positions
+    spans
 }
 
 #[cfg(test)]
