@@ -71,6 +71,11 @@ pub enum BumpError {
         source: std::io::Error,
     },
 
+    #[error(
+        "the commit message is empty or holds control characters\nhint: pass a plain message with `--message`, e.g. `--message \"Release {{name}} {{version}}\"`"
+    )]
+    InvalidMessage,
+
     #[error(transparent)]
     Manifest(#[from] ManifestError),
 }
@@ -121,6 +126,17 @@ pub fn validate_preid(preid: &str) -> Result<(), BumpError> {
         Err(BumpError::InvalidPreid {
             value: preid.to_string(),
         })
+    }
+}
+
+/// Checks a commit message: not blank, and no control characters besides line breaks and tabs.
+pub fn validate_message(message: &str) -> Result<(), BumpError> {
+    let plain = message
+        .chars()
+        .all(|c| !c.is_control() || matches!(c, '\n' | '\t'));
+    match plain && !message.trim().is_empty() {
+        true => Ok(()),
+        false => Err(BumpError::InvalidMessage),
     }
 }
 

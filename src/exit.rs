@@ -59,6 +59,8 @@ fn known_exit(cause: &(dyn std::error::Error + 'static)) -> Option<Exit> {
         crate::platform::PlatformError,
         crate::preflight::PreflightError,
         crate::bump::BumpError,
+        crate::release::BumpRefused,
+        crate::hook::HookError,
     );
     None
 }

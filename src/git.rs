@@ -1,14 +1,17 @@
-//! Read-only git queries for the package's repository, run through the `git` binary.
+//! Git queries for the package's repository, run through the `git` binary.
 //!
-//! git gets an allow-listed environment: tokens and other CI secrets never reach it.
+//! git gets an allow-listed environment: tokens and other CI secrets never reach it. The write
+//! operations of `bump` live in `git_write`, on the same command builder.
 
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::exit::{Exit, HasExit};
 
-/// The only variables git inherits. chuks-ci runs git read-only and offline, so it needs no
+/// The only variables git inherits. The queries here are read-only and offline, so they need no
 /// credentials; an allow-list keeps every CI secret (tokens, OIDC request tokens…) away from it.
+/// `git_write` adds, per operation, what committing, signing and pushing need.
 const INHERITED_ENV_VARS: &[&str] = &[
     "PATH",
     "HOME",
@@ -155,20 +158,117 @@ impl Git {
 
     /// [`Git::dirty_files`], started in the background.
     pub fn start_dirty_files(&self) -> Pending<Vec<String>> {
-        self.start(&["status", "--porcelain=v1", "-z", "--", "."], |output| {
-            let stdout = succeeded(output)?;
-            let mut entries = stdout.split('\0').filter(|entry| !entry.is_empty());
-            let mut files = Vec::new();
-            while let Some(entry) = entries.next() {
-                let (status, path) = entry.split_at(3.min(entry.len()));
-                files.push(path.to_string());
-                // A rename or copy is followed by its source path as a separate entry.
-                if status.starts_with(['R', 'C']) {
-                    entries.next();
-                }
-            }
-            Ok(files)
+        self.start(&["status", "--porcelain=v1", "-z", "--", "."], parse_status)
+    }
+
+    /// Modified or staged tracked files anywhere in the repository except `path` (as seen from
+    /// the folder git runs in), relative to the repo root. Untracked files are not listed.
+    pub fn dirty_tracked_files_except(&self, path: &str) -> Result<Vec<String>, GitError> {
+        let exclude = format!(":(exclude){path}");
+        let args = [
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=no",
+            "--",
+            ":/",
+            &exclude,
+        ];
+        self.start(&args, parse_status).wait()
+    }
+
+    /// The current branch's short name; `None` on a detached HEAD.
+    pub fn current_branch(&self) -> Result<Option<String>, GitError> {
+        let output = self.output(&["symbolic-ref", "--quiet", "--short", "HEAD"])?;
+        Ok(output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string()))
+    }
+
+    /// A git config value; `None` when it is not set.
+    pub fn config(&self, key: &str) -> Result<Option<String>, GitError> {
+        let output = self.output(&["config", "--get", key])?;
+        Ok(output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string()))
+    }
+
+    /// Tags whose names match a `git tag --list` glob.
+    pub fn tags_matching(&self, pattern: &str) -> Result<Vec<String>, GitError> {
+        let stdout = self.run(&["tag", "--list", pattern])?;
+        Ok(stdout.lines().map(str::to_string).collect())
+    }
+
+    /// The path of a file in the git directory (`hooks` honours `core.hooksPath`), relative
+    /// to the folder git runs in unless absolute.
+    pub fn git_path(&self, name: &str) -> Result<PathBuf, GitError> {
+        let stdout = self.run(&["rev-parse", "--git-path", name])?;
+        let path = Path::new(stdout.trim_end_matches(['\n', '\r']));
+        Ok(match self.dir == Path::new(".") {
+            true => path.to_path_buf(),
+            false => self.dir.join(path),
         })
+    }
+
+    /// The folder git runs in, relative to the repository root (`packages/x/`, or empty).
+    pub fn prefix(&self) -> Result<String, GitError> {
+        Ok(self
+            .run(&["rev-parse", "--show-prefix"])?
+            .trim_end_matches(['\n', '\r'])
+            .to_string())
+    }
+
+    /// Every file path in `commit`'s tree, relative to the repository root.
+    pub fn tree_paths(&self, commit: &str) -> Result<Vec<String>, GitError> {
+        let stdout = self.run(&["ls-tree", "-r", "-z", "--name-only", "--full-tree", commit])?;
+        Ok(stdout
+            .split('\0')
+            .filter(|path| !path.is_empty())
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// Reads objects named by revision expressions (`<commit>:chuks.json`, `<tag>^{commit}`)
+    /// with one `git cat-file --batch`. Contents over `max_bytes` are skipped, not read.
+    pub fn objects(&self, names: &[String], max_bytes: u64) -> Result<Vec<Object>, GitError> {
+        let args = ["cat-file", "--batch"];
+        let mut child = self
+            .command(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(GitError::Spawn)?;
+        let mut input = String::new();
+        for name in names {
+            input.push_str(name);
+            input.push('\n');
+        }
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        // Written from another thread: git answers while it reads, and both pipes are bounded.
+        let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let objects = names
+            .iter()
+            .map(|_| read_object(&mut stdout, max_bytes))
+            .collect::<std::io::Result<Vec<_>>>();
+        drop(stdout);
+        let written = writer.join().unwrap_or(Ok(()));
+        let output = child.wait_with_output().map_err(GitError::Spawn)?;
+        match (objects, written) {
+            (Ok(objects), Ok(())) if output.status.success() => Ok(objects),
+            _ => Err(failure(
+                &args.join(" "),
+                &String::from_utf8_lossy(&output.stderr),
+            )),
+        }
+    }
+
+    /// Runs `git args` to the end: its stdout, or the failure it reported.
+    pub(crate) fn run(&self, args: &[&str]) -> Result<String, GitError> {
+        self.start(args, succeeded).wait()
     }
 
     /// Starts `git args` without waiting; `parse` turns its output into the answer.
@@ -191,7 +291,8 @@ impl Git {
         self.command(args).output().map_err(GitError::Spawn)
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    /// git with the allow-listed environment, in the package folder: every git call starts here.
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(&self.program);
         command.args(args).current_dir(&self.dir).env_clear();
         for name in INHERITED_ENV_VARS {
@@ -217,6 +318,58 @@ struct CommandOutput {
     status: std::process::ExitStatus,
     stdout: Vec<u8>,
     stderr: Vec<u8>,
+}
+
+/// Parses `git status --porcelain=v1 -z` into the paths it names.
+fn parse_status(output: &CommandOutput) -> Result<Vec<String>, GitError> {
+    let stdout = succeeded(output)?;
+    let mut entries = stdout.split('\0').filter(|entry| !entry.is_empty());
+    let mut files = Vec::new();
+    while let Some(entry) = entries.next() {
+        let (status, path) = entry.split_at(3.min(entry.len()));
+        files.push(path.to_string());
+        // A rename or copy is followed by its source path as a separate entry.
+        if status.starts_with(['R', 'C']) {
+            entries.next();
+        }
+    }
+    Ok(files)
+}
+
+/// One answer of `git cat-file --batch`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Object {
+    Found { id: String, contents: Vec<u8> },
+    TooLarge { id: String, size: u64 },
+    Missing,
+}
+
+/// Reads `<id> <type> <size>\n<contents>\n`, or `<name> missing\n`.
+fn read_object(stdout: &mut impl BufRead, max_bytes: u64) -> std::io::Result<Object> {
+    let unexpected = || std::io::Error::other("unexpected `cat-file` answer");
+    let mut header = String::new();
+    stdout.read_line(&mut header)?;
+    let header = header.trim_end_matches('\n');
+    if header.ends_with(" missing") || header.ends_with(" ambiguous") {
+        return Ok(Object::Missing);
+    }
+    let mut fields = header.rsplitn(3, ' ');
+    let size: u64 = fields
+        .next()
+        .and_then(|size| size.parse().ok())
+        .ok_or_else(unexpected)?;
+    let id = fields.nth(1).ok_or_else(unexpected)?.to_string();
+    let mut body = stdout.take(size + 1);
+    if size > max_bytes {
+        std::io::copy(&mut body, &mut std::io::sink())?;
+        return Ok(Object::TooLarge { id, size });
+    }
+    let mut contents = Vec::with_capacity(size as usize + 1);
+    body.read_to_end(&mut contents)?;
+    if contents.pop() != Some(b'\n') || contents.len() as u64 != size {
+        return Err(unexpected());
+    }
+    Ok(Object::Found { id, contents })
 }
 
 /// The command's stdout, or the failure it reported.
@@ -267,10 +420,12 @@ impl<T> Drop for Pending<T> {
     }
 }
 
-fn failure(args: &str, stderr: &str) -> GitError {
+pub(crate) fn failure(args: &str, stderr: &str) -> GitError {
     let stderr = stderr.trim().to_string();
     let hint = if stderr.contains("dubious ownership") {
         "mark the checkout as safe: `git config --global --add safe.directory \"$PWD\"`".to_string()
+    } else if stderr.contains("tell me who you are") || stderr.contains("empty ident") {
+        "set your identity: `git config --global user.name \"Your Name\"` and `git config --global user.email you@example.com`".to_string()
     } else {
         "run the same git command by hand to see what is wrong with the repository".to_string()
     };

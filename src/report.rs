@@ -231,6 +231,18 @@ fn escape_property(text: &str) -> String {
     escape_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// Text from outside (git's stderr, file names) made safe to print: control characters other
+/// than newlines and tabs are shown escaped, so they cannot move the cursor or recolour.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' => c.to_string(),
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 /// Writes a JSON value as one line on stdout.
 pub fn print_json(value: &serde_json::Value) {
     let mut out = std::io::stdout().lock();
@@ -251,6 +263,11 @@ mod tests {
             annotation(&problem),
             "::error file=pkg%2Ca/chuks.json,line=3,col=14::version `1.2` is not semver%0Asecond line 100%25%0Ahint: use `1.2.0`"
         );
+    }
+
+    #[test]
+    fn printable_escapes_control_characters() {
+        assert_eq!(printable("a\x1b[31mb\r\nc\td"), "a\\u{1b}[31mb\\r\nc\td");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! One module per subcommand; `run` dispatches and turns errors into diagnostics and exit codes.
 
+mod bump;
 mod check;
+mod hook;
 mod init;
 mod pack;
 mod publish;
@@ -40,6 +42,8 @@ pub fn run(cli: Cli) -> Exit {
         Command::Restore(args) => yank::run_restore(&args, &mut reporter),
         Command::Registry(command) => registry::run(command, &mut reporter),
         Command::Init(args) => init::run(&args, &mut reporter),
+        Command::Bump(args) => bump::run(&args, &mut reporter),
+        Command::Hook(command) => hook::run(&command, &mut reporter),
     };
     match result {
         Ok(exit) => exit,
@@ -216,4 +220,9 @@ fn connect(access: &RegistryAccessArgs, reporter: &mut Reporter) -> anyhow::Resu
         &access.network,
         reporter,
     )
+}
+
+/// A commit id shortened for people, as git shows it.
+fn short_commit(commit: &str) -> &str {
+    &commit[..commit.len().min(12)]
 }
