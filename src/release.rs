@@ -172,11 +172,11 @@ pub fn plan(options: &BumpOptions, reporter: &mut Reporter) -> anyhow::Result<Pl
     plan.branch = git.current_branch()?;
     let remote = remote_for(&git, options, plan.branch.as_deref())?;
     let remote_exists = git.config(&format!("remote.{remote}.url"))?.is_some();
-    if options.push && !remote_exists {
-        return Err(BumpRefused::NoRemote { remote }.into());
-    }
     if options.push && plan.branch.is_none() {
         return Err(BumpRefused::DetachedHead.into());
+    }
+    if options.push && !remote_exists {
+        return Err(BumpRefused::NoRemote { remote }.into());
     }
     if options.tag && remote_exists {
         check_remote_tag(&git, &remote, &tag_name, options.push, reporter)?;
