@@ -252,15 +252,7 @@ pub struct Rewrite {
 
 /// Reads the manifest at `path` as it is on disk, byte for byte.
 pub fn read_manifest(path: &Path) -> Result<(String, Manifest), BumpError> {
-    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => ManifestError::NotFound {
-            path: path.to_path_buf(),
-        },
-        _ => ManifestError::Unreadable {
-            path: path.to_path_buf(),
-            source,
-        },
-    })?;
+    let bytes = manifest::read_bytes(path)?;
     let text = String::from_utf8(bytes).map_err(|_| BumpError::NotUtf8 {
         path: path.to_path_buf(),
     })?;

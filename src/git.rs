@@ -179,16 +179,17 @@ impl Git {
 
     /// The current branch's short name; `None` on a detached HEAD.
     pub fn current_branch(&self) -> Result<Option<String>, GitError> {
-        let output = self.output(&["symbolic-ref", "--quiet", "--short", "HEAD"])?;
-        Ok(output
-            .status
-            .success()
-            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string()))
+        self.answer_if_any(&["symbolic-ref", "--quiet", "--short", "HEAD"])
     }
 
     /// A git config value; `None` when it is not set.
     pub fn config(&self, key: &str) -> Result<Option<String>, GitError> {
-        let output = self.output(&["config", "--get", key])?;
+        self.answer_if_any(&["config", "--get", key])
+    }
+
+    /// The trimmed stdout of a query that fails quietly when there is no answer.
+    fn answer_if_any(&self, args: &[&str]) -> Result<Option<String>, GitError> {
+        let output = self.output(args)?;
         Ok(output
             .status
             .success()

@@ -132,15 +132,7 @@ pub fn location_of(err: &(dyn std::error::Error + 'static)) -> Option<Location> 
 impl Manifest {
     /// Reads and validates the manifest at `path`.
     pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
-        let bytes = std::fs::read(path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => ManifestError::NotFound {
-                path: path.to_path_buf(),
-            },
-            _ => ManifestError::Unreadable {
-                path: path.to_path_buf(),
-                source,
-            },
-        })?;
+        let bytes = read_bytes(path)?;
         let text = String::from_utf8_lossy(&bytes);
         Manifest::parse(path, &text)
     }
@@ -239,6 +231,19 @@ impl Manifest {
             _ => Path::new("."),
         }
     }
+}
+
+/// The manifest file's bytes, exactly as they are on disk.
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ManifestError> {
+    std::fs::read(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => ManifestError::NotFound {
+            path: path.to_path_buf(),
+        },
+        _ => ManifestError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        },
+    })
 }
 
 fn syntax_message(err: &serde_json::Error) -> String {

@@ -440,3 +440,50 @@ fn bump_patch_push_in_a_fresh_repository_is_accepted_by_verify_tag_in_ci() {
     let branches = git_in(&checkout, &["branch", "-r", "--contains", "v0.1.1"]);
     assert!(branches.contains("origin/main"), "{branches}");
 }
+
+#[test]
+fn no_token_reaches_the_git_that_commits_tags_and_pushes() {
+    let canary = format!("chuks_pk_{}", "bumpcanary0123456789abcdefghijkl");
+    let remote = BareRemote::new();
+    let repo = repo_with(&common::manifest_json("di", "1.2.3"));
+    repo.track(&remote);
+    // Hooks see the environment git runs with: each writes it down.
+    for hook in ["pre-commit", "pre-push"] {
+        let record = repo.path().join(format!("{hook}.env"));
+        let script = format!("#!/bin/sh\nenv > '{}'\ncat >/dev/null\n", record.display());
+        let path = repo.path().join(".git/hooks").join(hook);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, script).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+    let output = repo
+        .chuks_ci()
+        .env("CHUKS_TOKEN", &canary)
+        .env("GITHUB_TOKEN", &canary)
+        .env("GH_TOKEN", &canary)
+        .env("CI_JOB_TOKEN", &canary)
+        .env("SSH_AUTH_SOCK", "/tmp/agent.sock")
+        .args(["-vv", "bump", "patch", "--push"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = outputs(&output);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+    for hook in ["pre-commit", "pre-push"] {
+        let env = std::fs::read_to_string(repo.path().join(format!("{hook}.env")))
+            .unwrap_or_else(|err| panic!("{hook} did not run: {err}"));
+        assert!(!env.contains(&canary), "{hook}: {env}");
+        assert!(
+            !env.contains("CHUKS_TOKEN") && !env.contains("GH_TOKEN"),
+            "{hook}: {env}"
+        );
+        // What a push legitimately needs does get through.
+        if hook == "pre-push" {
+            assert!(env.contains("SSH_AUTH_SOCK=/tmp/agent.sock"), "{env}");
+        }
+    }
+    assert!(!stdout.contains(&canary) && !stderr.contains(&canary));
+}

@@ -50,12 +50,17 @@ fn write(args: &InitArgs, platform: Platform, reporter: &mut Reporter) -> anyhow
             "path": path,
             "secret": "CHUKS_TOKEN",
             "next": platform.secret_instructions(),
+            "release": "chuks-ci bump patch --push",
+            "guard": "chuks-ci hook install",
         })),
         Format::Human => {
             println!("wrote {}", path.display());
             println!("next: {}", platform.secret_instructions());
             println!(
-                "then push a release tag (e.g. `git tag v1.2.0 && git push origin v1.2.0`) to publish"
+                "then release with `chuks-ci bump patch --push` (it bumps chuks.json, commits, tags, and pushes the branch and tag together)"
+            );
+            println!(
+                "and run `chuks-ci hook install` once per clone: its pre-push hook refuses a release tag that disagrees with chuks.json"
             );
         }
     }
