@@ -267,6 +267,19 @@ impl Git {
         }
     }
 
+    /// Whether `commit` is an ancestor of (or is) one of `tips` or of the refs `glob` names
+    /// (`--glob=refs/remotes/origin/*`): one `git rev-list`, which lists it only if not.
+    pub fn reachable_from(
+        &self,
+        commit: &str,
+        tips: &[String],
+        glob: &str,
+    ) -> Result<bool, GitError> {
+        let mut args = vec!["rev-list", "-n", "1", commit, "--not", glob];
+        args.extend(tips.iter().map(String::as_str));
+        Ok(self.run(&args)?.trim().is_empty())
+    }
+
     /// Runs `git args` to the end: its stdout, or the failure it reported.
     pub(crate) fn run(&self, args: &[&str]) -> Result<String, GitError> {
         self.start(args, succeeded).wait()

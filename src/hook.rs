@@ -57,6 +57,15 @@ pub enum HookError {
     },
 
     #[error(
+        "tag `{tag}` points at commit {commit}, which is on no branch of `{remote}` nor on one pushed with it, and CI publishing requires that\nhint: push the tag with its branch: `git push --atomic {remote} BRANCH refs/tags/{tag}` (`chuks-ci bump --push` does this), or `git fetch {remote}` if a branch there has it already"
+    )]
+    NotOnRemoteBranch {
+        tag: String,
+        commit: String,
+        remote: String,
+    },
+
+    #[error(
         "`{path}` at commit {commit} is {size} bytes, more than a chuks.json can be\nhint: check what was committed as `{path}`"
     )]
     ManifestTooLarge {
@@ -69,9 +78,9 @@ pub enum HookError {
 impl HasExit for HookError {
     fn exit(&self) -> Exit {
         match self {
-            HookError::PackageNotFound { .. } | HookError::ManifestTooLarge { .. } => {
-                Exit::CheckFailed
-            }
+            HookError::PackageNotFound { .. }
+            | HookError::ManifestTooLarge { .. }
+            | HookError::NotOnRemoteBranch { .. } => Exit::CheckFailed,
             _ => Exit::Usage,
         }
     }
@@ -226,6 +235,8 @@ pub struct CheckOptions {
     /// The repository's own chuks.json, relative to its root.
     pub manifest: String,
     pub tag_prefix: Option<String>,
+    /// The remote's name; `None` when git pushes to a bare URL, whose branches it cannot know.
+    pub remote: Option<String>,
 }
 
 /// The hook's finding on one tag being pushed.
@@ -255,9 +266,45 @@ struct Candidate<'a> {
     package: Option<&'a str>,
 }
 
-/// Checks every tag in a push. Branch pushes and deletions are not looked at. All objects are
-/// read with one `git cat-file --batch` (two for monorepo tags), whatever the number of tags.
+/// Checks every tag in a push: the version at its commit, then that the commit will be on a
+/// branch of the remote (already, or through a branch in the same push). Branch pushes and
+/// deletions are not looked at otherwise.
 pub fn check_push(
+    git: &Git,
+    refs: &[PushedRef],
+    options: &CheckOptions,
+) -> Result<Vec<Verdict>, GitError> {
+    let verdicts = check_versions(git, refs, options)?;
+    let Some(remote) = &options.remote else {
+        return Ok(verdicts);
+    };
+    let branch_tips: Vec<String> = refs
+        .iter()
+        .filter(|pushed| pushed.remote_ref.starts_with("refs/heads/") && !is_zero(&pushed.local_id))
+        .map(|pushed| pushed.local_id.clone())
+        .collect();
+    let remote_branches = format!("--glob=refs/remotes/{remote}/*");
+    verdicts
+        .into_iter()
+        .map(|verdict| match verdict {
+            Verdict::Matches { tag, commit, .. }
+                if !git.reachable_from(&commit, &branch_tips, &remote_branches)? =>
+            {
+                let error = HookError::NotOnRemoteBranch {
+                    tag: tag.clone(),
+                    commit: commit.clone(),
+                    remote: remote.clone(),
+                };
+                Ok(refused(&tag, &commit, error.into(), None))
+            }
+            other => Ok(other),
+        })
+        .collect()
+}
+
+/// The version check of every tag. All objects are read with one `git cat-file --batch` (two
+/// for monorepo tags), whatever the number of tags.
+fn check_versions(
     git: &Git,
     refs: &[PushedRef],
     options: &CheckOptions,

@@ -102,27 +102,53 @@ fn every_tag_of_a_push_is_checked() {
     repo.commit("1.1.0");
     repo.annotated_tag("v1.1.0");
     repo.tag("v1.2.0");
-    let (pushed, stderr) = push(&repo, &["--tags", "origin"]);
+    let (pushed, stderr) = push(&repo, &["--atomic", "origin", "main", "--tags"]);
     assert!(!pushed, "{stderr}");
     assert!(
         stderr.contains("tag `v1.2.0` is version `1.2.0`, but chuks.json has `1.1.0`"),
         "{stderr}"
     );
     assert!(!stderr.contains("tag `v1.0.0` is version"), "{stderr}");
-    assert!(stderr.contains("1 release tag(s) disagree"), "{stderr}");
+    assert!(
+        stderr.contains("push refused for 1 release tag(s)"),
+        "{stderr}"
+    );
     assert!(
         remote_tags(&remote).is_empty(),
         "git refuses the whole push"
     );
 
     repo.git(&["tag", "-d", "v1.2.0"]);
-    let (pushed, stderr) = push(&repo, &["--tags", "origin"]);
+    let (pushed, stderr) = push(&repo, &["--atomic", "origin", "main", "--tags"]);
     assert!(pushed, "{stderr}");
     assert!(
         stderr.contains("`v1.0.0` matches") && stderr.contains("`v1.1.0` matches"),
         "{stderr}"
     );
     assert_eq!(remote_tags(&remote), ["v1.0.0", "v1.1.0"]);
+}
+
+#[test]
+fn a_tag_on_no_remote_branch_is_refused_unless_its_branch_comes_along() {
+    let (repo, remote) = guarded("di", "1.0.0");
+    repo.write("chuks.json", &common::manifest_json("di", "1.1.0"));
+    repo.commit("1.1.0, not pushed");
+    repo.annotated_tag("v1.1.0");
+    let (pushed, stderr) = push(&repo, &["origin", "v1.1.0"]);
+    assert!(!pushed, "{stderr}");
+    assert!(
+        stderr.contains("which is on no branch of `origin`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("git push --atomic origin BRANCH refs/tags/v1.1.0"),
+        "{stderr}"
+    );
+    assert!(remote_tags(&remote).is_empty());
+
+    let (pushed, stderr) = push(&repo, &["--atomic", "origin", "main", "v1.1.0"]);
+    assert!(pushed, "{stderr}");
+    assert_eq!(remote_tags(&remote), ["v1.1.0"]);
 }
 
 #[test]

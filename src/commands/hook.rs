@@ -74,9 +74,16 @@ fn repository(folder: &Path) -> anyhow::Result<Git> {
 fn pre_push(args: &HookPrePushArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     let refs = hook::read_refs(std::io::stdin().lock())?;
     let git = Git::locate(Path::new("."))?;
+    // Pushing to a URL, git passes it as the remote's name too: then there are no branches of
+    // that remote to know of.
+    let remote = args
+        .remote
+        .clone()
+        .filter(|remote| Some(remote) != args.url.as_ref());
     let options = CheckOptions {
         manifest: args.manifest.clone(),
         tag_prefix: args.tag_prefix.clone(),
+        remote,
     };
     let verdicts = hook::check_push(&git, &refs, &options)?;
     let mut refused = 0;
@@ -116,7 +123,7 @@ fn pre_push(args: &HookPrePushArgs, reporter: &mut Reporter) -> anyhow::Result<E
         return Ok(Exit::Success);
     }
     reporter.note(format!(
-        "pre-push: push refused: {refused} release tag(s) disagree with chuks.json at the tagged commit (`git push --no-verify` skips this check)"
+        "pre-push: push refused for {refused} release tag(s) (`git push --no-verify` skips this check)"
     ));
     Ok(Exit::CheckFailed)
 }
