@@ -17,9 +17,6 @@ use crate::tag::{self, TagForm};
 /// The default commit and tag message.
 pub const DEFAULT_MESSAGE: &str = "Release {name} {version}";
 
-/// How many dirty files a refusal names before summarising the rest.
-const DIRTY_FILES_SHOWN: usize = 10;
-
 /// What `bump` was asked to do.
 #[derive(Debug, Clone)]
 pub struct BumpOptions {
@@ -153,34 +150,14 @@ pub fn plan(options: &BumpOptions, reporter: &mut Reporter) -> anyhow::Result<Pl
     let path = path_arg(&options.manifest);
     check_stageable(&git, &path)?;
     check_clean(&git, &path)?;
-    let form = match &options.tag_form {
-        Some(form) => form.clone(),
-        None => form_in_use(&git, &manifest)?,
-    };
-    let tag_name = form.tag(&manifest.name, &plan.to);
-    let released = Manifest::parse(&options.manifest, &plan.rewrite.after)?;
-    let prefix = match &form {
-        TagForm::Prefix(prefix) => Some(prefix.as_str()),
-        _ => None,
-    };
-    // The tag `verify-tag` will be shown must be one it accepts.
-    tag::check(&tag_name, &released, prefix)?;
+    let tag_name = release_tag(&git, options, &manifest, &plan)?;
     plan.message = fill_message(&options.message, &manifest.name, &plan.to, &tag_name);
     if options.tag && git.tag_commit(&tag_name)?.is_some() {
         return Err(BumpRefused::TagExists { tag: tag_name }.into());
     }
     plan.branch = git.current_branch()?;
     let remote = remote_for(&git, options, plan.branch.as_deref())?;
-    let remote_exists = git.config(&format!("remote.{remote}.url"))?.is_some();
-    if options.push && plan.branch.is_none() {
-        return Err(BumpRefused::DetachedHead.into());
-    }
-    if options.push && !remote_exists {
-        return Err(BumpRefused::NoRemote { remote }.into());
-    }
-    if options.tag && remote_exists {
-        check_remote_tag(&git, &remote, &tag_name, options.push, reporter)?;
-    }
+    let remote_exists = check_remote(&git, options, &plan, &remote, &tag_name, reporter)?;
     plan.steps = vec![GitStep::add(&path), GitStep::commit(&plan.message)];
     if options.tag {
         plan.steps.push(GitStep::tag(&tag_name, &plan.message));
@@ -227,6 +204,53 @@ pub fn apply(plan: &Plan) -> anyhow::Result<Applied> {
     Ok(applied)
 }
 
+/// The new tag, in the requested form or the one in use; it must be one `verify-tag` accepts.
+fn release_tag(
+    git: &Git,
+    options: &BumpOptions,
+    manifest: &Manifest,
+    plan: &Plan,
+) -> anyhow::Result<String> {
+    let form = match &options.tag_form {
+        Some(form) => form.clone(),
+        None => form_in_use(git, manifest)?,
+    };
+    let tag_name = form.tag(&manifest.name, &plan.to);
+    let released = Manifest::parse(&options.manifest, &plan.rewrite.after)?;
+    let prefix = match &form {
+        TagForm::Prefix(prefix) => Some(prefix.as_str()),
+        _ => None,
+    };
+    tag::check(&tag_name, &released, prefix)?;
+    Ok(tag_name)
+}
+
+/// The push needs a branch and the remote; the tag must be new there. Returns whether the
+/// remote exists.
+fn check_remote(
+    git: &Git,
+    options: &BumpOptions,
+    plan: &Plan,
+    remote: &str,
+    tag: &str,
+    reporter: &mut Reporter,
+) -> anyhow::Result<bool> {
+    let remote_exists = git.config(&format!("remote.{remote}.url"))?.is_some();
+    if options.push && plan.branch.is_none() {
+        return Err(BumpRefused::DetachedHead.into());
+    }
+    if options.push && !remote_exists {
+        return Err(BumpRefused::NoRemote {
+            remote: remote.to_string(),
+        }
+        .into());
+    }
+    if options.tag && remote_exists {
+        check_remote_tag(git, remote, tag, options.push, reporter)?;
+    }
+    Ok(remote_exists)
+}
+
 fn repository() -> Result<Git, BumpRefused> {
     let git = Git::locate(Path::new(".")).map_err(|_| BumpRefused::NoGit)?;
     match git.repo() {
@@ -257,18 +281,9 @@ fn check_clean(git: &Git, path: &str) -> anyhow::Result<()> {
     if files.is_empty() {
         return Ok(());
     }
-    let mut named = files
-        .iter()
-        .take(DIRTY_FILES_SHOWN)
-        .map(|f| format!("`{}`", printable(f)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    if files.len() > DIRTY_FILES_SHOWN {
-        named.push_str(&format!(" and {} more", files.len() - DIRTY_FILES_SHOWN));
-    }
     Err(BumpRefused::DirtyTree {
         manifest: path.to_string(),
-        files: named,
+        files: crate::verify::name_dirty_files(&files),
     }
     .into())
 }
