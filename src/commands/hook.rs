@@ -1,6 +1,7 @@
 //! `chuks-ci hook install` and `chuks-ci hook pre-push`: the guard against mismatched release
 //! tags, installed into and run by git.
 
+use std::io::IsTerminal;
 use std::path::Path;
 
 use serde_json::json;
@@ -72,6 +73,13 @@ fn repository(folder: &Path) -> anyhow::Result<Git> {
 }
 
 fn pre_push(args: &HookPrePushArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    // Run by hand at a terminal, reading stdin would wait for input that never comes.
+    if std::io::stdin().is_terminal() {
+        return Err(HookError::BadInput {
+            reason: "standard input is a terminal".to_string(),
+        }
+        .into());
+    }
     let refs = hook::read_refs(std::io::stdin().lock())?;
     let git = Git::locate(Path::new("."))?;
     // Pushing to a URL, git passes it as the remote's name too: then there are no branches of
