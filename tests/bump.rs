@@ -411,15 +411,21 @@ fn signing_configured_in_git_is_honoured() {
 
 #[test]
 fn bump_patch_push_in_a_fresh_repository_is_accepted_by_verify_tag_in_ci() {
+    // A first commit, and an empty remote: nothing pushed yet, no upstream.
     let remote = BareRemote::new();
     let repo = repo_with(&common::manifest_json("di", "0.1.0"));
-    repo.track(&remote);
+    let url = remote.path().display().to_string();
+    repo.git(&["remote", "add", "origin", &url]);
     let (code, stdout, stderr) = bump(&repo, &["patch", "--push"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
+    let head = repo.head();
+    assert_eq!(
+        remote.refs(),
+        format!("refs/heads/main {head}\nrefs/tags/v0.1.1 {head}\n")
+    );
 
     // CI: a fresh clone of the remote at the tag, told about the tag the way GitHub does.
     let ci = tempfile::TempDir::new().unwrap();
-    let url = remote.path().display().to_string();
     git_in(
         ci.path(),
         &["clone", "-q", "--branch", "v0.1.1", &url, "checkout"],
