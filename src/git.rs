@@ -375,7 +375,9 @@ fn read_object(stdout: &mut impl BufRead, max_bytes: u64) -> std::io::Result<Obj
     let id = fields.nth(1).ok_or_else(unexpected)?.to_string();
     let mut body = stdout.take(size + 1);
     if size > max_bytes {
-        std::io::copy(&mut body, &mut std::io::sink())?;
+        if std::io::copy(&mut body, &mut std::io::sink())? != size + 1 {
+            return Err(unexpected());
+        }
         return Ok(Object::TooLarge { id, size });
     }
     let mut contents = Vec::with_capacity(size as usize + 1);
@@ -498,6 +500,34 @@ mod tests {
         assert_eq!(git.tag_commit("v1.0.0").unwrap(), Some(head.clone()));
         assert_eq!(git.tags_at_head().unwrap(), ["v1.0.0"]);
         assert_eq!(git.dirty_files().unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn cat_file_answers_are_read_in_order_and_large_ones_skipped() {
+        let id = "a".repeat(40);
+        let answers = format!(
+            "{id} blob 5\nhello\nsome:path with spaces missing\n{id} blob 12\n0123456789ab\n{id} blob 0\n\n"
+        );
+        let mut stdout = std::io::Cursor::new(answers.into_bytes());
+        let read = |stdout: &mut std::io::Cursor<Vec<u8>>| read_object(stdout, 8).unwrap();
+        let found = |contents: &[u8]| Object::Found {
+            id: id.clone(),
+            contents: contents.to_vec(),
+        };
+        assert_eq!(read(&mut stdout), found(b"hello"));
+        assert_eq!(read(&mut stdout), Object::Missing);
+        assert_eq!(
+            read(&mut stdout),
+            Object::TooLarge {
+                id: id.clone(),
+                size: 12
+            }
+        );
+        assert_eq!(read(&mut stdout), found(b""));
+        for truncated in ["x blob 9\nshort\n", "x blob 7\nshort\n"] {
+            let mut stdout = std::io::Cursor::new(truncated.as_bytes().to_vec());
+            assert!(read_object(&mut stdout, 8).is_err(), "{truncated}");
+        }
     }
 
     #[test]
