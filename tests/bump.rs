@@ -74,6 +74,8 @@ fn formatting_is_preserved_byte_for_byte() {
     ];
     for (style, before) in styles {
         let repo = repo_with(before);
+        #[cfg(unix)]
+        set_mode(&repo.manifest(), 0o640);
         let (code, stdout, stderr) = bump(&repo, &["patch"]);
         assert_eq!(code, 0, "{style}: {stdout}{stderr}");
         let expected = before.replacen("\"1.2.3\"", "\"1.2.4\"", 1);
@@ -95,7 +97,23 @@ fn formatting_is_preserved_byte_for_byte() {
         assert_eq!(committed, expected, "{style}");
         let changed = repo.git(&["diff", "--name-only", "HEAD~1", "HEAD"]);
         assert_eq!(changed, "chuks.json\n", "{style}");
+        // Replaced atomically, keeping its permissions.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(repo.manifest())
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o640, "{style}");
+        }
     }
+}
+
+#[cfg(unix)]
+fn set_mode(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 #[test]
@@ -391,10 +409,7 @@ fn signing_configured_in_git_is_honoured() {
     )
     .unwrap();
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&signer, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    set_mode(&signer, 0o755);
     repo.git(&["config", "gpg.program", &signer.display().to_string()]);
     repo.git(&["config", "commit.gpgSign", "true"]);
     repo.git(&["config", "tag.gpgSign", "true"]);
@@ -461,10 +476,7 @@ fn no_token_reaches_the_git_that_commits_tags_and_pushes() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, script).unwrap();
         #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
+        set_mode(&path, 0o755);
     }
     let output = repo
         .chuks_ci()
