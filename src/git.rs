@@ -267,17 +267,21 @@ impl Git {
         }
     }
 
-    /// Whether `commit` is an ancestor of (or is) one of `tips` or of the refs `glob` names
-    /// (`--glob=refs/remotes/origin/*`): one `git rev-list`, which lists it only if not.
-    pub fn reachable_from(
+    /// The commits reachable from `commits` but from none of `excluded` (revisions, or
+    /// `--glob=refs/remotes/origin/*`), started in the background: a commit of `commits` is
+    /// listed exactly when it is on none of them.
+    pub fn start_commits_not_in(
         &self,
-        commit: &str,
-        tips: &[String],
-        glob: &str,
-    ) -> Result<bool, GitError> {
-        let mut args = vec!["rev-list", "-n", "1", commit, "--not", glob];
-        args.extend(tips.iter().map(String::as_str));
-        Ok(self.run(&args)?.trim().is_empty())
+        commits: &[String],
+        excluded: &[String],
+    ) -> Pending<Vec<String>> {
+        let mut args = vec!["rev-list"];
+        args.extend(commits.iter().map(String::as_str));
+        args.push("--not");
+        args.extend(excluded.iter().map(String::as_str));
+        self.start(&args, |output| {
+            Ok(succeeded(output)?.lines().map(str::to_string).collect())
+        })
     }
 
     /// Runs `git args` to the end: its stdout, or the failure it reported.

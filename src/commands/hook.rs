@@ -94,7 +94,7 @@ fn pre_push(args: &HookPrePushArgs, reporter: &mut Reporter) -> anyhow::Result<E
         remote,
     };
     let verdicts = hook::check_push(&git, &refs, &options)?;
-    let mut refused = 0;
+    let mut refused = Vec::new();
     for verdict in &verdicts {
         match verdict {
             Verdict::Matches {
@@ -112,26 +112,30 @@ fn pre_push(args: &HookPrePushArgs, reporter: &mut Reporter) -> anyhow::Result<E
                 reporter.debug(1, format!("pre-push: tag `{tag}` not checked: {reason}"))
             }
             Verdict::Refused {
-                error, manifest, ..
+                tag,
+                error,
+                manifest,
+                ..
             } => {
-                refused += 1;
+                refused.push(format!("`{tag}`"));
                 reporter.report(locate(Problem::from_error(error), manifest.as_ref()));
             }
         }
     }
     if reporter.format == Format::Json {
         crate::report::print_json(&json!({
-            "result": if refused == 0 { "ok" } else { "refused" },
+            "result": if refused.is_empty() { "ok" } else { "refused" },
             "remote": args.remote,
             "tags": verdicts.iter().map(describe).collect::<Vec<_>>(),
             "problems": reporter.problems(),
         }));
     }
-    if refused == 0 {
+    if refused.is_empty() {
         return Ok(Exit::Success);
     }
     reporter.note(format!(
-        "pre-push: push refused for {refused} release tag(s) (`git push --no-verify` skips this check)"
+        "pre-push: push refused for {} (`git push --no-verify` skips this check)",
+        refused.join(", ")
     ));
     Ok(Exit::CheckFailed)
 }
