@@ -199,6 +199,27 @@ fn a_monorepo_tag_is_checked_against_its_own_package() {
         "{stderr}"
     );
     assert!(stderr.contains("`@chuks/numpy`"), "{stderr}");
+    // Installed for a package in a subfolder, plain tags are that package's.
+    let (code, stdout, stderr) = install(&repo, &["--manifest", "packages/di/chuks.json"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    repo.tag("v2.0.0");
+    let (pushed, stderr) = push(&repo, &["origin", "v2.0.0"]);
+    assert!(pushed, "{stderr}");
+    assert!(
+        stderr.contains("matches di 2.0.0 in packages/di/chuks.json"),
+        "{stderr}"
+    );
+    repo.tag("v0.2.0");
+    let (pushed, stderr) = push(&repo, &["origin", "v0.2.0"]);
+    assert!(!pushed, "{stderr}");
+    assert!(
+        stderr.contains("tag `v0.2.0` is version `0.2.0`, but chuks.json has `2.0.0`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--> packages/di/chuks.json:3:14"),
+        "{stderr}"
+    );
 }
 
 #[test]
