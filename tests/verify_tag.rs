@@ -273,7 +273,7 @@ fn mismatch_annotates_the_version_line_in_github_actions() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         stdout.trim(),
-        "::error file=chuks.json,line=3,col=14::tag `v1.2.1` is version `1.2.1`, but chuks.json has `1.2.0`%0Ahint: bump `version` in chuks.json to `1.2.1`, or re-tag the release as `v1.2.0`"
+        "::error file=chuks.json,line=3,col=14::tag `v1.2.1` is version `1.2.1`, but chuks.json has `1.2.0`%0Ahint: bump `version` in chuks.json to `1.2.1` (`chuks-ci bump 1.2.1`), or re-tag the release as `v1.2.0`"
     );
     insta::assert_snapshot!(stderr);
 }
