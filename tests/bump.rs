@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::assert_contains;
+
 use common::{BareRemote, PackageRepo, git_in, outputs};
 use serde_json::Value;
 
@@ -122,10 +124,7 @@ fn one_commit_and_an_annotated_tag_per_release() {
     let repo = repo_with(&common::manifest_json("@chuks/numpy", "1.2.3"));
     let (code, stdout, stderr) = bump(&repo, &["minor"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(
-        stdout.contains("bumped @chuks/numpy from 1.2.3 to 1.3.0"),
-        "{stdout}"
-    );
+    assert_contains(&stdout, "bumped @chuks/numpy from 1.2.3 to 1.3.0");
     assert_eq!(
         repo.git(&["log", "-1", "--format=%s"]),
         "Release @chuks/numpy 1.3.0\n"
@@ -155,10 +154,7 @@ fn one_commit_and_an_annotated_tag_per_release() {
         let (code, stdout, stderr) = bump(&repo, args);
         assert_eq!(code, 0, "{args:?}: {stdout}{stderr}");
         let head = repo.git(&["show", "HEAD:chuks.json"]);
-        assert!(
-            head.contains(&format!("\"version\": \"{version}\"")),
-            "{args:?}: {head}"
-        );
+        assert_contains(&head, &format!("\"version\": \"{version}\""));
         assert_eq!(
             repo.git(&["rev-parse", &format!("v{version}^{{commit}}")])
                 .trim(),
@@ -185,19 +181,19 @@ fn monorepo_packages_keep_their_tag_form() {
 
     let (code, stdout, stderr) = bump(&repo, &["minor", "--manifest", manifest]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(stdout.contains("tagged @chuks/numpy@1.3.0"), "{stdout}");
+    assert_contains(&stdout, "tagged @chuks/numpy@1.3.0");
     let (code, stdout, stderr) = bump(
         &repo,
         &["patch", "--manifest", manifest, "--tag-form", "slash"],
     );
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(stdout.contains("tagged @chuks/numpy/v1.3.1"), "{stdout}");
+    assert_contains(&stdout, "tagged @chuks/numpy/v1.3.1");
     let (code, stdout, stderr) = bump(
         &repo,
         &["patch", "--manifest", manifest, "--tag-prefix", "numpy-"],
     );
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(stdout.contains("tagged numpy-1.3.2"), "{stdout}");
+    assert_contains(&stdout, "tagged numpy-1.3.2");
     // The root package was left alone.
     assert!(repo.git(&["show", "HEAD:chuks.json"]).contains("\"0.1.0\""));
 }
@@ -239,11 +235,8 @@ fn an_existing_tag_is_refused_locally_and_on_the_remote() {
     let before = (manifest_bytes(&repo), repo_state(&repo));
     let (code, _, stderr) = bump(&repo, &["patch"]);
     assert_eq!(code, 1, "{stderr}");
-    assert!(
-        stderr.contains("tag `v1.2.4` already exists in this repository"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("hint: bump to another version"), "{stderr}");
+    assert_contains(&stderr, "tag `v1.2.4` already exists in this repository");
+    assert_contains(&stderr, "hint: bump to another version");
     assert_eq!((manifest_bytes(&repo), repo_state(&repo)), before);
 
     // Only on the remote: pushed, then deleted here.
@@ -252,10 +245,7 @@ fn an_existing_tag_is_refused_locally_and_on_the_remote() {
     let before = (manifest_bytes(&repo), repo_state(&repo));
     let (code, _, stderr) = bump(&repo, &["patch"]);
     assert_eq!(code, 1, "{stderr}");
-    assert!(
-        stderr.contains("tag `v1.2.4` already exists on `origin`"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "tag `v1.2.4` already exists on `origin`");
     assert_eq!((manifest_bytes(&repo), repo_state(&repo)), before);
     // Another version is fine.
     assert_eq!(bump(&repo, &["minor", "--push"]).0, 0);
@@ -288,8 +278,8 @@ fn versions_that_do_not_move_forward_or_do_not_parse_are_refused() {
     ] {
         let (code, stdout, stderr) = bump(&repo, args);
         assert_eq!(code, 2, "{args:?}: {stdout}{stderr}");
-        assert!(stderr.contains(message), "{args:?}: {stderr}");
-        assert!(stderr.contains("hint: "), "{args:?}: {stderr}");
+        assert_contains(&stderr, message);
+        assert_contains(&stderr, "hint: ");
     }
     assert_eq!((manifest_bytes(&repo), repo_state(&repo)), before);
 }
@@ -306,9 +296,9 @@ fn push_puts_the_branch_at_the_tagged_commit_and_the_tag_on_the_remote() {
         remote.refs(),
         format!("refs/heads/main {head}\nrefs/tags/v1.2.4 {head}\n")
     );
-    assert!(
-        stdout.contains("git push --atomic origin HEAD:refs/heads/main refs/tags/v1.2.4"),
-        "{stdout}"
+    assert_contains(
+        &stdout,
+        "git push --atomic origin HEAD:refs/heads/main refs/tags/v1.2.4",
     );
     // The remote got the annotated tag itself.
     assert_eq!(
@@ -339,14 +329,11 @@ fn push_goes_to_the_upstream_branch_and_needs_a_branch_and_a_remote() {
 
     let (code, _, stderr) = bump(&repo, &["patch", "--push", "--remote", "elsewhere"]);
     assert_eq!(code, 1);
-    assert!(
-        stderr.contains("there is no remote `elsewhere`"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "there is no remote `elsewhere`");
     repo.git(&["checkout", "-q", "--detach"]);
     let (code, _, stderr) = bump(&repo, &["patch", "--push"]);
     assert_eq!(code, 1);
-    assert!(stderr.contains("HEAD is detached"), "{stderr}");
+    assert_contains(&stderr, "HEAD is detached");
 }
 
 #[test]
@@ -417,12 +404,9 @@ fn signing_configured_in_git_is_honoured() {
     let (code, stdout, stderr) = bump(&repo, &["patch"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     let commit = repo.git(&["cat-file", "commit", "HEAD"]);
-    assert!(
-        commit.contains("gpgsig -----BEGIN PGP SIGNATURE-----"),
-        "{commit}"
-    );
+    assert_contains(&commit, "gpgsig -----BEGIN PGP SIGNATURE-----");
     let tag = repo.git(&["cat-file", "tag", "v1.2.4"]);
-    assert!(tag.contains("-----BEGIN PGP SIGNATURE-----"), "{tag}");
+    assert_contains(&tag, "-----BEGIN PGP SIGNATURE-----");
 }
 
 #[test]
@@ -457,10 +441,10 @@ fn bump_patch_push_in_a_fresh_repository_is_accepted_by_verify_tag_in_ci() {
         .unwrap();
     let (stdout, stderr) = outputs(&output);
     assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
-    assert!(stdout.contains("ok: tag `v0.1.1`"), "{stdout}");
+    assert_contains(&stdout, "ok: tag `v0.1.1`");
     // The tagged commit is on a remote branch, as the official CLI requires.
     let branches = git_in(&checkout, &["branch", "-r", "--contains", "v0.1.1"]);
-    assert!(branches.contains("origin/main"), "{branches}");
+    assert_contains(&branches, "origin/main");
 }
 
 #[test]
@@ -501,7 +485,7 @@ fn no_token_reaches_the_git_that_commits_tags_and_pushes() {
         );
         // What a push legitimately needs does get through.
         if hook == "pre-push" {
-            assert!(env.contains("SSH_AUTH_SOCK=/tmp/agent.sock"), "{env}");
+            assert_contains(&env, "SSH_AUTH_SOCK=/tmp/agent.sock");
         }
     }
     assert!(!stdout.contains(&canary) && !stderr.contains(&canary));

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::assert_contains;
+
 use common::{BareRemote, PackageRepo, git_output, outputs};
 
 /// A package at `version` pushed to a bare remote, with the hook installed.
@@ -49,13 +51,13 @@ fn the_di_mistake_is_refused_with_the_verify_tag_message() {
     repo.tag("v1.0.1");
     let (pushed, stderr) = push(&repo, &["origin", "v1.0.1"]);
     assert!(!pushed, "{stderr}");
-    assert!(
-        stderr.contains("error: tag `v1.0.1` is version `1.0.1`, but chuks.json has `1.0.0`"),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "error: tag `v1.0.1` is version `1.0.1`, but chuks.json has `1.0.0`",
     );
-    assert!(
-        stderr.contains("hint: bump `version` in chuks.json to `1.0.1` (`chuks-ci bump 1.0.1`), or re-tag the release as `v1.0.0`"),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "hint: bump `version` in chuks.json to `1.0.1` (`chuks-ci bump 1.0.1`), or re-tag the release as `v1.0.0`",
     );
     assert!(remote_tags(&remote).is_empty());
 
@@ -68,7 +70,7 @@ fn the_di_mistake_is_refused_with_the_verify_tag_message() {
         .output()
         .unwrap();
     let verify_stderr = outputs(&output).1;
-    assert!(stderr.contains(&verify_stderr), "{verify_stderr}\n{stderr}");
+    assert_contains(&stderr, &verify_stderr);
 }
 
 #[test]
@@ -77,10 +79,7 @@ fn a_matching_tag_goes_through_and_branch_pushes_are_not_checked() {
     repo.annotated_tag("v1.0.0");
     let (pushed, stderr) = push(&repo, &["origin", "v1.0.0"]);
     assert!(pushed, "{stderr}");
-    assert!(
-        stderr.contains("pre-push: tag `v1.0.0` matches di 1.0.0"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "pre-push: tag `v1.0.0` matches di 1.0.0");
     assert_eq!(remote_tags(&remote), ["v1.0.0"]);
 
     // A branch whose chuks.json is broken is not the hook's business.
@@ -98,11 +97,8 @@ fn a_matching_tag_goes_through_and_branch_pushes_are_not_checked() {
     repo.tag("v1.0.5");
     let (pushed, stderr) = push(&repo, &["origin", "v9.0.0", "v1.0.5"]);
     assert!(!pushed, "{stderr}");
-    assert!(
-        stderr.contains("`chuks.json` is not valid JSON"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("push refused for `v1.0.5`"), "{stderr}");
+    assert_contains(&stderr, "`chuks.json` is not valid JSON");
+    assert_contains(&stderr, "push refused for `v1.0.5`");
     assert!(!stderr.contains("v9.0.0"), "{stderr}");
 }
 
@@ -116,12 +112,12 @@ fn every_tag_of_a_push_is_checked() {
     repo.tag("v1.2.0");
     let (pushed, stderr) = push(&repo, &["--atomic", "origin", "main", "--tags"]);
     assert!(!pushed, "{stderr}");
-    assert!(
-        stderr.contains("tag `v1.2.0` is version `1.2.0`, but chuks.json has `1.1.0`"),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "tag `v1.2.0` is version `1.2.0`, but chuks.json has `1.1.0`",
     );
     assert!(!stderr.contains("tag `v1.0.0` is version"), "{stderr}");
-    assert!(stderr.contains("push refused for `v1.2.0` ("), "{stderr}");
+    assert_contains(&stderr, "push refused for `v1.2.0` (");
     assert!(
         remote_tags(&remote).is_empty(),
         "git refuses the whole push"
@@ -145,14 +141,8 @@ fn a_tag_on_no_remote_branch_is_refused_unless_its_branch_comes_along() {
     repo.annotated_tag("v1.1.0");
     let (pushed, stderr) = push(&repo, &["origin", "v1.1.0"]);
     assert!(!pushed, "{stderr}");
-    assert!(
-        stderr.contains("which is on no branch of `origin`"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("git push --atomic origin BRANCH refs/tags/v1.1.0"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "which is on no branch of `origin`");
+    assert_contains(&stderr, "git push --atomic origin BRANCH refs/tags/v1.1.0");
     assert!(remote_tags(&remote).is_empty());
 
     let (pushed, stderr) = push(&repo, &["--atomic", "origin", "main", "v1.1.0"]);
@@ -184,43 +174,34 @@ fn a_monorepo_tag_is_checked_against_its_own_package() {
     repo.tag("@chuks/numpy@0.1.0");
     let (pushed, stderr) = push(&repo, &["origin", "@chuks/numpy@0.1.0"]);
     assert!(!pushed, "{stderr}");
-    assert!(
-        stderr.contains("tag `@chuks/numpy@0.1.0` is version `0.1.0`, but chuks.json has `1.2.0`"),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "tag `@chuks/numpy@0.1.0` is version `0.1.0`, but chuks.json has `1.2.0`",
     );
-    assert!(
-        stderr.contains("--> packages/numpy/chuks.json:3:14"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "--> packages/numpy/chuks.json:3:14");
     repo.tag("missing@1.0.0");
     let (pushed, stderr) = push(&repo, &["origin", "missing@1.0.0"]);
     assert!(!pushed, "{stderr}");
-    assert!(
-        stderr.contains("tag `missing@1.0.0` is for package `missing`, but no chuks.json"),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "tag `missing@1.0.0` is for package `missing`, but no chuks.json",
     );
-    assert!(stderr.contains("`@chuks/numpy`"), "{stderr}");
+    assert_contains(&stderr, "`@chuks/numpy`");
     // Installed for a package in a subfolder, plain tags are that package's.
     let (code, stdout, stderr) = install(&repo, &["--manifest", "packages/di/chuks.json"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     repo.tag("v2.0.0");
     let (pushed, stderr) = push(&repo, &["origin", "v2.0.0"]);
     assert!(pushed, "{stderr}");
-    assert!(
-        stderr.contains("matches di 2.0.0 in packages/di/chuks.json"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "matches di 2.0.0 in packages/di/chuks.json");
     repo.tag("v0.2.0");
     let (pushed, stderr) = push(&repo, &["origin", "v0.2.0"]);
     assert!(!pushed, "{stderr}");
-    assert!(
-        stderr.contains("tag `v0.2.0` is version `0.2.0`, but chuks.json has `2.0.0`"),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "tag `v0.2.0` is version `0.2.0`, but chuks.json has `2.0.0`",
     );
-    assert!(
-        stderr.contains("--> packages/di/chuks.json:3:14"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "--> packages/di/chuks.json:3:14");
 }
 
 #[test]
@@ -275,10 +256,7 @@ fn the_hook_falls_back_to_chuks_ci_on_path() {
     repo.tag("v1.0.1");
     let (pushed, stderr) = push(&repo, &["origin", "v1.0.1"]);
     assert!(!pushed, "{stderr}");
-    assert!(
-        stderr.contains("tag `v1.0.1` is version `1.0.1`"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "tag `v1.0.1` is version `1.0.1`");
     assert!(remote_tags(&remote).is_empty());
 }
 
