@@ -406,7 +406,10 @@ mod tests {
             file(".env", "A=1"),
             file("src/main.chuks", "print(1)"),
             file("src/key.chuks", &format!("x\n{GHP}")),
-            file("docs/deploy.txt", "-----BEGIN OPENSSH PRIVATE KEY-----\n"),
+            file(
+                "docs/deploy.txt",
+                "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n",
+            ),
         ];
         let Err(PackError::Leaks { refusals }) = check(&files, &[]) else {
             panic!("expected refusals");

@@ -94,7 +94,9 @@ const KEY_HEADERS: [KeyHeader; 2] = [
     },
 ];
 
-/// `-----BEGIN [LABEL ]PRIVATE KEY-----`, OpenSSH's and PGP's forms included.
+/// `-----BEGIN [LABEL ]PRIVATE KEY-----`, OpenSSH's and PGP's forms included, on a line of its
+/// own followed by the key: the header alone (a parser's string literal, documentation) is
+/// not a key.
 fn pem_kind(bytes: &[u8]) -> Option<&'static str> {
     let rest = bytes.strip_prefix(b"-----BEGIN ")?;
     let label_len = rest
@@ -103,7 +105,9 @@ fn pem_kind(bytes: &[u8]) -> Option<&'static str> {
         .take_while(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit() || **byte == b' ')
         .count();
     let (label, after) = rest.split_at(label_len);
-    if !after.starts_with(b"-----") {
+    let next_line = after.strip_prefix(b"-----")?;
+    let next_line = next_line.strip_prefix(b"\r").unwrap_or(next_line);
+    if !starts_key_material(next_line.strip_prefix(b"\n")?) {
         return None;
     }
     match label {
@@ -112,6 +116,19 @@ fn pem_kind(bytes: &[u8]) -> Option<&'static str> {
         _ if label.ends_with(b"PRIVATE KEY") => Some("a PEM private key"),
         _ => None,
     }
+}
+
+/// What follows a PEM header: base64 (16 characters are enough to tell), or armor headers
+/// (`Proc-Type:` of an old encrypted key, PGP's `Version:`) or the blank line ending them.
+fn starts_key_material(text: &[u8]) -> bool {
+    let base64 = |byte: &u8| byte.is_ascii_alphanumeric() || b"+/=".contains(byte);
+    let header_name = text
+        .iter()
+        .take_while(|byte| byte.is_ascii_alphanumeric() || **byte == b'-')
+        .count();
+    let armor_header = header_name > 0 && text[header_name..].starts_with(b": ");
+    let blank_line = text.starts_with(b"\n") || text.starts_with(b"\r\n");
+    armor_header || blank_line || (text.len() >= 16 && text[..16].iter().all(base64))
 }
 
 /// `PuTTY-User-Key-File-2: ssh-rsa`: a format version, then a colon.
@@ -564,8 +581,10 @@ mod tests {
             "pypi-AgEIcHlwaS5vcmcCJDAwMDAwMDAwLTA",      // 27
             "pypi-AgEcHlwaS5vcmcCJDAwMDAwMDAwLTAwMDAtMDAwMC0wMDAw", // other prefix
             "CHUKS_PK_a1b2C3d4E5f6G7h8I9j0KlMn",
-            "-----BEGIN PUBLIC KEY-----",
-            "-----BEGIN CERTIFICATE-----",
+            "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOC",
+            "-----BEGIN CERTIFICATE-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOC",
+            "if line == \"-----BEGIN RSA PRIVATE KEY-----\" {",
+            "-----BEGIN OPENSSH PRIVATE KEY-----\n...\n",
             "PuTTY-User-Key-File-x",
         ] {
             assert_eq!(scan_text(text.as_bytes()), None, "{text}");
@@ -776,15 +795,30 @@ mod tests {
     #[test]
     fn private_keys_are_found_by_their_first_line() {
         for (text, kind) in [
-            ("-----BEGIN RSA PRIVATE KEY-----\nMIIE", "a PEM private key"),
-            ("-----BEGIN PRIVATE KEY-----\nMIIE", "a PEM private key"),
-            ("-----BEGIN EC PRIVATE KEY-----", "a PEM private key"),
-            ("-----BEGIN ENCRYPTED PRIVATE KEY-----", "a PEM private key"),
             (
-                "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn",
+                "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA3",
+                "a PEM private key",
+            ),
+            (
+                "-----BEGIN PRIVATE KEY-----\r\nMIIEvgIBADANBgkqhkiG9w0B",
+                "a PEM private key",
+            ),
+            (
+                "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIIrYSSNQFaA2Hwf1",
+                "a PEM private key",
+            ),
+            (
+                "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n",
+                "a PEM private key",
+            ),
+            (
+                "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA",
                 "an OpenSSH private key",
             ),
-            ("-----BEGIN PGP PRIVATE KEY BLOCK-----", "a PGP private key"),
+            (
+                "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n",
+                "a PGP private key",
+            ),
             (
                 "PuTTY-User-Key-File-3: ssh-ed25519\n",
                 "a PuTTY private key",
@@ -798,10 +832,15 @@ mod tests {
             );
         }
         // A Kubernetes secret holds its key in base64.
-        let key = general_purpose::STANDARD.encode("-----BEGIN RSA PRIVATE KEY-----\nMIIE");
+        let key =
+            general_purpose::STANDARD.encode("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA3");
         let found = scan_text(format!("tls.key: {key}").as_bytes()).unwrap();
         assert_eq!(found.encoding, Encoding::Base64);
-        let utf16 = utf16_text("-----BEGIN OPENSSH PRIVATE KEY-----", false, true);
+        let utf16 = utf16_text(
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA",
+            false,
+            true,
+        );
         assert_eq!(scan_text(&utf16).unwrap().encoding, Encoding::Utf16Le);
     }
 

@@ -80,7 +80,9 @@ enum Format {
 
 impl Format {
     fn of(head: &[u8]) -> Format {
-        if head.starts_with(&[0x1f, 0x8b]) {
+        // gzip: the magic, deflate (8), and no reserved flag bits, so that a binary file which
+        // merely starts with the two magic bytes is not taken for a broken gzip stream.
+        if head.len() >= 4 && head[..3] == [0x1f, 0x8b, 8] && head[3] & 0xe0 == 0 {
             Format::Gzip
         } else if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
             Format::Zip
