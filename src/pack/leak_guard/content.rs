@@ -188,6 +188,10 @@ struct Needle {
     url_safe: bool,
 }
 
+/// Needles are cut to this length: a hit is only a candidate, checked on the decoded bytes,
+/// and short needles keep the automaton small enough to stay in cache.
+const NEEDLE_LEN: usize = 8;
+
 struct Needles {
     automaton: AhoCorasick,
     needles: Vec<Needle>,
@@ -202,8 +206,15 @@ fn needles() -> &'static Needles {
 fn build_needles() -> Needles {
     let mut patterns: Vec<Vec<u8>> = Vec::new();
     let mut needles = Vec::new();
-    let mut add = |bytes: Vec<u8>, needle: Needle| {
-        if !patterns.contains(&bytes) {
+    let mut add = |mut bytes: Vec<u8>, needle: Needle| {
+        bytes.truncate(NEEDLE_LEN);
+        // The same bytes may lead to two secrets (cut needles), or be read in two base64
+        // alphabets: only a needle that repeats another in every respect is left out.
+        let repeat = patterns
+            .iter()
+            .zip(&needles)
+            .any(|(known, other): (_, &Needle)| *known == bytes && other.same_as(&needle));
+        if !repeat {
             patterns.push(bytes);
             needles.push(needle);
         }
@@ -311,6 +322,12 @@ fn engine(url_safe: bool) -> GeneralPurpose {
 }
 
 impl Needle {
+    fn same_as(&self, other: &Needle) -> bool {
+        self.detector.start() == other.detector.start()
+            && (self.encoding, self.lead, self.skip, self.url_safe)
+                == (other.encoding, other.lead, other.skip, other.url_safe)
+    }
+
     /// The secret whose encoded form starts at `source[0]`, if it is one.
     fn check(&self, source: &[u8]) -> Option<Secret> {
         let decoded = match self.encoding {
