@@ -175,8 +175,8 @@ impl Detector {
     }
 }
 
-/// One needle of the automaton: which secret, in which encoding, and where its encoded form
-/// starts relative to the needle.
+/// One needle: which secret, in which encoding, and where its encoded form starts relative
+/// to the needle.
 struct Needle {
     detector: Detector,
     encoding: Encoding,
@@ -185,17 +185,29 @@ struct Needle {
     lead: usize,
     /// Decoded bytes before the secret (for base64: the rest of its 3-byte group).
     skip: usize,
-    url_safe: bool,
+    /// Order within its set, for telling apart hits at the same place (UTF-16LE's needles
+    /// come before BE's).
+    rank: usize,
 }
 
 /// Needles are cut to this length: a hit is only a candidate, checked on the decoded bytes,
-/// and short needles keep the automaton small enough to stay in cache.
+/// and short needles keep the automaton small.
 const NEEDLE_LEN: usize = 8;
 
-struct Needles {
+/// Needles searched together. Base64 and plain private-key needles are few enough (under 64)
+/// for Aho-Corasick's SIMD prefilter, so text without candidates is skipped many bytes at a
+/// time; UTF-16 and percent-encoded needles all hold a NUL or a `%`, so their set only runs on
+/// windows holding one.
+struct NeedleSet {
     automaton: AhoCorasick,
     needles: Vec<Needle>,
     longest: usize,
+    /// Bytes one of which every needle of the set holds; `None`: search every window.
+    gate: Option<[u8; 2]>,
+}
+
+struct Needles {
+    sets: [NeedleSet; 2],
 }
 
 fn needles() -> &'static Needles {
@@ -204,33 +216,26 @@ fn needles() -> &'static Needles {
 }
 
 fn build_needles() -> Needles {
-    let mut patterns: Vec<Vec<u8>> = Vec::new();
-    let mut needles = Vec::new();
-    let mut add = |mut bytes: Vec<u8>, needle: Needle| {
-        bytes.truncate(NEEDLE_LEN);
-        // The same bytes may lead to two secrets (cut needles), or be read in two base64
-        // alphabets: only a needle that repeats another in every respect is left out.
-        let repeat = patterns
-            .iter()
-            .zip(&needles)
-            .any(|(known, other): (_, &Needle)| *known == bytes && other.same_as(&needle));
-        if !repeat {
-            patterns.push(bytes);
-            needles.push(needle);
-        }
-    };
+    let mut always = Vec::new();
+    let mut gated = Vec::new();
     let detectors = TOKEN_PATTERNS
         .iter()
         .map(Detector::Token)
         .chain(KEY_HEADERS.iter().map(Detector::Key));
     for detector in detectors {
         let start = detector.start();
-        let plain = |encoding| Needle {
-            detector,
-            encoding,
-            lead: 0,
-            skip: 0,
-            url_safe: false,
+        let add = |set: &mut Vec<(Vec<u8>, Needle)>, bytes: Vec<u8>, encoding, lead, skip| {
+            let rank = set.len();
+            set.push((
+                bytes,
+                Needle {
+                    detector,
+                    encoding,
+                    lead,
+                    skip,
+                    rank,
+                },
+            ));
         };
         match detector {
             // Tokens as written are the separator scan's.
@@ -239,25 +244,39 @@ fn build_needles() -> Needles {
                     percent_encoded(start, "%5F", "%2D"),
                     percent_encoded(start, "%5f", "%2d"),
                 ] {
-                    add(hex, plain(Encoding::Percent));
+                    add(&mut gated, hex, Encoding::Percent, 0, 0);
                 }
             }
-            Detector::Key(_) => add(start.to_vec(), plain(Encoding::Plain)),
+            Detector::Key(_) => add(&mut always, start.to_vec(), Encoding::Plain, 0, 0),
         }
-        add(utf16(start, false), plain(Encoding::Utf16Le));
-        add(utf16(start, true), plain(Encoding::Utf16Be));
+        add(&mut gated, utf16(start, false), Encoding::Utf16Le, 0, 0);
+        add(&mut gated, utf16(start, true), Encoding::Utf16Be, 0, 0);
         for url_safe in [false, true] {
             for offset in 0..3 {
                 let (bytes, lead) = base64_needle(start, offset, url_safe);
-                let needle = Needle {
-                    detector,
-                    encoding: Encoding::Base64,
-                    lead,
-                    skip: offset,
-                    url_safe,
-                };
-                add(bytes, needle);
+                add(&mut always, bytes, Encoding::Base64, lead, offset);
             }
+        }
+    }
+    Needles {
+        sets: [needle_set(always, None), needle_set(gated, Some([0, b'%']))],
+    }
+}
+
+fn needle_set(entries: Vec<(Vec<u8>, Needle)>, gate: Option<[u8; 2]>) -> NeedleSet {
+    let mut patterns: Vec<Vec<u8>> = Vec::new();
+    let mut needles: Vec<Needle> = Vec::new();
+    for (mut bytes, needle) in entries {
+        bytes.truncate(NEEDLE_LEN);
+        // Base64 needles without `+/-_` are the same in both alphabets; the decoder reads
+        // both, so one of them is enough. Different secrets sharing cut bytes are all kept.
+        let repeat = patterns
+            .iter()
+            .zip(&needles)
+            .any(|(known, other)| *known == bytes && other.same_as(&needle));
+        if !repeat {
+            patterns.push(bytes);
+            needles.push(needle);
         }
     }
     let longest = patterns.iter().map(Vec::len).max().unwrap_or(0);
@@ -266,10 +285,11 @@ fn build_needles() -> Needles {
         .kind(Some(AhoCorasickKind::DFA))
         .build(&patterns)
         .expect("the needles are few and short");
-    Needles {
+    NeedleSet {
         automaton,
         needles,
         longest,
+        gate,
     }
 }
 
@@ -324,8 +344,7 @@ fn engine(url_safe: bool) -> GeneralPurpose {
 impl Needle {
     fn same_as(&self, other: &Needle) -> bool {
         self.detector.start() == other.detector.start()
-            && (self.encoding, self.lead, self.skip, self.url_safe)
-                == (other.encoding, other.lead, other.skip, other.url_safe)
+            && (self.encoding, self.lead, self.skip) == (other.encoding, other.lead, other.skip)
     }
 
     /// The secret whose encoded form starts at `source[0]`, if it is one.
@@ -336,7 +355,7 @@ impl Needle {
             Encoding::Utf16Le | Encoding::Utf16Be => {
                 utf16_decode(source, self.encoding == Encoding::Utf16Be)
             }
-            Encoding::Base64 => base64_decode(source, self.skip + DECODED_LIMIT, self.url_safe)?,
+            Encoding::Base64 => base64_decode(source, self.skip + DECODED_LIMIT)?,
         };
         self.detector.check(decoded.get(self.skip..)?)
     }
@@ -383,20 +402,23 @@ fn utf16_decode(source: &[u8], big_endian: bool) -> Vec<u8> {
         .collect()
 }
 
-/// The first `limit` bytes or so that the base64 run at `source[0]` decodes to.
-fn base64_decode(source: &[u8], limit: usize, url_safe: bool) -> Option<Vec<u8>> {
-    let is_char = |byte: &u8| match url_safe {
-        true => byte.is_ascii_alphanumeric() || *byte == b'-' || *byte == b'_',
-        false => byte.is_ascii_alphanumeric() || *byte == b'+' || *byte == b'/',
-    };
-    let run = source
+/// The first `limit` bytes or so that the base64 run at `source[0]` decodes to, in either
+/// alphabet (`+/` or `-_`).
+fn base64_decode(source: &[u8], limit: usize) -> Option<Vec<u8>> {
+    let standard: Vec<u8> = source
         .iter()
         .take(limit.div_ceil(3) * 4)
-        .take_while(|byte| is_char(byte))
-        .count();
+        .map_while(|byte| match byte {
+            b'-' => Some(b'+'),
+            b'_' => Some(b'/'),
+            b'+' | b'/' => Some(*byte),
+            _ if byte.is_ascii_alphanumeric() => Some(*byte),
+            _ => None,
+        })
+        .collect();
     // A lone last character of a group holds no whole byte.
-    let usable = if run % 4 == 1 { run - 1 } else { run };
-    engine(url_safe).decode(&source[..usable]).ok()
+    let usable = standard.len() - usize::from(standard.len() % 4 == 1);
+    engine(false).decode(&standard[..usable]).ok()
 }
 
 /// Finds the first secret in a stream, reading `chunk` bytes at a time.
@@ -485,29 +507,35 @@ fn scan_window(window: &[u8], decided: usize, position: Position) -> Option<Cont
 /// The encoded secret or private key starting first before `limit`; `window[0]` is byte
 /// `origin` of the stream.
 fn first_encoded(window: &[u8], origin: usize, limit: usize) -> Option<Candidate> {
-    let needles = needles();
-    let haystack = &window[..(limit + needles.longest).min(window.len())];
     // Ordered by where the first character's byte is, then by alignment: ASCII in UTF-16LE
     // also decodes as UTF-16BE one byte earlier (and BE as LE one byte later), and only one
     // of the two starts at an even offset of the stream, as a UTF-16 file's characters do.
     let mut best: Option<(CandidateOrder, Candidate)> = None;
-    for hit in needles.automaton.find_overlapping_iter(haystack) {
-        let index = hit.pattern().as_usize();
-        let needle = &needles.needles[index];
-        let Some(start) = hit.start().checked_sub(needle.lead) else {
-            continue;
-        };
-        let is_utf16 = matches!(needle.encoding, Encoding::Utf16Le | Encoding::Utf16Be);
-        let order = (
-            start + usize::from(needle.encoding == Encoding::Utf16Be),
-            is_utf16 && (origin + start) % 2 == 1,
-            index,
-        );
-        if start >= limit || best.as_ref().is_some_and(|(best, _)| order >= *best) {
+    for set in &needles().sets {
+        let haystack = &window[..(limit + set.longest).min(window.len())];
+        if set
+            .gate
+            .is_some_and(|[a, b]| memchr::memchr2(a, b, haystack).is_none())
+        {
             continue;
         }
-        if let Some(secret) = needle.check(&window[start..]) {
-            best = Some((order, (start, secret, needle.encoding)));
+        for hit in set.automaton.find_overlapping_iter(haystack) {
+            let needle = &set.needles[hit.pattern().as_usize()];
+            let Some(start) = hit.start().checked_sub(needle.lead) else {
+                continue;
+            };
+            let is_utf16 = matches!(needle.encoding, Encoding::Utf16Le | Encoding::Utf16Be);
+            let order = (
+                start + usize::from(needle.encoding == Encoding::Utf16Be),
+                is_utf16 && (origin + start) % 2 == 1,
+                needle.rank,
+            );
+            if start >= limit || best.as_ref().is_some_and(|(best, _)| order >= *best) {
+                continue;
+            }
+            if let Some(secret) = needle.check(&window[start..]) {
+                best = Some((order, (start, secret, needle.encoding)));
+            }
         }
     }
     best.map(|(_, candidate)| candidate)
@@ -859,6 +887,13 @@ mod tests {
             true,
         );
         assert_eq!(scan_text(&utf16).unwrap().encoding, Encoding::Utf16Le);
+    }
+
+    #[test]
+    fn the_ungated_needles_stay_few_enough_for_the_simd_prefilter() {
+        let [always, gated] = &needles().sets;
+        assert!(always.needles.len() <= 64, "{}", always.needles.len());
+        assert!(gated.gate.is_some() && always.gate.is_none());
     }
 
     #[test]
