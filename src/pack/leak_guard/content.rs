@@ -14,7 +14,7 @@
 use std::io::{self, Read};
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 use base64::Engine;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -200,7 +200,8 @@ const NEEDLE_LEN: usize = 8;
 /// windows holding one.
 struct NeedleSet {
     automaton: AhoCorasick,
-    needles: Vec<Needle>,
+    /// Each pattern's bytes and the needles sharing them.
+    patterns: Vec<(Vec<u8>, Vec<Needle>)>,
     longest: usize,
     /// Bytes one of which every needle of the set holds; `None`: search every window.
     gate: Option<[u8; 2]>,
@@ -264,30 +265,32 @@ fn build_needles() -> Needles {
 }
 
 fn needle_set(entries: Vec<(Vec<u8>, Needle)>, gate: Option<[u8; 2]>) -> NeedleSet {
-    let mut patterns: Vec<Vec<u8>> = Vec::new();
-    let mut needles: Vec<Needle> = Vec::new();
+    let mut patterns: Vec<(Vec<u8>, Vec<Needle>)> = Vec::new();
     for (mut bytes, needle) in entries {
         bytes.truncate(NEEDLE_LEN);
-        // Base64 needles without `+/-_` are the same in both alphabets; the decoder reads
-        // both, so one of them is enough. Different secrets sharing cut bytes are all kept.
-        let repeat = patterns
-            .iter()
-            .zip(&needles)
-            .any(|(known, other)| *known == bytes && other.same_as(&needle));
-        if !repeat {
-            patterns.push(bytes);
-            needles.push(needle);
+        match patterns.iter_mut().find(|(known, _)| *known == bytes) {
+            // Base64 needles without `+/-_` are the same in both alphabets; the decoder reads
+            // both, so one of them is enough. Different secrets sharing cut bytes are all kept.
+            Some((_, needles)) if needles.iter().any(|other| other.same_as(&needle)) => {}
+            Some((_, needles)) => needles.push(needle),
+            None => patterns.push((bytes, vec![needle])),
         }
     }
-    let longest = patterns.iter().map(Vec::len).max().unwrap_or(0);
+    let longest = patterns
+        .iter()
+        .map(|(bytes, _)| bytes.len())
+        .max()
+        .unwrap_or(0);
+    // Leftmost-first, unlike standard matching, gets the SIMD prefilter; hits at the same
+    // start are all looked at in `first_encoded`.
     let automaton = AhoCorasick::builder()
-        .match_kind(MatchKind::Standard)
+        .match_kind(MatchKind::LeftmostFirst)
         .kind(Some(AhoCorasickKind::DFA))
-        .build(&patterns)
+        .build(patterns.iter().map(|(bytes, _)| bytes))
         .expect("the needles are few and short");
     NeedleSet {
         automaton,
-        needles,
+        patterns,
         longest,
         gate,
     }
@@ -519,22 +522,36 @@ fn first_encoded(window: &[u8], origin: usize, limit: usize) -> Option<Candidate
         {
             continue;
         }
-        for hit in set.automaton.find_overlapping_iter(haystack) {
-            let needle = &set.needles[hit.pattern().as_usize()];
-            let Some(start) = hit.start().checked_sub(needle.lead) else {
-                continue;
-            };
-            let is_utf16 = matches!(needle.encoding, Encoding::Utf16Le | Encoding::Utf16Be);
-            let order = (
-                start + usize::from(needle.encoding == Encoding::Utf16Be),
-                is_utf16 && (origin + start) % 2 == 1,
-                needle.rank,
-            );
-            if start >= limit || best.as_ref().is_some_and(|(best, _)| order >= *best) {
-                continue;
-            }
-            if let Some(secret) = needle.check(&window[start..]) {
-                best = Some((order, (start, secret, needle.encoding)));
+        let mut from = 0;
+        while let Some(hit) = set
+            .automaton
+            .find(Input::new(haystack).span(from..haystack.len()))
+        {
+            // Every needle starting here, not only the one reported; then on from the next byte,
+            // so that hits overlapping this one are seen too.
+            from = hit.start() + 1;
+            let here = &haystack[hit.start()..];
+            let needles = set
+                .patterns
+                .iter()
+                .filter(|(bytes, _)| here.starts_with(bytes))
+                .flat_map(|(_, needles)| needles);
+            for needle in needles {
+                let Some(start) = hit.start().checked_sub(needle.lead) else {
+                    continue;
+                };
+                let is_utf16 = matches!(needle.encoding, Encoding::Utf16Le | Encoding::Utf16Be);
+                let order = (
+                    start + usize::from(needle.encoding == Encoding::Utf16Be),
+                    is_utf16 && (origin + start) % 2 == 1,
+                    needle.rank,
+                );
+                if start >= limit || best.as_ref().is_some_and(|(best, _)| order >= *best) {
+                    continue;
+                }
+                if let Some(secret) = needle.check(&window[start..]) {
+                    best = Some((order, (start, secret, needle.encoding)));
+                }
             }
         }
     }
@@ -892,7 +909,7 @@ mod tests {
     #[test]
     fn the_ungated_needles_stay_few_enough_for_the_simd_prefilter() {
         let [always, gated] = &needles().sets;
-        assert!(always.needles.len() <= 64, "{}", always.needles.len());
+        assert!(always.patterns.len() <= 64, "{}", always.patterns.len());
         assert!(gated.gate.is_some() && always.gate.is_none());
     }
 
