@@ -2,10 +2,10 @@
 //! private keys by their first line, reading a stream in chunks.
 //!
 //! Tokens as written are found by the separator scan of [`crate::token_patterns`]. Everything
-//! else is found through one Aho-Corasick automaton over fixed needles: each secret's literal
-//! start (`chuks_pk_`, `-----BEGIN `…) in every encoding it is looked for. A needle hit is
-//! decoded locally, at most [`DECODED_LIMIT`] bytes, and checked against the secret's format,
-//! so the cost does not grow with how much base64 or UTF-16 a file holds.
+//! else is found through Aho-Corasick automata over fixed needles ([`NeedleSet`]): each
+//! secret's literal start (`chuks_pk_`, `-----BEGIN `…) in every encoding it is looked for. A
+//! needle hit is decoded locally, at most [`DECODED_LIMIT`] bytes, and checked against the
+//! secret's format, so the cost does not grow with how much base64 or UTF-16 a file holds.
 //!
 //! Not found: encodings stacked on each other (base64 of UTF-16, double percent-encoding),
 //! percent-encoding that leaves a token's `_`/`-` as is, base64 broken across lines, and
