@@ -75,8 +75,72 @@ fn release_assets() -> &'static (PathBuf, String) {
             format!("{sha256}  {}\n", archive_name()),
         )
         .unwrap();
+        write_chuks_cli_asset(&root);
         (root, sha256)
     })
+}
+
+/// A folder holding the stand-in for the official `chuks` CLI, to put on PATH.
+fn chuks_standin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("chuks-standin-bin");
+        std::fs::create_dir_all(&dir).unwrap();
+        let link = dir.join("chuks");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(repo_root().join("tests/fixtures/chuks"), &link).unwrap();
+        dir
+    })
+}
+
+/// PATH with the stand-in `chuks` first.
+fn path_with_standin() -> std::ffi::OsString {
+    let outer = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(
+        std::iter::once(chuks_standin_dir().to_path_buf()).chain(std::env::split_paths(&outer)),
+    )
+    .unwrap()
+}
+
+fn chuks_cli_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        _ => "amd64",
+    }
+}
+
+/// Where the official CLI's release asset for this machine lies under the release assets,
+/// laid out like its GitHub releases.
+fn chuks_cli_asset_path(root: &Path) -> PathBuf {
+    root.join(format!(
+        "chuks/download/v0.1.0/chuks-linux-{}.tar.gz",
+        chuks_cli_arch()
+    ))
+}
+
+/// Writes the official CLI's release asset, holding the stand-in as `chuks-linux-<arch>/chuks`.
+fn write_chuks_cli_asset(root: &Path) {
+    let arch = chuks_cli_arch();
+    let asset = chuks_cli_asset_path(root);
+    std::fs::create_dir_all(asset.parent().unwrap()).unwrap();
+    let file = std::fs::File::create(&asset).unwrap();
+    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    tar.append_path_with_name(
+        repo_root().join("tests/fixtures/chuks"),
+        format!("chuks-linux-{arch}/chuks"),
+    )
+    .unwrap();
+    tar.into_inner().unwrap().finish().unwrap();
+}
+
+/// Whether this chuks-ci hands uploads to the official CLI yet (`publish --uploader`).
+fn has_uploader_flag() -> bool {
+    let output = Command::new(assert_cmd::cargo::cargo_bin("chuks-ci"))
+        .args(["publish", "--help"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).contains("--uploader")
 }
 
 fn sha256_file(path: &Path) -> String {
@@ -215,7 +279,6 @@ fn run_act(
     work: &Path,
     repo: &Path,
     (registry, token): (&TestRegistry, &str),
-    assets: &str,
 ) -> Output {
     isolated(act, &work.join("home"))
         .current_dir(repo)
@@ -223,14 +286,13 @@ fn run_act(
         .args(["-P", "ubuntu-latest=-self-hosted"])
         .arg("--local-repository")
         .arg(format!(
-            "chuks/publish-action@v1={}",
+            "chuks/publish-action@v{VERSION}={}",
             work.join("action").display()
         ))
         .arg("--eventpath")
         .arg(work.join("event.json"))
         .args(["--secret", &format!("CHUKS_TOKEN={}", token)])
         .args(["--env", &format!("CHUKS_REGISTRY_URL={}", registry.url())])
-        .args(["--env", &format!("CHUKS_CI_RELEASE_URL={assets}")])
         .output()
         .expect("act runs")
 }
@@ -253,20 +315,27 @@ fn github_action_publishes_under_act_and_refuses_a_tampered_checksum() {
     action_copy(&work.path().join("action"), sha256);
 
     let repo = PackageRepo::new("hello", "0.1.0");
-    let workflow =
+    let example =
         std::fs::read_to_string(repo_root().join("ci-examples/github/single-package.yml")).unwrap();
+    // The example as a user writes it, with the releases served from loopback and the upload
+    // handed to the official CLI (the stand-in, installed from its release asset and pinned).
+    let chuks_sha256 = sha256_file(&chuks_cli_asset_path(assets_dir));
+    let inputs = format!(
+        "          token: ${{{{ secrets.CHUKS_TOKEN }}}}\n\
+         \x20         chuks-ci-release-url: {url}\n\
+         \x20         chuks-release-url: {url}/chuks\n\
+         \x20         chuks-sha256: {chuks_sha256}\n\
+         \x20         uploader: chuks\n",
+        url = assets.url
+    );
+    let workflow = example.replace("          token: ${{ secrets.CHUKS_TOKEN }}\n", &inputs);
+    assert_ne!(workflow, example, "the example passes the token input");
     repo.write(".github/workflows/chuks-publish.yml", &workflow);
     repo.commit("add the publish workflow");
     repo.push();
     repo.tag("v0.1.0");
 
-    let output = run_act(
-        &act,
-        work.path(),
-        repo.path(),
-        (&registry, &token),
-        &assets.url,
-    );
+    let output = run_act(&act, work.path(), repo.path(), (&registry, &token));
     let log = text(&output);
     assert!(output.status.success(), "act failed:\n{log}");
     let record = registry
@@ -294,17 +363,21 @@ fn github_action_publishes_under_act_and_refuses_a_tampered_checksum() {
             .any(|p| p.ends_with(&archive_name())),
         "the archive was not downloaded from the release URL"
     );
+    assert!(
+        log.contains("installed the chuks CLI v0.1.0"),
+        "the chuks CLI was not installed:\n{log}"
+    );
+    if has_uploader_flag() {
+        assert!(
+            log.contains("::set-output:: uploader=chuks"),
+            "the upload did not go through the official CLI:\n{log}"
+        );
+    }
 
     // The same run with a pinned sum that does not match the release asset must stop in the
     // install step, before chuks-ci runs (the tool cache holds the good binary by now).
     action_copy(&work.path().join("action"), &"0".repeat(64));
-    let output = run_act(
-        &act,
-        work.path(),
-        repo.path(),
-        (&registry, &token),
-        &assets.url,
-    );
+    let output = run_act(&act, work.path(), repo.path(), (&registry, &token));
     let log = text(&output);
     assert!(
         !output.status.success(),
@@ -335,13 +408,14 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
     if require_tool("rsync").is_none() {
         return;
     }
-    let (assets_dir, _) = release_assets();
+    let (assets_dir, chuks_ci_sha256) = release_assets();
     let assets = FileServer::start(assets_dir.clone());
     let (registry, token) = acme_registry();
     let home = TempDir::new().unwrap();
 
     // The example includes the component from GitLab.com, which is out of reach here; the same
-    // component file is included locally instead, with the release URL pointed at loopback.
+    // component file is included locally instead, with the release URL pointed at loopback, the
+    // archive's sum pinned (no release pins it yet) and the stand-in `chuks` CLI on PATH.
     let example = std::fs::read_to_string(
         repo_root().join("ci-examples/gitlab/single-package.gitlab-ci.yml"),
     )
@@ -353,7 +427,9 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
     let pipeline = example.replace(
         component_line,
         &format!(
-            "  - local: templates/chuks-publish/template.yml\n    inputs:\n      release-url: {}",
+            "  - local: templates/chuks-publish/template.yml\n    inputs:\n      \
+             chuks-ci-release-url: {}\n      chuks-ci-sha256: {chuks_ci_sha256}\n      \
+             install-chuks: false\n      uploader: chuks",
             assets.url
         ),
     );
@@ -376,6 +452,7 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
 
     let run = |extra: &[String]| {
         isolated(&gcl, home.path())
+            .env("PATH", path_with_standin())
             .current_dir(repo.path())
             .args(["--force-shell-executor", "--no-color"])
             .args(["--variable", &format!("CHUKS_TOKEN={}", token)])
@@ -410,7 +487,10 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
         "CHUKS_TAG=v0.1.0".to_string(),
         format!("CHUKS_SHA256={}", record["sha256"].as_str().unwrap()),
         "CHUKS_RESULT=published".to_string(),
-    ] {
+    ]
+    .into_iter()
+    .chain(has_uploader_flag().then(|| "CHUKS_UPLOADER=chuks".to_string()))
+    {
         assert!(
             dotenv.lines().any(|l| l == line),
             "`{line}` missing from:\n{dotenv}"
@@ -493,7 +573,7 @@ fn bitbucket_step_script_publishes_with_the_bitbucket_variables() {
     if require_tool("curl").is_none() {
         return;
     }
-    let (assets_dir, _) = release_assets();
+    let (assets_dir, chuks_ci_sha256) = release_assets();
     let assets = FileServer::start(assets_dir.clone());
     let (registry, token) = acme_registry();
     let home = TempDir::new().unwrap();
@@ -514,12 +594,46 @@ fn bitbucket_step_script_publishes_with_the_bitbucket_variables() {
     repo.push();
     repo.tag("v0.1.0");
 
-    // Bitbucket runs the step's commands in one shell, stopping at the first failure.
-    let mut command = isolated(&bash, home.path());
-    command.args(["-e", "-c", &script]);
-    command.env("CHUKS_CI_RELEASE_URL", &assets.url);
-    bitbucket_env(&mut command, &repo, (&registry, &token), "v0.1.0");
-    let output = command.output().unwrap();
+    // Bitbucket runs the step's commands in one shell, stopping at the first failure. The
+    // official CLI comes from its release asset on loopback.
+    let step = |extra: &[(&str, &str)]| {
+        let mut command = isolated(&bash, home.path());
+        command.args(["-e", "-c", &script]);
+        command.env("CHUKS_CI_RELEASE_URL", &assets.url);
+        command.env("CHUKS_CLI_RELEASE_URL", format!("{}/chuks", assets.url));
+        bitbucket_env(&mut command, &repo, (&registry, &token), "v0.1.0");
+        for (name, value) in extra {
+            command.env(name, value);
+        }
+        command.output().unwrap()
+    };
+
+    // No release pins a sum for this archive yet: a clear error, before any download.
+    let output = step(&[]);
+    let log = text(&output);
+    assert!(!output.status.success(), "{log}");
+    assert!(log.contains("no sha256 is pinned for `chuks-ci-"), "{log}");
+    assert!(log.contains("hint: "), "{log}");
+
+    // A chuks CLI release that does not exist: a clear error, not a bare curl failure.
+    let output = step(&[
+        ("CHUKS_CI_SHA256", chuks_ci_sha256),
+        ("CHUKS_USE_UPLOADER", "chuks"),
+        ("CHUKS_CLI_VERSION", "v9.9.9"),
+    ]);
+    let log = text(&output);
+    assert!(!output.status.success(), "{log}");
+    assert!(
+        log.contains("could not download the `chuks` CLI v9.9.9"),
+        "{log}"
+    );
+    assert!(log.contains("hint: check chuks-version"), "{log}");
+    assert!(!log.contains("packed hello"), "{log}");
+
+    let output = step(&[
+        ("CHUKS_CI_SHA256", chuks_ci_sha256),
+        ("CHUKS_USE_UPLOADER", "chuks"),
+    ]);
     let log = text(&output);
     assert!(output.status.success(), "the step script failed:\n{log}");
     let record = registry
@@ -531,13 +645,10 @@ fn bitbucket_step_script_publishes_with_the_bitbucket_variables() {
     assert!(dotenv.contains("CHUKS_RESULT=published"), "{dotenv}");
     assert!(dotenv.contains("CHUKS_TAG=v0.1.0"), "{dotenv}");
 
+    assert!(log.contains("installed the chuks CLI v0.1.0"), "{log}");
+
     // A checksum pinned with CHUKS_CI_SHA256 that the download does not match stops the step.
-    let mut command = isolated(&bash, home.path());
-    command.args(["-e", "-c", &script]);
-    command.env("CHUKS_CI_RELEASE_URL", &assets.url);
-    command.env("CHUKS_CI_SHA256", "0".repeat(64));
-    bitbucket_env(&mut command, &repo, (&registry, &token), "v0.1.0");
-    let output = command.output().unwrap();
+    let output = step(&[("CHUKS_CI_SHA256", &"0".repeat(64))]);
     let log = text(&output);
     assert!(!output.status.success(), "{log}");
     assert!(log.contains("checksum mismatch"), "{log}");
@@ -578,7 +689,9 @@ fn bitbucket_pipe_publishes_a_monorepo_package() {
     command
         .arg(repo_root().join("templates/bitbucket/pipe/pipe.sh"))
         .env("PATH", path)
-        .env("WORKING_DIRECTORY", "packages/strings");
+        .env("CHUKS_WORKING_DIRECTORY", "packages/strings")
+        // The pipe image's own `chuks` CLI download is covered by the step test.
+        .env("CHUKS_INSTALL_CLI", "false");
     bitbucket_env(
         &mut command,
         &repo,
