@@ -63,6 +63,41 @@ pub enum IfExists {
     Error,
 }
 
+/// `--uploader`: what sends the bytes to the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UploaderArg {
+    /// `http` for `--local-registry` and loopback registries; otherwise the official CLI when it
+    /// is found, else `http`.
+    Auto,
+    /// The official `chuks` CLI (`chuks publish`), the one client of the real registry's
+    /// source-publish protocol.
+    Chuks,
+    /// chuks-ci's own HTTP client, speaking docs/registry-api.md.
+    Http,
+}
+
+/// How to pick and run the uploader.
+#[derive(Debug, Clone, Args)]
+pub struct UploaderArgs {
+    /// What uploads: `auto`, `chuks` (the official CLI) or `http`.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "UPLOADER",
+        env = "CHUKS_UPLOADER",
+        default_value = "auto"
+    )]
+    pub uploader: UploaderArg,
+
+    /// The official `chuks` binary; default `CHUKS_BIN`, then `chuks` on PATH.
+    #[arg(long, value_name = "PATH")]
+    pub chuks_bin: Option<PathBuf>,
+
+    /// Seconds the official CLI may take for one upload before it is stopped.
+    #[arg(long, value_name = "SECS", default_value_t = 900)]
+    pub upload_timeout: u64,
+}
+
 /// The CI platform `init` writes a pipeline for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InitPlatformArg {
@@ -237,6 +272,8 @@ pub struct PublishArgs {
     pub forge: ForgeArgs,
     #[command(flatten)]
     pub preflight: PreflightArgs,
+    #[command(flatten)]
+    pub uploader: UploaderArgs,
 
     /// Upload one platform's prebuilt binary for the manifest's version instead of the source
     /// (`--prebuilt-only`, as the official CLI calls it, works too).
@@ -288,6 +325,8 @@ pub struct CheckArgs {
     pub forge: ForgeArgs,
     #[command(flatten)]
     pub preflight: PreflightArgs,
+    #[command(flatten)]
+    pub uploader: UploaderArgs,
 }
 
 #[derive(Debug, Args)]
@@ -470,6 +509,7 @@ impl PackOptions {
         crate::pack::Limits {
             allow_files: self.allow_files.clone(),
             max_size: self.max_size,
+            ignore_files: crate::pack::IgnoreFiles::default(),
         }
     }
 }

@@ -1,43 +1,10 @@
 //! Read-only git queries for the package's repository, run through the `git` binary.
 //!
-//! git gets an allow-listed environment: tokens and other CI secrets never reach it.
+//! git gets the allow-listed environment of [`crate::child_env`]: tokens and other CI secrets
+//! never reach it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-
-/// The only variables git inherits. chuks-ci runs git read-only and offline, so it needs no
-/// credentials; an allow-list keeps every CI secret (tokens, OIDC request tokens…) away from it.
-const INHERITED_ENV_VARS: &[&str] = &[
-    "PATH",
-    "HOME",
-    "USER",
-    "LOGNAME",
-    "TMPDIR",
-    "TEMP",
-    "TMP",
-    "SYSTEMROOT",
-    "WINDIR",
-    "COMSPEC",
-    "PATHEXT",
-    "USERPROFILE",
-    "HOMEDRIVE",
-    "HOMEPATH",
-    "APPDATA",
-    "PROGRAMDATA",
-    "XDG_CONFIG_HOME",
-    "GIT_EXEC_PATH",
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_COMMON_DIR",
-    "GIT_INDEX_FILE",
-    "GIT_OBJECT_DIRECTORY",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-    "GIT_CEILING_DIRECTORIES",
-    "GIT_DISCOVERY_ACROSS_FILESYSTEM",
-    "GIT_CONFIG_NOSYSTEM",
-    "GIT_CONFIG_GLOBAL",
-    "GIT_CONFIG_SYSTEM",
-];
 
 /// Configuration every git command runs with, overriding the repository's (`.git/config`
 /// and what it includes): each names a program git would otherwise run, and a program the
@@ -261,12 +228,8 @@ impl Git {
     /// disabled (see [`SAFE_CONFIG`]).
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(&self.program);
-        command.current_dir(&self.dir).env_clear();
-        for name in INHERITED_ENV_VARS {
-            if let Some(value) = std::env::var_os(name) {
-                command.env(name, value);
-            }
-        }
+        command.current_dir(&self.dir);
+        crate::child_env::inherit_allow_listed(&mut command);
         // No optional locks: `git status` must not take `index.lock` from under the job's own git.
         command
             .env("LC_ALL", "C")

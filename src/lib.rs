@@ -1,5 +1,6 @@
 //! chuks-ci: publish Chuks packages from CI. Each module owns one concept; `main.rs` only dispatches.
 
+pub mod child_env;
 pub mod ci;
 pub mod cli;
 pub mod commands;
@@ -7,6 +8,7 @@ pub mod forge;
 pub mod git;
 pub mod http;
 pub mod manifest;
+pub mod official_cli;
 pub mod pack;
 pub mod pipelines;
 pub mod prebuilt;

@@ -44,6 +44,8 @@ pub struct PublishReport {
     pub sha256: Option<String>,
     /// The registry's base URL, once it is known.
     pub registry: Option<String>,
+    /// `http` or `chuks` (the official CLI), once chosen.
+    pub uploader: Option<&'static str>,
     pub result: Option<PublishResult>,
     /// Whether the read-back showed our upload; `None` before the upload ended.
     pub confirmed: Option<bool>,
@@ -65,6 +67,7 @@ impl PublishReport {
             ("platform", self.platform.map(str::to_string)),
             ("sha256", self.sha256.clone()),
             ("registry", self.registry.clone()),
+            ("uploader", self.uploader.map(str::to_string)),
             ("result", self.result.map(|r| r.as_str().to_string())),
             ("confirmed", self.confirmed.map(|c| c.to_string())),
         ];
@@ -104,7 +107,9 @@ impl PublishReport {
             text(&self.registry)
         )];
         if self.confirmed == Some(true) {
-            let recorded = if self.platform.is_some() {
+            let recorded = if self.uploader == Some("chuks") && self.platform.is_none() {
+                "as the official CLI packed it"
+            } else if self.platform.is_some() {
                 "with our sha256"
             } else if self.first_publish_git {
                 "with our sha256 (its tag and commit are from the first publish)"
@@ -125,7 +130,9 @@ impl PublishReport {
                     lines.push(format!("  recorded tag `{tag}` at commit {commit}"));
                 }
             }
-            None => lines.push(format!("  sha256 {sha256}, {size} bytes")),
+            None if self.sha256.is_some() => lines.push(format!("  sha256 {sha256}, {size} bytes")),
+            // The official CLI packed it, and the registry did not say what it stored.
+            None => {}
         }
         lines
     }

@@ -146,11 +146,17 @@ pub struct Upload<'a> {
     pub version: &'a str,
     pub artifact: Artifact<'a>,
     pub file: &'a Path,
+    /// Empty when the official CLI packs the tarball itself.
     pub sha256: &'a str,
     pub size: u64,
 }
 
 impl Upload<'_> {
+    /// False for a tarball the official CLI packs itself: its digest is not ours to know.
+    pub fn digest_known(&self) -> bool {
+        !self.sha256.is_empty()
+    }
+
     /// The git details sent with a source upload.
     pub fn git(&self) -> Option<&GitInfo> {
         match self.artifact {

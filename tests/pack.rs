@@ -492,6 +492,7 @@ fn the_bytes_do_not_depend_on_the_run_or_the_number_of_threads() {
     let options = chuks_ci::pack::Limits {
         allow_files: Vec::new(),
         max_size: chuks_ci::pack::DEFAULT_MAX_UNPACKED_BYTES,
+        ignore_files: chuks_ci::pack::IgnoreFiles::default(),
     };
     let plan = chuks_ci::pack::plan(package.path(), &options, None).unwrap();
     let with_threads = |threads| {

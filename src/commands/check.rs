@@ -4,6 +4,7 @@ use serde_json::json;
 
 use super::Exit;
 use super::context::{self, ForgeCheck, ReleaseContext};
+use super::uploader::Uploader;
 use crate::cli::CheckArgs;
 use crate::manifest::Manifest;
 use crate::report::{Format, Reporter};
@@ -29,10 +30,17 @@ pub fn run(args: &CheckArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
 
     let context = ReleaseContext::new(&args.access.network, reporter)?;
     context.confirm_tag(&forge, &tag, reporter)?;
-    let client = context.connect(context::registry_url(&args.access.registry)?, token)?;
+    let registry = context::registry_url(&args.access.registry)?;
+    let on_this_machine = registry.host_str().is_some_and(crate::http::is_loopback);
+    let uploader = Uploader::choose(&args.uploader, on_this_machine, reporter)?;
+    let client = context.connect(registry, token)?;
     let info = context.preflight_publish_token(&client, &args.preflight, reporter)?;
     let what = format!("{} {} from tag `{tag}`", manifest.name, manifest.version);
-    let what = crate::redact::redact(&what);
+    let what = format!(
+        "{}; uploader `{}`",
+        crate::redact::redact(&what),
+        uploader.name()
+    );
     match (reporter.format, &info) {
         (Format::Json, _) => crate::report::print_json(&json!({
             "result": "ready",
@@ -41,6 +49,7 @@ pub fn run(args: &CheckArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
             "tag": tag,
             "token": info,
             "token_checked": info.is_some(),
+            "uploader": uploader.name(),
             "problems": reporter.problems(),
         })),
         (Format::Human, Some(info)) => println!(

@@ -40,6 +40,11 @@ impl ReleaseContext {
         Ok(ReleaseContext { runtime, options })
     }
 
+    /// The retry policy every network call of this run follows.
+    pub fn retry(&self) -> &RetryPolicy {
+        &self.options.retry
+    }
+
     pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
     }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use crate::forge::ForgeError;
 use crate::git::GitError;
 use crate::manifest::ManifestError;
+use crate::official_cli::CliError;
 use crate::pack::PackError;
 use crate::prebuilt::PlatformError;
 use crate::preflight::PreflightError;
@@ -62,6 +63,7 @@ fn known_exit(cause: &(dyn std::error::Error + 'static)) -> Option<Exit> {
         ForgeError,
         PlatformError,
         PreflightError,
+        CliError,
     );
     None
 }
@@ -201,6 +203,22 @@ impl HasExit for PreflightError {
         match self {
             PreflightError::MissingScope { .. } => Exit::Auth,
             PreflightError::Client(err) => err.exit(),
+        }
+    }
+}
+
+impl HasExit for CliError {
+    fn exit(&self) -> Exit {
+        match self {
+            CliError::NotFound { .. } | CliError::NotRunnable { .. } | CliError::Missing => {
+                Exit::Usage
+            }
+            CliError::AuthRefused { .. } => Exit::Auth,
+            CliError::SupplyChainRefused { .. } => Exit::CheckFailed,
+            CliError::Unavailable { .. }
+            | CliError::TimedOut { .. }
+            | CliError::Failed { .. }
+            | CliError::Spawn(_) => Exit::Unavailable,
         }
     }
 }

@@ -7,6 +7,7 @@ mod init;
 mod pack;
 mod publish;
 mod registry;
+mod uploader;
 mod verify_tag;
 mod whoami;
 mod yank;

@@ -8,10 +8,12 @@ use tempfile::NamedTempFile;
 
 use super::context::{self, ForgeCheck, ReleaseContext};
 use super::exit::{self, Exit};
+use super::uploader::Uploader;
 use crate::ci::{self, outputs::Sinks};
 use crate::cli::{IfExists, PublishArgs};
 use crate::manifest::Manifest;
-use crate::pack::{self, human_bytes};
+use crate::official_cli::{OfficialCli, PublishJob, Uploaded};
+use crate::pack::{self, IgnoreFiles, human_bytes};
 use crate::prebuilt;
 use crate::publish_report::{PublishReport, PublishResult};
 use crate::readback::{self, ReadBackError};
@@ -29,9 +31,11 @@ const LOCAL_PUBLISHER: &str = "local";
 /// How long the token minted for `--local-registry` lives: past the expiry-warning window.
 const LOCAL_TOKEN_DAYS: i64 = 30;
 
-/// The file to upload: a packed tarball in a temp file, or a prebuilt binary the user built.
+/// What is uploaded: a packed tarball in a temp file, the package folder the official CLI packs
+/// itself (its files already through the leak guard), or a prebuilt binary the user built.
 enum Payload {
     Tarball(NamedTempFile),
+    Checked,
     Binary {
         path: PathBuf,
         platform: &'static str,
@@ -39,10 +43,19 @@ enum Payload {
 }
 
 impl Payload {
-    fn path(&self) -> &Path {
+    fn path(&self) -> Option<&Path> {
         match self {
-            Payload::Tarball(file) => file.path(),
-            Payload::Binary { path, .. } => path,
+            Payload::Tarball(file) => Some(file.path()),
+            Payload::Checked => None,
+            Payload::Binary { path, .. } => Some(path),
+        }
+    }
+
+    /// The platform and file of a prebuilt, as the official CLI takes them.
+    fn prebuilt(&self) -> Option<(String, PathBuf)> {
+        match self {
+            Payload::Binary { path, platform } => Some((platform.to_string(), path.clone())),
+            Payload::Tarball(_) | Payload::Checked => None,
         }
     }
 }
@@ -50,6 +63,9 @@ impl Payload {
 /// The registry a run uploads to, and the local one it started, kept alive for the run.
 struct Destination {
     client: RegistryClient,
+    /// The base URL, as `CHUKS_REGISTRY_URL` holds it.
+    base: String,
+    token: ApiToken,
     _local: Option<RunningRegistry>,
 }
 
@@ -86,29 +102,46 @@ fn publish(
     let findings = verify_release(args, &manifest, reporter, report)?;
     let context = ReleaseContext::new(&args.access.network, reporter)?;
     confirm_tag(&context, &forge, &findings, reporter)?;
-    let payload = prepare_payload(args, &manifest, reporter, report)?;
+    let uploader = Uploader::choose(&args.uploader, registry_on_this_machine(args)?, reporter)?;
+    report.uploader = Some(uploader.name());
+    let payload = prepare_payload(args, &manifest, &uploader, reporter, report)?;
     if args.dry_run {
         return dry_run(args, token, &context, reporter, report);
     }
     let destination = open_destination(args, token, &context, reporter, report)?;
-    let git = git_info(&manifest, &findings);
+    // The official CLI records what it records; only what chuks-ci sent itself is compared.
+    let git = match &uploader {
+        Uploader::Http => git_info(&manifest, &findings),
+        Uploader::Chuks(_) => GitInfo::default(),
+    };
     let version = manifest.version.to_string();
     let sha256 = report.sha256.clone().unwrap_or_default();
     let upload = Upload {
         name: &manifest.name,
         version: &version,
         artifact: match &payload {
-            Payload::Tarball(_) => Artifact::Source {
+            Payload::Tarball(_) | Payload::Checked => Artifact::Source {
                 manifest: &manifest.document,
                 git: &git,
             },
             Payload::Binary { platform, .. } => Artifact::Prebuilt { platform },
         },
-        file: payload.path(),
+        file: payload.path().unwrap_or(manifest.package_dir()),
         sha256: &sha256,
         size: report.size.unwrap_or_default(),
     };
-    let sent = send(&context, &destination.client, &upload, reporter);
+    let sent = match &uploader {
+        Uploader::Http => send(&context, &destination.client, &upload, reporter),
+        Uploader::Chuks(cli) => {
+            let job = PublishJob {
+                dir: manifest.package_dir().to_path_buf(),
+                prebuilt: payload.prebuilt(),
+                registry: destination.base.clone(),
+                timeout: Duration::from_secs(args.uploader.upload_timeout),
+            };
+            send_with_official_cli(&context, cli, &job, &destination, &upload, reporter)
+        }
+    };
     let result = settle_existing(args.if_exists, sent, reporter)?;
     report.result = Some(result);
     report.confirmed = Some(false);
@@ -126,10 +159,68 @@ fn publish(
     else {
         return Ok(());
     };
+    if !upload.digest_known() {
+        report.sha256 = Some(record.sha256.clone());
+        report.size = Some(record.size);
+    }
     note_first_publish_git(&record, &upload, reporter, report);
     report.confirmed = Some(true);
     report.record = Some(record);
     Ok(())
+}
+
+/// A registry on this machine: `--local-registry`, or a loopback `--registry`.
+fn registry_on_this_machine(args: &PublishArgs) -> anyhow::Result<bool> {
+    if args.local_registry.is_some() {
+        return Ok(true);
+    }
+    let url = context::registry_url(&args.access.registry)?;
+    Ok(url.host_str().is_some_and(crate::http::is_loopback))
+}
+
+/// Runs the official CLI. Its "already exists" is settled like a `409` without a digest: by one
+/// read where the registry offers it, else it stays unknown.
+fn send_with_official_cli(
+    context: &ReleaseContext,
+    cli: &OfficialCli,
+    job: &PublishJob,
+    destination: &Destination,
+    upload: &Upload<'_>,
+    reporter: &Reporter,
+) -> anyhow::Result<PublishOutcome> {
+    let uploaded = context.block_on(cli.publish(job, &destination.token, context.retry()))?;
+    match uploaded {
+        Uploaded::Published => Ok(PublishOutcome::Published),
+        Uploaded::PublishedByAnEarlierAttempt => {
+            reporter.note(format!(
+                "published: an earlier attempt failed on the way, and the retry found {} already there, so that attempt stored it",
+                upload.what()
+            ));
+            Ok(PublishOutcome::Published)
+        }
+        Uploaded::Exists => {
+            let read = context.block_on(destination.client.version(upload.name, upload.version));
+            let stored = match &read {
+                Ok(Some(record)) if upload.digest_known() => upload.stored_sha256(record),
+                _ => None,
+            };
+            match stored {
+                Some(stored) if stored.eq_ignore_ascii_case(upload.sha256) => {
+                    Ok(PublishOutcome::Unchanged)
+                }
+                Some(stored) => Err(ClientError::VersionExists {
+                    what: upload.what(),
+                    stored_sha256: stored.to_string(),
+                    our_sha256: upload.sha256.to_string(),
+                }
+                .into()),
+                None => Err(ClientError::ExistsUnknownContents {
+                    what: upload.what(),
+                }
+                .into()),
+            }
+        }
+    }
 }
 
 /// Applies `--if-exists` to what the upload found. A version the registry holds with our bytes
@@ -223,11 +314,13 @@ fn dry_run(
     Ok(())
 }
 
-/// Packs the source, or takes the prebuilt binary as it is; records the digest either way.
+/// Packs the source, or takes the prebuilt binary as it is, recording the digest; for the
+/// official CLI, which packs the source itself, runs the leak guard over the files it will ship.
 fn prepare_payload(
     args: &PublishArgs,
     manifest: &Manifest,
-    reporter: &Reporter,
+    uploader: &Uploader,
+    reporter: &mut Reporter,
     report: &mut PublishReport,
 ) -> anyhow::Result<Payload> {
     if args.prebuilt {
@@ -242,9 +335,32 @@ fn prepare_payload(
         report.platform = Some(platform);
         report.sha256 = Some(sha256);
         report.size = Some(size);
+        // The official CLI runs in the package root: give it a path that holds from there.
+        let path = std::path::absolute(&path).unwrap_or(path);
         return Ok(Payload::Binary { path, platform });
     }
-    let plan = pack::plan(manifest.package_dir(), &args.pack.limits(), None)?;
+    let root = manifest.package_dir();
+    if let Uploader::Chuks(_) = uploader {
+        let limits = pack::Limits {
+            ignore_files: IgnoreFiles::GitOnly,
+            ..args.pack.limits()
+        };
+        if root.join(pack::CHUKS_IGNORE_FILE).exists() {
+            reporter.report(
+                Problem::warning("the official `chuks` CLI does not read `.chuksignore`, so what it lists ships anyway")
+                    .with_hint("move those patterns to `.gitignore`, or publish with `--uploader http`"),
+            );
+        }
+        let plan = pack::plan(root, &limits, None)?;
+        reporter.note(format!(
+            "checked the {} files the official CLI will ship ({} unpacked): no secrets found",
+            plan.files.len(),
+            human_bytes(plan.unpacked_size())
+        ));
+        report.file_count = Some(plan.files.len());
+        return Ok(Payload::Checked);
+    }
+    let plan = pack::plan(root, &args.pack.limits(), None)?;
     let (file, tarball) = pack::write_tempfile(&plan, &std::env::temp_dir())?;
     reporter.note(format!(
         "packed {} {}: {} files, {} ({} unpacked), sha256 {}",
@@ -278,11 +394,15 @@ fn open_destination(
         }
         None => (context::registry_url(&args.access.registry)?, token, None),
     };
-    report.registry = Some(url.as_str().trim_end_matches('/').to_string());
-    let client = context.connect(url, token)?;
+    let base = url.as_str().trim_end_matches('/').to_string();
+    report.registry = Some(base.clone());
+    let token = token.ok_or(crate::token::TokenError::Missing)?;
+    let client = context.connect(url, Some(token.clone()))?;
     context.preflight_publish_token(&client, &args.preflight, reporter)?;
     Ok(Destination {
         client,
+        base,
+        token,
         _local: local,
     })
 }

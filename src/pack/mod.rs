@@ -15,6 +15,7 @@ pub use archive::{
     write_tarball_with_threads, write_tempfile,
 };
 pub use leak_guard::{Encoding, Finding, Refusal, TokenMatch};
+pub use select::{CHUKS_IGNORE_FILE, IgnoreFiles};
 
 /// Default limit on the package's total file size, before compression.
 pub const DEFAULT_MAX_UNPACKED_BYTES: u64 = 256 * 1024 * 1024;
@@ -26,6 +27,7 @@ pub struct Limits {
     pub allow_files: Vec<PathBuf>,
     /// The most bytes the package's files may add up to.
     pub max_size: u64,
+    pub ignore_files: IgnoreFiles,
 }
 
 /// How many of the largest files an oversize refusal names.
@@ -121,7 +123,7 @@ pub enum PackError {
 pub fn plan(root: &Path, limits: &Limits, output: Option<&Path>) -> Result<PackPlan, PackError> {
     let plan = PackPlan {
         root: root.to_path_buf(),
-        files: select::select_files(root, output)?,
+        files: select::select_files(root, output, limits.ignore_files)?,
     };
     check_size(&plan, limits.max_size)?;
     leak_guard::check(&plan.files, &limits.allow_files)?;

@@ -28,9 +28,23 @@ use crate::manifest::MANIFEST_FILE;
 /// The package-specific ignore file, with `.gitignore` syntax.
 pub const CHUKS_IGNORE_FILE: &str = ".chuksignore";
 
+/// Which ignore files decide what ships.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IgnoreFiles {
+    /// `.gitignore` and `.chuksignore`: chuks-ci's own tarball.
+    #[default]
+    GitAndChuks,
+    /// `.gitignore` only: what the official CLI reads when it packs the tarball itself.
+    GitOnly,
+}
+
 /// Lists the files to pack under `root`, sorted by archive path (byte order), leaving out
 /// `output`.
-pub fn select_files(root: &Path, output: Option<&Path>) -> Result<Vec<PackFile>, PackError> {
+pub fn select_files(
+    root: &Path,
+    output: Option<&Path>,
+    ignore_files: IgnoreFiles,
+) -> Result<Vec<PackFile>, PackError> {
     let canonical_root = root.canonicalize().map_err(|err| PackError::Walk {
         root: root.to_path_buf(),
         source: err.into(),
@@ -38,7 +52,7 @@ pub fn select_files(root: &Path, output: Option<&Path>) -> Result<Vec<PackFile>,
     let output = output.and_then(|output| path_inside(&canonical_root, output));
     let mut files = Vec::new();
     let mut links = Vec::new();
-    for entry in walker(root).build() {
+    for entry in walker(root, ignore_files).build() {
         let entry = entry.map_err(|source| PackError::Walk {
             root: root.to_path_buf(),
             source,
@@ -65,15 +79,17 @@ pub fn select_files(root: &Path, output: Option<&Path>) -> Result<Vec<PackFile>,
     Ok(files)
 }
 
-fn walker(root: &Path) -> WalkBuilder {
+fn walker(root: &Path, ignore_files: IgnoreFiles) -> WalkBuilder {
     let mut builder = WalkBuilder::new(root);
     builder
         .standard_filters(false)
         .git_ignore(true)
         .require_git(false)
-        .add_custom_ignore_filename(CHUKS_IGNORE_FILE)
         .follow_links(false)
         .filter_entry(|entry| !is_always_excluded(entry));
+    if ignore_files == IgnoreFiles::GitAndChuks {
+        builder.add_custom_ignore_filename(CHUKS_IGNORE_FILE);
+    }
     builder
 }
 
@@ -240,7 +256,7 @@ mod tests {
     }
 
     fn selected(root: &Path) -> Vec<String> {
-        select_files(root, None)
+        select_files(root, None, IgnoreFiles::default())
             .unwrap()
             .into_iter()
             .map(|file| file.path)
@@ -296,7 +312,12 @@ mod tests {
         for path in ["chuks.json", "out/pkg-1.0.0.tgz", "pkg-1.0.0.tgz"] {
             write(root, path, "x");
         }
-        let files = select_files(root, Some(&root.join("out/./pkg-1.0.0.tgz"))).unwrap();
+        let files = select_files(
+            root,
+            Some(&root.join("out/./pkg-1.0.0.tgz")),
+            IgnoreFiles::default(),
+        )
+        .unwrap();
         let paths: Vec<_> = files.into_iter().map(|file| file.path).collect();
         assert_eq!(paths, ["chuks.json", "pkg-1.0.0.tgz"]);
     }
@@ -306,7 +327,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "a.chuks", "x");
         assert!(matches!(
-            select_files(dir.path(), None),
+            select_files(dir.path(), None, IgnoreFiles::default()),
             Err(PackError::NoManifest { .. })
         ));
     }
@@ -320,7 +341,7 @@ mod tests {
         let name = std::ffi::OsStr::from_bytes(b"bad\xffname");
         fs::write(dir.path().join(name), "x").unwrap();
         assert!(matches!(
-            select_files(dir.path(), None),
+            select_files(dir.path(), None, IgnoreFiles::default()),
             Err(PackError::NonUtf8Path { .. })
         ));
     }
@@ -334,21 +355,21 @@ mod tests {
         write(&root, "chuks.json", "{}");
         write(&root, "real/data.txt", "hello");
         symlink("real/data.txt", root.join("link.txt")).unwrap();
-        let files = select_files(&root, None).unwrap();
+        let files = select_files(&root, None, IgnoreFiles::default()).unwrap();
         let link = files.iter().find(|f| f.path == "link.txt").unwrap();
         assert_eq!(link.size, 5);
         assert!(link.source.ends_with("real/data.txt"));
 
         symlink("real", root.join("folder-link")).unwrap();
         assert!(matches!(
-            select_files(&root, None),
+            select_files(&root, None, IgnoreFiles::default()),
             Err(PackError::SymlinkToFolder { path }) if path == "folder-link"
         ));
         fs::remove_file(root.join("folder-link")).unwrap();
 
         symlink("missing", root.join("dangling")).unwrap();
         assert!(matches!(
-            select_files(&root, None),
+            select_files(&root, None, IgnoreFiles::default()),
             Err(PackError::SymlinkDangling { path, .. }) if path == "dangling"
         ));
         fs::remove_file(root.join("dangling")).unwrap();
@@ -356,7 +377,7 @@ mod tests {
         write(dir.path(), "outside.txt", "secret");
         symlink("../outside.txt", root.join("escape")).unwrap();
         assert!(matches!(
-            select_files(&root, None),
+            select_files(&root, None, IgnoreFiles::default()),
             Err(PackError::SymlinkOutside { path, .. }) if path == "escape"
         ));
     }
@@ -382,7 +403,7 @@ mod tests {
             fs::create_dir_all(root.join("src")).unwrap();
             symlink(target, root.join(link)).unwrap();
             assert!(
-                matches!(select_files(root, None), Err(PackError::SymlinkToUnpacked { ref path, .. }) if path == link),
+                matches!(select_files(root, None, IgnoreFiles::default()), Err(PackError::SymlinkToUnpacked { ref path, .. }) if path == link),
                 "{link}"
             );
             fs::remove_file(root.join(link)).unwrap();
