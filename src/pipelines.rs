@@ -6,6 +6,7 @@
 
 mod options;
 mod release;
+pub mod tag_commit;
 
 use std::path::PathBuf;
 

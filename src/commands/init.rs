@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::Exit;
 use crate::cli::InitArgs;
-use crate::pipelines::{self, Ci};
+use crate::pipelines::{self, ActionPin, Ci, tag_commit};
 use crate::report::{Format, Problem, Reporter};
 
 pub fn run(args: &InitArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
@@ -41,7 +41,8 @@ fn write(args: &InitArgs, ci: Ci, reporter: &mut Reporter) -> anyhow::Result<Exi
         );
     }
     let example = args.example.into();
-    let text = pipelines::render(ci, example);
+    let (pin, pin_note) = action_pin(ci);
+    let text = pipelines::render_pinned(ci, example, &pin);
     write_file(&path, &text)?;
     match reporter.format {
         Format::Json => crate::report::print_json(&json!({
@@ -51,9 +52,14 @@ fn write(args: &InitArgs, ci: Ci, reporter: &mut Reporter) -> anyhow::Result<Exi
             "path": path,
             "secret": "CHUKS_TOKEN",
             "next": ci.secret_instructions(),
+            "action_pin": pin.commit,
+            "pin_note": pin_note,
         })),
         Format::Human => {
             println!("wrote {}", path.display());
+            if let Some(note) = &pin_note {
+                reporter.note(note);
+            }
             println!("next: {}", ci.secret_instructions());
             println!(
                 "then push a release tag (e.g. `git tag v1.2.0 && git push origin v1.2.0`) to publish"
@@ -61,6 +67,49 @@ fn write(args: &InitArgs, ci: Ci, reporter: &mut Reporter) -> anyhow::Result<Exi
         }
     }
     Ok(Exit::Success)
+}
+
+/// How a GitHub pipeline references the action: by the commit this release recorded, else by
+/// the commit GitHub says the tag points at, else by the tag, with a note saying how to pin it.
+fn action_pin(ci: Ci) -> (ActionPin, Option<String>) {
+    let pin = ActionPin::committed();
+    if ci != Ci::Github || pin.commit.is_some() {
+        return (pin, None);
+    }
+    let resolved = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| err.to_string())
+        .and_then(|runtime| {
+            runtime
+                .block_on(tag_commit::resolve(&tag_commit::api_url(), &pin.tag))
+                .map_err(|err| err.to_string())
+        });
+    match resolved {
+        Ok(commit) => {
+            let note = format!(
+                "pinned {} to commit {commit} (tag `{}`)",
+                pipelines::ACTION_REPOSITORY,
+                pin.tag
+            );
+            (
+                ActionPin {
+                    commit: Some(commit),
+                    ..pin
+                },
+                Some(note),
+            )
+        }
+        Err(reason) => {
+            let note = format!(
+                "`{tag}` not resolved to a commit: {reason}; the workflow names the tag. To pin it by commit, run \
+                 `git ls-remote https://github.com/{repo} refs/tags/{tag}` and replace `@{tag}` with `@<sha> # {tag}`",
+                tag = pin.tag,
+                repo = pipelines::ACTION_REPOSITORY,
+            );
+            (pin, Some(note))
+        }
+    }
 }
 
 fn check(root: &Path, reporter: &mut Reporter) -> anyhow::Result<Exit> {
