@@ -269,12 +269,37 @@ fn run_act(
     act: &Path,
     work: &Path,
     repo: &Path,
-    (registry, token): (&TestRegistry, &str),
+    registry_and_token: (&TestRegistry, &str),
 ) -> Output {
-    isolated(act, &work.join("home"))
+    run_act_job(
+        act,
+        work,
+        repo,
+        registry_and_token,
+        ".github/workflows/chuks-publish.yml",
+        None,
+    )
+}
+
+/// act on the tag push event, running `job` (else every job) of `workflow`, with the action's
+/// copy in `work/action` standing in for `chuks/publish-action` at this release's tag.
+fn run_act_job(
+    act: &Path,
+    work: &Path,
+    repo: &Path,
+    (registry, token): (&TestRegistry, &str),
+    workflow: &str,
+    job: Option<&str>,
+) -> Output {
+    let mut command = isolated(act, &work.join("home"));
+    if let Some(job) = job {
+        command.args(["--job", job]);
+    }
+    command
         .current_dir(repo)
-        .args(["push", "--workflows", ".github/workflows/chuks-publish.yml"])
+        .args(["push", "--workflows", workflow])
         .args(["-P", "ubuntu-latest=-self-hosted"])
+        .args(["-P", "ubuntu-22.04=-self-hosted"])
         .arg("--local-repository")
         .arg(format!(
             "chuks/publish-action@v{VERSION}={}",
@@ -385,6 +410,132 @@ fn github_action_publishes_under_act_and_refuses_a_tampered_checksum() {
         "the publish step ran:\n{log}"
     );
     assert!(!log.contains("packed hello"), "chuks-ci ran:\n{log}");
+}
+
+/// The `with:` lines that point a workflow's action at the loopback releases and the stand-in
+/// CLI, replacing its `token:` line (`indent` spaces deep).
+fn loopback_inputs(indent: usize, assets_url: &str, assets_dir: &Path) -> String {
+    let pad = " ".repeat(indent);
+    let chuks_sha256 = sha256_file(&chuks_cli_asset_path(assets_dir));
+    [
+        "token: ${{ secrets.CHUKS_TOKEN }}".to_string(),
+        format!("chuks-ci-release-url: {assets_url}"),
+        format!("chuks-release-url: {assets_url}/chuks"),
+        format!("chuks-sha256: {chuks_sha256}"),
+        "uploader: chuks".to_string(),
+    ]
+    .iter()
+    .map(|line| format!("{pad}{line}\n"))
+    .collect()
+}
+
+#[test]
+fn migrated_ffmpeg_workflow_publishes_its_source_job_under_act() {
+    let Some(act) = require_tool("act") else {
+        return;
+    };
+    let (assets_dir, sha256) = release_assets();
+    let assets = FileServer::start(assets_dir.clone());
+    let (registry, token) = acme_registry();
+    let work = TempDir::new().unwrap();
+    std::fs::create_dir_all(work.path().join("home")).unwrap();
+    std::fs::write(
+        work.path().join("event.json"),
+        r#"{"ref":"refs/tags/v0.1.0"}"#,
+    )
+    .unwrap();
+    action_copy(&work.path().join("action"), sha256);
+
+    let after =
+        std::fs::read_to_string(repo_root().join("docs/migrating/ffmpeg-release.yml")).unwrap();
+    let token_line = "          token: ${{ secrets.CHUKS_TOKEN }}\n";
+    let workflow = after.replacen(token_line, &loopback_inputs(10, &assets.url, assets_dir), 1);
+    assert_ne!(workflow, after);
+    let repo = PackageRepo::new("@chuks/ffmpeg", "0.1.0");
+    repo.write(".github/workflows/release.yml", &workflow);
+    repo.commit("migrate the release workflow");
+    repo.push();
+    repo.tag("v0.1.0");
+
+    let output = run_act_job(
+        &act,
+        work.path(),
+        repo.path(),
+        (&registry, &token),
+        ".github/workflows/release.yml",
+        Some("publish-source"),
+    );
+    let log = text(&output);
+    assert!(output.status.success(), "act failed:\n{log}");
+    assert!(
+        registry.version("@chuks/ffmpeg", "0.1.0").is_some(),
+        "@chuks/ffmpeg 0.1.0 is not on the registry:\n{log}"
+    );
+    assert!(log.contains("::set-output:: uploader=chuks"), "{log}");
+    assert!(log.contains("::set-output:: result=published"), "{log}");
+    assert!(!log.contains(&token), "the token leaked into the log");
+}
+
+#[test]
+fn migrated_numpy_workflow_publishes_its_source_job_through_the_reusable_workflow_under_act() {
+    let Some(act) = require_tool("act") else {
+        return;
+    };
+    let (assets_dir, sha256) = release_assets();
+    let assets = FileServer::start(assets_dir.clone());
+    let (registry, token) = acme_registry();
+    let work = TempDir::new().unwrap();
+    std::fs::create_dir_all(work.path().join("home")).unwrap();
+    std::fs::write(
+        work.path().join("event.json"),
+        r#"{"ref":"refs/tags/v0.1.0","ref_type":"tag"}"#,
+    )
+    .unwrap();
+    let action = work.path().join("action");
+    action_copy(&action, sha256);
+    std::fs::create_dir_all(action.join(".github/workflows")).unwrap();
+    std::fs::copy(
+        repo_root().join(".github/workflows/publish.yml"),
+        action.join(".github/workflows/publish.yml"),
+    )
+    .unwrap();
+
+    // The caller passes the loopback releases on; the shim jobs need macOS and Windows runners,
+    // so only the source job runs here.
+    let after =
+        std::fs::read_to_string(repo_root().join("docs/migrating/numpy-release.yml")).unwrap();
+    let with = format!(
+        "      prebuilt: false\n{}",
+        loopback_inputs(6, &assets.url, assets_dir)
+            .lines()
+            .filter(|line| !line.contains("token:"))
+            .map(|line| format!("{line}\n"))
+            .collect::<String>()
+    );
+    let workflow = after.replacen("      prebuilt: true\n", &with, 1);
+    assert_ne!(workflow, after);
+    let repo = PackageRepo::new("@chuks/numpy", "0.1.0");
+    repo.write(".github/workflows/release.yml", &workflow);
+    repo.commit("migrate the release workflow");
+    repo.push();
+    repo.tag("v0.1.0");
+
+    let output = run_act_job(
+        &act,
+        work.path(),
+        repo.path(),
+        (&registry, &token),
+        ".github/workflows/release.yml",
+        None,
+    );
+    let log = text(&output);
+    assert!(output.status.success(), "act failed:\n{log}");
+    assert!(
+        registry.version("@chuks/numpy", "0.1.0").is_some(),
+        "@chuks/numpy 0.1.0 is not on the registry:\n{log}"
+    );
+    assert!(log.contains("::set-output:: uploader=chuks"), "{log}");
+    assert!(!log.contains(&token), "the token leaked into the log");
 }
 
 // ---------------------------------------------------------------------------------------------
