@@ -467,6 +467,36 @@ def case_pack(binary: Path, inputs: Inputs, work: Path, report: Report, runs: in
         f"{', '.join(f'{t:.2f}' for t in times['baseline'])}; chuks-ci {', '.join(f'{t:.2f}' for t in times['chuks-ci'])}")
 
 
+def case_handoff(binary: Path, inputs: Inputs, work: Path, report: Report, runs: int) -> None:
+    """chuks-ci's own work before it hands the upload to the official CLI: the checks and the
+    leak scan over the files the CLI will ship, no compression. The stand-in CLI answers
+    `already exists (409)` at once, which chuks-ci settles with one read and ends `exists`."""
+    log("case: hand-off to the official CLI (~20,000 files, ~200 MB)")
+    out = work / "handoff"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    stub = out / "chuks"
+    stub.write_text('#!/bin/sh\n[ "$1" = --version ] && { echo "chuks v0.0.0 (bench stub)"; exit 0; }\n'
+                    'echo "Error: already exists (409)" >&2\nexit 1\n')
+    stub.chmod(0o755)
+    manifest = json.loads((inputs.pack_root / "chuks.json").read_text())
+
+    def baseline(_round: int) -> float:
+        target = out / "baseline.tgz"
+        return timed(["tar", "-czf", str(target), "-C", str(inputs.pack_root), "-T", str(inputs.pack_list)])
+
+    def ours(round_index: int) -> float:
+        return timed([str(binary), "publish", "--manifest", str(inputs.pack_root / "chuks.json"),
+                      "--tag", f"v{manifest['version']}", "--uploader", "chuks", "--chuks-bin", str(stub),
+                      "--local-registry", str(out / f"registry-{round_index}")])
+
+    times = interleaved({"baseline": baseline, "chuks-ci": ours}, runs=runs, warmup=1)
+    base, mine = median(times["baseline"]), median(times["chuks-ci"])
+    ratio = mine / base
+    report.add(Row("hand-off to the official CLI: checks and leak scan vs `tar -czf`", secs(base),
+                   secs(mine), f"{ratio:.2f}", "≤ 0.15", ratio <= 0.15))
+
+
 def set_version(package_root: Path, name: str, version: str) -> None:
     (package_root / "chuks.json").write_text(manifest_json(name, version))
 
@@ -729,7 +759,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="timed runs of the pack and publish cases")
     parser.add_argument("--quick-runs", type=int, default=30, help="timed runs of the millisecond cases")
     parser.add_argument("--load", type=int, default=200, help="concurrent publishes in the load case")
-    parser.add_argument("--cases", default="tag,startup,pack,publish,memory,load")
+    parser.add_argument("--cases", default="tag,startup,pack,handoff,publish,memory,load")
     parser.add_argument("--command", default="bash bench/run.sh", help="recorded in the report")
     args = parser.parse_args()
 
@@ -744,6 +774,7 @@ def main() -> None:
         "tag": lambda: case_tag_check(binary, inputs, report, args.quick_runs),
         "startup": lambda: case_startup(binary, inputs, report, args.quick_runs),
         "pack": lambda: case_pack(binary, inputs, work, report, args.runs),
+        "handoff": lambda: case_handoff(binary, inputs, work, report, args.runs),
         "publish": lambda: case_publish(binary, inputs, work, report, args.runs),
         "memory": lambda: case_memory(binary, inputs, work, report),
         "load": lambda: case_load(binary, work, report, args.load),
@@ -754,7 +785,7 @@ def main() -> None:
             runner()
     generated = render(report, args.command, time.monotonic() - started, binary)
     print(generated)
-    if set(cases) >= {"tag", "startup", "pack", "publish", "memory", "load"}:
+    if set(cases) >= {"tag", "startup", "pack", "handoff", "publish", "memory", "load"}:
         write_doc(args.output, generated)
         log(f"wrote {args.output}")
     else:

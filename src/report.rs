@@ -165,21 +165,24 @@ impl Reporter {
             Severity::Error => ("error", "\x1b[1;31m"),
             Severity::Warning => ("warning", "\x1b[1;33m"),
         };
-        let mut text = format!("{}: {}\n", self.paint(label, colour), problem.message);
+        let message = contained(&problem.message);
+        let mut text = format!("{}: {message}\n", self.paint(label, colour));
         if let Some(file) = &problem.file {
             let position = match (problem.line, problem.column) {
                 (Some(line), Some(column)) => format!(":{line}:{column}"),
                 (Some(line), None) => format!(":{line}"),
                 _ => String::new(),
             };
-            text.push_str(&format!("  --> {}{position}\n", file.display()));
+            let file = printable(&file.display().to_string()).replace('\n', "\\n");
+            text.push_str(&format!("  --> {file}{position}\n"));
         }
         if let Some(hint) = &problem.hint {
+            let hint = contained(hint);
             text.push_str(&format!("{}: {hint}\n", self.paint("hint", "\x1b[1;36m")));
         }
-        eprint!("{text}");
+        write_stderr(&text);
         if self.github_actions {
-            println!("{}", annotation(&problem));
+            stdout_line(&annotation(&problem));
         }
         self.problems.push(problem);
     }
@@ -187,14 +190,17 @@ impl Reporter {
     /// A neutral progress or status line on stderr.
     pub fn note(&self, message: impl AsRef<str>) {
         if self.format == Format::Human {
-            eprintln!("{}", redact(message.as_ref()));
+            write_stderr(&format!("{}\n", contained(&redact(message.as_ref()))));
         }
     }
 
     /// Detail shown only with `-v` (level 1) or `-vv` (level 2). Never pass secrets here.
     pub fn debug(&self, level: u8, message: impl AsRef<str>) {
         if self.verbosity >= level {
-            eprintln!("debug: {}", redact(message.as_ref()));
+            write_stderr(&format!(
+                "debug: {}\n",
+                contained(&redact(message.as_ref()))
+            ));
         }
     }
 
@@ -260,14 +266,88 @@ pub fn print_json_revealing_token(value: &serde_json::Value) {
 }
 
 fn write_json_line(text: &str) {
+    stdout_line(text);
+}
+
+/// Text from outside (file names, manifest fields, registry and git messages) made safe to
+/// print: control characters other than newlines and tabs are shown escaped, so they cannot
+/// move the cursor or recolour the terminal.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| match c.is_control() && c != '\n' && c != '\t' {
+            true => c.escape_default().collect::<Vec<_>>(),
+            false => vec![c],
+        })
+        .collect()
+}
+
+/// [`printable`], with every line after the first that does not start indented pushed in two
+/// spaces: a newline inside a file name or a registry message cannot start a line that looks
+/// like chuks-ci's own `error:` or `hint:`.
+fn contained(text: &str) -> String {
+    let printable = printable(text);
+    let mut lines = printable.split('\n');
+    let mut out = lines.next().unwrap_or_default().to_string();
+    for line in lines {
+        out.push('\n');
+        if !line.starts_with([' ', '\t']) && !line.is_empty() {
+            out.push_str("  ");
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+/// The first failure to write to stdout other than a closed pipe, for the end of the run.
+static STDOUT_FAILURE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Writes one line of results or workflow commands to stdout. A closed stdout (`| head -1`)
+/// ends output quietly, as Unix tools do; any other failure (`> /dev/full`) is remembered for
+/// [`stdout_failure`], never a panic.
+pub fn stdout_line(text: &str) {
     let mut out = std::io::stdout().lock();
-    // A closed stdout (e.g. `| head`) is not worth a panic.
-    let _ = writeln!(out, "{text}");
+    let written = writeln!(out, "{text}").and_then(|()| out.flush());
+    if let Err(err) = written {
+        if err.kind() != std::io::ErrorKind::BrokenPipe {
+            let mut failure = STDOUT_FAILURE.lock().unwrap_or_else(|p| p.into_inner());
+            failure.get_or_insert_with(|| err.to_string());
+        }
+    }
+}
+
+/// Why writing to stdout failed, if it did (a closed pipe does not count).
+pub fn stdout_failure() -> Option<String> {
+    STDOUT_FAILURE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+}
+
+/// `println!` for results and workflow commands: through [`stdout_line`], never a panic.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::report::stdout_line(&format!($($arg)*))
+    };
+}
+
+/// Diagnostics on stderr; a stderr that cannot be written is nothing to panic about.
+pub fn write_stderr(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn untrusted_text_cannot_draw_or_forge_lines() {
+        assert_eq!(printable("a\x1b[31mb\rc\td\ne"), "a\\u{1b}[31mb\\rc\td\ne");
+        assert_eq!(
+            contained("`x\nerror: fake` is odd\n  - kept"),
+            "`x\n  error: fake` is odd\n  - kept"
+        );
+    }
 
     #[test]
     fn annotation_escapes_message_and_properties() {

@@ -38,7 +38,7 @@ pub fn repository_url(var: Var) -> Option<String> {
 /// that spans lines (a pasted mistake) is masked piece by piece.
 pub fn add_mask(secret: &str) {
     for piece in secret.split_whitespace() {
-        println!("::add-mask::{piece}");
+        crate::outln!("::add-mask::{piece}");
     }
 }
 

@@ -52,11 +52,13 @@ pub fn run(args: &CheckArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
             "uploader": uploader.name(),
             "problems": reporter.problems(),
         })),
-        (Format::Human, Some(info)) => println!(
+        (Format::Human, Some(info)) => crate::outln!(
             "ready: {what}; token `{}` of publisher `{}` can publish (expires {})",
-            info.name, info.publisher, info.expires_at
+            info.name,
+            info.publisher,
+            info.expires_at
         ),
-        (Format::Human, None) => println!(
+        (Format::Human, None) => crate::outln!(
             "ready: {what}; the token is unchecked: the registry does not say what it may do"
         ),
     }

@@ -25,7 +25,7 @@ fn update(root: &Path) -> anyhow::Result<Exit> {
             continue;
         }
         write_file(&path, &text)?;
-        println!("updated {}", relative.display());
+        crate::outln!("updated {}", relative.display());
     }
     Ok(Exit::Success)
 }
@@ -56,12 +56,12 @@ fn write(args: &InitArgs, ci: Ci, reporter: &mut Reporter) -> anyhow::Result<Exi
             "pin_note": pin_note,
         })),
         Format::Human => {
-            println!("wrote {}", path.display());
+            crate::outln!("wrote {}", path.display());
             if let Some(note) = &pin_note {
                 reporter.note(note);
             }
-            println!("next: {}", ci.secret_instructions());
-            println!(
+            crate::outln!("next: {}", ci.secret_instructions());
+            crate::outln!(
                 "then push a release tag (e.g. `git tag v1.2.0 && git push origin v1.2.0`) to publish"
             );
         }
@@ -148,7 +148,7 @@ fn check(root: &Path, reporter: &mut Reporter) -> anyhow::Result<Exit> {
             "problems": reporter.problems(),
         })),
         Format::Human if drifted.is_empty() => {
-            println!("ok: {} rendered files match", files.len())
+            crate::outln!("ok: {} rendered files match", files.len())
         }
         Format::Human => {}
     }

@@ -34,7 +34,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Registry(command) => registry::run(command, &mut reporter),
         Command::Init(args) => init::run(&args, &mut reporter),
     };
-    match result {
+    let exit = match result {
         Ok(exit) => exit,
         Err(err) => {
             let exit = exit::classify(&err);
@@ -48,7 +48,14 @@ pub fn run(cli: Cli) -> Exit {
             }
             exit
         }
+    };
+    // The exit code still says what happened (to an upload, say), even if its report was lost.
+    if let Some(failure) = crate::report::stdout_failure() {
+        crate::report::write_stderr(&format!(
+            "error: could not write the results to stdout: {failure}\nhint: the exit code still says how the command ended; give it a writable stdout to see its results\n"
+        ));
     }
+    exit
 }
 
 /// The error as one problem, pointing into chuks.json when a manifest error says where.

@@ -28,6 +28,11 @@ pub fn run(args: &PackArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
             output.display()
         )
     })?;
+    if args.list {
+        reporter.note(
+            "files chosen by `.gitignore` and `.chuksignore`, as chuks-ci's HTTP uploader ships them; the official `chuks` CLI (`--uploader chuks`) reads only `.gitignore`",
+        );
+    }
     match reporter.format {
         Format::Human => print_human(&manifest, &output, &summary, args.list),
         Format::Json => print_json(&manifest, &output, &summary, args.list),
@@ -72,7 +77,12 @@ fn print_human(manifest: &Manifest, output: &Path, summary: &TarballSummary, lis
         let width = summary.files.iter().map(|f| f.size.to_string().len()).max();
         let width = width.unwrap_or(0);
         for file in &summary.files {
-            println!("{:>width$}  {}  {}", file.size, file.sha256, file.path);
+            crate::outln!(
+                "{:>width$}  {}  {}",
+                file.size,
+                file.sha256,
+                crate::report::printable(&file.path)
+            );
         }
     }
     let files = if summary.file_count == 1 {
@@ -80,7 +90,7 @@ fn print_human(manifest: &Manifest, output: &Path, summary: &TarballSummary, lis
     } else {
         "files"
     };
-    println!(
+    crate::outln!(
         "packed {}@{}: {} {files}, {} bytes → {} ({} bytes, sha256 {})",
         manifest.name,
         manifest.version,

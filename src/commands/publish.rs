@@ -523,7 +523,7 @@ fn print_result(report: &PublishReport, reporter: &Reporter, exit: Exit) {
         }
         Format::Human if exit == Exit::Success => {
             for line in report.summary_lines() {
-                println!("{line}");
+                crate::outln!("{line}");
             }
         }
         Format::Human => {}

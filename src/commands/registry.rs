@@ -38,7 +38,7 @@ fn serve(args: ServeArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
         .context("cannot start the async runtime\nhint: the machine may be out of threads or memory; try again")?;
     let shutdown = shutdown_signal(&runtime);
     match reporter.format {
-        Format::Human => println!("listening on {}", server.url()),
+        Format::Human => crate::outln!("listening on {}", server.url()),
         Format::Json => print_json(&json!({ "listening": server.url() })),
     }
     // Scripts read the URL from a pipe, which would otherwise buffer it.
@@ -61,7 +61,7 @@ fn create(args: &TokenCreateArgs, reporter: &mut Reporter) -> anyhow::Result<Exi
     let issued =
         registry.create_token(&args.publisher, &args.name, &scopes, args.expires_in_days)?;
     match reporter.format {
-        Format::Human => println!("{}", issued.token.expose()),
+        Format::Human => crate::outln!("{}", issued.token.expose()),
         Format::Json => {
             let mut value = serde_json::to_value(issued.record.info(Timestamp::now()))?;
             value["token"] = issued.token.expose().into();
@@ -85,7 +85,7 @@ fn list(args: &DataDirArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
             "tokens": tokens.iter().map(|t| t.info(now)).collect::<Vec<_>>(),
         })),
         Format::Human if tokens.is_empty() => reporter.note("no tokens yet"),
-        Format::Human => print!("{}", token_table(&tokens, now)),
+        Format::Human => crate::outln!("{}", token_table(&tokens, now).trim_end()),
     }
     Ok(Exit::Success)
 }
@@ -94,7 +94,7 @@ fn revoke(args: &TokenRevokeArgs, reporter: &mut Reporter) -> anyhow::Result<Exi
     let record = Registry::open(&args.data.data_dir)?.revoke_token(args.id)?;
     match reporter.format {
         Format::Json => print_json(&serde_json::to_value(record.info(Timestamp::now()))?),
-        Format::Human => println!(
+        Format::Human => crate::outln!(
             "token {} `{}` is revoked since {}",
             record.id,
             record.name,

@@ -50,7 +50,7 @@ pub fn run(args: &VerifyTagArgs, reporter: &mut Reporter) -> anyhow::Result<Exit
         })),
         Format::Human => {
             if let (Ok(()), Some(manifest), Some(tag)) = (&result, &manifest, &findings.tag) {
-                println!(
+                crate::outln!(
                     "ok: tag `{}` ({}) matches {} {} in {}",
                     crate::redact::redact(&tag.name),
                     tag.source.describe(),

@@ -13,13 +13,13 @@ pub fn run(args: &WhoamiArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     match reporter.format {
         Format::Json => crate::report::print_json(&serde_json::to_value(&info)?),
         Format::Human => {
-            println!("token      {} (#{})", info.name, info.id);
-            println!("publisher  {}", info.publisher);
-            println!("scopes     {}", info.scopes.join(", "));
-            println!("status     {}", info.status);
-            println!("created    {}", info.created_at);
-            println!("expires    {}", info.expires_at);
-            println!(
+            crate::outln!("token      {} (#{})", info.name, info.id);
+            crate::outln!("publisher  {}", info.publisher);
+            crate::outln!("scopes     {}", info.scopes.join(", "));
+            crate::outln!("status     {}", info.status);
+            crate::outln!("created    {}", info.created_at);
+            crate::outln!("expires    {}", info.expires_at);
+            crate::outln!(
                 "last used  {}",
                 info.last_used_at.as_deref().unwrap_or("never")
             );

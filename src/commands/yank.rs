@@ -55,8 +55,8 @@ fn set_yanked(target: &Target, yanked: bool, reporter: &mut Reporter) -> anyhow:
             "version": version,
             "record": answer.record,
         })),
-        Format::Human if answer.changed => println!("{state}: {} {version}", manifest.name),
-        Format::Human => println!(
+        Format::Human if answer.changed => crate::outln!("{state}: {} {version}", manifest.name),
+        Format::Human => crate::outln!(
             "unchanged: {} {version} was already {}",
             manifest.name,
             if yanked { "yanked" } else { "not yanked" }

@@ -235,7 +235,7 @@ fn run_publish(program: &Path, job: &PublishJob, token: &ApiToken) -> Result<Run
     let secret = token.expose().to_string();
     let show = move |line: &str| {
         let line = line.replace(&secret, "chuks_pk_****");
-        eprintln!("chuks: {}", crate::redact::redact(&line));
+        crate::report::write_stderr(&format!("chuks: {}\n", crate::redact::redact(&line)));
     };
     run_streaming(command, job.timeout, &show).map_err(|err| match err {
         RunError::Spawn(err) => CliError::Spawn(err),
