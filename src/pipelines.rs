@@ -246,6 +246,14 @@ impl ActionPin {
     }
 }
 
+/// Whether `init`'s rendering of the example installs chuks-ci itself (the Bitbucket step), and
+/// so needs the archive sums, which this binary lacks when it was built before they existed.
+pub fn misses_archive_sums(platform: Ci, example: Example) -> bool {
+    platform == Ci::Bitbucket
+        && example == Example::SinglePackage
+        && archive_sums(CHUKS_CI_VERSION).is_empty()
+}
+
 /// The release tag of this version, `v<version>`.
 pub fn release_tag() -> String {
     format!("v{CHUKS_CI_VERSION}")

@@ -290,3 +290,24 @@ fn github_init_ignores_an_answer_that_is_not_a_sha() {
     assert_eq!(written, example("github/single-package.yml"));
     assert!(stderr.contains("not a commit SHA"), "{stderr}");
 }
+
+#[test]
+fn bitbucket_init_says_where_the_archive_sums_are_when_this_build_has_none() {
+    let home = TempDir::new().unwrap();
+    let dir = TempDir::new().unwrap();
+    let output = chuks_ci(home.path())
+        .args(["init", "bitbucket", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = outputs(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let written = std::fs::read_to_string(dir.path().join("bitbucket-pipelines.yml")).unwrap();
+    // A build made before its release's sums existed pins none, and init says where they are.
+    if written.contains(") chuks_ci_expected=") {
+        assert!(!stderr.contains("CHUKS_CI_SHA256"), "{stderr}");
+    } else {
+        assert!(stderr.contains("CHUKS_CI_SHA256"), "{stderr}");
+        assert!(stderr.contains(&format!("`v{VERSION}` tag")), "{stderr}");
+    }
+}

@@ -60,6 +60,14 @@ fn write(args: &InitArgs, ci: Ci, reporter: &mut Reporter) -> anyhow::Result<Exi
             if let Some(note) = &pin_note {
                 reporter.note(note);
             }
+            if pipelines::misses_archive_sums(ci, example) {
+                reporter.note(format!(
+                    "this chuks-ci build pins no sha256 for its own release archives (they are summed after it is built): \
+                     copy ci-examples/bitbucket/single-package.bitbucket-pipelines.yml from the `{tag}` tag, which pins them, \
+                     or set the repository variable CHUKS_CI_SHA256 to the linux sum in that release's SHA256SUMS",
+                    tag = pipelines::release_tag()
+                ));
+            }
             crate::outln!("next: {}", ci.secret_instructions());
             crate::outln!(
                 "then push a release tag (e.g. `git tag v1.2.0 && git push origin v1.2.0`) to publish"
