@@ -299,12 +299,24 @@ fn run_act_job(
         .current_dir(repo)
         .args(["push", "--workflows", workflow])
         .args(["-P", "ubuntu-latest=-self-hosted"])
-        .args(["-P", "ubuntu-22.04=-self-hosted"])
-        .arg("--local-repository")
-        .arg(format!(
-            "chuks/publish-action@v{VERSION}={}",
+        .args(["-P", "ubuntu-22.04=-self-hosted"]);
+    // The action at every ref the workflow names: the tag, or the commit a release recorded.
+    let text = std::fs::read_to_string(repo.join(workflow)).unwrap();
+    let mut refs: Vec<&str> = text
+        .split("chuks/publish-action@")
+        .skip(1)
+        .filter_map(|rest| rest.split_whitespace().next())
+        .collect();
+    refs.push(concat!("v", env!("CARGO_PKG_VERSION")));
+    refs.sort();
+    refs.dedup();
+    for git_ref in refs {
+        command.arg("--local-repository").arg(format!(
+            "chuks/publish-action@{git_ref}={}",
             work.join("action").display()
-        ))
+        ));
+    }
+    command
         .arg("--eventpath")
         .arg(work.join("event.json"))
         .args(["--secret", &format!("CHUKS_TOKEN={}", token)])
@@ -750,12 +762,18 @@ fn bitbucket_step_script_publishes_with_the_bitbucket_variables() {
         command.output().unwrap()
     };
 
-    // No release pins a sum for this archive yet: a clear error, before any download.
+    // Without CHUKS_CI_SHA256 the step checks the sum its release pinned, which is not this
+    // test build's; before any release it pins none. Either way a clear error, and no chuks-ci.
     let output = step(&[]);
     let log = text(&output);
     assert!(!output.status.success(), "{log}");
-    assert!(log.contains("no sha256 is pinned for `chuks-ci-"), "{log}");
+    if script.contains(") chuks_ci_expected=") {
+        assert!(log.contains("checksum mismatch for `chuks-ci-"), "{log}");
+    } else {
+        assert!(log.contains("no sha256 is pinned for `chuks-ci-"), "{log}");
+    }
     assert!(log.contains("hint: "), "{log}");
+    assert!(!log.contains("packed hello"), "{log}");
 
     // A chuks CLI release that does not exist: a clear error, not a bare curl failure.
     let output = step(&[
