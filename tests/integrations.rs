@@ -662,6 +662,63 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
     );
 }
 
+#[test]
+fn gitlab_prebuilt_example_includes_the_component_twice_as_two_jobs() {
+    let Some(gcl) = require_tool("gitlab-ci-local") else {
+        return;
+    };
+    let home = TempDir::new().unwrap();
+    let example = std::fs::read_to_string(
+        repo_root().join("ci-examples/gitlab/prebuilt-binaries.gitlab-ci.yml"),
+    )
+    .unwrap();
+    let component = example
+        .lines()
+        .find(|line| line.trim_start().starts_with("- component:"))
+        .expect("the example includes the component");
+    let pipeline = example.replace(component, "  - local: templates/chuks-publish/template.yml");
+    assert_eq!(pipeline.matches("- local:").count(), 2, "{pipeline}");
+    let repo = PackageRepo::new("hello", "0.1.0");
+    repo.write(".gitlab-ci.yml", &pipeline);
+    repo.write(
+        "templates/chuks-publish/template.yml",
+        &std::fs::read_to_string(repo_root().join("templates/chuks-publish/template.yml")).unwrap(),
+    );
+    repo.commit("add the pipeline");
+    let output = isolated(&gcl, home.path())
+        .current_dir(repo.path())
+        .args(["--preview", "--variable", "CI_COMMIT_TAG=v0.1.0"])
+        .output()
+        .unwrap();
+    let preview = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "{}", text(&output));
+    // Each job's own lines, up to the next top-level key.
+    let job = |name: &str| -> String {
+        let header = format!("{name}:");
+        preview
+            .lines()
+            .skip_while(|line| *line != header)
+            .skip(1)
+            .take_while(|line| line.is_empty() || line.starts_with(' '))
+            .map(|line| format!("{line}\n"))
+            .collect()
+    };
+    let source = job("chuks-publish");
+    assert!(source.contains("CHUKS_IF_EXISTS: verify"), "{source}");
+    assert!(source.contains("CHUKS_PREBUILT_FILE: ''"), "{source}");
+    let prebuilt = job("chuks-publish-prebuilt");
+    for line in [
+        "resource_group: chuks-publish-prebuilt",
+        "CHUKS_IF_EXISTS: skip",
+        "CHUKS_PREBUILT_FILE: prebuilt/$SHIM_PLATFORM/libshim.so",
+        "CHUKS_PREBUILT_PLATFORM: $SHIM_PLATFORM",
+        "- job: chuks-publish\n",
+        "- job: shim\n",
+    ] {
+        assert!(prebuilt.contains(line), "`{line}` missing:\n{prebuilt}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bitbucket: the step script of the single-package example, and pipe.sh.
 
