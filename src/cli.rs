@@ -389,6 +389,23 @@ pub struct ServeArgs {
     /// Answer 429 with `Retry-After` once more than this many requests arrive in one second.
     #[arg(long, value_name = "PER_SECOND")]
     pub rate_limit: Option<u32>,
+
+    /// Seconds a client may take to send a request's line and headers.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::registry_server::DEFAULT_HEADER_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
+
+    /// Seconds an upload's body may go without a byte arriving.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::registry_server::DEFAULT_BODY_IDLE_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_idle_timeout: u64,
+
+    /// Seconds an upload's body may take from its first byte to its last.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::registry_server::DEFAULT_UPLOAD_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub upload_timeout: u64,
+
+    /// Unknown or malformed tokens one client address may present per minute; past that it gets
+    /// 429 with `Retry-After` until the minute ends.
+    #[arg(long, value_name = "COUNT", default_value_t = crate::registry_server::DEFAULT_AUTH_FAILURES_PER_MINUTE, value_parser = clap::value_parser!(u32).range(1..))]
+    pub auth_failures_per_minute: u32,
 }
 
 #[derive(Debug, Subcommand)]

@@ -269,6 +269,15 @@ error_codes! {
     InvalidPermissions => "invalid_permissions",
     RateLimited => "rate_limited",
     Internal => "internal",
+    UploadTimeout => "upload_timeout",
+    InvalidGit => "invalid_git",
+    InvalidTarball => "invalid_tarball",
+    TarballManifestMismatch => "tarball_manifest_mismatch",
+    HeaderTimeout => "header_timeout",
+    UriTooLong => "uri_too_long",
+    HeadersTooLarge => "headers_too_large",
+    InvalidContentLength => "invalid_content_length",
+    TooManyAuthFailures => "too_many_auth_failures",
 }
 
 impl fmt::Display for ErrorCode {

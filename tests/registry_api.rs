@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use chuks_ci::registry_server::{Registry, RegistryConfig, RegistryError};
 use chuks_ci::token::{self, Scope, TOKEN_PREFIX};
-use common::registry::{TestRegistry, base64, in_seconds, publish_body, sha256};
+use common::registry::{
+    TestRegistry, base64, body_for_tarball, in_seconds, publish_body, sha256, tarball,
+};
 use jiff::{SignedDuration, Timestamp};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -431,7 +433,12 @@ async fn only_token_hashes_are_stored() {
     let data_dir = registry.database_path().parent().unwrap().to_path_buf();
     let mut files = 0;
     for entry in std::fs::read_dir(&data_dir).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            // The upload spool: payloads only, in unnamed files.
+            continue;
+        }
+        let bytes = std::fs::read(path).unwrap();
         files += 1;
         for needle in std::iter::once(TOKEN_PREFIX.as_bytes())
             .chain(raws.iter().map(|r| &r.as_bytes()[TOKEN_PREFIX.len()..]))
@@ -452,8 +459,11 @@ async fn every_overwrite_is_a_409_with_the_stored_sha256_and_changes_nothing() {
     let (status, first) = registry.publish(&token, "di", "0.1.0", b"original").await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
     assert_eq!(first["result"], "published");
-    assert_eq!(first["sha256"], sha256(b"original"));
-    assert_eq!(first["size"], 8);
+    assert_eq!(
+        first["sha256"],
+        sha256(&tarball("di", "0.1.0", b"original"))
+    );
+    assert_eq!(first["size"], tarball("di", "0.1.0", b"original").len());
     assert_eq!(first["publisher"], "alice");
     assert_eq!(first["git"]["tag"], "v0.1.0");
 
@@ -461,20 +471,29 @@ async fn every_overwrite_is_a_409_with_the_stored_sha256_and_changes_nothing() {
     let (status, again) = registry.publish(&token, "di", "0.1.0", b"original").await;
     assert_eq!(status, StatusCode::CONFLICT, "{again}");
     assert_eq!(code(&again), "version_exists");
-    assert_eq!(again["error"]["stored_sha256"], sha256(b"original"));
+    assert_eq!(
+        again["error"]["stored_sha256"],
+        sha256(&tarball("di", "0.1.0", b"original"))
+    );
 
     let (status, conflict) = registry.publish(&token, "di", "0.1.0", b"changed").await;
     assert_eq!(status, StatusCode::CONFLICT, "{conflict}");
     assert_eq!(code(&conflict), "version_exists");
-    assert_eq!(conflict["error"]["stored_sha256"], sha256(b"original"));
+    assert_eq!(
+        conflict["error"]["stored_sha256"],
+        sha256(&tarball("di", "0.1.0", b"original"))
+    );
 
     let stored = registry.version("di", "0.1.0").unwrap();
-    assert_eq!(stored["sha256"], sha256(b"original"));
+    assert_eq!(
+        stored["sha256"],
+        sha256(&tarball("di", "0.1.0", b"original"))
+    );
     assert_eq!(stored["published_at"], first["published_at"]);
     let (status, bytes) = registry.bytes("/packages/di/0.1.0/tarball").await;
     assert_eq!(
-        (status, bytes.as_slice()),
-        (StatusCode::OK, &b"original"[..])
+        (status, bytes),
+        (StatusCode::OK, tarball("di", "0.1.0", b"original"))
     );
     assert_eq!(
         registry.count_rows("blobs"),
@@ -508,7 +527,8 @@ async fn eight_concurrent_identical_publishes_store_one_version() {
     let exists = results
         .iter()
         .filter(|(s, body)| {
-            *s == StatusCode::CONFLICT && body["error"]["stored_sha256"] == sha256(b"same bytes")
+            *s == StatusCode::CONFLICT
+                && body["error"]["stored_sha256"] == sha256(&tarball("di", "1.0.0", b"same bytes"))
         })
         .count();
     assert_eq!((created, exists), (1, 7), "{results:?}");
@@ -640,18 +660,46 @@ fn raw_request(
     content_length: usize,
     body: &[u8],
 ) -> (String, String) {
+    let head = format!(
+        "{method} /api{path} HTTP/1.1\r\nHost: registry\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n"
+    );
+    raw_exchange(
+        registry,
+        &[head.as_bytes(), body],
+        Close::WritingHalf,
+        || {},
+    )
+}
+
+/// Whether to close the writing half once everything is written: a connection that dies there.
+enum Close {
+    WritingHalf,
+    Nothing,
+}
+
+/// Writes `parts[0]`, runs `between`, writes the rest (a refused write is part of a test: the
+/// server may have answered already), closes as told and reads the answer's head and body.
+fn raw_exchange(
+    registry: &TestRegistry,
+    parts: &[&[u8]],
+    close: Close,
+    between: impl FnOnce(),
+) -> (String, String) {
     let address = registry.url().trim_start_matches("http://").to_string();
     let mut stream = std::net::TcpStream::connect(address).unwrap();
     stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    write!(
-        stream,
-        "{method} /api{path} HTTP/1.1\r\nHost: registry\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    stream.write_all(body).unwrap();
-    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let (first, rest) = parts.split_first().unwrap();
+    stream.write_all(first).unwrap();
+    stream.flush().unwrap();
+    between();
+    for part in rest {
+        let _ = stream.write_all(part);
+    }
+    if let Close::WritingHalf = close {
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+    }
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
     match answer.split_once("\r\n\r\n") {
@@ -664,17 +712,22 @@ fn raw_request(
 async fn oversized_packages_get_413_as_json() {
     let registry = TestRegistry::start_with(|config| config.max_package_bytes = 1000);
     let token = registry.token("alice", &[Scope::PackagesPublish]);
-    let (status, answer) = registry.publish(&token, "di", "0.1.0", &[7u8; 1001]).await;
+    let oversized = body_for_tarball("di", "0.1.0", &[7u8; 1001]);
+    let (status, answer) = registry
+        .call(
+            Method::POST,
+            "/packages/di/0.1.0",
+            Some(&token),
+            Some(&oversized),
+        )
+        .await;
     assert_eq!(
         (status, code(&answer)),
         (StatusCode::PAYLOAD_TOO_LARGE, "package_too_large")
     );
     assert_eq!(answer["error"]["limit_bytes"], 1000);
     assert_eq!(
-        registry
-            .publish(&token, "di", "0.1.0", &[7u8; 1000])
-            .await
-            .0,
+        registry.publish(&token, "di", "0.1.0", b"fits").await.0,
         StatusCode::CREATED
     );
 
@@ -695,12 +748,21 @@ async fn oversized_packages_get_413_as_json() {
 async fn packages_larger_than_axum_defaults_fit_the_default_limit() {
     let registry = TestRegistry::start();
     let token = registry.token("alice", &[Scope::PackagesPublish]);
-    let tarball: Vec<u8> = (0..3 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
-    let (status, answer) = registry.publish(&token, "big", "1.0.0", &tarball).await;
+    // Incompressible, so the tarball stays over axum's 2 MB default body limit.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let content: Vec<u8> = (0..3 * 1024 * 1024)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let (status, answer) = registry.publish(&token, "big", "1.0.0", &content).await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
     assert_eq!(
         registry.bytes("/packages/big/1.0.0/tarball").await.1,
-        tarball
+        tarball("big", "1.0.0", &content)
     );
 }
 
@@ -727,7 +789,10 @@ async fn scoped_names_round_trip() {
     let (status, bytes) = registry
         .bytes("/packages/@chuks%2Fnumpy/1.2.0/tarball")
         .await;
-    assert_eq!((status, bytes.as_slice()), (StatusCode::OK, &b"numpy"[..]));
+    assert_eq!(
+        (status, bytes),
+        (StatusCode::OK, tarball("@chuks/numpy", "1.2.0", b"numpy"))
+    );
     let (status, answer) = registry.get("/packages/@chuks/numpy").await;
     assert_eq!(
         (status, code(&answer)),
@@ -908,7 +973,10 @@ async fn yank_and_restore_are_idempotent() {
     );
 
     // Yanked versions stay downloadable and are skipped as `latest`.
-    assert_eq!(registry.bytes("/packages/di/0.2.0/tarball").await.1, b"two");
+    assert_eq!(
+        registry.bytes("/packages/di/0.2.0/tarball").await.1,
+        tarball("di", "0.2.0", b"two")
+    );
     registry.bytes("/packages/di/0.1.0/tarball").await;
     registry.bytes("/packages/di/0.1.0/tarball").await;
     let (status, mine) = registry
@@ -1137,4 +1205,234 @@ fn works_from_sync_code_and_stops_cleanly() {
         std::net::TcpStream::connect(&address).is_err(),
         "the port is closed after stop"
     );
+}
+
+/// An upload sent in two parts over a raw connection, with `between` run in the pause.
+fn upload_in_two_parts(
+    registry: &TestRegistry,
+    token: &str,
+    body: &Value,
+    between: impl FnOnce(),
+) -> (String, String) {
+    let body = body.to_string();
+    let (first, rest) = body.as_bytes().split_at(body.len() / 2);
+    let head = format!(
+        "POST /api/packages/di/0.1.0 HTTP/1.1\r\nHost: registry\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let head_and_first = [head.as_bytes(), first].concat();
+    raw_exchange(registry, &[&head_and_first, rest], Close::Nothing, between)
+}
+
+#[test]
+fn a_token_revoked_while_its_upload_arrives_stores_nothing() {
+    let registry = TestRegistry::start();
+    let issued = registry
+        .mint_token("alice", "slow", &[Scope::PackagesPublish], in_seconds(3600))
+        .unwrap();
+    let body = publish_body("di", "0.1.0", &[5u8; 200_000]);
+    let (head, answer) = upload_in_two_parts(&registry, issued.token.expose(), &body, || {
+        std::thread::sleep(Duration::from_millis(200));
+        registry.revoke_token(issued.record.id).unwrap();
+    });
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}\n{answer}");
+    assert!(answer.contains("\"code\":\"token_revoked\""), "{answer}");
+    assert_eq!(registry.count_rows("versions"), 0);
+    assert_eq!(registry.count_rows("blobs"), 0);
+}
+
+#[test]
+fn a_token_that_expires_while_its_upload_arrives_stores_nothing() {
+    let registry = TestRegistry::start();
+    let expires_at = in_seconds(1);
+    let token = registry.token_expiring("alice", &[Scope::PackagesPublish], expires_at);
+    let body = publish_body("di", "0.1.0", &[5u8; 200_000]);
+    let (head, answer) = upload_in_two_parts(&registry, &token, &body, || {
+        std::thread::sleep(Duration::from_millis(1500));
+    });
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}\n{answer}");
+    assert!(answer.contains("\"code\":\"token_expired\""), "{answer}");
+    assert_eq!(registry.count_rows("versions"), 0);
+}
+
+#[test]
+fn an_upload_that_stalls_or_dawdles_is_cut_off_with_408() {
+    let idle = TestRegistry::start_with(|config| {
+        config.body_idle_timeout = Duration::from_millis(300);
+    });
+    let token = idle.token("alice", &[Scope::PackagesPublish]);
+    let body = publish_body("di", "0.1.0", &[5u8; 10_000]);
+    let (head, answer) = upload_in_two_parts(&idle, &token, &body, || {
+        std::thread::sleep(Duration::from_millis(1000));
+    });
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}\n{answer}");
+    assert!(answer.contains("\"code\":\"upload_timeout\""), "{answer}");
+    assert_eq!(idle.count_rows("versions"), 0);
+
+    // Never idle for long, but slower in total than allowed.
+    let slow = TestRegistry::start_with(|config| {
+        config.body_idle_timeout = Duration::from_secs(5);
+        config.upload_timeout = Duration::from_millis(600);
+    });
+    let token = slow.token("alice", &[Scope::PackagesPublish]);
+    let (head, answer) = upload_in_two_parts(&slow, &token, &body, || {
+        std::thread::sleep(Duration::from_millis(1000));
+    });
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}\n{answer}");
+    assert!(answer.contains("took longer than"), "{answer}");
+    assert_eq!(slow.count_rows("versions"), 0);
+}
+
+#[tokio::test]
+async fn git_fields_are_bounded() {
+    let registry = TestRegistry::start();
+    let token = registry.token("alice", &[Scope::PackagesPublish]);
+    for (field, value) in [
+        ("tag", "v".repeat(500_000)),
+        ("commit", "a".repeat(65)),
+        (
+            "repository",
+            format!("https://example.invalid/{}", "r".repeat(3000)),
+        ),
+        ("tag", "v1.0.0\u{1b}[31m".to_string()),
+    ] {
+        let mut body = publish_body("di", "0.1.0", b"tarball");
+        body["git"][field] = json!(value);
+        let (status, answer) = registry
+            .call(
+                Method::POST,
+                "/packages/di/0.1.0",
+                Some(&token),
+                Some(&body),
+            )
+            .await;
+        assert_eq!(
+            (status, code(&answer), answer["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_git", Some(field)),
+            "{answer}"
+        );
+    }
+    assert_eq!(registry.count_rows("versions"), 0);
+}
+
+#[tokio::test]
+async fn the_tarballs_own_manifest_must_be_the_one_sent() {
+    let registry = TestRegistry::start();
+    let token = registry.token("alice", &[Scope::PackagesPublish]);
+    let without_manifest = {
+        let gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut archive = tar::Builder::new(gzip);
+        let mut header = tar::Header::new_gnu();
+        header.set_size(4);
+        header.set_cksum();
+        archive
+            .append_data(&mut header, "src/chuks.json", &b"{}\n\n"[..])
+            .unwrap();
+        archive.into_inner().unwrap().finish().unwrap()
+    };
+    for (tarball, expected) in [
+        (b"not a tarball".to_vec(), "invalid_tarball"),
+        (without_manifest, "invalid_tarball"),
+        (
+            tarball("di", "0.2.0", b"other version"),
+            "tarball_manifest_mismatch",
+        ),
+        (
+            tarball("da", "0.1.0", b"other name"),
+            "tarball_manifest_mismatch",
+        ),
+    ] {
+        let body = body_for_tarball("di", "0.1.0", &tarball);
+        let (status, answer) = registry
+            .call(
+                Method::POST,
+                "/packages/di/0.1.0",
+                Some(&token),
+                Some(&body),
+            )
+            .await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::UNPROCESSABLE_ENTITY, expected),
+            "{answer}"
+        );
+    }
+    assert_eq!(registry.count_rows("versions"), 0);
+    assert_eq!(registry.count_rows("blobs"), 0);
+}
+
+#[test]
+fn errors_below_the_app_layer_answer_the_documented_json() {
+    let registry = TestRegistry::start_with(|config| {
+        config.header_timeout = Duration::from_millis(400);
+    });
+    let long_path = format!(
+        "GET /api/packages/{} HTTP/1.1\r\nHost: r\r\n\r\n",
+        "a".repeat(20_000)
+    );
+    let cases: [(&[u8], &str, &str); 4] = [
+        (long_path.as_bytes(), "HTTP/1.1 414", "uri_too_long"),
+        (
+            b"POST /api/packages/di/0.1.0 HTTP/1.1\r\nHost: r\r\nContent-Length: 12x\r\n\r\n",
+            "HTTP/1.1 400",
+            "invalid_content_length",
+        ),
+        (
+            b"POST /api/packages/di/0.1.0 HTTP/1.1\r\nHost: r\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            "HTTP/1.1 400",
+            "invalid_content_length",
+        ),
+        // A head that never ends: the header timeout.
+        (b"GET /api/health HTTP/1.1\r\nHost: r\r\n", "HTTP/1.1 408", "header_timeout"),
+    ];
+    for (request, status, expected) in cases {
+        let (head, body) = raw_exchange(&registry, &[request], Close::Nothing, || {});
+        assert!(head.starts_with(status), "{head}\n{body}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: application/json"),
+            "{head}"
+        );
+        let answer: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{body}"));
+        assert_eq!(code(&answer), expected, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn repeated_unknown_tokens_from_one_address_are_throttled() {
+    let registry = TestRegistry::start_with(|config| config.auth_failures_per_minute = 3);
+    let good = registry.token("alice", &Scope::ALL);
+    let unknown = format!("{TOKEN_PREFIX}{}", "x".repeat(40));
+    for _ in 0..3 {
+        let (status, answer) = registry
+            .call(Method::GET, "/tokens/self", Some(&unknown), None)
+            .await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::UNAUTHORIZED, "invalid_token")
+        );
+    }
+    let response = registry
+        .client
+        .get(registry.api_url("/tokens/self"))
+        .bearer_auth(&unknown)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert_eq!(
+        code(&response.json().await.unwrap()),
+        "too_many_auth_failures"
+    );
+    // The address is refused whatever it presents until the window ends.
+    let (status, _) = registry
+        .call(Method::GET, "/tokens/self", Some(&good), None)
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 }

@@ -241,14 +241,14 @@ mod against_the_reference_registry {
     fn overwrites_are_settled_by_the_stored_sha256() {
         let (registry, token) = start();
         let client = client(registry.url(), &token);
-        let manifest = json!({"name": "di", "version": "1.0.0"});
+        let manifest = common::registry::manifest("di", "1.0.0");
         let git = GitInfo::default();
         let source = Artifact::Source {
             manifest: &manifest,
             git: &git,
         };
-        let first = payload(b"first");
-        let other = payload(b"other");
+        let first = payload(&common::registry::tarball("di", "1.0.0", b"first"));
+        let other = payload(&common::registry::tarball("di", "1.0.0", b"other"));
         let ours = upload("di", "1.0.0", source, &first);
         assert_eq!(publish(&client, &ours).unwrap(), PublishOutcome::Published);
         assert_eq!(publish(&client, &ours).unwrap(), PublishOutcome::Unchanged);

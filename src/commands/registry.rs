@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::io::Write;
+use std::time::Duration;
 
 use anyhow::Context;
 use jiff::Timestamp;
@@ -31,6 +32,10 @@ fn serve(args: ServeArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
         max_package_bytes: args.max_package_bytes,
         rate_limit: args.rate_limit,
         log_requests: true,
+        header_timeout: Duration::from_secs(args.header_timeout),
+        body_idle_timeout: Duration::from_secs(args.body_idle_timeout),
+        upload_timeout: Duration::from_secs(args.upload_timeout),
+        auth_failures_per_minute: args.auth_failures_per_minute,
     })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,34 +1,37 @@
 //! The HTTP surface of `docs/registry-api.md`: routes, request checks, and JSON error bodies.
 
 use std::convert::Infallible;
-use std::path::Path as FsPath;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, HttpBody};
-use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use base64::Engine;
 use futures_util::StreamExt;
 use jiff::Timestamp;
 use rusqlite::Connection;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use super::auth::{self, AuthError, Caller};
+use super::auth_failures::AuthFailures;
 use super::rate_limit::RateLimiter;
 use super::store::{self, NewPrebuilt, NewVersion, Store, StoreError, Upload};
+use super::tarball;
+use super::upload::{self, BodyLimits, Received, Spooled, UploadError};
 use crate::manifest::{self, Manifest};
 use crate::protocol::{
-    API_PREFIX, ErrorBody, ErrorCode, ErrorDetail, Health, PackageListing, PermissionsRequest,
-    PrebuiltAnswerRecord, PrebuiltPublishHead, PublishAnswer, PublishResult, SourcePublishHead,
-    YankAnswer, YankResult,
+    API_PREFIX, ErrorBody, ErrorCode, ErrorDetail, GitInfo, Health, PREBUILT_PAYLOAD_FIELD,
+    PackageListing, PermissionsRequest, PrebuiltAnswerRecord, PrebuiltPublishHead, PublishAnswer,
+    PublishResult, SOURCE_PAYLOAD_FIELD, SourcePublishHead, YankAnswer, YankResult,
 };
 use crate::token::Scope;
 
@@ -41,8 +44,13 @@ const SMALL_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<Store>,
+    /// Where upload payloads are decoded to before they move into the database.
+    pub spool_dir: PathBuf,
     pub max_package_bytes: u64,
+    pub body_idle_timeout: Duration,
+    pub upload_timeout: Duration,
     pub limiter: Option<Arc<RateLimiter>>,
+    pub auth_failures: Arc<AuthFailures>,
     pub log_requests: bool,
 }
 
@@ -84,6 +92,8 @@ pub struct ApiError {
     status: StatusCode,
     // Boxed: handlers return `Result<_, ApiError>` everywhere, and the detail is large.
     detail: Box<ErrorDetail>,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -95,7 +105,20 @@ impl ApiError {
                 message: message.into(),
                 extra: Map::new(),
             }),
+            retry_after: None,
         }
+    }
+
+    /// A 429 that says when to come back.
+    fn too_many(code: ErrorCode, message: &str, wait: Duration) -> ApiError {
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut error = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            code,
+            format!("{message}\nhint: wait for `Retry-After` seconds ({seconds}) and retry"),
+        );
+        error.retry_after = Some(seconds);
+        error
     }
 
     fn with(mut self, key: &str, value: impl Into<Value>) -> ApiError {
@@ -126,14 +149,25 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: *self.detail,
         };
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> ApiError {
+        if let StoreError::Auth(auth) = err {
+            return auth.into();
+        }
         let (status, code) = match &err {
-            StoreError::Sqlite(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
+            StoreError::Sqlite(_) | StoreError::Spool(_) | StoreError::Auth(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal)
+            }
             StoreError::PackageNotFound { .. } => {
                 (StatusCode::NOT_FOUND, ErrorCode::PackageNotFound)
             }
@@ -187,6 +221,8 @@ struct LoggedToken(Arc<AtomicI64>);
 struct Credentials {
     authorization: Option<String>,
     logged: LoggedToken,
+    /// The client's address, for throttling failed authentication.
+    client: Option<IpAddr>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Credentials {
@@ -200,6 +236,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Credentials {
                 .get(header::AUTHORIZATION)
                 .map(|value| value.to_str().unwrap_or_default().to_string()),
             logged: parts.extensions.get().cloned().unwrap_or_default(),
+            client: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip()),
         })
     }
 }
@@ -228,7 +268,19 @@ impl AppState {
         let Credentials {
             authorization,
             logged,
+            client,
         } = credentials;
+        if let Some(wait) = client.and_then(|client| {
+            self.auth_failures
+                .blocked_for(client, std::time::Instant::now())
+        }) {
+            return Err(ApiError::too_many(
+                ErrorCode::TooManyAuthFailures,
+                "too many requests from this address presented unknown or malformed tokens",
+                wait,
+            ));
+        }
+        let failures = Arc::clone(&self.auth_failures);
         self.db(move |connection| {
             let result = auth::authenticate(
                 connection,
@@ -236,6 +288,15 @@ impl AppState {
                 scope,
                 Timestamp::now(),
             );
+            let guessed = matches!(
+                result,
+                Err(AuthError::InvalidToken
+                    | AuthError::NotAnApiToken { .. }
+                    | AuthError::NotBearer)
+            );
+            if let (true, Some(client)) = (guessed, client) {
+                failures.record(client, std::time::Instant::now());
+            }
             let id = match &result {
                 Ok(caller) => Some(caller.token.id),
                 Err(err) => err.token_id(),
@@ -248,10 +309,53 @@ impl AppState {
         .await
     }
 
-    /// The largest request body: the base64 of the largest package plus room for the rest.
-    fn body_limit(&self) -> usize {
+    /// An upload's limits: the base64 of the largest package plus room for the rest.
+    fn body_limits(&self) -> BodyLimits {
         let encoded = self.max_package_bytes.div_ceil(3).saturating_mul(4);
-        usize::try_from(encoded.saturating_add(BODY_OVERHEAD_BYTES)).unwrap_or(usize::MAX)
+        BodyLimits {
+            max_body_bytes: encoded.saturating_add(BODY_OVERHEAD_BYTES),
+            max_head_bytes: BODY_OVERHEAD_BYTES as usize,
+            max_payload_bytes: self.max_package_bytes,
+            idle: self.body_idle_timeout,
+            total: self.upload_timeout,
+        }
+    }
+
+    /// The documented answer to a body that was not accepted.
+    fn upload_refusal(&self, err: UploadError, field: &str) -> ApiError {
+        let bad_request = |code, hint: &str| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                code,
+                format!("{err}\nhint: {hint}"),
+            )
+        };
+        match &err {
+            UploadError::TooLarge { limit } => ApiError::too_large(*limit),
+            UploadError::Idle(_) | UploadError::Total(_) => ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                ErrorCode::UploadTimeout,
+                format!(
+                    "{err}\nhint: check the network between the client and the registry, then retry"
+                ),
+            ),
+            UploadError::Incomplete(_) => {
+                bad_request(ErrorCode::IncompleteBody, "retry the upload")
+            }
+            UploadError::InvalidJson(_) => bad_request(
+                ErrorCode::InvalidJson,
+                "send the JSON body of docs/registry-api.md",
+            ),
+            UploadError::InvalidBody(_) => bad_request(
+                ErrorCode::InvalidBody,
+                "send the fields of docs/registry-api.md",
+            ),
+            UploadError::InvalidBase64 { .. } => bad_request(
+                ErrorCode::InvalidBase64,
+                &format!("send `{field}` as standard base64 with padding"),
+            ),
+            UploadError::Spool(_) => ApiError::internal(err.to_string()),
+        }
     }
 }
 
@@ -324,10 +428,11 @@ async fn tarball(
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     check_name_and_version(&name, &version)?;
-    let (bytes, sha256) = state
-        .db(move |connection| store::download_tarball(connection, &name, &version))
+    let dir = state.spool_dir.clone();
+    let (file, sha256) = state
+        .db(move |connection| store::download_tarball(connection, &name, &version, &dir))
         .await?;
-    Ok(bytes_response(bytes, &sha256, "application/gzip"))
+    Ok(file_response(file, &sha256, "application/gzip"))
 }
 
 async fn prebuilt(
@@ -336,33 +441,31 @@ async fn prebuilt(
 ) -> Result<Response, ApiError> {
     check_name_and_version(&name, &version)?;
     check_platform(&platform)?;
-    let (bytes, sha256) = state
-        .db(move |connection| store::prebuilt_bytes(connection, &name, &version, &platform))
+    let dir = state.spool_dir.clone();
+    let (file, sha256) = state
+        .db(move |connection| store::prebuilt_file(connection, &name, &version, &platform, &dir))
         .await?;
-    Ok(bytes_response(bytes, &sha256, "application/octet-stream"))
+    Ok(file_response(file, &sha256, "application/octet-stream"))
 }
 
-/// The shared start of both uploads, in the documented order: auth, path, body size, JSON.
-async fn read_upload<T: serde::de::DeserializeOwned>(
+/// The shared start of both uploads, in the documented order: auth, path, then the body read
+/// as a stream (size, JSON, base64) with its payload spooled to a temporary file.
+async fn read_upload<H: DeserializeOwned + Send + 'static>(
     state: &AppState,
     credentials: Credentials,
     name: &str,
     version: &str,
     body: Body,
-) -> Result<(Caller, T), ApiError> {
+    field: &'static str,
+) -> Result<(Caller, Received<H>), ApiError> {
     let caller = state
         .authenticate(credentials, Some(Scope::PackagesPublish))
         .await?;
     check_name_and_version(name, version)?;
-    let request = parse_json(&read_body(body, state.body_limit()).await?)?;
-    Ok((caller, request))
-}
-
-#[derive(Deserialize)]
-struct PublishRequest {
-    #[serde(flatten)]
-    head: SourcePublishHead,
-    tarball: String,
+    let received = upload::receive(body, field, state.body_limits(), state.spool_dir.clone())
+        .await
+        .map_err(|err| state.upload_refusal(err, field))?;
+    Ok((caller, received))
 }
 
 async fn publish(
@@ -371,39 +474,43 @@ async fn publish(
     Path((name, version)): Path<(String, String)>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (caller, request): (_, PublishRequest) =
-        read_upload(&state, credentials, &name, &version, body).await?;
-    let (bytes, sha256) = decode_payload(
-        "tarball",
-        &request.tarball,
-        request.head.size,
-        &request.head.sha256,
+    let (caller, received): (_, Received<SourcePublishHead>) = read_upload(
+        &state,
+        credentials,
+        &name,
+        &version,
+        body,
+        SOURCE_PAYLOAD_FIELD,
+    )
+    .await?;
+    let head = received.head;
+    let payload = received.payload;
+    check_payload(
+        SOURCE_PAYLOAD_FIELD,
+        &payload,
+        head.size,
+        &head.sha256,
         state.max_package_bytes,
     )?;
-    let manifest = check_manifest(&request.head.manifest, &name, &version)?;
+    let manifest = check_manifest(&head.manifest, &name, &version)?;
+    let git = head.git.unwrap_or_default();
+    check_git(&git)?;
+    let payload = check_tarball_manifest(payload, head.manifest).await?;
     let what = format!("`{name}` `{version}`");
-    let declared_sha256 = sha256.clone();
+    let declared_sha256 = payload.sha256.clone();
     let new = NewVersion {
         name,
         version,
         manifest,
-        sha256,
-        bytes,
-        git: request.head.git.unwrap_or_default(),
+        payload,
+        git,
         publisher: caller.publisher().to_string(),
         token_id: caller.token.id,
     };
     let outcome = state
-        .db(move |connection| store::publish(connection, &new, &Timestamp::now().to_string()))
+        .db(move |connection| store::publish(connection, new, Timestamp::now()))
         .await?;
     upload_response(outcome, &what, &declared_sha256, |record| record)
-}
-
-#[derive(Deserialize)]
-struct PrebuiltRequest {
-    #[serde(flatten)]
-    head: PrebuiltPublishHead,
-    binary: String,
 }
 
 async fn publish_prebuilt(
@@ -412,32 +519,38 @@ async fn publish_prebuilt(
     Path((name, version)): Path<(String, String)>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (caller, request): (_, PrebuiltRequest) =
-        read_upload(&state, credentials, &name, &version, body).await?;
-    let head = request.head;
+    let (caller, received): (_, Received<PrebuiltPublishHead>) = read_upload(
+        &state,
+        credentials,
+        &name,
+        &version,
+        body,
+        PREBUILT_PAYLOAD_FIELD,
+    )
+    .await?;
+    let head = received.head;
+    let payload = received.payload;
     check_platform(&head.platform)?;
-    let (bytes, sha256) = decode_payload(
-        "binary",
-        &request.binary,
+    check_payload(
+        PREBUILT_PAYLOAD_FIELD,
+        &payload,
         head.size,
         &head.sha256,
         state.max_package_bytes,
     )?;
     let what = format!("the `{}` prebuilt of `{name}` `{version}`", head.platform);
     let answered = (name.clone(), version.clone());
-    let declared_sha256 = sha256.clone();
+    let declared_sha256 = payload.sha256.clone();
     let new = NewPrebuilt {
         name,
         version,
         platform: head.platform,
-        sha256,
-        bytes,
+        payload,
         publisher: caller.publisher().to_string(),
+        token_id: caller.token.id,
     };
     let outcome = state
-        .db(move |connection| {
-            store::publish_prebuilt(connection, &new, &Timestamp::now().to_string())
-        })
+        .db(move |connection| store::publish_prebuilt(connection, new, Timestamp::now()))
         .await?;
     upload_response(outcome, &what, &declared_sha256, |prebuilt| {
         PrebuiltAnswerRecord {
@@ -584,26 +697,15 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-/// Decodes a base64 payload and checks it against the declared size and sha256.
-fn decode_payload(
+/// Checks a spooled payload against the declared size and sha256.
+fn check_payload(
     field: &str,
-    encoded: &str,
+    payload: &Spooled,
     declared_size: u64,
     declared_sha256: &str,
     limit: u64,
-) -> Result<(Vec<u8>, String), ApiError> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .map_err(|err| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::InvalidBase64,
-                format!(
-                    "`{field}` is not valid base64 ({err})\nhint: send standard base64 with padding"
-                ),
-            )
-        })?;
-    let actual_size = bytes.len() as u64;
+) -> Result<(), ApiError> {
+    let actual_size = payload.size;
     if declared_size > limit || actual_size > limit {
         return Err(ApiError::too_large(limit));
     }
@@ -615,16 +717,16 @@ fn decode_payload(
         )
         .with("actual_size", actual_size));
     }
-    let actual_sha256 = format!("{:x}", Sha256::digest(&bytes));
-    if !declared_sha256.eq_ignore_ascii_case(&actual_sha256) {
+    let actual_sha256 = &payload.sha256;
+    if !declared_sha256.eq_ignore_ascii_case(actual_sha256) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::ChecksumMismatch,
             format!("`sha256` does not match the sha256 of `{field}` ({actual_sha256})\nhint: the upload was altered in transit; retry it"),
         )
-        .with("actual_sha256", actual_sha256));
+        .with("actual_sha256", actual_sha256.as_str()));
     }
-    Ok((bytes, actual_sha256))
+    Ok(())
 }
 
 /// Validates the manifest and checks it names the version in the path; returns it as text.
@@ -649,6 +751,82 @@ fn check_manifest(document: &Value, name: &str, version: &str) -> Result<String,
         ));
     }
     Ok(text)
+}
+
+/// Refuses a tarball whose own `chuks.json` is not the `manifest` field (which was checked
+/// against the path), reading it from the spooled file within the bounds of `tarball`.
+async fn check_tarball_manifest(
+    mut payload: Spooled,
+    manifest: Value,
+) -> Result<Spooled, ApiError> {
+    let checked = tokio::task::spawn_blocking(move || {
+        let refuse = |code, message: String| {
+            Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                message,
+            ))
+        };
+        let bytes = match tarball::manifest_bytes(&mut payload.file) {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                return refuse(
+                    ErrorCode::InvalidTarball,
+                    format!(
+                        "{err}\nhint: upload the `.tar.gz` that `chuks-ci pack` makes, with `chuks.json` at its root"
+                    ),
+                );
+            }
+        };
+        let packed: Option<Value> = serde_json::from_slice(&bytes).ok();
+        if packed.as_ref() == Some(&manifest) {
+            return Ok(payload);
+        }
+        let says = |key: &str| {
+            packed
+                .as_ref()
+                .and_then(|packed| packed[key].as_str())
+                .unwrap_or("?")
+                .to_string()
+        };
+        refuse(
+            ErrorCode::TarballManifestMismatch,
+            format!(
+                "the tarball's own `chuks.json` (`{}` `{}`) is not the `manifest` sent with it\nhint: upload the tarball packed from the chuks.json you send",
+                says("name"),
+                says("version")
+            ),
+        )
+    });
+    checked
+        .await
+        .map_err(|err| ApiError::internal(format!("tarball check failed: {err}")))?
+}
+
+/// The longest `git` fields stored: a tag, a commit id (hex SHA-1 or SHA-256), a repository URL.
+const GIT_FIELD_LIMITS: [(&str, usize); 3] = [("tag", 256), ("commit", 64), ("repository", 2048)];
+
+/// Refuses `git` fields that are too long or hold control characters.
+fn check_git(git: &GitInfo) -> Result<(), ApiError> {
+    let values = [&git.tag, &git.commit, &git.repository];
+    for ((field, limit), value) in GIT_FIELD_LIMITS.into_iter().zip(values) {
+        let Some(value) = value else { continue };
+        let problem = if value.len() > limit {
+            format!("is {} bytes long, over the limit of {limit}", value.len())
+        } else if value.chars().any(char::is_control) {
+            "holds control characters".to_string()
+        } else {
+            continue;
+        };
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidGit,
+            format!("`git.{field}` {problem}\nhint: send the release's tag, commit id and repository URL as git reports them"),
+        )
+        .with("field", field)
+        .with("limit_bytes", limit));
+    }
+    Ok(())
 }
 
 fn check_name(name: &str) -> Result<(), ApiError> {
@@ -729,10 +907,16 @@ fn upload_response<T, R: serde::Serialize>(
     }
 }
 
-fn bytes_response(bytes: Vec<u8>, sha256: &str, content_type: &'static str) -> Response {
-    let mut response = Response::new(Body::from(bytes));
+/// A download streamed from its temporary copy, so memory does not grow with its size.
+fn file_response(file: std::fs::File, sha256: &str, content_type: &'static str) -> Response {
+    let length = file.metadata().map(|metadata| metadata.len()).ok();
+    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+    let mut response = Response::new(Body::from_stream(stream));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Some(length) = length {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
     if let Ok(value) = HeaderValue::from_str(sha256) {
         headers.insert("x-chuks-sha256", value);
     }
@@ -745,16 +929,12 @@ async fn rate_limit(State(state): State<AppState>, request: Request, next: Next)
         .as_ref()
         .is_some_and(|limiter| !limiter.admit())
     {
-        let mut response = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
+        return ApiError::too_many(
             ErrorCode::RateLimited,
-            "too many requests\nhint: wait for `Retry-After` seconds and retry",
+            "too many requests",
+            Duration::from_secs(1),
         )
         .into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return response;
     }
     next.run(request).await
 }

@@ -81,6 +81,27 @@ pub fn authenticate(
     let raw = bearer_token(authorization)?;
     let mut token =
         tokens::by_hash(connection, &token::token_hash(raw))?.ok_or(AuthError::InvalidToken)?;
+    check_lifetime(&token, now)?;
+    if let Some(scope) = scope.filter(|scope| !token.scopes.contains(scope)) {
+        return Err(AuthError::MissingScope {
+            id: token.id,
+            scope,
+        });
+    }
+    tokens::touch(connection, token.id, now)?;
+    token.last_used_at = Some(now);
+    Ok(Caller { token })
+}
+
+/// Refuses a token (by id) that was revoked, or has expired, by `now`: checked again in the
+/// transaction that commits an upload, since either can happen while its body arrives.
+pub fn still_valid(connection: &Connection, id: i64, now: Timestamp) -> Result<(), AuthError> {
+    let token = tokens::by_id_if_known(connection, id)?.ok_or(AuthError::InvalidToken)?;
+    check_lifetime(&token, now)
+}
+
+/// Revocation first, then expiry.
+fn check_lifetime(token: &TokenRecord, now: Timestamp) -> Result<(), AuthError> {
     if let Some(revoked_at) = token.revoked_at {
         return Err(AuthError::Revoked {
             id: token.id,
@@ -93,15 +114,7 @@ pub fn authenticate(
             expires_at: token.expires_at,
         });
     }
-    if let Some(scope) = scope.filter(|scope| !token.scopes.contains(scope)) {
-        return Err(AuthError::MissingScope {
-            id: token.id,
-            scope,
-        });
-    }
-    tokens::touch(connection, token.id, now)?;
-    token.last_used_at = Some(now);
-    Ok(Caller { token })
+    Ok(())
 }
 
 /// The raw token from `Bearer chuks_pk_…`; the scheme is case-insensitive.

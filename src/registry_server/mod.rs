@@ -5,14 +5,19 @@
 
 mod api;
 mod auth;
+mod auth_failures;
+mod connection;
 mod rate_limit;
 mod store;
+mod tarball;
 mod tokens;
+mod upload;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use jiff::Timestamp;
 
@@ -22,6 +27,21 @@ use crate::token::Scope;
 
 /// Default limit on a published package's decoded tarball size.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Default `--header-timeout`: a request head is a few hundred bytes.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default `--body-idle-timeout`.
+pub const DEFAULT_BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default `--upload-timeout`: 256 MiB at about 300 KB/s.
+pub const DEFAULT_UPLOAD_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// Default `--auth-failures-per-minute`.
+pub const DEFAULT_AUTH_FAILURES_PER_MINUTE: u32 = 20;
+
+/// The folder inside the data folder where upload payloads are decoded before storing.
+const SPOOL_DIR: &str = "uploads";
 
 /// Longest publisher name accepted.
 const MAX_PUBLISHER_LEN: usize = 64;
@@ -110,6 +130,15 @@ pub struct RegistryConfig {
     pub rate_limit: Option<u32>,
     /// One stderr line per request (method, path, status, token id).
     pub log_requests: bool,
+    /// Longest wait for a request's head (request line and headers) to arrive whole.
+    pub header_timeout: Duration,
+    /// Longest wait for the next bytes of a request body.
+    pub body_idle_timeout: Duration,
+    /// Longest time an upload's body may take from first byte to last.
+    pub upload_timeout: Duration,
+    /// Unknown or malformed tokens one client address may present per minute before it is
+    /// answered 429 until the minute ends.
+    pub auth_failures_per_minute: u32,
 }
 
 impl RegistryConfig {
@@ -121,6 +150,10 @@ impl RegistryConfig {
             max_package_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             rate_limit: None,
             log_requests: false,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_idle_timeout: DEFAULT_BODY_IDLE_TIMEOUT,
+            upload_timeout: DEFAULT_UPLOAD_TIMEOUT,
+            auth_failures_per_minute: DEFAULT_AUTH_FAILURES_PER_MINUTE,
         }
     }
 }
@@ -240,21 +273,36 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), RegistryError> {
+        let spool_dir = self.config.data_dir.join(SPOOL_DIR);
+        std::fs::create_dir_all(&spool_dir).map_err(|source| RegistryError::DataDir {
+            path: spool_dir.clone(),
+            source,
+        })?;
         let state = api::AppState {
             store: Arc::clone(&self.registry.store),
+            spool_dir,
             max_package_bytes: self.config.max_package_bytes,
+            body_idle_timeout: self.config.body_idle_timeout,
+            upload_timeout: self.config.upload_timeout,
             limiter: self
                 .config
                 .rate_limit
                 .map(|n| Arc::new(rate_limit::RateLimiter::new(n))),
+            auth_failures: Arc::new(auth_failures::AuthFailures::new(
+                self.config.auth_failures_per_minute,
+            )),
             log_requests: self.config.log_requests,
         };
         let listener =
             tokio::net::TcpListener::from_std(self.listener).map_err(RegistryError::Serve)?;
-        axum::serve(listener, api::router(state))
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(RegistryError::Serve)
+        connection::serve(
+            listener,
+            api::router(state),
+            self.config.header_timeout,
+            shutdown,
+        )
+        .await
+        .map_err(RegistryError::Serve)
     }
 }
 

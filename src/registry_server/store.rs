@@ -6,10 +6,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use std::io::Seek;
+
+use jiff::Timestamp;
+use rusqlite::{Connection, MAIN_DB, OptionalExtension, Transaction, TransactionBehavior, params};
 use semver::Version;
 
 use super::RegistryError;
+use super::auth::{self, AuthError};
+use super::upload::Spooled;
 use crate::protocol::{
     GitInfo, PackageRecord, PackageSummary, Permissions, PrebuiltRecord, VersionRecord,
 };
@@ -77,6 +82,12 @@ CREATE TABLE prebuilts (
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+
+    #[error("cannot move the upload's bytes: {0}")]
+    Spool(std::io::Error),
+
+    #[error(transparent)]
+    Auth(#[from] AuthError),
 
     #[error("package `{name}` does not exist")]
     PackageNotFound { name: String },
@@ -181,15 +192,15 @@ fn migrate(connection: &mut Connection, path: &Path) -> Result<(), RegistryError
     tx.commit().map_err(database)
 }
 
-/// A validated upload of a package version.
+/// A validated upload of a package version, its tarball spooled to a temporary file.
 pub struct NewVersion {
     pub name: String,
     pub version: String,
     pub manifest: String,
-    pub sha256: String,
-    pub bytes: Vec<u8>,
+    pub payload: Spooled,
     pub git: GitInfo,
     pub publisher: String,
+    /// The token that authorised the upload; checked again when the version is committed.
     pub token_id: i64,
 }
 
@@ -198,9 +209,9 @@ pub struct NewPrebuilt {
     pub name: String,
     pub version: String,
     pub platform: String,
-    pub sha256: String,
-    pub bytes: Vec<u8>,
+    pub payload: Spooled,
     pub publisher: String,
+    pub token_id: i64,
 }
 
 /// How an upload ended: stored, or refused because the slot is taken (whatever it holds).
@@ -212,10 +223,13 @@ pub enum Upload<T> {
 /// Stores a version and its blob in one transaction, unless that version already exists.
 pub fn publish(
     connection: &mut Connection,
-    new: &NewVersion,
-    now: &str,
+    mut new: NewVersion,
+    at: Timestamp,
 ) -> Result<Upload<VersionRecord>, StoreError> {
+    let now = &at.to_string();
     let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // The token may have been revoked or expired while the body was arriving.
+    auth::still_valid(&tx, new.token_id, at)?;
     if package_owner(&tx, &new.name)?.is_some() {
         require_publisher(&tx, &new.name, &new.publisher)?;
     } else {
@@ -234,7 +248,7 @@ pub fn publish(
     if let Some(stored_sha256) = stored {
         return Ok(Upload::Exists { stored_sha256 });
     }
-    insert_blob(&tx, &new.sha256, &new.bytes)?;
+    insert_blob(&tx, &mut new.payload)?;
     tx.execute(
         "INSERT INTO versions (package, version, manifest, sha256, size, publisher, token_id,
                                published_at, git_tag, git_commit, git_repository)
@@ -243,8 +257,8 @@ pub fn publish(
             new.name,
             new.version,
             new.manifest,
-            new.sha256,
-            new.bytes.len() as i64,
+            new.payload.sha256,
+            new.payload.size as i64,
             new.publisher,
             new.token_id,
             now,
@@ -261,10 +275,12 @@ pub fn publish(
 /// Stores a prebuilt binary for an existing version, unless that platform already has one.
 pub fn publish_prebuilt(
     connection: &mut Connection,
-    new: &NewPrebuilt,
-    now: &str,
+    mut new: NewPrebuilt,
+    at: Timestamp,
 ) -> Result<Upload<PrebuiltRecord>, StoreError> {
+    let now = &at.to_string();
     let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    auth::still_valid(&tx, new.token_id, at)?;
     require_publisher(&tx, &new.name, &new.publisher)?;
     require_version(&tx, &new.name, &new.version)?;
     if let Some(stored) = prebuilt_record(&tx, &new.name, &new.version, &new.platform)? {
@@ -272,7 +288,7 @@ pub fn publish_prebuilt(
             stored_sha256: stored.sha256,
         });
     }
-    insert_blob(&tx, &new.sha256, &new.bytes)?;
+    insert_blob(&tx, &mut new.payload)?;
     tx.execute(
         "INSERT INTO prebuilts (package, version, platform, sha256, size, published_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -280,8 +296,8 @@ pub fn publish_prebuilt(
             new.name,
             new.version,
             new.platform,
-            new.sha256,
-            new.bytes.len() as i64,
+            new.payload.sha256,
+            new.payload.size as i64,
             now
         ],
     )?;
@@ -321,12 +337,13 @@ pub fn set_yanked(
     Ok((changed > 0, record))
 }
 
-/// A version's tarball bytes and sha256; counts one download.
+/// A version's tarball (copied to a temporary file in `dir`) and sha256; counts one download.
 pub fn download_tarball(
     connection: &mut Connection,
     name: &str,
     version: &str,
-) -> Result<(Vec<u8>, String), StoreError> {
+    dir: &Path,
+) -> Result<(std::fs::File, String), StoreError> {
     let tx = connection.transaction()?;
     let updated = tx.execute(
         "UPDATE versions SET downloads = downloads + 1 WHERE package = ?1 AND version = ?2",
@@ -335,36 +352,37 @@ pub fn download_tarball(
     if updated == 0 {
         return Err(version_not_found(name, version));
     }
-    let found = tx.query_row(
-        "SELECT b.bytes, b.sha256 FROM versions v JOIN blobs b ON b.sha256 = v.sha256
-         WHERE v.package = ?1 AND v.version = ?2",
+    let sha256: String = tx.query_row(
+        "SELECT sha256 FROM versions WHERE package = ?1 AND version = ?2",
         params![name, version],
-        |row| Ok((row.get(0)?, row.get(1)?)),
+        |row| row.get(0),
     )?;
+    let file = blob_to_file(&tx, &sha256, dir)?;
     tx.commit()?;
-    Ok(found)
+    Ok((file, sha256))
 }
 
-/// A prebuilt binary's bytes and sha256.
-pub fn prebuilt_bytes(
+/// A prebuilt binary (copied to a temporary file in `dir`) and its sha256.
+pub fn prebuilt_file(
     connection: &Connection,
     name: &str,
     version: &str,
     platform: &str,
-) -> Result<(Vec<u8>, String), StoreError> {
-    connection
+    dir: &Path,
+) -> Result<(std::fs::File, String), StoreError> {
+    let sha256: String = connection
         .query_row(
-            "SELECT b.bytes, b.sha256 FROM prebuilts p JOIN blobs b ON b.sha256 = p.sha256
-             WHERE p.package = ?1 AND p.version = ?2 AND p.platform = ?3",
+            "SELECT sha256 FROM prebuilts WHERE package = ?1 AND version = ?2 AND platform = ?3",
             params![name, version, platform],
-            |row| Ok((row.get(0)?, row.get(1)?)),
+            |row| row.get(0),
         )
         .optional()?
         .ok_or_else(|| StoreError::PrebuiltNotFound {
             name: name.to_string(),
             version: version.to_string(),
             platform: platform.to_string(),
-        })
+        })?;
+    Ok((blob_to_file(connection, &sha256, dir)?, sha256))
 }
 
 /// One version's record.
@@ -516,12 +534,37 @@ fn require_version(connection: &Connection, name: &str, version: &str) -> Result
     }
 }
 
-fn insert_blob(tx: &Transaction, sha256: &str, bytes: &[u8]) -> rusqlite::Result<()> {
-    tx.execute(
-        "INSERT OR IGNORE INTO blobs (sha256, bytes) VALUES (?1, ?2)",
-        params![sha256, bytes],
+/// Stores a spooled payload as a blob, copied in chunks so it is never in memory whole.
+fn insert_blob(tx: &Transaction, payload: &mut Spooled) -> Result<(), StoreError> {
+    let inserted = tx.execute(
+        "INSERT OR IGNORE INTO blobs (sha256, bytes) VALUES (?1, zeroblob(?2))",
+        params![payload.sha256, payload.size as i64],
     )?;
+    if inserted == 0 {
+        return Ok(());
+    }
+    let mut blob = tx.blob_open(MAIN_DB, "blobs", "bytes", tx.last_insert_rowid(), false)?;
+    payload.file.rewind().map_err(StoreError::Spool)?;
+    std::io::copy(&mut payload.file, &mut blob).map_err(StoreError::Spool)?;
     Ok(())
+}
+
+/// Copies a stored blob into an unnamed temporary file in `dir`, in chunks.
+fn blob_to_file(
+    connection: &Connection,
+    sha256: &str,
+    dir: &Path,
+) -> Result<std::fs::File, StoreError> {
+    let rowid: i64 = connection.query_row(
+        "SELECT rowid FROM blobs WHERE sha256 = ?1",
+        [sha256],
+        |row| row.get(0),
+    )?;
+    let mut blob = connection.blob_open(MAIN_DB, "blobs", "bytes", rowid, true)?;
+    let mut file = tempfile::tempfile_in(dir).map_err(StoreError::Spool)?;
+    std::io::copy(&mut blob, &mut file).map_err(StoreError::Spool)?;
+    file.rewind().map_err(StoreError::Spool)?;
+    Ok(file)
 }
 
 fn version_strings(connection: &Connection, name: &str) -> rusqlite::Result<Vec<String>> {

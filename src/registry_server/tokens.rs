@@ -168,14 +168,17 @@ pub fn touch(connection: &Connection, id: i64, now: Timestamp) -> rusqlite::Resu
 }
 
 fn by_id(connection: &Connection, id: i64) -> Result<TokenRecord, RegistryError> {
+    by_id_if_known(connection, id)?.ok_or(RegistryError::TokenNotFound { id })
+}
+
+pub fn by_id_if_known(connection: &Connection, id: i64) -> rusqlite::Result<Option<TokenRecord>> {
     connection
         .query_row(
             &format!("SELECT {COLUMNS} FROM tokens WHERE id = ?1"),
             [id],
             record_row,
         )
-        .optional()?
-        .ok_or(RegistryError::TokenNotFound { id })
+        .optional()
 }
 
 const COLUMNS: &str =

@@ -122,16 +122,16 @@ impl TestRegistry {
         self.call(Method::GET, path, None, None).await
     }
 
-    /// A source publish with the documented body for `tarball`.
+    /// A source publish with the documented body for the [`tarball`] of `content`.
     pub async fn publish(
         &self,
         token: &str,
         name: &str,
         version: &str,
-        tarball: &[u8],
+        content: &[u8],
     ) -> (StatusCode, Value) {
         let path = format!("/packages/{}/{version}", encode(name));
-        let body = publish_body(name, version, tarball);
+        let body = publish_body(name, version, content);
         self.call(Method::POST, &path, Some(token), Some(&body))
             .await
     }
@@ -156,10 +156,40 @@ pub fn base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// The documented source-publish body, with a minimal manifest and git details.
-pub fn publish_body(name: &str, version: &str, tarball: &[u8]) -> Value {
+/// The minimal manifest the fixture publishes with.
+pub fn manifest(name: &str, version: &str) -> Value {
+    json!({"name": name, "version": version, "description": "test"})
+}
+
+/// A `.tar.gz` holding [`manifest`] as `chuks.json` and `content` as `content.bin`; the same
+/// arguments give the same bytes.
+pub fn tarball(name: &str, version: &str, content: &[u8]) -> Vec<u8> {
+    let manifest = manifest(name, version).to_string();
+    let gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut archive = tar::Builder::new(gzip);
+    for (path, bytes) in [
+        ("chuks.json", manifest.as_bytes()),
+        ("content.bin", content),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_cksum();
+        archive.append_data(&mut header, path, bytes).unwrap();
+    }
+    archive.into_inner().unwrap().finish().unwrap()
+}
+
+/// The documented source-publish body for the [`tarball`] of `content`.
+pub fn publish_body(name: &str, version: &str, content: &[u8]) -> Value {
+    body_for_tarball(name, version, &tarball(name, version, content))
+}
+
+/// The documented source-publish body for these tarball bytes, as they are.
+pub fn body_for_tarball(name: &str, version: &str, tarball: &[u8]) -> Value {
     json!({
-        "manifest": {"name": name, "version": version, "description": "test"},
+        "manifest": manifest(name, version),
         "sha256": sha256(tarball),
         "size": tarball.len(),
         "git": {"tag": format!("v{version}"), "commit": "abc123", "repository": "https://example.invalid/r"},
