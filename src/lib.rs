@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod forge;
 pub mod git;
+pub mod github_tag;
 pub mod http;
 pub mod manifest;
 pub mod official_cli;

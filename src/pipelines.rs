@@ -6,7 +6,6 @@
 
 mod options;
 mod release;
-pub mod tag_commit;
 
 use std::path::PathBuf;
 

@@ -7,7 +7,8 @@ use serde_json::json;
 
 use super::Exit;
 use crate::cli::InitArgs;
-use crate::pipelines::{self, ActionPin, Ci, tag_commit};
+use crate::github_tag;
+use crate::pipelines::{self, ActionPin, Ci};
 use crate::report::{Format, Problem, Reporter};
 
 pub fn run(args: &InitArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
@@ -90,7 +91,11 @@ fn action_pin(ci: Ci) -> (ActionPin, Option<String>) {
         .map_err(|err| err.to_string())
         .and_then(|runtime| {
             runtime
-                .block_on(tag_commit::resolve(&tag_commit::api_url(), &pin.tag))
+                .block_on(github_tag::resolve(
+                    &github_tag::api_url(),
+                    pipelines::ACTION_REPOSITORY,
+                    &pin.tag,
+                ))
                 .map_err(|err| err.to_string())
         });
     match resolved {

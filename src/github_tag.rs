@@ -1,9 +1,7 @@
-//! Resolving the action's release tag to its commit on GitHub, so `init` can pin
+//! Asking GitHub which commit a tag of a public repository points at, so `init` can pin
 //! `chuks/publish-action@<sha> # vX.Y.Z`. No token is sent; the answer is bounded and checked.
 
 use std::time::Duration;
-
-use super::ACTION_REPOSITORY;
 
 /// The GitHub API address; `GITHUB_API_URL` overrides it (GitHub Enterprise, tests).
 pub const API_URL_VARIABLE: &str = "GITHUB_API_URL";
@@ -23,8 +21,8 @@ pub enum ResolveError {
     NotASha,
 }
 
-/// The commit `tag` of the action's repository points at, asked of `api_url`.
-pub async fn resolve(api_url: &str, tag: &str) -> Result<String, ResolveError> {
+/// The commit `tag` of `repository` (`owner/name`) points at, asked of `api_url`.
+pub async fn resolve(api_url: &str, repository: &str, tag: &str) -> Result<String, ResolveError> {
     crate::http::install_tls_provider();
     let client = reqwest::Client::builder()
         .connect_timeout(TIMEOUT)
@@ -33,7 +31,7 @@ pub async fn resolve(api_url: &str, tag: &str) -> Result<String, ResolveError> {
         .build()
         .map_err(|err| ResolveError::Unreachable(crate::http::describe_transport(&err)))?;
     let url = format!(
-        "{}/repos/{ACTION_REPOSITORY}/commits/{tag}",
+        "{}/repos/{repository}/commits/{tag}",
         api_url.trim_end_matches('/')
     );
     let reply = client
