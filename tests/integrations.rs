@@ -936,5 +936,20 @@ fn bitbucket_pipe_publishes_a_monorepo_package() {
     assert_eq!(record["git"]["tag"], "@acme/strings@1.2.0");
     let dotenv = std::fs::read_to_string(repo.path().join("chuks.env")).unwrap();
     assert!(dotenv.contains("CHUKS_NAME=@acme/strings"), "{dotenv}");
+    // The keys chuks-ci writes are the outputs the integrations declare.
+    let mut written: Vec<String> = dotenv
+        .lines()
+        .filter_map(|line| line.split_once('=').map(|(key, _)| key.to_string()))
+        .collect();
+    let mut declared: Vec<String> = chuks_ci::pipelines::Options::load()
+        .outputs
+        .iter()
+        .map(|output| output.dotenv_key())
+        .collect();
+    written.sort();
+    declared.sort();
+    // `platform` is written for prebuilt binaries only.
+    declared.retain(|key| key != "CHUKS_PLATFORM");
+    assert_eq!(written, declared, "{dotenv}");
     assert!(dotenv.contains("CHUKS_RESULT=published"), "{dotenv}");
 }

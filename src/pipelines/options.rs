@@ -338,6 +338,27 @@ mod tests {
     }
 
     #[test]
+    fn every_option_is_read_by_the_scripts() {
+        let scripts = [
+            include_str!("publish.sh"),
+            include_str!("install-chuks.sh"),
+            include_str!("install-chuks-ci.sh"),
+            include_str!("../../action/install.sh"),
+        ]
+        .concat();
+        for option in &Options::load().options {
+            let read = format!("${}", option.variable);
+            let read_braced = format!("${{{}", option.variable);
+            assert!(
+                scripts.contains(&read) || scripts.contains(&read_braced),
+                "no script reads `{}` (option `{}`)",
+                option.variable,
+                option.name
+            );
+        }
+    }
+
+    #[test]
     fn yaml_strings_quote_what_yaml_would_read_otherwise() {
         assert_eq!(yaml_string("chuks.json"), "chuks.json");
         assert_eq!(yaml_string(""), "\"\"");
