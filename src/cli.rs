@@ -138,6 +138,11 @@ pub enum Command {
     Registry(RegistryCommand),
     /// Write a tag-triggered publish pipeline for GitHub, GitLab or Bitbucket into a repository.
     Init(InitArgs),
+    /// Bump `version` in chuks.json, commit, tag the release, and with `--push` push both.
+    Bump(BumpArgs),
+    /// Install the pre-push guard against mismatched release tags, or run it.
+    #[command(subcommand)]
+    Hook(HookCommand),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -529,6 +534,110 @@ impl PackOptions {
             ignore_files: crate::pack::IgnoreFiles::default(),
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct BumpArgs {
+    /// `major`, `minor`, `patch`, `premajor`, `preminor`, `prepatch`, `prerelease`, or an exact
+    /// version such as `1.4.0-beta.1`.
+    #[arg(value_name = "LEVEL|VERSION")]
+    pub target: String,
+
+    /// The prerelease identifier of a `pre*` level; default `rc` (`prerelease` on a prerelease
+    /// keeps its identifier).
+    #[arg(long, value_name = "ID")]
+    pub preid: Option<String>,
+
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+
+    /// Tag as PREFIX followed by the version, e.g. `numpy-v` for `numpy-v1.2.0`.
+    #[arg(long, value_name = "PREFIX", conflicts_with = "tag_form")]
+    pub tag_prefix: Option<String>,
+
+    /// The tag's form; default: the form of the current version's tag, else `v`.
+    #[arg(long, value_enum, value_name = "FORM")]
+    pub tag_form: Option<TagFormArg>,
+
+    /// The commit and tag message; `{name}`, `{version}` and `{tag}` are filled in.
+    #[arg(long, short, value_name = "TEXT", default_value = crate::release::DEFAULT_MESSAGE)]
+    pub message: String,
+
+    /// Push the branch and the tag together: `git push --atomic REMOTE HEAD:BRANCH TAG`.
+    #[arg(long, conflicts_with = "no_commit")]
+    pub push: bool,
+
+    /// The remote to check for the tag and push to; default the branch's upstream, then `origin`.
+    #[arg(long, value_name = "NAME")]
+    pub remote: Option<String>,
+
+    /// Only rewrite chuks.json: no commit and no tag.
+    #[arg(long)]
+    pub no_commit: bool,
+
+    /// Commit without tagging.
+    #[arg(long)]
+    pub no_tag: bool,
+
+    /// Print the change to chuks.json and the git commands, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// How `bump` writes the release tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TagFormArg {
+    /// `v1.2.0`
+    V,
+    /// `1.2.0`
+    Bare,
+    /// `name@1.2.0`
+    At,
+    /// `name/v1.2.0`
+    Slash,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Write a `pre-push` hook that refuses release tags disagreeing with chuks.json at the
+    /// tagged commit.
+    Install(HookInstallArgs),
+    /// The hook's check: reads the refs being pushed from stdin, as git hands them to `pre-push`.
+    PrePush(HookPrePushArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HookInstallArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+
+    /// The `--tag-prefix` the package's releases use, for the hook to check tags with.
+    #[arg(long, value_name = "PREFIX")]
+    pub tag_prefix: Option<String>,
+
+    /// Replace a `pre-push` hook that chuks-ci did not write.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HookPrePushArgs {
+    /// The remote's name, as git passes it to the hook.
+    #[arg(value_name = "REMOTE")]
+    pub remote: Option<String>,
+
+    /// The remote's URL, as git passes it to the hook.
+    #[arg(value_name = "URL")]
+    pub url: Option<String>,
+
+    /// The repository's own chuks.json, relative to the repository root; monorepo tags
+    /// (`name@1.2.0`) are checked against the chuks.json that names their package.
+    #[arg(long, value_name = "PATH", default_value = crate::manifest::MANIFEST_FILE)]
+    pub manifest: String,
+
+    /// The prefix before the version in the package's release tags.
+    #[arg(long, value_name = "PREFIX")]
+    pub tag_prefix: Option<String>,
 }
 
 #[cfg(test)]

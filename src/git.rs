@@ -1,8 +1,10 @@
-//! Read-only git queries for the package's repository, run through the `git` binary.
+//! Git queries for the package's repository, run through the `git` binary.
 //!
 //! git gets the allow-listed environment of [`crate::child_env`]: tokens and other CI secrets
-//! never reach it.
+//! never reach it. The write operations of `bump` live in `git_write`, on the same command
+//! builder.
 
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -188,20 +190,143 @@ impl Git {
 
     /// [`Git::dirty_files`], started in the background.
     pub fn start_dirty_files(&self) -> Pending<Vec<String>> {
-        self.start(&["status", "--porcelain=v1", "-z", "--", "."], |output| {
-            let stdout = succeeded(output)?;
-            let mut entries = stdout.split('\0').filter(|entry| !entry.is_empty());
-            let mut files = Vec::new();
-            while let Some(entry) = entries.next() {
-                let (status, path) = entry.split_at(3.min(entry.len()));
-                files.push(path.to_string());
-                // A rename or copy is followed by its source path as a separate entry.
-                if status.starts_with(['R', 'C']) {
-                    entries.next();
-                }
-            }
-            Ok(files)
+        self.start(&["status", "--porcelain=v1", "-z", "--", "."], parse_status)
+    }
+
+    /// Modified or staged tracked files anywhere in the repository except `path` (as seen from
+    /// the folder git runs in), relative to the repo root. Untracked files are not listed.
+    pub fn dirty_tracked_files_except(&self, path: &str) -> Result<Vec<String>, GitError> {
+        let exclude = format!(":(exclude){path}");
+        let args = [
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=no",
+            "--",
+            ":/",
+            &exclude,
+        ];
+        self.start(&args, parse_status).wait()
+    }
+
+    /// The current branch's short name; `None` on a detached HEAD.
+    pub fn current_branch(&self) -> Result<Option<String>, GitError> {
+        self.answer_if_any(&["symbolic-ref", "--quiet", "--short", "HEAD"])
+    }
+
+    /// A git config value; `None` when it is not set.
+    pub fn config(&self, key: &str) -> Result<Option<String>, GitError> {
+        self.answer_if_any(&["config", "--get", key])
+    }
+
+    /// The trimmed stdout of a query that fails quietly when there is no answer.
+    fn answer_if_any(&self, args: &[&str]) -> Result<Option<String>, GitError> {
+        let output = self.output(args)?;
+        Ok(output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string()))
+    }
+
+    /// Tags whose names match a `git tag --list` glob.
+    pub fn tags_matching(&self, pattern: &str) -> Result<Vec<String>, GitError> {
+        let stdout = self.run(&["tag", "--list", pattern])?;
+        Ok(stdout.lines().map(str::to_string).collect())
+    }
+
+    /// The path of a file in the git directory (`hooks` honours `core.hooksPath`), relative
+    /// to the folder git runs in unless absolute.
+    pub fn git_path(&self, name: &str) -> Result<PathBuf, GitError> {
+        // The user's own configuration, `core.hooksPath` included: `rev-parse` runs no program.
+        let args = ["rev-parse", "--git-path", name];
+        let output = self.user_command(&args).output().map_err(GitError::Spawn)?;
+        let stdout = succeeded(&CommandOutput {
+            args: args.join(" "),
+            status: output.status,
+            stdout: output.stdout,
+            stderr: output.stderr,
+        })?;
+        let path = Path::new(stdout.trim_end_matches(['\n', '\r']));
+        Ok(match self.dir == Path::new(".") {
+            true => path.to_path_buf(),
+            false => self.dir.join(path),
         })
+    }
+
+    /// The folder git runs in, relative to the repository root (`packages/x/`, or empty).
+    pub fn prefix(&self) -> Result<String, GitError> {
+        Ok(self
+            .run(&["rev-parse", "--show-prefix"])?
+            .trim_end_matches(['\n', '\r'])
+            .to_string())
+    }
+
+    /// Every file path in `commit`'s tree, relative to the repository root.
+    pub fn tree_paths(&self, commit: &str) -> Result<Vec<String>, GitError> {
+        let stdout = self.run(&["ls-tree", "-r", "-z", "--name-only", "--full-tree", commit])?;
+        Ok(stdout
+            .split('\0')
+            .filter(|path| !path.is_empty())
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// Reads objects named by revision expressions (`<commit>:chuks.json`, `<tag>^{commit}`)
+    /// with one `git cat-file --batch`. Contents over `max_bytes` are skipped, not read.
+    pub fn objects(&self, names: &[String], max_bytes: u64) -> Result<Vec<Object>, GitError> {
+        let args = ["cat-file", "--batch"];
+        let mut child = self
+            .command(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(GitError::Spawn)?;
+        let mut input = String::new();
+        for name in names {
+            input.push_str(name);
+            input.push('\n');
+        }
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        // Written from another thread: git answers while it reads, and both pipes are bounded.
+        let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let objects = names
+            .iter()
+            .map(|_| read_object(&mut stdout, max_bytes))
+            .collect::<std::io::Result<Vec<_>>>();
+        drop(stdout);
+        let written = writer.join().unwrap_or(Ok(()));
+        let output = child.wait_with_output().map_err(GitError::Spawn)?;
+        match (objects, written) {
+            (Ok(objects), Ok(())) if output.status.success() => Ok(objects),
+            _ => Err(failure(
+                &args.join(" "),
+                &String::from_utf8_lossy(&output.stderr),
+            )),
+        }
+    }
+
+    /// The commits reachable from `commits` but from none of `excluded` (revisions, or
+    /// `--glob=refs/remotes/origin/*`), started in the background: a commit of `commits` is
+    /// listed exactly when it is on none of them.
+    pub fn start_commits_not_in(
+        &self,
+        commits: &[String],
+        excluded: &[String],
+    ) -> Pending<Vec<String>> {
+        let mut args = vec!["rev-list"];
+        args.extend(commits.iter().map(String::as_str));
+        args.push("--not");
+        args.extend(excluded.iter().map(String::as_str));
+        self.start(&args, |output| {
+            Ok(succeeded(output)?.lines().map(str::to_string).collect())
+        })
+    }
+
+    /// Runs `git args` to the end: its stdout, or the failure it reported.
+    pub(crate) fn run(&self, args: &[&str]) -> Result<String, GitError> {
+        self.start(args, succeeded).wait()
     }
 
     /// Starts `git args` without waiting; `parse` turns its output into the answer.
@@ -226,15 +351,8 @@ impl Git {
 
     /// `git args`, with the allow-listed environment and every repository-configured program
     /// disabled (see [`SAFE_CONFIG`]).
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(&self.program);
-        command.current_dir(&self.dir);
-        crate::child_env::inherit_allow_listed(&mut command);
-        // No optional locks: `git status` must not take `index.lock` from under the job's own git.
-        command
-            .env("LC_ALL", "C")
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("GIT_OPTIONAL_LOCKS", "0");
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
+        let mut command = self.base_command();
         // Command-line configuration is read after the repository's, so it wins.
         let subcommand = args.first().copied().unwrap_or_default();
         for setting in SAFE_CONFIG {
@@ -253,6 +371,28 @@ impl Git {
             command.args(["--no-ext-diff", "--no-textconv"]);
         }
         command.args(args.iter().skip(1));
+        command
+    }
+
+    /// `git args` as the person running `bump` runs git: their hooks, signing programs and
+    /// credential helpers are theirs to run, so only the environment is allow-listed. Only for
+    /// the writes `bump` makes on the user's behalf (commit, tag, push), never for the queries of
+    /// a release, which run while chuks-ci may hold a token.
+    pub(crate) fn user_command(&self, args: &[&str]) -> Command {
+        let mut command = self.base_command();
+        command.args(args);
+        command
+    }
+
+    fn base_command(&self) -> Command {
+        let mut command = Command::new(&self.program);
+        command.current_dir(&self.dir);
+        crate::child_env::inherit_allow_listed(&mut command);
+        // No optional locks: `git status` must not take `index.lock` from under the job's own git.
+        command
+            .env("LC_ALL", "C")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_OPTIONAL_LOCKS", "0");
         command
     }
 
@@ -308,6 +448,60 @@ struct CommandOutput {
     stderr: Vec<u8>,
 }
 
+/// Parses `git status --porcelain=v1 -z` into the paths it names.
+fn parse_status(output: &CommandOutput) -> Result<Vec<String>, GitError> {
+    let stdout = succeeded(output)?;
+    let mut entries = stdout.split('\0').filter(|entry| !entry.is_empty());
+    let mut files = Vec::new();
+    while let Some(entry) = entries.next() {
+        let (status, path) = entry.split_at(3.min(entry.len()));
+        files.push(path.to_string());
+        // A rename or copy is followed by its source path as a separate entry.
+        if status.starts_with(['R', 'C']) {
+            entries.next();
+        }
+    }
+    Ok(files)
+}
+
+/// One answer of `git cat-file --batch`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Object {
+    Found { id: String, contents: Vec<u8> },
+    TooLarge { id: String, size: u64 },
+    Missing,
+}
+
+/// Reads `<id> <type> <size>\n<contents>\n`, or `<name> missing\n`.
+fn read_object(stdout: &mut impl BufRead, max_bytes: u64) -> std::io::Result<Object> {
+    let unexpected = || std::io::Error::other("unexpected `cat-file` answer");
+    let mut header = String::new();
+    stdout.read_line(&mut header)?;
+    let header = header.trim_end_matches('\n');
+    if header.ends_with(" missing") || header.ends_with(" ambiguous") {
+        return Ok(Object::Missing);
+    }
+    let mut fields = header.rsplitn(3, ' ');
+    let size: u64 = fields
+        .next()
+        .and_then(|size| size.parse().ok())
+        .ok_or_else(unexpected)?;
+    let id = fields.nth(1).ok_or_else(unexpected)?.to_string();
+    let mut body = stdout.take(size + 1);
+    if size > max_bytes {
+        if std::io::copy(&mut body, &mut std::io::sink())? != size + 1 {
+            return Err(unexpected());
+        }
+        return Ok(Object::TooLarge { id, size });
+    }
+    let mut contents = Vec::with_capacity(size as usize + 1);
+    body.read_to_end(&mut contents)?;
+    if contents.pop() != Some(b'\n') || contents.len() as u64 != size {
+        return Err(unexpected());
+    }
+    Ok(Object::Found { id, contents })
+}
+
 /// The command's stdout, or the failure it reported.
 fn succeeded(output: &CommandOutput) -> Result<String, GitError> {
     if !output.status.success() {
@@ -356,10 +550,12 @@ impl<T> Drop for Pending<T> {
     }
 }
 
-fn failure(args: &str, stderr: &str) -> GitError {
+pub(crate) fn failure(args: &str, stderr: &str) -> GitError {
     let stderr = stderr.trim().to_string();
     let hint = if stderr.contains("dubious ownership") {
         "mark the checkout as safe: `git config --global --add safe.directory \"$PWD\"`".to_string()
+    } else if stderr.contains("tell me who you are") || stderr.contains("empty ident") {
+        "set your identity: `git config --global user.name \"Your Name\"` and `git config --global user.email you@example.com`".to_string()
     } else {
         "run the same git command by hand to see what is wrong with the repository".to_string()
     };
@@ -418,6 +614,34 @@ mod tests {
         assert_eq!(git.tag_commit("v1.0.0").unwrap(), Some(head.clone()));
         assert_eq!(git.tags_at_head().unwrap(), ["v1.0.0"]);
         assert_eq!(git.dirty_files().unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn cat_file_answers_are_read_in_order_and_large_ones_skipped() {
+        let id = "a".repeat(40);
+        let answers = format!(
+            "{id} blob 5\nhello\nsome:path with spaces missing\n{id} blob 12\n0123456789ab\n{id} blob 0\n\n"
+        );
+        let mut stdout = std::io::Cursor::new(answers.into_bytes());
+        let read = |stdout: &mut std::io::Cursor<Vec<u8>>| read_object(stdout, 8).unwrap();
+        let found = |contents: &[u8]| Object::Found {
+            id: id.clone(),
+            contents: contents.to_vec(),
+        };
+        assert_eq!(read(&mut stdout), found(b"hello"));
+        assert_eq!(read(&mut stdout), Object::Missing);
+        assert_eq!(
+            read(&mut stdout),
+            Object::TooLarge {
+                id: id.clone(),
+                size: 12
+            }
+        );
+        assert_eq!(read(&mut stdout), found(b""));
+        for truncated in ["x blob 9\nshort\n", "x blob 7\nshort\n"] {
+            let mut stdout = std::io::Cursor::new(truncated.as_bytes().to_vec());
+            assert!(read_object(&mut stdout, 8).is_err(), "{truncated}");
+        }
     }
 
     #[test]

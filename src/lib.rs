@@ -1,12 +1,15 @@
 //! chuks-ci: publish Chuks packages from CI. Each module owns one concept; `main.rs` only dispatches.
 
+pub mod bump;
 pub mod child_env;
 pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod forge;
 pub mod git;
+pub mod git_write;
 pub mod github_tag;
+pub mod hook;
 pub mod http;
 pub mod manifest;
 pub mod official_cli;
@@ -21,6 +24,7 @@ pub mod readback;
 pub mod redact;
 pub mod registry_client;
 pub mod registry_server;
+pub mod release;
 pub mod report;
 pub mod retry;
 pub mod tag;

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use semver::{Version, VersionReq};
@@ -32,6 +33,8 @@ pub struct Manifest {
     pub document: Value,
     /// Where each top-level field's value starts, for pointing at it in messages.
     positions: HashMap<String, Location>,
+    /// The bytes of the `version` string between its quotes, in the text given to `parse`.
+    version_bytes: Option<Range<usize>>,
 }
 
 /// A 1-based position in a file.
@@ -140,7 +143,7 @@ pub fn location_of(err: &(dyn std::error::Error + 'static)) -> Option<Location> 
 impl Manifest {
     /// Reads and validates the manifest at `path`.
     pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
-        let bytes = read_manifest_file(path)?;
+        let bytes = read_bytes(path)?;
         let text = std::str::from_utf8(&bytes).map_err(|err| {
             let valid = &bytes[..err.valid_up_to()];
             ManifestError::InvalidUtf8 {
@@ -153,7 +156,12 @@ impl Manifest {
 
     /// Validates manifest text; `path` is only used in messages.
     pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let bom_len = if text.starts_with('\u{feff}') {
+            '\u{feff}'.len_utf8()
+        } else {
+            0
+        };
+        let text = &text[bom_len..];
         let at = |line: usize, column: usize| Location {
             file: path.to_path_buf(),
             line,
@@ -163,9 +171,10 @@ impl Manifest {
             at: at(err.line().max(1), err.column().max(1)),
             message: syntax_message(&err),
         })?;
-        let positions: HashMap<String, Location> = top_level_value_positions(text)
-            .into_iter()
-            .map(|(key, (line, column))| (key, at(line, column)))
+        let spans = top_level_value_spans(text);
+        let positions: HashMap<String, Location> = spans
+            .iter()
+            .map(|(key, span)| (key.clone(), at(span.line, span.column)))
             .collect();
         let start = first_brace_position(text);
         let Value::Object(fields) = &document else {
@@ -212,6 +221,10 @@ impl Manifest {
         check_keywords(fields, &field_at)?;
         let dependencies = parse_dependencies(fields, &field_at)?;
 
+        let version_bytes = spans
+            .get("version")
+            .and_then(|span| string_contents(text, &span.bytes))
+            .map(|inner| bom_len + inner.start..bom_len + inner.end);
         Ok(Manifest {
             path: path.to_path_buf(),
             name: name.to_string(),
@@ -220,6 +233,7 @@ impl Manifest {
             dependencies,
             document,
             positions,
+            version_bytes,
         })
     }
 
@@ -241,6 +255,13 @@ impl Manifest {
             .map(str::to_string)
     }
 
+    /// The bytes of the `version` string between its quotes, as offsets into the text that was
+    /// parsed (a byte-order mark included): what `bump` rewrites, and nothing else. `None` if
+    /// the scanner could not place it (the parsed document is then the judge).
+    pub fn version_bytes(&self) -> Option<Range<usize>> {
+        self.version_bytes.clone()
+    }
+
     /// The folder holding the manifest: the package root.
     pub fn package_dir(&self) -> &Path {
         match self.path.parent() {
@@ -252,7 +273,7 @@ impl Manifest {
 
 /// The manifest's bytes: a regular file (symlinks followed) of at most [`MAX_MANIFEST_BYTES`].
 /// A FIFO would block the read and a device (`/dev/zero`) would never end it.
-fn read_manifest_file(path: &Path) -> Result<Vec<u8>, ManifestError> {
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ManifestError> {
     let unreadable = |source: std::io::Error| match source.kind() {
         std::io::ErrorKind::NotFound => ManifestError::NotFound {
             path: path.to_path_buf(),
@@ -516,17 +537,38 @@ fn first_brace_position(text: &str) -> (usize, usize) {
     (1, 1)
 }
 
-/// Finds where each top-level key's value starts. Only called on text that already parsed as
-/// JSON, so it tracks just strings, nesting and the key/value state.
-fn top_level_value_positions(text: &str) -> HashMap<String, (usize, usize)> {
-    let mut positions = HashMap::new();
+/// Where a top-level value is written: its first character's position, and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ValueSpan {
+    line: usize,
+    column: usize,
+    /// Byte offsets of the whole value (quotes included for a string) in the scanned text.
+    bytes: Range<usize>,
+}
+
+/// The bytes between the quotes of a string value, or `None` if `value` is not one.
+fn string_contents(text: &str, value: &Range<usize>) -> Option<Range<usize>> {
+    let written = text.get(value.clone())?;
+    let quoted = written.len() >= 2 && written.starts_with('"') && written.ends_with('"');
+    quoted.then(|| value.start + 1..value.end - 1)
+}
+
+/// Finds where each top-level key's value is written; like serde_json, the last occurrence of
+/// a key wins.
+/// Only called on text that already parsed as JSON, so it tracks just strings, nesting and
+/// the key/value state.
+fn top_level_value_spans(text: &str) -> HashMap<String, ValueSpan> {
+    let mut spans = HashMap::new();
     let (mut line, mut column) = (1usize, 0usize);
     let mut depth = 0usize;
-    let mut chars = text.chars().peekable();
+    let mut chars = text.char_indices().peekable();
     let mut pending_key: Option<String> = None;
     let mut last_string = String::new();
     let mut awaiting_value = false;
-    while let Some(c) = chars.next() {
+    // The value being read: its key, its start, and where its last non-space character ends.
+    let mut open: Option<(String, usize, usize, usize)> = None;
+    let mut value_end = 0usize;
+    while let Some((offset, c)) = chars.next() {
         if c == '\n' {
             line += 1;
             column = 0;
@@ -535,18 +577,30 @@ fn top_level_value_positions(text: &str) -> HashMap<String, (usize, usize)> {
         column += 1;
         if awaiting_value && !c.is_whitespace() {
             if let Some(key) = pending_key.take() {
-                positions.entry(key).or_insert((line, column));
+                open = Some((key, line, column, offset));
             }
             awaiting_value = false;
+        }
+        if depth == 1 && matches!(c, ',' | '}') {
+            if let Some((key, line, column, start)) = open.take() {
+                spans.insert(
+                    key,
+                    ValueSpan {
+                        line,
+                        column,
+                        bytes: start..value_end,
+                    },
+                );
+            }
         }
         match c {
             '"' => {
                 last_string.clear();
-                while let Some(s) = chars.next() {
+                while let Some((_, s)) = chars.next() {
                     column += 1;
                     match s {
                         '\\' => {
-                            if let Some(escaped) = chars.next() {
+                            if let Some((_, escaped)) = chars.next() {
                                 column += 1;
                                 last_string.push(escaped);
                             }
@@ -564,8 +618,11 @@ fn top_level_value_positions(text: &str) -> HashMap<String, (usize, usize)> {
             }
             _ => {}
         }
+        if !c.is_whitespace() {
+            value_end = chars.peek().map_or(text.len(), |&(next, _)| next);
+        }
     }
-    positions
+    spans
 }
 
 #[cfg(test)]

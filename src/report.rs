@@ -361,6 +361,11 @@ mod tests {
     }
 
     #[test]
+    fn printable_escapes_control_characters() {
+        assert_eq!(printable("a\x1b[31mb\r\nc\td"), "a\\u{1b}[31mb\\r\nc\td");
+    }
+
+    #[test]
     fn split_hint_takes_the_last_hint_line() {
         assert_eq!(split_hint("bad\nhint: fix it"), ("bad", Some("fix it")));
         assert_eq!(split_hint("just bad"), ("just bad", None));

@@ -66,14 +66,15 @@ pub enum TagError {
     },
 
     #[error(
-        "tag `{tag}` is version `{tag_version}`, but chuks.json has `{manifest_version}`{detail}\nhint: bump `version` in chuks.json to `{tag_version}`, or re-tag the release as `{expected_tag}`"
+        "tag `{tag}` is version `{tag_version}`, but chuks.json has `{manifest_version}`{detail}\nhint: {hint}"
     )]
     VersionMismatch {
         tag: String,
         tag_version: String,
         manifest_version: String,
         detail: &'static str,
-        expected_tag: String,
+        /// Both fixes: bump the manifest to the tag, or re-tag at the manifest's version.
+        hint: String,
     },
 
     #[error("several tags at HEAD match version `{version}`: {}\nhint: say which one with `--tag`", list(.tags))]
@@ -130,8 +131,100 @@ pub fn check(tag: &str, manifest: &Manifest, prefix: Option<&str>) -> Result<(),
         } else {
             ""
         },
-        expected_tag: format!("{}{}", parts.form, manifest.version),
+        hint: mismatch_hint(&tag_version, manifest, parts.form),
     })
+}
+
+/// Bump the manifest to the tag's version (naming the `chuks-ci bump` that does it, when that
+/// is a step forward), or re-tag in the same form at the manifest's version.
+fn mismatch_hint(tag_version: &Version, manifest: &Manifest, form: &str) -> String {
+    let forward = tag_version.cmp_precedence(&manifest.version) == std::cmp::Ordering::Greater;
+    let bump = match (
+        forward,
+        manifest.path.as_os_str() == crate::manifest::MANIFEST_FILE,
+    ) {
+        (false, _) => String::new(),
+        (true, true) => format!(" (`chuks-ci bump {tag_version}`)"),
+        (true, false) => format!(
+            " (`chuks-ci bump {tag_version} --manifest {}`)",
+            manifest.path.display()
+        ),
+    };
+    format!(
+        "bump `version` in chuks.json to `{tag_version}`{bump}, or re-tag the release as `{form}{}`",
+        manifest.version
+    )
+}
+
+/// How a package writes its release tags; the version follows the form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagForm {
+    /// `v1.2.0`
+    V,
+    /// `1.2.0`
+    Bare,
+    /// `name@1.2.0`
+    NameAt,
+    /// `name/v1.2.0`
+    NameSlash,
+    /// `PREFIX1.2.0`, from `--tag-prefix`.
+    Prefix(String),
+}
+
+impl TagForm {
+    /// The release tag of `package` at `version` in this form.
+    pub fn tag(&self, package: &str, version: &Version) -> String {
+        match self {
+            TagForm::V => format!("v{version}"),
+            TagForm::Bare => version.to_string(),
+            TagForm::NameAt => format!("{package}@{version}"),
+            TagForm::NameSlash => format!("{package}/v{version}"),
+            TagForm::Prefix(prefix) => format!("{prefix}{version}"),
+        }
+    }
+
+    /// The form of `tag`, if it is a release tag of `manifest` at exactly its version.
+    pub fn of(tag: &str, manifest: &Manifest) -> Option<TagForm> {
+        check(tag, manifest, None).ok()?;
+        let form = &tag[..tag.len() - manifest.version.to_string().len()];
+        Some(match form {
+            "v" => TagForm::V,
+            "" => TagForm::Bare,
+            _ if form.ends_with('@') => TagForm::NameAt,
+            _ => TagForm::NameSlash,
+        })
+    }
+}
+
+/// Whether a tag is meant as a release, and of which package, judged from its name alone
+/// (the pre-push hook sorts the tags being pushed with it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagKind<'a> {
+    /// `name@1.2.0` or `name/v1.2.0`: a release of the named package.
+    Package(&'a str),
+    /// `v1.2.0`, `1.2.0` or `PREFIX1.2.0`: a release of the repository's configured package.
+    Configured,
+    /// No version where a release tag has one (`latest`, `deploy-42`, another prefix).
+    NotARelease,
+}
+
+/// Sorts a tag by its name: see [`TagKind`].
+pub fn kind<'a>(tag: &'a str, prefix: Option<&str>) -> TagKind<'a> {
+    if prefix.is_some_and(|prefix| tag.starts_with(prefix)) {
+        return TagKind::Configured;
+    }
+    if let Some(package) = package_named_in(tag).filter(|package| {
+        tag[package.len()..]
+            .trim_start_matches(['@', '/', 'v'])
+            .starts_with(|c: char| c.is_ascii_digit())
+    }) {
+        return TagKind::Package(package);
+    }
+    let version = tag.strip_prefix('v').unwrap_or(tag);
+    match prefix.is_none() && version.starts_with(|c: char| c.is_ascii_digit()) {
+        true => TagKind::Configured,
+        false => TagKind::NotARelease,
+    }
 }
 
 /// From the tags pointing at HEAD, picks the one release tag that fits the manifest.

@@ -299,18 +299,24 @@ fn warn_about_dirty_files(files: Vec<String>, reporter: &mut Reporter) {
     if files.is_empty() {
         return;
     }
-    let mut named = files
-        .iter()
-        .take(DIRTY_FILES_SHOWN)
-        .map(|f| format!("`{f}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    if files.len() > DIRTY_FILES_SHOWN {
-        named.push_str(&format!(" and {} more", files.len() - DIRTY_FILES_SHOWN));
-    }
+    let named = name_dirty_files(&files);
     reporter.report(
         Problem::warning(format!("the working tree has uncommitted changes: {named}")).with_hint(
             "commit or stash them; the package is built from the working tree, not from the tag",
         ),
     );
+}
+
+/// The first few dirty files in backticks, and how many more there are.
+pub fn name_dirty_files(files: &[String]) -> String {
+    let mut named = files
+        .iter()
+        .take(DIRTY_FILES_SHOWN)
+        .map(|f| format!("`{}`", crate::report::printable(f)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if files.len() > DIRTY_FILES_SHOWN {
+        named.push_str(&format!(" and {} more", files.len() - DIRTY_FILES_SHOWN));
+    }
+    named
 }

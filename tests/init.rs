@@ -70,6 +70,8 @@ fn github_init_writes_the_single_package_example_and_names_the_secret() {
         std::fs::read_to_string(dir.path().join(".github/workflows/chuks-publish.yml")).unwrap();
     assert_eq!(written, example("github/single-package.yml"));
     assert!(stdout.contains("CHUKS_TOKEN"), "{stdout}");
+    assert!(stdout.contains("`chuks-ci hook install`"), "{stdout}");
+    assert!(stdout.contains("`chuks-ci bump patch --push`"), "{stdout}");
     assert!(
         stdout.contains("Settings → Secrets and variables → Actions"),
         "{stdout}"

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::assert_contains;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -130,16 +132,8 @@ fn a_release_through_the_official_cli_stores_the_version_and_reads_it_back() {
     assert_eq!(run.json["result"], "published", "{}", run.json);
     assert_eq!(run.json["uploader"], "chuks", "{}", run.json);
     assert_eq!(run.json["confirmed"], "true", "{}", run.json);
-    assert!(
-        run.dotenv.contains("CHUKS_UPLOADER=chuks\n"),
-        "{}",
-        run.dotenv
-    );
-    assert!(
-        run.stderr.contains("chuks: Published di@1.0.0"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.dotenv, "CHUKS_UPLOADER=chuks\n");
+    assert_contains(&run.stderr, "chuks: Published di@1.0.0");
     assert!(s.registry.version("di", "1.0.0").is_some());
 
     let records = s.records();
@@ -189,7 +183,7 @@ fn each_known_failure_has_its_result_and_exit_code() {
         let run = s.publish(fail, &[]);
         assert_eq!(run.code, code, "{fail}: {}", run.stderr);
         assert_eq!(run.json["result"], "failed", "{fail}: {}", run.json);
-        assert!(run.stderr.contains(says), "{fail}: {}", run.stderr);
+        assert_contains(&run.stderr, says);
     }
 }
 
@@ -218,11 +212,7 @@ fn a_hang_ends_at_the_upload_timeout() {
         started.elapsed()
     );
     assert_eq!(run.code, 4, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("did not finish within 2s"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, "did not finish within 2s");
 }
 
 #[test]
@@ -237,9 +227,9 @@ fn a_missing_chuks_bin_is_a_usage_error() {
         .unwrap();
     let (_, stderr) = outputs(&output);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("`--chuks-bin` names `/nonexistent/chuks`, which does not exist"),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "`--chuks-bin` names `/nonexistent/chuks`, which does not exist",
     );
 }
 
@@ -295,10 +285,7 @@ fn auto_picks_http_nearby_the_official_cli_far_away_and_http_without_it() {
         "{without}"
     );
     let with = human(&with_cli);
-    assert!(
-        with.contains("uploader: the official CLI, chuks version v0.1.0"),
-        "{with}"
-    );
+    assert_contains(&with, "uploader: the official CLI, chuks version v0.1.0");
 }
 
 #[test]
@@ -312,7 +299,7 @@ fn the_leak_guard_checks_what_the_official_cli_will_ship_before_it_starts() {
     s.repo.push();
     let run = s.publish("", &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("notes.txt"), "{}", run.stderr);
+    assert_contains(&run.stderr, "notes.txt");
     assert!(
         run.json
             .to_string()

@@ -1,8 +1,10 @@
-//! Property tests for the rules every release rests on: package names, versions, and tag forms.
+//! Property tests for the rules every release rests on: package names, versions, tag forms, and
+//! `bump`'s byte-exact rewrite.
 #![allow(clippy::unwrap_used)] // Tests fail loudly on the first surprise.
 
 use std::path::Path;
 
+use chuks_ci::bump::rewrite_version;
 use chuks_ci::manifest::{Manifest, parse_version, validate_name};
 use chuks_ci::tag;
 use proptest::prelude::*;
@@ -41,6 +43,21 @@ fn version() -> impl Strategy<Value = String> {
             }
             text
         })
+}
+
+/// JSON whitespace as manifests are written: spaces and tabs, maybe a LF or CRLF line break.
+fn whitespace() -> impl Strategy<Value = String> {
+    "[ \t]{0,3}(\r?\n[ \t]{0,4})?"
+}
+
+/// A top-level field other than `version`, whose value may mention versions too.
+fn other_field() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "\"[a-z]{1,8}\": \"[a-z0-9. ]{0,12}\"",
+        Just(r#""dependencies": {"version": "9.9.9", "di": "^1.0.0"}"#.to_string()),
+        Just(r#""keywords": ["version", "1.2.3"]"#.to_string()),
+        Just(r#""description": "the \"version\": \"1.0.0\" field""#.to_string()),
+    ]
 }
 
 fn manifest(name: &str, version: &str) -> Manifest {
@@ -105,5 +122,46 @@ proptest! {
         let scoped_matches = tag::check(&scoped_form, &manifest, None).is_ok();
         prop_assert!(!v_matches, "{}", v_form);
         prop_assert!(!scoped_matches, "{}", scoped_form);
+    }
+
+    #[test]
+    fn bump_rewrites_only_the_version_bytes(
+        current in version(),
+        next in version(),
+        before in proptest::collection::vec(other_field(), 0..3),
+        after in proptest::collection::vec(other_field(), 0..3),
+        gaps in proptest::collection::vec(whitespace(), 4),
+        bom in any::<bool>(),
+        end in prop_oneof![Just(""), Just("\n"), Just("\r\n")],
+    ) {
+        let mut fields: Vec<String> = vec![r#""name": "di""#.to_string()];
+        fields.extend(before);
+        let version_at = fields.len();
+        fields.push(format!("\"version\"{}:{}\"{current}\"", gaps[0], gaps[1]));
+        fields.extend(after);
+        let separator = format!(",{}", gaps[2]);
+        let mut text = String::new();
+        if bom {
+            text.push('\u{feff}');
+        }
+        text.push_str(&format!("{{{}", gaps[3]));
+        let mut start = 0;
+        for (index, field) in fields.iter().enumerate() {
+            if index > 0 {
+                text.push_str(&separator);
+            }
+            if index == version_at {
+                start = text.len() + field.len() - current.len() - 1;
+            }
+            text.push_str(field);
+        }
+        text.push_str(&format!("{}}}{end}", gaps[3]));
+        // Only the version a key of its own names (a later repeat would win; there is none).
+        let manifest = Manifest::parse(Path::new("chuks.json"), &text).expect("valid JSON");
+        let next_version = semver::Version::parse(&next).unwrap();
+        let rewrite = rewrite_version(&text, &manifest, &next_version)
+            .map_err(|err| TestCaseError::fail(err.to_string()))?;
+        let expected = format!("{}{next}{}", &text[..start], &text[start + current.len()..]);
+        prop_assert_eq!(rewrite.after, expected);
     }
 }

@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::assert_contains;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -223,31 +225,16 @@ mod happy_path {
         assert_eq!(record["git"]["tag"], "v1.2.0");
         assert_eq!(record["git"]["commit"], h.repo.head());
         assert_eq!(record["publisher"], "alice");
-        assert!(
-            run.github_output.contains("result=published\n"),
-            "{}",
-            run.github_output
-        );
+        assert_contains(&run.github_output, "result=published\n");
         assert!(
             run.github_output
                 .contains(&format!("sha256={}\n", record["sha256"].as_str().unwrap()))
         );
-        assert!(
-            run.dotenv.contains("CHUKS_RESULT=published\n"),
-            "{}",
-            run.dotenv
-        );
-        assert!(
-            run.summary.contains("| result | `published` |"),
-            "{}",
-            run.summary
-        );
+        assert_contains(&run.dotenv, "CHUKS_RESULT=published\n");
+        assert_contains(&run.summary, "| result | `published` |");
 
         // git ran through the recording wrapper, with an allow-listed environment only.
-        assert!(
-            run.git_env.contains("PATH="),
-            "git was not run through the wrapper"
-        );
+        assert_contains(&run.git_env, "PATH=");
         assert!(!run.git_env.contains("GITHUB_OUTPUT="), "{}", run.git_env);
 
         common::snapshot_settings(h.repo.path())
@@ -372,11 +359,7 @@ mod tokens {
         let good = h.token(&[Scope::PackagesPublish]);
         let run = h.publish(None, &["--token", &good], &[("CI", "true")]);
         assert_eq!(run.code, 0, "{}", run.stderr);
-        assert!(
-            run.stderr.contains("other processes can read it"),
-            "{}",
-            run.stderr
-        );
+        assert_contains(&run.stderr, "other processes can read it");
         run.assert_never_shows(&good);
     }
 
@@ -393,10 +376,7 @@ mod tokens {
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(0), "{stderr}");
-        assert!(
-            stderr.contains("removed whitespace around the token"),
-            "{stderr}"
-        );
+        assert_contains(&stderr, "removed whitespace around the token");
         assert!(
             !stderr.contains(&good) && !String::from_utf8_lossy(&output.stdout).contains(&good)
         );
@@ -423,7 +403,7 @@ mod tokens {
             // An unroutable registry proves no request is made: reaching it would fail differently.
             let run = h.publish_to("http://127.0.0.1:9", Some(raw), &[], &[]);
             assert_eq!(run.code, code, "{raw:?}: {}", run.stderr);
-            assert!(run.stderr.contains(message), "{raw:?}: {}", run.stderr);
+            assert_contains(&run.stderr, message);
         }
         let run = h.publish_to("http://127.0.0.1:9", None, &[], &[]);
         assert_eq!(run.code, 2, "{}", run.stderr);
@@ -476,11 +456,7 @@ mod tokens {
         h.registry.revoke_token(revoked.record.id).unwrap();
         let run = h.publish(Some(revoked.token.expose()), &[], &[]);
         assert_eq!(run.code, 3, "{}", run.stderr);
-        assert!(
-            run.stderr.contains("the token was revoked at 20"),
-            "{}",
-            run.stderr
-        );
+        assert_contains(&run.stderr, "the token was revoked at 20");
 
         let read_only = h.token(&[Scope::PackagesRead]);
         let run = h.publish(Some(&read_only), &[], &[]);
@@ -500,7 +476,7 @@ mod tokens {
         let good = h.token(&[Scope::PackagesPublish]);
         let run = h.publish_to("http://registry.example.invalid", Some(&good), &[], &[]);
         assert_eq!(run.code, 2, "{}", run.stderr);
-        assert!(run.stderr.contains("refusing plain http"), "{}", run.stderr);
+        assert_contains(&run.stderr, "refusing plain http");
     }
 }
 
@@ -517,13 +493,9 @@ mod leak_guard {
             .write("src/config.chuks", &format!("let key = \"{canary}\"\n"));
         let run = h.publish(Some(&token), &[], &[]);
         assert_eq!(run.code, 1, "{}", run.stderr);
-        assert!(run.stderr.contains("`.env`"), "{}", run.stderr);
-        assert!(run.stderr.contains("src/config.chuks"), "{}", run.stderr);
-        assert!(
-            run.stderr.contains(&format!("{}****", &canary[..13])),
-            "{}",
-            run.stderr
-        );
+        assert_contains(&run.stderr, "`.env`");
+        assert_contains(&run.stderr, "src/config.chuks");
+        assert_contains(&run.stderr, &format!("{}****", &canary[..13]));
         run.assert_never_shows(&canary);
         assert!(h.registry.version("di", "1.0.0").is_none());
     }
@@ -584,11 +556,7 @@ mod faults {
         let run = h.publish_to(&proxy.url(), Some(&token), &[], &[]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         assert!(run.stdout.starts_with("published: "), "{}", run.stdout);
-        assert!(
-            run.github_output.contains("result=published"),
-            "{}",
-            run.github_output
-        );
+        assert_contains(&run.github_output, "result=published");
         assert_eq!(
             proxy.seen("POST").len(),
             1,
@@ -628,8 +596,8 @@ mod faults {
             &[],
         );
         assert_eq!(run.code, 4, "{}", run.stderr);
-        assert!(run.stderr.contains("no progress for 1s"), "{}", run.stderr);
-        assert!(run.stderr.contains("a re-run is safe"), "{}", run.stderr);
+        assert_contains(&run.stderr, "no progress for 1s");
+        assert_contains(&run.stderr, "a re-run is safe");
         assert!(run.github_output.contains("result=failed"));
     }
 
@@ -662,11 +630,7 @@ mod faults {
         let proxy = FaultProxy::start(&h.url(), "POST", vec![unavailable(), unavailable()]);
         let run = h.publish_to(&proxy.url(), Some(&token), &["--retries", "1"], &[]);
         assert_eq!(run.code, 4, "{}", run.stderr);
-        assert!(
-            run.stderr.contains("unavailable after 2 attempt(s)"),
-            "{}",
-            run.stderr
-        );
+        assert_contains(&run.stderr, "unavailable after 2 attempt(s)");
         assert!(h.registry.version("di", "1.0.0").is_none());
     }
 
@@ -678,16 +642,8 @@ mod faults {
         let https = h.url().replacen("http://", "https://", 1);
         let run = h.publish_to(&https, Some(&token), &["--retries", "3"], &[]);
         assert_eq!(run.code, 4, "{}", run.stderr);
-        assert!(
-            run.stderr.contains("TLS failed with `127.0.0.1`"),
-            "{}",
-            run.stderr
-        );
-        assert!(
-            run.stderr.contains("TLS errors are not retried"),
-            "{}",
-            run.stderr
-        );
+        assert_contains(&run.stderr, "TLS failed with `127.0.0.1`");
+        assert_contains(&run.stderr, "TLS errors are not retried");
         assert!(h.registry.version("di", "1.0.0").is_none());
     }
 
@@ -763,16 +719,8 @@ mod forge_confirmation {
         env.push(("GITHUB_TOKEN", GITHUB_TOKEN.to_string()));
         let run = run(&h, &token, &env, &[]);
         assert_eq!(run.code, 0, "{}", run.stderr);
-        assert!(
-            run.stderr.contains("confirmed tag `v1.0.0` on GitHub"),
-            "{}",
-            run.stderr
-        );
-        assert!(
-            run.github_output.contains("confirmed=true"),
-            "{}",
-            run.github_output
-        );
+        assert_contains(&run.stderr, "confirmed tag `v1.0.0` on GitHub");
+        assert_contains(&run.github_output, "confirmed=true");
         assert_eq!(
             fake.seen("GET")[0].path,
             "/repos/chuks/di/git/ref/tags/v1.0.0"
@@ -793,7 +741,7 @@ mod forge_confirmation {
             run.stderr
         );
         assert!(h.registry.version("di", "1.0.0").is_none());
-        assert!(run.stdout.contains("::error"), "{}", run.stdout);
+        assert_contains(&run.stdout, "::error");
     }
 
     #[test]
@@ -806,7 +754,7 @@ mod forge_confirmation {
         assert!(h.registry.version("di", "1.0.0").is_none());
         let run = self::run(&h, &token, &env, &[]);
         assert_eq!(run.code, 0, "{}", run.stderr);
-        assert!(run.stderr.contains("GITHUB_TOKEN"), "{}", run.stderr);
+        assert_contains(&run.stderr, "GITHUB_TOKEN");
         assert!(fake.seen("GET").is_empty());
     }
 
@@ -818,11 +766,7 @@ mod forge_confirmation {
         env.push(("GITHUB_TOKEN", GITHUB_TOKEN.to_string()));
         let run = run(&h, &token, &env, &["--tag", "1.0.0", "--dry-run"]);
         assert_eq!(run.code, 0, "{}", run.stderr);
-        assert!(
-            run.stderr.contains("it is not created yet (a rehearsal)"),
-            "{}",
-            run.stderr
-        );
+        assert_contains(&run.stderr, "it is not created yet (a rehearsal)");
         assert!(fake.seen("GET").is_empty());
     }
 
@@ -903,12 +847,8 @@ mod preflight {
         );
         let run = h.registry_command("check", &token, &[]);
         assert_eq!(run.code, 0, "{}", run.stderr);
-        assert!(run.stderr.contains("(in 3 days)"), "{}", run.stderr);
-        assert!(
-            run.stderr.contains("hint: rotate it before it expires"),
-            "{}",
-            run.stderr
-        );
+        assert_contains(&run.stderr, "(in 3 days)");
+        assert_contains(&run.stderr, "hint: rotate it before it expires");
         let run = h.registry_command("check", &token, &["--expiry-warning-days", "2"]);
         assert!(!run.stderr.contains("expires at"), "{}", run.stderr);
     }
@@ -928,11 +868,7 @@ mod preflight {
         // publish runs the same preflight.
         let run = h.publish(Some(&token), &[], &[]);
         assert_eq!(run.code, 0, "{}", run.stderr);
-        assert!(
-            run.stderr.contains("also holds `packages:yank`"),
-            "{}",
-            run.stderr
-        );
+        assert_contains(&run.stderr, "also holds `packages:yank`");
     }
 
     #[test]
@@ -945,11 +881,7 @@ mod preflight {
         );
         let run = h.registry_command("check", &expired, &[]);
         assert_eq!(run.code, 3, "{}", run.stderr);
-        assert!(
-            run.stderr.contains("the token expired at 20"),
-            "{}",
-            run.stderr
-        );
+        assert_contains(&run.stderr, "the token expired at 20");
         let revoked = h
             .registry
             .create_token("alice", "old", &[Scope::PackagesPublish], 30)
@@ -957,11 +889,7 @@ mod preflight {
         h.registry.revoke_token(revoked.record.id).unwrap();
         let run = h.registry_command("check", revoked.token.expose(), &[]);
         assert_eq!(run.code, 3, "{}", run.stderr);
-        assert!(
-            run.stderr.contains("the token was revoked at 20"),
-            "{}",
-            run.stderr
-        );
+        assert_contains(&run.stderr, "the token was revoked at 20");
     }
 
     #[test]
@@ -970,13 +898,9 @@ mod preflight {
         let token = h.token(&[Scope::PackagesPublish]);
         let run = h.registry_command("whoami", &token, &[]);
         assert_eq!(run.code, 0, "{}", run.stderr);
-        assert!(run.stdout.contains("publisher  alice"), "{}", run.stdout);
-        assert!(
-            run.stdout.contains("scopes     packages:publish"),
-            "{}",
-            run.stdout
-        );
-        assert!(run.stdout.contains("last used  20"), "{}", run.stdout);
+        assert_contains(&run.stdout, "publisher  alice");
+        assert_contains(&run.stdout, "scopes     packages:publish");
+        assert_contains(&run.stdout, "last used  20");
     }
 }
 
@@ -1025,12 +949,9 @@ mod prebuilt {
         binary(&h, "ELF pretend binary v2");
         let run = h.publish(Some(&token), &prebuilt, &[]);
         assert_eq!(run.code, 1, "{}", run.stderr);
-        assert!(
-            run.stderr.contains(
-                "the `linux-x86_64` prebuilt of `di` 1.0.0 is already published with different contents"
-            ),
-            "{}",
-            run.stderr
+        assert_contains(
+            &run.stderr,
+            "the `linux-x86_64` prebuilt of `di` 1.0.0 is already published with different contents",
         );
         assert_eq!(
             h.registry.version("di", "1.0.0").unwrap()["prebuilts"],
@@ -1046,11 +967,7 @@ mod prebuilt {
         let args = ["--prebuilt", "--platform", "linux-riscv64", "--file", &file];
         let run = h.publish(Some(&token), &args, &[]);
         assert_eq!(run.code, 2, "{}", run.stderr);
-        assert!(
-            run.stderr.contains("unknown platform `linux-riscv64`"),
-            "{}",
-            run.stderr
-        );
+        assert_contains(&run.stderr, "unknown platform `linux-riscv64`");
     }
 }
 
@@ -1146,20 +1063,12 @@ mod other_forges {
         ];
         let (run, fake) = publish_with(&h, answer, env);
         assert_eq!(run.code, 0, "{}", run.stderr);
-        assert!(
-            run.stderr.contains("confirmed tag `v1.0.0` on GitLab"),
-            "{}",
-            run.stderr
-        );
+        assert_contains(&run.stderr, "confirmed tag `v1.0.0` on GitLab");
         assert_eq!(
             fake.seen("GET")[0].path,
             "/api/v4/projects/42/repository/tags/v1.0.0"
         );
-        assert!(
-            run.dotenv.contains("CHUKS_CONFIRMED=true"),
-            "{}",
-            run.dotenv
-        );
+        assert_contains(&run.dotenv, "CHUKS_CONFIRMED=true");
     }
 
     #[test]
@@ -1176,11 +1085,7 @@ mod other_forges {
         ];
         let (run, fake) = publish_with(&h, answer, env);
         assert_eq!(run.code, 0, "{}", run.stderr);
-        assert!(
-            run.stderr.contains("confirmed tag `v1.0.0` on Bitbucket"),
-            "{}",
-            run.stderr
-        );
+        assert_contains(&run.stderr, "confirmed tag `v1.0.0` on Bitbucket");
         assert_eq!(
             fake.seen("GET")[0].path,
             "/2.0/repositories/chuks/di/refs/tags/v1.0.0"

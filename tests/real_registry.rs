@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::assert_contains;
+
 use common::real_registry::RealRegistryStandIn;
 use common::registry::TestRegistry;
 use common::{PackageRepo, outputs};
@@ -105,9 +107,9 @@ fn the_first_publish_says_it_was_not_confirmed() {
         "{stdout}"
     );
     assert!(!stdout.contains("confirmed:"), "{stdout}");
-    assert!(
-        stderr.contains("not confirmed: this registry does not offer a read-back"),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "not confirmed: this registry does not offer a read-back",
     );
     assert_eq!(stderr.matches("token not checked").count(), 1, "{stderr}");
 }
@@ -118,7 +120,7 @@ fn check_passes_with_the_token_unchecked() {
     let repo = release("di", "1.0.0");
     let (code, stdout, stderr) = human(&repo, registry.url(), &["check"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("the token is unchecked"), "{stdout}");
+    assert_contains(&stdout, "the token is unchecked");
 }
 
 #[test]

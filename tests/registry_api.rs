@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::assert_contains;
+
 use std::io::{Read, Write};
 use std::time::Duration;
 
@@ -740,7 +742,7 @@ async fn oversized_packages_get_413_as_json() {
         b"",
     );
     assert!(head.starts_with("HTTP/1.1 413"), "{head}");
-    assert!(body.contains("\"code\":\"package_too_large\""), "{body}");
+    assert_contains(&body, "\"code\":\"package_too_large\"");
     assert_eq!(registry.count_rows("versions"), 1);
 }
 
@@ -1236,7 +1238,7 @@ fn a_token_revoked_while_its_upload_arrives_stores_nothing() {
         registry.revoke_token(issued.record.id).unwrap();
     });
     assert!(head.starts_with("HTTP/1.1 401"), "{head}\n{answer}");
-    assert!(answer.contains("\"code\":\"token_revoked\""), "{answer}");
+    assert_contains(&answer, "\"code\":\"token_revoked\"");
     assert_eq!(registry.count_rows("versions"), 0);
     assert_eq!(registry.count_rows("blobs"), 0);
 }
@@ -1251,7 +1253,7 @@ fn a_token_that_expires_while_its_upload_arrives_stores_nothing() {
         std::thread::sleep(Duration::from_millis(1500));
     });
     assert!(head.starts_with("HTTP/1.1 401"), "{head}\n{answer}");
-    assert!(answer.contains("\"code\":\"token_expired\""), "{answer}");
+    assert_contains(&answer, "\"code\":\"token_expired\"");
     assert_eq!(registry.count_rows("versions"), 0);
 }
 
@@ -1266,7 +1268,7 @@ fn an_upload_that_stalls_or_dawdles_is_cut_off_with_408() {
         std::thread::sleep(Duration::from_millis(1000));
     });
     assert!(head.starts_with("HTTP/1.1 408"), "{head}\n{answer}");
-    assert!(answer.contains("\"code\":\"upload_timeout\""), "{answer}");
+    assert_contains(&answer, "\"code\":\"upload_timeout\"");
     assert_eq!(idle.count_rows("versions"), 0);
 
     // Never idle for long, but slower in total than allowed.
@@ -1279,7 +1281,7 @@ fn an_upload_that_stalls_or_dawdles_is_cut_off_with_408() {
         std::thread::sleep(Duration::from_millis(1000));
     });
     assert!(head.starts_with("HTTP/1.1 408"), "{head}\n{answer}");
-    assert!(answer.contains("took longer than"), "{answer}");
+    assert_contains(&answer, "took longer than");
     assert_eq!(slow.count_rows("versions"), 0);
 }
 

@@ -1,11 +1,14 @@
 //! `chuks-ci registry …` through the real binary: token create/list/revoke and `serve`.
 #![allow(clippy::unwrap_used)] // Tests fail loudly on the first surprise.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use assert_cmd::cargo::CommandCargoExt;
+use common::assert_contains;
 use serde_json::Value;
 
 fn chuks_ci() -> Command {
@@ -53,7 +56,7 @@ fn token_create_list_revoke() {
         token.starts_with("chuks_pk_") && token.len() == 49,
         "{token}"
     );
-    assert!(stderr.contains("only time it is shown"), "{stderr}");
+    assert_contains(&stderr, "only time it is shown");
     assert!(!stderr.contains(token));
 
     let (code, table, _) = run(&["registry", "token", "list", "--data-dir", data]);
@@ -150,14 +153,11 @@ fn token_create_refuses_bad_input_with_usage_exit() {
         let (code, stdout, stderr) = create_token(dir.path(), "alice", days);
         assert_eq!(code, 2, "{days}: {stderr}");
         assert!(stdout.is_empty());
-        assert!(
-            stderr.contains(&format!("error: a token cannot expire in {days} days")),
-            "{stderr}"
+        assert_contains(
+            &stderr,
+            &format!("error: a token cannot expire in {days} days"),
         );
-        assert!(
-            stderr.contains("hint: choose `--expires-in-days` from 7 to 365"),
-            "{stderr}"
-        );
+        assert_contains(&stderr, "hint: choose `--expires-in-days` from 7 to 365");
     }
     let (code, _, stderr) = run(&[
         "registry",
@@ -175,10 +175,7 @@ fn token_create_refuses_bad_input_with_usage_exit() {
         "30",
     ]);
     assert_eq!(code, 2);
-    assert!(
-        stderr.contains("unknown scope `packages:write`"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "unknown scope `packages:write`");
     let (code, _, stderr) = run(&[
         "registry",
         "token",
@@ -188,7 +185,7 @@ fn token_create_refuses_bad_input_with_usage_exit() {
         "9",
     ]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("no token has id 9"), "{stderr}");
+    assert_contains(&stderr, "no token has id 9");
 }
 
 /// A minimal HTTP/1.1 GET; returns the status line and body.
@@ -263,12 +260,9 @@ fn serve_prints_its_url_logs_without_secrets_and_stops_on_ctrl_c() {
         .read_to_string(&mut stderr)
         .unwrap();
     assert!(status.success(), "{status:?}: {stderr}");
-    assert!(stderr.contains("GET /api/health 200\n"), "{stderr}");
-    assert!(
-        stderr.contains("GET /api/tokens/self 200 token=1\n"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("registry stopped"), "{stderr}");
+    assert_contains(&stderr, "GET /api/health 200\n");
+    assert_contains(&stderr, "GET /api/tokens/self 200 token=1\n");
+    assert_contains(&stderr, "registry stopped");
     assert!(!stderr.contains("chuks_pk_"), "{stderr}");
 }
 

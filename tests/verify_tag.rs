@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::assert_contains;
+
 use common::{PackageRepo, git_in, outputs};
 use serde_json::Value;
 
@@ -111,7 +113,7 @@ fn monorepo_tags_pick_this_package() {
 
     let (code, _, stderr) = verify_human(&repo, &["--tag", "@chuks/other@0.3.0"]);
     assert_eq!(code, 1);
-    assert!(stderr.contains("is for package `@chuks/other`"), "{stderr}");
+    assert_contains(&stderr, "is for package `@chuks/other`");
 }
 
 #[test]
@@ -125,7 +127,7 @@ fn tag_prefix_and_slash_forms() {
     assert_eq!(code, 0, "{stderr}");
     let (code, _, stderr) = verify_human(&repo, &["--tag", "v1.2.0", "--tag-prefix", "numpy-v"]);
     assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("does not start with `numpy-v`"), "{stderr}");
+    assert_contains(&stderr, "does not start with `numpy-v`");
 }
 
 #[test]
@@ -186,7 +188,7 @@ fn shallow_clone_without_the_tag_hints_at_fetch_depth() {
         .unwrap();
     let (_, stderr) = outputs(&output);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr.contains("`fetch-depth: 0`"), "{stderr}");
+    assert_contains(&stderr, "`fetch-depth: 0`");
 }
 
 #[test]
@@ -210,7 +212,7 @@ fn shallow_clone_at_the_tag_matches() {
         .unwrap();
     let (stdout, stderr) = outputs(&output);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
-    assert!(stdout.contains("(GitHub Actions)"), "{stdout}");
+    assert_contains(&stdout, "(GitHub Actions)");
 }
 
 #[test]
@@ -273,7 +275,7 @@ fn mismatch_annotates_the_version_line_in_github_actions() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         stdout.trim(),
-        "::error file=chuks.json,line=3,col=14::tag `v1.2.1` is version `1.2.1`, but chuks.json has `1.2.0`%0Ahint: bump `version` in chuks.json to `1.2.1`, or re-tag the release as `v1.2.0`"
+        "::error file=chuks.json,line=3,col=14::tag `v1.2.1` is version `1.2.1`, but chuks.json has `1.2.0`%0Ahint: bump `version` in chuks.json to `1.2.1` (`chuks-ci bump 1.2.1`), or re-tag the release as `v1.2.0`"
     );
     insta::assert_snapshot!(stderr);
 }
@@ -292,9 +294,9 @@ fn tag_to_be_created_is_a_rehearsal_warning() {
     let (code, stdout, stderr) = verify_human(&repo, &["--tag", "v1.2.0"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("matches di 1.2.0"));
-    assert!(
-        stderr.contains("warning: tag `v1.2.0` does not exist in this clone yet"),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "warning: tag `v1.2.0` does not exist in this clone yet",
     );
 }
 
@@ -309,10 +311,7 @@ fn tag_to_be_created_is_an_error_in_ci() {
         .unwrap();
     let (_, stderr) = outputs(&output);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("error: tag `v1.2.0` does not exist in this clone"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "error: tag `v1.2.0` does not exist in this clone");
 }
 
 #[test]
@@ -330,7 +329,7 @@ fn missing_git_is_reported() {
         (output.status.code().unwrap(), stdout, stderr)
     };
     assert_eq!(code, 2);
-    assert!(stderr.contains("`git` was not found on PATH"), "{stderr}");
+    assert_contains(&stderr, "`git` was not found on PATH");
 
     let output = repo
         .chuks_ci()
@@ -340,7 +339,7 @@ fn missing_git_is_reported() {
         .unwrap();
     let (_, stderr) = outputs(&output);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("warning: `git` was not found"), "{stderr}");
+    assert_contains(&stderr, "warning: `git` was not found");
 }
 
 mod bad_input {
@@ -392,10 +391,7 @@ mod bad_input {
     fn bad_name_and_dependency() {
         let (code, stderr) = run_on(&common::manifest_json("Di", "1.2.0"));
         assert_eq!(code, 2);
-        assert!(
-            stderr.contains("`name` `Di` is not a valid package name"),
-            "{stderr}"
-        );
+        assert_contains(&stderr, "`name` `Di` is not a valid package name");
         let (code, stderr) =
             run_on(r#"{"name":"di","version":"1.2.0","dependencies":{"core":"one point two"}}"#);
         assert_eq!(code, 2);
@@ -455,24 +451,16 @@ mod remote_branch_rule {
             .unwrap();
         let (_, stderr) = outputs(&in_ci);
         assert_eq!(in_ci.status.code(), Some(1), "{stderr}");
-        assert!(
-            stderr.contains(&format!(
-                "error: no remote branch contains commit {head}, which tag `v1.2.0` releases"
-            )),
-            "{stderr}"
+        assert_contains(
+            &stderr,
+            &format!("error: no remote branch contains commit {head}, which tag `v1.2.0` releases"),
         );
-        assert!(
-            stderr.contains("`fetch-depth: 0` on actions/checkout"),
-            "{stderr}"
-        );
+        assert_contains(&stderr, "`fetch-depth: 0` on actions/checkout");
 
         let locally = repo.chuks_ci().arg("verify-tag").output().unwrap();
         let (_, stderr) = outputs(&locally);
         assert_eq!(locally.status.code(), Some(0), "{stderr}");
-        assert!(
-            stderr.contains("warning: no remote branch contains commit"),
-            "{stderr}"
-        );
+        assert_contains(&stderr, "warning: no remote branch contains commit");
     }
 
     #[test]
@@ -506,9 +494,6 @@ mod remote_branch_rule {
                 && stderr.contains("this clone is shallow"),
             "{stderr}"
         );
-        assert!(
-            stderr.contains("`fetch-depth: 0` on actions/checkout"),
-            "{stderr}"
-        );
+        assert_contains(&stderr, "`fetch-depth: 0` on actions/checkout");
     }
 }

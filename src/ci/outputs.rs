@@ -90,8 +90,10 @@ fn dotenv_key(key: &str) -> String {
 }
 
 /// Output values are single-line by construction; this guards the file formats anyway.
+/// Output values are single-line by construction; this guards the file formats anyway, and masks
+/// a token someone pasted where a tag goes: these files outlive the job.
 fn single_line(value: &str) -> String {
-    value.replace(['\r', '\n'], " ")
+    crate::redact::redact(value).replace(['\r', '\n'], " ")
 }
 
 fn append(path: &Path, text: &str) -> std::io::Result<()> {
@@ -130,6 +132,27 @@ mod tests {
                 .unwrap()
                 .contains("| result | `unchanged` |")
         );
+    }
+
+    #[test]
+    fn a_token_in_a_value_is_masked_in_every_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let sinks = Sinks {
+            github_output: Some(dir.path().join("out")),
+            step_summary: Some(dir.path().join("summary")),
+            dotenv: Some(dir.path().join("env")),
+        };
+        let canary = format!("chuks_pk_{}", "Q".repeat(40));
+        assert!(
+            sinks
+                .write(&[("tag", format!("v{canary}"))], "t")
+                .is_empty()
+        );
+        for file in ["out", "summary", "env"] {
+            let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
+            assert!(!text.contains(&canary), "{file}: {text}");
+            assert!(text.contains("chuks_pk_****"), "{file}: {text}");
+        }
     }
 
     #[test]

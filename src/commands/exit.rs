@@ -3,8 +3,10 @@
 
 use std::process::ExitCode;
 
+use crate::bump::BumpError;
 use crate::forge::ForgeError;
 use crate::git::GitError;
+use crate::hook::HookError;
 use crate::manifest::ManifestError;
 use crate::official_cli::CliError;
 use crate::pack::PackError;
@@ -13,6 +15,7 @@ use crate::preflight::PreflightError;
 use crate::readback::ReadBackError;
 use crate::registry_client::ClientError;
 use crate::registry_server::RegistryError;
+use crate::release::BumpRefused;
 use crate::tag::TagError;
 use crate::token::TokenError;
 use crate::verify::ReleaseError;
@@ -64,6 +67,9 @@ fn known_exit(cause: &(dyn std::error::Error + 'static)) -> Option<Exit> {
         PlatformError,
         PreflightError,
         CliError,
+        BumpError,
+        BumpRefused,
+        HookError,
     );
     None
 }
@@ -219,6 +225,29 @@ impl HasExit for CliError {
             | CliError::TimedOut { .. }
             | CliError::Failed { .. }
             | CliError::Spawn(_) => Exit::Unavailable,
+        }
+    }
+}
+
+impl HasExit for BumpError {
+    fn exit(&self) -> Exit {
+        Exit::Usage
+    }
+}
+
+impl HasExit for BumpRefused {
+    fn exit(&self) -> Exit {
+        Exit::CheckFailed
+    }
+}
+
+impl HasExit for HookError {
+    fn exit(&self) -> Exit {
+        match self {
+            HookError::PackageNotFound { .. }
+            | HookError::ManifestTooLarge { .. }
+            | HookError::NotOnRemoteBranch { .. } => Exit::CheckFailed,
+            _ => Exit::Usage,
         }
     }
 }

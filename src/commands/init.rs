@@ -55,6 +55,8 @@ fn write(args: &InitArgs, ci: Ci, reporter: &mut Reporter) -> anyhow::Result<Exi
             "next": ci.secret_instructions(),
             "action_pin": pin.commit,
             "pin_note": pin_note,
+            "release": "chuks-ci bump patch --push",
+            "guard": "chuks-ci hook install",
         })),
         Format::Human => {
             crate::outln!("wrote {}", path.display());
@@ -71,7 +73,10 @@ fn write(args: &InitArgs, ci: Ci, reporter: &mut Reporter) -> anyhow::Result<Exi
             }
             crate::outln!("next: {}", ci.secret_instructions());
             crate::outln!(
-                "then push a release tag (e.g. `git tag v1.2.0 && git push origin v1.2.0`) to publish"
+                "then release with `chuks-ci bump patch --push` (it bumps chuks.json, commits, tags, and pushes the branch and tag together)"
+            );
+            crate::outln!(
+                "and run `chuks-ci hook install` once per clone: its pre-push hook refuses a release tag that disagrees with chuks.json"
             );
         }
     }

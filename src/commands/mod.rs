@@ -1,8 +1,10 @@
 //! One module per subcommand; `run` dispatches and turns errors into diagnostics and exit codes.
 
+mod bump;
 mod check;
 mod context;
 pub mod exit;
+mod hook;
 mod init;
 mod pack;
 mod publish;
@@ -33,6 +35,8 @@ pub fn run(cli: Cli) -> Exit {
         Command::Restore(args) => yank::run_restore(&args, &mut reporter),
         Command::Registry(command) => registry::run(command, &mut reporter),
         Command::Init(args) => init::run(&args, &mut reporter),
+        Command::Bump(args) => bump::run(&args, &mut reporter),
+        Command::Hook(command) => hook::run(&command, &mut reporter),
     };
     let exit = match result {
         Ok(exit) => exit,
@@ -65,4 +69,9 @@ fn problem_of(err: &anyhow::Error) -> Problem {
         Some(at) => problem.at(at.file, Some(at.line), Some(at.column)),
         None => problem,
     }
+}
+
+/// A commit id shortened for people, as git shows it.
+fn short_commit(commit: &str) -> &str {
+    &commit[..commit.len().min(12)]
 }

@@ -19,8 +19,10 @@
 mod content;
 mod unpack;
 
+use std::collections::HashSet;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{PackError, PackFile};
 use crate::redact::mask_tokens;
@@ -169,16 +171,19 @@ fn masked_path(path: &str) -> String {
         .join("/")
 }
 
-/// Checks every file not allowed by `--allow-file` and reports all refusals together.
+/// Checks every file not allowed by `--allow-file` and reports all refusals together, in the
+/// files' order. Files are inspected on every core: the scan runs before compression starts.
 pub fn check(files: &[PackFile], allow_files: &[PathBuf]) -> Result<(), PackError> {
-    let allowed: Vec<String> = allow_files.iter().map(|path| normalise(path)).collect();
+    let allowed: HashSet<String> = allow_files.iter().map(|path| normalise(path)).collect();
     let inspector = unpack::Inspector::new(unpack::DEFAULT_LIMITS);
+    let checked: Vec<&PackFile> = files
+        .iter()
+        .filter(|file| !allowed.contains(&file.path))
+        .collect();
+    let results = on_every_core(&checked, |file| inspect(file, &inspector));
     let mut refusals = Vec::new();
-    for file in files {
-        if allowed.contains(&file.path) {
-            continue;
-        }
-        if let Some(located) = inspect(file, &inspector)? {
+    for (file, result) in checked.iter().zip(results) {
+        if let Some(located) = result? {
             refusals.push(Refusal {
                 path: file.path.clone(),
                 members: located.members,
@@ -191,6 +196,37 @@ pub fn check(files: &[PackFile], allow_files: &[PathBuf]) -> Result<(), PackErro
     } else {
         Err(PackError::Leaks { refusals })
     }
+}
+
+/// `work` applied to every item, by as many threads as there are cores, answers in order.
+fn on_every_core<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let next = AtomicUsize::new(0);
+    let mut answers: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.min(items.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(index) else {
+                            return done;
+                        };
+                        done.push((index, work(item)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| match worker.join() {
+                Ok(done) => done,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    answers.sort_unstable_by_key(|(index, _)| *index);
+    answers.into_iter().map(|(_, answer)| answer).collect()
 }
 
 /// An `--allow-file` path in archive form: `./a\b` and `a/b` name the same file.
@@ -406,7 +442,10 @@ mod tests {
             file(".env", "A=1"),
             file("src/main.chuks", "print(1)"),
             file("src/key.chuks", &format!("x\n{GHP}")),
-            file("docs/deploy.txt", "-----BEGIN OPENSSH PRIVATE KEY-----\n"),
+            file(
+                "docs/deploy.txt",
+                "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n",
+            ),
         ];
         let Err(PackError::Leaks { refusals }) = check(&files, &[]) else {
             panic!("expected refusals");

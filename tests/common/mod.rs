@@ -112,8 +112,68 @@ impl PackageRepo {
     }
 }
 
-pub fn git_in(dir: &Path, args: &[&str]) -> String {
-    let output = StdCommand::new("git")
+/// A bare repository standing in for the remote a release is pushed to.
+pub struct BareRemote {
+    pub dir: TempDir,
+}
+
+impl BareRemote {
+    pub fn new() -> BareRemote {
+        let remote = BareRemote {
+            dir: TempDir::new().unwrap(),
+        };
+        git_in(remote.path(), &["init", "-q", "--bare", "-b", "main"]);
+        remote
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Every ref with the commit it peels to: `<ref> <commit>` lines, sorted.
+    pub fn refs(&self) -> String {
+        git_in(
+            self.path(),
+            &[
+                "for-each-ref",
+                "--format=%(refname) %(if)%(*objectname)%(then)%(*objectname)%(else)%(objectname)%(end)",
+            ],
+        )
+    }
+}
+
+impl PackageRepo {
+    /// Gives the repository a committer identity in its own config, for the git that chuks-ci
+    /// runs (which sees no user or system config).
+    pub fn identify(&self) {
+        self.git(&["config", "user.name", "Test"]);
+        self.git(&["config", "user.email", "test@example.invalid"]);
+    }
+
+    /// Adds `remote` as `origin` and pushes `main` to it with upstream tracking.
+    pub fn track(&self, remote: &BareRemote) {
+        let url = remote.path().display().to_string();
+        self.git(&["remote", "add", "origin", &url]);
+        self.git(&["push", "-q", "-u", "origin", "main"]);
+    }
+}
+
+/// Runs git like [`git_in`] but returns the output whether or not it succeeded. The folder of
+/// the chuks-ci under test comes first on PATH, for hooks that look for it there.
+pub fn git_output(dir: &Path, args: &[&str]) -> std::process::Output {
+    let binary = assert_cmd::cargo::cargo_bin("chuks-ci");
+    let mut path = std::ffi::OsString::from(binary.parent().unwrap());
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    git_command(dir, args)
+        .env("PATH", path)
+        .output()
+        .expect("git runs")
+}
+
+fn git_command(dir: &Path, args: &[&str]) -> StdCommand {
+    let mut command = StdCommand::new("git");
+    command
         .args([
             "-c",
             "user.name=Test",
@@ -124,9 +184,12 @@ pub fn git_in(dir: &Path, args: &[&str]) -> String {
         .args(args)
         .current_dir(dir)
         .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .output()
-        .expect("git runs");
+        .env("HOME", dir);
+    command
+}
+
+pub fn git_in(dir: &Path, args: &[&str]) -> String {
+    let output = git_command(dir, args).output().expect("git runs");
     assert!(
         output.status.success(),
         "git {args:?} failed: {}",
@@ -195,4 +258,13 @@ pub fn http_get_json(url: &str) -> (u16, serde_json::Value) {
         status,
         serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
     )
+}
+
+/// Asserts that `haystack` contains `needle`, printing the whole of it when it does not.
+#[track_caller]
+pub fn assert_contains(haystack: &str, needle: &str) {
+    assert!(
+        haystack.contains(needle),
+        "expected to find {needle:?} in:\n{haystack}"
+    );
 }

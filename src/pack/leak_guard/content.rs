@@ -2,10 +2,10 @@
 //! private keys by their first line, reading a stream in chunks.
 //!
 //! Tokens as written are found by the separator scan of [`crate::token_patterns`]. Everything
-//! else is found through one Aho-Corasick automaton over fixed needles: each secret's literal
-//! start (`chuks_pk_`, `-----BEGIN `…) in every encoding it is looked for. A needle hit is
-//! decoded locally, at most [`DECODED_LIMIT`] bytes, and checked against the secret's format,
-//! so the cost does not grow with how much base64 or UTF-16 a file holds.
+//! else is found through Aho-Corasick automata over fixed needles ([`NeedleSet`]): each
+//! secret's literal start (`chuks_pk_`, `-----BEGIN `…) in every encoding it is looked for. A
+//! needle hit is decoded locally, at most [`DECODED_LIMIT`] bytes, and checked against the
+//! secret's format, so the cost does not grow with how much base64 or UTF-16 a file holds.
 //!
 //! Not found: encodings stacked on each other (base64 of UTF-16, double percent-encoding),
 //! percent-encoding that leaves a token's `_`/`-` as is, base64 broken across lines, and
@@ -14,7 +14,7 @@
 use std::io::{self, Read};
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 use base64::Engine;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -94,7 +94,9 @@ const KEY_HEADERS: [KeyHeader; 2] = [
     },
 ];
 
-/// `-----BEGIN [LABEL ]PRIVATE KEY-----`, OpenSSH's and PGP's forms included.
+/// `-----BEGIN [LABEL ]PRIVATE KEY-----`, OpenSSH's and PGP's forms included, on a line of its
+/// own followed by the key: the header alone (a parser's string literal, documentation) is
+/// not a key.
 fn pem_kind(bytes: &[u8]) -> Option<&'static str> {
     let rest = bytes.strip_prefix(b"-----BEGIN ")?;
     let label_len = rest
@@ -103,7 +105,9 @@ fn pem_kind(bytes: &[u8]) -> Option<&'static str> {
         .take_while(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit() || **byte == b' ')
         .count();
     let (label, after) = rest.split_at(label_len);
-    if !after.starts_with(b"-----") {
+    let next_line = after.strip_prefix(b"-----")?;
+    let next_line = next_line.strip_prefix(b"\r").unwrap_or(next_line);
+    if !starts_key_material(next_line.strip_prefix(b"\n")?) {
         return None;
     }
     match label {
@@ -112,6 +116,19 @@ fn pem_kind(bytes: &[u8]) -> Option<&'static str> {
         _ if label.ends_with(b"PRIVATE KEY") => Some("a PEM private key"),
         _ => None,
     }
+}
+
+/// What follows a PEM header: base64 (16 characters are enough to tell), or armor headers
+/// (`Proc-Type:` of an old encrypted key, PGP's `Version:`) or the blank line ending them.
+fn starts_key_material(text: &[u8]) -> bool {
+    let base64 = |byte: &u8| byte.is_ascii_alphanumeric() || b"+/=".contains(byte);
+    let header_name = text
+        .iter()
+        .take_while(|byte| byte.is_ascii_alphanumeric() || **byte == b'-')
+        .count();
+    let armor_header = header_name > 0 && text[header_name..].starts_with(b": ");
+    let blank_line = text.starts_with(b"\n") || text.starts_with(b"\r\n");
+    armor_header || blank_line || (text.len() >= 16 && text[..16].iter().all(base64))
 }
 
 /// `PuTTY-User-Key-File-2: ssh-rsa`: a format version, then a colon.
@@ -158,8 +175,8 @@ impl Detector {
     }
 }
 
-/// One needle of the automaton: which secret, in which encoding, and where its encoded form
-/// starts relative to the needle.
+/// One needle: which secret, in which encoding, and where its encoded form starts relative
+/// to the needle.
 struct Needle {
     detector: Detector,
     encoding: Encoding,
@@ -168,13 +185,30 @@ struct Needle {
     lead: usize,
     /// Decoded bytes before the secret (for base64: the rest of its 3-byte group).
     skip: usize,
-    url_safe: bool,
+    /// Order within its set, for telling apart hits at the same place (UTF-16LE's needles
+    /// come before BE's).
+    rank: usize,
+}
+
+/// Needles are cut to this length: a hit is only a candidate, checked on the decoded bytes,
+/// and short needles keep the automaton small.
+const NEEDLE_LEN: usize = 8;
+
+/// Needles searched together. Base64 and plain private-key needles are few enough (under 64)
+/// for Aho-Corasick's SIMD prefilter, so text without candidates is skipped many bytes at a
+/// time; UTF-16 and percent-encoded needles all hold a NUL or a `%`, so their set only runs on
+/// windows holding one.
+struct NeedleSet {
+    automaton: AhoCorasick,
+    /// Each pattern's bytes and the needles sharing them.
+    patterns: Vec<(Vec<u8>, Vec<Needle>)>,
+    longest: usize,
+    /// Bytes one of which every needle of the set holds; `None`: search every window.
+    gate: Option<[u8; 2]>,
 }
 
 struct Needles {
-    automaton: AhoCorasick,
-    needles: Vec<Needle>,
-    longest: usize,
+    sets: [NeedleSet; 2],
 }
 
 fn needles() -> &'static Needles {
@@ -183,26 +217,26 @@ fn needles() -> &'static Needles {
 }
 
 fn build_needles() -> Needles {
-    let mut patterns: Vec<Vec<u8>> = Vec::new();
-    let mut needles = Vec::new();
-    let mut add = |bytes: Vec<u8>, needle: Needle| {
-        if !patterns.contains(&bytes) {
-            patterns.push(bytes);
-            needles.push(needle);
-        }
-    };
+    let mut always = Vec::new();
+    let mut gated = Vec::new();
     let detectors = TOKEN_PATTERNS
         .iter()
         .map(Detector::Token)
         .chain(KEY_HEADERS.iter().map(Detector::Key));
     for detector in detectors {
         let start = detector.start();
-        let plain = |encoding| Needle {
-            detector,
-            encoding,
-            lead: 0,
-            skip: 0,
-            url_safe: false,
+        let add = |set: &mut Vec<(Vec<u8>, Needle)>, bytes: Vec<u8>, encoding, lead, skip| {
+            let rank = set.len();
+            set.push((
+                bytes,
+                Needle {
+                    detector,
+                    encoding,
+                    lead,
+                    skip,
+                    rank,
+                },
+            ));
         };
         match detector {
             // Tokens as written are the separator scan's.
@@ -211,37 +245,54 @@ fn build_needles() -> Needles {
                     percent_encoded(start, "%5F", "%2D"),
                     percent_encoded(start, "%5f", "%2d"),
                 ] {
-                    add(hex, plain(Encoding::Percent));
+                    add(&mut gated, hex, Encoding::Percent, 0, 0);
                 }
             }
-            Detector::Key(_) => add(start.to_vec(), plain(Encoding::Plain)),
+            Detector::Key(_) => add(&mut always, start.to_vec(), Encoding::Plain, 0, 0),
         }
-        add(utf16(start, false), plain(Encoding::Utf16Le));
-        add(utf16(start, true), plain(Encoding::Utf16Be));
+        add(&mut gated, utf16(start, false), Encoding::Utf16Le, 0, 0);
+        add(&mut gated, utf16(start, true), Encoding::Utf16Be, 0, 0);
         for url_safe in [false, true] {
             for offset in 0..3 {
                 let (bytes, lead) = base64_needle(start, offset, url_safe);
-                let needle = Needle {
-                    detector,
-                    encoding: Encoding::Base64,
-                    lead,
-                    skip: offset,
-                    url_safe,
-                };
-                add(bytes, needle);
+                add(&mut always, bytes, Encoding::Base64, lead, offset);
             }
         }
     }
-    let longest = patterns.iter().map(Vec::len).max().unwrap_or(0);
-    let automaton = AhoCorasick::builder()
-        .match_kind(MatchKind::Standard)
-        .kind(Some(AhoCorasickKind::DFA))
-        .build(&patterns)
-        .expect("the needles are few and short");
     Needles {
+        sets: [needle_set(always, None), needle_set(gated, Some([0, b'%']))],
+    }
+}
+
+fn needle_set(entries: Vec<(Vec<u8>, Needle)>, gate: Option<[u8; 2]>) -> NeedleSet {
+    let mut patterns: Vec<(Vec<u8>, Vec<Needle>)> = Vec::new();
+    for (mut bytes, needle) in entries {
+        bytes.truncate(NEEDLE_LEN);
+        match patterns.iter_mut().find(|(known, _)| *known == bytes) {
+            // Base64 needles without `+/-_` are the same in both alphabets; the decoder reads
+            // both, so one of them is enough. Different secrets sharing cut bytes are all kept.
+            Some((_, needles)) if needles.iter().any(|other| other.same_as(&needle)) => {}
+            Some((_, needles)) => needles.push(needle),
+            None => patterns.push((bytes, vec![needle])),
+        }
+    }
+    let longest = patterns
+        .iter()
+        .map(|(bytes, _)| bytes.len())
+        .max()
+        .unwrap_or(0);
+    // Leftmost-first, unlike standard matching, gets the SIMD prefilter; hits at the same
+    // start are all looked at in `first_encoded`.
+    let automaton = AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostFirst)
+        .kind(Some(AhoCorasickKind::DFA))
+        .build(patterns.iter().map(|(bytes, _)| bytes))
+        .expect("the needles are few and short");
+    NeedleSet {
         automaton,
-        needles,
+        patterns,
         longest,
+        gate,
     }
 }
 
@@ -294,6 +345,11 @@ fn engine(url_safe: bool) -> GeneralPurpose {
 }
 
 impl Needle {
+    fn same_as(&self, other: &Needle) -> bool {
+        self.detector.start() == other.detector.start()
+            && (self.encoding, self.lead, self.skip) == (other.encoding, other.lead, other.skip)
+    }
+
     /// The secret whose encoded form starts at `source[0]`, if it is one.
     fn check(&self, source: &[u8]) -> Option<Secret> {
         let decoded = match self.encoding {
@@ -302,7 +358,7 @@ impl Needle {
             Encoding::Utf16Le | Encoding::Utf16Be => {
                 utf16_decode(source, self.encoding == Encoding::Utf16Be)
             }
-            Encoding::Base64 => base64_decode(source, self.skip + DECODED_LIMIT, self.url_safe)?,
+            Encoding::Base64 => base64_decode(source, self.skip + DECODED_LIMIT)?,
         };
         self.detector.check(decoded.get(self.skip..)?)
     }
@@ -349,20 +405,23 @@ fn utf16_decode(source: &[u8], big_endian: bool) -> Vec<u8> {
         .collect()
 }
 
-/// The first `limit` bytes or so that the base64 run at `source[0]` decodes to.
-fn base64_decode(source: &[u8], limit: usize, url_safe: bool) -> Option<Vec<u8>> {
-    let is_char = |byte: &u8| match url_safe {
-        true => byte.is_ascii_alphanumeric() || *byte == b'-' || *byte == b'_',
-        false => byte.is_ascii_alphanumeric() || *byte == b'+' || *byte == b'/',
-    };
-    let run = source
+/// The first `limit` bytes or so that the base64 run at `source[0]` decodes to, in either
+/// alphabet (`+/` or `-_`).
+fn base64_decode(source: &[u8], limit: usize) -> Option<Vec<u8>> {
+    let standard: Vec<u8> = source
         .iter()
         .take(limit.div_ceil(3) * 4)
-        .take_while(|byte| is_char(byte))
-        .count();
+        .map_while(|byte| match byte {
+            b'-' => Some(b'+'),
+            b'_' => Some(b'/'),
+            b'+' | b'/' => Some(*byte),
+            _ if byte.is_ascii_alphanumeric() => Some(*byte),
+            _ => None,
+        })
+        .collect();
     // A lone last character of a group holds no whole byte.
-    let usable = if run % 4 == 1 { run - 1 } else { run };
-    engine(url_safe).decode(&source[..usable]).ok()
+    let usable = standard.len() - usize::from(standard.len() % 4 == 1);
+    engine(false).decode(&standard[..usable]).ok()
 }
 
 /// Finds the first secret in a stream, reading `chunk` bytes at a time.
@@ -451,29 +510,49 @@ fn scan_window(window: &[u8], decided: usize, position: Position) -> Option<Cont
 /// The encoded secret or private key starting first before `limit`; `window[0]` is byte
 /// `origin` of the stream.
 fn first_encoded(window: &[u8], origin: usize, limit: usize) -> Option<Candidate> {
-    let needles = needles();
-    let haystack = &window[..(limit + needles.longest).min(window.len())];
     // Ordered by where the first character's byte is, then by alignment: ASCII in UTF-16LE
     // also decodes as UTF-16BE one byte earlier (and BE as LE one byte later), and only one
     // of the two starts at an even offset of the stream, as a UTF-16 file's characters do.
     let mut best: Option<(CandidateOrder, Candidate)> = None;
-    for hit in needles.automaton.find_overlapping_iter(haystack) {
-        let index = hit.pattern().as_usize();
-        let needle = &needles.needles[index];
-        let Some(start) = hit.start().checked_sub(needle.lead) else {
-            continue;
-        };
-        let is_utf16 = matches!(needle.encoding, Encoding::Utf16Le | Encoding::Utf16Be);
-        let order = (
-            start + usize::from(needle.encoding == Encoding::Utf16Be),
-            is_utf16 && (origin + start) % 2 == 1,
-            index,
-        );
-        if start >= limit || best.as_ref().is_some_and(|(best, _)| order >= *best) {
+    for set in &needles().sets {
+        let haystack = &window[..(limit + set.longest).min(window.len())];
+        if set
+            .gate
+            .is_some_and(|[a, b]| memchr::memchr2(a, b, haystack).is_none())
+        {
             continue;
         }
-        if let Some(secret) = needle.check(&window[start..]) {
-            best = Some((order, (start, secret, needle.encoding)));
+        let mut from = 0;
+        while let Some(hit) = set
+            .automaton
+            .find(Input::new(haystack).span(from..haystack.len()))
+        {
+            // Every needle starting here, not only the one reported; then on from the next byte,
+            // so that hits overlapping this one are seen too.
+            from = hit.start() + 1;
+            let here = &haystack[hit.start()..];
+            let needles = set
+                .patterns
+                .iter()
+                .filter(|(bytes, _)| here.starts_with(bytes))
+                .flat_map(|(_, needles)| needles);
+            for needle in needles {
+                let Some(start) = hit.start().checked_sub(needle.lead) else {
+                    continue;
+                };
+                let is_utf16 = matches!(needle.encoding, Encoding::Utf16Le | Encoding::Utf16Be);
+                let order = (
+                    start + usize::from(needle.encoding == Encoding::Utf16Be),
+                    is_utf16 && (origin + start) % 2 == 1,
+                    needle.rank,
+                );
+                if start >= limit || best.as_ref().is_some_and(|(best, _)| order >= *best) {
+                    continue;
+                }
+                if let Some(secret) = needle.check(&window[start..]) {
+                    best = Some((order, (start, secret, needle.encoding)));
+                }
+            }
         }
     }
     best.map(|(_, candidate)| candidate)
@@ -564,8 +643,10 @@ mod tests {
             "pypi-AgEIcHlwaS5vcmcCJDAwMDAwMDAwLTA",      // 27
             "pypi-AgEcHlwaS5vcmcCJDAwMDAwMDAwLTAwMDAtMDAwMC0wMDAw", // other prefix
             "CHUKS_PK_a1b2C3d4E5f6G7h8I9j0KlMn",
-            "-----BEGIN PUBLIC KEY-----",
-            "-----BEGIN CERTIFICATE-----",
+            "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOC",
+            "-----BEGIN CERTIFICATE-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOC",
+            "if line == \"-----BEGIN RSA PRIVATE KEY-----\" {",
+            "-----BEGIN OPENSSH PRIVATE KEY-----\n...\n",
             "PuTTY-User-Key-File-x",
         ] {
             assert_eq!(scan_text(text.as_bytes()), None, "{text}");
@@ -776,15 +857,30 @@ mod tests {
     #[test]
     fn private_keys_are_found_by_their_first_line() {
         for (text, kind) in [
-            ("-----BEGIN RSA PRIVATE KEY-----\nMIIE", "a PEM private key"),
-            ("-----BEGIN PRIVATE KEY-----\nMIIE", "a PEM private key"),
-            ("-----BEGIN EC PRIVATE KEY-----", "a PEM private key"),
-            ("-----BEGIN ENCRYPTED PRIVATE KEY-----", "a PEM private key"),
             (
-                "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn",
+                "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA3",
+                "a PEM private key",
+            ),
+            (
+                "-----BEGIN PRIVATE KEY-----\r\nMIIEvgIBADANBgkqhkiG9w0B",
+                "a PEM private key",
+            ),
+            (
+                "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIIrYSSNQFaA2Hwf1",
+                "a PEM private key",
+            ),
+            (
+                "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n",
+                "a PEM private key",
+            ),
+            (
+                "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA",
                 "an OpenSSH private key",
             ),
-            ("-----BEGIN PGP PRIVATE KEY BLOCK-----", "a PGP private key"),
+            (
+                "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n",
+                "a PGP private key",
+            ),
             (
                 "PuTTY-User-Key-File-3: ssh-ed25519\n",
                 "a PuTTY private key",
@@ -798,11 +894,23 @@ mod tests {
             );
         }
         // A Kubernetes secret holds its key in base64.
-        let key = general_purpose::STANDARD.encode("-----BEGIN RSA PRIVATE KEY-----\nMIIE");
+        let key =
+            general_purpose::STANDARD.encode("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA3");
         let found = scan_text(format!("tls.key: {key}").as_bytes()).unwrap();
         assert_eq!(found.encoding, Encoding::Base64);
-        let utf16 = utf16_text("-----BEGIN OPENSSH PRIVATE KEY-----", false, true);
+        let utf16 = utf16_text(
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA",
+            false,
+            true,
+        );
         assert_eq!(scan_text(&utf16).unwrap().encoding, Encoding::Utf16Le);
+    }
+
+    #[test]
+    fn the_ungated_needles_stay_few_enough_for_the_simd_prefilter() {
+        let [always, gated] = &needles().sets;
+        assert!(always.patterns.len() <= 64, "{}", always.patterns.len());
+        assert!(gated.gate.is_some() && always.gate.is_none());
     }
 
     #[test]

@@ -9,10 +9,10 @@
 //! that cannot be read (corrupt, encrypted, another compression method) is refused too: the
 //! leak guard fails closed.
 
-use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, BufReader, Cursor, Read, Seek};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use flate2::read::MultiGzDecoder;
 
@@ -64,10 +64,11 @@ impl Located {
     }
 }
 
-/// Inspects the files of one package, sharing one decompression budget among them.
+/// Inspects the files of one package, sharing one decompression budget among them (and among
+/// the threads inspecting them).
 pub struct Inspector {
     limits: Limits,
-    remaining: Cell<u64>,
+    remaining: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +81,9 @@ enum Format {
 
 impl Format {
     fn of(head: &[u8]) -> Format {
-        if head.starts_with(&[0x1f, 0x8b]) {
+        // gzip: the magic, deflate (8), and no reserved flag bits, so that a binary file which
+        // merely starts with the two magic bytes is not taken for a broken gzip stream.
+        if head.len() >= 4 && head[..3] == [0x1f, 0x8b, 8] && head[3] & 0xe0 == 0 {
             Format::Gzip
         } else if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
             Format::Zip
@@ -101,7 +104,7 @@ impl Inspector {
     pub fn new(limits: Limits) -> Inspector {
         Inspector {
             limits,
-            remaining: Cell::new(limits.total_decompressed),
+            remaining: AtomicU64::new(limits.total_decompressed),
         }
     }
 
@@ -240,15 +243,17 @@ impl Inspector {
 
     /// Counts `produced` more decompressed bytes against the package's budget.
     fn spend(&self, produced: u64) -> io::Result<()> {
-        let remaining = self.remaining.get();
-        if produced > remaining {
-            return Err(io::Error::other(Bomb(format!(
-                "the package's archives decompress to more than {} in total",
-                human_bytes(self.limits.total_decompressed)
-            ))));
-        }
-        self.remaining.set(remaining - produced);
-        Ok(())
+        self.remaining
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |remaining| {
+                remaining.checked_sub(produced)
+            })
+            .map(drop)
+            .map_err(|_| {
+                io::Error::other(Bomb(format!(
+                    "the package's archives decompress to more than {} in total",
+                    human_bytes(self.limits.total_decompressed)
+                )))
+            })
     }
 }
 

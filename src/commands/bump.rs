@@ -1,0 +1,125 @@
+//! `chuks-ci bump`: set the next version in chuks.json, commit, tag, and optionally push.
+
+use serde_json::json;
+
+use super::Exit;
+use crate::bump::{self, Target};
+use crate::cli::{BumpArgs, TagFormArg};
+use crate::git_write::GitStep;
+use crate::release::{self, Applied, BumpOptions, Plan};
+use crate::report::{Format, Reporter};
+use crate::tag::TagForm;
+
+pub fn run(args: &BumpArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    let options = options(args)?;
+    let plan = release::plan(&options, reporter)?;
+    let applied = match args.dry_run {
+        true => None,
+        false => Some(release::apply(&plan)?),
+    };
+    match reporter.format {
+        Format::Json => print_json(&plan, applied.as_ref(), reporter),
+        Format::Human => match &applied {
+            None => print_dry_run(&plan),
+            Some(applied) => print_applied(&plan, applied),
+        },
+    }
+    Ok(Exit::Success)
+}
+
+fn options(args: &BumpArgs) -> anyhow::Result<BumpOptions> {
+    let tag_form = match (&args.tag_prefix, args.tag_form) {
+        (Some(prefix), _) => Some(TagForm::Prefix(prefix.clone())),
+        (None, form) => form.map(|form| match form {
+            TagFormArg::V => TagForm::V,
+            TagFormArg::Bare => TagForm::Bare,
+            TagFormArg::At => TagForm::NameAt,
+            TagFormArg::Slash => TagForm::NameSlash,
+        }),
+    };
+    Ok(BumpOptions {
+        manifest: args.manifest.manifest.clone(),
+        target: Target::parse(&args.target)?,
+        preid: args.preid.clone(),
+        tag_form,
+        message: args.message.clone(),
+        commit: !args.no_commit,
+        tag: !args.no_commit && !args.no_tag,
+        push: args.push,
+        remote: args.remote.clone(),
+    })
+}
+
+fn print_dry_run(plan: &Plan) {
+    crate::outln!(
+        "dry run: would bump {} from {} to {}; nothing was changed",
+        plan.name,
+        plan.from,
+        plan.to
+    );
+    print!("{}", diff(plan));
+    if !plan.steps.is_empty() {
+        crate::outln!("would run:");
+        for step in &plan.steps {
+            crate::outln!("  {}", step.display());
+        }
+    }
+}
+
+fn print_applied(plan: &Plan, applied: &Applied) {
+    crate::outln!(
+        "bumped {} from {} to {} in {}",
+        plan.name,
+        plan.from,
+        plan.to,
+        plan.manifest.display()
+    );
+    if let Some(commit) = &applied.commit {
+        crate::outln!(
+            "committed {}: {}",
+            super::short_commit(commit),
+            first_line(&plan.message)
+        );
+    }
+    if let Some(tag) = &plan.tag {
+        crate::outln!("tagged {tag}");
+    }
+    if let (Some(push), Some(remote), Some(branch)) = (pushed(plan), &plan.remote, &plan.branch) {
+        let what = match &plan.tag {
+            Some(tag) => format!("{branch} and {tag}"),
+            None => branch.clone(),
+        };
+        crate::outln!("pushed {what} to {remote} ({})", push.display());
+    }
+}
+
+fn print_json(plan: &Plan, applied: Option<&Applied>, reporter: &Reporter) {
+    crate::report::print_json(&json!({
+        "result": if applied.is_some() { "bumped" } else { "dry-run" },
+        "name": plan.name,
+        "from": plan.from.to_string(),
+        "to": plan.to.to_string(),
+        "manifest": plan.manifest,
+        "diff": diff(plan),
+        "commit": applied.and_then(|applied| applied.commit.as_ref()),
+        "tag": plan.tag,
+        "remote": pushed(plan).and(plan.remote.as_ref()),
+        "branch": pushed(plan).and(plan.branch.as_ref()),
+        "pushed": applied.is_some() && pushed(plan).is_some(),
+        "commands": plan.steps.iter().map(GitStep::display).collect::<Vec<_>>(),
+        "problems": reporter.problems(),
+    }));
+}
+
+fn diff(plan: &Plan) -> String {
+    bump::diff(&plan.rewrite, &plan.manifest.display().to_string())
+}
+
+/// The push step, when the plan has one.
+fn pushed(plan: &Plan) -> Option<&GitStep> {
+    plan.steps.iter().find(|step| step.command() == "push")
+}
+
+fn first_line(message: &str) -> &str {
+    message.lines().next().unwrap_or_default()
+}
