@@ -5,12 +5,12 @@
 //! exactly these renderings; `chuks-ci init --check` re-renders them and reports any drift.
 
 mod options;
-mod release;
+mod pins;
 
 use std::path::PathBuf;
 
 pub use options::{Options, Surface};
-use release::{ReleasePins, archive_sums};
+use pins::{ReleasePins, archive_sums};
 
 /// The action the GitHub examples use, without a ref.
 pub const ACTION_REPOSITORY: &str = "chuks/publish-action";
