@@ -5,7 +5,13 @@ with check-jsonschema).
                               into the body, write spec and body as separate files
   scripts OUT_DIR FILE...     write every `script:` block of GitLab/Bitbucket files as a bash
                               file for shellcheck
+  zizmor-allowed OUT_DIR FILE...
+                              read zizmor's JSON findings (one file per example); fail unless
+                              each is `unpinned-uses` of chuks/publish-action, the one finding
+                              allowed until a first release exists
 """
+
+import json
 
 import pathlib
 import re
@@ -24,7 +30,11 @@ def component(out_dir, files):
 
         def value(match):
             default = inputs[match.group(1)].get("default", "")
-            return str(default).lower() if isinstance(default, bool) else str(default)
+            if isinstance(default, bool):
+                return str(default).lower()
+            if isinstance(default, (list, dict)):
+                return json.dumps(default)
+            return str(default)
 
         body = re.sub(r"\$\[\[\s*inputs\.([\w-]+)\s*\]\]", value, body)
         stem = pathlib.Path(name).parent.name
@@ -61,7 +71,24 @@ def scripts(out_dir, files):
             walk(yaml.load(document), name)
 
 
+def zizmor_allowed(_out_dir, files):
+    bad = []
+    for name in files:
+        for finding in json.loads(pathlib.Path(name).read_text() or "[]"):
+            features = [loc["concrete"]["feature"] for loc in finding["locations"]]
+            # One location is the `uses:` value itself.
+            ours = any(re.fullmatch(r"chuks/publish-action(/\S*)?@\S+", f.strip()) for f in features)
+            if finding["ident"] != "unpinned-uses" or not ours:
+                bad.append(f"{name}: {finding['ident']}: {finding['desc']}: {features}")
+    for line in bad:
+        print(line)
+    if bad:
+        sys.exit(1)
+    print(f"{len(files)} examples: only chuks/publish-action is unpinned")
+
+
 if __name__ == "__main__":
     command, out = sys.argv[1], pathlib.Path(sys.argv[2])
     out.mkdir(parents=True, exist_ok=True)
-    {"component": component, "scripts": scripts}[command](out, sys.argv[3:])
+    commands = {"component": component, "scripts": scripts, "zizmor-allowed": zizmor_allowed}
+    commands[command](out, sys.argv[3:])

@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
 # Installs chuks-ci for this runner (step 1 of action.yml).
 #
-# Downloads the prebuilt archive for RUNNER_OS/RUNNER_ARCH, verifies it against the sha256 pinned
+# Downloads the release archive for RUNNER_OS/RUNNER_ARCH, verifies it against the sha256 pinned
 # in action/SHA256SUMS (a mismatch or a missing pin fails the step), caches the archive under
-# RUNNER_TOOL_CACHE, and adds a per-job copy of the binary to PATH. Platforms without a prebuilt
-# use `cargo install --locked`.
+# RUNNER_TOOL_CACHE, and adds a per-job copy of the binary to PATH. Linux on ARM64 gets the
+# linux-aarch64 build; Windows on ARM64 runs the windows-x86_64 build under emulation.
 set -euo pipefail
-
-version="${CHUKS_CI_VERSION:?the action input version is empty}"
-base_url="${CHUKS_CI_RELEASE_URL_INPUT:-${CHUKS_CI_RELEASE_URL:-https://github.com/chuks/publish-action/releases/download}}"
-base_url="${base_url%/}"
-pinned="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/SHA256SUMS"
-cache_root="${RUNNER_TOOL_CACHE:-${RUNNER_TEMP:?neither RUNNER_TOOL_CACHE nor RUNNER_TEMP is set}}"
 
 fail() {
   printf '::error title=chuks-ci install::%s\n' "$1"
   printf 'error: %s\nhint: %s\n' "$1" "$2" >&2
   exit 1
 }
+
+pinned="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/SHA256SUMS"
+version="${CHUKS_CI_VERSION:-}"
+version="${version#v}"
+[[ -n "$version" ]] ||
+  fail "the chuks-ci-version input is empty" \
+    "leave chuks-ci-version out to install the version this action release pins"
+base_url="${CHUKS_CI_RELEASE_URL:-https://github.com/chuks/publish-action/releases/download}"
+base_url="${base_url%/}"
+cache_root="${RUNNER_TOOL_CACHE:-${RUNNER_TEMP:-}}"
+[[ -n "$cache_root" ]] ||
+  fail "neither RUNNER_TOOL_CACHE nor RUNNER_TEMP is set" "run the action in a GitHub Actions job"
 
 sha256_of() {
   if command -v sha256sum >/dev/null 2>&1; then
@@ -32,28 +38,18 @@ case "${RUNNER_OS:-}/${RUNNER_ARCH:-}" in
   Linux/ARM64) platform=linux-aarch64 ;;
   macOS/ARM64) platform=darwin-arm64 ;;
   macOS/X64) platform=darwin-x86_64 ;;
-  Windows/X64) platform=windows-x86_64 ;;
-  *) platform="" ;;
+  Windows/X64 | Windows/ARM64) platform=windows-x86_64 ;;
+  *)
+    fail "no chuks-ci release archive for ${RUNNER_OS:-?}/${RUNNER_ARCH:-?}" \
+      "run the job on Linux (x64 or ARM64), macOS (x64 or ARM64) or Windows (x64 or ARM64)"
+    ;;
 esac
-
-if [[ -z "$platform" ]]; then
-  dir="$cache_root/chuks-ci/$version/cargo"
-  if [[ ! -x "$dir/bin/chuks-ci" && ! -x "$dir/bin/chuks-ci.exe" ]]; then
-    command -v cargo >/dev/null 2>&1 ||
-      fail "no prebuilt chuks-ci for ${RUNNER_OS:-?}/${RUNNER_ARCH:-?} and cargo is not installed" \
-        "install a Rust toolchain in an earlier step, or run on a runner with a prebuilt"
-    echo "no prebuilt chuks-ci for ${RUNNER_OS:-?}/${RUNNER_ARCH:-?}: building it with cargo install"
-    cargo install --locked --version "$version" --root "$dir" chuks-ci
-  fi
-  echo "$dir/bin" >>"$GITHUB_PATH"
-  exit 0
-fi
 
 archive="chuks-ci-$version-$platform.tar.gz"
 expected="$(awk -v f="$archive" '!/^#/ && ($2 == f || $2 == "*" f) { print $1 }' "$pinned")"
 [[ -n "$expected" ]] ||
-  fail "no sha256 pinned for $archive in the action's action/SHA256SUMS" \
-    "use the chuks-ci version this action release pins (leave the version input empty), or a newer action release"
+  fail "no sha256 is pinned for $archive in this action release's action/SHA256SUMS" \
+    "leave chuks-ci-version out to install the version this action release pins, or use an action release that pins $version (uses: chuks/publish-action@v$version)"
 
 # The shared tool cache keeps only the archive. Each job copies it into its own folder, checks
 # the copy against the pin, and runs the binary extracted from that copy, so nothing another
@@ -69,7 +65,8 @@ else
   url="$base_url/v$version/$archive"
   echo "downloading $url"
   curl --fail --silent --show-error --location --retry 3 --output "$copy" "$url" ||
-    fail "could not download $url" "check the release-url and version inputs"
+    fail "could not download chuks-ci $version from $url" \
+      "check that release v$version exists and, for a mirror, the chuks-ci-release-url input"
   actual="$(sha256_of "$copy")"
   [[ "$actual" == "$expected" ]] ||
     fail "checksum mismatch for $archive: expected $expected, got $actual" \

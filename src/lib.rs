@@ -8,6 +8,7 @@ pub mod commands;
 pub mod forge;
 pub mod git;
 pub mod git_write;
+pub mod github_tag;
 pub mod hook;
 pub mod http;
 pub mod manifest;

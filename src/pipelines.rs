@@ -4,12 +4,20 @@
 //! The committed `ci-examples/` (and the generated files listed by [`generated_files`]) are
 //! exactly these renderings; `chuks-ci init --check` re-renders them and reports any drift.
 
+mod options;
+mod pins;
+
 use std::path::PathBuf;
 
-/// The action reference the GitHub examples use.
-pub const ACTION: &str = "chuks/publish-action@v1";
-/// The reusable workflow the prebuilt GitHub example calls.
-pub const REUSABLE_WORKFLOW: &str = "chuks/publish-action/.github/workflows/publish.yml@v1";
+pub use options::{Options, Surface};
+use pins::{ReleasePins, archive_sums};
+
+/// The action the GitHub examples use, without a ref.
+pub const ACTION_REPOSITORY: &str = "chuks/publish-action";
+/// The reusable workflow the prebuilt GitHub example calls, without a ref.
+pub const REUSABLE_WORKFLOW: &str = "chuks/publish-action/.github/workflows/publish.yml";
+/// The Bitbucket pipe image, without a tag.
+pub const PIPE_IMAGE: &str = "chuks/chuks-publish-pipe";
 /// `actions/checkout` pinned by commit, as the examples use it.
 pub const CHECKOUT: &str = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2";
 /// The chuks-ci version the examples install: this binary's.
@@ -120,24 +128,80 @@ fn template(platform: Ci, example: Example) -> &'static str {
     }
 }
 
-/// Renders the pipeline file for a platform and example.
-pub fn render(platform: Ci, example: Example) -> String {
-    substitute(template(platform, example))
+/// The surface whose option set and token hint an example's inline scripts use.
+fn surface(platform: Ci) -> Surface {
+    match platform {
+        Ci::Github => Surface::Github,
+        Ci::Gitlab => Surface::Gitlab,
+        Ci::Bitbucket => Surface::Bitbucket,
+    }
 }
 
-/// Files generated from the same templates outside `ci-examples/`, with their paths relative to
-/// the repository root.
+/// Renders the pipeline file for a platform and example, with the action pinned as `pin` says.
+pub fn render_pinned(platform: Ci, example: Example, pin: &ActionPin) -> String {
+    Renderer::new(surface(platform), pin).render(template(platform, example))
+}
+
+/// Renders the pipeline file for a platform and example as committed in `ci-examples/`.
+pub fn render(platform: Ci, example: Example) -> String {
+    render_pinned(platform, example, &ActionPin::committed())
+}
+
+/// Files generated from the same sources outside `ci-examples/`, with their paths relative to
+/// the repository root: the action, the templates, the pipe and the reusable workflow.
 pub fn generated_files() -> Vec<(PathBuf, String)> {
+    let pin = ActionPin::committed();
+    let file = |path: &str, surface: Surface, source: &str| {
+        (
+            PathBuf::from(path),
+            Renderer::new(surface, &pin).render(source),
+        )
+    };
+    let reusable = include_str!("pipelines/github-reusable.yml");
     vec![
-        (
-            PathBuf::from("templates/bitbucket/shared-pipelines.yml"),
-            substitute(include_str!("pipelines/bitbucket-shared-pipelines.yml")),
+        file(
+            "action.yml",
+            Surface::Github,
+            include_str!("pipelines/action.yml"),
         ),
-        // GitHub only runs reusable workflows from .github/workflows; the template is the source.
-        (
-            PathBuf::from(".github/workflows/publish.yml"),
-            include_str!("../templates/github/publish.yml").to_string(),
+        file(
+            "action/publish.sh",
+            Surface::Github,
+            include_str!("pipelines/action-publish.sh"),
         ),
+        file(
+            "templates/chuks-publish/template.yml",
+            Surface::Gitlab,
+            include_str!("pipelines/gitlab-component.yml"),
+        ),
+        file(
+            "templates/gitlab/chuks-publish.gitlab-ci.yml",
+            Surface::Gitlab,
+            include_str!("pipelines/gitlab-classic.yml"),
+        ),
+        file(
+            "templates/bitbucket/shared-pipelines.yml",
+            Surface::Bitbucket,
+            include_str!("pipelines/bitbucket-shared-pipelines.yml"),
+        ),
+        file(
+            "templates/bitbucket/pipe/pipe.yml",
+            Surface::Pipe,
+            include_str!("pipelines/bitbucket-pipe.yml"),
+        ),
+        file(
+            "templates/bitbucket/pipe/pipe.sh",
+            Surface::Pipe,
+            include_str!("pipelines/bitbucket-pipe.sh"),
+        ),
+        file(
+            "templates/bitbucket/pipe/Dockerfile",
+            Surface::Pipe,
+            include_str!("pipelines/bitbucket-pipe.Dockerfile"),
+        ),
+        file("templates/github/publish.yml", Surface::Github, reusable),
+        // GitHub only runs reusable workflows from .github/workflows.
+        file(".github/workflows/publish.yml", Surface::Github, reusable),
     ]
 }
 
@@ -153,40 +217,220 @@ pub fn all_rendered() -> Vec<(PathBuf, String)> {
     files
 }
 
-fn substitute(template: &str) -> String {
-    let gitlab_component =
-        format!("gitlab.com/chuks/publish-action/chuks-publish@v{CHUKS_CI_VERSION}");
-    let gitlab_classic = format!(
-        "https://raw.githubusercontent.com/chuks/publish-action/v{CHUKS_CI_VERSION}/templates/gitlab/chuks-publish.gitlab-ci.yml"
-    );
-    let bitbucket_pipe = format!("docker://chuks/chuks-publish-pipe:{CHUKS_CI_VERSION}");
-    let step = include_str!("pipelines/bitbucket-step.yml");
-    let mut out = String::with_capacity(template.len() + step.len());
-    for line in template.split_inclusive('\n') {
-        if line.trim() == "@@BITBUCKET_STEP@@" {
-            let indent = &line[..line.len() - line.trim_start().len()];
-            for step_line in step.split_inclusive('\n') {
-                if step_line.trim().is_empty() {
-                    out.push_str(step_line.trim_start_matches([' ', '\t']));
-                } else {
-                    out.push_str(indent);
-                    out.push_str(step_line);
-                }
-            }
-            continue;
+/// How the examples reference `chuks/publish-action`: by the release commit when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionPin {
+    /// The release tag, `v<version>`.
+    pub tag: String,
+    /// The commit the tag points at, when known.
+    pub commit: Option<String>,
+}
+
+impl ActionPin {
+    /// The pin the committed examples use: the commit from `release.toml`, else the tag.
+    pub fn committed() -> ActionPin {
+        let pins = ReleasePins::load(CHUKS_CI_VERSION);
+        ActionPin {
+            tag: release_tag(),
+            commit: Some(pins.action_commit).filter(|c| !c.is_empty()),
         }
-        out.push_str(line);
     }
-    let out = out
-        .replace("@@CHECKOUT@@", CHECKOUT)
-        .replace("@@ACTION@@", ACTION)
-        .replace("@@REUSABLE@@", REUSABLE_WORKFLOW)
-        .replace("@@GITLAB_COMPONENT@@", &gitlab_component)
-        .replace("@@GITLAB_CLASSIC@@", &gitlab_classic)
-        .replace("@@BITBUCKET_PIPE@@", &bitbucket_pipe)
-        .replace("@@CHUKS_CI_VERSION@@", CHUKS_CI_VERSION);
-    debug_assert!(!out.contains("@@"), "unreplaced placeholder in a template");
-    out
+
+    /// `@<sha> # vX.Y.Z`, or `@vX.Y.Z`, after `what`.
+    fn reference(&self, what: &str) -> String {
+        match &self.commit {
+            Some(commit) => format!("{what}@{commit} # {}", self.tag),
+            None => format!("{what}@{}", self.tag),
+        }
+    }
+}
+
+/// Whether `init`'s rendering of the example installs chuks-ci itself (the Bitbucket step), and
+/// so needs the archive sums, which this binary lacks when it was built before they existed.
+pub fn misses_archive_sums(platform: Ci, example: Example) -> bool {
+    platform == Ci::Bitbucket
+        && example == Example::SinglePackage
+        && archive_sums(CHUKS_CI_VERSION).is_empty()
+}
+
+/// The release tag of this version, `v<version>`.
+pub fn release_tag() -> String {
+    format!("v{CHUKS_CI_VERSION}")
+}
+
+/// Fills the placeholders of one source file: `@@NAME@@` inline, or a line holding only
+/// `@@NAME@@`, which becomes a block at that line's indentation.
+struct Renderer {
+    surface: Surface,
+    options: Options,
+    pin: ActionPin,
+}
+
+impl Renderer {
+    fn new(surface: Surface, pin: &ActionPin) -> Renderer {
+        Renderer {
+            surface,
+            options: Options::load(),
+            pin: pin.clone(),
+        }
+    }
+
+    fn render(&self, source: &str) -> String {
+        let mut out = String::with_capacity(source.len() * 2);
+        for line in source.split_inclusive('\n') {
+            let name = line.trim();
+            let block = name
+                .strip_prefix("@@")
+                .and_then(|n| n.strip_suffix("@@"))
+                .and_then(|n| self.block(n));
+            match block {
+                Some(block) => {
+                    let indent = &line[..line.len() - line.trim_start().len()];
+                    for block_line in self.render(&block).split_inclusive('\n') {
+                        if block_line.trim().is_empty() {
+                            out.push_str(block_line.trim_start_matches([' ', '\t']));
+                        } else {
+                            out.push_str(indent);
+                            out.push_str(block_line);
+                        }
+                    }
+                }
+                None => out.push_str(&self.inline(line)),
+            }
+        }
+        debug_assert!(!out.contains("@@"), "unreplaced placeholder in a template");
+        out
+    }
+
+    /// A block placeholder's text, or `None` when `name` is not one.
+    fn block(&self, name: &str) -> Option<String> {
+        let options = &self.options;
+        Some(match name {
+            "ACTION_INPUTS" => options.action_inputs(),
+            "ACTION_OUTPUTS" => options.action_outputs("publish"),
+            "ACTION_ENV" => options.action_env(),
+            "COMPONENT_INPUTS" => options.component_inputs(),
+            "COMPONENT_VARIABLES" => options.component_variables(),
+            "CLASSIC_VARIABLES" => options.classic_variables(),
+            "PIPE_VARIABLES" => options.pipe_variables(),
+            "BITBUCKET_VARIABLES_DOC" => options.bitbucket_variables_doc(),
+            "REUSABLE_INPUTS" => options.reusable_inputs(),
+            "REUSABLE_WITH" => options.reusable_with(),
+            "REUSABLE_OUTPUTS" => options.reusable_outputs("source"),
+            "JOB_OUTPUTS" => options.job_outputs("chuks"),
+            "SHELL_DEFAULTS" => options.shell_defaults(self.surface),
+            "GITLAB_SCRIPT" => include_str!("pipelines/gitlab-script.yml").to_string(),
+            "BITBUCKET_STEP" => include_str!("pipelines/bitbucket-step.yml").to_string(),
+            "SCRIPT_PRELUDE" => include_str!("pipelines/prelude.sh").to_string(),
+            "SCRIPT_INSTALL_CHUKS_CI" => include_str!("pipelines/install-chuks-ci.sh").to_string(),
+            "SCRIPT_INSTALL_CHUKS" => include_str!("pipelines/install-chuks.sh").to_string(),
+            "SCRIPT_UPLOAD" => include_str!("pipelines/publish.sh").to_string(),
+            "PINNED_SUMS" => pinned_sums_case(),
+            _ => return None,
+        })
+    }
+
+    fn inline(&self, line: &str) -> String {
+        let mut out = line.to_string();
+        while let Some(start) = out.find("@@") {
+            let Some(len) = out[start + 2..].find("@@") else {
+                break;
+            };
+            let name = &out[start + 2..start + 2 + len];
+            let value = self.value(name);
+            out.replace_range(start..start + len + 4, &value);
+        }
+        out
+    }
+
+    /// An inline placeholder's text.
+    fn value(&self, name: &str) -> String {
+        let pins = || ReleasePins::load(CHUKS_CI_VERSION);
+        match name {
+            "CHECKOUT" => CHECKOUT.to_string(),
+            "ACTION" => self.pin.reference(ACTION_REPOSITORY),
+            "ACTION_SELF" => format!("{ACTION_REPOSITORY}@{}", release_tag()),
+            "REUSABLE" => self.pin.reference(REUSABLE_WORKFLOW),
+            "GITLAB_COMPONENT" => gitlab_component(),
+            "GITLAB_CLASSIC" => gitlab_classic_url(),
+            "GITLAB_CLASSIC_INTEGRITY" => gitlab_classic_integrity(),
+            "BITBUCKET_PIPE" => format!("docker://{}", pipe_image(&pins())),
+            "PIPE_IMAGE" => pipe_image(&pins()),
+            "TOKEN_HINT" => token_hint(self.surface).to_string(),
+            "OUTPUT_NAMES" => self
+                .options
+                .outputs
+                .iter()
+                .map(|o| o.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            "CHUKS_CI_VERSION" => CHUKS_CI_VERSION.to_string(),
+            other => panic!("unknown placeholder `@@{other}@@` in a pipeline source"),
+        }
+    }
+}
+
+/// `case` arms giving `chuks_ci_expected` the sum pinned for each platform.
+fn pinned_sums_case() -> String {
+    let mut arms: String = archive_sums(CHUKS_CI_VERSION)
+        .iter()
+        .filter(|(platform, _)| platform.starts_with("linux-"))
+        .map(|(platform, sum)| format!("{platform}) chuks_ci_expected={sum} ;;\n"))
+        .collect();
+    arms.push_str("*) ;;\n");
+    arms
+}
+
+fn gitlab_component() -> String {
+    format!(
+        "gitlab.com/chuks/publish-action/chuks-publish@{}",
+        release_tag()
+    )
+}
+
+fn gitlab_classic_url() -> String {
+    format!(
+        "https://raw.githubusercontent.com/chuks/publish-action/{}/templates/gitlab/chuks-publish.gitlab-ci.yml",
+        release_tag()
+    )
+}
+
+/// `sha256-<base64>` of the classic template, for `include: remote: integrity:`.
+fn gitlab_classic_integrity() -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let text = Renderer::new(Surface::Gitlab, &ActionPin::committed())
+        .render(include_str!("pipelines/gitlab-classic.yml"));
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    format!(
+        "sha256-{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
+
+/// The pipe image, by digest once the release wrote one.
+fn pipe_image(pins: &ReleasePins) -> String {
+    let image = format!("{PIPE_IMAGE}:{CHUKS_CI_VERSION}");
+    if pins.pipe_digest.is_empty() {
+        image
+    } else {
+        format!("{image}@{}", pins.pipe_digest)
+    }
+}
+
+/// What to do about an empty token, where the platform keeps its secrets.
+fn token_hint(surface: Surface) -> &'static str {
+    match surface {
+        Surface::Github => {
+            "add the repository secret CHUKS_TOKEN and pass it as the action input token: \\${{ secrets.CHUKS_TOKEN }}"
+        }
+        Surface::Gitlab => {
+            "add CHUKS_TOKEN as a masked, protected CI/CD variable (Settings → CI/CD → Variables) and protect the release tag, or name another variable in token-variable"
+        }
+        Surface::Bitbucket | Surface::Pipe => {
+            "add the secured repository variable CHUKS_TOKEN (Repository settings → Pipelines → Repository variables), or name another variable in CHUKS_TOKEN_VARIABLE"
+        }
+    }
 }
 
 #[cfg(test)]

@@ -672,6 +672,43 @@ async fn gitlab_refused_personal_token_names_the_scope() {
     );
 }
 
+#[tokio::test]
+async fn gitlab_refused_job_token_is_a_notice_under_auto_and_names_gitlab_token_when_required() {
+    for refusal in [401, 403] {
+        let fake = FakeForge::start().await;
+        fake.answer(&Kind::Gitlab.tag_path(TAG), [status(refusal)]);
+        let outcome = confirm_in(Kind::Gitlab.env(&fake), ConfirmMode::Auto, TAG)
+            .await
+            .unwrap();
+        let ConfirmOutcome::Skipped { notice } = outcome else {
+            panic!("HTTP {refusal}: not skipped: {outcome:?}");
+        };
+        assert!(
+            notice.contains("refused `CI_JOB_TOKEN`") && notice.contains("set `GITLAB_TOKEN`"),
+            "{notice}"
+        );
+        assert_no_canary(&notice);
+
+        let fake = FakeForge::start().await;
+        fake.answer(&Kind::Gitlab.tag_path(TAG), [status(refusal)]);
+        let shown = failure(
+            confirm_in(Kind::Gitlab.env(&fake), ConfirmMode::Required, TAG).await,
+            Exit::Auth,
+        );
+        let (_, hint) = shown.split_once("\nhint: ").unwrap();
+        assert!(hint.contains("set `GITLAB_TOKEN`"), "{shown}");
+    }
+}
+
+#[tokio::test]
+async fn gitlab_refused_personal_token_under_auto_is_still_an_error() {
+    let fake = FakeForge::start().await;
+    fake.answer(&Kind::Gitlab.tag_path(TAG), [status(401)]);
+    let mut env = without(Kind::Gitlab.env(&fake), "CI_JOB_TOKEN");
+    env.push(("GITLAB_TOKEN", CANARY.into()));
+    failure(confirm_in(env, ConfirmMode::Auto, TAG).await, Exit::Auth);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Modes and detection.
 

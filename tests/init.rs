@@ -4,13 +4,51 @@
 
 mod common;
 
+use assert_cmd::Command;
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
-use common::{chuks_ci, outputs};
+use common::outputs;
 use tempfile::TempDir;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// A loopback port nothing listens on: "GitHub is unreachable", at once.
+const UNREACHABLE_GITHUB: &str = "http://127.0.0.1:9";
 
 fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// chuks-ci for `init`, offline: GitHub (where `init` resolves the action's tag) is unreachable.
+fn chuks_ci(home: &Path) -> Command {
+    let mut command = common::chuks_ci(home);
+    command.env("GITHUB_API_URL", UNREACHABLE_GITHUB);
+    command
+}
+
+/// A stand-in for the GitHub API answering every request with `answer` (as
+/// `application/vnd.github.sha` does); returns its URL and the request lines it saw.
+fn fake_github(answer: &'static str) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut request = [0u8; 4096];
+            let n = stream.read(&mut request).unwrap_or(0);
+            let text = String::from_utf8_lossy(&request[..n]).to_string();
+            log.lock().unwrap().push(text);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    (url, seen)
 }
 
 fn example(relative: &str) -> String {
@@ -137,8 +175,8 @@ fn check_reports_drift_and_missing_files() {
         .path()
         .join("ci-examples/bitbucket/monorepo.bitbucket-pipelines.yml");
     let edited = std::fs::read_to_string(&path).unwrap().replace(
-        "WORKING_DIRECTORY: packages/maths",
-        "WORKING_DIRECTORY: maths",
+        "CHUKS_WORKING_DIRECTORY: packages/maths",
+        "CHUKS_WORKING_DIRECTORY: maths",
     );
     std::fs::write(&path, edited).unwrap();
     std::fs::remove_file(dir.path().join(".github/workflows/publish.yml")).unwrap();
@@ -155,11 +193,159 @@ fn check_reports_drift_and_missing_files() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("WORKING_DIRECTORY: packages/maths"),
+        stderr.contains("CHUKS_WORKING_DIRECTORY: packages/maths"),
         "{stderr}"
     );
     assert!(
         stderr.contains("`.github/workflows/publish.yml` is missing"),
         "{stderr}"
     );
+}
+
+/// Whether this version's release recorded its commit, which the examples then pin.
+fn released() -> bool {
+    example("github/single-package.yml").contains(&format!(" # v{VERSION}\n"))
+}
+
+#[test]
+fn github_init_pins_the_action_by_the_commit_this_release_recorded_without_asking_github() {
+    if !released() {
+        let _ = writeln!(std::io::stderr(), "SKIP: v{VERSION} recorded no commit yet");
+        return;
+    }
+    let (url, seen) = fake_github("0123456789abcdef0123456789abcdef01234567\n");
+    let home = TempDir::new().unwrap();
+    let dir = TempDir::new().unwrap();
+    let output = common::chuks_ci(home.path())
+        .env("GITHUB_API_URL", &url)
+        .args(["init", "github", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let written =
+        std::fs::read_to_string(dir.path().join(".github/workflows/chuks-publish.yml")).unwrap();
+    assert_eq!(written, example("github/single-package.yml"));
+    assert!(seen.lock().unwrap().is_empty(), "GitHub was asked");
+}
+
+#[test]
+fn github_init_pins_the_action_by_the_commit_github_resolves_the_tag_to() {
+    if released() {
+        return;
+    }
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let (url, seen) = fake_github("0123456789abcdef0123456789abcdef01234567\n");
+    let home = TempDir::new().unwrap();
+    let dir = TempDir::new().unwrap();
+    let output = common::chuks_ci(home.path())
+        .env("GITHUB_API_URL", &url)
+        .args(["init", "github", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = outputs(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let written =
+        std::fs::read_to_string(dir.path().join(".github/workflows/chuks-publish.yml")).unwrap();
+    assert!(
+        written.contains(&format!("uses: chuks/publish-action@{sha} # v{VERSION}\n")),
+        "{written}"
+    );
+    assert_eq!(
+        written,
+        example("github/single-package.yml").replace(
+            &format!("chuks/publish-action@v{VERSION}"),
+            &format!("chuks/publish-action@{sha} # v{VERSION}")
+        )
+    );
+    assert!(
+        stderr.contains(&format!("pinned chuks/publish-action to commit {sha}")),
+        "{stderr}"
+    );
+    let requests = seen.lock().unwrap();
+    assert!(
+        requests[0].starts_with(&format!(
+            "GET /repos/chuks/publish-action/commits/v{VERSION} "
+        )),
+        "{requests:?}"
+    );
+    assert!(
+        requests[0]
+            .to_ascii_lowercase()
+            .contains("accept: application/vnd.github.sha"),
+        "{requests:?}"
+    );
+}
+
+#[test]
+fn github_init_offline_writes_the_tag_and_says_how_to_pin_it() {
+    if released() {
+        return;
+    }
+    let home = TempDir::new().unwrap();
+    let dir = TempDir::new().unwrap();
+    let output = chuks_ci(home.path())
+        .args(["init", "github", "--example", "prebuilt-binaries", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = outputs(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let written =
+        std::fs::read_to_string(dir.path().join(".github/workflows/chuks-publish.yml")).unwrap();
+    assert!(
+        written.contains(&format!("/.github/workflows/publish.yml@v{VERSION}\n")),
+        "{written}"
+    );
+    assert!(stderr.contains("not resolved to a commit"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "git ls-remote https://github.com/chuks/publish-action refs/tags/v{VERSION}"
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn github_init_ignores_an_answer_that_is_not_a_sha() {
+    if released() {
+        return;
+    }
+    let (url, _) = fake_github("<html>rate limited</html>");
+    let home = TempDir::new().unwrap();
+    let dir = TempDir::new().unwrap();
+    let output = common::chuks_ci(home.path())
+        .env("GITHUB_API_URL", &url)
+        .args(["init", "github", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = outputs(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let written =
+        std::fs::read_to_string(dir.path().join(".github/workflows/chuks-publish.yml")).unwrap();
+    assert_eq!(written, example("github/single-package.yml"));
+    assert!(stderr.contains("not a commit SHA"), "{stderr}");
+}
+
+#[test]
+fn bitbucket_init_says_where_the_archive_sums_are_when_this_build_has_none() {
+    let home = TempDir::new().unwrap();
+    let dir = TempDir::new().unwrap();
+    let output = chuks_ci(home.path())
+        .args(["init", "bitbucket", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = outputs(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let written = std::fs::read_to_string(dir.path().join("bitbucket-pipelines.yml")).unwrap();
+    // A build made before its release's sums existed pins none, and init says where they are.
+    if written.contains(") chuks_ci_expected=") {
+        assert!(!stderr.contains("CHUKS_CI_SHA256"), "{stderr}");
+    } else {
+        assert!(stderr.contains("CHUKS_CI_SHA256"), "{stderr}");
+        assert!(stderr.contains(&format!("`v{VERSION}` tag")), "{stderr}");
+    }
 }

@@ -75,8 +75,63 @@ fn release_assets() -> &'static (PathBuf, String) {
             format!("{sha256}  {}\n", archive_name()),
         )
         .unwrap();
+        write_chuks_cli_asset(&root);
         (root, sha256)
     })
+}
+
+/// A folder holding the stand-in for the official `chuks` CLI, to put on PATH.
+fn chuks_standin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("chuks-standin-bin");
+        std::fs::create_dir_all(&dir).unwrap();
+        let link = dir.join("chuks");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(repo_root().join("tests/fixtures/chuks"), &link).unwrap();
+        dir
+    })
+}
+
+/// PATH with the stand-in `chuks` first.
+fn path_with_standin() -> std::ffi::OsString {
+    let outer = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(
+        std::iter::once(chuks_standin_dir().to_path_buf()).chain(std::env::split_paths(&outer)),
+    )
+    .unwrap()
+}
+
+fn chuks_cli_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        _ => "amd64",
+    }
+}
+
+/// Where the official CLI's release asset for this machine lies under the release assets,
+/// laid out like its GitHub releases.
+fn chuks_cli_asset_path(root: &Path) -> PathBuf {
+    root.join(format!(
+        "chuks/download/v0.1.0/chuks-linux-{}.tar.gz",
+        chuks_cli_arch()
+    ))
+}
+
+/// Writes the official CLI's release asset, holding the stand-in as `chuks-linux-<arch>/chuks`.
+fn write_chuks_cli_asset(root: &Path) {
+    let arch = chuks_cli_arch();
+    let asset = chuks_cli_asset_path(root);
+    std::fs::create_dir_all(asset.parent().unwrap()).unwrap();
+    let file = std::fs::File::create(&asset).unwrap();
+    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    tar.append_path_with_name(
+        repo_root().join("tests/fixtures/chuks"),
+        format!("chuks-linux-{arch}/chuks"),
+    )
+    .unwrap();
+    tar.into_inner().unwrap().finish().unwrap();
 }
 
 fn sha256_file(path: &Path) -> String {
@@ -214,23 +269,58 @@ fn run_act(
     act: &Path,
     work: &Path,
     repo: &Path,
-    (registry, token): (&TestRegistry, &str),
-    assets: &str,
+    registry_and_token: (&TestRegistry, &str),
 ) -> Output {
-    isolated(act, &work.join("home"))
+    run_act_job(
+        act,
+        work,
+        repo,
+        registry_and_token,
+        ".github/workflows/chuks-publish.yml",
+        None,
+    )
+}
+
+/// act on the tag push event, running `job` (else every job) of `workflow`, with the action's
+/// copy in `work/action` standing in for `chuks/publish-action` at this release's tag.
+fn run_act_job(
+    act: &Path,
+    work: &Path,
+    repo: &Path,
+    (registry, token): (&TestRegistry, &str),
+    workflow: &str,
+    job: Option<&str>,
+) -> Output {
+    let mut command = isolated(act, &work.join("home"));
+    if let Some(job) = job {
+        command.args(["--job", job]);
+    }
+    command
         .current_dir(repo)
-        .args(["push", "--workflows", ".github/workflows/chuks-publish.yml"])
+        .args(["push", "--workflows", workflow])
         .args(["-P", "ubuntu-latest=-self-hosted"])
-        .arg("--local-repository")
-        .arg(format!(
-            "chuks/publish-action@v1={}",
+        .args(["-P", "ubuntu-22.04=-self-hosted"]);
+    // The action at every ref the workflow names: the tag, or the commit a release recorded.
+    let text = std::fs::read_to_string(repo.join(workflow)).unwrap();
+    let mut refs: Vec<&str> = text
+        .split("chuks/publish-action@")
+        .skip(1)
+        .filter_map(|rest| rest.split_whitespace().next())
+        .collect();
+    refs.push(concat!("v", env!("CARGO_PKG_VERSION")));
+    refs.sort();
+    refs.dedup();
+    for git_ref in refs {
+        command.arg("--local-repository").arg(format!(
+            "chuks/publish-action@{git_ref}={}",
             work.join("action").display()
-        ))
+        ));
+    }
+    command
         .arg("--eventpath")
         .arg(work.join("event.json"))
         .args(["--secret", &format!("CHUKS_TOKEN={}", token)])
         .args(["--env", &format!("CHUKS_REGISTRY_URL={}", registry.url())])
-        .args(["--env", &format!("CHUKS_CI_RELEASE_URL={assets}")])
         .output()
         .expect("act runs")
 }
@@ -253,26 +343,34 @@ fn github_action_publishes_under_act_and_refuses_a_tampered_checksum() {
     action_copy(&work.path().join("action"), sha256);
 
     let repo = PackageRepo::new("hello", "0.1.0");
-    let workflow =
+    let example =
         std::fs::read_to_string(repo_root().join("ci-examples/github/single-package.yml")).unwrap();
+    // The example as a user writes it, with the releases served from loopback and the upload
+    // handed to the official CLI (the stand-in, installed from its release asset and pinned).
+    let chuks_sha256 = sha256_file(&chuks_cli_asset_path(assets_dir));
+    let inputs = format!(
+        "          token: ${{{{ secrets.CHUKS_TOKEN }}}}\n\
+         \x20         chuks-ci-release-url: {url}\n\
+         \x20         chuks-release-url: {url}/chuks\n\
+         \x20         chuks-sha256: {chuks_sha256}\n\
+         \x20         uploader: chuks\n",
+        url = assets.url
+    );
+    let workflow = example.replace("          token: ${{ secrets.CHUKS_TOKEN }}\n", &inputs);
+    assert_ne!(workflow, example, "the example passes the token input");
     repo.write(".github/workflows/chuks-publish.yml", &workflow);
     repo.commit("add the publish workflow");
     repo.push();
     repo.tag("v0.1.0");
 
-    let output = run_act(
-        &act,
-        work.path(),
-        repo.path(),
-        (&registry, &token),
-        &assets.url,
-    );
+    let output = run_act(&act, work.path(), repo.path(), (&registry, &token));
     let log = text(&output);
     assert!(output.status.success(), "act failed:\n{log}");
     let record = registry
         .version("hello", "0.1.0")
         .unwrap_or_else(|| panic!("hello 0.1.0 is not on the registry:\n{log}"));
-    assert_eq!(record["git"]["tag"], "v0.1.0", "{record}");
+    // The official CLI's upload carries no git details; chuks-ci checked the tag before it.
+    assert!(record["git"]["tag"].is_null(), "{record}");
     let tarball_sha = record["sha256"].as_str().unwrap();
     for output in [
         "name=hello".to_string(),
@@ -294,23 +392,34 @@ fn github_action_publishes_under_act_and_refuses_a_tampered_checksum() {
             .any(|p| p.ends_with(&archive_name())),
         "the archive was not downloaded from the release URL"
     );
+    assert!(
+        log.contains("installed the chuks CLI v0.1.0"),
+        "the chuks CLI was not installed:\n{log}"
+    );
+    assert!(
+        log.contains("::set-output:: uploader=chuks"),
+        "the upload did not go through the official CLI:\n{log}"
+    );
 
     // The same run with a pinned sum that does not match the release asset must stop in the
     // install step, before chuks-ci runs (the tool cache holds the good binary by now).
     action_copy(&work.path().join("action"), &"0".repeat(64));
-    let output = run_act(
-        &act,
-        work.path(),
-        repo.path(),
-        (&registry, &token),
-        &assets.url,
-    );
+    let output = run_act(&act, work.path(), repo.path(), (&registry, &token));
     let log = text(&output);
     assert!(
         !output.status.success(),
         "a tampered checksum must fail:\n{log}"
     );
-    assert!(log.contains("checksum mismatch"), "{log}");
+    assert!(
+        log.contains("Failure - Main Install chuks-ci"),
+        "the install step did not fail:\n{log}"
+    );
+    // Under load act sometimes drops a failing step's last lines, so the message is checked when
+    // the log has it (the step scripts' messages are checked in the Bitbucket test).
+    assert!(
+        log.contains("checksum mismatch") || !log.contains("error: "),
+        "{log}"
+    );
     // act still lists the composite action's outputs, all empty.
     assert!(
         !log.lines()
@@ -324,6 +433,132 @@ fn github_action_publishes_under_act_and_refuses_a_tampered_checksum() {
     assert!(!log.contains("packed hello"), "chuks-ci ran:\n{log}");
 }
 
+/// The `with:` lines that point a workflow's action at the loopback releases and the stand-in
+/// CLI, replacing its `token:` line (`indent` spaces deep).
+fn loopback_inputs(indent: usize, assets_url: &str, assets_dir: &Path) -> String {
+    let pad = " ".repeat(indent);
+    let chuks_sha256 = sha256_file(&chuks_cli_asset_path(assets_dir));
+    [
+        "token: ${{ secrets.CHUKS_TOKEN }}".to_string(),
+        format!("chuks-ci-release-url: {assets_url}"),
+        format!("chuks-release-url: {assets_url}/chuks"),
+        format!("chuks-sha256: {chuks_sha256}"),
+        "uploader: chuks".to_string(),
+    ]
+    .iter()
+    .map(|line| format!("{pad}{line}\n"))
+    .collect()
+}
+
+#[test]
+fn migrated_ffmpeg_workflow_publishes_its_source_job_under_act() {
+    let Some(act) = require_tool("act") else {
+        return;
+    };
+    let (assets_dir, sha256) = release_assets();
+    let assets = FileServer::start(assets_dir.clone());
+    let (registry, token) = acme_registry();
+    let work = TempDir::new().unwrap();
+    std::fs::create_dir_all(work.path().join("home")).unwrap();
+    std::fs::write(
+        work.path().join("event.json"),
+        r#"{"ref":"refs/tags/v0.1.0"}"#,
+    )
+    .unwrap();
+    action_copy(&work.path().join("action"), sha256);
+
+    let after =
+        std::fs::read_to_string(repo_root().join("docs/migrating/ffmpeg-release.yml")).unwrap();
+    let token_line = "          token: ${{ secrets.CHUKS_TOKEN }}\n";
+    let workflow = after.replacen(token_line, &loopback_inputs(10, &assets.url, assets_dir), 1);
+    assert_ne!(workflow, after);
+    let repo = PackageRepo::new("@chuks/ffmpeg", "0.1.0");
+    repo.write(".github/workflows/release.yml", &workflow);
+    repo.commit("migrate the release workflow");
+    repo.push();
+    repo.tag("v0.1.0");
+
+    let output = run_act_job(
+        &act,
+        work.path(),
+        repo.path(),
+        (&registry, &token),
+        ".github/workflows/release.yml",
+        Some("publish-source"),
+    );
+    let log = text(&output);
+    assert!(output.status.success(), "act failed:\n{log}");
+    assert!(
+        registry.version("@chuks/ffmpeg", "0.1.0").is_some(),
+        "@chuks/ffmpeg 0.1.0 is not on the registry:\n{log}"
+    );
+    assert!(log.contains("::set-output:: uploader=chuks"), "{log}");
+    assert!(log.contains("::set-output:: result=published"), "{log}");
+    assert!(!log.contains(&token), "the token leaked into the log");
+}
+
+#[test]
+fn migrated_numpy_workflow_publishes_its_source_job_through_the_reusable_workflow_under_act() {
+    let Some(act) = require_tool("act") else {
+        return;
+    };
+    let (assets_dir, sha256) = release_assets();
+    let assets = FileServer::start(assets_dir.clone());
+    let (registry, token) = acme_registry();
+    let work = TempDir::new().unwrap();
+    std::fs::create_dir_all(work.path().join("home")).unwrap();
+    std::fs::write(
+        work.path().join("event.json"),
+        r#"{"ref":"refs/tags/v0.1.0","ref_type":"tag"}"#,
+    )
+    .unwrap();
+    let action = work.path().join("action");
+    action_copy(&action, sha256);
+    std::fs::create_dir_all(action.join(".github/workflows")).unwrap();
+    std::fs::copy(
+        repo_root().join(".github/workflows/publish.yml"),
+        action.join(".github/workflows/publish.yml"),
+    )
+    .unwrap();
+
+    // The caller passes the loopback releases on; the shim jobs need macOS and Windows runners,
+    // so only the source job runs here.
+    let after =
+        std::fs::read_to_string(repo_root().join("docs/migrating/numpy-release.yml")).unwrap();
+    let with = format!(
+        "      prebuilt: false\n{}",
+        loopback_inputs(6, &assets.url, assets_dir)
+            .lines()
+            .filter(|line| !line.contains("token:"))
+            .map(|line| format!("{line}\n"))
+            .collect::<String>()
+    );
+    let workflow = after.replacen("      prebuilt: true\n", &with, 1);
+    assert_ne!(workflow, after);
+    let repo = PackageRepo::new("@chuks/numpy", "0.1.0");
+    repo.write(".github/workflows/release.yml", &workflow);
+    repo.commit("migrate the release workflow");
+    repo.push();
+    repo.tag("v0.1.0");
+
+    let output = run_act_job(
+        &act,
+        work.path(),
+        repo.path(),
+        (&registry, &token),
+        ".github/workflows/release.yml",
+        None,
+    );
+    let log = text(&output);
+    assert!(output.status.success(), "act failed:\n{log}");
+    assert!(
+        registry.version("@chuks/numpy", "0.1.0").is_some(),
+        "@chuks/numpy 0.1.0 is not on the registry:\n{log}"
+    );
+    assert!(log.contains("::set-output:: uploader=chuks"), "{log}");
+    assert!(!log.contains(&token), "the token leaked into the log");
+}
+
 // ---------------------------------------------------------------------------------------------
 // GitLab: the single-package example under gitlab-ci-local's shell executor.
 
@@ -335,13 +570,14 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
     if require_tool("rsync").is_none() {
         return;
     }
-    let (assets_dir, _) = release_assets();
+    let (assets_dir, chuks_ci_sha256) = release_assets();
     let assets = FileServer::start(assets_dir.clone());
     let (registry, token) = acme_registry();
     let home = TempDir::new().unwrap();
 
     // The example includes the component from GitLab.com, which is out of reach here; the same
-    // component file is included locally instead, with the release URL pointed at loopback.
+    // component file is included locally instead, with the release URL pointed at loopback, the
+    // archive's sum pinned (no release pins it yet) and the stand-in `chuks` CLI on PATH.
     let example = std::fs::read_to_string(
         repo_root().join("ci-examples/gitlab/single-package.gitlab-ci.yml"),
     )
@@ -353,7 +589,9 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
     let pipeline = example.replace(
         component_line,
         &format!(
-            "  - local: templates/chuks-publish/template.yml\n    inputs:\n      release-url: {}",
+            "  - local: templates/chuks-publish/template.yml\n    inputs:\n      \
+             chuks-ci-release-url: {}\n      chuks-ci-sha256: {chuks_ci_sha256}\n      \
+             install-chuks: false\n      uploader: chuks",
             assets.url
         ),
     );
@@ -376,6 +614,7 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
 
     let run = |extra: &[String]| {
         isolated(&gcl, home.path())
+            .env("PATH", path_with_standin())
             .current_dir(repo.path())
             .args(["--force-shell-executor", "--no-color"])
             .args(["--variable", &format!("CHUKS_TOKEN={}", token)])
@@ -398,7 +637,10 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
     let record = registry
         .version("hello", "0.1.0")
         .unwrap_or_else(|| panic!("hello 0.1.0 is not on the registry:\n{log}"));
-    assert_eq!(record["git"]["tag"], "v0.1.0");
+    assert!(
+        record["git"]["tag"].is_null(),
+        "uploaded by chuks-ci, not the CLI: {record}"
+    );
     let dotenv = std::fs::read_to_string(
         repo.path()
             .join(".gitlab-ci-local/artifacts/chuks-publish/.gitlab-ci-reports/dotenv/chuks.env"),
@@ -410,6 +652,7 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
         "CHUKS_TAG=v0.1.0".to_string(),
         format!("CHUKS_SHA256={}", record["sha256"].as_str().unwrap()),
         "CHUKS_RESULT=published".to_string(),
+        "CHUKS_UPLOADER=chuks".to_string(),
     ] {
         assert!(
             dotenv.lines().any(|l| l == line),
@@ -426,6 +669,63 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
         !log.contains("chuks-publish starting"),
         "the job ran without a tag:\n{log}"
     );
+}
+
+#[test]
+fn gitlab_prebuilt_example_includes_the_component_twice_as_two_jobs() {
+    let Some(gcl) = require_tool("gitlab-ci-local") else {
+        return;
+    };
+    let home = TempDir::new().unwrap();
+    let example = std::fs::read_to_string(
+        repo_root().join("ci-examples/gitlab/prebuilt-binaries.gitlab-ci.yml"),
+    )
+    .unwrap();
+    let component = example
+        .lines()
+        .find(|line| line.trim_start().starts_with("- component:"))
+        .expect("the example includes the component");
+    let pipeline = example.replace(component, "  - local: templates/chuks-publish/template.yml");
+    assert_eq!(pipeline.matches("- local:").count(), 2, "{pipeline}");
+    let repo = PackageRepo::new("hello", "0.1.0");
+    repo.write(".gitlab-ci.yml", &pipeline);
+    repo.write(
+        "templates/chuks-publish/template.yml",
+        &std::fs::read_to_string(repo_root().join("templates/chuks-publish/template.yml")).unwrap(),
+    );
+    repo.commit("add the pipeline");
+    let output = isolated(&gcl, home.path())
+        .current_dir(repo.path())
+        .args(["--preview", "--variable", "CI_COMMIT_TAG=v0.1.0"])
+        .output()
+        .unwrap();
+    let preview = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "{}", text(&output));
+    // Each job's own lines, up to the next top-level key.
+    let job = |name: &str| -> String {
+        let header = format!("{name}:");
+        preview
+            .lines()
+            .skip_while(|line| *line != header)
+            .skip(1)
+            .take_while(|line| line.is_empty() || line.starts_with(' '))
+            .map(|line| format!("{line}\n"))
+            .collect()
+    };
+    let source = job("chuks-publish");
+    assert!(source.contains("CHUKS_IF_EXISTS: verify"), "{source}");
+    assert!(source.contains("CHUKS_PREBUILT_FILE: ''"), "{source}");
+    let prebuilt = job("chuks-publish-prebuilt");
+    for line in [
+        "resource_group: chuks-publish-prebuilt",
+        "CHUKS_IF_EXISTS: skip",
+        "CHUKS_PREBUILT_FILE: prebuilt/$SHIM_PLATFORM/libshim.so",
+        "CHUKS_PREBUILT_PLATFORM: $SHIM_PLATFORM",
+        "- job: chuks-publish\n",
+        "- job: shim\n",
+    ] {
+        assert!(prebuilt.contains(line), "`{line}` missing:\n{prebuilt}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -493,7 +793,7 @@ fn bitbucket_step_script_publishes_with_the_bitbucket_variables() {
     if require_tool("curl").is_none() {
         return;
     }
-    let (assets_dir, _) = release_assets();
+    let (assets_dir, chuks_ci_sha256) = release_assets();
     let assets = FileServer::start(assets_dir.clone());
     let (registry, token) = acme_registry();
     let home = TempDir::new().unwrap();
@@ -514,30 +814,70 @@ fn bitbucket_step_script_publishes_with_the_bitbucket_variables() {
     repo.push();
     repo.tag("v0.1.0");
 
-    // Bitbucket runs the step's commands in one shell, stopping at the first failure.
-    let mut command = isolated(&bash, home.path());
-    command.args(["-e", "-c", &script]);
-    command.env("CHUKS_CI_RELEASE_URL", &assets.url);
-    bitbucket_env(&mut command, &repo, (&registry, &token), "v0.1.0");
-    let output = command.output().unwrap();
+    // Bitbucket runs the step's commands in one shell, stopping at the first failure. The
+    // official CLI comes from its release asset on loopback.
+    let step = |extra: &[(&str, &str)]| {
+        let mut command = isolated(&bash, home.path());
+        command.args(["-e", "-c", &script]);
+        command.env("CHUKS_CI_RELEASE_URL", &assets.url);
+        command.env("CHUKS_CLI_RELEASE_URL", format!("{}/chuks", assets.url));
+        bitbucket_env(&mut command, &repo, (&registry, &token), "v0.1.0");
+        for (name, value) in extra {
+            command.env(name, value);
+        }
+        command.output().unwrap()
+    };
+
+    // Without CHUKS_CI_SHA256 the step checks the sum its release pinned, which is not this
+    // test build's; before any release it pins none. Either way a clear error, and no chuks-ci.
+    let output = step(&[]);
+    let log = text(&output);
+    assert!(!output.status.success(), "{log}");
+    if script.contains(") chuks_ci_expected=") {
+        assert!(log.contains("checksum mismatch for `chuks-ci-"), "{log}");
+    } else {
+        assert!(log.contains("no sha256 is pinned for `chuks-ci-"), "{log}");
+    }
+    assert!(log.contains("hint: "), "{log}");
+    assert!(!log.contains("packed hello"), "{log}");
+
+    // A chuks CLI release that does not exist: a clear error, not a bare curl failure.
+    let output = step(&[
+        ("CHUKS_CI_SHA256", chuks_ci_sha256),
+        ("CHUKS_USE_UPLOADER", "chuks"),
+        ("CHUKS_CLI_VERSION", "v9.9.9"),
+    ]);
+    let log = text(&output);
+    assert!(!output.status.success(), "{log}");
+    assert!(
+        log.contains("could not download the `chuks` CLI v9.9.9"),
+        "{log}"
+    );
+    assert!(log.contains("hint: check chuks-version"), "{log}");
+    assert!(!log.contains("packed hello"), "{log}");
+
+    let output = step(&[
+        ("CHUKS_CI_SHA256", chuks_ci_sha256),
+        ("CHUKS_USE_UPLOADER", "chuks"),
+    ]);
     let log = text(&output);
     assert!(output.status.success(), "the step script failed:\n{log}");
     let record = registry
         .version("hello", "0.1.0")
         .unwrap_or_else(|| panic!("hello 0.1.0 is not on the registry:\n{log}"));
-    assert_eq!(record["git"]["tag"], "v0.1.0");
-    assert_eq!(record["git"]["commit"], repo.head().as_str());
+    assert!(
+        record["git"]["tag"].is_null(),
+        "uploaded by chuks-ci, not the CLI: {record}"
+    );
     let dotenv = std::fs::read_to_string(repo.path().join("chuks.env")).unwrap();
     assert!(dotenv.contains("CHUKS_RESULT=published"), "{dotenv}");
     assert!(dotenv.contains("CHUKS_TAG=v0.1.0"), "{dotenv}");
+    assert!(dotenv.contains("CHUKS_UPLOADER=chuks"), "{dotenv}");
+
+    assert!(log.contains("installed the chuks CLI v0.1.0"), "{log}");
 
     // A checksum pinned with CHUKS_CI_SHA256 that the download does not match stops the step.
-    let mut command = isolated(&bash, home.path());
-    command.args(["-e", "-c", &script]);
-    command.env("CHUKS_CI_RELEASE_URL", &assets.url);
-    command.env("CHUKS_CI_SHA256", "0".repeat(64));
-    bitbucket_env(&mut command, &repo, (&registry, &token), "v0.1.0");
-    let output = command.output().unwrap();
+    let output = step(&[("CHUKS_CI_SHA256", &"0".repeat(64))]);
     let log = text(&output);
     assert!(!output.status.success(), "{log}");
     assert!(log.contains("checksum mismatch"), "{log}");
@@ -578,7 +918,9 @@ fn bitbucket_pipe_publishes_a_monorepo_package() {
     command
         .arg(repo_root().join("templates/bitbucket/pipe/pipe.sh"))
         .env("PATH", path)
-        .env("WORKING_DIRECTORY", "packages/strings");
+        .env("CHUKS_WORKING_DIRECTORY", "packages/strings")
+        // The pipe image's own `chuks` CLI download is covered by the step test.
+        .env("CHUKS_INSTALL_CLI", "false");
     bitbucket_env(
         &mut command,
         &repo,
@@ -594,5 +936,20 @@ fn bitbucket_pipe_publishes_a_monorepo_package() {
     assert_eq!(record["git"]["tag"], "@acme/strings@1.2.0");
     let dotenv = std::fs::read_to_string(repo.path().join("chuks.env")).unwrap();
     assert!(dotenv.contains("CHUKS_NAME=@acme/strings"), "{dotenv}");
+    // The keys chuks-ci writes are the outputs the integrations declare.
+    let mut written: Vec<String> = dotenv
+        .lines()
+        .filter_map(|line| line.split_once('=').map(|(key, _)| key.to_string()))
+        .collect();
+    let mut declared: Vec<String> = chuks_ci::pipelines::Options::load()
+        .outputs
+        .iter()
+        .map(|output| output.dotenv_key())
+        .collect();
+    written.sort();
+    declared.sort();
+    // `platform` is written for prebuilt binaries only.
+    declared.retain(|key| key != "CHUKS_PLATFORM");
+    assert_eq!(written, declared, "{dotenv}");
     assert!(dotenv.contains("CHUKS_RESULT=published"), "{dotenv}");
 }

@@ -7,7 +7,8 @@ use serde_json::json;
 
 use super::Exit;
 use crate::cli::InitArgs;
-use crate::pipelines::{self, Ci};
+use crate::github_tag;
+use crate::pipelines::{self, ActionPin, Ci};
 use crate::report::{Format, Problem, Reporter};
 
 pub fn run(args: &InitArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
@@ -41,7 +42,8 @@ fn write(args: &InitArgs, ci: Ci, reporter: &mut Reporter) -> anyhow::Result<Exi
         );
     }
     let example = args.example.into();
-    let text = pipelines::render(ci, example);
+    let (pin, pin_note) = action_pin(ci);
+    let text = pipelines::render_pinned(ci, example, &pin);
     write_file(&path, &text)?;
     match reporter.format {
         Format::Json => crate::report::print_json(&json!({
@@ -51,11 +53,24 @@ fn write(args: &InitArgs, ci: Ci, reporter: &mut Reporter) -> anyhow::Result<Exi
             "path": path,
             "secret": "CHUKS_TOKEN",
             "next": ci.secret_instructions(),
+            "action_pin": pin.commit,
+            "pin_note": pin_note,
             "release": "chuks-ci bump patch --push",
             "guard": "chuks-ci hook install",
         })),
         Format::Human => {
             crate::outln!("wrote {}", path.display());
+            if let Some(note) = &pin_note {
+                reporter.note(note);
+            }
+            if pipelines::misses_archive_sums(ci, example) {
+                reporter.note(format!(
+                    "this chuks-ci build pins no sha256 for its own release archives (they are summed after it is built): \
+                     copy ci-examples/bitbucket/single-package.bitbucket-pipelines.yml from the `{tag}` tag, which pins them, \
+                     or set the repository variable CHUKS_CI_SHA256 to the linux sum in that release's SHA256SUMS",
+                    tag = pipelines::release_tag()
+                ));
+            }
             crate::outln!("next: {}", ci.secret_instructions());
             crate::outln!(
                 "then release with `chuks-ci bump patch --push` (it bumps chuks.json, commits, tags, and pushes the branch and tag together)"
@@ -66,6 +81,53 @@ fn write(args: &InitArgs, ci: Ci, reporter: &mut Reporter) -> anyhow::Result<Exi
         }
     }
     Ok(Exit::Success)
+}
+
+/// How a GitHub pipeline references the action: by the commit this release recorded, else by
+/// the commit GitHub says the tag points at, else by the tag, with a note saying how to pin it.
+fn action_pin(ci: Ci) -> (ActionPin, Option<String>) {
+    let pin = ActionPin::committed();
+    if ci != Ci::Github || pin.commit.is_some() {
+        return (pin, None);
+    }
+    let resolved = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| err.to_string())
+        .and_then(|runtime| {
+            runtime
+                .block_on(github_tag::resolve(
+                    &github_tag::api_url(),
+                    pipelines::ACTION_REPOSITORY,
+                    &pin.tag,
+                ))
+                .map_err(|err| err.to_string())
+        });
+    match resolved {
+        Ok(commit) => {
+            let note = format!(
+                "pinned {} to commit {commit} (tag `{}`)",
+                pipelines::ACTION_REPOSITORY,
+                pin.tag
+            );
+            (
+                ActionPin {
+                    commit: Some(commit),
+                    ..pin
+                },
+                Some(note),
+            )
+        }
+        Err(reason) => {
+            let note = format!(
+                "`{tag}` not resolved to a commit: {reason}; the workflow names the tag. To pin it by commit, run \
+                 `git ls-remote https://github.com/{repo} refs/tags/{tag}` and replace `@{tag}` with `@<sha> # {tag}`",
+                tag = pin.tag,
+                repo = pipelines::ACTION_REPOSITORY,
+            );
+            (pin, Some(note))
+        }
+    }
 }
 
 fn check(root: &Path, reporter: &mut Reporter) -> anyhow::Result<Exit> {

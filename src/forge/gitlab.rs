@@ -39,6 +39,11 @@ impl GitlabTarget {
             .unwrap_or_else(|| format!("project {}", self.project_id))
     }
 
+    /// Whether the API is asked with `CI_JOB_TOKEN` rather than `GITLAB_TOKEN`.
+    pub fn uses_job_token(&self) -> bool {
+        matches!(self.token, GitlabToken::Job(_))
+    }
+
     fn auth_fix(&self) -> String {
         match self.token {
             GitlabToken::Job(_) => format!(

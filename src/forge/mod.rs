@@ -115,6 +115,15 @@ pub async fn confirm(
                     forge.name()
                 ))
             }
+            // Some GitLab instances refuse the job token on the tags API: under `auto`, a notice
+            // (under `required`, the error's hint says to set `GITLAB_TOKEN`).
+            Err(ForgeError::AuthRefused { status, .. })
+                if mode == ConfirmMode::Auto && forge.uses_job_token() =>
+            {
+                skipped(format!(
+                    "tag `{tag}` not confirmed on GitLab: it refused `CI_JOB_TOKEN` on the tags API (HTTP {status}); to confirm it, set `GITLAB_TOKEN` (a masked CI/CD variable) to an access token with the `read_api` scope"
+                ))
+            }
             result => result.map(ConfirmOutcome::Confirmed),
         },
         (
@@ -154,6 +163,11 @@ impl Forge {
             Forge::Gitlab(_) => gitlab::NAME,
             Forge::Bitbucket(_) => bitbucket::NAME,
         }
+    }
+
+    /// Whether the forge is asked with GitLab's `CI_JOB_TOKEN`, which some instances refuse.
+    fn uses_job_token(&self) -> bool {
+        matches!(self, Forge::Gitlab(target) if target.uses_job_token())
     }
 
     /// The repository as the forge names it, for messages.
