@@ -2,6 +2,8 @@
 //! each forge's documented tag endpoints.
 #![allow(clippy::unwrap_used)] // Tests fail loudly on the first surprise.
 
+mod common;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,6 +19,8 @@ use chuks_ci::forge::{
 use chuks_ci::retry::RetryPolicy;
 use secrecy::SecretString;
 use serde_json::{Value, json};
+
+use common::assert_contains;
 
 const COMMIT: &str = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d";
 const OTHER_COMMIT: &str = "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c";
@@ -292,7 +296,7 @@ fn failure(result: Result<ConfirmOutcome, ForgeError>, exit: Exit) -> String {
     assert_no_canary(&shown);
     assert_no_canary(&format!("{err:?}"));
     assert_eq!(classify(&anyhow::Error::from(err)), exit, "{shown}");
-    assert!(shown.contains("\nhint: "), "no hint in: {shown}");
+    assert_contains(&shown, "\nhint: ");
     shown
 }
 
@@ -419,9 +423,9 @@ async fn missing_tag(kind: Kind) {
     let fake = FakeForge::start().await;
     let outcome = confirm_in(kind.env(&fake), ConfirmMode::Required, TAG).await;
     let shown = failure(outcome, Exit::CheckFailed);
-    assert!(shown.contains(kind.name()), "{shown}");
-    assert!(shown.contains("chuks/numpy"), "{shown}");
-    assert!(shown.contains("`git push origin v1.2.0`"), "{shown}");
+    assert_contains(&shown, kind.name());
+    assert_contains(&shown, "chuks/numpy");
+    assert_contains(&shown, "`git push origin v1.2.0`");
     // A missing tag is an answer, not an outage: asked once.
     assert_eq!(fake.paths_seen(), [kind.tag_path(TAG)]);
 }
@@ -439,7 +443,7 @@ async fn tag_at_another_commit(kind: Kind) {
         message.contains(COMMIT) && message.contains(OTHER_COMMIT),
         "{shown}"
     );
-    assert!(hint.contains("git tag -f v1.2.0"), "{shown}");
+    assert_contains(hint, "git tag -f v1.2.0");
 }
 
 async fn refused_token(kind: Kind) {
@@ -453,7 +457,7 @@ async fn refused_token(kind: Kind) {
         Kind::Gitlab => "GITLAB_TOKEN",
         _ => kind.token_variable(),
     };
-    assert!(hint.contains(variable), "{shown}");
+    assert_contains(hint, variable);
     assert_eq!(fake.paths_seen().len(), 1, "a refusal is not retried");
     assert_token_sent(kind, &fake);
 }
@@ -474,8 +478,8 @@ async fn outage_that_lasts(kind: Kind) {
     fake.answer(&kind.tag_path(TAG), [status(502)]);
     let outcome = confirm_in(kind.env(&fake), ConfirmMode::Required, TAG).await;
     let shown = failure(outcome, Exit::Unavailable);
-    assert!(shown.contains("a re-run is safe"), "{shown}");
-    assert!(shown.contains("HTTP 502"), "{shown}");
+    assert_contains(&shown, "a re-run is safe");
+    assert_contains(&shown, "HTTP 502");
     assert_eq!(fake.paths_seen().len(), 3, "one attempt and two retries");
 }
 
@@ -492,8 +496,8 @@ async fn unreachable_forge(kind: Kind) {
     }
     let outcome = confirm_in(env, ConfirmMode::Required, TAG).await;
     let shown = failure(outcome, Exit::Unavailable);
-    assert!(shown.contains("connection failed"), "{shown}");
-    assert!(shown.contains("after 3 attempts"), "{shown}");
+    assert_contains(&shown, "connection failed");
+    assert_contains(&shown, "after 3 attempts");
 }
 
 async fn tls_failure_is_not_retried(kind: Kind) {
@@ -506,8 +510,8 @@ async fn tls_failure_is_not_retried(kind: Kind) {
     }
     let outcome = confirm_in(env, ConfirmMode::Required, TAG).await;
     let shown = failure(outcome, Exit::Unavailable);
-    assert!(shown.contains("TLS failed with"), "{shown}");
-    assert!(shown.contains("TLS errors are not retried"), "{shown}");
+    assert_contains(&shown, "TLS failed with");
+    assert_contains(&shown, "TLS errors are not retried");
 }
 
 async fn no_credentials_under_auto(kind: Kind) {
@@ -517,13 +521,13 @@ async fn no_credentials_under_auto(kind: Kind) {
     let ConfirmOutcome::Skipped { notice } = outcome else {
         panic!("expected a skip, got {outcome:?}");
     };
-    assert!(notice.contains(kind.name()), "{notice}");
-    assert!(notice.contains("to confirm it"), "{notice}");
+    assert_contains(&notice, kind.name());
+    assert_contains(&notice, "to confirm it");
     let how = match kind {
         Kind::Gitlab => "GITLAB_TOKEN",
         _ => kind.token_variable(),
     };
-    assert!(notice.contains(how), "{notice}");
+    assert_contains(&notice, how);
     assert!(fake.paths_seen().is_empty());
 }
 
@@ -534,8 +538,8 @@ async fn no_credentials_under_required(kind: Kind) {
         confirm_in(env, ConfirmMode::Required, TAG).await,
         Exit::Usage,
     );
-    assert!(shown.contains("required"), "{shown}");
-    assert!(shown.contains(kind.name()), "{shown}");
+    assert_contains(&shown, "required");
+    assert_contains(&shown, kind.name());
     assert!(fake.paths_seen().is_empty());
 }
 
@@ -587,7 +591,7 @@ async fn github_token_flag_wins_over_the_variable() {
     );
     let outcome = confirm(ConfirmMode::Required, &detection, TAG, &policy()).await;
     let shown = failure(outcome, Exit::Auth);
-    assert!(shown.contains("`--github-token`"), "{shown}");
+    assert_contains(&shown, "`--github-token`");
     assert_eq!(
         fake.header_seen("authorization"),
         [Some(format!("Bearer {CANARY}-flag"))]
@@ -616,7 +620,7 @@ async fn github_tag_of_a_tree_is_not_a_commit() {
     fake.answer(&Kind::Github.tag_path(TAG), [ok(reference)]);
     let outcome = confirm_in(Kind::Github.env(&fake), ConfirmMode::Required, TAG).await;
     let shown = failure(outcome, Exit::CheckFailed);
-    assert!(shown.contains("tree"), "{shown}");
+    assert_contains(&shown, "tree");
 }
 
 #[tokio::test]
@@ -696,7 +700,7 @@ async fn gitlab_refused_job_token_is_a_notice_under_auto_and_names_gitlab_token_
             Exit::Auth,
         );
         let (_, hint) = shown.split_once("\nhint: ").unwrap();
-        assert!(hint.contains("set `GITLAB_TOKEN`"), "{shown}");
+        assert_contains(hint, "set `GITLAB_TOKEN`");
     }
 }
 
@@ -733,7 +737,7 @@ async fn outside_ci_auto_skips_and_required_fails() {
     let ConfirmOutcome::Skipped { notice } = outcome else {
         panic!("expected a skip, got {outcome:?}");
     };
-    assert!(notice.contains("not running on"), "{notice}");
+    assert_contains(&notice, "not running on");
     failure(
         confirm_in(Vec::new(), ConfirmMode::Required, TAG).await,
         Exit::Usage,
@@ -792,7 +796,7 @@ fn a_token_with_stray_characters_is_not_used() {
     let ForgeDetection::NoCredentials { missing, .. } = detection else {
         panic!("expected no credentials, got {detection:?}");
     };
-    assert!(missing.contains("`GITHUB_TOKEN`"), "{missing}");
+    assert_contains(&missing, "`GITHUB_TOKEN`");
 }
 
 #[tokio::test]
@@ -815,7 +819,7 @@ async fn plain_http_to_a_remote_forge_is_skipped_under_auto_and_refused_when_req
     }
     match confirm_in(env.clone(), ConfirmMode::Auto, TAG).await {
         Ok(ConfirmOutcome::Skipped { notice }) => {
-            assert!(notice.contains("over plain http"), "{notice}");
+            assert_contains(&notice, "over plain http");
             assert_no_canary(&notice);
         }
         other => panic!("expected a skip under auto: {other:?}"),
@@ -824,7 +828,7 @@ async fn plain_http_to_a_remote_forge_is_skipped_under_auto_and_refused_when_req
         confirm_in(env, ConfirmMode::Required, TAG).await,
         Exit::Usage,
     );
-    assert!(shown.contains("over plain http"), "{shown}");
+    assert_contains(&shown, "over plain http");
     assert!(
         fake.paths_seen().is_empty(),
         "nothing may be sent over plain http"

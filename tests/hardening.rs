@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::assert_contains;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -61,7 +63,7 @@ fn tokens_given_where_arguments_are_not_expected_are_masked() {
         );
         // Otherwise clap's own message: the usage line and its pointer to `--help`.
         assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
-        assert!(stderr.contains("try '--help'"), "{args:?}: {stderr}");
+        assert_contains(&stderr, "try '--help'");
     }
 }
 
@@ -81,10 +83,7 @@ fn help_and_version_keep_clap_s_exit_code_and_text() {
     );
     let (code, _, stderr) = run(&repo, &[]);
     assert_eq!(code, Some(2));
-    assert!(
-        stderr.contains("Usage: chuks-ci [OPTIONS] <COMMAND>"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "Usage: chuks-ci [OPTIONS] <COMMAND>");
 }
 
 #[test]
@@ -119,7 +118,7 @@ fn tokens_echoed_by_later_errors_are_masked() {
         assert_ne!(output.status.code(), Some(0), "{args:?}");
         let all = format!("{stdout}{stderr}");
         assert!(!all.contains(&CANARY[9..]), "{args:?} leaked: {all}");
-        assert!(all.contains("chuks_pk_****"), "{args:?}: {all}");
+        assert_contains(&all, "chuks_pk_****");
     }
 }
 
@@ -144,7 +143,7 @@ fn registry_url_query_values_and_fragments_are_masked() {
         for secret in ["querysecret", "fragsecret", "pwsecret"] {
             assert!(!all.contains(secret), "{url} leaked {secret}: {all}");
         }
-        assert!(all.contains("token=****"), "{url}: {all}");
+        assert_contains(&all, "token=****");
     }
 }
 
@@ -245,9 +244,9 @@ fn a_manifest_that_is_not_a_regular_file_is_refused_without_reading_it() {
             args.extend(["--manifest", manifest]);
             let (code, _, stderr) = run(&repo, &args);
             assert_eq!(code, Some(2), "{args:?}: {stderr}");
-            assert!(
-                stderr.contains(&format!("`{manifest}` is {what}, not a regular file")),
-                "{args:?}: {stderr}"
+            assert_contains(
+                &stderr,
+                &format!("`{manifest}` is {what}, not a regular file"),
             );
         }
     }
@@ -264,10 +263,7 @@ fn an_oversized_manifest_is_refused() {
     );
     let (code, _, stderr) = run(&repo, &["verify-tag", "--manifest", "big.json"]);
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(
-        stderr.contains("`big.json` is larger than 1048576 bytes"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "`big.json` is larger than 1048576 bytes");
 }
 
 #[test]
@@ -282,11 +278,11 @@ fn invalid_utf8_in_the_manifest_is_refused_at_its_byte() {
     for args in [&["verify-tag"][..], &["publish", "--dry-run"]] {
         let (code, _, stderr) = run(&repo, args);
         assert_eq!(code, Some(2), "{args:?}: {stderr}");
-        assert!(
-            stderr.contains("is not valid UTF-8: byte 0xE9 at line 3, column 22"),
-            "{args:?}: {stderr}"
+        assert_contains(
+            &stderr,
+            "is not valid UTF-8: byte 0xE9 at line 3, column 22",
         );
-        assert!(stderr.contains("chuks.json:3:22"), "{args:?}: {stderr}");
+        assert_contains(&stderr, "chuks.json:3:22");
     }
 }
 
@@ -308,7 +304,7 @@ fn token_stdin_reads_a_bounded_amount() {
         .unwrap();
     let (stdout, stderr) = outputs(&output);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("more than 4096 bytes"), "{stderr}");
+    assert_contains(&stderr, "more than 4096 bytes");
     assert!(!format!("{stdout}{stderr}").contains(&CANARY[9..]));
 }
 
@@ -324,10 +320,7 @@ fn zero_timeouts_are_usage_errors() {
             .unwrap();
         let (_, stderr) = outputs(&output);
         assert_eq!(output.status.code(), Some(2), "{flag}: {stderr}");
-        assert!(
-            stderr.contains(&format!("invalid value '0' for '{flag} <SECS>'")),
-            "{flag}: {stderr}"
-        );
+        assert_contains(&stderr, &format!("invalid value '0' for '{flag} <SECS>'"));
     }
 }
 
@@ -339,7 +332,7 @@ fn a_symlink_loop_is_named_as_a_loop() {
     std::os::unix::fs::symlink("loop-a", repo.path().join("loop-b")).unwrap();
     let (code, _, stderr) = run(&repo, &["pack", "--list"]);
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(stderr.contains("(a symlink loop)"), "{stderr}");
+    assert_contains(&stderr, "(a symlink loop)");
     assert!(!stderr.contains("does not exist"), "{stderr}");
 }
 
@@ -350,10 +343,10 @@ fn an_empty_tag_prefix_suggests_a_tag_that_would_match() {
     repo.tag("nightly");
     let (code, _, stderr) = run(&repo, &["verify-tag", "--tag-prefix", ""]);
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(stderr.contains("hint: tag HEAD as `1.2.0`"), "{stderr}");
+    assert_contains(&stderr, "hint: tag HEAD as `1.2.0`");
 
     let untagged = PackageRepo::new("demo", "1.2.0");
     let (code, _, stderr) = run(&untagged, &["verify-tag", "--tag-prefix", ""]);
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("`git tag 1.2.0`"), "{stderr}");
+    assert_contains(&stderr, "`git tag 1.2.0`");
 }

@@ -1,6 +1,8 @@
 //! `chuks-ci pack` end to end: the real binary on package folders in temporary directories.
 #![allow(clippy::unwrap_used)] // Tests fail loudly on the first surprise.
 
+mod common;
+
 use std::fs;
 use std::io::Read;
 use std::path::Path;
@@ -10,6 +12,8 @@ use assert_cmd::Command;
 use flate2::read::GzDecoder;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
+
+use common::assert_contains;
 
 const MANIFEST: &str = r#"{ "name": "@chuks/numpy", "version": "1.2.0" }"#;
 
@@ -242,7 +246,7 @@ fn every_leak_is_reported_masked() {
     assert!(!stdout.contains(CANARY) && !text(&json.stderr).contains(CANARY));
     let result: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let message = result["problems"][0]["message"].as_str().unwrap();
-    assert!(message.contains("`src/config.chuks` line 2"), "{message}");
+    assert_contains(message, "`src/config.chuks` line 2");
 }
 
 #[test]
@@ -267,10 +271,7 @@ fn allow_file_overrides_the_guard_for_that_file_only() {
     let refused = chuks_ci(dir.path(), &args);
     assert_eq!(refused.status.code(), Some(1));
     let stderr = text(&refused.stderr);
-    assert!(
-        stderr.contains("refused 1 file:\n  - `secret.pem`"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "refused 1 file:\n  - `secret.pem`");
 
     let allowed = chuks_ci(
         dir.path(),
