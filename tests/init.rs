@@ -10,6 +10,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use common::assert_contains;
 use common::outputs;
 use tempfile::TempDir;
 
@@ -69,13 +70,10 @@ fn github_init_writes_the_single_package_example_and_names_the_secret() {
     let written =
         std::fs::read_to_string(dir.path().join(".github/workflows/chuks-publish.yml")).unwrap();
     assert_eq!(written, example("github/single-package.yml"));
-    assert!(stdout.contains("CHUKS_TOKEN"), "{stdout}");
-    assert!(stdout.contains("`chuks-ci hook install`"), "{stdout}");
-    assert!(stdout.contains("`chuks-ci bump patch --push`"), "{stdout}");
-    assert!(
-        stdout.contains("Settings → Secrets and variables → Actions"),
-        "{stdout}"
-    );
+    assert_contains(&stdout, "CHUKS_TOKEN");
+    assert_contains(&stdout, "`chuks-ci hook install`");
+    assert_contains(&stdout, "`chuks-ci bump patch --push`");
+    assert_contains(&stdout, "Settings → Secrets and variables → Actions");
 }
 
 #[test]
@@ -110,7 +108,7 @@ fn every_platform_and_example_lands_where_the_platform_reads_it() {
                 .unwrap();
             let (stdout, stderr) = outputs(&output);
             assert!(output.status.success(), "{platform} {name}: {stderr}");
-            assert!(stdout.contains(secret_place), "{platform}: {stdout}");
+            assert_contains(&stdout, secret_place);
             let written = std::fs::read_to_string(dir.path().join(target)).unwrap();
             assert_eq!(written, example(&format!("{platform}/{name}{suffix}")));
         }
@@ -129,8 +127,8 @@ fn init_refuses_to_overwrite_without_force() {
         .unwrap();
     let (_, stderr) = outputs(&output);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("already exists"), "{stderr}");
-    assert!(stderr.contains("hint: pass `--force`"), "{stderr}");
+    assert_contains(&stderr, "already exists");
+    assert_contains(&stderr, "hint: pass `--force`");
     assert_eq!(
         std::fs::read_to_string(dir.path().join(".gitlab-ci.yml")).unwrap(),
         "# mine\n"
@@ -188,18 +186,12 @@ fn check_reports_drift_and_missing_files() {
         .unwrap();
     let (_, stderr) = outputs(&output);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("`ci-examples/bitbucket/monorepo.bitbucket-pipelines.yml` differs"),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "`ci-examples/bitbucket/monorepo.bitbucket-pipelines.yml` differs",
     );
-    assert!(
-        stderr.contains("CHUKS_WORKING_DIRECTORY: packages/maths"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("`.github/workflows/publish.yml` is missing"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "CHUKS_WORKING_DIRECTORY: packages/maths");
+    assert_contains(&stderr, "`.github/workflows/publish.yml` is missing");
 }
 
 /// Whether this version's release recorded its commit, which the examples then pin.
@@ -248,9 +240,9 @@ fn github_init_pins_the_action_by_the_commit_github_resolves_the_tag_to() {
     assert!(output.status.success(), "{stdout}{stderr}");
     let written =
         std::fs::read_to_string(dir.path().join(".github/workflows/chuks-publish.yml")).unwrap();
-    assert!(
-        written.contains(&format!("uses: chuks/publish-action@{sha} # v{VERSION}\n")),
-        "{written}"
+    assert_contains(
+        &written,
+        &format!("uses: chuks/publish-action@{sha} # v{VERSION}\n"),
     );
     assert_eq!(
         written,
@@ -259,9 +251,9 @@ fn github_init_pins_the_action_by_the_commit_github_resolves_the_tag_to() {
             &format!("chuks/publish-action@{sha} # v{VERSION}")
         )
     );
-    assert!(
-        stderr.contains(&format!("pinned chuks/publish-action to commit {sha}")),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        &format!("pinned chuks/publish-action to commit {sha}"),
     );
     let requests = seen.lock().unwrap();
     assert!(
@@ -294,16 +286,14 @@ fn github_init_offline_writes_the_tag_and_says_how_to_pin_it() {
     assert!(output.status.success(), "{stdout}{stderr}");
     let written =
         std::fs::read_to_string(dir.path().join(".github/workflows/chuks-publish.yml")).unwrap();
-    assert!(
-        written.contains(&format!("/.github/workflows/publish.yml@v{VERSION}\n")),
-        "{written}"
+    assert_contains(
+        &written,
+        &format!("/.github/workflows/publish.yml@v{VERSION}\n"),
     );
-    assert!(stderr.contains("not resolved to a commit"), "{stderr}");
-    assert!(
-        stderr.contains(&format!(
-            "git ls-remote https://github.com/chuks/publish-action refs/tags/v{VERSION}"
-        )),
-        "{stderr}"
+    assert_contains(&stderr, "not resolved to a commit");
+    assert_contains(
+        &stderr,
+        &format!("git ls-remote https://github.com/chuks/publish-action refs/tags/v{VERSION}"),
     );
 }
 
@@ -326,7 +316,7 @@ fn github_init_ignores_an_answer_that_is_not_a_sha() {
     let written =
         std::fs::read_to_string(dir.path().join(".github/workflows/chuks-publish.yml")).unwrap();
     assert_eq!(written, example("github/single-package.yml"));
-    assert!(stderr.contains("not a commit SHA"), "{stderr}");
+    assert_contains(&stderr, "not a commit SHA");
 }
 
 #[test]
@@ -345,7 +335,7 @@ fn bitbucket_init_says_where_the_archive_sums_are_when_this_build_has_none() {
     if written.contains(") chuks_ci_expected=") {
         assert!(!stderr.contains("CHUKS_CI_SHA256"), "{stderr}");
     } else {
-        assert!(stderr.contains("CHUKS_CI_SHA256"), "{stderr}");
-        assert!(stderr.contains(&format!("`v{VERSION}` tag")), "{stderr}");
+        assert_contains(&stderr, "CHUKS_CI_SHA256");
+        assert_contains(&stderr, &format!("`v{VERSION}` tag"));
     }
 }

@@ -16,6 +16,7 @@ use std::process::{Command, Output};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use chuks_ci::token::Scope;
+use common::assert_contains;
 use common::registry::TestRegistry;
 use common::{PackageRepo, git_in, manifest_json};
 use sha2::{Digest, Sha256};
@@ -379,10 +380,7 @@ fn github_action_publishes_under_act_and_refuses_a_tampered_checksum() {
         format!("sha256={tarball_sha}"),
         "result=published".to_string(),
     ] {
-        assert!(
-            log.contains(&format!("::set-output:: {output}")),
-            "step output `{output}` not set:\n{log}"
-        );
+        assert_contains(&log, &format!("::set-output:: {output}"));
     }
     assert!(!log.contains(&token), "the token leaked into the log");
     assert!(
@@ -392,14 +390,8 @@ fn github_action_publishes_under_act_and_refuses_a_tampered_checksum() {
             .any(|p| p.ends_with(&archive_name())),
         "the archive was not downloaded from the release URL"
     );
-    assert!(
-        log.contains("installed the chuks CLI v0.1.0"),
-        "the chuks CLI was not installed:\n{log}"
-    );
-    assert!(
-        log.contains("::set-output:: uploader=chuks"),
-        "the upload did not go through the official CLI:\n{log}"
-    );
+    assert_contains(&log, "installed the chuks CLI v0.1.0");
+    assert_contains(&log, "::set-output:: uploader=chuks");
 
     // The same run with a pinned sum that does not match the release asset must stop in the
     // install step, before chuks-ci runs (the tool cache holds the good binary by now).
@@ -410,10 +402,7 @@ fn github_action_publishes_under_act_and_refuses_a_tampered_checksum() {
         !output.status.success(),
         "a tampered checksum must fail:\n{log}"
     );
-    assert!(
-        log.contains("Failure - Main Install chuks-ci"),
-        "the install step did not fail:\n{log}"
-    );
+    assert_contains(&log, "Failure - Main Install chuks-ci");
     // Under load act sometimes drops a failing step's last lines, so the message is checked when
     // the log has it (the step scripts' messages are checked in the Bitbucket test).
     assert!(
@@ -492,8 +481,8 @@ fn migrated_ffmpeg_workflow_publishes_its_source_job_under_act() {
         registry.version("@chuks/ffmpeg", "0.1.0").is_some(),
         "@chuks/ffmpeg 0.1.0 is not on the registry:\n{log}"
     );
-    assert!(log.contains("::set-output:: uploader=chuks"), "{log}");
-    assert!(log.contains("::set-output:: result=published"), "{log}");
+    assert_contains(&log, "::set-output:: uploader=chuks");
+    assert_contains(&log, "::set-output:: result=published");
     assert!(!log.contains(&token), "the token leaked into the log");
 }
 
@@ -555,7 +544,7 @@ fn migrated_numpy_workflow_publishes_its_source_job_through_the_reusable_workflo
         registry.version("@chuks/numpy", "0.1.0").is_some(),
         "@chuks/numpy 0.1.0 is not on the registry:\n{log}"
     );
-    assert!(log.contains("::set-output:: uploader=chuks"), "{log}");
+    assert_contains(&log, "::set-output:: uploader=chuks");
     assert!(!log.contains(&token), "the token leaked into the log");
 }
 
@@ -713,8 +702,8 @@ fn gitlab_prebuilt_example_includes_the_component_twice_as_two_jobs() {
             .collect()
     };
     let source = job("chuks-publish");
-    assert!(source.contains("CHUKS_IF_EXISTS: verify"), "{source}");
-    assert!(source.contains("CHUKS_PREBUILT_FILE: ''"), "{source}");
+    assert_contains(&source, "CHUKS_IF_EXISTS: verify");
+    assert_contains(&source, "CHUKS_PREBUILT_FILE: ''");
     let prebuilt = job("chuks-publish-prebuilt");
     for line in [
         "resource_group: chuks-publish-prebuilt",
@@ -724,7 +713,7 @@ fn gitlab_prebuilt_example_includes_the_component_twice_as_two_jobs() {
         "- job: chuks-publish\n",
         "- job: shim\n",
     ] {
-        assert!(prebuilt.contains(line), "`{line}` missing:\n{prebuilt}");
+        assert_contains(&prebuilt, line);
     }
 }
 
@@ -802,10 +791,7 @@ fn bitbucket_step_script_publishes_with_the_bitbucket_variables() {
     )
     .unwrap();
     let script = bitbucket_step_script(&example);
-    assert!(
-        script.contains("chuks-ci \"$@\""),
-        "unexpected script:\n{script}"
-    );
+    assert_contains(&script, "chuks-ci \"$@\"");
 
     let repo = PackageRepo::new("hello", "0.1.0");
     repo.write("bitbucket-pipelines.yml", &example);
@@ -834,11 +820,11 @@ fn bitbucket_step_script_publishes_with_the_bitbucket_variables() {
     let log = text(&output);
     assert!(!output.status.success(), "{log}");
     if script.contains(") chuks_ci_expected=") {
-        assert!(log.contains("checksum mismatch for `chuks-ci-"), "{log}");
+        assert_contains(&log, "checksum mismatch for `chuks-ci-");
     } else {
-        assert!(log.contains("no sha256 is pinned for `chuks-ci-"), "{log}");
+        assert_contains(&log, "no sha256 is pinned for `chuks-ci-");
     }
-    assert!(log.contains("hint: "), "{log}");
+    assert_contains(&log, "hint: ");
     assert!(!log.contains("packed hello"), "{log}");
 
     // A chuks CLI release that does not exist: a clear error, not a bare curl failure.
@@ -849,11 +835,8 @@ fn bitbucket_step_script_publishes_with_the_bitbucket_variables() {
     ]);
     let log = text(&output);
     assert!(!output.status.success(), "{log}");
-    assert!(
-        log.contains("could not download the `chuks` CLI v9.9.9"),
-        "{log}"
-    );
-    assert!(log.contains("hint: check chuks-version"), "{log}");
+    assert_contains(&log, "could not download the `chuks` CLI v9.9.9");
+    assert_contains(&log, "hint: check chuks-version");
     assert!(!log.contains("packed hello"), "{log}");
 
     let output = step(&[
@@ -870,17 +853,17 @@ fn bitbucket_step_script_publishes_with_the_bitbucket_variables() {
         "uploaded by chuks-ci, not the CLI: {record}"
     );
     let dotenv = std::fs::read_to_string(repo.path().join("chuks.env")).unwrap();
-    assert!(dotenv.contains("CHUKS_RESULT=published"), "{dotenv}");
-    assert!(dotenv.contains("CHUKS_TAG=v0.1.0"), "{dotenv}");
-    assert!(dotenv.contains("CHUKS_UPLOADER=chuks"), "{dotenv}");
+    assert_contains(&dotenv, "CHUKS_RESULT=published");
+    assert_contains(&dotenv, "CHUKS_TAG=v0.1.0");
+    assert_contains(&dotenv, "CHUKS_UPLOADER=chuks");
 
-    assert!(log.contains("installed the chuks CLI v0.1.0"), "{log}");
+    assert_contains(&log, "installed the chuks CLI v0.1.0");
 
     // A checksum pinned with CHUKS_CI_SHA256 that the download does not match stops the step.
     let output = step(&[("CHUKS_CI_SHA256", &"0".repeat(64))]);
     let log = text(&output);
     assert!(!output.status.success(), "{log}");
-    assert!(log.contains("checksum mismatch"), "{log}");
+    assert_contains(&log, "checksum mismatch");
     assert!(!log.contains("packed hello"), "{log}");
 }
 
@@ -935,7 +918,7 @@ fn bitbucket_pipe_publishes_a_monorepo_package() {
         .unwrap_or_else(|| panic!("@acme/strings 1.2.0 is not on the registry:\n{log}"));
     assert_eq!(record["git"]["tag"], "@acme/strings@1.2.0");
     let dotenv = std::fs::read_to_string(repo.path().join("chuks.env")).unwrap();
-    assert!(dotenv.contains("CHUKS_NAME=@acme/strings"), "{dotenv}");
+    assert_contains(&dotenv, "CHUKS_NAME=@acme/strings");
     // The keys chuks-ci writes are the outputs the integrations declare.
     let mut written: Vec<String> = dotenv
         .lines()
@@ -951,5 +934,5 @@ fn bitbucket_pipe_publishes_a_monorepo_package() {
     // `platform` is written for prebuilt binaries only.
     declared.retain(|key| key != "CHUKS_PLATFORM");
     assert_eq!(written, declared, "{dotenv}");
-    assert!(dotenv.contains("CHUKS_RESULT=published"), "{dotenv}");
+    assert_contains(&dotenv, "CHUKS_RESULT=published");
 }
