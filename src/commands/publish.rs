@@ -130,32 +130,60 @@ fn publish(
         sha256: &sha256,
         size: report.size.unwrap_or_default(),
     };
-    let sent = match &uploader {
-        Uploader::Http => send(&context, &destination.client, &upload, reporter),
-        Uploader::Chuks(cli) => {
-            let job = PublishJob {
-                dir: manifest.package_dir().to_path_buf(),
-                prebuilt: payload.prebuilt(),
-                registry: destination.base.clone(),
-                timeout: Duration::from_secs(args.uploader.upload_timeout),
-            };
-            send_with_official_cli(&context, cli, &job, &destination, &upload, reporter)
-        }
+    // What the official CLI would need; chuks-ci's HTTP client reads only `upload`.
+    let job = PublishJob {
+        dir: manifest.package_dir().to_path_buf(),
+        prebuilt: payload.prebuilt(),
+        registry: destination.base.clone(),
+        timeout: Duration::from_secs(args.uploader.upload_timeout),
     };
+    let sent = send(&context, &uploader, &destination, &upload, &job, reporter);
     let result = settle_existing(args.if_exists, sent, reporter)?;
     report.result = Some(result);
     report.confirmed = Some(false);
-    if result == PublishResult::Exists {
-        return Ok(());
+    if result != PublishResult::Exists {
+        confirm_upload(
+            args,
+            &context,
+            &destination,
+            &upload,
+            result,
+            reporter,
+            report,
+        )?;
     }
-    let Some(record) = read_back(
-        args,
-        &context,
-        &destination.client,
-        &upload,
-        result,
-        reporter,
-    )?
+    Ok(())
+}
+
+/// The one seam between the pipeline and what puts the bytes on the wire: chuks-ci's HTTP
+/// client, or the official CLI, which packs the source itself.
+fn send(
+    context: &ReleaseContext,
+    uploader: &Uploader,
+    destination: &Destination,
+    upload: &Upload<'_>,
+    job: &PublishJob,
+    reporter: &Reporter,
+) -> anyhow::Result<PublishOutcome> {
+    match uploader {
+        Uploader::Http => send_over_http(context, &destination.client, upload, reporter),
+        Uploader::Chuks(cli) => {
+            send_with_official_cli(context, cli, job, destination, upload, reporter)
+        }
+    }
+}
+
+/// Reads the upload back where the registry offers that, and records what it serves.
+fn confirm_upload(
+    args: &PublishArgs,
+    context: &ReleaseContext,
+    destination: &Destination,
+    upload: &Upload<'_>,
+    result: PublishResult,
+    reporter: &mut Reporter,
+    report: &mut PublishReport,
+) -> anyhow::Result<()> {
+    let Some(record) = read_back(args, context, &destination.client, upload, result, reporter)?
     else {
         return Ok(());
     };
@@ -163,7 +191,7 @@ fn publish(
         report.sha256 = Some(record.sha256.clone());
         report.size = Some(record.size);
     }
-    note_first_publish_git(&record, &upload, reporter, report);
+    note_first_publish_git(&record, upload, reporter, report);
     report.confirmed = Some(true);
     report.record = Some(record);
     Ok(())
@@ -407,8 +435,8 @@ fn open_destination(
     })
 }
 
-/// Uploads the payload, showing progress for large ones.
-fn send(
+/// Uploads the payload with chuks-ci's HTTP client, showing progress for large ones.
+fn send_over_http(
     context: &ReleaseContext,
     client: &RegistryClient,
     upload: &Upload<'_>,
