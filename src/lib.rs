@@ -30,4 +30,5 @@ pub mod retry;
 pub mod tag;
 pub mod token;
 pub mod token_patterns;
+pub mod untrusted;
 pub mod verify;
