@@ -4,6 +4,7 @@
 use crate::registry_client::{ClientError, RegistryClient, TokenInfo};
 use crate::report::Problem;
 use crate::token::Scope;
+use crate::untrusted::Untrusted;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PreflightError {
@@ -11,7 +12,7 @@ pub enum PreflightError {
         "token `{token_name}` lacks the `{scope}` scope (it has {held})\nhint: generate a token with the `{scope}` scope in the dashboard's API Tokens tab and update the CI secret"
     )]
     MissingScope {
-        token_name: String,
+        token_name: Untrusted,
         scope: &'static str,
         held: String,
     },
@@ -45,10 +46,10 @@ pub async fn check_token(
     if let Some(warning) = expiry_warning(&info, warn_days) {
         warnings.push(warning);
     }
-    let extra: Vec<String> = info
+    let extra: Vec<Untrusted> = info
         .scopes
         .iter()
-        .filter(|scope| scope.as_str() != needed.as_str())
+        .filter(|scope| *scope != needed.as_str())
         .cloned()
         .collect();
     if !extra.is_empty() {
@@ -68,7 +69,7 @@ pub async fn check_token(
 }
 
 fn expiry_warning(info: &TokenInfo, warn_days: i64) -> Option<Problem> {
-    let expires: jiff::Timestamp = info.expires_at.parse().ok()?;
+    let expires: jiff::Timestamp = info.expires_at.unescaped().parse().ok()?;
     let left = expires.duration_since(jiff::Timestamp::now());
     if left.as_secs() > warn_days * 24 * 3600 {
         return None;
@@ -86,7 +87,7 @@ fn expiry_warning(info: &TokenInfo, warn_days: i64) -> Option<Problem> {
     )
 }
 
-fn list(scopes: &[String]) -> String {
+fn list(scopes: &[Untrusted]) -> String {
     if scopes.is_empty() {
         return "no scopes".to_string();
     }

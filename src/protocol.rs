@@ -9,6 +9,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::untrusted::Untrusted;
+
 /// Where the API lives below a registry's base URL: the official CLI appends it to
 /// `CHUKS_REGISTRY_URL`, and the reference registry serves its routes there too.
 pub const API_PREFIX: &str = "/api";
@@ -22,9 +24,9 @@ pub const PREBUILT_PAYLOAD_FIELD: &str = "binary";
 /// Where a version came from in git; every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GitInfo {
-    pub tag: Option<String>,
-    pub commit: Option<String>,
-    pub repository: Option<String>,
+    pub tag: Option<Untrusted>,
+    pub commit: Option<Untrusted>,
+    pub repository: Option<Untrusted>,
 }
 
 /// `POST /packages/{name}/{version}` without its [`SOURCE_PAYLOAD_FIELD`].
@@ -48,25 +50,25 @@ pub struct PrebuiltPublishHead {
 /// One platform's prebuilt binary of a version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrebuiltRecord {
-    pub platform: String,
-    pub sha256: String,
+    pub platform: Untrusted,
+    pub sha256: Untrusted,
     pub size: u64,
-    pub published_at: String,
+    pub published_at: Untrusted,
 }
 
 /// A published version as the registry reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VersionRecord {
-    pub name: String,
-    pub version: String,
-    pub sha256: String,
+    pub name: Untrusted,
+    pub version: Untrusted,
+    pub sha256: Untrusted,
     pub size: u64,
     #[serde(default)]
     pub yanked: bool,
     #[serde(default)]
-    pub yanked_at: Option<String>,
-    pub publisher: String,
-    pub published_at: String,
+    pub yanked_at: Option<Untrusted>,
+    pub publisher: Untrusted,
+    pub published_at: Untrusted,
     #[serde(default)]
     pub downloads: u64,
     #[serde(default)]
@@ -94,8 +96,8 @@ pub struct PublishAnswer<R> {
 /// The record a prebuilt upload answers with: the version it belongs to, and the binary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrebuiltAnswerRecord {
-    pub name: String,
-    pub version: String,
+    pub name: Untrusted,
+    pub version: Untrusted,
     #[serde(flatten)]
     pub prebuilt: PrebuiltRecord,
 }
@@ -103,7 +105,7 @@ pub struct PrebuiltAnswerRecord {
 /// The part of either publish answer a client checks: the sha256 the registry stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredDigest {
-    pub sha256: String,
+    pub sha256: Untrusted,
 }
 
 /// `GET /tokens/self` (and `registry token list --format json`): a token's metadata, never the
@@ -111,14 +113,14 @@ pub struct StoredDigest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenInfo {
     pub id: i64,
-    pub name: String,
-    pub publisher: String,
-    pub scopes: Vec<String>,
-    pub status: String,
-    pub created_at: String,
-    pub expires_at: String,
-    pub last_used_at: Option<String>,
-    pub revoked_at: Option<String>,
+    pub name: Untrusted,
+    pub publisher: Untrusted,
+    pub scopes: Vec<Untrusted>,
+    pub status: Untrusted,
+    pub created_at: Untrusted,
+    pub expires_at: Untrusted,
+    pub last_used_at: Option<Untrusted>,
+    pub revoked_at: Option<Untrusted>,
 }
 
 /// What a yank or restore did.
@@ -143,8 +145,8 @@ pub struct YankAnswer {
 /// `GET /packages/{name}`: a package with every version (yanked included) in SemVer order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PackageRecord {
-    pub name: String,
-    pub owner: String,
+    pub name: Untrusted,
+    pub owner: Untrusted,
     pub downloads: u64,
     pub versions: Vec<VersionRecord>,
 }
@@ -152,9 +154,9 @@ pub struct PackageRecord {
 /// One package of the `GET /packages?owner=me` listing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackageSummary {
-    pub name: String,
-    pub owner: String,
-    pub latest: Option<String>,
+    pub name: Untrusted,
+    pub owner: Untrusted,
+    pub latest: Option<Untrusted>,
     pub versions: usize,
     pub downloads: u64,
 }
@@ -168,9 +170,9 @@ pub struct PackageListing {
 /// `GET /packages/{name}/permissions`, and the answer to `PUT`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Permissions {
-    pub name: String,
-    pub owner: String,
-    pub publishers: Vec<String>,
+    pub name: Untrusted,
+    pub owner: Untrusted,
+    pub publishers: Vec<Untrusted>,
 }
 
 /// The body of `PUT /packages/{name}/permissions`.
@@ -184,7 +186,7 @@ pub struct PermissionsRequest {
 /// `GET /health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
-    pub status: String,
+    pub status: Untrusted,
 }
 
 /// Every error answer: `{"error": {"code", "message", …extra}}`.
@@ -196,7 +198,7 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorDetail {
     pub code: ErrorCode,
-    pub message: String,
+    pub message: Untrusted,
     /// The documented extensions of some codes (`stored_sha256`, `revoked_at`, `scope`…).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -204,8 +206,11 @@ pub struct ErrorDetail {
 
 impl ErrorDetail {
     /// A string extension field, e.g. `stored_sha256`.
-    pub fn field(&self, name: &str) -> Option<&str> {
-        self.extra.get(name).and_then(Value::as_str)
+    pub fn field(&self, name: &str) -> Option<Untrusted> {
+        self.extra
+            .get(name)
+            .and_then(Value::as_str)
+            .map(Untrusted::from)
     }
 }
 
@@ -216,21 +221,21 @@ macro_rules! error_codes {
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
         pub enum ErrorCode {
             $($variant,)*
-            Other(String),
+            Other(Untrusted),
         }
 
         impl ErrorCode {
             pub fn as_str(&self) -> &str {
                 match self {
                     $(ErrorCode::$variant => $code,)*
-                    ErrorCode::Other(code) => code,
+                    ErrorCode::Other(code) => code.unescaped(),
                 }
             }
 
             pub fn parse(code: &str) -> ErrorCode {
                 match code {
                     $($code => ErrorCode::$variant,)*
-                    other => ErrorCode::Other(other.to_string()),
+                    other => ErrorCode::Other(Untrusted::from(other)),
                 }
             }
         }
@@ -280,9 +285,13 @@ error_codes! {
     TooManyAuthFailures => "too_many_auth_failures",
 }
 
+/// A code the registry invented is shown escaped: it is the registry's text.
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        match self {
+            ErrorCode::Other(code) => code.fmt(f),
+            known => f.write_str(known.as_str()),
+        }
     }
 }
 
@@ -312,7 +321,7 @@ mod tests {
         let foreign: ErrorBody =
             serde_json::from_str(r#"{"error": {"code": "E_DUP", "message": "m", "n": 1}}"#)
                 .unwrap();
-        assert_eq!(foreign.error.code, ErrorCode::Other("E_DUP".to_string()));
+        assert_eq!(foreign.error.code, ErrorCode::Other("E_DUP".into()));
         assert_eq!(
             serde_json::to_string(&foreign).unwrap(),
             r#"{"error":{"code":"E_DUP","message":"m","n":1}}"#

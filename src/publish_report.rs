@@ -126,7 +126,7 @@ impl PublishReport {
                     record.publisher, record.published_at
                 ));
                 if let (Some(tag), Some(commit)) = (&record.git.tag, &record.git.commit) {
-                    let tag = redact(tag);
+                    let tag = redact(&tag.to_string()).into_owned();
                     lines.push(format!("  recorded tag `{tag}` at commit {commit}"));
                 }
             }

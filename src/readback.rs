@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use crate::registry_client::{ClientError, GitInfo, RegistryClient, Upload, VersionRecord};
+use crate::untrusted::{self, Untrusted};
 
 /// Pause between read-backs while the registry has not caught up.
 const POLL_EVERY: Duration = Duration::from_millis(500);
@@ -69,7 +70,8 @@ async fn poll_until_visible(
             Some(record) => match upload.stored_sha256(&record) {
                 // An upload packed by the official CLI has no digest of ours to compare.
                 Some(stored)
-                    if upload.digest_known() && !stored.eq_ignore_ascii_case(upload.sha256) =>
+                    if upload.digest_known()
+                        && !stored.unescaped().eq_ignore_ascii_case(upload.sha256) =>
                 {
                     return Err(ReadBackError::OtherContents {
                         what: upload.what(),
@@ -82,8 +84,8 @@ async fn poll_until_visible(
                 }
                 Some(_) => format!(
                     "tag {} at commit {}",
-                    record.git.tag.as_deref().unwrap_or("none"),
-                    record.git.commit.as_deref().unwrap_or("none")
+                    untrusted::or(record.git.tag.as_ref(), "none"),
+                    untrusted::or(record.git.commit.as_ref(), "none")
                 ),
                 None => "the version without this upload".to_string(),
             },
@@ -106,6 +108,7 @@ pub fn records_our_git(record: &VersionRecord, ours: Option<&GitInfo>) -> bool {
     let Some(ours) = ours else {
         return true;
     };
-    let agrees = |stored: &Option<String>, ours: &Option<String>| ours.is_none() || stored == ours;
+    let agrees =
+        |stored: &Option<Untrusted>, ours: &Option<Untrusted>| ours.is_none() || stored == ours;
     agrees(&record.git.tag, &ours.tag) && agrees(&record.git.commit, &ours.commit)
 }

@@ -27,6 +27,7 @@ use crate::protocol::{
 pub use crate::protocol::{GitInfo, PrebuiltRecord, TokenInfo, VersionRecord, YankAnswer};
 use crate::retry::{self, AttemptError, RetryError, RetryPolicy, Transient};
 use crate::token::{ApiToken, TOKEN_PREFIX};
+use crate::untrusted::{self, Untrusted};
 
 /// The public Chuks registry.
 pub const DEFAULT_REGISTRY: &str = "https://registry.chuks.org/backend";
@@ -70,7 +71,7 @@ pub enum ClientError {
     #[error("the registry refused the token: {message} (`{code}`)\nhint: {hint}")]
     Auth {
         code: ErrorCode,
-        message: String,
+        message: Untrusted,
         hint: String,
     },
 
@@ -79,7 +80,7 @@ pub enum ClientError {
     )]
     VersionExists {
         what: String,
-        stored_sha256: String,
+        stored_sha256: Untrusted,
         our_sha256: String,
     },
 
@@ -97,19 +98,19 @@ pub enum ClientError {
     Refused {
         status: u16,
         code: ErrorCode,
-        message: String,
+        message: Untrusted,
         hint: String,
     },
 
     #[error(
         "the registry refused this publisher: {message} (`{code}`)\nhint: ask the package's owner to add your publisher to the package's permissions"
     )]
-    NotPermitted { code: ErrorCode, message: String },
+    NotPermitted { code: ErrorCode, message: Untrusted },
 
     #[error(
         "the registry answered with a redirect to `{location}`\nhint: chuks-ci does not follow redirects when publishing; pass the final URL with `--registry`"
     )]
-    Redirect { location: String },
+    Redirect { location: Untrusted },
 
     #[error(
         "TLS failed with `{host}`: {detail}\nhint: check the registry URL and this machine's CA certificates; TLS errors are not retried"
@@ -166,14 +167,14 @@ impl Upload<'_> {
     }
 
     /// The sha256 the registry holds for this upload's slot, if it holds one.
-    pub fn stored_sha256<'r>(&self, record: &'r VersionRecord) -> Option<&'r str> {
+    pub fn stored_sha256<'r>(&self, record: &'r VersionRecord) -> Option<&'r Untrusted> {
         match self.artifact {
             Artifact::Source { .. } => Some(&record.sha256),
             Artifact::Prebuilt { platform } => record
                 .prebuilts
                 .iter()
                 .find(|prebuilt| prebuilt.platform == platform)
-                .map(|prebuilt| prebuilt.sha256.as_str()),
+                .map(|prebuilt| &prebuilt.sha256),
         }
     }
 
@@ -420,10 +421,10 @@ impl RegistryClient {
             Err(Failure::Fatal(fatal)) => return Err(fatal),
         };
         match record.as_ref().and_then(|r| upload.stored_sha256(r)) {
-            Some(stored) if stored.eq_ignore_ascii_case(upload.sha256) => Ok(true),
+            Some(stored) if stored.unescaped().eq_ignore_ascii_case(upload.sha256) => Ok(true),
             Some(stored) => Err(ClientError::VersionExists {
                 what: upload.what(),
-                stored_sha256: stored.to_string(),
+                stored_sha256: stored.clone(),
                 our_sha256: upload.sha256.to_string(),
             }),
             None => Ok(false),
@@ -660,7 +661,7 @@ async fn publish_answer(
     // Where the answer is the documented one, the digest it reports must be ours.
     if let Ok(answer) = serde_json::from_value::<PublishAnswer<StoredDigest>>(body) {
         let answered_sha = answer.record.sha256;
-        if !answered_sha.eq_ignore_ascii_case(upload.sha256) {
+        if !answered_sha.unescaped().eq_ignore_ascii_case(upload.sha256) {
             return Err(Failure::Fatal(ClientError::Protocol(format!(
                 "the registry reports sha256 {answered_sha} for what we sent as {}",
                 upload.sha256
@@ -675,12 +676,14 @@ async fn publish_answer(
 fn existing_version(detail: &ErrorDetail, upload: &Upload<'_>) -> Attempt<PublishOutcome> {
     match detail
         .field("stored_sha256")
-        .filter(|digest| is_sha256(digest))
+        .filter(|digest| is_sha256(digest.unescaped()))
     {
-        Some(stored) if stored.eq_ignore_ascii_case(upload.sha256) => Ok(PublishOutcome::Unchanged),
+        Some(stored) if stored.unescaped().eq_ignore_ascii_case(upload.sha256) => {
+            Ok(PublishOutcome::Unchanged)
+        }
         Some(stored) => Err(Failure::Fatal(ClientError::VersionExists {
             what: upload.what(),
-            stored_sha256: stored.to_string(),
+            stored_sha256: stored,
             our_sha256: upload.sha256.to_string(),
         })),
         None => Err(Failure::Fatal(ClientError::ExistsUnknownContents {
@@ -712,12 +715,10 @@ async fn check_status(response: reqwest::Response, stall: Duration) -> Attempt<r
         return Ok(response);
     }
     if status.is_redirection() {
-        let location = response
-            .headers()
-            .get(LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("(no location)")
-            .to_string();
+        let location = response.headers().get(LOCATION).map_or_else(
+            || Untrusted::from("(no location)"),
+            |v| Untrusted::lossy(v.as_bytes()),
+        );
         return Err(Failure::Fatal(ClientError::Redirect { location }));
     }
     let retry_after = response
@@ -779,29 +780,25 @@ async fn read_error(response: reqwest::Response, stall: Duration) -> ErrorDetail
         .map(|body| {
             // The server's own advice would repeat ours; keep its first line, the fact.
             let mut error = body.error;
-            error.message = error.message.lines().next().unwrap_or_default().to_string();
+            error.message = error.message.first_line();
             error
         })
         .unwrap_or_else(|_| ErrorDetail {
-            code: ErrorCode::Other("unknown".to_string()),
+            code: ErrorCode::Other("unknown".into()),
             message: undocumented_body_message(status, &bytes),
             extra: Map::new(),
         })
 }
 
-/// `HTTP 422: <the body's first 500 characters>`, control characters removed: a registry that
-/// answers in its own words still reaches the user whole, and cannot draw on the terminal.
-fn undocumented_body_message(status: StatusCode, body: &[u8]) -> String {
+/// `HTTP 422: <the body's first 500 characters>`, its whitespace collapsed: a registry that
+/// answers in its own words still reaches the user, on one line.
+fn undocumented_body_message(status: StatusCode, body: &[u8]) -> Untrusted {
     let text = String::from_utf8_lossy(body);
-    let quoted: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(QUOTED_BODY_CHARS)
-        .collect();
-    let quoted = quoted.split_whitespace().collect::<Vec<_>>().join(" ");
+    let quoted = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let quoted = Untrusted::from(quoted).truncated(QUOTED_BODY_CHARS);
     match quoted.is_empty() {
-        true => format!("HTTP {status}"),
-        false => format!("HTTP {status}: {quoted}"),
+        true => Untrusted::from(format!("HTTP {status}")),
+        false => Untrusted::from(format!("HTTP {status}: {}", quoted.unescaped())),
     }
 }
 
@@ -823,7 +820,8 @@ fn refusal(status: StatusCode, detail: ErrorDetail) -> ClientError {
             hint,
         };
     }
-    let hint = supply_chain_hint(&detail.message).unwrap_or_else(|| refusal_hint(&detail.code));
+    let hint =
+        supply_chain_hint(detail.message.unescaped()).unwrap_or_else(|| refusal_hint(&detail.code));
     ClientError::Refused {
         status: status.as_u16(),
         hint,
@@ -834,14 +832,14 @@ fn refusal(status: StatusCode, detail: ErrorDetail) -> ClientError {
 
 /// What to do about a refused token, for the codes that mean one.
 fn auth_hint(detail: &ErrorDetail) -> Option<String> {
-    let date = |field| detail.field(field).unwrap_or("an unknown date").to_string();
+    let date = |field| untrusted::or(detail.field(field).as_ref(), "an unknown date");
     Some(match detail.code {
         ErrorCode::MissingToken => "pass `--token` or set `CHUKS_TOKEN`".to_string(),
         ErrorCode::NotAnApiToken => "this looks like an OAuth/session token; generate an API token in the dashboard's API Tokens tab".to_string(),
         ErrorCode::InvalidToken => "the registry does not know this token: check it was copied whole and belongs to this registry".to_string(),
         ErrorCode::TokenRevoked => format!("the token was revoked at {}: generate a new one in the dashboard's API Tokens tab and update the CI secret", date("revoked_at")),
         ErrorCode::TokenExpired => format!("the token expired at {}: generate a new one in the dashboard's API Tokens tab and update the CI secret", date("expires_at")),
-        ErrorCode::MissingScope => format!("generate a token with the `{}` scope", detail.field("scope").unwrap_or("needed")),
+        ErrorCode::MissingScope => format!("generate a token with the `{}` scope", untrusted::or(detail.field("scope").as_ref(), "needed")),
         _ => return None,
     })
 }
@@ -982,10 +980,12 @@ mod tests {
     #[test]
     fn an_undocumented_body_is_quoted_short_and_without_control_characters() {
         let body = format!("package refused:\x1b[31m fs\npermission{}", "x".repeat(900));
-        let message = undocumented_body_message(StatusCode::UNPROCESSABLE_ENTITY, body.as_bytes());
+        let message = undocumented_body_message(StatusCode::UNPROCESSABLE_ENTITY, body.as_bytes())
+            .to_string();
         assert!(
-            message
-                .starts_with("HTTP 422 Unprocessable Entity: package refused: [31m fs permission"),
+            message.starts_with(
+                "HTTP 422 Unprocessable Entity: package refused:\\u{1b}[31m fs permission"
+            ),
             "{message}"
         );
         assert!(

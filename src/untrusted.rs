@@ -71,6 +71,11 @@ impl Untrusted {
     }
 }
 
+/// `value` escaped, or `fallback` (our own words) when there is none.
+pub fn or(value: Option<&Untrusted>, fallback: &str) -> String {
+    value.map_or_else(|| fallback.to_string(), Untrusted::to_string)
+}
+
 impl From<String> for Untrusted {
     fn from(text: String) -> Self {
         Untrusted(text)
@@ -86,6 +91,12 @@ impl From<&str> for Untrusted {
 impl PartialEq<str> for Untrusted {
     fn eq(&self, other: &str) -> bool {
         self.0 == other
+    }
+}
+
+impl PartialEq<String> for Untrusted {
+    fn eq(&self, other: &String) -> bool {
+        self.0 == *other
     }
 }
 

@@ -23,6 +23,7 @@ use crate::registry_client::{
 use crate::registry_server::{Registry, RegistryConfig, RunningRegistry};
 use crate::report::{Format, Problem, Reporter};
 use crate::token::{ApiToken, Scope};
+use crate::untrusted::{self, Untrusted};
 use crate::verify::{self, Findings};
 
 /// The publisher that `--local-registry` publishes as.
@@ -188,7 +189,7 @@ fn confirm_upload(
         return Ok(());
     };
     if !upload.digest_known() {
-        report.sha256 = Some(record.sha256.clone());
+        report.sha256 = Some(record.sha256.to_string());
         report.size = Some(record.size);
     }
     note_first_publish_git(&record, upload, reporter, report);
@@ -233,12 +234,12 @@ fn send_with_official_cli(
                 _ => None,
             };
             match stored {
-                Some(stored) if stored.eq_ignore_ascii_case(upload.sha256) => {
+                Some(stored) if stored.unescaped().eq_ignore_ascii_case(upload.sha256) => {
                     Ok(PublishOutcome::Unchanged)
                 }
                 Some(stored) => Err(ClientError::VersionExists {
                     what: upload.what(),
-                    stored_sha256: stored.to_string(),
+                    stored_sha256: stored.clone(),
                     our_sha256: upload.sha256.to_string(),
                 }
                 .into()),
@@ -492,8 +493,8 @@ fn note_first_publish_git(
             "{} {} was first published from tag `{}` at commit {}; this run's contents are identical",
             record.name,
             record.version,
-            record.git.tag.as_deref().unwrap_or("(none)"),
-            record.git.commit.as_deref().unwrap_or("(none)")
+            untrusted::or(record.git.tag.as_ref(), "(none)"),
+            untrusted::or(record.git.commit.as_ref(), "(none)")
         ))
         .with_hint("nothing to do: the registry keeps the first publish's git details"),
     );
@@ -524,13 +525,19 @@ fn start_local_registry(
 /// The tag, commit and repository the registry records with the version.
 fn git_info(manifest: &Manifest, findings: &Findings) -> GitInfo {
     GitInfo {
-        tag: findings.tag.as_ref().map(|t| t.name.clone()),
+        tag: findings
+            .tag
+            .as_ref()
+            .map(|t| Untrusted::from(t.name.as_str())),
         commit: findings
             .repo
             .as_ref()
             .and_then(|r| r.head.clone())
-            .or_else(ci::commit_from_env),
-        repository: ci::repository_from_env().or_else(|| manifest.repository_url()),
+            .or_else(ci::commit_from_env)
+            .map(Untrusted::from),
+        repository: ci::repository_from_env()
+            .or_else(|| manifest.repository_url())
+            .map(Untrusted::from),
     }
 }
 

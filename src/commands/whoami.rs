@@ -4,6 +4,7 @@ use super::Exit;
 use super::context::{self, ReleaseContext};
 use crate::cli::WhoamiArgs;
 use crate::report::{Format, Reporter};
+use crate::untrusted;
 
 pub fn run(args: &WhoamiArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     let token = context::api_token(&args.access.token, reporter)?;
@@ -15,13 +16,14 @@ pub fn run(args: &WhoamiArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
         Format::Human => {
             crate::outln!("token      {} (#{})", info.name, info.id);
             crate::outln!("publisher  {}", info.publisher);
-            crate::outln!("scopes     {}", info.scopes.join(", "));
+            let scopes: Vec<String> = info.scopes.iter().map(ToString::to_string).collect();
+            crate::outln!("scopes     {}", scopes.join(", "));
             crate::outln!("status     {}", info.status);
             crate::outln!("created    {}", info.created_at);
             crate::outln!("expires    {}", info.expires_at);
             crate::outln!(
                 "last used  {}",
-                info.last_used_at.as_deref().unwrap_or("never")
+                untrusted::or(info.last_used_at.as_ref(), "never")
             );
         }
     }

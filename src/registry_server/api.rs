@@ -34,6 +34,7 @@ use crate::protocol::{
     PublishResult, SOURCE_PAYLOAD_FIELD, SourcePublishHead, YankAnswer, YankResult,
 };
 use crate::token::Scope;
+use crate::untrusted::Untrusted;
 
 /// Room in a publish body for the manifest and JSON around the base64 tarball.
 const BODY_OVERHEAD_BYTES: u64 = 1024 * 1024;
@@ -102,7 +103,7 @@ impl ApiError {
             status,
             detail: Box::new(ErrorDetail {
                 code,
-                message: message.into(),
+                message: message.into().into(),
                 extra: Map::new(),
             }),
             retry_after: None,
@@ -361,7 +362,7 @@ impl AppState {
 
 async fn health() -> Response {
     axum::Json(Health {
-        status: "ok".to_string(),
+        status: "ok".into(),
     })
     .into_response()
 }
@@ -554,8 +555,8 @@ async fn publish_prebuilt(
         .await?;
     upload_response(outcome, &what, &declared_sha256, |prebuilt| {
         PrebuiltAnswerRecord {
-            name: answered.0,
-            version: answered.1,
+            name: answered.0.into(),
+            version: answered.1.into(),
             prebuilt,
         }
     })
@@ -810,7 +811,9 @@ const GIT_FIELD_LIMITS: [(&str, usize); 3] = [("tag", 256), ("commit", 64), ("re
 fn check_git(git: &GitInfo) -> Result<(), ApiError> {
     let values = [&git.tag, &git.commit, &git.repository];
     for ((field, limit), value) in GIT_FIELD_LIMITS.into_iter().zip(values) {
-        let Some(value) = value else { continue };
+        let Some(value) = value.as_ref().map(Untrusted::unescaped) else {
+            continue;
+        };
         let problem = if value.len() > limit {
             format!("is {} bytes long, over the limit of {limit}", value.len())
         } else if value.chars().any(char::is_control) {

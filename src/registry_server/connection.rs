@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 use tower::ServiceExt;
 
 use crate::protocol::{ErrorBody, ErrorCode, ErrorDetail};
+use crate::untrusted::Untrusted;
 
 /// The longest request target (path and query).
 pub const MAX_URI_BYTES: usize = 8 * 1024;
@@ -172,7 +173,7 @@ impl Refusal {
             body: Box::new(ErrorBody {
                 error: ErrorDetail {
                     code,
-                    message: message.into(),
+                    message: Untrusted::from(message.into()),
                     extra: serde_json::Map::new(),
                 },
             }),

@@ -18,6 +18,20 @@ use super::upload::Spooled;
 use crate::protocol::{
     GitInfo, PackageRecord, PackageSummary, Permissions, PrebuiltRecord, VersionRecord,
 };
+use crate::untrusted::Untrusted;
+
+// Columns read into the wire types' text fields, and written from them.
+impl rusqlite::types::FromSql for Untrusted {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        String::column_result(value).map(Untrusted::from)
+    }
+}
+
+impl rusqlite::ToSql for Untrusted {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        self.unescaped().to_sql()
+    }
+}
 
 /// The database file inside the data folder.
 const DATABASE_FILE: &str = "registry.sqlite3";
@@ -285,7 +299,7 @@ pub fn publish_prebuilt(
     require_version(&tx, &new.name, &new.version)?;
     if let Some(stored) = prebuilt_record(&tx, &new.name, &new.version, &new.platform)? {
         return Ok(Upload::Exists {
-            stored_sha256: stored.sha256,
+            stored_sha256: stored.sha256.into_unescaped(),
         });
     }
     insert_blob(&tx, &mut new.payload)?;
@@ -403,8 +417,8 @@ pub fn package(connection: &Connection, name: &str) -> Result<PackageRecord, Sto
         versions.push(version_record(connection, name, &version)?);
     }
     Ok(PackageRecord {
-        name: name.to_string(),
-        owner,
+        name: name.into(),
+        owner: owner.into(),
         downloads: versions.iter().map(|v| v.downloads).sum(),
         versions,
     })
@@ -434,7 +448,7 @@ pub fn owned_packages(
                 versions: record.versions.len(),
                 downloads: record.downloads,
                 owner: record.owner,
-                name,
+                name: name.into(),
             })
         })
         .collect()
@@ -447,10 +461,10 @@ pub fn permissions(connection: &Connection, name: &str) -> Result<Permissions, S
         connection.prepare("SELECT publisher FROM grants WHERE package = ?1 ORDER BY publisher")?;
     let publishers = statement
         .query_map([name], |row| row.get(0))?
-        .collect::<Result<Vec<String>, _>>()?;
+        .collect::<Result<Vec<Untrusted>, _>>()?;
     Ok(Permissions {
-        name: name.to_string(),
-        owner,
+        name: name.into(),
+        owner: owner.into(),
         publishers,
     })
 }
@@ -588,10 +602,10 @@ fn version_record(
          FROM versions WHERE package = ?1 AND version = ?2",
         params![name, version],
         |row| {
-            let yanked_at: Option<String> = row.get(2)?;
+            let yanked_at: Option<Untrusted> = row.get(2)?;
             Ok(VersionRecord {
-                name: name.to_string(),
-                version: version.to_string(),
+                name: name.into(),
+                version: version.into(),
                 sha256: row.get(0)?,
                 size: count(row, 1)?,
                 yanked: yanked_at.is_some(),

@@ -56,14 +56,14 @@ impl TokenRecord {
     pub fn info(&self, now: Timestamp) -> TokenInfo {
         TokenInfo {
             id: self.id,
-            name: self.name.clone(),
-            publisher: self.publisher.clone(),
-            scopes: self.scopes.iter().map(|s| s.as_str().to_string()).collect(),
-            status: self.status(now).as_str().to_string(),
-            created_at: self.created_at.to_string(),
-            expires_at: self.expires_at.to_string(),
-            last_used_at: self.last_used_at.map(|t| t.to_string()),
-            revoked_at: self.revoked_at.map(|t| t.to_string()),
+            name: self.name.as_str().into(),
+            publisher: self.publisher.as_str().into(),
+            scopes: self.scopes.iter().map(|s| s.as_str().into()).collect(),
+            status: self.status(now).as_str().into(),
+            created_at: self.created_at.to_string().into(),
+            expires_at: self.expires_at.to_string().into(),
+            last_used_at: self.last_used_at.map(|t| t.to_string().into()),
+            revoked_at: self.revoked_at.map(|t| t.to_string().into()),
         }
     }
 }
