@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 use crate::redact::redact;
 use crate::registry_client::VersionRecord;
 use crate::report::Problem;
+use crate::untrusted::Untrusted;
 
 /// How a publish ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +39,7 @@ impl PublishResult {
 pub struct PublishReport {
     pub name: Option<String>,
     pub version: Option<String>,
-    pub tag: Option<String>,
+    pub tag: Option<Untrusted>,
     /// Set for a prebuilt upload.
     pub platform: Option<&'static str>,
     pub sha256: Option<String>,
@@ -63,7 +64,10 @@ impl PublishReport {
         let fields = [
             ("name", self.name.clone()),
             ("version", self.version.clone()),
-            ("tag", self.tag.clone()),
+            (
+                "tag",
+                self.tag.as_ref().map(|tag| tag.unescaped().to_string()),
+            ),
             ("platform", self.platform.map(str::to_string)),
             ("sha256", self.sha256.clone()),
             ("registry", self.registry.clone()),
@@ -101,9 +105,14 @@ impl PublishReport {
         };
         let result = self.result.map_or("", PublishResult::as_str);
         // The tag came from the command line or the CI: a token pasted there stays masked.
+        let tag = self
+            .tag
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         let mut lines = vec![format!(
             "{result}: {what} (tag `{}`) at {}",
-            redact(&text(&self.tag)),
+            redact(&tag),
             text(&self.registry)
         )];
         if self.confirmed == Some(true) {

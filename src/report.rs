@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::redact::redact;
+use crate::untrusted::{self, Untrusted};
 
 /// How results are printed on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -173,7 +174,7 @@ impl Reporter {
                 (Some(line), None) => format!(":{line}"),
                 _ => String::new(),
             };
-            let file = printable(&file.display().to_string()).replace('\n', "\\n");
+            let file = Untrusted::path(file);
             text.push_str(&format!("  --> {file}{position}\n"));
         }
         if let Some(hint) = &problem.hint {
@@ -265,8 +266,10 @@ pub fn print_json_revealing_token(value: &serde_json::Value) {
     write_json_line(&value.to_string());
 }
 
+/// JSON holds registry answers and file names: it is defused for the CI log without changing
+/// what it decodes to.
 fn write_json_line(text: &str) {
-    stdout_line(text);
+    stdout_line(&untrusted::defuse_json(text));
 }
 
 /// Text from outside (file names, manifest fields, registry and git messages) made safe to

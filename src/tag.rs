@@ -8,6 +8,7 @@ use semver::Version;
 use serde::Serialize;
 
 use crate::manifest::Manifest;
+use crate::untrusted::Untrusted;
 
 /// Where the release tag was found, in the order they are consulted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -35,7 +36,8 @@ impl TagSource {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReleaseTag {
-    pub name: String,
+    /// From `--tag`, the CI or git: anyone who can push a tag chooses it.
+    pub name: Untrusted,
     pub source: TagSource,
 }
 
@@ -50,7 +52,7 @@ pub enum TagError {
         "tag `{tag}` is not a release tag for `{package}`: {reason}\nhint: tag releases as {forms}"
     )]
     NotARelease {
-        tag: String,
+        tag: Untrusted,
         package: String,
         reason: String,
         forms: String,
@@ -60,8 +62,8 @@ pub enum TagError {
         "tag `{tag}` is for package `{tag_package}`, not `{package}`\nhint: run chuks-ci in `{tag_package}`'s folder (`--manifest`), or tag this package as `{package}@VERSION`"
     )]
     OtherPackage {
-        tag: String,
-        tag_package: String,
+        tag: Untrusted,
+        tag_package: Untrusted,
         package: String,
     },
 
@@ -69,7 +71,7 @@ pub enum TagError {
         "tag `{tag}` is version `{tag_version}`, but chuks.json has `{manifest_version}`{detail}\nhint: {hint}"
     )]
     VersionMismatch {
-        tag: String,
+        tag: Untrusted,
         tag_version: String,
         manifest_version: String,
         detail: &'static str,
@@ -78,19 +80,22 @@ pub enum TagError {
     },
 
     #[error("several tags at HEAD match version `{version}`: {}\nhint: say which one with `--tag`", list(.tags))]
-    Ambiguous { version: String, tags: Vec<String> },
+    Ambiguous {
+        version: String,
+        tags: Vec<Untrusted>,
+    },
 
     #[error("none of the tags at HEAD matches `{package}` version `{version}`: {}\nhint: tag HEAD as `{suggested}`, or pass `--tag`/`--tag-prefix`", list(.tags))]
     NoneMatch {
         package: String,
         version: String,
-        tags: Vec<String>,
+        tags: Vec<Untrusted>,
         /// A tag that would match: never one of `tags`.
         suggested: String,
     },
 }
 
-fn list(tags: &[String]) -> String {
+fn list(tags: &[Untrusted]) -> String {
     tags.iter()
         .map(|t| format!("`{t}`"))
         .collect::<Vec<_>>()
@@ -108,9 +113,13 @@ struct TagParts<'a> {
 pub fn check(tag: &str, manifest: &Manifest, prefix: Option<&str>) -> Result<(), TagError> {
     let parts = split(tag, &manifest.name, prefix)?;
     let tag_version = Version::parse(parts.version).map_err(|err| TagError::NotARelease {
-        tag: tag.to_string(),
+        tag: tag.into(),
         package: manifest.name.clone(),
-        reason: format!("`{}` is not a SemVer version ({err})", parts.version),
+        reason: format!(
+            "`{}` is not a SemVer version ({})",
+            Untrusted::from(parts.version),
+            Untrusted::from(err.to_string())
+        ),
         forms: accepted_forms(&manifest.name, prefix, &manifest.version),
     })?;
     if tag_version == manifest.version {
@@ -123,7 +132,7 @@ pub fn check(tag: &str, manifest: &Manifest, prefix: Option<&str>) -> Result<(),
             manifest.version.patch,
         );
     Err(TagError::VersionMismatch {
-        tag: tag.to_string(),
+        tag: tag.into(),
         tag_version: tag_version.to_string(),
         manifest_version: manifest.version.to_string(),
         detail: if same_release {
@@ -151,7 +160,8 @@ fn mismatch_hint(tag_version: &Version, manifest: &Manifest, form: &str) -> Stri
         ),
     };
     format!(
-        "bump `version` in chuks.json to `{tag_version}`{bump}, or re-tag the release as `{form}{}`",
+        "bump `version` in chuks.json to `{tag_version}`{bump}, or re-tag the release as `{}{}`",
+        Untrusted::from(form),
         manifest.version
     )
 }
@@ -243,12 +253,12 @@ pub fn pick(
         [] => Err(TagError::NoneMatch {
             package: manifest.name.clone(),
             version: manifest.version.to_string(),
-            tags: tags.to_vec(),
+            tags: tags.iter().map(|tag| tag.as_str().into()).collect(),
             suggested: suggested_tag(manifest, prefix),
         }),
         several => Err(TagError::Ambiguous {
             version: manifest.version.to_string(),
-            tags: several.iter().map(|t| t.to_string()).collect(),
+            tags: several.iter().map(|tag| tag.as_str().into()).collect(),
         }),
     }
 }
@@ -264,7 +274,7 @@ pub fn suggested_tag(manifest: &Manifest, prefix: Option<&str>) -> String {
 
 fn split<'a>(tag: &'a str, package: &str, prefix: Option<&str>) -> Result<TagParts<'a>, TagError> {
     let not_a_release = |reason: String| TagError::NotARelease {
-        tag: tag.to_string(),
+        tag: tag.into(),
         package: package.to_string(),
         reason,
         forms: accepted_forms(package, prefix, &Version::new(1, 2, 0)),
@@ -288,8 +298,8 @@ fn split<'a>(tag: &'a str, package: &str, prefix: Option<&str>) -> Result<TagPar
     }
     if let Some(tag_package) = package_named_in(tag) {
         return Err(TagError::OtherPackage {
-            tag: tag.to_string(),
-            tag_package: tag_package.to_string(),
+            tag: tag.into(),
+            tag_package: tag_package.into(),
             package: package.to_string(),
         });
     }

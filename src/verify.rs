@@ -6,6 +6,7 @@ use crate::git::{Git, GitError, Pending, Repo};
 use crate::manifest::Manifest;
 use crate::report::{Problem, Reporter};
 use crate::tag::{self, ReleaseTag, TagError, TagSource};
+use crate::untrusted::Untrusted;
 
 /// How many dirty files a warning names before summarising the rest.
 const DIRTY_FILES_SHOWN: usize = 10;
@@ -13,13 +14,13 @@ const DIRTY_FILES_SHOWN: usize = 10;
 #[derive(Debug, thiserror::Error)]
 pub enum ReleaseError {
     #[error("tag `{tag}` does not exist in this clone\nhint: {hint}")]
-    TagMissing { tag: String, hint: String },
+    TagMissing { tag: Untrusted, hint: String },
 
     #[error(
         "tag `{tag}` points at commit {tag_commit}, but HEAD is {head}\nhint: check out the tagged commit (`git checkout {tag}`), or re-tag the commit you mean to release"
     )]
     TagNotAtHead {
-        tag: String,
+        tag: Untrusted,
         tag_commit: String,
         head: String,
     },
@@ -27,14 +28,14 @@ pub enum ReleaseError {
     #[error(
         "no remote branch contains commit {commit}, which tag `{tag}` releases; the official `chuks` CLI refuses such a release\nhint: {REMOTE_BRANCH_HINT}"
     )]
-    NotOnRemoteBranch { commit: String, tag: String },
+    NotOnRemoteBranch { commit: String, tag: Untrusted },
 
     #[error(
         "cannot tell whether a remote branch contains commit {commit}, which tag `{tag}` releases: {reason}\nhint: {REMOTE_BRANCH_HINT}"
     )]
     RemoteBranchUnknown {
         commit: String,
-        tag: String,
+        tag: Untrusted,
         reason: &'static str,
     },
 }
@@ -82,7 +83,9 @@ pub fn verify(
     // no tag at HEAD ends the check.
     let mut queries = git.as_ref().map(|git| Queries {
         tags_at_head: explicit.is_none().then(|| git.start_tags_at_head()),
-        tag_commit: explicit.as_ref().map(|tag| git.start_tag_commit(&tag.name)),
+        tag_commit: explicit
+            .as_ref()
+            .map(|tag| git.start_tag_commit(tag.name.unescaped())),
         dirty_files: explicit.is_some().then(|| git.start_dirty_files()),
         remote_branches: explicit
             .is_some()
@@ -112,7 +115,7 @@ pub fn verify(
         ),
     );
     findings.tag = Some(release_tag.clone());
-    tag::check(&release_tag.name, manifest, prefix)?;
+    tag::check(release_tag.name.unescaped(), manifest, prefix)?;
 
     match (&git, &findings.repo) {
         (None, _) => reporter.report(
@@ -134,7 +137,7 @@ pub fn verify(
                 .unwrap_or_else(|| git.start_dirty_files());
             let tag_commit = match queries.tag_commit.take() {
                 Some(pending) => pending.wait()?,
-                None => git.tag_commit(&release_tag.name)?,
+                None => git.tag_commit(release_tag.name.unescaped())?,
             };
             findings.tag_not_created_yet =
                 check_tag_at_head(tag_commit, repo, &release_tag, rehearsal, reporter)?;
@@ -163,7 +166,7 @@ struct Queries {
 fn explicit_tag(query: &TagQuery) -> Option<ReleaseTag> {
     match &query.tag {
         Some(name) => Some(ReleaseTag {
-            name: name.clone(),
+            name: name.as_str().into(),
             source: TagSource::Flag,
         }),
         None => ci::tag_from_env(),
@@ -205,7 +208,7 @@ fn tag_at_head(
     }
     let name = tag::pick(&tags, manifest, prefix)?;
     Ok(ReleaseTag {
-        name,
+        name: name.into(),
         source: TagSource::Git,
     })
 }
@@ -219,7 +222,7 @@ fn check_tag_at_head(
     rehearsal: bool,
     reporter: &mut Reporter,
 ) -> anyhow::Result<bool> {
-    let tag = release_tag.name.as_str();
+    let tag = &release_tag.name;
     let Some(tag_commit) = tag_commit else {
         if rehearsal && release_tag.source == TagSource::Flag {
             reporter.report(
@@ -236,14 +239,14 @@ fn check_tag_at_head(
             format!("run `git fetch --tags`, or create the tag with `git tag {tag}`")
         };
         return Err(ReleaseError::TagMissing {
-            tag: tag.to_string(),
+            tag: tag.clone(),
             hint,
         }
         .into());
     };
     if repo.head.as_deref() != Some(tag_commit.as_str()) {
         return Err(ReleaseError::TagNotAtHead {
-            tag: tag.to_string(),
+            tag: tag.clone(),
             tag_commit,
             head: repo
                 .head
@@ -312,7 +315,7 @@ pub fn name_dirty_files(files: &[String]) -> String {
     let mut named = files
         .iter()
         .take(DIRTY_FILES_SHOWN)
-        .map(|f| format!("`{}`", crate::report::printable(f)))
+        .map(|f| format!("`{}`", Untrusted::from(f.as_str())))
         .collect::<Vec<_>>()
         .join(", ");
     if files.len() > DIRTY_FILES_SHOWN {

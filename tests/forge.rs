@@ -274,14 +274,14 @@ fn without(mut env: Env, name: &str) -> Env {
 async fn confirm_in(env: Env, mode: ConfirmMode, tag: &str) -> Result<ConfirmOutcome, ForgeError> {
     let detection = detect(env_fn(env), None);
     assert_no_canary(&format!("{detection:?}"));
-    confirm(mode, &detection, tag, &policy()).await
+    confirm(mode, &detection, &tag.into(), &policy()).await
 }
 
 fn confirmed(kind: Kind, tag: &str, commit: &str) -> ConfirmOutcome {
     ConfirmOutcome::Confirmed(TagConfirmation {
         forge: kind.name(),
-        tag: tag.to_string(),
-        commit: commit.to_string(),
+        tag: tag.into(),
+        commit: commit.into(),
     })
 }
 
@@ -589,7 +589,7 @@ async fn github_token_flag_wins_over_the_variable() {
         env_fn(Kind::Github.env(&fake)),
         Some(SecretString::from(format!("{CANARY}-flag"))),
     );
-    let outcome = confirm(ConfirmMode::Required, &detection, TAG, &policy()).await;
+    let outcome = confirm(ConfirmMode::Required, &detection, &TAG.into(), &policy()).await;
     let shown = failure(outcome, Exit::Auth);
     assert_contains(&shown, "`--github-token`");
     assert_eq!(

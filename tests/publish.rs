@@ -231,7 +231,7 @@ mod happy_path {
                 .contains(&format!("sha256={}\n", record["sha256"].as_str().unwrap()))
         );
         assert_contains(&run.dotenv, "CHUKS_RESULT=published\n");
-        assert_contains(&run.summary, "| result | `published` |");
+        assert_contains(&run.summary, "| result | <code>published</code> |");
 
         // git ran through the recording wrapper, with an allow-listed environment only.
         assert_contains(&run.git_env, "PATH=");

@@ -34,7 +34,10 @@ pub fn tag_from_env() -> Option<ReleaseTag> {
 pub fn tag_from(var: impl Fn(&str) -> Option<String>) -> Option<ReleaseTag> {
     let var = non_blank(&var);
     let var: Var = &var;
-    let tag = |name: String, source| ReleaseTag { name, source };
+    let tag = |name: String, source| ReleaseTag {
+        name: name.into(),
+        source,
+    };
     github::tag(var)
         .map(|name| tag(name, TagSource::Github))
         .or_else(|| gitlab::tag(var).map(|name| tag(name, TagSource::Gitlab)))
@@ -126,7 +129,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        tag_from(|name| vars.get(name).cloned()).map(|t| (t.name, t.source))
+        tag_from(|name| vars.get(name).cloned()).map(|t| (t.name.into_unescaped(), t.source))
     }
 
     #[test]

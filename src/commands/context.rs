@@ -14,6 +14,7 @@ use crate::registry_client::{self, ClientError, ClientOptions, RegistryClient, T
 use crate::report::{Problem, Reporter};
 use crate::retry::RetryPolicy;
 use crate::token::{self, ApiToken, Scope, TokenSource};
+use crate::untrusted::Untrusted;
 use crate::{ci, preflight};
 
 /// The network settings and the runtime the registry and forge calls run on.
@@ -59,7 +60,7 @@ impl ReleaseContext {
     pub fn confirm_tag(
         &self,
         forge: &ForgeCheck,
-        tag: &str,
+        tag: &Untrusted,
         reporter: &Reporter,
     ) -> anyhow::Result<()> {
         let retry = self.options.retry;

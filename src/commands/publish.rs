@@ -525,10 +525,7 @@ fn start_local_registry(
 /// The tag, commit and repository the registry records with the version.
 fn git_info(manifest: &Manifest, findings: &Findings) -> GitInfo {
     GitInfo {
-        tag: findings
-            .tag
-            .as_ref()
-            .map(|t| Untrusted::from(t.name.as_str())),
+        tag: findings.tag.as_ref().map(|t| t.name.clone()),
         commit: findings
             .repo
             .as_ref()

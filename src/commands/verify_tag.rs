@@ -52,7 +52,7 @@ pub fn run(args: &VerifyTagArgs, reporter: &mut Reporter) -> anyhow::Result<Exit
             if let (Ok(()), Some(manifest), Some(tag)) = (&result, &manifest, &findings.tag) {
                 crate::outln!(
                     "ok: tag `{}` ({}) matches {} {} in {}",
-                    crate::redact::redact(&tag.name),
+                    crate::redact::redact(&tag.name.to_string()),
                     tag.source.describe(),
                     manifest.name,
                     manifest.version,

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::{ForgeError, Lookup};
 use crate::retry::RetryPolicy;
+use crate::untrusted::Untrusted;
 
 pub const NAME: &str = "Bitbucket";
 
@@ -35,7 +36,7 @@ impl BitbucketTarget {
 /// tags); `None` when the tag is missing.
 pub(super) async fn tag_commit(
     target: &BitbucketTarget,
-    tag: &str,
+    tag: &Untrusted,
     policy: &RetryPolicy,
 ) -> Result<Option<String>, ForgeError> {
     let base = super::api_url(
@@ -51,7 +52,10 @@ pub(super) async fn tag_commit(
         "refs",
         "tags",
     ];
-    let url = super::endpoint(&base, segments.into_iter().chain(tag.split('/')));
+    let url = super::endpoint(
+        &base,
+        segments.into_iter().chain(tag.unescaped().split('/')),
+    );
     let client = super::http_client(NAME)?;
     let reply = super::send_with_retries(NAME, policy, || {
         super::send_reqwest(

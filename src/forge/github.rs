@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::{ForgeError, Lookup, Reply};
 use crate::retry::RetryPolicy;
+use crate::untrusted::Untrusted;
 
 pub const NAME: &str = "GitHub";
 
@@ -40,7 +41,7 @@ impl GithubTarget {
 /// The commit `tag` points at on GitHub, annotated tags peeled; `None` when the tag is missing.
 pub(super) async fn tag_commit(
     target: &GithubTarget,
-    tag: &str,
+    tag: &Untrusted,
     policy: &RetryPolicy,
 ) -> Result<Option<String>, ForgeError> {
     let base = super::api_url(API_URL_VARIABLE, &target.api_url, "https://HOST/api/v3")?;
@@ -60,7 +61,9 @@ pub(super) async fn tag_commit(
     // GitHub takes the ref path as written, slashes included: `tags/@chuks/numpy@1.2.0`.
     let ref_url = super::endpoint(
         &base,
-        git.into_iter().chain(["ref", "tags"]).chain(tag.split('/')),
+        git.into_iter()
+            .chain(["ref", "tags"])
+            .chain(tag.unescaped().split('/')),
     );
     let Some(reference) = lookup.read::<GitRef>(get(&crab, &ref_url, policy).await?)? else {
         return Ok(None);
@@ -83,9 +86,9 @@ pub(super) async fn tag_commit(
             kind => {
                 return Err(ForgeError::NotACommit {
                     forge: NAME,
-                    tag: tag.to_string(),
-                    kind: kind.to_string(),
-                    sha: object.sha,
+                    tag: tag.clone(),
+                    kind: Untrusted::from(kind),
+                    sha: Untrusted::from(object.sha),
                 });
             }
         }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::{ForgeError, Lookup};
 use crate::retry::RetryPolicy;
+use crate::untrusted::Untrusted;
 
 pub const NAME: &str = "GitLab";
 
@@ -61,7 +62,7 @@ impl GitlabTarget {
 /// The commit `tag` points at on GitLab (GitLab peels annotated tags itself); `None` when missing.
 pub(super) async fn tag_commit(
     target: &GitlabTarget,
-    tag: &str,
+    tag: &Untrusted,
     policy: &RetryPolicy,
 ) -> Result<Option<String>, ForgeError> {
     let base = super::api_url(
@@ -77,7 +78,7 @@ pub(super) async fn tag_commit(
             target.project_id.as_str(),
             "repository",
             "tags",
-            tag,
+            tag.unescaped(),
         ],
     );
     let (header, token) = match &target.token {

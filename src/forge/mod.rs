@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::retry::{
     self, AttemptError, RetryError, RetryPolicy, Transient, is_retryable_status, parse_retry_after,
 };
+use crate::untrusted::Untrusted;
 
 /// Give up connecting after this long; the retry policy decides whether to try again.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -79,8 +80,8 @@ pub enum ConfirmMode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TagConfirmation {
     pub forge: &'static str,
-    pub tag: String,
-    pub commit: String,
+    pub tag: Untrusted,
+    pub commit: Untrusted,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +97,7 @@ pub enum ConfirmOutcome {
 pub async fn confirm(
     mode: ConfirmMode,
     detection: &ForgeDetection,
-    tag: &str,
+    tag: &Untrusted,
     policy: &RetryPolicy,
 ) -> Result<ConfirmOutcome, ForgeError> {
     let skipped = |notice: String| Ok(ConfirmOutcome::Skipped { notice });
@@ -191,7 +192,7 @@ impl Forge {
     /// Asks the forge where `tag` points (annotated tags peeled) and checks it is [`Forge::commit`].
     pub async fn confirm_tag(
         &self,
-        tag: &str,
+        tag: &Untrusted,
         policy: &RetryPolicy,
     ) -> Result<TagConfirmation, ForgeError> {
         let remote = match self {
@@ -200,21 +201,23 @@ impl Forge {
             Forge::Bitbucket(target) => bitbucket::tag_commit(target, tag, policy).await?,
         };
         let expected = self.commit();
-        match remote {
+        match remote.map(Untrusted::from) {
             None => Err(ForgeError::TagMissing {
                 forge: self.name(),
                 repository: self.repository(),
-                tag: tag.to_string(),
+                tag: tag.clone(),
             }),
-            Some(remote) if remote.eq_ignore_ascii_case(expected) => Ok(TagConfirmation {
-                forge: self.name(),
-                tag: tag.to_string(),
-                commit: remote,
-            }),
+            Some(remote) if remote.unescaped().eq_ignore_ascii_case(expected) => {
+                Ok(TagConfirmation {
+                    forge: self.name(),
+                    tag: tag.clone(),
+                    commit: remote,
+                })
+            }
             Some(remote) => Err(ForgeError::TagElsewhere {
                 forge: self.name(),
                 repository: self.repository(),
-                tag: tag.to_string(),
+                tag: tag.clone(),
                 remote,
                 expected: expected.to_string(),
             }),
@@ -230,7 +233,7 @@ pub enum ForgeError {
     TagMissing {
         forge: &'static str,
         repository: String,
-        tag: String,
+        tag: Untrusted,
     },
 
     #[error(
@@ -239,8 +242,8 @@ pub enum ForgeError {
     TagElsewhere {
         forge: &'static str,
         repository: String,
-        tag: String,
-        remote: String,
+        tag: Untrusted,
+        remote: Untrusted,
         expected: String,
     },
 
@@ -249,9 +252,9 @@ pub enum ForgeError {
     )]
     NotACommit {
         forge: &'static str,
-        tag: String,
-        kind: String,
-        sha: String,
+        tag: Untrusted,
+        kind: Untrusted,
+        sha: Untrusted,
     },
 
     #[error(
@@ -260,7 +263,7 @@ pub enum ForgeError {
     AuthRefused {
         forge: &'static str,
         repository: String,
-        tag: String,
+        tag: Untrusted,
         status: u16,
         fix: String,
     },
@@ -284,8 +287,9 @@ pub enum ForgeError {
     )]
     UnexpectedAnswer {
         forge: &'static str,
-        tag: String,
-        detail: String,
+        tag: Untrusted,
+        /// Quotes the forge's answer.
+        detail: Untrusted,
         api_variable: &'static str,
     },
 
@@ -398,7 +402,7 @@ where
 struct Lookup<'a> {
     forge: &'static str,
     repository: String,
-    tag: &'a str,
+    tag: &'a Untrusted,
     api_variable: &'static str,
     /// The hint for a 401 or 403: which variable to fix and how.
     auth_fix: String,
@@ -415,7 +419,7 @@ impl Lookup<'_> {
             401 | 403 => Err(ForgeError::AuthRefused {
                 forge: self.forge,
                 repository: self.repository.clone(),
-                tag: self.tag.to_string(),
+                tag: self.tag.clone(),
                 status: reply.status,
                 fix: self.auth_fix.clone(),
             }),
@@ -426,8 +430,8 @@ impl Lookup<'_> {
     fn unexpected(&self, detail: impl Into<String>) -> ForgeError {
         ForgeError::UnexpectedAnswer {
             forge: self.forge,
-            tag: self.tag.to_string(),
-            detail: detail.into(),
+            tag: self.tag.clone(),
+            detail: Untrusted::from(detail.into()),
             api_variable: self.api_variable,
         }
     }
