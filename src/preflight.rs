@@ -68,13 +68,24 @@ pub async fn check_token(
     Ok(TokenCheck { info, warnings })
 }
 
+/// Warns when the token expires within `warn_days`, or within the last third of its life when
+/// that is shorter: a token made to live a week is not news on every run of that week.
 fn expiry_warning(info: &TokenInfo, warn_days: i64) -> Option<Problem> {
+    expiry_warning_at(info, warn_days, jiff::Timestamp::now())
+}
+
+fn expiry_warning_at(info: &TokenInfo, warn_days: i64, now: jiff::Timestamp) -> Option<Problem> {
+    const DAY: i64 = 24 * 3600;
     let expires: jiff::Timestamp = info.expires_at.unescaped().parse().ok()?;
-    let left = expires.duration_since(jiff::Timestamp::now());
-    if left.as_secs() > warn_days * 24 * 3600 {
+    let mut window = warn_days.saturating_mul(DAY);
+    if let Ok(created) = info.created_at.unescaped().parse::<jiff::Timestamp>() {
+        window = window.min(expires.duration_since(created).as_secs() / 3);
+    }
+    let left = expires.duration_since(now);
+    if left.as_secs() > window {
         return None;
     }
-    let days = left.as_secs() / (24 * 3600);
+    let days = left.as_secs().max(0) / DAY;
     Some(
         Problem::warning(format!(
             "token `{}` expires at {} (in {} day{})",
@@ -96,4 +107,38 @@ fn list(scopes: &[Untrusted]) -> String {
         .map(|scope| format!("`{scope}`"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(created: &str, expires: &str) -> TokenInfo {
+        TokenInfo {
+            id: 1,
+            name: "ci".into(),
+            publisher: "alice".into(),
+            scopes: vec!["packages:publish".into()],
+            status: "active".into(),
+            created_at: created.into(),
+            expires_at: expires.into(),
+            last_used_at: None,
+            revoked_at: None,
+        }
+    }
+
+    fn warns(info: &TokenInfo, now: &str) -> bool {
+        expiry_warning_at(info, 14, now.parse().unwrap()).is_some()
+    }
+
+    #[test]
+    fn a_short_lived_token_warns_only_in_the_last_third_of_its_life() {
+        let week = token("2026-01-01T00:00:00Z", "2026-01-08T00:00:00Z");
+        assert!(!warns(&week, "2026-01-01T00:01:00Z"));
+        assert!(!warns(&week, "2026-01-05T00:00:00Z"));
+        assert!(warns(&week, "2026-01-06T00:00:00Z"));
+        let year = token("2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
+        assert!(!warns(&year, "2026-12-17T00:00:00Z"));
+        assert!(warns(&year, "2026-12-19T00:00:00Z"));
+    }
 }

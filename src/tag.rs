@@ -85,13 +85,13 @@ pub enum TagError {
         tags: Vec<Untrusted>,
     },
 
-    #[error("none of the tags at HEAD matches `{package}` version `{version}`: {}\nhint: tag HEAD as `{suggested}`, or pass `--tag`/`--tag-prefix`", list(.tags))]
+    #[error("none of the tags at HEAD matches `{package}` version `{version}`: {}\nhint: {tag_head}, or pass `--tag`/`--tag-prefix`", list(.tags))]
     NoneMatch {
         package: String,
         version: String,
         tags: Vec<Untrusted>,
-        /// A tag that would match: never one of `tags`.
-        suggested: String,
+        /// How to tag HEAD with a tag that would match (never one of `tags`).
+        tag_head: String,
     },
 }
 
@@ -109,8 +109,25 @@ struct TagParts<'a> {
     version: &'a str,
 }
 
+/// Where an existing tag points (`git rev-parse`), so that a hint never suggests creating a tag
+/// that is already there: `git tag` would refuse it.
+pub type ExistingTag<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// For checks that cannot ask git: every tag counts as free.
+pub const NO_TAGS: ExistingTag<'static> = &|_| None;
+
 /// Checks that `tag` is a release tag of `manifest` at exactly the manifest's version.
 pub fn check(tag: &str, manifest: &Manifest, prefix: Option<&str>) -> Result<(), TagError> {
+    check_with(tag, manifest, prefix, NO_TAGS)
+}
+
+/// [`check`], with hints that know which tags exist.
+pub fn check_with(
+    tag: &str,
+    manifest: &Manifest,
+    prefix: Option<&str>,
+    existing: ExistingTag<'_>,
+) -> Result<(), TagError> {
     let parts = split(tag, &manifest.name, prefix)?;
     let tag_version = Version::parse(parts.version).map_err(|err| TagError::NotARelease {
         tag: tag.into(),
@@ -140,30 +157,64 @@ pub fn check(tag: &str, manifest: &Manifest, prefix: Option<&str>) -> Result<(),
         } else {
             ""
         },
-        hint: mismatch_hint(&tag_version, manifest, parts.form),
+        hint: mismatch_hint(tag, &tag_version, manifest, parts.form, existing),
     })
 }
 
-/// Bump the manifest to the tag's version (naming the `chuks-ci bump` that does it, when that
-/// is a step forward), or re-tag in the same form at the manifest's version.
-fn mismatch_hint(tag_version: &Version, manifest: &Manifest, form: &str) -> String {
+/// A tag newer than the manifest: set `version` to the tag's and move the tag onto that commit
+/// (`bump` alone would refuse, the tag being taken), or re-tag at the manifest's version. A tag
+/// older than the manifest: only the re-tag, since a released version never goes back.
+fn mismatch_hint(
+    tag: &str,
+    tag_version: &Version,
+    manifest: &Manifest,
+    form: &str,
+    existing: ExistingTag<'_>,
+) -> String {
+    let retag = format!("{form}{}", manifest.version);
     let forward = tag_version.cmp_precedence(&manifest.version) == std::cmp::Ordering::Greater;
-    let bump = match (
-        forward,
-        manifest.path.as_os_str() == crate::manifest::MANIFEST_FILE,
-    ) {
-        (false, _) => String::new(),
-        (true, true) => format!(" (`chuks-ci bump {tag_version}`)"),
-        (true, false) => format!(
-            " (`chuks-ci bump {tag_version} --manifest {}`)",
-            manifest.path.display()
-        ),
+    if !forward {
+        return format!(
+            "`{}` is older than chuks.json's `{}` and a released version never goes back: {}",
+            Untrusted::from(tag),
+            manifest.version,
+            tag_head_hint(&retag, manifest, existing)
+        );
+    }
+    let tag = Untrusted::from(tag);
+    let bump = bump_command(manifest, &format!("{tag_version} --no-tag"));
+    let retag = match existing(&retag) {
+        None => format!(", or re-tag the release as `{}`", Untrusted::from(retag)),
+        Some(_) => String::new(),
     };
     format!(
-        "bump `version` in chuks.json to `{tag_version}`{bump}, or re-tag the release as `{}{}`",
-        Untrusted::from(form),
-        manifest.version
+        "set `version` in chuks.json to `{tag_version}` and move the tag onto that commit (`{bump} && git tag -f {tag}`){retag}"
     )
+}
+
+/// How to make `tag` the release tag of HEAD: `git tag` while the name is free; once it tags
+/// another commit, check that commit out to re-run its release, or release a new version.
+pub fn tag_head_hint(tag: &str, manifest: &Manifest, existing: ExistingTag<'_>) -> String {
+    let tag = Untrusted::from(tag);
+    match existing(tag.unescaped()) {
+        None => format!("tag HEAD with `git tag {tag}`"),
+        Some(commit) => format!(
+            "`{tag}` already tags commit {}: check it out to re-run that release (`git checkout {tag}`), or release this commit as a new version (`{}`)",
+            Untrusted::from(&commit[..commit.len().min(12)]),
+            bump_command(manifest, "patch")
+        ),
+    }
+}
+
+/// `chuks-ci bump ARGS`, with `--manifest` when the manifest is not `./chuks.json`.
+fn bump_command(manifest: &Manifest, args: &str) -> String {
+    match manifest.path.as_os_str() == crate::manifest::MANIFEST_FILE {
+        true => format!("chuks-ci bump {args}"),
+        false => format!(
+            "chuks-ci bump {args} --manifest {}",
+            Untrusted::path(&manifest.path)
+        ),
+    }
 }
 
 /// How a package writes its release tags; the version follows the form.
@@ -242,6 +293,7 @@ pub fn pick(
     tags: &[String],
     manifest: &Manifest,
     prefix: Option<&str>,
+    existing: ExistingTag<'_>,
 ) -> Result<String, TagError> {
     let fitting: Vec<&String> = tags
         .iter()
@@ -249,12 +301,14 @@ pub fn pick(
         .collect();
     match fitting.as_slice() {
         [one] => Ok((*one).clone()),
-        [] if tags.len() == 1 => check(&tags[0], manifest, prefix).map(|()| tags[0].clone()),
+        [] if tags.len() == 1 => {
+            check_with(&tags[0], manifest, prefix, existing).map(|()| tags[0].clone())
+        }
         [] => Err(TagError::NoneMatch {
             package: manifest.name.clone(),
             version: manifest.version.to_string(),
             tags: tags.iter().map(|tag| tag.as_str().into()).collect(),
-            suggested: suggested_tag(manifest, prefix),
+            tag_head: tag_head_hint(&suggested_tag(manifest, prefix), manifest, existing),
         }),
         several => Err(TagError::Ambiguous {
             version: manifest.version.to_string(),
@@ -389,6 +443,21 @@ mod tests {
     }
 
     #[test]
+    fn an_older_tag_is_never_answered_with_a_downgrade() {
+        let m = manifest("di", "1.2.0");
+        let hint = check("v1.0.1", &m, None).unwrap_err().to_string();
+        assert!(!hint.contains("bump"), "{hint}");
+        assert!(hint.contains("`git tag v1.2.0`"), "{hint}");
+        let taken: ExistingTag = &|tag| (tag == "v1.2.0").then(|| "ab".repeat(20));
+        let hint = check_with("v1.0.1", &m, None, taken)
+            .unwrap_err()
+            .to_string();
+        assert!(!hint.contains("git tag v1.2.0"), "{hint}");
+        assert!(hint.contains("`git checkout v1.2.0`"), "{hint}");
+        assert!(hint.contains("`chuks-ci bump patch`"), "{hint}");
+    }
+
+    #[test]
     fn tags_of_other_packages_are_named() {
         let m = manifest("@chuks/numpy", "1.2.0");
         for (tag, other) in [
@@ -421,29 +490,32 @@ mod tests {
             "@chuks/other@0.3.0".to_string(),
             "@chuks/numpy@1.2.0".to_string(),
         ];
-        assert_eq!(pick(&tags, &m, None).unwrap(), "@chuks/numpy@1.2.0");
+        assert_eq!(
+            pick(&tags, &m, None, NO_TAGS).unwrap(),
+            "@chuks/numpy@1.2.0"
+        );
         let both = vec!["1.2.0".to_string(), "v1.2.0".to_string()];
         assert!(matches!(
-            pick(&both, &m, None),
+            pick(&both, &m, None, NO_TAGS),
             Err(TagError::Ambiguous { .. })
         ));
         // With an empty prefix only the bare version matches: the hint must not name a tag
         // that is already there and does not match.
         let existing = vec!["v1.2.0".to_string(), "nightly".to_string()];
-        match pick(&existing, &m, Some("")) {
+        match pick(&existing, &m, Some(""), NO_TAGS) {
             Err(err @ TagError::NoneMatch { .. }) => {
-                assert!(err.to_string().contains("tag HEAD as `1.2.0`"), "{err}")
+                assert!(err.to_string().contains("`git tag 1.2.0`"), "{err}")
             }
             other => panic!("{other:?}"),
         }
         let neither = vec!["v0.9.0".to_string(), "nightly".to_string()];
         assert!(matches!(
-            pick(&neither, &m, None),
+            pick(&neither, &m, None, NO_TAGS),
             Err(TagError::NoneMatch { .. })
         ));
         let single = vec!["v0.9.0".to_string()];
         assert!(matches!(
-            pick(&single, &m, None),
+            pick(&single, &m, None, NO_TAGS),
             Err(TagError::VersionMismatch { .. })
         ));
     }

@@ -104,6 +104,7 @@ pub fn verify(
             manifest,
             prefix,
             queries.as_mut().and_then(|q| q.tags_at_head.take()),
+            reporter,
         )?,
     };
     reporter.debug(
@@ -115,7 +116,15 @@ pub fn verify(
         ),
     );
     findings.tag = Some(release_tag.clone());
-    tag::check(release_tag.name.unescaped(), manifest, prefix)?;
+    match &git {
+        Some(git) => tag::check_with(
+            release_tag.name.unescaped(),
+            manifest,
+            prefix,
+            &existing_tags(git),
+        )?,
+        None => tag::check(release_tag.name.unescaped(), manifest, prefix)?,
+    }
 
     match (&git, &findings.repo) {
         (None, _) => reporter.report(
@@ -179,6 +188,7 @@ fn tag_at_head(
     manifest: &Manifest,
     prefix: Option<&str>,
     started: Option<Pending<Vec<String>>>,
+    reporter: &mut Reporter,
 ) -> anyhow::Result<ReleaseTag> {
     let git = git.ok_or(GitError::NotInstalled)?;
     let example = tag::suggested_tag(manifest, prefix);
@@ -194,23 +204,73 @@ fn tag_at_head(
         Some(pending) => pending.wait()?,
         None => git.tags_at_head()?,
     };
+    let existing = existing_tags(git);
     if tags.is_empty() {
+        let tag_head = tag::tag_head_hint(&example, manifest, &existing);
         let hint = if repo.shallow {
             format!(
-                "this clone is shallow and may lack tags: set `fetch-depth: 0` on actions/checkout or run `git fetch --tags`; or tag HEAD with `git tag {example}`"
+                "this clone is shallow and may lack tags: set `fetch-depth: 0` on actions/checkout or run `git fetch --tags`; or {tag_head}"
             )
         } else {
             format!(
-                "tag the release with `git tag {example}`, run `git fetch --tags` if it exists on the remote, or pass `--tag`"
+                "{tag_head}, run `git fetch --tags` if it exists on the remote, or pass `--tag`"
             )
         };
         return Err(TagError::NotFound { hint }.into());
     }
-    let name = tag::pick(&tags, manifest, prefix)?;
+    let name = tag::pick(&tags, manifest, prefix, &existing)?;
+    warn_about_other_release_tags(&tags, &name, manifest, prefix, reporter);
     Ok(ReleaseTag {
         name: name.into(),
         source: TagSource::Git,
     })
+}
+
+/// Asks git where a tag points, for hints that must not suggest creating a tag that exists.
+fn existing_tags(git: &Git) -> impl Fn(&str) -> Option<String> + '_ {
+    |tag| git.tag_commit(tag).ok().flatten()
+}
+
+/// Release tags of this package at HEAD other than the one picked cannot all be right: each says
+/// HEAD is a version that chuks.json is not (`di`'s `v1.0.1`…`v1.0.9` beside `v1.0.0`).
+fn warn_about_other_release_tags(
+    tags: &[String],
+    picked: &str,
+    manifest: &Manifest,
+    prefix: Option<&str>,
+    reporter: &mut Reporter,
+) {
+    let stray: Vec<&String> = tags
+        .iter()
+        .filter(|tag| tag.as_str() != picked)
+        .filter(|tag| match tag::kind(tag, prefix) {
+            tag::TagKind::Configured => true,
+            tag::TagKind::Package(package) => package == manifest.name,
+            tag::TagKind::NotARelease => false,
+        })
+        .collect();
+    if stray.is_empty() {
+        return;
+    }
+    let named = stray
+        .iter()
+        .map(|tag| format!("`{}`", Untrusted::from(tag.as_str())))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let delete = stray
+        .iter()
+        .map(|tag| Untrusted::from(tag.as_str()).to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    reporter.report(
+        Problem::warning(format!(
+            "HEAD also carries release tags that do not match chuks.json's `{}`: {named}",
+            manifest.version
+        ))
+        .with_hint(format!(
+            "a release tag must name the version it releases; delete the ones made by mistake with `git tag -d {delete}` (and `git push origin --delete {delete}` where they were pushed)"
+        )),
+    );
 }
 
 /// The tag must exist locally and point at HEAD. In a rehearsal, a tag given with `--tag` that

@@ -275,7 +275,7 @@ fn mismatch_annotates_the_version_line_in_github_actions() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         stdout.trim(),
-        "::error file=chuks.json,line=3,col=14::tag `v1.2.1` is version `1.2.1`, but chuks.json has `1.2.0`%0Ahint: bump `version` in chuks.json to `1.2.1` (`chuks-ci bump 1.2.1`), or re-tag the release as `v1.2.0`"
+        "::error file=chuks.json,line=3,col=14::tag `v1.2.1` is version `1.2.1`, but chuks.json has `1.2.0`%0Ahint: set `version` in chuks.json to `1.2.1` and move the tag onto that commit (`chuks-ci bump 1.2.1 --no-tag && git tag -f v1.2.1`), or re-tag the release as `v1.2.0`"
     );
     insta::assert_snapshot!(stderr);
 }
@@ -495,5 +495,136 @@ mod remote_branch_rule {
             "{stderr}"
         );
         assert_contains(&stderr, "`fetch-depth: 0` on actions/checkout");
+    }
+}
+
+/// Every hint that names a command names one that works in that state: each test follows the
+/// hint as a maintainer would, then checks the release again.
+mod hints_that_work {
+    use super::*;
+
+    /// Runs `command` as a maintainer pasting it into a shell in the repository would, with the
+    /// chuks-ci under test first on PATH.
+    fn run(repo: &PackageRepo, command: &str) {
+        let binary = assert_cmd::cargo::cargo_bin("chuks-ci");
+        let path = format!(
+            "{}:{}",
+            binary.parent().unwrap().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let output = std::process::Command::new("sh")
+            .args(["-c", command])
+            .current_dir(repo.path())
+            .env_clear()
+            .env("PATH", path)
+            .env("HOME", repo.path().join(".git"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let (stdout, stderr) = outputs(&output);
+        assert!(
+            output.status.success(),
+            "`{command}` failed:\n{stdout}{stderr}"
+        );
+    }
+
+    /// The command in backticks that starts with `start`, as the hint wrote it.
+    fn named(hint: &str, start: &str) -> String {
+        let from = hint
+            .find(&format!("`{start}"))
+            .unwrap_or_else(|| panic!("no `{start}…` in:\n{hint}"));
+        let rest = &hint[from + 1..];
+        rest[..rest.find('`').unwrap()].to_string()
+    }
+
+    /// `verify-tag` as CI runs it for a pushed `tag`.
+    fn verify_in_ci(repo: &PackageRepo, tag: &str) -> (i32, String) {
+        let output = repo
+            .chuks_ci()
+            .env("GITHUB_REF", format!("refs/tags/{tag}"))
+            .arg("verify-tag")
+            .output()
+            .unwrap();
+        (output.status.code().unwrap(), outputs(&output).1)
+    }
+
+    fn repo_at(version: &str) -> PackageRepo {
+        let repo = PackageRepo::new("di", version);
+        repo.identify();
+        repo
+    }
+
+    #[test]
+    fn an_older_tag_is_answered_with_a_tag_at_the_manifest_version_not_a_downgrade() {
+        let repo = repo_at("1.2.0");
+        repo.tag("v1.0.1");
+        let (code, stderr) = verify_in_ci(&repo, "v1.0.1");
+        assert_eq!(code, 1, "{stderr}");
+        assert!(!stderr.contains("bump"), "{stderr}");
+        run(&repo, &named(&stderr, "git tag v1.2.0"));
+        assert_eq!(verify_human(&repo, &["--tag", "v1.2.0"]).0, 0);
+    }
+
+    #[test]
+    fn a_newer_tag_is_answered_with_a_bump_that_moves_the_tag() {
+        let repo = repo_at("1.2.0");
+        repo.tag("v1.3.0");
+        let (code, stderr) = verify_in_ci(&repo, "v1.3.0");
+        assert_eq!(code, 1, "{stderr}");
+        run(&repo, &named(&stderr, "chuks-ci bump 1.3.0"));
+        let (code, stderr) = verify_in_ci(&repo, "v1.3.0");
+        assert_eq!(code, 0, "{stderr}");
+    }
+
+    /// `di` at 0.1.4 with `v0.1.4` on an earlier commit: `git tag v0.1.4` would fail.
+    fn version_tag_on_an_earlier_commit() -> PackageRepo {
+        let repo = repo_at("0.1.4");
+        repo.tag("v0.1.4");
+        repo.write("src/more.chuks", "export const more = 1\n");
+        repo.commit("more");
+        repo
+    }
+
+    #[test]
+    fn a_taken_tag_is_answered_with_a_checkout_or_a_new_version() {
+        let (code, _, stderr) = verify_human(&version_tag_on_an_earlier_commit(), &[]);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(!stderr.contains("`git tag v0.1.4`"), "{stderr}");
+        for start in ["git checkout v0.1.4", "chuks-ci bump patch"] {
+            let repo = version_tag_on_an_earlier_commit();
+            run(&repo, &named(&stderr, start));
+            let (code, _, stderr) = verify_human(&repo, &[]);
+            assert_eq!(code, 0, "after `{start}`: {stderr}");
+        }
+    }
+
+    #[test]
+    fn an_older_tag_whose_fix_is_taken_is_answered_the_same_way() {
+        let repo = version_tag_on_an_earlier_commit();
+        repo.tag("v0.1.3");
+        let (code, stderr) = verify_in_ci(&repo, "v0.1.3");
+        assert_eq!(code, 1, "{stderr}");
+        run(&repo, &named(&stderr, "chuks-ci bump patch"));
+        assert_eq!(verify_human(&repo, &[]).0, 0);
+    }
+
+    #[test]
+    fn stray_release_tags_at_head_are_named_and_their_deletion_works() {
+        let repo = repo_at("1.0.0");
+        repo.push();
+        repo.tag("v1.0.0");
+        for patch in 1..=9 {
+            repo.tag(&format!("v1.0.{patch}"));
+        }
+        repo.tag("nightly");
+        let (code, _, stderr) = verify_human(&repo, &[]);
+        assert_eq!(code, 0, "{stderr}");
+        assert_contains(&stderr, "`v1.0.1`, `v1.0.2`");
+        assert!(!stderr.contains("nightly"), "{stderr}");
+        run(&repo, &named(&stderr, "git tag -d"));
+        let (code, _, stderr) = verify_human(&repo, &[]);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(!stderr.contains("warning"), "{stderr}");
     }
 }

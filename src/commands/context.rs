@@ -76,6 +76,13 @@ impl ReleaseContext {
                 confirmation.tag, confirmation.forge, confirmation.commit
             )),
             ConfirmOutcome::Skipped { notice } => reporter.note(notice),
+            // A local run has no forge to ask: saying so on every run would be noise.
+            ConfirmOutcome::NotInCi => reporter.debug(
+                1,
+                format!(
+                    "tag `{tag}` not confirmed on a forge: not running on GitHub Actions, GitLab CI or Bitbucket Pipelines"
+                ),
+            ),
         }
         Ok(())
     }

@@ -91,6 +91,8 @@ pub enum ConfirmOutcome {
     Skipped {
         notice: String,
     },
+    /// Not on a CI with a forge (a local run): there was nothing to confirm on, as expected.
+    NotInCi,
 }
 
 /// Confirms the tag as `mode` asks, given what [`detect`] found.
@@ -149,9 +151,7 @@ pub async fn confirm(
             missing: missing.clone(),
             how_to_enable: how_to_enable.clone(),
         }),
-        (ConfirmMode::Auto, ForgeDetection::NotInCi) => skipped(format!(
-            "tag `{tag}` not confirmed on a forge: not running on GitHub Actions, GitLab CI or Bitbucket Pipelines"
-        )),
+        (ConfirmMode::Auto, ForgeDetection::NotInCi) => Ok(ConfirmOutcome::NotInCi),
         (ConfirmMode::Required, ForgeDetection::NotInCi) => Err(ForgeError::NotInCi),
     }
 }
