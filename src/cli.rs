@@ -12,6 +12,15 @@ fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(value))
 }
 
+/// The longest duration a flag takes: a week. Longer ones are mistakes, and a deadline computed
+/// from `u64::MAX` seconds would overflow.
+const MAX_SECONDS: u64 = 7 * 24 * 3600;
+
+/// Parses a number of seconds from `min` to [`MAX_SECONDS`].
+fn seconds(min: u64) -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(min..=MAX_SECONDS)
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "chuks-ci",
@@ -93,8 +102,8 @@ pub struct UploaderArgs {
     #[arg(long, value_name = "PATH")]
     pub chuks_bin: Option<PathBuf>,
 
-    /// Seconds the official CLI may take for one upload before it is stopped.
-    #[arg(long, value_name = "SECS", default_value_t = 900)]
+    /// Seconds the official CLI may take for one upload before it is stopped (at most a week).
+    #[arg(long, value_name = "SECS", default_value_t = 900, value_parser = seconds(1))]
     pub upload_timeout: u64,
 }
 
@@ -219,17 +228,18 @@ pub struct RegistryUrlArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct NetworkArgs {
-    /// Retries after the first attempt for connect errors, timeouts, 408, 429 and 5xx.
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    /// Retries after the first attempt for connect errors, timeouts, 408, 429 and 5xx (at most
+    /// 20).
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=20))]
     pub retries: u32,
 
-    /// Seconds to wait for a connection (at least 1).
-    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Seconds to wait for a connection (at least 1, at most a week).
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = seconds(1))]
     pub connect_timeout: u64,
 
-    /// Seconds without any progress before a transfer is abandoned, at least 1 (there is no
-    /// total limit).
-    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Seconds without any progress before a transfer is abandoned, at least 1, at most a week
+    /// (there is no total limit).
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = seconds(1))]
     pub stall_timeout: u64,
 }
 
@@ -309,8 +319,8 @@ pub struct PublishArgs {
     pub if_exists: IfExists,
 
     /// Seconds to wait, after the upload, for the registry to show the version with our sha256,
-    /// tag and commit.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    /// tag and commit (at most a week).
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = seconds(0))]
     pub confirm_timeout: u64,
 
     /// Also write the results as a dotenv file (for GitLab's `artifacts: reports: dotenv`).

@@ -324,6 +324,27 @@ fn zero_timeouts_are_usage_errors() {
     }
 }
 
+#[test]
+fn durations_past_a_week_are_usage_errors_not_overflows() {
+    let home = tempfile::tempdir().unwrap();
+    let huge = u64::MAX.to_string();
+    for (command, flag) in [
+        ("publish", "--confirm-timeout"),
+        ("publish", "--upload-timeout"),
+        ("whoami", "--stall-timeout"),
+        ("whoami", "--connect-timeout"),
+    ] {
+        let output = chuks_ci(home.path())
+            .args([command, flag, &huge])
+            .timeout(DEADLINE)
+            .output()
+            .unwrap();
+        let (_, stderr) = outputs(&output);
+        assert_eq!(output.status.code(), Some(2), "{flag}: {stderr}");
+        assert_contains(&stderr, "is not in");
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn a_symlink_loop_is_named_as_a_loop() {
