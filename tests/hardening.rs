@@ -364,7 +364,7 @@ fn an_empty_tag_prefix_suggests_a_tag_that_would_match() {
     repo.tag("nightly");
     let (code, _, stderr) = run(&repo, &["verify-tag", "--tag-prefix", ""]);
     assert_eq!(code, Some(1), "{stderr}");
-    assert_contains(&stderr, "hint: tag HEAD as `1.2.0`");
+    assert_contains(&stderr, "hint: tag HEAD with `git tag 1.2.0`");
 
     let untagged = PackageRepo::new("demo", "1.2.0");
     let (code, _, stderr) = run(&untagged, &["verify-tag", "--tag-prefix", ""]);
