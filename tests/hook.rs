@@ -57,7 +57,7 @@ fn the_di_mistake_is_refused_with_the_verify_tag_message() {
     );
     assert_contains(
         &stderr,
-        "hint: bump `version` in chuks.json to `1.0.1` (`chuks-ci bump 1.0.1`), or re-tag the release as `v1.0.0`",
+        "hint: set `version` in chuks.json to `1.0.1` and move the tag onto that commit",
     );
     assert!(remote_tags(&remote).is_empty());
 
