@@ -845,11 +845,27 @@ mod preflight {
             &[Scope::PackagesPublish],
             jiff::SignedDuration::from_hours(24 * 3 + 1),
         );
+        // Made 27 days ago: a 30-day token in its last 3 days.
+        let made = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * 27);
+        rusqlite::Connection::open(h.registry.database_path())
+            .unwrap()
+            .execute("UPDATE tokens SET created_at = ?1", [made.to_string()])
+            .unwrap();
         let run = h.registry_command("check", &token, &[]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         assert_contains(&run.stderr, "(in 3 days)");
         assert_contains(&run.stderr, "hint: rotate it before it expires");
         let run = h.registry_command("check", &token, &["--expiry-warning-days", "2"]);
+        assert!(!run.stderr.contains("expires at"), "{}", run.stderr);
+    }
+
+    #[test]
+    fn a_token_made_to_live_a_week_is_not_news_on_every_run() {
+        let h = Harness::new("di", "1.0.0");
+        let week = jiff::SignedDuration::from_hours(24 * 7);
+        let token = minted(&h, &[Scope::PackagesPublish], week);
+        let run = h.registry_command("check", &token, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
         assert!(!run.stderr.contains("expires at"), "{}", run.stderr);
     }
 
