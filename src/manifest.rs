@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use semver::{Version, VersionReq};
 use serde_json::{Map, Value};
 
+use crate::untrusted::Untrusted;
+
 /// The manifest's file name inside a package folder.
 pub const MANIFEST_FILE: &str = "chuks.json";
 
@@ -47,40 +49,53 @@ pub struct Location {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
-    #[error("no `chuks.json` at `{}`\nhint: run chuks-ci in the package folder or pass `--manifest PATH`", path.display())]
+    #[error(
+        "no `chuks.json` at `{}`\nhint: run chuks-ci in the package folder or pass `--manifest PATH`",
+        Untrusted::path(path)
+    )]
     NotFound { path: PathBuf },
 
-    #[error("cannot read `{}`: {source}\nhint: check the file's permissions", path.display())]
+    #[error(
+        "cannot read `{}`: {source}\nhint: check the file's permissions",
+        Untrusted::path(path)
+    )]
     Unreadable {
         path: PathBuf,
         source: std::io::Error,
     },
 
-    #[error("`{}` is {what}, not a regular file\nhint: point `--manifest` at the package's `chuks.json` file", path.display())]
+    #[error(
+        "`{}` is {what}, not a regular file\nhint: point `--manifest` at the package's `chuks.json` file",
+        Untrusted::path(path)
+    )]
     NotAFile { path: PathBuf, what: &'static str },
 
-    #[error("`{}` is larger than {} bytes, the most a manifest may be\nhint: check that `--manifest` names the package's `chuks.json`", path.display(), MAX_MANIFEST_BYTES)]
+    #[error(
+        "`{}` is larger than {} bytes, the most a manifest may be\nhint: check that `--manifest` names the package's `chuks.json`",
+        Untrusted::path(path),
+        MAX_MANIFEST_BYTES
+    )]
     TooLarge { path: PathBuf },
 
-    #[error("`{}` is not valid UTF-8: byte 0x{byte:02X} at line {}, column {}\nhint: save chuks.json as UTF-8", at.file.display(), at.line, at.column)]
+    #[error("`{}` is not valid UTF-8: byte 0x{byte:02X} at line {}, column {}\nhint: save chuks.json as UTF-8", Untrusted::path(&at.file), at.line, at.column)]
     InvalidUtf8 { at: Location, byte: u8 },
 
-    #[error("`{}` is not valid JSON: {message}\nhint: fix the syntax at line {}, column {}", at.file.display(), at.line, at.column)]
-    Syntax { at: Location, message: String },
+    #[error("`{}` is not valid JSON: {message}\nhint: fix the syntax at line {}, column {}", Untrusted::path(&at.file), at.line, at.column)]
+    Syntax { at: Location, message: Untrusted },
 
-    #[error("`{}` must hold a JSON object\nhint: wrap the fields in `{{ … }}`", at.file.display())]
+    #[error("`{}` must hold a JSON object\nhint: wrap the fields in `{{ … }}`", Untrusted::path(&at.file))]
     NotAnObject { at: Location },
 
-    #[error("`{field}` is missing from `{}`\nhint: add `\"{field}\": {example}` to chuks.json", at.file.display())]
+    #[error("`{field}` is missing from `{}`\nhint: add `\"{field}\": {example}` to chuks.json", Untrusted::path(&at.file))]
     MissingField {
         field: &'static str,
         example: &'static str,
         at: Location,
     },
 
-    #[error("`{field}` in `{}` must be {expected}\nhint: {hint}", at.file.display())]
+    #[error("`{field}` in `{}` must be {expected}\nhint: {hint}", Untrusted::path(&at.file))]
     WrongType {
-        field: String,
+        field: Untrusted,
         expected: &'static str,
         hint: String,
         at: Location,
@@ -88,8 +103,8 @@ pub enum ManifestError {
 
     #[error("`version` `{value}` is not a SemVer 2.0 version ({reason})\nhint: {hint}")]
     InvalidVersion {
-        value: String,
-        reason: String,
+        value: Untrusted,
+        reason: Untrusted,
         hint: String,
         at: Location,
     },
@@ -98,7 +113,7 @@ pub enum ManifestError {
         "`name` `{value}` is not a valid package name ({reason})\nhint: use lowercase letters, digits, `-`, `_` and `.`, optionally scoped like `@scope/name`"
     )]
     InvalidName {
-        value: String,
+        value: Untrusted,
         reason: &'static str,
         at: Location,
     },
@@ -107,9 +122,9 @@ pub enum ManifestError {
         "dependency `{dependency}` has range `{range}` that does not parse ({reason})\nhint: use a SemVer range such as `^0.1.0`, `~1.2` or `>=1.0.0, <2.0.0`"
     )]
     InvalidDependency {
-        dependency: String,
-        range: String,
-        reason: String,
+        dependency: Untrusted,
+        range: Untrusted,
+        reason: Untrusted,
         at: Location,
     },
 }
@@ -169,7 +184,7 @@ impl Manifest {
         };
         let document: Value = serde_json::from_str(text).map_err(|err| ManifestError::Syntax {
             at: at(err.line().max(1), err.column().max(1)),
-            message: syntax_message(&err),
+            message: syntax_message(&err).into(),
         })?;
         let spans = top_level_value_spans(text);
         let positions: HashMap<String, Location> = spans
@@ -191,15 +206,15 @@ impl Manifest {
 
         let name = required_string(fields, "name", "\"my-package\"", &field_at)?;
         validate_name(name).map_err(|reason| ManifestError::InvalidName {
-            value: name.to_string(),
+            value: name.into(),
             reason,
             at: field_at("name"),
         })?;
         let version_text = required_string(fields, "version", "\"0.1.0\"", &field_at)?;
         let version = parse_version(version_text).map_err(|(reason, hint)| {
             ManifestError::InvalidVersion {
-                value: version_text.to_string(),
-                reason,
+                value: version_text.into(),
+                reason: reason.into(),
                 hint,
                 at: field_at("version"),
             }
@@ -365,7 +380,7 @@ fn required_string<'a>(
         }),
         Some(Value::String(text)) => Ok(text),
         Some(_) => Err(ManifestError::WrongType {
-            field: field.to_string(),
+            field: field.into(),
             expected: "a string",
             hint: format!("write it as `\"{field}\": {example}`"),
             at: field_at(field),
@@ -381,7 +396,7 @@ fn optional_string(
     match fields.get(field) {
         None | Some(Value::Null) | Some(Value::String(_)) => Ok(()),
         Some(_) => Err(ManifestError::WrongType {
-            field: field.to_string(),
+            field: field.into(),
             expected: "a string",
             hint: format!("write `{field}` as a quoted string"),
             at: field_at(field),
@@ -397,7 +412,7 @@ fn check_keywords(
         None | Some(Value::Null) => Ok(()),
         Some(Value::Array(items)) if items.iter().all(Value::is_string) => Ok(()),
         Some(_) => Err(ManifestError::WrongType {
-            field: "keywords".to_string(),
+            field: "keywords".into(),
             expected: "an array of strings",
             hint: "write it as `\"keywords\": [\"json\", \"parser\"]`".to_string(),
             at: field_at("keywords"),
@@ -414,7 +429,7 @@ fn parse_dependencies(
         Some(Value::Object(entries)) => entries,
         Some(_) => {
             return Err(ManifestError::WrongType {
-                field: "dependencies".to_string(),
+                field: "dependencies".into(),
                 expected: "an object of package name to version range",
                 hint: "write it as `\"dependencies\": { \"di\": \"^0.1.0\" }`".to_string(),
                 at: field_at("dependencies"),
@@ -424,9 +439,9 @@ fn parse_dependencies(
     let mut dependencies = BTreeMap::new();
     for (dependency, range) in entries {
         let invalid = |range: String, reason: String| ManifestError::InvalidDependency {
-            dependency: dependency.clone(),
-            range,
-            reason,
+            dependency: dependency.as_str().into(),
+            range: range.into(),
+            reason: reason.into(),
             at: field_at("dependencies"),
         };
         if let Err(reason) = validate_name(dependency) {

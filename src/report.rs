@@ -224,7 +224,7 @@ pub fn annotation(problem: &Problem) -> String {
     if let Some(file) = &problem.file {
         properties.push(format!(
             "file={}",
-            escape_property(&file.display().to_string())
+            escape_property(&Untrusted::path(file).to_string())
         ));
         if let Some(line) = problem.line {
             properties.push(format!("line={line}"));

@@ -134,7 +134,7 @@ pub fn verify(
         (Some(_), None) => reporter.report(
             Problem::warning(format!(
                 "`{}` is not inside a git repository, so the tag's commit was not checked",
-                manifest.package_dir().display()
+                Untrusted::path(manifest.package_dir())
             ))
             .with_hint("publish from a clone of the package's repository"),
         ),

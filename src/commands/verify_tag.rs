@@ -7,6 +7,7 @@ use crate::cli::VerifyTagArgs;
 use crate::manifest::Manifest;
 use crate::report::{Format, Problem, Reporter};
 use crate::tag::TagError;
+use crate::untrusted::Untrusted;
 use crate::verify::{self, Findings};
 
 pub fn run(args: &VerifyTagArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
@@ -56,7 +57,7 @@ pub fn run(args: &VerifyTagArgs, reporter: &mut Reporter) -> anyhow::Result<Exit
                     tag.source.describe(),
                     manifest.name,
                     manifest.version,
-                    manifest_path.display()
+                    Untrusted::path(manifest_path)
                 );
             }
         }
