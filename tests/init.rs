@@ -412,6 +412,26 @@ fn stderr_snapshot(stderr: &str) -> String {
         .collect()
 }
 
+/// `chuks-ci init <args> --dir <dir>`, offline, which must succeed: its stdout and stderr.
+fn init_in(home: &Path, dir: &Path, args: &[&str]) -> (String, String) {
+    let output = chuks_ci(home)
+        .arg("init")
+        .args(args)
+        .arg("--dir")
+        .arg(dir)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = outputs(&output);
+    assert!(output.status.success(), "init {args:?}: {stdout}{stderr}");
+    (stdout, stderr)
+}
+
+fn read(dir: &Path, relative: &str) -> String {
+    std::fs::read_to_string(dir.join(relative)).unwrap()
+}
+
+const GITHUB_TARGET: &str = ".github/workflows/chuks-publish.yml";
+
 #[test]
 fn numpy_maintainer_gets_the_prebuilt_example_and_is_told_to_delete_the_old_release_workflow() {
     let home = TempDir::new().unwrap();
@@ -420,34 +440,26 @@ fn numpy_maintainer_gets_the_prebuilt_example_and_is_told_to_delete_the_old_rele
     write_workflow(repo.path(), "test.yml", TEST_WORKFLOW);
 
     // What docs/migrating.md tells the maintainer to run, with no `--example`.
-    let output = chuks_ci(home.path())
-        .args(["init", "github", "--dir"])
-        .arg(repo.path())
-        .output()
-        .unwrap();
-    let (stdout, stderr) = outputs(&output);
-    assert!(output.status.success(), "{stdout}{stderr}");
-    let written =
-        std::fs::read_to_string(repo.path().join(".github/workflows/chuks-publish.yml")).unwrap();
+    let (_, stderr) = init_in(home.path(), repo.path(), &["github"]);
+    let written = read(repo.path(), GITHUB_TARGET);
     if !released() {
         assert_eq!(written, example("github/prebuilt-binaries.yml"));
     }
     assert_contains(&written, "      shim-dir: shim\n");
     // The old workflow stays until the maintainer deletes it, as the warning says.
     assert_eq!(
-        std::fs::read_to_string(repo.path().join(".github/workflows/release.yml")).unwrap(),
+        read(repo.path(), ".github/workflows/release.yml"),
         SHIM_RELEASE_WORKFLOW
     );
     assert!(!stderr.contains("test.yml"), "{stderr}");
     insta::assert_snapshot!(stderr_snapshot(&stderr));
 
     // The same facts for scripts.
-    let output = chuks_ci(home.path())
-        .args(["init", "github", "--force", "--format", "json", "--dir"])
-        .arg(repo.path())
-        .output()
-        .unwrap();
-    let (stdout, _) = outputs(&output);
+    let (stdout, _) = init_in(
+        home.path(),
+        repo.path(),
+        &["github", "--force", "--format", "json"],
+    );
     let answer: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(answer["example"], "prebuilt-binaries");
     assert_eq!(answer["shim_crate"]["library"], "chuks_numpy_shim");
@@ -473,13 +485,7 @@ fn a_publisher_sharing_its_workflow_with_other_jobs_is_named_job_by_job() {
                     needs: test\n    runs-on: ubuntu-22.04\n    steps:\n      \
                     - run: '\"$HOME/chuks/bin/chuks\" publish'\n";
     write_workflow(dir.path(), "ci.yaml", workflow);
-    let output = chuks_ci(home.path())
-        .args(["init", "github", "--dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let (stdout, stderr) = outputs(&output);
-    assert!(output.status.success(), "{stdout}{stderr}");
+    let (_, stderr) = init_in(home.path(), dir.path(), &["github"]);
     assert_contains(
         &stderr,
         "warning: `.github/workflows/ci.yaml` already publishes on tags `*` (job `publish`)",
@@ -495,17 +501,16 @@ fn a_publisher_sharing_its_workflow_with_other_jobs_is_named_job_by_job() {
 fn choosing_the_single_package_example_in_a_shim_repository_says_what_it_leaves_out() {
     let home = TempDir::new().unwrap();
     let repo = shim_repo("shim");
-    let output = chuks_ci(home.path())
-        .args(["init", "github", "--example", "single-package", "--dir"])
-        .arg(repo.path())
-        .output()
-        .unwrap();
-    let (stdout, stderr) = outputs(&output);
-    assert!(output.status.success(), "{stdout}{stderr}");
-    let written =
-        std::fs::read_to_string(repo.path().join(".github/workflows/chuks-publish.yml")).unwrap();
+    let (_, stderr) = init_in(
+        home.path(),
+        repo.path(),
+        &["github", "--example", "single-package"],
+    );
     if !released() {
-        assert_eq!(written, example("github/single-package.yml"));
+        assert_eq!(
+            read(repo.path(), GITHUB_TARGET),
+            example("github/single-package.yml")
+        );
     }
     assert_contains(
         &stderr,
@@ -532,24 +537,13 @@ fn gitlab_and_bitbucket_prebuilt_pipelines_copy_the_library_the_shim_builds() {
     ] {
         // A shim named `shim`: the committed example as it is.
         let repo = shim_repo("shim");
-        let output = chuks_ci(home.path())
-            .args(["init", platform, "--dir"])
-            .arg(repo.path())
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{output:?}");
-        let written = std::fs::read_to_string(repo.path().join(target)).unwrap();
-        assert_eq!(written, example(committed), "{platform}");
+        init_in(home.path(), repo.path(), &[platform]);
+        assert_eq!(read(repo.path(), target), example(committed), "{platform}");
 
         // numpy's shim builds libchuks_numpy_shim.so, which the pipeline must copy.
         let repo = shim_repo("chuks-numpy-shim");
-        let output = chuks_ci(home.path())
-            .args(["init", platform, "--dir"])
-            .arg(repo.path())
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{output:?}");
-        let written = std::fs::read_to_string(repo.path().join(target)).unwrap();
+        init_in(home.path(), repo.path(), &[platform]);
+        let written = read(repo.path(), target);
         assert!(!written.contains("libshim.so"), "{platform}:\n{written}");
         assert_eq!(
             written,
