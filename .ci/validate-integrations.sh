@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.." || exit 1
 tools="${CHUKS_CI_TOOLS:-$PWD/target/ci-tools}"
 export PATH="$tools/venv/bin:$tools/npm/node_modules/.bin:$PATH"
 strict="${CHUKS_CI_STRICT:-0}"
+# CI logs are not terminals, yet some validators (zizmor) colour their output when CI is set.
+export NO_COLOR=1
 failures=()
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -67,19 +69,41 @@ fi
 # actionlint also runs shellcheck over every `run:` script.
 if have actionlint && have shellcheck; then
   check actionlint "${github_workflows[@]}"
+  # The examples and migrations call the action and the reusable workflow remotely, where
+  # actionlint cannot see their inputs. In a copy laid out as a repository of its own, every call
+  # names the local files instead, so a caller passing an input they lack fails here.
+  local_repo="$work/local-calls"
+  mkdir -p "$local_repo/.github/workflows"
+  cp -R action.yml action "$local_repo/"
+  git -C "$local_repo" init --quiet
+  to_local() {
+    sed -E -e 's#chuks/publish-action/\.github/workflows/publish\.yml@[^ ]+( \#.*)?$#./.github/workflows/publish.yml#' \
+      -e 's#chuks/publish-action@[^ ]+( \#.*)?$#./#' "$1" >"$2"
+  }
+  to_local .github/workflows/publish.yml "$local_repo/.github/workflows/publish.yml"
+  for file in ci-examples/github/*.yml docs/migrating/*.yml; do
+    caller="$local_repo/.github/workflows/$(basename "$(dirname "$file")")-$(basename "$file")"
+    to_local "$file" "$caller"
+    if grep -Eq '^[[:space:]-]*uses:[[:space:]]*chuks/publish-action' "$caller"; then
+      echo "FAIL: $file calls chuks/publish-action in a form the local rewrite missed"
+      failures+=("$file: remote call left")
+    fi
+  done
+  # From inside the copy, which actionlint then takes for the repository `./` means.
+  check env -C "$local_repo" actionlint -no-color
 fi
 
 if have zizmor; then
   # One file per run: given folders, zizmor only collects .github/workflows and would skip the
   # templates and examples; given a file it cannot audit, it fails ("no audit was performed").
   for file in action.yml "${github_workflows[@]}"; do
-    check zizmor --offline --config zizmor.yml --no-progress --quiet "$file"
+    check zizmor --offline --config zizmor.yml --no-progress --quiet --color never "$file"
   done
   # Users copy the examples without our zizmor.yml: under zizmor's default configuration the one
   # finding allowed is our own action by tag, until a release records its commit.
   mkdir -p "$work/zizmor"
   for file in ci-examples/github/*.yml docs/migrating/*.yml; do
-    zizmor --offline --no-config --no-progress --format json "$file" >"$work/zizmor/$(basename "$file").json" 2>/dev/null
+    zizmor --offline --no-config --no-progress --color never --format json "$file" >"$work/zizmor/$(basename "$file").json" 2>/dev/null
   done
   check python3 .ci/ci_yaml.py zizmor-allowed "$work/zizmor" "$work"/zizmor/*.json
 fi

@@ -465,9 +465,10 @@ pub struct InitArgs {
     #[arg(value_enum, required_unless_present_any = ["check", "update_examples"])]
     pub platform: Option<InitPlatformArg>,
 
-    /// Which pipeline: one package, a package with prebuilt binaries, or a monorepo.
-    #[arg(long, value_enum, default_value = "single-package")]
-    pub example: InitExampleArg,
+    /// Which pipeline: one package, a package with prebuilt binaries, or a monorepo [default:
+    /// prebuilt-binaries when shim/ holds a cdylib crate, else single-package].
+    #[arg(long, value_enum)]
+    pub example: Option<InitExampleArg>,
 
     /// The repository to write into (with `--check`: the chuks-ci checkout to compare).
     #[arg(long, value_name = "DIR", default_value = ".")]

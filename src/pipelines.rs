@@ -6,6 +6,7 @@
 
 mod options;
 mod pins;
+pub mod survey;
 
 use std::path::PathBuf;
 
@@ -145,6 +146,22 @@ pub fn render_pinned(platform: Ci, example: Example, pin: &ActionPin) -> String 
 /// Renders the pipeline file for a platform and example as committed in `ci-examples/`.
 pub fn render(platform: Ci, example: Example) -> String {
     render_pinned(platform, example, &ActionPin::committed())
+}
+
+/// A prebuilt example for a shim whose library is `lib<library>.so` rather than the example's
+/// `libshim.so`: the GitLab and Bitbucket examples copy the file by name (GitHub's reusable
+/// workflow looks it up).
+pub fn for_shim_library(text: &str, library: &str) -> String {
+    text.replace("libshim.so", &format!("lib{library}.so"))
+        .replace("named `shim`", &format!("named `{library}`"))
+}
+
+/// The migration guide of this release, on GitHub.
+pub fn migrating_guide_url() -> String {
+    format!(
+        "https://github.com/{ACTION_REPOSITORY}/blob/{}/docs/migrating.md",
+        release_tag()
+    )
 }
 
 /// Files generated from the same sources outside `ci-examples/`, with their paths relative to

@@ -283,7 +283,8 @@ fn run_act(
 }
 
 /// act on the tag push event, running `job` (else every job) of `workflow`, with the action's
-/// copy in `work/action` standing in for `chuks/publish-action` at this release's tag.
+/// copy in `work/action` standing in for `chuks/publish-action` (the action and its reusable
+/// workflow) at this release's tag.
 fn run_act_job(
     act: &Path,
     work: &Path,
@@ -292,6 +293,20 @@ fn run_act_job(
     workflow: &str,
     job: Option<&str>,
 ) -> Output {
+    act_command(act, work, repo, (registry, token), workflow, job)
+        .output()
+        .expect("act runs")
+}
+
+/// The act command [`run_act_job`] runs, for callers that add to it.
+fn act_command(
+    act: &Path,
+    work: &Path,
+    repo: &Path,
+    (registry, token): (&TestRegistry, &str),
+    workflow: &str,
+    job: Option<&str>,
+) -> Command {
     let mut command = isolated(act, &work.join("home"));
     if let Some(job) = job {
         command.args(["--job", job]);
@@ -303,11 +318,14 @@ fn run_act_job(
         .args(["-P", "ubuntu-22.04=-self-hosted"]);
     // The action at every ref the workflow names: the tag, or the commit a release recorded.
     let text = std::fs::read_to_string(repo.join(workflow)).unwrap();
-    let mut refs: Vec<&str> = text
-        .split("chuks/publish-action@")
-        .skip(1)
-        .filter_map(|rest| rest.split_whitespace().next())
-        .collect();
+    let mut refs: Vec<&str> = [
+        "chuks/publish-action@",
+        "chuks/publish-action/.github/workflows/publish.yml@",
+    ]
+    .iter()
+    .flat_map(|call| text.split(call).skip(1))
+    .filter_map(|rest| rest.split_whitespace().next())
+    .collect();
     refs.push(concat!("v", env!("CARGO_PKG_VERSION")));
     refs.sort();
     refs.dedup();
@@ -321,9 +339,8 @@ fn run_act_job(
         .arg("--eventpath")
         .arg(work.join("event.json"))
         .args(["--secret", &format!("CHUKS_TOKEN={}", token)])
-        .args(["--env", &format!("CHUKS_REGISTRY_URL={}", registry.url())])
-        .output()
-        .expect("act runs")
+        .args(["--env", &format!("CHUKS_REGISTRY_URL={}", registry.url())]);
+    command
 }
 
 #[test]
@@ -486,14 +503,9 @@ fn migrated_ffmpeg_workflow_publishes_its_source_job_under_act() {
     assert!(!log.contains(&token), "the token leaked into the log");
 }
 
-#[test]
-fn migrated_numpy_workflow_publishes_its_source_job_through_the_reusable_workflow_under_act() {
-    let Some(act) = require_tool("act") else {
-        return;
-    };
-    let (assets_dir, sha256) = release_assets();
-    let assets = FileServer::start(assets_dir.clone());
-    let (registry, token) = acme_registry();
+/// A work folder for act runs of the reusable workflow: a private HOME, a tag push event, and
+/// the action's copy (pinning `sha256` for chuks-ci's archive) holding the reusable workflow.
+fn reusable_workflow_work(sha256: &str) -> TempDir {
     let work = TempDir::new().unwrap();
     std::fs::create_dir_all(work.path().join("home")).unwrap();
     std::fs::write(
@@ -509,6 +521,27 @@ fn migrated_numpy_workflow_publishes_its_source_job_through_the_reusable_workflo
         action.join(".github/workflows/publish.yml"),
     )
     .unwrap();
+    work
+}
+
+/// [`loopback_inputs`] for a call of the reusable workflow, which takes the token as a secret.
+fn reusable_loopback_inputs(assets_url: &str, assets_dir: &Path) -> String {
+    loopback_inputs(6, assets_url, assets_dir)
+        .lines()
+        .filter(|line| !line.contains("token:"))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
+#[test]
+fn migrated_numpy_workflow_publishes_its_source_job_through_the_reusable_workflow_under_act() {
+    let Some(act) = require_tool("act") else {
+        return;
+    };
+    let (assets_dir, sha256) = release_assets();
+    let assets = FileServer::start(assets_dir.clone());
+    let (registry, token) = acme_registry();
+    let work = reusable_workflow_work(sha256);
 
     // The caller passes the loopback releases on; the shim jobs need macOS and Windows runners,
     // so only the source job runs here.
@@ -516,11 +549,7 @@ fn migrated_numpy_workflow_publishes_its_source_job_through_the_reusable_workflo
         std::fs::read_to_string(repo_root().join("docs/migrating/numpy-release.yml")).unwrap();
     let with = format!(
         "      prebuilt: false\n{}",
-        loopback_inputs(6, &assets.url, assets_dir)
-            .lines()
-            .filter(|line| !line.contains("token:"))
-            .map(|line| format!("{line}\n"))
-            .collect::<String>()
+        reusable_loopback_inputs(&assets.url, assets_dir)
     );
     let workflow = after.replacen("      prebuilt: true\n", &with, 1);
     assert_ne!(workflow, after);
@@ -545,6 +574,125 @@ fn migrated_numpy_workflow_publishes_its_source_job_through_the_reusable_workflo
         "@chuks/numpy 0.1.0 is not on the registry:\n{log}"
     );
     assert_contains(&log, "::set-output:: uploader=chuks");
+    assert!(!log.contains(&token), "the token leaked into the log");
+}
+
+/// A `shim/` cdylib crate with no dependencies and its lock file, as `init` finds in a package.
+fn write_shim_crate(repo: &PackageRepo) {
+    repo.write(
+        "shim/Cargo.toml",
+        "[package]\nname = \"shim\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [lib]\ncrate-type = [\"cdylib\"]\n",
+    );
+    repo.write(
+        "shim/Cargo.lock",
+        "# This file is automatically @generated by Cargo.\n\
+         # It is not intended for manual editing.\n\
+         version = 4\n\n[[package]]\nname = \"shim\"\nversion = \"0.1.0\"\n",
+    );
+    repo.write(
+        "shim/src/lib.rs",
+        "#[unsafe(no_mangle)]\npub extern \"C\" fn chuks_answer() -> i32 {\n    42\n}\n",
+    );
+}
+
+/// A stand-in for `actions/cache`, which needs GitHub's cache service: it caches nothing.
+fn cache_standin(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join("action.yml"),
+        "name: cache stand-in\n\
+         inputs:\n  path: {}\n  key: {}\n  restore-keys: {}\n\
+         runs:\n  using: composite\n  steps:\n    \
+         - run: echo \"the actions/cache stand-in caches nothing\"\n      shell: bash\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn prebuilt_example_publishes_the_source_and_a_platform_binary_through_the_reusable_workflow_under_act()
+ {
+    let Some(act) = require_tool("act") else {
+        return;
+    };
+    let (Some(cargo), Some(rustup)) = (require_tool("cargo"), require_tool("rustup")) else {
+        return;
+    };
+    let (assets_dir, sha256) = release_assets();
+    let assets = FileServer::start(assets_dir.clone());
+    let (registry, token) = acme_registry();
+    let work = reusable_workflow_work(sha256);
+
+    // The example as `init github --example prebuilt-binaries` writes it, building only this
+    // machine's platform (the others need macOS and Windows runners) and installing from loopback.
+    let example =
+        std::fs::read_to_string(repo_root().join("ci-examples/github/prebuilt-binaries.yml"))
+            .unwrap();
+    let with = format!(
+        "      prebuilt: true\n      platforms: {}\n{}",
+        platform(),
+        reusable_loopback_inputs(&assets.url, assets_dir)
+    );
+    let workflow = example.replacen("      prebuilt: true\n", &with, 1);
+    assert_ne!(workflow, example);
+    let repo = PackageRepo::new("@chuks/numpy", "0.1.0");
+    write_shim_crate(&repo);
+    repo.write(".github/workflows/chuks-publish.yml", &workflow);
+    repo.commit("add the shim and the publish workflow");
+    repo.push();
+    repo.tag("v0.1.0");
+
+    let reusable =
+        std::fs::read_to_string(repo_root().join(".github/workflows/publish.yml")).unwrap();
+    let cache_ref = reusable
+        .split("uses: actions/cache@")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the reusable workflow caches cargo");
+    let cache = work.path().join("cache-standin");
+    cache_standin(&cache);
+    // The host's Rust toolchain builds the shim; the isolated HOME has none of its own.
+    let toolchain_bin = cargo.parent().unwrap().to_path_buf();
+    let rustup_home = Command::new(&rustup)
+        .args(["show", "home"])
+        .output()
+        .unwrap();
+    let rustup_home = String::from_utf8(rustup_home.stdout).unwrap();
+    let path = std::env::join_paths(std::iter::once(toolchain_bin).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .unwrap();
+    let output = act_command(
+        &act,
+        work.path(),
+        repo.path(),
+        (&registry, &token),
+        ".github/workflows/chuks-publish.yml",
+        None,
+    )
+    .arg("--local-repository")
+    .arg(format!("actions/cache@{cache_ref}={}", cache.display()))
+    .args(["-P", "ubuntu-22.04-arm=-self-hosted"])
+    .env("PATH", path)
+    .env("RUSTUP_HOME", rustup_home.trim())
+    .output()
+    .expect("act runs");
+    let log = text(&output);
+    assert!(output.status.success(), "act failed:\n{log}");
+    let record = registry
+        .version("@chuks/numpy", "0.1.0")
+        .unwrap_or_else(|| panic!("@chuks/numpy 0.1.0 is not on the registry:\n{log}"));
+    let prebuilts = record["prebuilts"].as_array().unwrap();
+    assert_eq!(prebuilts.len(), 1, "{record}");
+    assert_eq!(prebuilts[0]["platform"], platform(), "{record}");
+    assert_contains(&log, "/chuks-shim-target/");
+    assert_contains(&log, "the actions/cache stand-in caches nothing");
+    assert!(
+        !log.contains("uncommitted changes"),
+        "the build dirtied the tree:\n{log}"
+    );
+    assert_contains(&log, &format!("::set-output:: platform={}", platform()));
+    assert_contains(&log, "::set-output:: result=published");
     assert!(!log.contains(&token), "the token leaked into the log");
 }
 
