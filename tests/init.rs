@@ -199,12 +199,18 @@ fn released() -> bool {
     example("github/single-package.yml").contains(&format!(" # v{VERSION}\n"))
 }
 
+/// Before a release records its commit, `init` asks GitHub for it; after, it uses the recorded
+/// one and asks nothing. Whichever state this checkout is in is the one checked.
 #[test]
-fn github_init_pins_the_action_by_the_commit_this_release_recorded_without_asking_github() {
-    if !released() {
-        let _ = writeln!(std::io::stderr(), "SKIP: v{VERSION} recorded no commit yet");
-        return;
+fn github_init_pins_the_action_by_a_commit() {
+    if released() {
+        pins_the_commit_this_release_recorded_without_asking_github();
+    } else {
+        pins_the_commit_github_resolves_the_tag_to();
     }
+}
+
+fn pins_the_commit_this_release_recorded_without_asking_github() {
     let (url, seen) = fake_github("0123456789abcdef0123456789abcdef01234567\n");
     let home = TempDir::new().unwrap();
     let dir = TempDir::new().unwrap();
@@ -221,11 +227,7 @@ fn github_init_pins_the_action_by_the_commit_this_release_recorded_without_askin
     assert!(seen.lock().unwrap().is_empty(), "GitHub was asked");
 }
 
-#[test]
-fn github_init_pins_the_action_by_the_commit_github_resolves_the_tag_to() {
-    if released() {
-        return;
-    }
+fn pins_the_commit_github_resolves_the_tag_to() {
     let sha = "0123456789abcdef0123456789abcdef01234567";
     let (url, seen) = fake_github("0123456789abcdef0123456789abcdef01234567\n");
     let home = TempDir::new().unwrap();
@@ -270,11 +272,10 @@ fn github_init_pins_the_action_by_the_commit_github_resolves_the_tag_to() {
     );
 }
 
+/// Offline, a release that recorded its commit still pins it; before that, `init` writes the tag
+/// and says how to pin it by hand.
 #[test]
-fn github_init_offline_writes_the_tag_and_says_how_to_pin_it() {
-    if released() {
-        return;
-    }
+fn github_init_offline_pins_what_it_can_and_says_how_to_pin_the_rest() {
     let home = TempDir::new().unwrap();
     let dir = TempDir::new().unwrap();
     let output = chuks_ci(home.path())
@@ -286,6 +287,11 @@ fn github_init_offline_writes_the_tag_and_says_how_to_pin_it() {
     assert!(output.status.success(), "{stdout}{stderr}");
     let written =
         std::fs::read_to_string(dir.path().join(".github/workflows/chuks-publish.yml")).unwrap();
+    if released() {
+        assert_eq!(written, example("github/prebuilt-binaries.yml"));
+        assert!(!stderr.contains("not resolved to a commit"), "{stderr}");
+        return;
+    }
     assert_contains(
         &written,
         &format!("/.github/workflows/publish.yml@v{VERSION}\n"),
