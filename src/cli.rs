@@ -391,6 +391,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "BYTES", default_value_t = crate::registry_server::DEFAULT_MAX_UPLOAD_BYTES)]
     pub max_package_bytes: u64,
 
+    /// Largest size a published tarball may unpack to, in bytes (its tar stream: headers,
+    /// contents and padding).
+    #[arg(long, value_name = "BYTES", default_value_t = crate::registry_server::DEFAULT_MAX_UNPACKED_BYTES)]
+    pub max_unpacked_bytes: u64,
+
     /// Answer 429 with `Retry-After` once more than this many requests arrive in one second.
     #[arg(long, value_name = "PER_SECOND")]
     pub rate_limit: Option<u32>,

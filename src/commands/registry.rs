@@ -30,6 +30,7 @@ fn serve(args: ServeArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
         data_dir: args.data.data_dir,
         listen: args.listen,
         max_package_bytes: args.max_package_bytes,
+        max_unpacked_bytes: args.max_unpacked_bytes,
         rate_limit: args.rate_limit,
         log_requests: true,
         header_timeout: Duration::from_secs(args.header_timeout),

@@ -25,7 +25,7 @@ use super::auth::{self, AuthError, Caller};
 use super::auth_failures::AuthFailures;
 use super::rate_limit::RateLimiter;
 use super::store::{self, NewPrebuilt, NewVersion, Store, StoreError, Upload};
-use super::tarball;
+use super::tarball::{self, TarballError};
 use super::upload::{self, BodyLimits, Received, Spooled, UploadError};
 use crate::manifest::{self, Manifest};
 use crate::protocol::{
@@ -48,6 +48,7 @@ pub struct AppState {
     /// Where upload payloads are decoded to before they move into the database.
     pub spool_dir: PathBuf,
     pub max_package_bytes: u64,
+    pub max_unpacked_bytes: u64,
     pub body_idle_timeout: Duration,
     pub upload_timeout: Duration,
     pub limiter: Option<Arc<RateLimiter>>,
@@ -496,7 +497,7 @@ async fn publish(
     let manifest = check_manifest(&head.manifest, &name, &version)?;
     let git = head.git.unwrap_or_default();
     check_git(&git)?;
-    let payload = check_tarball_manifest(payload, head.manifest).await?;
+    let payload = check_tarball(payload, head.manifest, state.max_unpacked_bytes).await?;
     let what = format!("`{name}` `{version}`");
     let declared_sha256 = payload.sha256.clone();
     let new = NewVersion {
@@ -754,31 +755,16 @@ fn check_manifest(document: &Value, name: &str, version: &str) -> Result<String,
     Ok(text)
 }
 
-/// Refuses a tarball whose own `chuks.json` is not the `manifest` field (which was checked
-/// against the path), reading it from the spooled file within the bounds of `tarball`.
-async fn check_tarball_manifest(
+/// Refuses a tarball an extractor could be hurt by (see `tarball`), or whose own `chuks.json`
+/// is not the `manifest` field (which was checked against the path).
+async fn check_tarball(
     mut payload: Spooled,
     manifest: Value,
+    max_unpacked_bytes: u64,
 ) -> Result<Spooled, ApiError> {
     let checked = tokio::task::spawn_blocking(move || {
-        let refuse = |code, message: String| {
-            Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                code,
-                message,
-            ))
-        };
-        let bytes = match tarball::manifest_bytes(&mut payload.file) {
-            Ok(bytes) => bytes,
-            Err(err) => {
-                return refuse(
-                    ErrorCode::InvalidTarball,
-                    format!(
-                        "{err}\nhint: upload the `.tar.gz` that `chuks-ci pack` makes, with `chuks.json` at its root"
-                    ),
-                );
-            }
-        };
+        let bytes =
+            tarball::inspect(&mut payload.file, max_unpacked_bytes).map_err(tarball_refusal)?;
         let packed: Option<Value> = serde_json::from_slice(&bytes).ok();
         if packed.as_ref() == Some(&manifest) {
             return Ok(payload);
@@ -790,18 +776,62 @@ async fn check_tarball_manifest(
                 .unwrap_or("?")
                 .to_string()
         };
-        refuse(
+        Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::TarballManifestMismatch,
             format!(
                 "the tarball's own `chuks.json` (`{}` `{}`) is not the `manifest` sent with it\nhint: upload the tarball packed from the chuks.json you send",
                 says("name"),
                 says("version")
             ),
-        )
+        ))
     });
     checked
         .await
         .map_err(|err| ApiError::internal(format!("tarball check failed: {err}")))?
+}
+
+/// The documented answer to a tarball `tarball::inspect` refused.
+fn tarball_refusal(err: TarballError) -> ApiError {
+    const REPACK: &str = "upload the `.tar.gz` that `chuks-ci pack` makes";
+    let unprocessable = |code, hint: &str| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            format!("{err}\nhint: {hint}"),
+        )
+    };
+    match &err {
+        TarballError::TooLarge { limit } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PackageTooLarge,
+            format!("{err}\nhint: shrink the package (check `chuks-ci pack --list`) or ask the operator to raise `--max-unpacked-bytes`"),
+        )
+        .with("limit_bytes", *limit),
+        TarballError::TooManyMembers => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PackageTooLarge,
+            format!("{err}\nhint: shrink the package (check `chuks-ci pack --list`)"),
+        )
+        .with("limit_members", tarball::MAX_MEMBERS),
+        TarballError::Duplicate { path } => unprocessable(
+            ErrorCode::DuplicateMember,
+            &format!("{REPACK}: it holds each path once"),
+        )
+        .with("path", path.unescaped()),
+        TarballError::Unsafe { path, .. } => unprocessable(
+            ErrorCode::UnsafeMember,
+            &format!("{REPACK}: it holds only files, folders and links that stay inside the package"),
+        )
+        .with("path", path.unescaped()),
+        TarballError::Unreadable(_)
+        | TarballError::NoManifest
+        | TarballError::ManifestTooLarge
+        | TarballError::TrailingData => unprocessable(
+            ErrorCode::InvalidTarball,
+            &format!("{REPACK}, with `chuks.json` at its root"),
+        ),
+    }
 }
 
 /// The longest `git` fields stored: a tag, a commit id (hex SHA-1 or SHA-256), a repository URL.

@@ -28,6 +28,9 @@ use crate::token::Scope;
 /// Default limit on a published package's decoded tarball size.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 256 * 1024 * 1024;
 
+/// Default `--max-unpacked-bytes`: what a published tarball may unpack to, headers included.
+pub const DEFAULT_MAX_UNPACKED_BYTES: u64 = 512 * 1024 * 1024;
+
 /// Default `--header-timeout`: a request head is a few hundred bytes.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -126,6 +129,8 @@ pub struct RegistryConfig {
     /// Port 0 picks a free port.
     pub listen: SocketAddr,
     pub max_package_bytes: u64,
+    /// What a published tarball may unpack to (its tar stream: headers, contents, padding).
+    pub max_unpacked_bytes: u64,
     /// Requests per second before answering 429; `None` for no limit.
     pub rate_limit: Option<u32>,
     /// One stderr line per request (method, path, status, token id).
@@ -148,6 +153,7 @@ impl RegistryConfig {
             data_dir: data_dir.into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             max_package_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_unpacked_bytes: DEFAULT_MAX_UNPACKED_BYTES,
             rate_limit: None,
             log_requests: false,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
@@ -282,6 +288,7 @@ impl Server {
             store: Arc::clone(&self.registry.store),
             spool_dir,
             max_package_bytes: self.config.max_package_bytes,
+            max_unpacked_bytes: self.config.max_unpacked_bytes,
             body_idle_timeout: self.config.body_idle_timeout,
             upload_timeout: self.config.upload_timeout,
             limiter: self
