@@ -8,7 +8,7 @@ mod common;
 
 use std::io::Write;
 
-use chuks_ci::registry_server::DEFAULT_MAX_UNPACKED_BYTES;
+use chuks_ci::registry_server::{DEFAULT_MAX_UNPACKED_BYTES, Registry};
 use chuks_ci::token::Scope;
 use common::registry::{TestRegistry, body_for_tarball, manifest};
 use reqwest::{Method, StatusCode};
@@ -398,4 +398,268 @@ async fn a_gzip_bomb_is_refused_under_the_default_limit() {
     );
     assert_eq!(answer["error"]["limit_bytes"], DEFAULT_MAX_UNPACKED_BYTES);
     assert_nothing_stored(&registry);
+}
+
+#[tokio::test]
+async fn versions_that_differ_only_in_build_metadata_are_one_version() {
+    let registry = TestRegistry::start();
+    let token = registry.token("alice", &[Scope::PackagesPublish, Scope::PackagesYank]);
+    let (status, first) = registry.publish(&token, "di", "1.0.0", b"plain").await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    for version in ["1.0.0+a", "1.0.0+b"] {
+        let (status, answer) = registry.publish(&token, "di", version, b"other").await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::CONFLICT, "version_exists"),
+            "{version}: {answer}"
+        );
+        assert_eq!(answer["error"]["stored_version"], "1.0.0");
+        assert_eq!(answer["error"]["stored_sha256"], first["sha256"]);
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("already published as `1.0.0`"),
+            "{message}"
+        );
+        assert!(message.contains("build metadata"), "{message}");
+    }
+    assert_eq!(registry.stored_versions("di"), 1);
+    assert_eq!(registry.count_rows("blobs"), 1);
+    // A read names the version by its key, and answers it as it was published.
+    let record = registry.version("di", "1.0.0+b").unwrap();
+    assert_eq!(
+        (record["version"].as_str(), &record["sha256"]),
+        (Some("1.0.0"), &first["sha256"])
+    );
+    let (status, yanked) = registry
+        .call(
+            Method::POST,
+            "/packages/di/1.0.0%2Bz/yank",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, &yanked["version"]),
+        (StatusCode::OK, &Value::from("1.0.0"))
+    );
+
+    // Build metadata on the first publish is kept; the plain version is then the overwrite.
+    let (status, _) = registry
+        .publish(&token, "di", "2.0.0+build.1", b"built")
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, answer) = registry.publish(&token, "di", "2.0.0", b"plain").await;
+    assert_eq!(
+        (status, code(&answer)),
+        (StatusCode::CONFLICT, "version_exists")
+    );
+    assert_eq!(answer["error"]["stored_version"], "2.0.0+build.1");
+    // Prereleases stay versions of their own.
+    let (status, _) = registry
+        .publish(&token, "di", "2.0.0-rc.1+build.1", b"rc")
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(registry.stored_versions("di"), 3);
+}
+
+#[test]
+fn publish_reports_a_build_metadata_twin_as_published_with_other_contents() {
+    let registry = TestRegistry::start();
+    let token = registry.token("alice", &[Scope::PackagesPublish]);
+    let repo = common::PackageRepo::new("di", "1.0.0");
+    let publish = |tag: &str| {
+        repo.tag(tag);
+        repo.push();
+        repo.chuks_ci()
+            .args(["publish", "--registry", registry.url(), "--tag", tag])
+            .env("CHUKS_TOKEN", &token)
+            .output()
+            .unwrap()
+    };
+    let first = publish("v1.0.0");
+    assert!(first.status.success(), "{}", common::outputs(&first).1);
+
+    repo.write("chuks.json", &common::manifest_json("di", "1.0.0+b"));
+    repo.commit("build metadata only");
+    let twin = publish("v1.0.0+b");
+    let (_, stderr) = common::outputs(&twin);
+    assert_eq!(twin.status.code(), Some(1), "{stderr}");
+    let error = &stderr[stderr.find("error: ").unwrap_or(0)..];
+    common::snapshot_settings(repo.path()).bind(|| {
+        insta::assert_snapshot!(error);
+    });
+    assert_eq!(registry.stored_versions("di"), 1);
+}
+
+#[tokio::test]
+async fn a_scope_belongs_to_its_first_publisher_unless_the_operator_grants_it() {
+    let registry = TestRegistry::start();
+    let publish = [Scope::PackagesPublish, Scope::PackagesPermissions];
+    let alice = registry.token("alice", &publish);
+    let bob = registry.token("bob", &publish);
+    assert_eq!(
+        registry.publish(&alice, "@alice/x", "1.0.0", b"x").await.0,
+        StatusCode::CREATED
+    );
+    for name in ["@alice/y", "@alice/x"] {
+        let (status, answer) = registry.publish(&bob, name, "1.0.0", b"bob's").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}: {answer}");
+        if name == "@alice/y" {
+            assert_eq!(code(&answer), "scope_taken");
+            assert_eq!(answer["error"]["scope"], "@alice");
+            let message = answer["error"]["message"].as_str().unwrap();
+            assert!(message.contains("registry scope grant --scope @alice --publisher bob"));
+        }
+    }
+    assert_eq!(registry.count_rows("packages"), 1);
+    assert_eq!(registry.count_rows("versions"), 1);
+
+    // The owner's grant on a package is about that package only.
+    let grant = serde_json::json!({"publishers": ["bob"]});
+    let path = "/packages/@alice%2Fx/permissions";
+    assert_eq!(
+        registry
+            .call(Method::PUT, path, Some(&alice), Some(&grant))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        registry
+            .publish(&bob, "@alice/x", "1.1.0", b"bob's")
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        registry
+            .publish(&bob, "@alice/y", "1.0.0", b"bob's")
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+
+    // The operator's grant lets bob create packages under the scope, which he then owns.
+    registry.grant_scope("@alice", "bob").unwrap();
+    let (status, created) = registry.publish(&bob, "@alice/y", "1.0.0", b"bob's").await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (_, package) = registry.get("/packages/@alice%2Fy").await;
+    assert_eq!(package["owner"], "bob");
+    registry.revoke_scope("@alice", "bob").unwrap();
+    assert_eq!(
+        registry
+            .publish(&bob, "@alice/z", "1.0.0", b"bob's")
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    // Unscoped names and other scopes are unaffected.
+    for name in ["bobs-tool", "@bob/tool"] {
+        assert_eq!(
+            registry.publish(&bob, name, "1.0.0", b"b").await.0,
+            StatusCode::CREATED,
+            "{name}"
+        );
+    }
+    let held: Vec<(String, String, &str)> = registry
+        .list_scopes()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h.scope.unescaped().to_string(),
+                h.publisher.unescaped().to_string(),
+                h.source.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        held,
+        [
+            ("@alice".into(), "alice".into(), "first_publish"),
+            ("@bob".into(), "bob".into(), "first_publish"),
+        ]
+    );
+}
+
+#[test]
+fn publish_names_the_scope_holder_and_the_operator_s_grant() {
+    let registry = TestRegistry::start();
+    let alice = registry.token("alice", &[Scope::PackagesPublish]);
+    let bob = registry.token("bob", &[Scope::PackagesPublish]);
+    let publish = |name: &str, token: &str| {
+        let repo = common::PackageRepo::new(name, "1.0.0");
+        repo.tag("v1.0.0");
+        repo.push();
+        let output = repo
+            .chuks_ci()
+            .args(["publish", "--registry", registry.url()])
+            .env("CHUKS_TOKEN", token)
+            .output()
+            .unwrap();
+        (output, repo)
+    };
+    assert!(publish("@chuks/numpy", &alice).0.status.success());
+    let (refused, repo) = publish("@chuks/ffmpeg", &bob);
+    let (_, stderr) = common::outputs(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    let error = &stderr[stderr.find("error: ").unwrap_or(0)..];
+    common::snapshot_settings(repo.path()).bind(|| {
+        insta::assert_snapshot!(error);
+    });
+    assert!(registry.version("@chuks/ffmpeg", "1.0.0").is_none());
+}
+
+/// A data folder from before version keys and scopes: its rows stay readable as they were, and
+/// the owners of its scoped packages hold their scopes.
+#[test]
+fn a_data_folder_from_before_keys_and_scopes_is_migrated() {
+    let data = tempfile::tempdir().unwrap();
+    let registry = Registry::open(data.path()).unwrap();
+    let issued = registry
+        .mint_token(
+            "alice",
+            "t",
+            &[Scope::PackagesPublish],
+            common::registry::in_seconds(60),
+        )
+        .unwrap();
+    drop(registry);
+    let connection = rusqlite::Connection::open(data.path().join("registry.sqlite3")).unwrap();
+    connection
+        .execute_batch(&format!(
+            "DROP INDEX versions_by_key;
+             ALTER TABLE versions DROP COLUMN version_key;
+             DROP TABLE scopes;
+             PRAGMA user_version = 1;
+             INSERT INTO packages (name, owner, created_at) VALUES ('@alice/x', 'alice', '2025-01-01T00:00:00Z');
+             INSERT INTO blobs (sha256, bytes) VALUES ('a', x'00'), ('b', x'01');
+             INSERT INTO versions (package, version, manifest, sha256, size, publisher, token_id,
+                                   published_at)
+             VALUES ('@alice/x', '1.0.0', '{{}}', 'a', 1, 'alice', {id}, 't'),
+                    ('@alice/x', '1.0.0+b', '{{}}', 'b', 1, 'alice', {id}, 't');",
+            id = issued.record.id
+        ))
+        .unwrap();
+    drop(connection);
+
+    let registry = Registry::open(data.path()).unwrap();
+    let held = registry.list_scopes().unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(
+        (held[0].scope.unescaped(), held[0].publisher.unescaped()),
+        ("@alice", "alice")
+    );
+    drop(registry);
+    let server =
+        Registry::start(chuks_ci::registry_server::RegistryConfig::new(data.path())).unwrap();
+    for (asked, stored) in [("1.0.0", "a"), ("1.0.0%2Bb", "b"), ("1.0.0%2Bc", "a")] {
+        let url = format!("{}/api/packages/@alice%2Fx/{asked}", server.url());
+        let (status, record) = common::http_get_json(&url);
+        assert_eq!(
+            (status, &record["sha256"]),
+            (200, &Value::from(stored)),
+            "{asked}"
+        );
+    }
 }

@@ -180,13 +180,18 @@ impl From<StoreError> for ApiError {
                 (StatusCode::NOT_FOUND, ErrorCode::PrebuiltNotFound)
             }
             StoreError::NotAPublisher { .. } => (StatusCode::FORBIDDEN, ErrorCode::NotAPublisher),
+            StoreError::ScopeTaken(_) => (StatusCode::FORBIDDEN, ErrorCode::ScopeTaken),
             StoreError::NotTheOwner { .. } => (StatusCode::FORBIDDEN, ErrorCode::NotTheOwner),
             StoreError::OwnerChange { .. } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::InvalidPermissions,
             ),
         };
-        ApiError::new(status, code, err.to_string())
+        let error = ApiError::new(status, code, err.to_string());
+        match err {
+            StoreError::ScopeTaken(taken) => error.with("scope", taken.scope),
+            _ => error,
+        }
     }
 }
 
@@ -499,6 +504,7 @@ async fn publish(
     check_git(&git)?;
     let payload = check_tarball(payload, head.manifest, state.max_unpacked_bytes).await?;
     let what = format!("`{name}` `{version}`");
+    let asked_version = version.clone();
     let declared_sha256 = payload.sha256.clone();
     let new = NewVersion {
         name,
@@ -512,7 +518,9 @@ async fn publish(
     let outcome = state
         .db(move |connection| store::publish(connection, new, Timestamp::now()))
         .await?;
-    upload_response(outcome, &what, &declared_sha256, |record| record)
+    upload_response(outcome, &what, &asked_version, &declared_sha256, |record| {
+        record
+    })
 }
 
 async fn publish_prebuilt(
@@ -542,6 +550,7 @@ async fn publish_prebuilt(
     )?;
     let what = format!("the `{}` prebuilt of `{name}` `{version}`", head.platform);
     let answered = (name.clone(), version.clone());
+    let asked_version = version.clone();
     let declared_sha256 = payload.sha256.clone();
     let new = NewPrebuilt {
         name,
@@ -554,13 +563,17 @@ async fn publish_prebuilt(
     let outcome = state
         .db(move |connection| store::publish_prebuilt(connection, new, Timestamp::now()))
         .await?;
-    upload_response(outcome, &what, &declared_sha256, |prebuilt| {
-        PrebuiltAnswerRecord {
+    upload_response(
+        outcome,
+        &what,
+        &asked_version,
+        &declared_sha256,
+        |prebuilt| PrebuiltAnswerRecord {
             name: answered.0.into(),
             version: answered.1.into(),
             prebuilt,
-        }
-    })
+        },
+    )
 }
 
 async fn yank(
@@ -906,11 +919,12 @@ fn check_platform(platform: &str) -> Result<(), ApiError> {
 }
 
 /// `201 published`, or `409 version_exists` for every overwrite (identical bytes included, as
-/// the real registry answers) with `stored_sha256`; `answer` turns the stored record into the one
+/// the real registry answers) with `stored_sha256` and `stored_version`; `answer` turns the stored record into the one
 /// the route answers with.
 fn upload_response<T, R: serde::Serialize>(
     outcome: Upload<T>,
     what: &str,
+    version: &str,
     declared_sha256: &str,
     answer: impl FnOnce(T) -> R,
 ) -> Result<Response, ApiError> {
@@ -922,19 +936,33 @@ fn upload_response<T, R: serde::Serialize>(
             };
             Ok((StatusCode::CREATED, axum::Json(body)).into_response())
         }
-        Upload::Exists { stored_sha256 } => {
+        Upload::Exists {
+            stored_version,
+            stored_sha256,
+        } => {
+            // Versions that differ only in build metadata are one version.
+            let published_as = if stored_version == version {
+                String::new()
+            } else {
+                format!(" as `{stored_version}`")
+            };
             let message = if stored_sha256.eq_ignore_ascii_case(declared_sha256) {
                 format!(
-                    "{what} is already published with these contents (sha256 {stored_sha256})\nhint: nothing to do: a re-run of a published release changes nothing"
+                    "{what} is already published{published_as} with these contents (sha256 {stored_sha256})\nhint: nothing to do: a re-run of a published release changes nothing"
+                )
+            } else if published_as.is_empty() {
+                format!(
+                    "{what} is already published with other contents (sha256 {stored_sha256})\nhint: published contents never change; bump `version` in chuks.json and tag a new release"
                 )
             } else {
                 format!(
-                    "{what} is already published with other contents (sha256 {stored_sha256})\nhint: published contents never change; bump `version` in chuks.json and tag a new release"
+                    "{what} is already published{published_as} with other contents (sha256 {stored_sha256})\nhint: versions that differ only in build metadata (`+…`) are one version; bump `version` in chuks.json and tag a new release"
                 )
             };
             Err(
                 ApiError::new(StatusCode::CONFLICT, ErrorCode::VersionExists, message)
-                    .with("stored_sha256", stored_sha256),
+                    .with("stored_sha256", stored_sha256)
+                    .with("stored_version", stored_version),
             )
         }
     }
@@ -978,7 +1006,8 @@ async fn log_request(State(state): State<AppState>, mut request: Request, next: 
     let logged = LoggedToken::default();
     request.extensions_mut().insert(logged.clone());
     let method = request.method().clone();
-    let path = request.uri().path().to_string();
+    // The client chose the path: it prints escaped, like any text from outside.
+    let path = Untrusted::from(request.uri().path());
     let response = as_json_error(next.run(request).await).await;
     if state.log_requests {
         let token = match logged.0.load(Ordering::Relaxed) {

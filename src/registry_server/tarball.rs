@@ -360,7 +360,10 @@ fn check_symlink_target(link_path: &str, target: &str) -> Result<(), &'static st
     let depth = link_path.matches('/').count();
     let mut climbs = 0;
     let mut named = false;
-    for part in target.split('/').filter(|part| !part.is_empty() && *part != ".") {
+    for part in target
+        .split('/')
+        .filter(|part| !part.is_empty() && *part != ".")
+    {
         match part {
             ".." if named => return Err("is a symlink whose target has `..` after a name"),
             ".." => climbs += 1,
@@ -436,7 +439,8 @@ impl Members {
 
     /// A hard link must name a regular file that came before it in the archive.
     fn check_hard_link(&self, target: &str) -> Result<(), &'static str> {
-        let target = normalise(target).map_err(|_| "is a hard link pointing outside the package")?;
+        let target =
+            normalise(target).map_err(|_| "is a hard link pointing outside the package")?;
         if self.files.contains(&path_key(&target)) {
             Ok(())
         } else {
