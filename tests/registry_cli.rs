@@ -302,30 +302,30 @@ fn serve_stops_cleanly_on_sigterm() {
 fn scope_grant_list_revoke() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let scope = |args: &[&str]| {
-        let mut full = vec!["registry", "scope"];
-        full.extend_from_slice(args);
-        run(&full)
+    let scope = |action: &str, scope: &str, publisher: &str| {
+        run(&[
+            "registry",
+            "scope",
+            action,
+            "--data-dir",
+            data,
+            "--scope",
+            scope,
+            "--publisher",
+            publisher,
+        ])
     };
-    let (code, _, stderr) = scope(&["list", "--data-dir", data]);
+    let (code, _, stderr) = run(&["registry", "scope", "list", "--data-dir", data]);
     assert_eq!(code, 0);
     assert_contains(&stderr, "no scope is held yet");
 
-    let (code, stdout, stderr) = scope(&[
-        "grant",
-        "--data-dir",
-        data,
-        "--scope",
-        "@chuks",
-        "--publisher",
-        "bob",
-    ]);
+    let (code, stdout, stderr) = scope("grant", "@chuks", "bob");
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stdout.starts_with("publisher `bob` holds `@chuks` (granted since "),
         "{stdout}"
     );
-    let (code, table, _) = scope(&["list", "--data-dir", data]);
+    let (code, table, _) = run(&["registry", "scope", "list", "--data-dir", data]);
     assert_eq!(code, 0);
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines.len(), 2, "{table}");
@@ -351,26 +351,10 @@ fn scope_grant_list_revoke() {
     assert_eq!(listed["scopes"][0]["scope"], "@chuks");
     assert_eq!(listed["scopes"][0]["source"], "granted");
 
-    let (code, _, stderr) = scope(&[
-        "revoke",
-        "--data-dir",
-        data,
-        "--scope",
-        "@chuks",
-        "--publisher",
-        "bob",
-    ]);
+    let (code, _, stderr) = scope("revoke", "@chuks", "bob");
     assert_eq!(code, 0, "{stderr}");
     assert_contains(&stderr, "publisher `bob` no longer holds `@chuks`");
-    let (code, _, stderr) = scope(&[
-        "revoke",
-        "--data-dir",
-        data,
-        "--scope",
-        "@chuks",
-        "--publisher",
-        "bob",
-    ]);
+    let (code, _, stderr) = scope("revoke", "@chuks", "bob");
     assert_eq!(code, 2);
     assert_contains(&stderr, "error: publisher `bob` does not hold `@chuks`");
     assert_contains(&stderr, "hint: run `chuks-ci registry scope list`");
@@ -402,15 +386,7 @@ fn scope_grant_list_revoke() {
             "`bob\\n:\\u{3a}add-mask:\\u{3a}x` is not a valid publisher name",
         ),
     ] {
-        let (code, stdout, stderr) = scope(&[
-            "grant",
-            "--data-dir",
-            data,
-            "--scope",
-            scope_arg,
-            "--publisher",
-            publisher,
-        ]);
+        let (code, stdout, stderr) = scope("grant", scope_arg, publisher);
         assert_eq!(code, 2, "{scope_arg} {publisher}: {stderr}");
         assert!(stdout.is_empty());
         assert_contains(&stderr, &format!("error: {message}"));
