@@ -379,6 +379,9 @@ pub enum RegistryCommand {
     /// Create, list and revoke API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Grant, list and revoke who may create packages under a scope (`@name`).
+    #[command(subcommand)]
+    Scope(ScopeCommand),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -400,6 +403,11 @@ pub struct ServeArgs {
     /// Largest package (decoded tarball) accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = crate::registry_server::DEFAULT_MAX_UPLOAD_BYTES)]
     pub max_package_bytes: u64,
+
+    /// Largest size a published tarball may unpack to, in bytes (its tar stream: headers,
+    /// contents and padding).
+    #[arg(long, value_name = "BYTES", default_value_t = crate::registry_server::DEFAULT_MAX_UNPACKED_BYTES)]
+    pub max_unpacked_bytes: u64,
 
     /// Answer 429 with `Retry-After` once more than this many requests arrive in one second.
     #[arg(long, value_name = "PER_SECOND")]
@@ -449,6 +457,28 @@ pub struct TokenCreateArgs {
     /// Days until the token expires (7 to 365).
     #[arg(long, value_name = "DAYS")]
     pub expires_in_days: i64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScopeCommand {
+    /// Let a publisher create packages under a scope, alongside whoever holds it.
+    Grant(ScopeGrantArgs),
+    /// Show who holds each scope: the first publisher under it, and the granted ones.
+    List(DataDirArgs),
+    /// Take a scope from a publisher; packages already published keep their owners.
+    Revoke(ScopeGrantArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScopeGrantArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// The scope, as it starts a package name, e.g. `@chuks`.
+    #[arg(long)]
+    pub scope: String,
+    /// The publisher, as tokens name it.
+    #[arg(long)]
+    pub publisher: String,
 }
 
 #[derive(Debug, Args)]

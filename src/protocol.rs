@@ -283,6 +283,9 @@ error_codes! {
     HeadersTooLarge => "headers_too_large",
     InvalidContentLength => "invalid_content_length",
     TooManyAuthFailures => "too_many_auth_failures",
+    DuplicateMember => "duplicate_member",
+    UnsafeMember => "unsafe_member",
+    ScopeTaken => "scope_taken",
 }
 
 /// A code the registry invented is shown escaped: it is the registry's text.

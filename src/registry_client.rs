@@ -873,6 +873,7 @@ fn refusal_hint(code: &ErrorCode) -> String {
         ErrorCode::ManifestMismatch | ErrorCode::InvalidManifest => {
             "fix chuks.json; `chuks-ci verify-tag` shows what the registry will check".to_string()
         }
+        ErrorCode::ScopeTaken => "the scope belongs to another publisher: publish under a scope your publisher holds, or ask the registry's operator to grant you this one".to_string(),
         code => format!("`{code}` is described in chuks-ci's docs/registry-api.md"),
     }
 }

@@ -1,4 +1,4 @@
-//! `chuks-ci registry …`: serve the reference registry and manage its tokens.
+//! `chuks-ci registry …`: serve the reference registry and manage its tokens and scopes.
 
 use std::future::Future;
 use std::io::Write;
@@ -10,11 +10,13 @@ use serde_json::json;
 
 use super::Exit;
 use crate::cli::{
-    DataDirArgs, RegistryCommand, ServeArgs, TokenCommand, TokenCreateArgs, TokenRevokeArgs,
+    DataDirArgs, RegistryCommand, ScopeCommand, ScopeGrantArgs, ServeArgs, TokenCommand,
+    TokenCreateArgs, TokenRevokeArgs,
 };
-use crate::registry_server::{Registry, RegistryConfig, Server, TokenRecord};
+use crate::registry_server::{Registry, RegistryConfig, ScopeHolder, Server, TokenRecord};
 use crate::report::{Format, Reporter, print_json};
 use crate::token::Scope;
+use crate::untrusted::Untrusted;
 
 pub fn run(command: RegistryCommand, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     match command {
@@ -22,6 +24,9 @@ pub fn run(command: RegistryCommand, reporter: &mut Reporter) -> anyhow::Result<
         RegistryCommand::Token(TokenCommand::Create(args)) => create(&args, reporter),
         RegistryCommand::Token(TokenCommand::List(args)) => list(&args, reporter),
         RegistryCommand::Token(TokenCommand::Revoke(args)) => revoke(&args, reporter),
+        RegistryCommand::Scope(ScopeCommand::Grant(args)) => grant_scope(&args, reporter),
+        RegistryCommand::Scope(ScopeCommand::List(args)) => list_scopes(&args, reporter),
+        RegistryCommand::Scope(ScopeCommand::Revoke(args)) => revoke_scope(&args, reporter),
     }
 }
 
@@ -30,6 +35,7 @@ fn serve(args: ServeArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
         data_dir: args.data.data_dir,
         listen: args.listen,
         max_package_bytes: args.max_package_bytes,
+        max_unpacked_bytes: args.max_unpacked_bytes,
         rate_limit: args.rate_limit,
         log_requests: true,
         header_timeout: Duration::from_secs(args.header_timeout),
@@ -109,8 +115,87 @@ fn revoke(args: &TokenRevokeArgs, reporter: &mut Reporter) -> anyhow::Result<Exi
     Ok(Exit::Success)
 }
 
-/// Aligned columns: id, name, publisher, scopes, created, expires, last used, status.
+fn grant_scope(args: &ScopeGrantArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    let holder = Registry::open(&args.data.data_dir)?.grant_scope(&args.scope, &args.publisher)?;
+    match reporter.format {
+        Format::Json => print_json(&scope_json(&holder)),
+        Format::Human => crate::outln!(
+            "publisher `{}` holds `{}` ({} since {})",
+            holder.publisher,
+            holder.scope,
+            holder.source.as_str(),
+            human_time(holder.since)
+        ),
+    }
+    Ok(Exit::Success)
+}
+
+fn list_scopes(args: &DataDirArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    let holders = Registry::open(&args.data_dir)?.list_scopes()?;
+    match reporter.format {
+        Format::Json => print_json(&json!({
+            "scopes": holders.iter().map(scope_json).collect::<Vec<_>>(),
+        })),
+        Format::Human if holders.is_empty() => reporter.note("no scope is held yet"),
+        Format::Human => {
+            let rows = holders.iter().map(|holder| {
+                vec![
+                    holder.scope.to_string(),
+                    holder.publisher.to_string(),
+                    holder.source.as_str().to_string(),
+                    human_time(holder.since),
+                ]
+            });
+            crate::outln!(
+                "{}",
+                table(&["SCOPE", "PUBLISHER", "HOW", "SINCE"], rows).trim_end()
+            );
+        }
+    }
+    Ok(Exit::Success)
+}
+
+fn revoke_scope(args: &ScopeGrantArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    Registry::open(&args.data.data_dir)?.revoke_scope(&args.scope, &args.publisher)?;
+    reporter.note(format!(
+        "publisher `{}` no longer holds `{}`; packages already published under it keep their owners",
+        Untrusted::from(args.publisher.as_str()),
+        Untrusted::from(args.scope.as_str())
+    ));
+    Ok(Exit::Success)
+}
+
+fn scope_json(holder: &ScopeHolder) -> serde_json::Value {
+    json!({
+        "scope": holder.scope,
+        "publisher": holder.publisher,
+        "source": holder.source.as_str(),
+        "since": holder.since.to_string(),
+    })
+}
+
+/// Aligned columns: id, name, publisher, scopes, created, expires, last used, status. Names and
+/// publishers print escaped.
 fn token_table(tokens: &[TokenRecord], now: Timestamp) -> String {
+    let rows = tokens.iter().map(|token| {
+        vec![
+            token.id.to_string(),
+            token.name.to_string(),
+            token.publisher.to_string(),
+            token
+                .scopes
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            human_time(token.created_at),
+            human_time(token.expires_at),
+            token
+                .last_used_at
+                .map_or_else(|| "never".to_string(), human_time),
+            token.status(now).as_str().to_string(),
+        ]
+    });
     let header = [
         "ID",
         "NAME",
@@ -120,30 +205,16 @@ fn token_table(tokens: &[TokenRecord], now: Timestamp) -> String {
         "EXPIRES",
         "LAST USED",
         "STATUS",
-    ]
-    .map(str::to_string);
-    let rows: Vec<[String; 8]> = std::iter::once(header)
-        .chain(tokens.iter().map(|token| {
-            [
-                token.id.to_string(),
-                token.name.clone(),
-                token.publisher.clone(),
-                token
-                    .scopes
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(","),
-                human_time(token.created_at),
-                human_time(token.expires_at),
-                token
-                    .last_used_at
-                    .map_or_else(|| "never".to_string(), human_time),
-                token.status(now).as_str().to_string(),
-            ]
-        }))
+    ];
+    table(&header, rows)
+}
+
+/// `header` and `rows` in columns as wide as their widest cell.
+fn table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let rows: Vec<Vec<String>> = std::iter::once(header.iter().map(|h| h.to_string()).collect())
+        .chain(rows)
         .collect();
-    let widths: Vec<usize> = (0..8)
+    let widths: Vec<usize> = (0..header.len())
         .map(|column| {
             rows.iter()
                 .map(|row| row[column].chars().count())

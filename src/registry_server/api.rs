@@ -25,7 +25,7 @@ use super::auth::{self, AuthError, Caller};
 use super::auth_failures::AuthFailures;
 use super::rate_limit::RateLimiter;
 use super::store::{self, NewPrebuilt, NewVersion, Store, StoreError, Upload};
-use super::tarball;
+use super::tarball::{self, TarballError};
 use super::upload::{self, BodyLimits, Received, Spooled, UploadError};
 use crate::manifest::{self, Manifest};
 use crate::protocol::{
@@ -48,6 +48,7 @@ pub struct AppState {
     /// Where upload payloads are decoded to before they move into the database.
     pub spool_dir: PathBuf,
     pub max_package_bytes: u64,
+    pub max_unpacked_bytes: u64,
     pub body_idle_timeout: Duration,
     pub upload_timeout: Duration,
     pub limiter: Option<Arc<RateLimiter>>,
@@ -179,13 +180,18 @@ impl From<StoreError> for ApiError {
                 (StatusCode::NOT_FOUND, ErrorCode::PrebuiltNotFound)
             }
             StoreError::NotAPublisher { .. } => (StatusCode::FORBIDDEN, ErrorCode::NotAPublisher),
+            StoreError::ScopeTaken(_) => (StatusCode::FORBIDDEN, ErrorCode::ScopeTaken),
             StoreError::NotTheOwner { .. } => (StatusCode::FORBIDDEN, ErrorCode::NotTheOwner),
             StoreError::OwnerChange { .. } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::InvalidPermissions,
             ),
         };
-        ApiError::new(status, code, err.to_string())
+        let error = ApiError::new(status, code, err.to_string());
+        match err {
+            StoreError::ScopeTaken(taken) => error.with("scope", taken.scope),
+            _ => error,
+        }
     }
 }
 
@@ -496,8 +502,9 @@ async fn publish(
     let manifest = check_manifest(&head.manifest, &name, &version)?;
     let git = head.git.unwrap_or_default();
     check_git(&git)?;
-    let payload = check_tarball_manifest(payload, head.manifest).await?;
+    let payload = check_tarball(payload, head.manifest, state.max_unpacked_bytes).await?;
     let what = format!("`{name}` `{version}`");
+    let asked_version = version.clone();
     let declared_sha256 = payload.sha256.clone();
     let new = NewVersion {
         name,
@@ -511,7 +518,9 @@ async fn publish(
     let outcome = state
         .db(move |connection| store::publish(connection, new, Timestamp::now()))
         .await?;
-    upload_response(outcome, &what, &declared_sha256, |record| record)
+    upload_response(outcome, &what, &asked_version, &declared_sha256, |record| {
+        record
+    })
 }
 
 async fn publish_prebuilt(
@@ -541,6 +550,7 @@ async fn publish_prebuilt(
     )?;
     let what = format!("the `{}` prebuilt of `{name}` `{version}`", head.platform);
     let answered = (name.clone(), version.clone());
+    let asked_version = version.clone();
     let declared_sha256 = payload.sha256.clone();
     let new = NewPrebuilt {
         name,
@@ -553,13 +563,17 @@ async fn publish_prebuilt(
     let outcome = state
         .db(move |connection| store::publish_prebuilt(connection, new, Timestamp::now()))
         .await?;
-    upload_response(outcome, &what, &declared_sha256, |prebuilt| {
-        PrebuiltAnswerRecord {
+    upload_response(
+        outcome,
+        &what,
+        &asked_version,
+        &declared_sha256,
+        |prebuilt| PrebuiltAnswerRecord {
             name: answered.0.into(),
             version: answered.1.into(),
             prebuilt,
-        }
-    })
+        },
+    )
 }
 
 async fn yank(
@@ -754,31 +768,16 @@ fn check_manifest(document: &Value, name: &str, version: &str) -> Result<String,
     Ok(text)
 }
 
-/// Refuses a tarball whose own `chuks.json` is not the `manifest` field (which was checked
-/// against the path), reading it from the spooled file within the bounds of `tarball`.
-async fn check_tarball_manifest(
+/// Refuses a tarball an extractor could be hurt by (see `tarball`), or whose own `chuks.json`
+/// is not the `manifest` field (which was checked against the path).
+async fn check_tarball(
     mut payload: Spooled,
     manifest: Value,
+    max_unpacked_bytes: u64,
 ) -> Result<Spooled, ApiError> {
     let checked = tokio::task::spawn_blocking(move || {
-        let refuse = |code, message: String| {
-            Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                code,
-                message,
-            ))
-        };
-        let bytes = match tarball::manifest_bytes(&mut payload.file) {
-            Ok(bytes) => bytes,
-            Err(err) => {
-                return refuse(
-                    ErrorCode::InvalidTarball,
-                    format!(
-                        "{err}\nhint: upload the `.tar.gz` that `chuks-ci pack` makes, with `chuks.json` at its root"
-                    ),
-                );
-            }
-        };
+        let bytes =
+            tarball::inspect(&mut payload.file, max_unpacked_bytes).map_err(tarball_refusal)?;
         let packed: Option<Value> = serde_json::from_slice(&bytes).ok();
         if packed.as_ref() == Some(&manifest) {
             return Ok(payload);
@@ -790,18 +789,62 @@ async fn check_tarball_manifest(
                 .unwrap_or("?")
                 .to_string()
         };
-        refuse(
+        Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::TarballManifestMismatch,
             format!(
                 "the tarball's own `chuks.json` (`{}` `{}`) is not the `manifest` sent with it\nhint: upload the tarball packed from the chuks.json you send",
                 says("name"),
                 says("version")
             ),
-        )
+        ))
     });
     checked
         .await
         .map_err(|err| ApiError::internal(format!("tarball check failed: {err}")))?
+}
+
+/// The documented answer to a tarball `tarball::inspect` refused.
+fn tarball_refusal(err: TarballError) -> ApiError {
+    const REPACK: &str = "upload the `.tar.gz` that `chuks-ci pack` makes";
+    let unprocessable = |code, hint: &str| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            format!("{err}\nhint: {hint}"),
+        )
+    };
+    match &err {
+        TarballError::TooLarge { limit } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PackageTooLarge,
+            format!("{err}\nhint: shrink the package (check `chuks-ci pack --list`) or ask the operator to raise `--max-unpacked-bytes`"),
+        )
+        .with("limit_bytes", *limit),
+        TarballError::TooManyMembers => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PackageTooLarge,
+            format!("{err}\nhint: shrink the package (check `chuks-ci pack --list`)"),
+        )
+        .with("limit_members", tarball::MAX_MEMBERS),
+        TarballError::Duplicate { path } => unprocessable(
+            ErrorCode::DuplicateMember,
+            &format!("{REPACK}: it holds each path once"),
+        )
+        .with("path", path.unescaped()),
+        TarballError::Unsafe { path, .. } => unprocessable(
+            ErrorCode::UnsafeMember,
+            &format!("{REPACK}: it holds only files, folders and links that stay inside the package"),
+        )
+        .with("path", path.unescaped()),
+        TarballError::Unreadable(_)
+        | TarballError::NoManifest
+        | TarballError::ManifestTooLarge
+        | TarballError::TrailingData => unprocessable(
+            ErrorCode::InvalidTarball,
+            &format!("{REPACK}, with `chuks.json` at its root"),
+        ),
+    }
 }
 
 /// The longest `git` fields stored: a tag, a commit id (hex SHA-1 or SHA-256), a repository URL.
@@ -876,11 +919,12 @@ fn check_platform(platform: &str) -> Result<(), ApiError> {
 }
 
 /// `201 published`, or `409 version_exists` for every overwrite (identical bytes included, as
-/// the real registry answers) with `stored_sha256`; `answer` turns the stored record into the one
+/// the real registry answers) with `stored_sha256` and `stored_version`; `answer` turns the stored record into the one
 /// the route answers with.
 fn upload_response<T, R: serde::Serialize>(
     outcome: Upload<T>,
     what: &str,
+    version: &str,
     declared_sha256: &str,
     answer: impl FnOnce(T) -> R,
 ) -> Result<Response, ApiError> {
@@ -892,19 +936,33 @@ fn upload_response<T, R: serde::Serialize>(
             };
             Ok((StatusCode::CREATED, axum::Json(body)).into_response())
         }
-        Upload::Exists { stored_sha256 } => {
+        Upload::Exists {
+            stored_version,
+            stored_sha256,
+        } => {
+            // Versions that differ only in build metadata are one version.
+            let published_as = if stored_version == version {
+                String::new()
+            } else {
+                format!(" as `{stored_version}`")
+            };
             let message = if stored_sha256.eq_ignore_ascii_case(declared_sha256) {
                 format!(
-                    "{what} is already published with these contents (sha256 {stored_sha256})\nhint: nothing to do: a re-run of a published release changes nothing"
+                    "{what} is already published{published_as} with these contents (sha256 {stored_sha256})\nhint: nothing to do: a re-run of a published release changes nothing"
+                )
+            } else if published_as.is_empty() {
+                format!(
+                    "{what} is already published with other contents (sha256 {stored_sha256})\nhint: published contents never change; bump `version` in chuks.json and tag a new release"
                 )
             } else {
                 format!(
-                    "{what} is already published with other contents (sha256 {stored_sha256})\nhint: published contents never change; bump `version` in chuks.json and tag a new release"
+                    "{what} is already published{published_as} with other contents (sha256 {stored_sha256})\nhint: versions that differ only in build metadata (`+…`) are one version; bump `version` in chuks.json and tag a new release"
                 )
             };
             Err(
                 ApiError::new(StatusCode::CONFLICT, ErrorCode::VersionExists, message)
-                    .with("stored_sha256", stored_sha256),
+                    .with("stored_sha256", stored_sha256)
+                    .with("stored_version", stored_version),
             )
         }
     }
@@ -948,7 +1006,8 @@ async fn log_request(State(state): State<AppState>, mut request: Request, next: 
     let logged = LoggedToken::default();
     request.extensions_mut().insert(logged.clone());
     let method = request.method().clone();
-    let path = request.uri().path().to_string();
+    // The client chose the path: it prints escaped, like any text from outside.
+    let path = Untrusted::from(request.uri().path());
     let response = as_json_error(next.run(request).await).await;
     if state.log_requests {
         let token = match logged.0.load(Ordering::Relaxed) {

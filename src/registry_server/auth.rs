@@ -13,8 +13,9 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The publisher as stored, for queries; validated when the token was created.
     pub fn publisher(&self) -> &str {
-        &self.token.publisher
+        self.token.publisher.unescaped()
     }
 }
 

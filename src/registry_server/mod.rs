@@ -7,7 +7,9 @@ mod api;
 mod auth;
 mod auth_failures;
 mod connection;
+mod data_dir;
 mod rate_limit;
+mod scopes;
 mod store;
 mod tarball;
 mod tokens;
@@ -21,12 +23,18 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+pub use data_dir::MARKER_FILE as DATA_DIR_MARKER;
+pub use scopes::{ScopeHolder, ScopeSource};
 pub use tokens::{EXPIRY_DAYS, IssuedToken, TokenRecord, TokenStatus};
 
 use crate::token::Scope;
+use crate::untrusted::Untrusted;
 
 /// Default limit on a published package's decoded tarball size.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Default `--max-unpacked-bytes`: what a published tarball may unpack to, headers included.
+pub const DEFAULT_MAX_UNPACKED_BYTES: u64 = 512 * 1024 * 1024;
 
 /// Default `--header-timeout`: a request head is a few hundred bytes.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,6 +54,12 @@ const SPOOL_DIR: &str = "uploads";
 /// Longest publisher name accepted.
 const MAX_PUBLISHER_LEN: usize = 64;
 
+/// Longest token name accepted, in characters.
+const MAX_TOKEN_NAME_CHARS: usize = 128;
+
+/// How much of a refused name an error quotes.
+const QUOTED_NAME_CHARS: usize = 64;
+
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error("cannot create the data folder `{}`: {source}\nhint: pass a writable `--data-dir`", path.display())]
@@ -53,6 +67,9 @@ pub enum RegistryError {
         path: PathBuf,
         source: std::io::Error,
     },
+
+    #[error("the data folder `{}` holds `{found}`: it is a project, not registry data\nhint: keep the registry's data outside the package, e.g. `--data-dir ../registry-data`", path.display())]
+    DataDirIsProject { path: PathBuf, found: &'static str },
 
     #[error("cannot open the registry database `{}`: {source}\nhint: check that `--data-dir` is writable and holds a chuks-ci registry", path.display())]
     Database {
@@ -90,12 +107,33 @@ pub enum RegistryError {
     #[error(
         "`{name}` is not a valid publisher name\nhint: use 1 to 64 letters, digits, `-`, `_` or `.`, starting with a letter or digit"
     )]
-    InvalidPublisher { name: String },
+    InvalidPublisher { name: Untrusted },
 
     #[error(
         "the token name is empty\nhint: pass a descriptive `--name`, e.g. \"GitHub Actions — my_package\""
     )]
     EmptyTokenName,
+
+    #[error(
+        "the token name `{name}` {reason}\nhint: pass a descriptive `--name` of one printable line, at most {MAX_TOKEN_NAME_CHARS} characters, e.g. \"GitHub Actions — my_package\""
+    )]
+    InvalidTokenName {
+        name: Untrusted,
+        reason: &'static str,
+    },
+
+    #[error(
+        "`{scope}` is not a valid scope ({reason})\nhint: name a scope as it starts a package name, e.g. `--scope @chuks` for `@chuks/numpy`"
+    )]
+    InvalidScope {
+        scope: Untrusted,
+        reason: &'static str,
+    },
+
+    #[error(
+        "publisher `{publisher}` does not hold `{scope}`\nhint: run `chuks-ci registry scope list` to see who holds which scope"
+    )]
+    ScopeNotHeld { scope: String, publisher: String },
 
     #[error(
         "a token needs at least one scope\nhint: pass `--scopes packages:publish` (comma-separated for several)"
@@ -114,9 +152,32 @@ fn check_publisher_name(name: &str) -> Result<(), RegistryError> {
         Ok(())
     } else {
         Err(RegistryError::InvalidPublisher {
-            name: name.to_string(),
+            name: Untrusted::from(name).truncated(QUOTED_NAME_CHARS),
         })
     }
+}
+
+/// A token name is one line of printable text: nothing in it would print escaped (control,
+/// format and bidi characters, line breaks, tabs, workflow-command openers).
+fn check_token_name(name: &str) -> Result<(), RegistryError> {
+    let reason = if name.chars().count() > MAX_TOKEN_NAME_CHARS {
+        "is too long"
+    } else if name.contains('\t') || !prints_as_itself(name) {
+        "holds characters that do not print as themselves on one line (control, format or bidi characters, a line break or tab, `::` or `##[`)"
+    } else {
+        return Ok(());
+    };
+    Err(RegistryError::InvalidTokenName {
+        name: Untrusted::from(name).truncated(QUOTED_NAME_CHARS),
+        reason,
+    })
+}
+
+/// Whether `Untrusted`'s escaping leaves `text` as it is: the one definition of what prints
+/// safely, reused rather than restated.
+fn prints_as_itself(text: &str) -> bool {
+    let shown = Untrusted::from(text).to_string();
+    shown.as_str() == text
 }
 
 /// How to serve a data folder.
@@ -126,6 +187,8 @@ pub struct RegistryConfig {
     /// Port 0 picks a free port.
     pub listen: SocketAddr,
     pub max_package_bytes: u64,
+    /// What a published tarball may unpack to (its tar stream: headers, contents, padding).
+    pub max_unpacked_bytes: u64,
     /// Requests per second before answering 429; `None` for no limit.
     pub rate_limit: Option<u32>,
     /// One stderr line per request (method, path, status, token id).
@@ -148,6 +211,7 @@ impl RegistryConfig {
             data_dir: data_dir.into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             max_package_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_unpacked_bytes: DEFAULT_MAX_UNPACKED_BYTES,
             rate_limit: None,
             log_requests: false,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
@@ -165,8 +229,10 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Opens the data folder, creating it and the database schema on first use.
+    /// Opens the data folder, creating it and the database schema on first use, and marks it
+    /// so that it is never committed or packed.
     pub fn open(data_dir: &Path) -> Result<Registry, RegistryError> {
+        data_dir::prepare(data_dir)?;
         Ok(Registry {
             store: Arc::new(store::Store::open(data_dir)?),
         })
@@ -213,6 +279,24 @@ impl Registry {
     /// Revokes a token at once; it stays listed with status `revoked`.
     pub fn revoke_token(&self, id: i64) -> Result<TokenRecord, RegistryError> {
         tokens::revoke(&self.store.lock(), id, Timestamp::now())
+    }
+
+    /// Lets `publisher` create packages under `scope` (`@name`), alongside whoever holds it.
+    pub fn grant_scope(&self, scope: &str, publisher: &str) -> Result<ScopeHolder, RegistryError> {
+        scopes::check_scope(scope)?;
+        check_publisher_name(publisher)?;
+        scopes::grant(&self.store.lock(), scope, publisher, Timestamp::now())
+    }
+
+    /// Takes `scope` from `publisher`; packages already published keep their owners.
+    pub fn revoke_scope(&self, scope: &str, publisher: &str) -> Result<(), RegistryError> {
+        scopes::check_scope(scope)?;
+        scopes::revoke(&self.store.lock(), scope, publisher)
+    }
+
+    /// Every scope's holders, by scope then publisher.
+    pub fn list_scopes(&self) -> Result<Vec<ScopeHolder>, RegistryError> {
+        Ok(scopes::list(&self.store.lock())?)
     }
 
     fn insert_token(
@@ -282,6 +366,7 @@ impl Server {
             store: Arc::clone(&self.registry.store),
             spool_dir,
             max_package_bytes: self.config.max_package_bytes,
+            max_unpacked_bytes: self.config.max_unpacked_bytes,
             body_idle_timeout: self.config.body_idle_timeout,
             upload_timeout: self.config.upload_timeout,
             limiter: self
@@ -384,8 +469,32 @@ mod tests {
         for good in ["alice", "a", "team-1.ci_bot"] {
             assert!(check_publisher_name(good).is_ok(), "{good}");
         }
-        for bad in ["", "-a", "a b", "a/b", "ä", &"a".repeat(65)] {
+        for bad in ["", "-a", "a b", "a/b", "ä", "a\u{202e}", &"a".repeat(65)] {
             assert!(check_publisher_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn token_names_are_one_printable_line() {
+        for good in ["GitHub Actions — my_package", "ci: nightly", "日本語 ✓"] {
+            assert!(check_token_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "a\nb",
+            "a\tb",
+            "\u{1b}[31mred",
+            "evil\u{202e}gnp.exe",
+            "zero\u{200b}width",
+            "::add-mask::x",
+            "##[error]x",
+            &"n".repeat(129),
+        ] {
+            let err = check_token_name(bad).unwrap_err().to_string();
+            assert!(
+                !err.contains('\u{1b}') && !err.contains('\u{202e}'),
+                "{err}"
+            );
+            assert_eq!(err.lines().count(), 2, "{err}");
         }
     }
 }

@@ -14,6 +14,7 @@ use semver::Version;
 
 use super::RegistryError;
 use super::auth::{self, AuthError};
+use super::scopes::{self, ScopeTaken};
 use super::upload::Spooled;
 use crate::protocol::{
     GitInfo, PackageRecord, PackageSummary, Permissions, PrebuiltRecord, VersionRecord,
@@ -37,7 +38,8 @@ impl rusqlite::ToSql for Untrusted {
 const DATABASE_FILE: &str = "registry.sqlite3";
 
 /// Schema steps; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE tokens (
     id INTEGER PRIMARY KEY,
     hash TEXT NOT NULL UNIQUE,
@@ -89,7 +91,27 @@ CREATE TABLE prebuilts (
     UNIQUE (package, version, platform),
     FOREIGN KEY (package, version) REFERENCES versions(package, version)
 );
-"#];
+"#,
+    r#"
+-- Versions that differ only in build metadata (`+…`) are one version: they are keyed without it.
+ALTER TABLE versions ADD COLUMN version_key TEXT GENERATED ALWAYS AS (
+    CASE WHEN instr(version, '+') > 0 THEN substr(version, 1, instr(version, '+') - 1)
+         ELSE version END
+) VIRTUAL;
+CREATE INDEX versions_by_key ON versions (package, version_key);
+CREATE TABLE scopes (
+    scope TEXT NOT NULL,
+    publisher TEXT NOT NULL,
+    source TEXT NOT NULL,
+    since TEXT NOT NULL,
+    PRIMARY KEY (scope, publisher)
+);
+-- The owners of packages published before scopes were held hold their packages' scopes.
+INSERT OR IGNORE INTO scopes (scope, publisher, source, since)
+    SELECT substr(name, 1, instr(name, '/') - 1), owner, 'first_publish', created_at
+    FROM packages WHERE name LIKE '@%/%';
+"#,
+];
 
 /// Refusals and failures of package operations; the API maps each to a status and code.
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +147,9 @@ pub enum StoreError {
         owner: String,
     },
 
+    #[error(transparent)]
+    ScopeTaken(#[from] ScopeTaken),
+
     #[error("only the owner `{owner}` may change the permissions of `{name}`")]
     NotTheOwner { name: String, owner: String },
 
@@ -139,12 +164,9 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database in `data_dir` and brings its schema up to date.
+    /// Opens (creating if needed) the database in the prepared `data_dir` and brings its schema
+    /// up to date.
     pub fn open(data_dir: &Path) -> Result<Store, RegistryError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| RegistryError::DataDir {
-            path: data_dir.to_path_buf(),
-            source,
-        })?;
         let path = data_dir.join(DATABASE_FILE);
         let database = |source| RegistryError::Database {
             path: path.clone(),
@@ -228,10 +250,20 @@ pub struct NewPrebuilt {
     pub token_id: i64,
 }
 
-/// How an upload ended: stored, or refused because the slot is taken (whatever it holds).
+/// How an upload ended: stored, or refused because the slot is taken (whatever it holds), by
+/// the version as it was published (which may differ from the upload's in build metadata).
 pub enum Upload<T> {
     Published(T),
-    Exists { stored_sha256: String },
+    Exists {
+        stored_version: String,
+        stored_sha256: String,
+    },
+}
+
+/// The version without its build metadata: versions with the same key are one version
+/// (SemVer ignores build metadata when comparing versions).
+pub fn version_key(version: &str) -> &str {
+    version.split_once('+').map_or(version, |(key, _)| key)
 }
 
 /// Stores a version and its blob in one transaction, unless that version already exists.
@@ -247,20 +279,27 @@ pub fn publish(
     if package_owner(&tx, &new.name)?.is_some() {
         require_publisher(&tx, &new.name, &new.publisher)?;
     } else {
+        if let Some(scope) = scopes::scope_of(&new.name) {
+            scopes::claim(&tx, &new.name, scope, &new.publisher, now)??;
+        }
         tx.execute(
             "INSERT INTO packages (name, owner, created_at) VALUES (?1, ?2, ?3)",
             params![new.name, new.publisher, now],
         )?;
     }
-    let stored: Option<String> = tx
+    let stored: Option<(String, String)> = tx
         .query_row(
-            "SELECT sha256 FROM versions WHERE package = ?1 AND version = ?2",
-            params![new.name, new.version],
-            |row| row.get(0),
+            "SELECT version, sha256 FROM versions WHERE package = ?1 AND version_key = ?2
+             ORDER BY rowid LIMIT 1",
+            params![new.name, version_key(&new.version)],
+            |row| Ok((row.get(0)?, row.get(1)?)),
         )
         .optional()?;
-    if let Some(stored_sha256) = stored {
-        return Ok(Upload::Exists { stored_sha256 });
+    if let Some((stored_version, stored_sha256)) = stored {
+        return Ok(Upload::Exists {
+            stored_version,
+            stored_sha256,
+        });
     }
     insert_blob(&tx, &mut new.payload)?;
     tx.execute(
@@ -296,9 +335,10 @@ pub fn publish_prebuilt(
     let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     auth::still_valid(&tx, new.token_id, at)?;
     require_publisher(&tx, &new.name, &new.publisher)?;
-    require_version(&tx, &new.name, &new.version)?;
+    new.version = stored_version(&tx, &new.name, &new.version)?;
     if let Some(stored) = prebuilt_record(&tx, &new.name, &new.version, &new.platform)? {
         return Ok(Upload::Exists {
+            stored_version: new.version,
             stored_sha256: stored.sha256.into_unescaped(),
         });
     }
@@ -332,7 +372,7 @@ pub fn set_yanked(
 ) -> Result<(bool, VersionRecord), StoreError> {
     let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     require_publisher(&tx, name, publisher)?;
-    require_version(&tx, name, version)?;
+    let version = &stored_version(&tx, name, version)?;
     let changed = if yanked {
         tx.execute(
             "UPDATE versions SET yanked_at = ?3
@@ -359,13 +399,11 @@ pub fn download_tarball(
     dir: &Path,
 ) -> Result<(std::fs::File, String), StoreError> {
     let tx = connection.transaction()?;
-    let updated = tx.execute(
+    let version = &stored_version(&tx, name, version)?;
+    tx.execute(
         "UPDATE versions SET downloads = downloads + 1 WHERE package = ?1 AND version = ?2",
         params![name, version],
     )?;
-    if updated == 0 {
-        return Err(version_not_found(name, version));
-    }
     let sha256: String = tx.query_row(
         "SELECT sha256 FROM versions WHERE package = ?1 AND version = ?2",
         params![name, version],
@@ -384,6 +422,7 @@ pub fn prebuilt_file(
     platform: &str,
     dir: &Path,
 ) -> Result<(std::fs::File, String), StoreError> {
+    let version = &stored_version(connection, name, version)?;
     let sha256: String = connection
         .query_row(
             "SELECT sha256 FROM prebuilts WHERE package = ?1 AND version = ?2 AND platform = ?3",
@@ -399,14 +438,14 @@ pub fn prebuilt_file(
     Ok((blob_to_file(connection, &sha256, dir)?, sha256))
 }
 
-/// One version's record.
+/// One version's record, found by its key: `1.0.0+b` finds `1.0.0` as it was published.
 pub fn version(
     connection: &Connection,
     name: &str,
     version: &str,
 ) -> Result<VersionRecord, StoreError> {
-    require_version(connection, name, version)?;
-    version_record(connection, name, version)
+    let version = stored_version(connection, name, version)?;
+    version_record(connection, name, &version)
 }
 
 /// A package with every version (yanked included) in SemVer order.
@@ -532,20 +571,25 @@ fn require_publisher(tx: &Transaction, name: &str, publisher: &str) -> Result<()
     }
 }
 
-fn require_version(connection: &Connection, name: &str, version: &str) -> Result<(), StoreError> {
+/// The version as it was published under `version`'s key: the exact string first (a registry
+/// from before keys may hold several), else the first published.
+fn stored_version(
+    connection: &Connection,
+    name: &str,
+    version: &str,
+) -> Result<String, StoreError> {
     if package_owner(connection, name)?.is_none() {
         return Err(package_not_found(name));
     }
-    let exists: bool = connection.query_row(
-        "SELECT EXISTS (SELECT 1 FROM versions WHERE package = ?1 AND version = ?2)",
-        params![name, version],
-        |row| row.get(0),
-    )?;
-    if exists {
-        Ok(())
-    } else {
-        Err(version_not_found(name, version))
-    }
+    connection
+        .query_row(
+            "SELECT version FROM versions WHERE package = ?1 AND version_key = ?2
+             ORDER BY version = ?3 DESC, rowid LIMIT 1",
+            params![name, version_key(version), version],
+            |row| row.get(0),
+        )
+        .optional()?
+        .ok_or_else(|| version_not_found(name, version))
 }
 
 /// Stores a spooled payload as a blob, copied in chunks so it is never in memory whole.

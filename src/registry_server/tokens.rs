@@ -6,16 +6,18 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::RegistryError;
 use crate::protocol::TokenInfo;
 use crate::token::{self, ApiToken, Scope};
+use crate::untrusted::Untrusted;
 
 /// Shortest and longest expiry a token may be created with, in days.
 pub const EXPIRY_DAYS: std::ops::RangeInclusive<i64> = 7..=365;
 
-/// A token's metadata; never token material.
+/// A token's metadata; never token material. The name and publisher are the operator's text,
+/// so they print escaped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
     pub id: i64,
-    pub name: String,
-    pub publisher: String,
+    pub name: Untrusted,
+    pub publisher: Untrusted,
     pub scopes: Vec<Scope>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
@@ -56,8 +58,8 @@ impl TokenRecord {
     pub fn info(&self, now: Timestamp) -> TokenInfo {
         TokenInfo {
             id: self.id,
-            name: self.name.as_str().into(),
-            publisher: self.publisher.as_str().into(),
+            name: self.name.clone(),
+            publisher: self.publisher.clone(),
             scopes: self.scopes.iter().map(|s| s.as_str().into()).collect(),
             status: self.status(now).as_str().into(),
             created_at: self.created_at.to_string().into(),
@@ -82,12 +84,14 @@ pub struct TokenRequest<'a> {
     pub scopes: &'a [Scope],
 }
 
-/// Refuses empty names, bad publisher names and empty scope lists.
+/// Refuses bad publisher names, names that are empty or not one printable line, and empty
+/// scope lists.
 fn check_request(request: &TokenRequest<'_>) -> Result<(), RegistryError> {
     super::check_publisher_name(request.publisher)?;
     if request.name.trim().is_empty() {
         return Err(RegistryError::EmptyTokenName);
     }
+    super::check_token_name(request.name)?;
     if request.scopes.is_empty() {
         return Err(RegistryError::NoScopes);
     }
@@ -217,7 +221,7 @@ fn split_scopes(text: &str, column: usize) -> rusqlite::Result<Vec<Scope>> {
         .collect()
 }
 
-fn timestamp(text: String, column: usize) -> rusqlite::Result<Timestamp> {
+pub(super) fn timestamp(text: String, column: usize) -> rusqlite::Result<Timestamp> {
     text.parse().map_err(|err| bad_column(column, err))
 }
 
