@@ -302,6 +302,64 @@ fn the_rehearsal_publishes_twice_and_ships_no_registry_file() {
     );
 }
 
+/// What a `uses:`, `component:` or `pipe:` line of a pipeline names, a pin by commit
+/// (`name@<sha> # tag`) read as the tag it stands for.
+fn reference(line: &str) -> Option<String> {
+    let line = line.trim_start().trim_start_matches("- ");
+    let value = ["uses:", "component:", "pipe:"]
+        .iter()
+        .find_map(|key| line.strip_prefix(key))?
+        .trim();
+    Some(match value.split_once(" # ") {
+        Some((pinned, tag)) => {
+            let name = pinned.split_once('@').map_or(pinned, |(name, _)| name);
+            format!("{name}@{}", tag.trim())
+        }
+        None => value.to_string(),
+    })
+}
+
+/// The lines of a Markdown file's YAML blocks.
+fn yaml_lines(markdown: &str) -> Vec<&str> {
+    let mut in_yaml = false;
+    let mut lines = Vec::new();
+    for line in markdown.lines() {
+        if line.starts_with("```") {
+            in_yaml = line == "```yaml";
+        } else if in_yaml {
+            lines.push(line);
+        }
+    }
+    lines
+}
+
+#[test]
+fn the_readme_snippets_name_what_the_committed_examples_name() {
+    let mut named_by_examples = BTreeSet::new();
+    for platform in ["github", "gitlab", "bitbucket"] {
+        let folder = repo_root().join("ci-examples").join(platform);
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            named_by_examples.extend(text.lines().filter_map(reference));
+        }
+    }
+    let readme = read("README.md");
+    let named_by_readme: Vec<String> = yaml_lines(&readme)
+        .into_iter()
+        .filter_map(reference)
+        .collect();
+    assert!(named_by_readme.len() >= 4, "{named_by_readme:?}");
+    let unknown: Vec<&String> = named_by_readme
+        .iter()
+        .filter(|name| !named_by_examples.contains(*name))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "the README names {unknown:?}, which no example in ci-examples/ names (they name \
+         {named_by_examples:?}); `chuks-ci init --check` keeps the examples current"
+    );
+}
+
 /// The relative links of a Markdown file: (target file, anchor).
 fn links(markdown: &str) -> Vec<(String, Option<String>)> {
     let mut found = Vec::new();
