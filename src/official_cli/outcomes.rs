@@ -231,10 +231,17 @@ mod tests {
         classify(false, error_line.get())
     }
 
+    /// Each line, alone as the CLI's output, has its outcome.
+    fn assert_outcomes(cases: &[(&str, Outcome)]) {
+        for (line, expected) in cases {
+            assert_eq!(outcome(&[line]), *expected, "{line}");
+        }
+    }
+
     #[test]
     fn each_known_failure_has_its_outcome() {
         assert_eq!(classify(true, None), Outcome::Published);
-        for (line, expected) in [
+        assert_outcomes(&[
             ("Error: di@1.0.0 already exists (409)", Outcome::Exists),
             (
                 "Error: POST /api/packages/di/1.0.0: HTTP 409",
@@ -267,9 +274,7 @@ mod tests {
             ("Error: server answered HTTP/1.1 503", Outcome::Transient),
             ("Error: 502 Bad Gateway", Outcome::Transient),
             ("Error: the flux capacitor is not charged", Outcome::Unknown),
-        ] {
-            assert_eq!(outcome(&[line]), expected, "{line}");
-        }
+        ]);
     }
 
     #[test]
@@ -325,14 +330,12 @@ mod tests {
         ] {
             assert_eq!(outcome(&[line]), Outcome::Unknown, "{line}");
         }
-        for (line, expected) in [
+        assert_outcomes(&[
             ("Error: upload failed (409)", Outcome::Exists),
             ("Error: upload failed [401]", Outcome::AuthRefused),
             ("Error: statusCode: 503", Outcome::Transient),
             ("Error: status code 429", Outcome::Transient),
-        ] {
-            assert_eq!(outcome(&[line]), expected, "{line}");
-        }
+        ]);
     }
 
     #[test]

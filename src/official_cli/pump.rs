@@ -240,32 +240,27 @@ mod tests {
             .unwrap()
     }
 
+    /// Runs a child through a pump of type `$pump` and checks what it read.
+    macro_rules! assert_pump_reads_both_pipes {
+        ($pump:ty) => {{
+            let mut running = child();
+            let mut pump = <$pump>::new(
+                running.stdout.take().unwrap(),
+                running.stderr.take().unwrap(),
+            );
+            let said = drain(|handle| {
+                handle(pump.next(Duration::from_millis(50)).unwrap());
+                pump.is_open()
+            });
+            assert_eq!(said, [b"a\nbd".to_vec(), b"c".to_vec()]);
+            assert_eq!(pump.written(), [4, 1]);
+            running.wait().unwrap();
+        }};
+    }
+
     #[test]
     fn both_pumps_read_both_pipes_to_their_end() {
-        let mut running = child();
-        let mut pump = Pump::new(
-            running.stdout.take().unwrap(),
-            running.stderr.take().unwrap(),
-        );
-        let said = drain(|handle| {
-            handle(pump.next(Duration::from_millis(50)).unwrap());
-            pump.is_open()
-        });
-        assert_eq!(said, [b"a\nbd".to_vec(), b"c".to_vec()]);
-        assert_eq!(pump.written(), [4, 1]);
-        running.wait().unwrap();
-
-        let mut running = child();
-        let mut pump = threads::ThreadPump::new(
-            running.stdout.take().unwrap(),
-            running.stderr.take().unwrap(),
-        );
-        let said = drain(|handle| {
-            handle(pump.next(Duration::from_millis(50)).unwrap());
-            pump.is_open()
-        });
-        assert_eq!(said, [b"a\nbd".to_vec(), b"c".to_vec()]);
-        assert_eq!(pump.written(), [4, 1]);
-        running.wait().unwrap();
+        assert_pump_reads_both_pipes!(Pump);
+        assert_pump_reads_both_pipes!(threads::ThreadPump);
     }
 }
