@@ -57,7 +57,8 @@ mod poll {
                 ],
                 read: [0; 2],
                 buffer: vec![0; CHUNK],
-                turn: 0,
+                // The first look starts with stdout.
+                turn: 1,
             }
         }
 
