@@ -257,9 +257,9 @@ def wait_for_quiet(case: str, report: "Report", limit: float = 0.15, patience: f
     report.background[case] = share
 
 
-def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+def run(cmd: list[str], ok: tuple[int, ...] = (0,), **kwargs) -> subprocess.CompletedProcess:
     completed = subprocess.run(cmd, capture_output=True, **kwargs)
-    if completed.returncode != 0:
+    if completed.returncode not in ok:
         raise SystemExit(
             f"command failed ({completed.returncode}): {' '.join(map(str, cmd))}\n"
             f"{completed.stdout.decode(errors='replace')}\n{completed.stderr.decode(errors='replace')}"
@@ -297,9 +297,9 @@ def interleaved(variants: dict[str, callable], runs: int, warmup: int) -> dict[s
     return times
 
 
-def timed(cmd: list[str], **kwargs) -> float:
+def timed(cmd: list[str], ok: tuple[int, ...] = (0,), **kwargs) -> float:
     started = time.perf_counter()
-    run(cmd, **kwargs)
+    run(cmd, ok, **kwargs)
     return time.perf_counter() - started
 
 
@@ -505,7 +505,8 @@ def case_pack(binary: Path, inputs: Inputs, work: Path, report: Report, runs: in
 def case_handoff(binary: Path, inputs: Inputs, work: Path, report: Report, runs: int) -> None:
     """chuks-ci's own work before it hands the upload to the official CLI: the checks and the
     leak scan over the files the CLI will ship, no compression. The stand-in CLI answers
-    `already exists (409)` at once, which chuks-ci settles with one read and ends `exists`."""
+    `already exists (409)` at once, which chuks-ci settles with one read: the fresh registry does
+    not hold the version, so the claim is refuted and the run ends `failed` (exit 4)."""
     log("case: hand-off to the official CLI (~20,000 files, ~200 MB)")
     out = work / "handoff"
     shutil.rmtree(out, ignore_errors=True)
@@ -523,7 +524,7 @@ def case_handoff(binary: Path, inputs: Inputs, work: Path, report: Report, runs:
     def ours(round_index: int) -> float:
         return timed([str(binary), "publish", "--manifest", str(inputs.pack_root / "chuks.json"),
                       "--tag", f"v{manifest['version']}", "--uploader", "chuks", "--chuks-bin", str(stub),
-                      "--local-registry", str(out / f"registry-{round_index}")])
+                      "--local-registry", str(out / f"registry-{round_index}")], ok=(4,))
 
     times = interleaved({"baseline": baseline, "chuks-ci": ours}, runs=runs, warmup=1)
     base, mine = median(times["baseline"]), median(times["chuks-ci"])
@@ -611,6 +612,69 @@ def case_memory(binary: Path, inputs: Inputs, work: Path, report: Report) -> Non
         f"memory: one publish per size of incompressible data (peak RSS from /usr/bin/time -v; the "
         f"baseline's is its largest process, curl holding the whole body); chuks-ci grows by "
         f"{growth / 1024:.1f} MiB from 50 MB to 500 MB")
+
+
+CLI_STUB_VERSION = '[ "$1" = --version ] && { echo "chuks v0.0.0 (bench stub)"; exit 0; }'
+GIB = 1 << 30
+
+# What the stand-in CLI prints before it fails; each ends with an error line chuks-ci reads.
+CLI_FLOODS = {
+    "one line": "",
+    "1 GiB in lines, on both streams at once": (
+        f'(yes "Packing file 409 of 1000: src/area/module.chuks (12 KiB)" | head -c {GIB // 2}) &\n'
+        f'(yes "uploading chunk 503 of 1000, 4 MiB sent" | head -c {GIB // 2} >&2) &\nwait'),
+    "1 GiB on one line": f"head -c {GIB} /dev/zero | tr '\\0' x; echo",
+}
+
+
+def peak_rss_streaming(cmd: list[str], env: dict, record: Path) -> tuple[int, int, float, bytes]:
+    """Runs `cmd` under /usr/bin/time with its stderr read by this process as it comes (a pipe
+    like a CI log's), keeping only the end; (peak RSS KiB, exit code, seconds, stderr's end)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(["/usr/bin/time", "-v", "-o", str(record), *cmd], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    tail = b""
+    while chunk := process.stderr.read(1 << 16):
+        tail = (tail + chunk)[-8192:]
+    code = process.wait()
+    elapsed = time.perf_counter() - started
+    match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", record.read_text())
+    return int(match.group(1)), code, elapsed, tail
+
+
+def case_cli_output(binary: Path, work: Path, report: Report) -> None:
+    """chuks-ci's peak memory while the official CLI floods its output: 1 GiB in lines on stdout
+    and stderr at once, and 1 GiB as one line, against the same run with one line of output."""
+    log("case: memory while the official CLI prints 1 GiB")
+    out = work / "cli-output"
+    shutil.rmtree(out, ignore_errors=True)
+    root = out / "package"
+    write_file(root / "chuks.json", manifest_json("bench-cli-output", "1.0.0").encode())
+    write_file(root / "src/index.chuks", b"print(1)\n")
+    peaks = {}
+    with RegistryProcess(binary, out / "registry", 1 << 20) as registry:
+        env = publish_env(registry.token, root.parent)
+        for label, flood in CLI_FLOODS.items():
+            stub = out / "chuks"
+            stub.write_text(f"#!/bin/sh\n{CLI_STUB_VERSION}\n{flood}\n"
+                            'echo "Error: the flux capacitor is not charged" >&2\nexit 1\n')
+            stub.chmod(0o755)
+            peak, code, elapsed, tail = peak_rss_streaming(
+                [str(binary), "publish", "--manifest", str(root / "chuks.json"), "--registry", registry.url,
+                 "--tag", "v1.0.0", "--confirm-tag", "off", "--uploader", "chuks", "--chuks-bin", str(stub),
+                 "--retries", "0"], env, out / "time.txt")
+            if code != 4 or b"the flux capacitor is not charged" not in tail:
+                raise SystemExit(f"the flooded publish did not fail as expected ({code}): {tail.decode(errors='replace')}")
+            peaks[label] = peak
+            cut = re.search(rb"(\d+) bytes of over-long lines were not shown", tail)
+            report.details.append(
+                f"official CLI output, {label}: peak RSS {peak / 1024:.1f} MiB, {elapsed:.1f} s"
+                + (f", {int(cut.group(1)):,} bytes of over-long lines not shown" if cut else ""))
+    base = peaks["one line"]
+    for label in list(CLI_FLOODS)[1:]:
+        peak = peaks[label]
+        report.add(Row(f"memory: peak RSS, official CLI printing {label}", f"{base / 1024:.1f} MiB (one line)",
+                       f"{peak / 1024:.1f} MiB", f"{peak / base:.2f}", "≤ 32 MiB", peak <= 32 * 1024))
 
 
 def small_tarball(version: str, name: str = "bench-load") -> bytes:
@@ -869,7 +933,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="timed runs of the pack and publish cases")
     parser.add_argument("--quick-runs", type=int, default=30, help="timed runs of the millisecond cases")
     parser.add_argument("--load", type=int, default=200, help="concurrent publishes in the load case")
-    parser.add_argument("--cases", default="tag,startup,hook,pack,handoff,publish,memory,load,registry-memory")
+    parser.add_argument("--cases", default="tag,startup,hook,pack,handoff,publish,memory,cli-output,load,registry-memory")
     parser.add_argument("--command", default="bash bench/run.sh", help="recorded in the report")
     args = parser.parse_args()
 
@@ -888,6 +952,7 @@ def main() -> None:
         "handoff": lambda: case_handoff(binary, inputs, work, report, args.runs),
         "publish": lambda: case_publish(binary, inputs, work, report, args.runs),
         "memory": lambda: case_memory(binary, inputs, work, report),
+        "cli-output": lambda: case_cli_output(binary, work, report),
         "load": lambda: case_load(binary, work, report, args.load),
         "registry-memory": lambda: case_registry_memory(binary, work, report),
     }
@@ -897,7 +962,8 @@ def main() -> None:
             runner()
     generated = render(report, args.command, time.monotonic() - started, binary)
     print(generated)
-    if set(cases) >= {"tag", "startup", "hook", "pack", "handoff", "publish", "memory", "load", "registry-memory"}:
+    if set(cases) >= {"tag", "startup", "hook", "pack", "handoff", "publish", "memory", "cli-output", "load",
+                      "registry-memory"}:
         write_doc(args.output, generated)
         log(f"wrote {args.output}")
     else:

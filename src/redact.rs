@@ -3,9 +3,14 @@
 //!
 //! Diagnostics (`error:`, `warning:`, notes, debug lines, clap's usage errors) pass through
 //! [`redact`] on their way out, so a token given where an argument was not expected, or echoed
-//! back by a parser, is printed as `chuks_pk_****`.
+//! back by a parser, is printed as `chuks_pk_****`. A secret chuks-ci knows exactly is also
+//! found in its encodings by [`KnownSecret`].
+
+mod known_secret;
 
 use std::borrow::Cow;
+
+pub use known_secret::KnownSecret;
 
 use crate::token_patterns::{self, Strictness};
 

@@ -48,23 +48,49 @@ impl Setup {
         self.scratch.path().join("record.jsonl")
     }
 
-    /// `publish --uploader chuks --format json` through the stand-in, `fail` its failure mode.
-    fn publish(&self, fail: &str, extra: &[&str]) -> Run {
-        let dotenv = self.scratch.path().join("out.env");
-        // The stand-in reads its switches from HOME, the one place the allow-list lets through.
+    /// Written by a process of the stand-in that outlived what it must not.
+    fn marker(&self) -> PathBuf {
+        self.scratch.path().join("marker")
+    }
+
+    /// Written by the stand-in once it runs: its pid.
+    fn started(&self) -> PathBuf {
+        self.scratch.path().join("started")
+    }
+
+    /// The secret-bearing strings the stand-in echoed.
+    fn echoes(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(self.scratch.path().join("echoes")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn dotenv(&self) -> PathBuf {
+        self.scratch.path().join("out.env")
+    }
+
+    /// Sets the stand-in's failure mode; it reads its switches from HOME, the one place the
+    /// allow-list lets through.
+    fn switch(&self, fail: &str) {
         let switches = serde_json::json!({
             "fail": fail,
             "record": self.record_file(),
             "state": self.scratch.path().join("state"),
+            "marker": self.marker(),
+            "started": self.started(),
+            "echoes": self.scratch.path().join("echoes"),
         });
         std::fs::write(
             self.repo.path().join(".git/.chuks-standin.json"),
             switches.to_string(),
         )
         .unwrap();
-        let output = self
-            .repo
-            .chuks_ci()
+    }
+
+    /// `publish --uploader chuks --format json` through the stand-in, `fail` its failure mode.
+    fn command(&self, fail: &str, extra: &[&str]) -> assert_cmd::Command {
+        self.switch(fail);
+        let mut command = self.repo.chuks_ci();
+        command
             .env("CHUKS_TOKEN", &self.token)
             .env("CHUKS_REGISTRY_URL", self.registry.url())
             .env("GITHUB_TOKEN", FORGE_TOKEN)
@@ -80,10 +106,17 @@ impl Setup {
             .arg("--chuks-bin")
             .arg(stand_in())
             .arg("--dotenv")
-            .arg(&dotenv)
-            .args(extra)
-            .output()
-            .unwrap();
+            .arg(self.dotenv())
+            .args(extra);
+        command
+    }
+
+    fn publish(&self, fail: &str, extra: &[&str]) -> Run {
+        self.run(&mut self.command(fail, extra))
+    }
+
+    fn run(&self, command: &mut assert_cmd::Command) -> Run {
+        let output = command.output().unwrap();
         let (stdout, stderr) = outputs(&output);
         let run = Run {
             code: output.status.code().unwrap(),
@@ -91,10 +124,13 @@ impl Setup {
                 .unwrap_or(Value::Null),
             stdout,
             stderr,
-            dotenv: std::fs::read_to_string(dotenv).unwrap_or_default(),
+            dotenv: std::fs::read_to_string(self.dotenv()).unwrap_or_default(),
         };
+        // In GitHub Actions chuks-ci asks the runner to mask the token: that line is the one
+        // place it may stand.
+        let mask = format!("::add-mask::{}", self.token);
         for (sink, text) in [
-            ("stdout", &run.stdout),
+            ("stdout", &run.stdout.replace(&mask, "")),
             ("stderr", &run.stderr),
             ("dotenv", &run.dotenv),
         ] {
@@ -114,6 +150,20 @@ impl Setup {
             .map(|line| serde_json::from_str(line).unwrap())
             .collect()
     }
+
+    fn publishes(&self) -> usize {
+        self.records()
+            .iter()
+            .filter(|r| r["argv"][1] == "publish")
+            .count()
+    }
+
+    /// What the marker says, after giving a process that outlived its parent a moment to
+    /// write it. Absent is what a contained CLI leaves.
+    fn marker_after_a_moment(&self) -> Option<String> {
+        std::thread::sleep(Duration::from_secs(1));
+        std::fs::read_to_string(self.marker()).ok()
+    }
 }
 
 struct Run {
@@ -122,6 +172,46 @@ struct Run {
     stdout: String,
     stderr: String,
     dotenv: String,
+}
+
+impl Run {
+    /// Failed, and says so in every output.
+    fn assert_failed(&self, code: i32, context: &str) {
+        assert_eq!(self.code, code, "{context}: {}", self.stderr);
+        assert_eq!(self.json["result"], "failed", "{context}: {}", self.json);
+        assert_contains(&self.dotenv, "CHUKS_RESULT=failed\n");
+    }
+}
+
+/// The same command as a `std::process::Command`, to run in the background (assert_cmd only
+/// waits), with the same cleared environment.
+fn spawnable(command: &assert_cmd::Command) -> std::process::Command {
+    let mut spawnable = std::process::Command::new(command.get_program());
+    spawnable.args(command.get_args()).env_clear();
+    for (name, value) in command.get_envs() {
+        if let Some(value) = value {
+            spawnable.env(name, value);
+        }
+    }
+    if let Some(dir) = command.get_current_dir() {
+        spawnable.current_dir(dir);
+    }
+    spawnable
+}
+
+/// No 16 characters in a row of any `secret` appear in `text`: a token cut in two, or
+/// encoded, is still a leak.
+fn assert_no_piece_of(secrets: &[String], text: &str) {
+    for secret in secrets {
+        let chars: Vec<char> = secret.chars().collect();
+        for window in chars.windows(16) {
+            let piece: String = window.iter().collect();
+            assert!(
+                !text.contains(&piece),
+                "`{piece}` of the echoed `{secret}` was printed:\n{text}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -310,5 +400,215 @@ fn the_leak_guard_checks_what_the_official_cli_will_ship_before_it_starts() {
     assert!(
         s.records().iter().all(|r| r["argv"][1] != "publish"),
         "the official CLI ran despite the leak"
+    );
+}
+
+#[test]
+fn an_unrelated_line_that_looks_like_an_outcome_is_a_failure() {
+    // Before the outcome rule, `409` or `already exists` anywhere in the last lines read as
+    // `exists` (exit 0), `401` as a refused token (exit 3), `503` as worth four attempts.
+    for fail in ["count-409", "count-401", "count-503", "description"] {
+        let s = Setup::new();
+        let run = s.publish(fail, &[]);
+        run.assert_failed(4, fail);
+        assert!(!run.stderr.contains("rotate"), "{fail}: {}", run.stderr);
+        assert_contains(&run.stderr, "the official CLI failed");
+        assert_eq!(s.publishes(), 1, "{fail}: retried");
+        assert!(s.registry.version("di", "1.0.0").is_none());
+    }
+}
+
+#[test]
+fn already_exists_is_refuted_by_a_read_back_that_finds_nothing() {
+    let s = Setup::new();
+    let run = s.publish("lying-exists", &[]);
+    run.assert_failed(4, "lying-exists");
+    assert_contains(
+        &run.stderr,
+        "the official CLI said `di` 1.0.0 already exists, but the registry does not hold it",
+    );
+    assert_contains(&run.stderr, "hint: nothing was published");
+    assert!(s.registry.version("di", "1.0.0").is_none());
+}
+
+#[test]
+fn a_line_printed_after_the_cli_exited_is_shown_but_not_its_words() {
+    let s = Setup::new();
+    assert_eq!(s.publish("", &[]).code, 0);
+    // The version exists, so a late "already exists (409)" would have read as `exists`.
+    let run = s.publish("late-line", &[]);
+    run.assert_failed(4, "late-line");
+    assert_contains(&run.stderr, "already exists (409)");
+    assert_contains(&run.stderr, "uploading di@1.0.0 (12 files)");
+}
+
+#[test]
+fn other_bytes_under_a_prebuilt_are_version_exists() {
+    let s = Setup::new();
+    assert_eq!(s.publish("", &[]).code, 0);
+    let binary = s.scratch.path().join("di.bin");
+    let prebuilt = |bytes: &str| {
+        std::fs::write(&binary, bytes).unwrap();
+        s.publish(
+            "",
+            &[
+                "--prebuilt",
+                "--platform",
+                "linux-x86_64",
+                "--file",
+                binary.to_str().unwrap(),
+            ],
+        )
+    };
+    assert_eq!(prebuilt("first build").code, 0);
+    let again = prebuilt("second build");
+    again.assert_failed(1, "other bytes");
+    assert_contains(&again.stderr, "already published with different contents");
+}
+
+#[test]
+fn a_child_of_the_cli_dies_with_it() {
+    let s = Setup::new();
+    let run = s.publish("linger", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(s.marker_after_a_moment(), None);
+}
+
+#[test]
+fn a_timeout_stops_the_cli_and_its_children() {
+    let s = Setup::new();
+    let run = s.publish("hang-with-child", &["--upload-timeout", "1"]);
+    run.assert_failed(4, "hang-with-child");
+    assert_contains(&run.stderr, "did not finish within 1s");
+    assert_eq!(s.marker_after_a_moment(), None);
+}
+
+#[test]
+fn a_signal_to_chuks_ci_stops_the_cli_and_its_children() {
+    for (signal, code) in [("TERM", 143), ("INT", 130)] {
+        let s = Setup::new();
+        let mut chuks_ci = spawnable(&s.command("hang-with-child", &[]))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // The CLI is running once it wrote its pid; a minute is far more than it needs.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !s.started().exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(s.started().exists(), "the stand-in never started");
+        let killed = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(chuks_ci.id().to_string())
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = chuks_ci.wait().unwrap();
+        assert_eq!(status.code(), Some(code), "SIG{signal}: {status:?}");
+        assert_eq!(s.marker_after_a_moment(), None, "SIG{signal}");
+    }
+}
+
+#[test]
+fn a_relative_chuks_bin_is_the_one_in_the_callers_folder() {
+    let s = Setup::new();
+    // A same-named file inside the package, which must never run.
+    s.repo.write(
+        "bin/chuks",
+        &format!(
+            "#!/bin/sh\necho \"impostor with $CHUKS_TOKEN\" > '{}'\nexit 1\n",
+            s.marker().display()
+        ),
+    );
+    std::fs::set_permissions(
+        s.repo.path().join("bin/chuks"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    s.repo.commit("a file named like the CLI");
+    s.repo.git(&["tag", "-f", "v1.0.0"]);
+    s.repo.push();
+    let caller = s.scratch.path().join("caller");
+    std::fs::create_dir_all(caller.join("bin")).unwrap();
+    std::os::unix::fs::symlink(stand_in(), caller.join("bin/chuks")).unwrap();
+    s.switch("");
+    let mut command = s.repo.chuks_ci();
+    command
+        .current_dir(&caller)
+        .env("CHUKS_TOKEN", &s.token)
+        .env("CHUKS_REGISTRY_URL", s.registry.url())
+        .args(["--format", "json", "publish", "--uploader", "chuks"])
+        .arg("--manifest")
+        .arg(s.repo.manifest())
+        .args(["--chuks-bin", "bin/chuks"]);
+    let run = s.run(&mut command);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json["result"], "published", "{}", run.json);
+    assert_eq!(std::fs::read_to_string(s.marker()).ok(), None);
+}
+
+#[test]
+fn the_token_echoed_in_common_encodings_is_masked() {
+    let s = Setup::new();
+    let run = s.publish("echo-encodings", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_contains(&run.stderr, "chuks: debug: hex: chuks_pk_****");
+    let echoes = s.echoes();
+    assert_no_piece_of(&echoes, &run.stderr);
+    assert_no_piece_of(&echoes, &run.stdout);
+}
+
+#[test]
+fn a_token_across_the_line_cut_is_masked() {
+    let s = Setup::new();
+    let run = s.publish("echo-cut", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_no_piece_of(&s.echoes(), &run.stderr);
+    assert_contains(&run.stderr, "bytes of over-long lines");
+}
+
+#[test]
+fn the_cli_cannot_speak_to_the_github_runner() {
+    let s = Setup::new();
+    let run = s.run(
+        s.command("workflow-commands", &["--confirm-tag", "off"])
+            .env("GITHUB_ACTIONS", "true"),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_contains(&run.stderr, "add-mask");
+    let stop = run
+        .stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("::stop-commands::"))
+        .expect("the CLI's lines are not in a stop-commands block");
+    assert!(stop.len() >= 32, "a guessable stop token: {stop}");
+    let resume = format!("::{stop}::");
+    let ours = [
+        format!("::stop-commands::{stop}"),
+        resume.clone(),
+        format!("::add-mask::{}", s.token),
+    ];
+    for (sink, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        assert!(!text.contains("##["), "a legacy command in {sink}:\n{text}");
+        for line in text.lines() {
+            assert!(
+                !line.trim_start().starts_with("::") || ours.contains(&line.to_string()),
+                "a workflow command chuks-ci did not write, in {sink}: {line}"
+            );
+        }
+    }
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let opened = lines
+        .iter()
+        .position(|l| l.starts_with("::stop-commands::"));
+    let closed = lines.iter().position(|l| *l == resume);
+    let cli_lines: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].starts_with("chuks: "))
+        .collect();
+    assert!(
+        opened < cli_lines.first().copied() && cli_lines.last().copied() < closed,
+        "the CLI's lines are outside the block:\n{}",
+        run.stderr
     );
 }

@@ -221,9 +221,11 @@ impl HasExit for CliError {
             }
             CliError::AuthRefused { .. } => Exit::Auth,
             CliError::SupplyChainRefused { .. } => Exit::CheckFailed,
+            // Nothing was published, whatever the CLI claimed: a re-run may succeed.
             CliError::Unavailable { .. }
             | CliError::TimedOut { .. }
             | CliError::Failed { .. }
+            | CliError::ExistsRefuted { .. }
             | CliError::Spawn(_) => Exit::Unavailable,
         }
     }

@@ -12,7 +12,7 @@ use super::uploader::Uploader;
 use crate::ci::{self, outputs::Sinks};
 use crate::cli::{IfExists, PublishArgs};
 use crate::manifest::Manifest;
-use crate::official_cli::{OfficialCli, PublishJob, Uploaded};
+use crate::official_cli::{CliError, OfficialCli, PublishJob, Uploaded};
 use crate::pack::{self, IgnoreFiles, human_bytes};
 use crate::prebuilt;
 use crate::publish_report::{PublishReport, PublishResult};
@@ -137,6 +137,7 @@ fn publish(
         prebuilt: payload.prebuilt(),
         registry: destination.base.clone(),
         timeout: Duration::from_secs(args.uploader.upload_timeout),
+        github_actions: reporter.github_actions(),
     };
     let sent = send(&context, &uploader, &destination, &upload, &job, reporter);
     let result = settle_existing(args.if_exists, sent, reporter)?;
@@ -207,8 +208,7 @@ fn registry_on_this_machine(args: &PublishArgs) -> anyhow::Result<bool> {
     Ok(url.host_str().is_some_and(crate::http::is_loopback))
 }
 
-/// Runs the official CLI. Its "already exists" is settled like a `409` without a digest: by one
-/// read where the registry offers it, else it stays unknown.
+/// Runs the official CLI. Its "already exists" is a claim that one read of the version settles.
 fn send_with_official_cli(
     context: &ReleaseContext,
     cli: &OfficialCli,
@@ -227,29 +227,50 @@ fn send_with_official_cli(
             ));
             Ok(PublishOutcome::Published)
         }
-        Uploaded::Exists => {
-            let read = context.block_on(destination.client.version(upload.name, upload.version));
-            let stored = match &read {
-                Ok(Some(record)) if upload.digest_known() => upload.stored_sha256(record),
-                _ => None,
-            };
-            match stored {
-                Some(stored) if stored.unescaped().eq_ignore_ascii_case(upload.sha256) => {
-                    Ok(PublishOutcome::Unchanged)
-                }
-                Some(stored) => Err(ClientError::VersionExists {
-                    what: upload.what(),
-                    stored_sha256: stored.clone(),
-                    our_sha256: upload.sha256.to_string(),
-                }
-                .into()),
-                None => Err(ClientError::ExistsUnknownContents {
-                    what: upload.what(),
-                }
-                .into()),
-            }
-        }
+        Uploaded::Exists { said } => settle_claimed_exists(context, destination, upload, said),
     }
+}
+
+/// The stronger evidence wins over the CLI's "already exists": a registry that does not hold
+/// the version (or this prebuilt) refutes it; one that holds other bytes is a conflict; ours
+/// are `unchanged`. Without a read-back, or without our digest (the CLI packed the source), the
+/// claim stands, uncompared.
+fn settle_claimed_exists(
+    context: &ReleaseContext,
+    destination: &Destination,
+    upload: &Upload<'_>,
+    said: Untrusted,
+) -> anyhow::Result<PublishOutcome> {
+    let unknown = || ClientError::ExistsUnknownContents {
+        what: upload.what(),
+    };
+    let record = match context.block_on(destination.client.version(upload.name, upload.version)) {
+        Ok(record) => record,
+        Err(ClientError::RouteMissing { .. }) => return Err(unknown().into()),
+        Err(err) => return Err(err.into()),
+    };
+    let Some(stored) = record
+        .as_ref()
+        .and_then(|record| upload.stored_sha256(record))
+    else {
+        return Err(CliError::ExistsRefuted {
+            what: upload.what(),
+            said,
+        }
+        .into());
+    };
+    if !upload.digest_known() {
+        return Err(unknown().into());
+    }
+    if stored.unescaped().eq_ignore_ascii_case(upload.sha256) {
+        return Ok(PublishOutcome::Unchanged);
+    }
+    Err(ClientError::VersionExists {
+        what: upload.what(),
+        stored_sha256: stored.clone(),
+        our_sha256: upload.sha256.to_string(),
+    }
+    .into())
 }
 
 /// Applies `--if-exists` to what the upload found. A version the registry holds with our bytes

@@ -1,33 +1,37 @@
-//! The official `chuks` CLI as an uploader: found through `--chuks-bin`, `CHUKS_BIN` or PATH,
-//! run in the package root with the token only in its environment, its output streamed line by
-//! line through the redactor, its outcome read from one table ([`outcomes`]) and retried by the
-//! shared policy.
+//! The official `chuks` CLI as an uploader: found through `--chuks-bin`, `CHUKS_BIN` or PATH
+//! (made absolute once, so every run starts the same binary), run in the package root with the
+//! token only in its environment and contained ([`contained`]: its own process group, bounded
+//! output, the token masked in its encodings), its lines shown as [`Untrusted`] text, its
+//! outcome read from one table ([`outcomes`]) and retried by the shared policy.
 
+mod contained;
+mod group;
 pub mod outcomes;
+mod pump;
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read};
+use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
 
-use outcomes::Outcome;
+use contained::{Finished, Line, MAX_LINE_BYTES, RunError};
+use outcomes::{FinalErrorLine, Outcome};
 
+use crate::redact::KnownSecret;
 use crate::retry::{self, AttemptError, RetryError, RetryPolicy, Transient};
 use crate::token::ApiToken;
+use crate::untrusted::Untrusted;
 
 /// How many of the CLI's last lines an error quotes.
 const LAST_LINES: usize = 12;
 
-/// Longer lines are cut: the CLI's output is untrusted and must not grow memory without end.
-const MAX_LINE_BYTES: usize = 4096;
-
 /// How long `chuks --version` may take.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// How long the output may keep flowing after the CLI itself exited (a child it left behind).
-const DRAIN_GRACE: Duration = Duration::from_secs(2);
+/// What the token is shown as, in whatever form the CLI echoes it.
+const MASKED_TOKEN: &str = "chuks_pk_****";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -46,12 +50,12 @@ pub enum CliError {
     Missing,
 
     #[error(
-        "the registry refused the token (the official CLI said: {last})\nhint: give the token the `packages:publish` scope, or rotate it if it expired or was revoked: generate a new one in the dashboard's API Tokens tab and update the CI secret"
+        "the registry refused the token (the official CLI said: {said})\nhint: give the token the `packages:publish` scope, or rotate it if it expired or was revoked: generate a new one in the dashboard's API Tokens tab and update the CI secret"
     )]
-    AuthRefused { last: String },
+    AuthRefused { said: Untrusted },
 
-    #[error("the registry refused the package (the official CLI said: {last})\nhint: {hint}")]
-    SupplyChainRefused { last: String, hint: String },
+    #[error("the registry refused the package (the official CLI said: {said})\nhint: {hint}")]
+    SupplyChainRefused { said: Untrusted, hint: String },
 
     #[error(
         "the official CLI failed {attempts} time(s): {last}\nhint: the network or the registry is failing; a re-run is safe"
@@ -59,14 +63,19 @@ pub enum CliError {
     Unavailable { attempts: u32, last: String },
 
     #[error(
-        "the official CLI did not finish within {seconds}s and was stopped\nhint: a re-run is safe; raise `--upload-timeout` for a slow network"
+        "the official CLI did not finish within {seconds}s and was stopped, with everything it started\nhint: a re-run is safe; raise `--upload-timeout` for a slow network"
     )]
     TimedOut { seconds: u64 },
 
     #[error(
         "the official CLI failed ({status}); its last lines:\n{last}\nhint: read its output above; a re-run is safe once the cause is fixed"
     )]
-    Failed { status: String, last: String },
+    Failed { status: String, last: LastLines },
+
+    #[error(
+        "the official CLI said {what} already exists, but the registry does not hold it; its error line: {said}\nhint: nothing was published; read the CLI's output above for why it failed, then re-run"
+    )]
+    ExistsRefuted { what: String, said: Untrusted },
 
     #[error(
         "cannot run the official CLI: {0}\nhint: check that `--chuks-bin` or `chuks` on PATH is executable"
@@ -74,16 +83,36 @@ pub enum CliError {
     Spawn(std::io::Error),
 }
 
+/// The CLI's last lines, one to a line, indented under the message that quotes them.
+#[derive(Debug, Default)]
+pub struct LastLines(Vec<Untrusted>);
+
+impl fmt::Display for LastLines {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("  (it printed nothing)");
+        }
+        for (index, line) in self.0.iter().enumerate() {
+            if index > 0 {
+                f.write_char('\n')?;
+            }
+            write!(f, "  {line}")?;
+        }
+        Ok(())
+    }
+}
+
 /// The official CLI, found and answering `--version`.
 #[derive(Debug, Clone)]
 pub struct OfficialCli {
+    /// Absolute: `--version` and the upload run from different folders.
     program: PathBuf,
-    version: String,
+    version: Untrusted,
 }
 
 /// Finds the CLI: `flag` (`--chuks-bin`), then `env` (`CHUKS_BIN`), then `chuks` on PATH.
 /// `None` when none is given and PATH has none; a given path that is missing or does not run
-/// is an error.
+/// is an error. A relative path is made absolute here, against the current folder, once.
 pub fn locate(flag: Option<&Path>, env: Option<PathBuf>) -> Result<Option<OfficialCli>, CliError> {
     let given = match (flag, env) {
         (Some(path), _) => Some((path.to_path_buf(), "`--chuks-bin`")),
@@ -102,11 +131,15 @@ pub fn locate(flag: Option<&Path>, env: Option<PathBuf>) -> Result<Option<Offici
             Err(_) => return Ok(None),
         },
     };
+    let program = std::path::absolute(&program).map_err(|err| CliError::NotRunnable {
+        path: program.clone(),
+        detail: format!("cannot make its path absolute: {err}"),
+    })?;
     let version = version_of(&program)?;
     Ok(Some(OfficialCli { program, version }))
 }
 
-fn version_of(program: &Path) -> Result<String, CliError> {
+fn version_of(program: &Path) -> Result<Untrusted, CliError> {
     let not_runnable = |detail: String| CliError::NotRunnable {
         path: program.to_path_buf(),
         detail,
@@ -114,12 +147,21 @@ fn version_of(program: &Path) -> Result<String, CliError> {
     let mut command = Command::new(program);
     command.arg("--version");
     crate::child_env::inherit_allow_listed(&mut command);
-    let run = run_streaming(command, VERSION_TIMEOUT, &|_| {}).map_err(|err| match err {
-        RunError::Spawn(err) => not_runnable(err.to_string()),
-        RunError::TimedOut => not_runnable("`--version` did not answer".to_string()),
-    })?;
-    match (run.success, run.last_lines.front()) {
-        (true, Some(line)) => Ok(line.clone()),
+    let mut first = None;
+    let mut keep_first = |lines: &[Line]| {
+        first = first
+            .take()
+            .or_else(|| lines.first().map(|l| l.text.clone()));
+    };
+    let run =
+        contained::run(command, VERSION_TIMEOUT, None, &mut keep_first).map_err(
+            |err| match err {
+                RunError::Io(err) => not_runnable(err.to_string()),
+                RunError::TimedOut => not_runnable("`--version` did not answer".to_string()),
+            },
+        )?;
+    match (run.status.success(), first) {
+        (true, Some(line)) => Ok(line),
         (true, None) => Err(not_runnable("`--version` printed nothing".to_string())),
         (false, _) => Err(not_runnable(format!("`--version` failed ({})", run.status))),
     }
@@ -135,16 +177,21 @@ pub struct PublishJob {
     /// The registry base, as `CHUKS_REGISTRY_URL` holds it.
     pub registry: String,
     pub timeout: Duration,
+    /// Shown inside a `::stop-commands::` block, for the GitHub Actions runner.
+    pub github_actions: bool,
 }
 
-/// How an upload through the CLI ended well.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How an upload through the CLI ended well, as far as the CLI says.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Uploaded {
     Published,
     /// "already exists" after an earlier attempt failed in a way that may have stored it.
     PublishedByAnEarlierAttempt,
-    /// "already exists" on the first try.
-    Exists,
+    /// "already exists" on the first try: a claim for the read-back to confirm. `said` is the
+    /// CLI's error line.
+    Exists {
+        said: Untrusted,
+    },
 }
 
 impl OfficialCli {
@@ -153,7 +200,7 @@ impl OfficialCli {
     }
 
     /// What `chuks --version` printed.
-    pub fn version(&self) -> &str {
+    pub fn version(&self) -> &Untrusted {
         &self.version
     }
 
@@ -165,41 +212,40 @@ impl OfficialCli {
         token: &ApiToken,
         policy: &RetryPolicy,
     ) -> Result<Uploaded, CliError> {
+        let secret = Arc::new(KnownSecret::new(token.expose(), MASKED_TOKEN));
         let failed_before = std::cell::Cell::new(false);
         let attempt = || async {
             let (program, job, token) = (self.program.clone(), job.clone(), token.clone());
-            let mut run = tokio::task::spawn_blocking(move || run_publish(&program, &job, &token))
-                .await
-                .map_err(|err| AttemptError::Fatal(CliError::Spawn(std::io::Error::other(err))))?
-                .map_err(AttemptError::Fatal)?;
-            let outcome = outcomes::classify(run.success, run.last_lines.make_contiguous());
-            let last = run
-                .last_lines
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("\n");
+            let secret = Arc::clone(&secret);
+            let run =
+                tokio::task::spawn_blocking(move || run_publish(&program, &job, &token, &secret))
+                    .await
+                    .map_err(|err| {
+                        AttemptError::Fatal(CliError::Spawn(std::io::Error::other(err)))
+                    })?
+                    .map_err(AttemptError::Fatal)?;
+            let outcome = outcomes::classify(run.success, run.error_line.as_ref());
+            let said = run.error_line.unwrap_or_default();
             match outcome {
                 Outcome::Published => Ok(Uploaded::Published),
                 Outcome::Exists if failed_before.get() => Ok(Uploaded::PublishedByAnEarlierAttempt),
-                Outcome::Exists => Ok(Uploaded::Exists),
+                Outcome::Exists => Ok(Uploaded::Exists { said }),
                 Outcome::Transient => {
                     failed_before.set(true);
-                    Err(AttemptError::Transient(Transient::new(last_line(&last))))
+                    Err(AttemptError::Transient(Transient::new(said.to_string())))
                 }
-                Outcome::AuthRefused => Err(AttemptError::Fatal(CliError::AuthRefused {
-                    last: last_line(&last),
-                })),
+                Outcome::AuthRefused => Err(AttemptError::Fatal(CliError::AuthRefused { said })),
                 Outcome::SupplyChainRefused => {
-                    let hint = crate::registry_client::supply_chain_hint(&last).unwrap_or_default();
+                    let hint = crate::registry_client::supply_chain_hint(said.unescaped())
+                        .unwrap_or_default();
                     Err(AttemptError::Fatal(CliError::SupplyChainRefused {
-                        last: last_line(&last),
+                        said,
                         hint,
                     }))
                 }
                 Outcome::Unknown => Err(AttemptError::Fatal(CliError::Failed {
                     status: run.status,
-                    last,
+                    last: run.last,
                 })),
             }
         };
@@ -214,12 +260,21 @@ impl OfficialCli {
     }
 }
 
-fn last_line(text: &str) -> String {
-    text.lines().last().unwrap_or_default().to_string()
+/// What one `chuks publish` left to decide its outcome.
+struct Attempt {
+    success: bool,
+    status: String,
+    error_line: Option<Untrusted>,
+    last: LastLines,
 }
 
 /// One `chuks publish`, its output on stderr as it comes.
-fn run_publish(program: &Path, job: &PublishJob, token: &ApiToken) -> Result<Run, CliError> {
+fn run_publish(
+    program: &Path,
+    job: &PublishJob,
+    token: &ApiToken,
+    secret: &KnownSecret,
+) -> Result<Attempt, CliError> {
     let mut command = Command::new(program);
     command.arg("publish").current_dir(&job.dir);
     if let Some((platform, file)) = &job.prebuilt {
@@ -232,144 +287,90 @@ fn run_publish(program: &Path, job: &PublishJob, token: &ApiToken) -> Result<Run
     command
         .env("CHUKS_TOKEN", token.expose())
         .env("CHUKS_REGISTRY_URL", &job.registry);
-    let secret = token.expose().to_string();
-    let show = move |line: &str| {
-        let line = line.replace(&secret, "chuks_pk_****");
-        crate::report::write_stderr(&format!("chuks: {}\n", crate::redact::redact(&line)));
+    let mut transcript = Transcript::default();
+    let finished = {
+        let _block = CommandsStopped::open(job.github_actions);
+        contained::run(command, job.timeout, Some(secret), &mut |lines| {
+            transcript.show(lines);
+        })
     };
-    run_streaming(command, job.timeout, &show).map_err(|err| match err {
-        RunError::Spawn(err) => CliError::Spawn(err),
+    let Finished { status, cut_bytes } = finished.map_err(|err| match err {
+        RunError::Io(err) => CliError::Spawn(err),
         RunError::TimedOut => CliError::TimedOut {
             seconds: job.timeout.as_secs(),
         },
-    })
-}
-
-/// A finished child: whether it succeeded, how it ended, and its last lines (printable).
-struct Run {
-    success: bool,
-    status: String,
-    last_lines: VecDeque<String>,
-}
-
-enum RunError {
-    Spawn(std::io::Error),
-    TimedOut,
-}
-
-/// Runs `command` with stdin closed, passing every line of stdout and stderr (control
-/// characters escaped) to `show`, and stops it at `timeout`.
-fn run_streaming(
-    mut command: Command,
-    timeout: Duration,
-    show: &(dyn Fn(&str) + Sync),
-) -> Result<Run, RunError> {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(RunError::Spawn)?;
-    let (lines, received) = mpsc::channel();
-    let readers = [
-        child
-            .stdout
-            .take()
-            .map(|out| Box::new(out) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|err| Box::new(err) as Box<dyn Read + Send>),
-    ];
-    for reader in readers.into_iter().flatten() {
-        let lines = lines.clone();
-        std::thread::spawn(move || forward_lines(reader, &lines));
+    })?;
+    if cut_bytes > 0 {
+        crate::report::write_stderr(&format!(
+            "chuks-ci: the official CLI printed lines longer than {MAX_LINE_BYTES} bytes; {cut_bytes} bytes of over-long lines were not shown\n"
+        ));
     }
-    drop(lines);
-    let deadline = Instant::now() + timeout;
-    let mut last_lines = VecDeque::new();
-    let status = loop {
-        collect(&received, &mut last_lines, show, Duration::from_millis(50));
-        match child.try_wait().map_err(RunError::Spawn)? {
-            Some(status) => break status,
-            None if Instant::now() >= deadline => {
-                stop(&mut child);
-                return Err(RunError::TimedOut);
-            }
-            None => {}
-        }
-    };
-    let grace_ends = Instant::now() + DRAIN_GRACE;
-    while Instant::now() < grace_ends {
-        if !collect(&received, &mut last_lines, show, Duration::from_millis(50)) {
-            break;
-        }
-    }
-    Ok(Run {
+    Ok(Attempt {
         success: status.success(),
         status: status.to_string(),
-        last_lines,
+        error_line: transcript.error_line.get().cloned(),
+        last: LastLines(transcript.last.into()),
     })
 }
 
-/// Shows what arrived within `wait`; false once every reader has finished.
-fn collect(
-    received: &mpsc::Receiver<String>,
-    last_lines: &mut VecDeque<String>,
-    show: &(dyn Fn(&str) + Sync),
-    wait: Duration,
-) -> bool {
-    loop {
-        match received.recv_timeout(wait) {
-            Ok(line) => {
-                show(&line);
-                if last_lines.len() == LAST_LINES {
-                    last_lines.pop_front();
+/// The CLI's lines as they are shown, and what is kept of them: its last lines and its final
+/// error line, from its own words only.
+#[derive(Default)]
+struct Transcript {
+    last: VecDeque<Untrusted>,
+    error_line: FinalErrorLine,
+}
+
+impl Transcript {
+    fn show(&mut self, lines: &[Line]) {
+        let mut shown = String::new();
+        for line in lines {
+            let label = match line.own {
+                true => "chuks",
+                false => "chuks (after it exited)",
+            };
+            // Writing to a String cannot fail.
+            let _ = writeln!(shown, "{label}: {}", line.text);
+            if line.own {
+                self.error_line.observe(&line.text);
+                if self.last.len() == LAST_LINES {
+                    self.last.pop_front();
                 }
-                last_lines.push_back(crate::redact::redact(&line).into_owned());
+                self.last.push_back(line.text.clone());
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => return true,
-            Err(mpsc::RecvTimeoutError::Disconnected) => return false,
         }
+        crate::report::write_stderr(&shown);
     }
 }
 
-fn forward_lines(reader: Box<dyn Read + Send>, lines: &mpsc::Sender<String>) {
-    let mut reader = BufReader::new(reader);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match (&mut reader)
-            .take(MAX_LINE_BYTES as u64)
-            .read_until(b'\n', &mut line)
-        {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                let text = String::from_utf8_lossy(&line);
-                if lines
-                    .send(printable(text.trim_end_matches(['\n', '\r'])))
-                    .is_err()
-                {
-                    return;
-                }
-            }
+/// In GitHub Actions, the CLI's lines are shown between `::stop-commands::<token>` and
+/// `::<token>::` on the stream they go to, so the runner obeys no workflow command in them even
+/// if the escaping missed one. The token is random, so the CLI cannot end the block itself.
+struct CommandsStopped(Option<String>);
+
+impl CommandsStopped {
+    fn open(github_actions: bool) -> CommandsStopped {
+        let mut random = [0u8; 16];
+        // Without randomness there is no block, and the escaping of every line stands alone.
+        let token = (github_actions && getrandom::fill(&mut random).is_ok()).then(|| {
+            random
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect::<String>()
+        });
+        if let Some(token) = &token {
+            crate::report::write_stderr(&format!("::stop-commands::{token}\n"));
         }
+        CommandsStopped(token)
     }
 }
 
-/// Control characters shown escaped, so the CLI's output cannot move the cursor or recolour.
-fn printable(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| match c.is_control() && c != '\t' {
-            true => c.escape_default().collect::<Vec<_>>(),
-            false => vec![c],
-        })
-        .collect()
-}
-
-fn stop(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
+impl Drop for CommandsStopped {
+    fn drop(&mut self) {
+        if let Some(token) = &self.0 {
+            crate::report::write_stderr(&format!("::{token}::\n"));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -377,7 +378,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn output_cannot_draw_on_the_terminal() {
-        assert_eq!(printable("ok\x1b[2J\tdone\r"), "ok\\u{1b}[2J\tdone\\r");
+    fn last_lines_are_escaped_one_to_a_line() {
+        let last = LastLines(vec![
+            Untrusted::from("ok\x1b[2J done"),
+            Untrusted::from("::add-mask::x\nerror: forged"),
+        ]);
+        assert_eq!(
+            last.to_string(),
+            "  ok\\u{1b}[2J done\n  :\\u{3a}add-mask:\\u{3a}x\\nerror: forged"
+        );
+        assert_eq!(LastLines::default().to_string(), "  (it printed nothing)");
     }
 }
