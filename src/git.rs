@@ -8,45 +8,70 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use crate::untrusted::Untrusted;
+
 /// Configuration every git command runs with, overriding the repository's (`.git/config`
 /// and what it includes): each names a program git would otherwise run, and a program the
 /// repository names could read chuks-ci's environment while it holds the token.
-/// - `core.fsmonitor`: the file-system monitor hook `status` runs;
-/// - `core.hooksPath`: every hook (`reference-transaction` on `tag`, `pre-push`, commit hooks);
+/// - `core.fsmonitor`: the file-system monitor hook `status` and `commit` run;
 /// - `core.pager`, `core.editor`, `core.askPass`: `cat` and `:` are git's own no-ops;
 /// - `core.sshCommand`, `protocol.ext.allow`: the programs a push can be told to run;
-/// - `gpg.*`: the signing programs `commit` and `tag` run when signing is configured;
 /// - `gc.auto`, `maintenance.auto`: no background maintenance after a write.
 ///
-/// Besides these: `credential.helper` is emptied for every command but a push or fetch
-/// ([`TRANSPORT_COMMANDS`]), which may need the CI's helper; commands that compare file
-/// contents ([`COMPARES_CONTENTS`]) run with every configured clean/smudge/process filter
-/// emptied; commands that show diffs ([`SHOWS_DIFFS`]) get `--no-ext-diff --no-textconv`.
+/// Besides these: hooks ([`HOOKS_OFF`]) and signing programs ([`SIGNING_OFF`]) are switched off
+/// unless the command is one of `bump`'s writes ([`Honour::HooksAndSigning`]);
+/// `credential.helper` is emptied for every command but those that talk to a remote
+/// ([`TRANSPORT_COMMANDS`]), which may need the user's or the CI's helper; the programs a
+/// repository names per filter driver or per remote ([`named_program_overrides`]) are switched
+/// off for the commands that would run them; commands that show diffs ([`SHOWS_DIFFS`]) get
+/// `--no-ext-diff --no-textconv`; and `GIT_PROXY_COMMAND` is set empty, which makes git ignore
+/// `core.gitProxy` (its first value wins, so no `-c` could override it).
 /// `uploadpack.packObjectsHook` is not listed: git ignores it in repository configuration.
 const SAFE_CONFIG: &[&str] = &[
     "core.fsmonitor=false",
-    "core.hooksPath=/dev/null",
     "core.pager=cat",
     "core.editor=:",
     "core.askPass=",
     "core.sshCommand=ssh",
     "protocol.ext.allow=never",
-    "gpg.program=gpg",
-    "gpg.ssh.program=ssh-keygen",
-    "gpg.x509.program=gpgsm",
-    "gpg.ssh.defaultKeyCommand=",
     "gc.auto=0",
     "maintenance.auto=false",
 ];
 
+/// Every hook: `reference-transaction` on `tag`, `pre-push`, the commit hooks.
+const HOOKS_OFF: &str = "core.hooksPath=/dev/null";
+
+/// The signing programs `commit`, `tag` and a signed push run when signing is configured.
+const SIGNING_OFF: &[&str] = &[
+    "gpg.program=gpg",
+    "gpg.ssh.program=ssh-keygen",
+    "gpg.x509.program=gpgsm",
+    "gpg.ssh.defaultKeyCommand=",
+];
+
 /// Subcommands that talk to a remote and may need a credential helper.
-const TRANSPORT_COMMANDS: &[&str] = &["push", "fetch"];
+const TRANSPORT_COMMANDS: &[&str] = &["push", "fetch", "ls-remote"];
 
 /// Subcommands that may run a clean or smudge filter on the working tree's files.
 const COMPARES_CONTENTS: &[&str] = &["status", "add", "commit", "stash", "checkout", "reset"];
 
 /// Subcommands that may run an external diff program or a textconv driver.
 const SHOWS_DIFFS: &[&str] = &["show", "diff", "log"];
+
+/// The configuration keys whose programs are named per filter driver or per remote, so they
+/// are found by listing the configuration rather than known in advance.
+const NAMED_PROGRAMS: &str =
+    r"^(filter\..*\.(clean|smudge|process|required)|remote\..*\.(uploadpack|receivepack))$";
+
+/// What a git command may run that the configuration names, besides git itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Honour {
+    /// Nothing: every query, and `bump`'s `add` and `ls-remote`.
+    Nothing,
+    /// The hooks and the signing programs: `bump`'s commit, tag and push, which run as the
+    /// user's own git would (see the README's security section).
+    HooksAndSigning,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
@@ -58,7 +83,7 @@ pub enum GitError {
     #[error("`git {args}` failed: {stderr}\nhint: {hint}")]
     Failed {
         args: String,
-        stderr: String,
+        stderr: Untrusted,
         hint: String,
     },
 
@@ -109,7 +134,7 @@ impl Git {
             if stderr.contains("not a git repository") {
                 return Ok(None);
             }
-            return Err(failure("rev-parse --is-shallow-repository", &stderr));
+            return Err(failure("rev-parse --is-shallow-repository", &output.stderr));
         }
         let head = match (output.status.success(), lines.get(1)) {
             (true, Some(commit)) => Some(commit.trim().to_string()),
@@ -234,12 +259,46 @@ impl Git {
         Ok(stdout.lines().map(str::to_string).collect())
     }
 
+    /// Local branches whose tip is `rev` (`git switch` to one keeps HEAD where it is).
+    pub fn branches_at(&self, rev: &str) -> Result<Vec<String>, GitError> {
+        self.local_branches("--points-at", rev)
+    }
+
+    /// Local branches that contain `rev`.
+    pub fn branches_containing(&self, rev: &str) -> Result<Vec<String>, GitError> {
+        self.local_branches("--contains", rev)
+    }
+
+    fn local_branches(&self, relation: &str, rev: &str) -> Result<Vec<String>, GitError> {
+        let args = [
+            "for-each-ref",
+            relation,
+            rev,
+            "--format=%(refname)",
+            "refs/heads/",
+        ];
+        Ok(self
+            .run(&args)?
+            .lines()
+            .filter_map(|line| line.strip_prefix("refs/heads/"))
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// The names of the repository's remotes.
+    pub fn remotes(&self) -> Result<Vec<String>, GitError> {
+        Ok(self.run(&["remote"])?.lines().map(str::to_string).collect())
+    }
+
     /// The path of a file in the git directory (`hooks` honours `core.hooksPath`), relative
     /// to the folder git runs in unless absolute.
     pub fn git_path(&self, name: &str) -> Result<PathBuf, GitError> {
-        // The user's own configuration, `core.hooksPath` included: `rev-parse` runs no program.
+        // `core.hooksPath` as the user configured it: `rev-parse` runs no hook.
         let args = ["rev-parse", "--git-path", name];
-        let output = self.user_command(&args).output().map_err(GitError::Spawn)?;
+        let output = self
+            .command_honouring(&args, Honour::HooksAndSigning)
+            .output()
+            .map_err(GitError::Spawn)?;
         let stdout = succeeded(&CommandOutput {
             args: args.join(" "),
             status: output.status,
@@ -300,10 +359,7 @@ impl Git {
         let output = child.wait_with_output().map_err(GitError::Spawn)?;
         match (objects, written) {
             (Ok(objects), Ok(())) if output.status.success() => Ok(objects),
-            _ => Err(failure(
-                &args.join(" "),
-                &String::from_utf8_lossy(&output.stderr),
-            )),
+            _ => Err(failure(&args.join(" "), &output.stderr)),
         }
     }
 
@@ -352,19 +408,36 @@ impl Git {
     /// `git args`, with the allow-listed environment and every repository-configured program
     /// disabled (see [`SAFE_CONFIG`]).
     pub(crate) fn command(&self, args: &[&str]) -> Command {
-        let mut command = self.base_command();
+        self.command_honouring(args, Honour::Nothing)
+    }
+
+    /// `git args` with the allow-listed environment and the repository-configured programs
+    /// disabled, except what `honour` keeps.
+    pub(crate) fn command_honouring(&self, args: &[&str], honour: Honour) -> Command {
+        let mut command = Command::new(&self.program);
+        command.current_dir(&self.dir);
+        crate::child_env::inherit_allow_listed(&mut command);
+        // No optional locks: `git status` must not take `index.lock` from under the job's own git.
+        command
+            .env("LC_ALL", "C")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_OPTIONAL_LOCKS", "0")
+            .env("GIT_PROXY_COMMAND", "");
         // Command-line configuration is read after the repository's, so it wins.
         let subcommand = args.first().copied().unwrap_or_default();
-        for setting in SAFE_CONFIG {
-            command.args(["-c", setting]);
+        let mut settings: Vec<String> = SAFE_CONFIG.iter().map(|s| s.to_string()).collect();
+        if honour == Honour::Nothing {
+            settings.push(HOOKS_OFF.to_string());
+            settings.extend(SIGNING_OFF.iter().map(|s| s.to_string()));
         }
         if !TRANSPORT_COMMANDS.contains(&subcommand) {
-            command.args(["-c", "credential.helper="]);
+            settings.push("credential.helper=".to_string());
         }
-        if COMPARES_CONTENTS.contains(&subcommand) {
-            for setting in self.filter_overrides(command.get_envs()) {
-                command.arg("-c").arg(setting);
-            }
+        if COMPARES_CONTENTS.contains(&subcommand) || TRANSPORT_COMMANDS.contains(&subcommand) {
+            settings.extend(self.named_program_overrides(&command));
+        }
+        for setting in settings {
+            command.arg("-c").arg(setting);
         }
         command.args(args.first());
         if SHOWS_DIFFS.contains(&subcommand) {
@@ -374,45 +447,21 @@ impl Git {
         command
     }
 
-    /// `git args` as the person running `bump` runs git: their hooks, signing programs and
-    /// credential helpers are theirs to run, so only the environment is allow-listed. Only for
-    /// the writes `bump` makes on the user's behalf (commit, tag, push), never for the queries of
-    /// a release, which run while chuks-ci may hold a token.
-    pub(crate) fn user_command(&self, args: &[&str]) -> Command {
-        let mut command = self.base_command();
-        command.args(args);
-        command
-    }
-
-    fn base_command(&self) -> Command {
-        let mut command = Command::new(&self.program);
-        command.current_dir(&self.dir);
-        crate::child_env::inherit_allow_listed(&mut command);
-        // No optional locks: `git status` must not take `index.lock` from under the job's own git.
-        command
-            .env("LC_ALL", "C")
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("GIT_OPTIONAL_LOCKS", "0");
-        command
-    }
-
-    /// Settings that switch off every clean, smudge and process filter the configuration
-    /// defines: their driver names are the repository's own, so they are listed first (reading
-    /// configuration runs nothing). A failing query leaves nothing to switch off.
-    fn filter_overrides<'a>(
-        &self,
-        env: impl Iterator<Item = (&'a std::ffi::OsStr, Option<&'a std::ffi::OsStr>)>,
-    ) -> Vec<String> {
+    /// Settings that switch off the programs the configuration names per filter driver (every
+    /// clean, smudge and process filter) and per remote (`uploadpack`, `receivepack`, which
+    /// git runs itself for a remote that is a local path). Their names are the repository's
+    /// own, so they are listed first (reading configuration runs nothing). A failing query
+    /// leaves nothing to switch off.
+    fn named_program_overrides(&self, command: &Command) -> Vec<String> {
         let mut query = Command::new(&self.program);
         query.current_dir(&self.dir).env_clear();
-        for (name, value) in env {
+        for (name, value) in command.get_envs() {
             if let Some(value) = value {
                 query.env(name, value);
             }
         }
         let output = query
-            .args(["config", "--null", "--name-only", "--get-regexp"])
-            .arg(r"^filter\..*\.(clean|smudge|process|required)$")
+            .args(["config", "--null", "--name-only", "--get-regexp", NAMED_PROGRAMS])
             .stdin(Stdio::null())
             .stderr(Stdio::null())
             .output();
@@ -420,20 +469,24 @@ impl Git {
             return Vec::new();
         };
         let keys = String::from_utf8_lossy(&output.stdout);
-        let mut drivers: Vec<&str> = keys
+        let mut settings: Vec<String> = keys
             .split('\0')
-            .filter_map(|key| key.strip_prefix("filter.")?.rsplit_once('.'))
-            .map(|(driver, _)| driver)
-            .collect();
-        drivers.sort_unstable();
-        drivers.dedup();
-        drivers
-            .iter()
-            .flat_map(|driver| {
-                ["clean=", "smudge=", "process=", "required=false"]
-                    .map(|setting| format!("filter.{driver}.{setting}"))
+            .flat_map(|key| match key.rsplit_once('.') {
+                Some((remote, "uploadpack")) => vec![format!("{remote}.uploadpack=git-upload-pack")],
+                Some((remote, "receivepack")) => {
+                    vec![format!("{remote}.receivepack=git-receive-pack")]
+                }
+                Some((driver, _)) if driver.starts_with("filter.") => {
+                    ["clean=", "smudge=", "process=", "required=false"]
+                        .map(|setting| format!("{driver}.{setting}"))
+                        .to_vec()
+                }
+                _ => Vec::new(),
             })
-            .collect()
+            .collect();
+        settings.sort_unstable();
+        settings.dedup();
+        settings
     }
 }
 
@@ -505,10 +558,7 @@ fn read_object(stdout: &mut impl BufRead, max_bytes: u64) -> std::io::Result<Obj
 /// The command's stdout, or the failure it reported.
 fn succeeded(output: &CommandOutput) -> Result<String, GitError> {
     if !output.status.success() {
-        return Err(failure(
-            &output.args,
-            &String::from_utf8_lossy(&output.stderr),
-        ));
+        return Err(failure(&output.args, &output.stderr));
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
@@ -550,11 +600,17 @@ impl<T> Drop for Pending<T> {
     }
 }
 
-pub(crate) fn failure(args: &str, stderr: &str) -> GitError {
-    let stderr = stderr.trim().to_string();
-    let hint = if stderr.contains("dubious ownership") {
-        "mark the checkout as safe: `git config --global --add safe.directory \"$PWD\"`".to_string()
-    } else if stderr.contains("tell me who you are") || stderr.contains("empty ident") {
+/// A failed git command: what git said (untrusted: it quotes paths, refs and remote answers)
+/// and what to do about it.
+pub(crate) fn failure(args: &str, stderr: &[u8]) -> GitError {
+    let stderr = Untrusted::lossy(stderr.trim_ascii());
+    let said = stderr.unescaped();
+    let hint = if let Some(repository) = dubious_repository(said) {
+        format!(
+            "mark the repository as safe: `git config --global --add safe.directory {}`",
+            Untrusted::new(quote(repository))
+        )
+    } else if said.contains("tell me who you are") || said.contains("empty ident") {
         "set your identity: `git config --global user.name \"Your Name\"` and `git config --global user.email you@example.com`".to_string()
     } else {
         "run the same git command by hand to see what is wrong with the repository".to_string()
@@ -564,6 +620,21 @@ pub(crate) fn failure(args: &str, stderr: &str) -> GitError {
         stderr,
         hint,
     }
+}
+
+/// The repository git refuses for its owner: `detected dubious ownership in repository at
+/// '<path>'`.
+fn dubious_repository(stderr: &str) -> Option<&str> {
+    let line = stderr
+        .lines()
+        .find(|line| line.contains("dubious ownership"))?;
+    let quoted = line.split_once(" at '")?.1;
+    quoted.strip_suffix('\'')
+}
+
+/// `text` quoted for a POSIX shell.
+pub(crate) fn quote(text: &str) -> String {
+    shlex::try_quote(text).map_or_else(|_| "''".to_string(), |quoted| quoted.into_owned())
 }
 
 #[cfg(test)]
