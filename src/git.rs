@@ -21,11 +21,13 @@ use crate::untrusted::Untrusted;
 /// Besides these: hooks ([`HOOKS_OFF`]) and signing programs ([`SIGNING_OFF`]) are switched off
 /// unless the command is one of `bump`'s writes ([`Honour::HooksAndSigning`]);
 /// `credential.helper` is emptied for every command but those that talk to a remote
-/// ([`TRANSPORT_COMMANDS`]), which may need the user's or the CI's helper; the programs a
-/// repository names per filter driver or per remote ([`named_program_overrides`]) are switched
-/// off for the commands that would run them; commands that show diffs ([`SHOWS_DIFFS`]) get
-/// `--no-ext-diff --no-textconv`; and `GIT_PROXY_COMMAND` is set empty, which makes git ignore
-/// `core.gitProxy` (its first value wins, so no `-c` could override it).
+/// ([`TRANSPORT_COMMANDS`]), which may need the user's or the CI's helper; clean, smudge and
+/// process filters are switched off for the commands that compare contents
+/// ([`filter_overrides`]); commands that show diffs ([`SHOWS_DIFFS`]) get
+/// `--no-ext-diff --no-textconv`. Two settings take their first value, so no `-c` can override
+/// a repository's: `remote.<name>.uploadpack`/`receivepack` (which git runs itself for a remote
+/// that is a local path) are overridden by the command's own option ([`TRANSPORT_PROGRAMS`]),
+/// and `core.gitProxy` by an empty `GIT_PROXY_COMMAND`, which makes git ignore it.
 /// `uploadpack.packObjectsHook` is not listed: git ignores it in repository configuration.
 const SAFE_CONFIG: &[&str] = &[
     "core.fsmonitor=false",
@@ -52,16 +54,19 @@ const SIGNING_OFF: &[&str] = &[
 /// Subcommands that talk to a remote and may need a credential helper.
 const TRANSPORT_COMMANDS: &[&str] = &["push", "fetch", "ls-remote"];
 
+/// The option that names git's own program for the other end of a transport, which wins over
+/// `remote.<name>.uploadpack` and `receivepack`.
+const TRANSPORT_PROGRAMS: &[(&str, &str)] = &[
+    ("push", "--receive-pack=git-receive-pack"),
+    ("fetch", "--upload-pack=git-upload-pack"),
+    ("ls-remote", "--upload-pack=git-upload-pack"),
+];
+
 /// Subcommands that may run a clean or smudge filter on the working tree's files.
 const COMPARES_CONTENTS: &[&str] = &["status", "add", "commit", "stash", "checkout", "reset"];
 
 /// Subcommands that may run an external diff program or a textconv driver.
 const SHOWS_DIFFS: &[&str] = &["show", "diff", "log"];
-
-/// The configuration keys whose programs are named per filter driver or per remote, so they
-/// are found by listing the configuration rather than known in advance.
-const NAMED_PROGRAMS: &str =
-    r"^(filter\..*\.(clean|smudge|process|required)|remote\..*\.(uploadpack|receivepack))$";
 
 /// What a git command may run that the configuration names, besides git itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -433,8 +438,8 @@ impl Git {
         if !TRANSPORT_COMMANDS.contains(&subcommand) {
             settings.push("credential.helper=".to_string());
         }
-        if COMPARES_CONTENTS.contains(&subcommand) || TRANSPORT_COMMANDS.contains(&subcommand) {
-            settings.extend(self.named_program_overrides(&command));
+        if COMPARES_CONTENTS.contains(&subcommand) {
+            settings.extend(self.filter_overrides(&command));
         }
         for setting in settings {
             command.arg("-c").arg(setting);
@@ -443,16 +448,19 @@ impl Git {
         if SHOWS_DIFFS.contains(&subcommand) {
             command.args(["--no-ext-diff", "--no-textconv"]);
         }
+        for (transport, program) in TRANSPORT_PROGRAMS {
+            if *transport == subcommand {
+                command.arg(program);
+            }
+        }
         command.args(args.iter().skip(1));
         command
     }
 
-    /// Settings that switch off the programs the configuration names per filter driver (every
-    /// clean, smudge and process filter) and per remote (`uploadpack`, `receivepack`, which
-    /// git runs itself for a remote that is a local path). Their names are the repository's
-    /// own, so they are listed first (reading configuration runs nothing). A failing query
-    /// leaves nothing to switch off.
-    fn named_program_overrides(&self, command: &Command) -> Vec<String> {
+    /// Settings that switch off every clean, smudge and process filter the configuration
+    /// defines: their driver names are the repository's own, so they are listed first (reading
+    /// configuration runs nothing). A failing query leaves nothing to switch off.
+    fn filter_overrides(&self, command: &Command) -> Vec<String> {
         let mut query = Command::new(&self.program);
         query.current_dir(&self.dir).env_clear();
         for (name, value) in command.get_envs() {
@@ -461,7 +469,8 @@ impl Git {
             }
         }
         let output = query
-            .args(["config", "--null", "--name-only", "--get-regexp", NAMED_PROGRAMS])
+            .args(["config", "--null", "--name-only", "--get-regexp"])
+            .arg(r"^filter\..*\.(clean|smudge|process|required)$")
             .stdin(Stdio::null())
             .stderr(Stdio::null())
             .output();
@@ -469,24 +478,20 @@ impl Git {
             return Vec::new();
         };
         let keys = String::from_utf8_lossy(&output.stdout);
-        let mut settings: Vec<String> = keys
+        let mut drivers: Vec<&str> = keys
             .split('\0')
-            .flat_map(|key| match key.rsplit_once('.') {
-                Some((remote, "uploadpack")) => vec![format!("{remote}.uploadpack=git-upload-pack")],
-                Some((remote, "receivepack")) => {
-                    vec![format!("{remote}.receivepack=git-receive-pack")]
-                }
-                Some((driver, _)) if driver.starts_with("filter.") => {
-                    ["clean=", "smudge=", "process=", "required=false"]
-                        .map(|setting| format!("{driver}.{setting}"))
-                        .to_vec()
-                }
-                _ => Vec::new(),
-            })
+            .filter_map(|key| key.strip_prefix("filter.")?.rsplit_once('.'))
+            .map(|(driver, _)| driver)
             .collect();
-        settings.sort_unstable();
-        settings.dedup();
-        settings
+        drivers.sort_unstable();
+        drivers.dedup();
+        drivers
+            .iter()
+            .flat_map(|driver| {
+                ["clean=", "smudge=", "process=", "required=false"]
+                    .map(|setting| format!("filter.{driver}.{setting}"))
+            })
+            .collect()
     }
 }
 
@@ -604,22 +609,37 @@ impl<T> Drop for Pending<T> {
 /// and what to do about it.
 pub(crate) fn failure(args: &str, stderr: &[u8]) -> GitError {
     let stderr = Untrusted::lossy(stderr.trim_ascii());
-    let said = stderr.unescaped();
-    let hint = if let Some(repository) = dubious_repository(said) {
-        format!(
-            "mark the repository as safe: `git config --global --add safe.directory {}`",
-            Untrusted::new(quote(repository))
-        )
-    } else if said.contains("tell me who you are") || said.contains("empty ident") {
-        "set your identity: `git config --global user.name \"Your Name\"` and `git config --global user.email you@example.com`".to_string()
-    } else {
+    let hint = remedy(stderr.unescaped()).unwrap_or_else(|| {
         "run the same git command by hand to see what is wrong with the repository".to_string()
-    };
+    });
     GitError::Failed {
         args: args.to_string(),
         stderr,
         hint,
     }
+}
+
+impl GitError {
+    /// The fix for a failure git explained (an untrusted checkout, no identity), if it did.
+    pub fn remedy(&self) -> Option<String> {
+        match self {
+            GitError::Failed { stderr, .. } => remedy(stderr.unescaped()),
+            _ => None,
+        }
+    }
+}
+
+/// The commands that fix what git says, when it says something chuks-ci knows.
+fn remedy(stderr: &str) -> Option<String> {
+    if let Some(repository) = dubious_repository(stderr) {
+        return Some(format!(
+            "mark the repository as safe: `git config --global --add safe.directory {}`",
+            Untrusted::new(quote(repository))
+        ));
+    }
+    (stderr.contains("tell me who you are") || stderr.contains("empty ident")).then(|| {
+        "set your identity: `git config --global user.name \"Your Name\"` and `git config --global user.email you@example.com`".to_string()
+    })
 }
 
 /// The repository git refuses for its owner: `detected dubious ownership in repository at
@@ -723,5 +743,78 @@ mod tests {
         // Dropped unread: the drop waits for git, so nothing outlives the check.
         drop(git.start_dirty_files());
         assert!(git.start_tags_at_head().wait().is_err(), "HEAD is unborn");
+    }
+
+    #[test]
+    fn git_names_the_repository_to_mark_safe() {
+        let stderr = "fatal: detected dubious ownership in repository at '/tmp/dub q'\nTo add an exception for this directory, call:\n\n\tgit config --global --add safe.directory '/tmp/dub q'";
+        assert_eq!(dubious_repository(stderr), Some("/tmp/dub q"));
+        let hint = remedy(stderr).unwrap();
+        assert!(
+            hint.ends_with("`git config --global --add safe.directory '/tmp/dub q'`"),
+            "{hint}"
+        );
+        assert_eq!(remedy("fatal: not a git repository"), None);
+    }
+
+    /// A program file that records that it ran by creating `marker`.
+    #[cfg(unix)]
+    fn marker_program(dir: &Path, name: &str, marker: &Path) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\ntouch '{}'\nexit 1\n", marker.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_remote_query_runs_no_program_the_repository_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = Git::locate(dir.path()).unwrap();
+        git_in(dir.path(), &["init", "-q"]);
+        let identity = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"];
+        git_in(
+            dir.path(),
+            &[&identity[..], &["commit", "-q", "--allow-empty", "-m", "x"]].concat(),
+        );
+        let marker = dir.path().join("ran");
+        let program = marker_program(dir.path(), "program", &marker);
+        let program = program.display().to_string();
+        for (key, value) in [
+            ("core.gitProxy", program.as_str()),
+            ("core.sshCommand", program.as_str()),
+            ("remote.local.uploadpack", program.as_str()),
+            ("remote.local.receivepack", program.as_str()),
+            ("remote.local.url", "."),
+            ("remote.proxied.url", "git://127.0.0.1:9/x"),
+            ("remote.ssh.url", "ssh://127.0.0.1:9/x"),
+        ] {
+            git_in(dir.path(), &["config", key, value]);
+        }
+        for remote in ["local", "proxied", "ssh"] {
+            let _ = git.command(&["ls-remote", remote]).output().unwrap();
+            assert!(!marker.exists(), "`ls-remote {remote}` ran the program");
+        }
+        let push = ["push", "local", "HEAD:refs/heads/elsewhere"];
+        let _ = git
+            .command_honouring(&push, Honour::HooksAndSigning)
+            .output()
+            .unwrap();
+        assert!(!marker.exists(), "`push` ran the program");
+        // The same commands without the overrides do run it: the test can fail.
+        for args in [&["ls-remote", "local"][..], &push] {
+            let _ = Command::new("git")
+                .current_dir(dir.path())
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(marker.exists(), "{args:?}");
+            std::fs::remove_file(&marker).unwrap();
+        }
     }
 }

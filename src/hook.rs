@@ -217,7 +217,9 @@ pub fn is_ours(text: &[u8]) -> bool {
 
 /// The options a hook in [`script`]'s shape was written with.
 fn written_with(text: &str) -> Option<InstallOptions> {
-    let installed = text.lines().find_map(|line| line.strip_prefix("installed="))?;
+    let installed = text
+        .lines()
+        .find_map(|line| line.strip_prefix("installed="))?;
     let binary = match installed {
         "" => None,
         quoted => match shlex::split(quoted)?.as_slice() {
@@ -863,5 +865,43 @@ mod tests {
             ),
             "{script}"
         );
+    }
+
+    #[test]
+    fn only_the_script_we_write_is_ours() {
+        let variants = [
+            (None, MANIFEST_FILE, None),
+            (Some("/usr/local/bin/chuks-ci"), MANIFEST_FILE, None),
+            (
+                Some("/opt/it's here/chuks-ci"),
+                "packages/di/chuks.json",
+                Some("di-v"),
+            ),
+            (Some("/a b/c"), "odd name/chuks.json", Some("it's-")),
+        ];
+        for (binary, manifest, prefix) in variants {
+            let options = InstallOptions {
+                binary: binary.map(PathBuf::from),
+                manifest: manifest.to_string(),
+                tag_prefix: prefix.map(str::to_string),
+                force: false,
+            };
+            let ours = script(&options);
+            assert!(is_ours(ours.as_bytes()), "{ours}");
+            assert_eq!(written_with(&ours), Some(options), "{ours}");
+            // Anything added, removed or changed makes it the user's.
+            for theirs in [
+                format!("{ours}./my-own-checks\n"),
+                ours.replacen("exit 1", "exit 0", 1),
+                ours.replacen(" \"$@\"\n", " \"$@\"; rm -rf /tmp/x\n", 1),
+                ours.replace('\n', "\r\n"),
+                ours.trim_end().to_string(),
+            ] {
+                assert!(!is_ours(theirs.as_bytes()), "{theirs}");
+            }
+        }
+        let marked = format!("#!/bin/sh\n{MARKER}\n./my-own-checks\n");
+        assert!(!is_ours(marked.as_bytes()));
+        assert!(!is_ours(b"\xff\xfe"));
     }
 }

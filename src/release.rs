@@ -229,16 +229,20 @@ pub fn apply(plan: &Plan) -> anyhow::Result<Applied> {
     let mut applied = Applied::default();
     for (index, step) in plan.steps.iter().enumerate() {
         if let Err(err) = step.run(git) {
+            let fix = err.remedy().map_or_else(
+                || "fix the cause".to_string(),
+                |remedy| format!("{remedy}, then"),
+            );
             let hint = match applied.commit {
                 None => {
                     bump::write_atomically(&plan.manifest, &plan.rewrite.before)?;
                     let _ = git.run(&["reset", "-q", "--", &path_arg(&plan.manifest)]);
                     format!(
-                        "chuks.json is back to `{}`; fix the cause and run `{}` again",
+                        "chuks.json is back to `{}`; {fix} run `{}` again",
                         plan.from, plan.retry
                     )
                 }
-                Some(_) => finish_or_undo(&plan.steps[index..], plan.tag.as_deref(), index),
+                Some(_) => finish_or_undo(&plan.steps[index..], plan.tag.as_deref(), index, &fix),
             };
             return Err(step_failed(step, err, hint).into());
         }
@@ -541,7 +545,7 @@ fn push_branch(git: &Git, branch: &str, remote: &str) -> Result<String, GitError
 }
 
 /// After the commit: what is left to run, or how to undo what was made.
-fn finish_or_undo(remaining: &[GitStep], tag: Option<&str>, done: usize) -> String {
+fn finish_or_undo(remaining: &[GitStep], tag: Option<&str>, done: usize, fix: &str) -> String {
     let left = remaining
         .iter()
         .map(|step| step.display().to_string())
@@ -553,9 +557,7 @@ fn finish_or_undo(remaining: &[GitStep], tag: Option<&str>, done: usize) -> Stri
         Some(tag) => format!("`git tag -d {tag} && git reset --soft HEAD~1`"),
         None => "`git reset --soft HEAD~1`".to_string(),
     };
-    format!(
-        "the release commit is made locally; fix the cause and run `{left}`, or undo it with {undo}"
-    )
+    format!("the release commit is made locally; {fix} run `{left}`, or undo it with {undo}")
 }
 
 fn step_failed(step: &GitStep, err: GitError, hint: String) -> BumpRefused {

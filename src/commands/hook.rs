@@ -41,10 +41,7 @@ fn install(args: &HookInstallArgs, reporter: &mut Reporter) -> anyhow::Result<Ex
             "manifest": options.manifest,
         })),
         Format::Human => {
-            crate::outln!(
-                "{action} the pre-push hook at {}",
-                Untrusted::path(&path)
-            );
+            crate::outln!("{action} the pre-push hook at {}", Untrusted::path(&path));
             crate::outln!(
                 "it refuses to push a release tag that disagrees with {} at the tagged commit; `git push --no-verify` skips it",
                 Untrusted::new(options.manifest.as_str())
