@@ -230,7 +230,7 @@ pub fn apply(plan: &Plan) -> anyhow::Result<Applied> {
     for (index, step) in plan.steps.iter().enumerate() {
         if let Err(err) = step.run(git) {
             let fix = err.remedy().map_or_else(
-                || "fix the cause".to_string(),
+                || "fix the cause and".to_string(),
                 |remedy| format!("{remedy}, then"),
             );
             let hint = match applied.commit {
@@ -553,9 +553,10 @@ fn finish_or_undo(remaining: &[GitStep], tag: Option<&str>, done: usize, fix: &s
         .join(" && ");
     // The steps are add, commit, then the tag (when asked for), then the push.
     let made_tag = tag.filter(|_| done >= 3);
+    // `--keep` puts chuks.json back too, so the same `bump` makes the same release again.
     let undo = match made_tag {
-        Some(tag) => format!("`git tag -d {tag} && git reset --soft HEAD~1`"),
-        None => "`git reset --soft HEAD~1`".to_string(),
+        Some(tag) => format!("`git tag -d {tag} && git reset --keep HEAD~1`"),
+        None => "`git reset --keep HEAD~1`".to_string(),
     };
     format!("the release commit is made locally; {fix} run `{left}`, or undo it with {undo}")
 }
@@ -571,6 +572,10 @@ fn step_failed(step: &GitStep, err: GitError, hint: String) -> BumpRefused {
 /// What git said, without the generic advice of a `GitError`.
 fn git_detail(err: &GitError) -> Untrusted {
     match err {
+        // A hook that refuses may print nothing.
+        GitError::Failed { stderr, .. } if stderr.is_empty() => {
+            Untrusted::new("git gave no reason (a hook may have refused)")
+        }
         GitError::Failed { stderr, .. } => stderr.clone(),
         other => Untrusted::new(crate::report::split_hint(&other.to_string()).0),
     }
