@@ -83,16 +83,14 @@ pub enum HookError {
     },
 
     #[error(
-        "tag `{tag}` is a release tag, but commit {commit} has no `{manifest}` to check its version against{found}\nhint: {install}tag a commit that has `{manifest}`, or, if `{tag}` is not a Chuks release, push it without the check: `{unchecked}`"
+        "tag `{tag}` is a release tag, but commit {commit} has no `{manifest}` to check its version against{found}\nhint: {hint}"
     )]
     NoManifest {
         tag: Untrusted,
         commit: String,
         manifest: Untrusted,
         found: String,
-        /// Installing the hook for the one chuks.json the commit has, when it has one.
-        install: String,
-        unchecked: Untrusted,
+        hint: String,
     },
 
     #[error(
@@ -666,13 +664,18 @@ fn no_manifest(
         ),
         _ => String::new(),
     };
+    let tag = Untrusted::new(candidate.tag);
+    let manifest = Untrusted::new(options.manifest.as_str());
+    let hint = format!(
+        "{install}tag a commit that has `{manifest}`, or, if `{tag}` is not a Chuks release, push it without the check: `{}`",
+        unchecked_push(candidate.pushed, options)
+    );
     Ok(HookError::NoManifest {
-        tag: Untrusted::new(candidate.tag),
+        tag,
         commit: commit.to_string(),
-        manifest: Untrusted::new(options.manifest.as_str()),
+        manifest,
         found,
-        install,
-        unchecked: unchecked_push(candidate.pushed, options),
+        hint,
     })
 }
 

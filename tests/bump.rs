@@ -236,7 +236,10 @@ fn an_existing_tag_is_refused_locally_and_on_the_remote() {
     let (code, _, stderr) = bump(&repo, &["patch"]);
     assert_eq!(code, 1, "{stderr}");
     assert_contains(&stderr, "tag `v1.2.4` already exists in this repository");
-    assert_contains(&stderr, "hint: bump to another version");
+    assert_contains(
+        &stderr,
+        "hint: release a version whose tag is free (`chuks-ci bump 1.2.5`)",
+    );
     assert_eq!((manifest_bytes(&repo), repo_state(&repo)), before);
 
     // Only on the remote: pushed, then deleted here.
