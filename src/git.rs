@@ -23,7 +23,7 @@ use crate::untrusted::Untrusted;
 /// `credential.helper` is emptied for every command but those that talk to a remote
 /// ([`TRANSPORT_COMMANDS`]), which may need the user's or the CI's helper; clean, smudge and
 /// process filters are switched off for the commands that compare contents
-/// ([`filter_overrides`]); commands that show diffs ([`SHOWS_DIFFS`]) get
+/// ([`Git::filter_overrides`]); commands that show diffs ([`SHOWS_DIFFS`]) get
 /// `--no-ext-diff --no-textconv`. Two settings take their first value, so no `-c` can override
 /// a repository's: `remote.<name>.uploadpack`/`receivepack` (which git runs itself for a remote
 /// that is a local path) are overridden by the command's own option ([`TRANSPORT_PROGRAMS`]),

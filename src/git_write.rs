@@ -1,9 +1,9 @@
 //! Git's write operations for `bump` (stage, commit, annotated tag, atomic push) and the remote
 //! tag query, each with only the extra environment that operation legitimately needs.
 //!
-//! They run on [`Git::command_honouring`], so they start from the same allow-list and the same
+//! They run on `Git::command_honouring`, so they start from the same allow-list and the same
 //! switched-off programs as every query; the commit, the tag and the push keep the user's hooks
-//! and signing ([`Honour::HooksAndSigning`]). No token variable (`CHUKS_TOKEN`, `GITHUB_TOKEN`,
+//! and signing (`Honour::HooksAndSigning`). No token variable (`CHUKS_TOKEN`, `GITHUB_TOKEN`,
 //! `GH_TOKEN`, `CI_JOB_TOKEN`…) is ever added.
 
 use std::io::IsTerminal;
@@ -72,7 +72,7 @@ enum Needs {
     Nothing,
     /// Committing and tagging: the identity, the hooks and the signer.
     IdentityAndSigning,
-    /// Pushing: the remote's credentials, the hooks (`pre-push`) and a signed push's signer.
+    /// Pushing: the remote's credentials and the hooks (`pre-push`).
     Push,
     /// Asking the remote: its credentials.
     RemoteQuery,

@@ -17,6 +17,14 @@ fn chuks_ci(repo: &PackageRepo, args: &[&str]) -> (i32, String) {
     (output.status.code().unwrap(), format!("{stdout}{stderr}"))
 }
 
+/// `chuks-ci ARGS`, which must be refused with exit `code`: its output.
+#[track_caller]
+fn refusal(repo: &PackageRepo, args: &[&str], code: i32) -> String {
+    let (exit, output) = chuks_ci(repo, args);
+    assert_eq!(exit, code, "{output}");
+    output
+}
+
 /// The commands the last `hint:` line names: its backticked spans starting with `prefix`.
 fn hinted(output: &str, prefix: &str) -> Vec<String> {
     let hint = output
@@ -114,8 +122,7 @@ fn a_version_that_does_not_move_forward_names_one_that_does() {
     repo.tag("v1.0.1");
     repo.tag("v1.0.2");
     for backwards in ["1.0.0", "0.9.0"] {
-        let (code, output) = chuks_ci(&repo, &["bump", backwards]);
-        assert_eq!(code, 2, "{output}");
+        let output = refusal(&repo, &["bump", backwards], 2);
         assert_contains(
             &output,
             "does not move forward from the current version `1.0.0`",
@@ -129,11 +136,11 @@ fn a_version_that_does_not_move_forward_names_one_that_does() {
     let repo = package("0.1.0");
     let manifest = "packages/di/chuks.json";
     repo.write(manifest, &common::manifest_json("di", "2.0.0"));
-    let (code, output) = chuks_ci(
+    let output = refusal(
         &repo,
         &["bump", "2.0.0", "--manifest", manifest, "--no-commit"],
+        2,
     );
-    assert_eq!(code, 2, "{output}");
     let suggested = the_hinted(&output, "chuks-ci ");
     assert_eq!(
         suggested,
@@ -152,8 +159,7 @@ fn a_taken_tag_names_a_free_version_here_and_on_the_remote() {
     repo.tag("v1.2.5");
     repo.git(&["push", "-q", "origin", "v1.2.5"]);
     repo.git(&["tag", "-d", "v1.2.5"]);
-    let (code, output) = chuks_ci(&repo, &["bump", "patch", "--push"]);
-    assert_eq!(code, 1, "{output}");
+    let output = refusal(&repo, &["bump", "patch", "--push"], 1);
     assert_contains(&output, "tag `v1.2.4` already exists in this repository");
     assert_eq!(
         hinted(&output, ""),
@@ -180,8 +186,7 @@ fn a_taken_tag_names_a_free_version_here_and_on_the_remote() {
     repo.tag("v1.2.4");
     repo.git(&["push", "-q", "origin", "v1.2.4"]);
     repo.git(&["tag", "-d", "v1.2.4"]);
-    let (code, output) = chuks_ci(&repo, &["bump", "patch", "--push"]);
-    assert_eq!(code, 1, "{output}");
+    let output = refusal(&repo, &["bump", "patch", "--push"], 1);
     assert_contains(&output, "tag `v1.2.4` already exists on `origin`");
     run(&repo, &the_hinted(&output, "chuks-ci "));
     assert_eq!(remote_tags(&remote), "v1.2.4\nv1.2.5\n");
@@ -191,8 +196,7 @@ fn a_taken_tag_names_a_free_version_here_and_on_the_remote() {
 fn a_dirty_tree_is_stashed_as_the_hint_says() {
     let repo = package("1.2.3");
     repo.write("src/index.chuks", "// work in progress\n");
-    let (code, output) = chuks_ci(&repo, &["bump", "patch"]);
-    assert_eq!(code, 1, "{output}");
+    let output = refusal(&repo, &["bump", "patch"], 1);
     run(&repo, &the_hinted(&output, "git "));
     run(&repo, "chuks-ci bump patch");
     assert_eq!(version_in(&repo, "chuks.json"), "1.2.4");
@@ -203,8 +207,7 @@ fn a_detached_head_switches_back_or_releases_without_pushing() {
     for follow in ["git ", "chuks-ci "] {
         let (repo, remote) = tracked("1.2.3");
         repo.git(&["checkout", "-q", "--detach"]);
-        let (code, output) = chuks_ci(&repo, &["bump", "patch", "--push"]);
-        assert_eq!(code, 1, "{output}");
+        let output = refusal(&repo, &["bump", "patch", "--push"], 1);
         assert_contains(&output, "HEAD is detached");
         let command = the_hinted(&output, follow);
         run(&repo, &command);
@@ -225,16 +228,18 @@ fn a_detached_head_switches_back_or_releases_without_pushing() {
 #[test]
 fn a_missing_remote_names_one_that_exists_or_releases_without_pushing() {
     let (repo, remote) = tracked("1.2.3");
-    let (code, output) = chuks_ci(&repo, &["bump", "patch", "--push", "--remote", "elsewhere"]);
-    assert_eq!(code, 1, "{output}");
+    let output = refusal(
+        &repo,
+        &["bump", "patch", "--push", "--remote", "elsewhere"],
+        1,
+    );
     let command = the_hinted(&output, "chuks-ci ");
     assert_eq!(command, "chuks-ci bump patch --push --remote origin");
     run(&repo, &command);
     assert_eq!(remote_tags(&remote), "v1.2.4\n");
 
     let repo = package("1.2.3");
-    let (code, output) = chuks_ci(&repo, &["bump", "patch", "--push"]);
-    assert_eq!(code, 1, "{output}");
+    let output = refusal(&repo, &["bump", "patch", "--push"], 1);
     assert_contains(&output, "add the remote with `git remote add origin URL`");
     run(&repo, &the_hinted(&output, "chuks-ci "));
     assert_eq!(repo.git(&["tag"]), "v1.2.4\n");
@@ -244,8 +249,7 @@ fn a_missing_remote_names_one_that_exists_or_releases_without_pushing() {
 fn an_unreachable_remote_is_looked_at_or_released_without_pushing() {
     let repo = package("1.2.3");
     repo.git(&["remote", "add", "origin", "/nonexistent/remote.git"]);
-    let (code, output) = chuks_ci(&repo, &["bump", "patch", "--push"]);
-    assert_eq!(code, 1, "{output}");
+    let output = refusal(&repo, &["bump", "patch", "--push"], 1);
     assert_contains(&output, "could not check tags on `origin`");
     let url = run(&repo, &the_hinted(&output, "git "));
     assert_contains(&url, "/nonexistent/remote.git");
@@ -302,11 +306,11 @@ fn without_git_or_a_repository_only_rewriting_works() {
     repo.write(".gitignore", "vendor/\n");
     repo.commit("ignore vendor");
     repo.write("vendor/x/chuks.json", &common::manifest_json("x", "0.1.0"));
-    let (code, output) = chuks_ci(
+    let output = refusal(
         &repo,
         &["bump", "patch", "--manifest", "vendor/x/chuks.json"],
+        1,
     );
-    assert_eq!(code, 1, "{output}");
     assert_contains(&output, "git would not stage `vendor/x/chuks.json`");
     run(&repo, &the_hinted(&output, "chuks-ci "));
     assert_eq!(version_in(&repo, "vendor/x/chuks.json"), "0.1.1");
@@ -319,8 +323,7 @@ fn a_failed_step_is_run_again_finished_or_undone_as_the_hint_says() {
     let repo = package("1.2.3");
     let pre_commit = repo.path().join(".git/hooks/pre-commit");
     executable(&pre_commit, "#!/bin/sh\nexit 1\n");
-    let (code, output) = chuks_ci(&repo, &["bump", "patch"]);
-    assert_eq!(code, 1, "{output}");
+    let output = refusal(&repo, &["bump", "patch"], 1);
     assert_contains(
         &output,
         "chuks.json is back to `1.2.3`; fix the cause and run",
@@ -336,8 +339,7 @@ fn a_failed_step_is_run_again_finished_or_undone_as_the_hint_says() {
         let before = repo.head();
         let pre_push = repo.path().join(".git/hooks/pre-push");
         executable(&pre_push, "#!/bin/sh\nexit 1\n");
-        let (code, output) = chuks_ci(&repo, &["bump", "patch", "--push"]);
-        assert_eq!(code, 1, "{output}");
+        let output = refusal(&repo, &["bump", "patch", "--push"], 1);
         std::fs::remove_file(&pre_push).unwrap();
         let [finish, undo] = hinted(&output, "git ").try_into().unwrap();
         assert_eq!(
@@ -362,8 +364,7 @@ fn a_failed_step_is_run_again_finished_or_undone_as_the_hint_says() {
 fn a_missing_identity_is_set_as_the_hint_says() {
     let repo = PackageRepo::new("di", "1.2.3");
     repo.git(&["config", "user.useConfigOnly", "true"]);
-    let (code, output) = chuks_ci(&repo, &["bump", "patch"]);
-    assert_eq!(code, 1, "{output}");
+    let output = refusal(&repo, &["bump", "patch"], 1);
     let commands = hinted(&output, "");
     assert_eq!(
         commands,
@@ -402,8 +403,7 @@ fn a_checkout_git_does_not_trust_is_marked_safe_as_the_hint_says() {
         println!("SKIP: `chown` could not give the checkout to `nobody`");
         return;
     }
-    let (code, output) = chuks_ci(&repo, &["bump", "patch"]);
-    assert_eq!(code, 2, "{output}");
+    let output = refusal(&repo, &["bump", "patch"], 2);
     assert_contains(&output, "dubious ownership");
     run(&repo, &the_hinted(&output, "git "));
     run(&repo, "chuks-ci bump patch");
@@ -414,14 +414,12 @@ fn a_checkout_git_does_not_trust_is_marked_safe_as_the_hint_says() {
 #[test]
 fn option_hints_name_values_that_work() {
     let repo = package("1.2.3");
-    let (code, output) = chuks_ci(&repo, &["bump", "prerelease", "--preid", "1"]);
-    assert_eq!(code, 2, "{output}");
+    let output = refusal(&repo, &["bump", "prerelease", "--preid", "1"], 2);
     assert_contains(&output, "e.g. `--preid rc`");
     run(&repo, "chuks-ci bump prerelease --preid rc");
     assert_eq!(version_in(&repo, "chuks.json"), "1.2.4-rc.0");
 
-    let (code, output) = chuks_ci(&repo, &["bump", "patch", "--message", "\u{1}"]);
-    assert_eq!(code, 2, "{output}");
+    let output = refusal(&repo, &["bump", "patch", "--message", "\u{1}"], 2);
     assert_contains(&output, "e.g. `--message \"Release {name} {version}\"`");
     run(
         &repo,
@@ -448,8 +446,7 @@ fn a_foreign_hook_is_replaced_or_calls_the_check_itself() {
     let repo = package("1.0.0");
     let hook = repo.path().join(".git/hooks/pre-push");
     executable(&hook, "#!/bin/sh\ntrue\n");
-    let (code, output) = chuks_ci(&repo, &["hook", "install"]);
-    assert_eq!(code, 2, "{output}");
+    let output = refusal(&repo, &["hook", "install"], 2);
     let [again, call] = hinted(&output, "chuks-ci ").try_into().unwrap();
     assert_eq!(again, "chuks-ci hook install");
     assert_eq!(call, "chuks-ci hook pre-push \"$@\"");
