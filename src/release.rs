@@ -176,30 +176,15 @@ pub fn plan(options: &BumpOptions, reporter: &mut Reporter) -> anyhow::Result<Pl
         options,
         name: &manifest.name,
         form: &form,
+        local_tags: &local_tags,
     };
-    if options.tag && local_tags.contains(&tag_name) {
-        // The suggestion must be free on the remote too, when there is one to ask.
-        let remote_tags = match remote_exists {
-            true => git_write::remote_tags(&git, &remote).unwrap_or_default(),
-            false => Vec::new(),
-        };
-        return Err(BumpRefused::TagExists {
-            free: releases.free_after(&plan.to, &[&local_tags, &remote_tags]),
-            tag: tag_name,
-        }
-        .into());
+    let asked_remote = remote_exists.then_some(remote.as_str());
+    if options.tag {
+        check_local_tag(&git, &releases, &plan.to, &tag_name, asked_remote)?;
     }
     check_push_target(&git, &releases, branch.as_deref(), &remote, remote_exists)?;
-    if options.tag && remote_exists {
-        let remote_tags = remote_tags(&git, &remote, options.push, &releases, reporter)?;
-        if remote_tags.contains(&tag_name) {
-            return Err(BumpRefused::TagOnRemote {
-                free: releases.free_after(&plan.to, &[&local_tags, &remote_tags]),
-                tag: tag_name,
-                remote: Untrusted::new(remote),
-            }
-            .into());
-        }
+    if let (true, Some(remote)) = (options.tag, asked_remote) {
+        check_remote_tag(&git, &releases, &plan.to, &tag_name, remote, reporter)?;
     }
     plan.steps = vec![GitStep::add(&path), GitStep::commit(&plan.message)];
     if options.tag {
@@ -316,15 +301,18 @@ struct Releases<'a> {
     options: &'a BumpOptions,
     name: &'a str,
     form: &'a TagForm,
+    /// The tags this repository has.
+    local_tags: &'a [String],
 }
 
 impl Releases<'_> {
-    /// `chuks-ci bump VERSION` for the first patch release after `after` whose tag is in none of
-    /// `taken`.
-    fn free_after(&self, after: &Version, taken: &[&[String]]) -> String {
-        let taken: HashSet<&str> = taken
+    /// `chuks-ci bump VERSION` for the first patch release after `after` whose tag is taken
+    /// neither here nor in `remote_tags`.
+    fn free_after(&self, after: &Version, remote_tags: &[String]) -> String {
+        let taken: HashSet<&str> = self
+            .local_tags
             .iter()
-            .flat_map(|tags| tags.iter())
+            .chain(remote_tags)
             .map(String::as_str)
             .collect();
         let mut version = bump::next_patch(after);
@@ -353,11 +341,12 @@ fn not_forward(options: &BumpOptions, manifest: &Manifest, next: Version) -> Bum
         options,
         name: &manifest.name,
         form: &form,
+        local_tags: &local_tags,
     };
     BumpError::NotForward {
         current: manifest.version.clone(),
         next,
-        suggestion: releases.free_after(&manifest.version, &[&local_tags]),
+        suggestion: releases.free_after(&manifest.version, &[]),
     }
 }
 
@@ -428,33 +417,65 @@ fn check_push_target(
     Ok(())
 }
 
-/// The remote's tags. A remote that cannot be asked is a refusal when pushing (the push would
-/// fail), otherwise a warning and no tags.
-fn remote_tags(
+/// Refuses a tag this repository has, suggesting a version whose tag is free here and, when
+/// there is a remote to ask, there too.
+fn check_local_tag(
     git: &Git,
-    remote: &str,
-    pushing: bool,
     releases: &Releases,
+    to: &Version,
+    tag: &str,
+    remote: Option<&str>,
+) -> Result<(), BumpRefused> {
+    if !releases.local_tags.iter().any(|local| local == tag) {
+        return Ok(());
+    }
+    let remote_tags = remote
+        .and_then(|remote| git_write::remote_tags(git, remote).ok())
+        .unwrap_or_default();
+    Err(BumpRefused::TagExists {
+        tag: tag.to_string(),
+        free: releases.free_after(to, &remote_tags),
+    })
+}
+
+/// Refuses a tag the remote has. A remote that cannot be asked is a refusal when pushing (the
+/// push would fail), otherwise a warning.
+fn check_remote_tag(
+    git: &Git,
+    releases: &Releases,
+    to: &Version,
+    tag: &str,
+    remote: &str,
     reporter: &mut Reporter,
-) -> Result<Vec<String>, BumpRefused> {
-    match git_write::remote_tags(git, remote) {
-        Ok(tags) => Ok(tags),
-        Err(err) if pushing => Err(BumpRefused::RemoteUnreachable {
-            remote: Untrusted::new(remote),
-            detail: git_detail(&err),
-            without_push: without_push(releases.options),
-        }),
+) -> Result<(), BumpRefused> {
+    let remote_tags = match git_write::remote_tags(git, remote) {
+        Ok(tags) => tags,
+        Err(err) if releases.options.push => {
+            return Err(BumpRefused::RemoteUnreachable {
+                remote: Untrusted::new(remote),
+                detail: git_detail(&err),
+                without_push: without_push(releases.options),
+            });
+        }
         Err(err) => {
             reporter.report(
                 Problem::warning(format!(
-                    "could not check whether `{}` already has the release's tag: {}",
+                    "could not check whether `{}` already has tag `{tag}`: {}",
                     Untrusted::new(remote),
                     git_detail(&err)
                 ))
                 .with_hint("before you push the tag, check that the remote does not have it yet"),
             );
-            Ok(Vec::new())
+            return Ok(());
         }
+    };
+    match remote_tags.iter().any(|remote_tag| remote_tag == tag) {
+        false => Ok(()),
+        true => Err(BumpRefused::TagOnRemote {
+            tag: tag.to_string(),
+            remote: Untrusted::new(remote),
+            free: releases.free_after(to, &remote_tags),
+        }),
     }
 }
 
