@@ -24,6 +24,31 @@ pub enum Level {
     Prerelease,
 }
 
+impl Level {
+    const ALL: [Level; 7] = [
+        Level::Major,
+        Level::Minor,
+        Level::Patch,
+        Level::Premajor,
+        Level::Preminor,
+        Level::Prepatch,
+        Level::Prerelease,
+    ];
+
+    /// The name `bump` takes on its command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Major => "major",
+            Level::Minor => "minor",
+            Level::Patch => "patch",
+            Level::Premajor => "premajor",
+            Level::Preminor => "preminor",
+            Level::Prepatch => "prepatch",
+            Level::Prerelease => "prerelease",
+        }
+    }
+}
+
 /// What `bump` was asked for: a step, or an exact version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -31,13 +56,26 @@ pub enum Target {
     Exact(Version),
 }
 
+/// As given on the command line.
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Level(level) => f.write_str(level.name()),
+            Target::Exact(version) => write!(f, "{version}"),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BumpError {
-    #[error("`{value}` is neither a bump level nor a SemVer version ({reason})\nhint: {hint}")]
+    #[error(
+        "`{value}` is neither a bump level nor a SemVer version ({reason})\nhint: give an exact version such as `{example}` (MAJOR.MINOR.PATCH, no `v`), or a level: major, minor, patch, premajor, preminor, prepatch or prerelease"
+    )]
     InvalidTarget {
         value: String,
         reason: String,
-        hint: String,
+        /// The version meant, when it is plain (`v1.3.0` → `1.3.0`); else `1.0.0`.
+        example: String,
     },
 
     #[error(
@@ -46,12 +84,13 @@ pub enum BumpError {
     InvalidPreid { value: String },
 
     #[error(
-        "`{next}` does not move forward from the current version `{current}`\nhint: pick a version above `{current}`, e.g. `chuks-ci bump {suggestion}`"
+        "`{next}` does not move forward from the current version `{current}`\nhint: pick a version above `{current}`, e.g. `{suggestion}`"
     )]
     NotForward {
         current: Version,
         next: Version,
-        suggestion: Version,
+        /// A `chuks-ci bump` command that would succeed.
+        suggestion: String,
     },
 
     #[error(
@@ -82,27 +121,21 @@ pub enum BumpError {
 impl Target {
     /// A level name (`major` … `prerelease`) or an exact, strict SemVer version.
     pub fn parse(text: &str) -> Result<Target, BumpError> {
-        let level = match text {
-            "major" => Level::Major,
-            "minor" => Level::Minor,
-            "patch" => Level::Patch,
-            "premajor" => Level::Premajor,
-            "preminor" => Level::Preminor,
-            "prepatch" => Level::Prepatch,
-            "prerelease" => Level::Prerelease,
-            _ => {
-                return manifest::parse_version(text)
-                    .map(Target::Exact)
-                    .map_err(|(reason, hint)| BumpError::InvalidTarget {
-                        value: text.to_string(),
-                        reason,
-                        hint: format!(
-                            "{hint}, or give a level: major, minor, patch, premajor, preminor, prepatch or prerelease"
-                        ),
-                    });
-            }
-        };
-        Ok(Target::Level(level))
+        if let Some(level) = Level::ALL.into_iter().find(|level| level.name() == text) {
+            return Ok(Target::Level(level));
+        }
+        manifest::parse_version(text)
+            .map(Target::Exact)
+            .map_err(|(reason, _)| {
+                let meant = text
+                    .strip_prefix(['v', 'V'])
+                    .and_then(|rest| Version::parse(rest).ok());
+                BumpError::InvalidTarget {
+                    value: text.to_string(),
+                    reason,
+                    example: meant.map_or_else(|| "1.0.0".to_string(), |v| v.to_string()),
+                }
+            })
     }
 }
 
@@ -130,25 +163,24 @@ pub fn validate_message(message: &str) -> Result<(), BumpError> {
     }
 }
 
-/// The version after `current`, which must be higher by SemVer precedence. `preid` names the
-/// prerelease; without it a prerelease keeps its identifier and a new one gets `rc`.
-pub fn next_version(
-    current: &Version,
-    target: &Target,
-    preid: Option<&str>,
-) -> Result<Version, BumpError> {
-    let next = match target {
+/// The version `target` names from `current`. `preid` names the prerelease; without it a
+/// prerelease keeps its identifier and a new one gets `rc`. It may not move forward: see
+/// [`moves_forward`].
+pub fn next_version(current: &Version, target: &Target, preid: Option<&str>) -> Version {
+    match target {
         Target::Exact(version) => version.clone(),
         Target::Level(level) => increment(current, *level, preid),
-    };
-    if next.cmp_precedence(current) != Ordering::Greater {
-        return Err(BumpError::NotForward {
-            current: current.clone(),
-            next,
-            suggestion: increment(current, Level::Patch, None),
-        });
     }
-    Ok(next)
+}
+
+/// Whether `next` is higher than `current` by SemVer precedence (build metadata does not count).
+pub fn moves_forward(current: &Version, next: &Version) -> bool {
+    next.cmp_precedence(current) == Ordering::Greater
+}
+
+/// The next patch release: `1.2.3` → `1.2.4`, `1.2.3-rc.1` → `1.2.3`; always forward.
+pub fn next_patch(current: &Version) -> Version {
+    increment(current, Level::Patch, None)
 }
 
 /// npm's `semver.inc`: a release level drops the prerelease, and leaves the numbers alone when
@@ -326,9 +358,9 @@ mod tests {
 
     fn next(current: &str, target: &str, preid: Option<&str>) -> String {
         let current = Version::parse(current).unwrap();
-        next_version(&current, &Target::parse(target).unwrap(), preid)
-            .unwrap()
-            .to_string()
+        let next = next_version(&current, &Target::parse(target).unwrap(), preid);
+        assert!(moves_forward(&current, &next), "{current} {target}");
+        next.to_string()
     }
 
     #[test]
@@ -380,13 +412,16 @@ mod tests {
         assert_eq!(next("1.2.3", "1.4.0-beta.1", None), "1.4.0-beta.1");
         let current = Version::parse("1.2.3").unwrap();
         for target in ["1.2.3", "1.2.2", "1.2.3+build.1", "1.2.3-rc.9"] {
-            let err = next_version(&current, &Target::parse(target).unwrap(), None).unwrap_err();
-            assert!(matches!(err, BumpError::NotForward { .. }), "{target}");
-            assert!(err.to_string().contains("`1.2.3`"), "{err}");
+            let next = next_version(&current, &Target::parse(target).unwrap(), None);
+            assert!(!moves_forward(&current, &next), "{target}");
         }
         let rc = Version::parse("1.2.3-rc.1").unwrap();
         let backwards = next_version(&rc, &Target::Level(Level::Prerelease), Some("alpha"));
-        assert!(matches!(backwards, Err(BumpError::NotForward { .. })));
+        assert!(!moves_forward(&rc, &backwards));
+        for current in ["1.2.3", "1.2.3-rc.1", "0.0.0"] {
+            let current = Version::parse(current).unwrap();
+            assert!(moves_forward(&current, &next_patch(&current)), "{current}");
+        }
     }
 
     #[test]
@@ -396,6 +431,12 @@ mod tests {
                 matches!(Target::parse(bad), Err(BumpError::InvalidTarget { .. })),
                 "{bad}"
             );
+        }
+        let meant = Target::parse("v1.3.0").unwrap_err().to_string();
+        assert!(meant.contains("such as `1.3.0`"), "{meant}");
+        for level in Level::ALL {
+            let target = Target::parse(level.name()).unwrap();
+            assert_eq!(target.to_string(), level.name());
         }
         for bad in ["", "1", "rc.1", "r c", "é"] {
             assert!(validate_preid(bad).is_err(), "{bad}");

@@ -8,45 +8,75 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use crate::untrusted::Untrusted;
+
 /// Configuration every git command runs with, overriding the repository's (`.git/config`
 /// and what it includes): each names a program git would otherwise run, and a program the
 /// repository names could read chuks-ci's environment while it holds the token.
-/// - `core.fsmonitor`: the file-system monitor hook `status` runs;
-/// - `core.hooksPath`: every hook (`reference-transaction` on `tag`, `pre-push`, commit hooks);
+/// - `core.fsmonitor`: the file-system monitor hook `status` and `commit` run;
 /// - `core.pager`, `core.editor`, `core.askPass`: `cat` and `:` are git's own no-ops;
 /// - `core.sshCommand`, `protocol.ext.allow`: the programs a push can be told to run;
-/// - `gpg.*`: the signing programs `commit` and `tag` run when signing is configured;
 /// - `gc.auto`, `maintenance.auto`: no background maintenance after a write.
 ///
-/// Besides these: `credential.helper` is emptied for every command but a push or fetch
-/// ([`TRANSPORT_COMMANDS`]), which may need the CI's helper; commands that compare file
-/// contents ([`COMPARES_CONTENTS`]) run with every configured clean/smudge/process filter
-/// emptied; commands that show diffs ([`SHOWS_DIFFS`]) get `--no-ext-diff --no-textconv`.
+/// Besides these: hooks ([`HOOKS_OFF`]) and signing programs ([`SIGNING_OFF`]) are switched off
+/// unless the command is one of `bump`'s writes ([`Honour::HooksAndSigning`]);
+/// `credential.helper` is emptied for every command but those that talk to a remote
+/// ([`TRANSPORT_COMMANDS`]), which may need the user's or the CI's helper; clean, smudge and
+/// process filters are switched off for the commands that compare contents
+/// ([`Git::filter_overrides`]); commands that show diffs ([`SHOWS_DIFFS`]) get
+/// `--no-ext-diff --no-textconv`. Two settings take their first value, so no `-c` can override
+/// a repository's: `remote.<name>.uploadpack`/`receivepack` (which git runs itself for a remote
+/// that is a local path) are overridden by the command's own option ([`TRANSPORT_PROGRAMS`]),
+/// and `core.gitProxy` by an empty `GIT_PROXY_COMMAND`, which makes git ignore it.
 /// `uploadpack.packObjectsHook` is not listed: git ignores it in repository configuration.
 const SAFE_CONFIG: &[&str] = &[
     "core.fsmonitor=false",
-    "core.hooksPath=/dev/null",
     "core.pager=cat",
     "core.editor=:",
     "core.askPass=",
     "core.sshCommand=ssh",
     "protocol.ext.allow=never",
-    "gpg.program=gpg",
-    "gpg.ssh.program=ssh-keygen",
-    "gpg.x509.program=gpgsm",
-    "gpg.ssh.defaultKeyCommand=",
     "gc.auto=0",
     "maintenance.auto=false",
 ];
 
+/// Every hook: `reference-transaction` on `tag`, `pre-push`, the commit hooks.
+const HOOKS_OFF: &str = "core.hooksPath=/dev/null";
+
+/// The signing programs `commit`, `tag` and a signed push run when signing is configured.
+const SIGNING_OFF: &[&str] = &[
+    "gpg.program=gpg",
+    "gpg.ssh.program=ssh-keygen",
+    "gpg.x509.program=gpgsm",
+    "gpg.ssh.defaultKeyCommand=",
+];
+
 /// Subcommands that talk to a remote and may need a credential helper.
-const TRANSPORT_COMMANDS: &[&str] = &["push", "fetch"];
+const TRANSPORT_COMMANDS: &[&str] = &["push", "fetch", "ls-remote"];
+
+/// The option that names git's own program for the other end of a transport, which wins over
+/// `remote.<name>.uploadpack` and `receivepack`.
+const TRANSPORT_PROGRAMS: &[(&str, &str)] = &[
+    ("push", "--receive-pack=git-receive-pack"),
+    ("fetch", "--upload-pack=git-upload-pack"),
+    ("ls-remote", "--upload-pack=git-upload-pack"),
+];
 
 /// Subcommands that may run a clean or smudge filter on the working tree's files.
 const COMPARES_CONTENTS: &[&str] = &["status", "add", "commit", "stash", "checkout", "reset"];
 
 /// Subcommands that may run an external diff program or a textconv driver.
 const SHOWS_DIFFS: &[&str] = &["show", "diff", "log"];
+
+/// What a git command may run that the configuration names, besides git itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Honour {
+    /// Nothing: every query, and `bump`'s `add` and `ls-remote`.
+    Nothing,
+    /// The hooks and the signing programs: `bump`'s commit, tag and push, which run as the
+    /// user's own git would (see the README's security section).
+    HooksAndSigning,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
@@ -58,7 +88,7 @@ pub enum GitError {
     #[error("`git {args}` failed: {stderr}\nhint: {hint}")]
     Failed {
         args: String,
-        stderr: String,
+        stderr: Untrusted,
         hint: String,
     },
 
@@ -109,7 +139,7 @@ impl Git {
             if stderr.contains("not a git repository") {
                 return Ok(None);
             }
-            return Err(failure("rev-parse --is-shallow-repository", &stderr));
+            return Err(failure("rev-parse --is-shallow-repository", &output.stderr));
         }
         let head = match (output.status.success(), lines.get(1)) {
             (true, Some(commit)) => Some(commit.trim().to_string()),
@@ -234,12 +264,46 @@ impl Git {
         Ok(stdout.lines().map(str::to_string).collect())
     }
 
+    /// Local branches whose tip is `rev` (`git switch` to one keeps HEAD where it is).
+    pub fn branches_at(&self, rev: &str) -> Result<Vec<String>, GitError> {
+        self.local_branches("--points-at", rev)
+    }
+
+    /// Local branches that contain `rev`.
+    pub fn branches_containing(&self, rev: &str) -> Result<Vec<String>, GitError> {
+        self.local_branches("--contains", rev)
+    }
+
+    fn local_branches(&self, relation: &str, rev: &str) -> Result<Vec<String>, GitError> {
+        let args = [
+            "for-each-ref",
+            relation,
+            rev,
+            "--format=%(refname)",
+            "refs/heads/",
+        ];
+        Ok(self
+            .run(&args)?
+            .lines()
+            .filter_map(|line| line.strip_prefix("refs/heads/"))
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// The names of the repository's remotes.
+    pub fn remotes(&self) -> Result<Vec<String>, GitError> {
+        Ok(self.run(&["remote"])?.lines().map(str::to_string).collect())
+    }
+
     /// The path of a file in the git directory (`hooks` honours `core.hooksPath`), relative
     /// to the folder git runs in unless absolute.
     pub fn git_path(&self, name: &str) -> Result<PathBuf, GitError> {
-        // The user's own configuration, `core.hooksPath` included: `rev-parse` runs no program.
+        // `core.hooksPath` as the user configured it: `rev-parse` runs no hook.
         let args = ["rev-parse", "--git-path", name];
-        let output = self.user_command(&args).output().map_err(GitError::Spawn)?;
+        let output = self
+            .command_honouring(&args, Honour::HooksAndSigning)
+            .output()
+            .map_err(GitError::Spawn)?;
         let stdout = succeeded(&CommandOutput {
             args: args.join(" "),
             status: output.status,
@@ -300,10 +364,7 @@ impl Git {
         let output = child.wait_with_output().map_err(GitError::Spawn)?;
         match (objects, written) {
             (Ok(objects), Ok(())) if output.status.success() => Ok(objects),
-            _ => Err(failure(
-                &args.join(" "),
-                &String::from_utf8_lossy(&output.stderr),
-            )),
+            _ => Err(failure(&args.join(" "), &output.stderr)),
         }
     }
 
@@ -352,39 +413,12 @@ impl Git {
     /// `git args`, with the allow-listed environment and every repository-configured program
     /// disabled (see [`SAFE_CONFIG`]).
     pub(crate) fn command(&self, args: &[&str]) -> Command {
-        let mut command = self.base_command();
-        // Command-line configuration is read after the repository's, so it wins.
-        let subcommand = args.first().copied().unwrap_or_default();
-        for setting in SAFE_CONFIG {
-            command.args(["-c", setting]);
-        }
-        if !TRANSPORT_COMMANDS.contains(&subcommand) {
-            command.args(["-c", "credential.helper="]);
-        }
-        if COMPARES_CONTENTS.contains(&subcommand) {
-            for setting in self.filter_overrides(command.get_envs()) {
-                command.arg("-c").arg(setting);
-            }
-        }
-        command.args(args.first());
-        if SHOWS_DIFFS.contains(&subcommand) {
-            command.args(["--no-ext-diff", "--no-textconv"]);
-        }
-        command.args(args.iter().skip(1));
-        command
+        self.command_honouring(args, Honour::Nothing)
     }
 
-    /// `git args` as the person running `bump` runs git: their hooks, signing programs and
-    /// credential helpers are theirs to run, so only the environment is allow-listed. Only for
-    /// the writes `bump` makes on the user's behalf (commit, tag, push), never for the queries of
-    /// a release, which run while chuks-ci may hold a token.
-    pub(crate) fn user_command(&self, args: &[&str]) -> Command {
-        let mut command = self.base_command();
-        command.args(args);
-        command
-    }
-
-    fn base_command(&self) -> Command {
+    /// `git args` with the allow-listed environment and the repository-configured programs
+    /// disabled, except what `honour` keeps.
+    pub(crate) fn command_honouring(&self, args: &[&str], honour: Honour) -> Command {
         let mut command = Command::new(&self.program);
         command.current_dir(&self.dir);
         crate::child_env::inherit_allow_listed(&mut command);
@@ -392,20 +426,44 @@ impl Git {
         command
             .env("LC_ALL", "C")
             .env("GIT_TERMINAL_PROMPT", "0")
-            .env("GIT_OPTIONAL_LOCKS", "0");
+            .env("GIT_OPTIONAL_LOCKS", "0")
+            .env("GIT_PROXY_COMMAND", "");
+        // Command-line configuration is read after the repository's, so it wins.
+        let subcommand = args.first().copied().unwrap_or_default();
+        let mut settings: Vec<String> = SAFE_CONFIG.iter().map(|s| s.to_string()).collect();
+        if honour == Honour::Nothing {
+            settings.push(HOOKS_OFF.to_string());
+            settings.extend(SIGNING_OFF.iter().map(|s| s.to_string()));
+        }
+        if !TRANSPORT_COMMANDS.contains(&subcommand) {
+            settings.push("credential.helper=".to_string());
+        }
+        if COMPARES_CONTENTS.contains(&subcommand) {
+            settings.extend(self.filter_overrides(&command));
+        }
+        for setting in settings {
+            command.arg("-c").arg(setting);
+        }
+        command.args(args.first());
+        if SHOWS_DIFFS.contains(&subcommand) {
+            command.args(["--no-ext-diff", "--no-textconv"]);
+        }
+        for (transport, program) in TRANSPORT_PROGRAMS {
+            if *transport == subcommand {
+                command.arg(program);
+            }
+        }
+        command.args(args.iter().skip(1));
         command
     }
 
     /// Settings that switch off every clean, smudge and process filter the configuration
     /// defines: their driver names are the repository's own, so they are listed first (reading
     /// configuration runs nothing). A failing query leaves nothing to switch off.
-    fn filter_overrides<'a>(
-        &self,
-        env: impl Iterator<Item = (&'a std::ffi::OsStr, Option<&'a std::ffi::OsStr>)>,
-    ) -> Vec<String> {
+    fn filter_overrides(&self, command: &Command) -> Vec<String> {
         let mut query = Command::new(&self.program);
         query.current_dir(&self.dir).env_clear();
-        for (name, value) in env {
+        for (name, value) in command.get_envs() {
             if let Some(value) = value {
                 query.env(name, value);
             }
@@ -505,10 +563,7 @@ fn read_object(stdout: &mut impl BufRead, max_bytes: u64) -> std::io::Result<Obj
 /// The command's stdout, or the failure it reported.
 fn succeeded(output: &CommandOutput) -> Result<String, GitError> {
     if !output.status.success() {
-        return Err(failure(
-            &output.args,
-            &String::from_utf8_lossy(&output.stderr),
-        ));
+        return Err(failure(&output.args, &output.stderr));
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
@@ -550,20 +605,56 @@ impl<T> Drop for Pending<T> {
     }
 }
 
-pub(crate) fn failure(args: &str, stderr: &str) -> GitError {
-    let stderr = stderr.trim().to_string();
-    let hint = if stderr.contains("dubious ownership") {
-        "mark the checkout as safe: `git config --global --add safe.directory \"$PWD\"`".to_string()
-    } else if stderr.contains("tell me who you are") || stderr.contains("empty ident") {
-        "set your identity: `git config --global user.name \"Your Name\"` and `git config --global user.email you@example.com`".to_string()
-    } else {
+/// A failed git command: what git said (untrusted: it quotes paths, refs and remote answers)
+/// and what to do about it.
+pub(crate) fn failure(args: &str, stderr: &[u8]) -> GitError {
+    let stderr = Untrusted::lossy(stderr.trim_ascii());
+    let hint = remedy(stderr.unescaped()).unwrap_or_else(|| {
         "run the same git command by hand to see what is wrong with the repository".to_string()
-    };
+    });
     GitError::Failed {
         args: args.to_string(),
         stderr,
         hint,
     }
+}
+
+impl GitError {
+    /// The fix for a failure git explained (an untrusted checkout, no identity), if it did.
+    pub fn remedy(&self) -> Option<String> {
+        match self {
+            GitError::Failed { stderr, .. } => remedy(stderr.unescaped()),
+            _ => None,
+        }
+    }
+}
+
+/// The commands that fix what git says, when it says something chuks-ci knows.
+fn remedy(stderr: &str) -> Option<String> {
+    if let Some(repository) = dubious_repository(stderr) {
+        return Some(format!(
+            "mark the repository as safe: `git config --global --add safe.directory {}`",
+            Untrusted::new(quote(repository))
+        ));
+    }
+    (stderr.contains("tell me who you are") || stderr.contains("empty ident")).then(|| {
+        "set your identity: `git config --global user.name \"Your Name\"` and `git config --global user.email you@example.com`".to_string()
+    })
+}
+
+/// The repository git refuses for its owner: `detected dubious ownership in repository at
+/// '<path>'`.
+fn dubious_repository(stderr: &str) -> Option<&str> {
+    let line = stderr
+        .lines()
+        .find(|line| line.contains("dubious ownership"))?;
+    let quoted = line.split_once(" at '")?.1;
+    quoted.strip_suffix('\'')
+}
+
+/// `text` quoted for a POSIX shell.
+pub(crate) fn quote(text: &str) -> String {
+    shlex::try_quote(text).map_or_else(|_| "''".to_string(), |quoted| quoted.into_owned())
 }
 
 #[cfg(test)]
@@ -652,5 +743,78 @@ mod tests {
         // Dropped unread: the drop waits for git, so nothing outlives the check.
         drop(git.start_dirty_files());
         assert!(git.start_tags_at_head().wait().is_err(), "HEAD is unborn");
+    }
+
+    #[test]
+    fn git_names_the_repository_to_mark_safe() {
+        let stderr = "fatal: detected dubious ownership in repository at '/tmp/dub q'\nTo add an exception for this directory, call:\n\n\tgit config --global --add safe.directory '/tmp/dub q'";
+        assert_eq!(dubious_repository(stderr), Some("/tmp/dub q"));
+        let hint = remedy(stderr).unwrap();
+        assert!(
+            hint.ends_with("`git config --global --add safe.directory '/tmp/dub q'`"),
+            "{hint}"
+        );
+        assert_eq!(remedy("fatal: not a git repository"), None);
+    }
+
+    /// A program file that records that it ran by creating `marker`.
+    #[cfg(unix)]
+    fn marker_program(dir: &Path, name: &str, marker: &Path) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\ntouch '{}'\nexit 1\n", marker.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_remote_query_runs_no_program_the_repository_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = Git::locate(dir.path()).unwrap();
+        git_in(dir.path(), &["init", "-q"]);
+        let identity = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"];
+        git_in(
+            dir.path(),
+            &[&identity[..], &["commit", "-q", "--allow-empty", "-m", "x"]].concat(),
+        );
+        let marker = dir.path().join("ran");
+        let program = marker_program(dir.path(), "program", &marker);
+        let program = program.display().to_string();
+        for (key, value) in [
+            ("core.gitProxy", program.as_str()),
+            ("core.sshCommand", program.as_str()),
+            ("remote.local.uploadpack", program.as_str()),
+            ("remote.local.receivepack", program.as_str()),
+            ("remote.local.url", "."),
+            ("remote.proxied.url", "git://127.0.0.1:9/x"),
+            ("remote.ssh.url", "ssh://127.0.0.1:9/x"),
+        ] {
+            git_in(dir.path(), &["config", key, value]);
+        }
+        for remote in ["local", "proxied", "ssh"] {
+            let _ = git.command(&["ls-remote", remote]).output().unwrap();
+            assert!(!marker.exists(), "`ls-remote {remote}` ran the program");
+        }
+        let push = ["push", "local", "HEAD:refs/heads/elsewhere"];
+        let _ = git
+            .command_honouring(&push, Honour::HooksAndSigning)
+            .output()
+            .unwrap();
+        assert!(!marker.exists(), "`push` ran the program");
+        // The same commands without the overrides do run it: the test can fail.
+        for args in [&["ls-remote", "local"][..], &push] {
+            let _ = Command::new("git")
+                .current_dir(dir.path())
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(marker.exists(), "{args:?}");
+            std::fs::remove_file(&marker).unwrap();
+        }
     }
 }

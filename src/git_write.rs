@@ -1,12 +1,15 @@
 //! Git's write operations for `bump` (stage, commit, annotated tag, atomic push) and the remote
 //! tag query, each with only the extra environment that operation legitimately needs.
 //!
-//! They run on [`Git::command`], so they start from the same allow-list as every query; no
-//! token variable (`CHUKS_TOKEN`, `GITHUB_TOKEN`, `GH_TOKEN`, `CI_JOB_TOKEN`…) is ever added.
+//! They run on `Git::command_honouring`, so they start from the same allow-list and the same
+//! switched-off programs as every query; the commit, the tag and the push keep the user's hooks
+//! and signing (`Honour::HooksAndSigning`). No token variable (`CHUKS_TOKEN`, `GITHUB_TOKEN`,
+//! `GH_TOKEN`, `CI_JOB_TOKEN`…) is ever added.
 
 use std::io::IsTerminal;
 
-use crate::git::{Git, GitError};
+use crate::git::{Git, GitError, Honour};
+use crate::untrusted::Untrusted;
 
 /// Who the commit and tag are by: git reads these before its config.
 const IDENTITY_ENV_VARS: &[&str] = &[
@@ -62,12 +65,17 @@ const REMOTE_ENV_VARS: &[&str] = &[
     "SSL_CERT_DIR",
 ];
 
-/// What an operation needs from the environment beyond the read-only allow-list.
+/// What an operation needs beyond a query's environment and configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Needs {
+    /// Staging: nothing.
     Nothing,
+    /// Committing and tagging: the identity, the hooks and the signer.
     IdentityAndSigning,
-    Remote,
+    /// Pushing: the remote's credentials and the hooks (`pre-push`).
+    Push,
+    /// Asking the remote: its credentials.
+    RemoteQuery,
 }
 
 /// One git command of a release, shown by a dry run and run otherwise.
@@ -104,7 +112,7 @@ impl GitStep {
         let tag = tag.map(|tag| format!("refs/tags/{tag}"));
         let mut args = vec!["push", "--atomic", remote, &branch];
         args.extend(tag.as_deref());
-        GitStep::new(Needs::Remote, &args)
+        GitStep::new(Needs::Push, &args)
     }
 
     /// The git subcommand: `add`, `commit`, `tag` or `push`.
@@ -119,10 +127,13 @@ impl GitStep {
         }
     }
 
-    /// The command as a person would type it, quoted for a POSIX shell.
-    pub fn display(&self) -> String {
+    /// The command as a person would type it, quoted for a POSIX shell. Untrusted: the remote
+    /// and branch names come from git's configuration.
+    pub fn display(&self) -> Untrusted {
         let words = std::iter::once("git").chain(self.args.iter().map(String::as_str));
-        shlex::try_join(words).unwrap_or_else(|_| format!("git {}", self.args.join(" ")))
+        Untrusted::new(
+            shlex::try_join(words).unwrap_or_else(|_| format!("git {}", self.args.join(" "))),
+        )
     }
 
     /// Runs the step and returns git's stdout.
@@ -132,19 +143,22 @@ impl GitStep {
     }
 }
 
-/// Whether `remote` has `refs/tags/TAG` (`git ls-remote`).
-pub fn remote_has_tag(git: &Git, remote: &str, tag: &str) -> Result<bool, GitError> {
-    let tag_ref = format!("refs/tags/{tag}");
-    let args = ["ls-remote", "--tags", remote, &tag_ref];
-    Ok(!run_with(git, &args, Needs::Remote)?.trim().is_empty())
+/// The tags `remote` has (`git ls-remote --tags --refs`), by name.
+pub fn remote_tags(git: &Git, remote: &str) -> Result<Vec<String>, GitError> {
+    let args = ["ls-remote", "--tags", "--refs", remote];
+    Ok(run_with(git, &args, Needs::RemoteQuery)?
+        .lines()
+        .filter_map(|line| line.split_once("\trefs/tags/"))
+        .map(|(_, tag)| tag.to_string())
+        .collect())
 }
 
 fn run_with(git: &Git, args: &[&str], needs: Needs) -> Result<String, GitError> {
-    // Committing, tagging and pushing run the user's hooks and signing as their own git would.
-    let mut command = match needs {
-        Needs::Nothing => git.command(args),
-        Needs::IdentityAndSigning | Needs::Remote => git.user_command(args),
+    let honour = match needs {
+        Needs::IdentityAndSigning | Needs::Push => Honour::HooksAndSigning,
+        Needs::Nothing | Needs::RemoteQuery => Honour::Nothing,
     };
+    let mut command = git.command_honouring(args, honour);
     let extra = match needs {
         Needs::Nothing => &[][..],
         Needs::IdentityAndSigning => {
@@ -153,7 +167,7 @@ fn run_with(git: &Git, args: &[&str], needs: Needs) -> Result<String, GitError> 
             }
             SIGNING_ENV_VARS
         }
-        Needs::Remote => {
+        Needs::Push | Needs::RemoteQuery => {
             // A person at a terminal may be asked for a password; a script or CI never is.
             if std::io::stdin().is_terminal() {
                 command.env("GIT_TERMINAL_PROMPT", "1");
@@ -169,10 +183,7 @@ fn run_with(git: &Git, args: &[&str], needs: Needs) -> Result<String, GitError> 
         .output()
         .map_err(GitError::Spawn)?;
     if !output.status.success() {
-        return Err(crate::git::failure(
-            &args.join(" "),
-            &String::from_utf8_lossy(&output.stderr),
-        ));
+        return Err(crate::git::failure(&args.join(" "), &output.stderr));
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
@@ -190,15 +201,19 @@ mod tests {
     #[test]
     fn steps_display_as_shell_commands() {
         assert_eq!(
-            GitStep::commit("Release @chuks/numpy 1.2.0").display(),
+            GitStep::commit("Release @chuks/numpy 1.2.0")
+                .display()
+                .unescaped(),
             "git commit -m 'Release @chuks/numpy 1.2.0'"
         );
         assert_eq!(
-            GitStep::push("origin", "main", Some("v1.2.0")).display(),
+            GitStep::push("origin", "main", Some("v1.2.0"))
+                .display()
+                .unescaped(),
             "git push --atomic origin HEAD:refs/heads/main refs/tags/v1.2.0"
         );
         assert_eq!(
-            GitStep::push("origin", "main", None).display(),
+            GitStep::push("origin", "main", None).display().unescaped(),
             "git push --atomic origin HEAD:refs/heads/main"
         );
     }

@@ -2,16 +2,18 @@
 //! wrong (a dirty tree, a tag already taken, no branch or remote to push to) before anything
 //! changes; then rewrite chuks.json, commit, tag and push.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use semver::Version;
 
-use crate::bump::{self, Rewrite, Target};
-use crate::git::{Git, GitError};
+use crate::bump::{self, BumpError, Rewrite, Target};
+use crate::git::{self, Git, GitError};
 use crate::git_write::{self, GitStep};
-use crate::manifest::Manifest;
-use crate::report::{Problem, Reporter, printable};
+use crate::manifest::{MANIFEST_FILE, Manifest};
+use crate::report::{Problem, Reporter};
 use crate::tag::{self, TagForm};
+use crate::untrusted::Untrusted;
 
 /// The default commit and tag message.
 pub const DEFAULT_MESSAGE: &str = "Release {name} {version}";
@@ -35,58 +37,68 @@ pub struct BumpOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum BumpRefused {
     #[error(
-        "`git` was not found on PATH, so the release cannot be committed\nhint: install git, or pass `--no-commit` to only rewrite chuks.json"
+        "`git` was not found on PATH, so the release cannot be committed\nhint: install git, or only rewrite chuks.json: `{rewrite_only}`"
     )]
-    NoGit,
+    NoGit { rewrite_only: String },
 
     #[error(
-        "the current folder is not inside a git repository\nhint: run `git init` and commit the package first, or pass `--no-commit` to only rewrite chuks.json"
+        "the current folder is not inside a git repository\nhint: run `git init` and commit the package first, or only rewrite chuks.json: `{rewrite_only}`"
     )]
-    NotARepository,
+    NotARepository { rewrite_only: String },
 
-    #[error("git would not stage `{path}`: {detail}\nhint: {hint}")]
+    #[error(
+        "git would not stage `{path}`: {detail}\nhint: release a manifest inside this repository that is not ignored, or only rewrite it: `{rewrite_only}`"
+    )]
     NotStageable {
         path: String,
-        detail: String,
-        hint: &'static str,
+        detail: Untrusted,
+        rewrite_only: String,
     },
 
     #[error(
-        "the working tree has uncommitted changes besides `{manifest}`: {files}\nhint: commit or stash them first: the release commit holds only the version change"
+        "the working tree has uncommitted changes besides `{manifest}`: {files}\nhint: commit or stash them first (`git stash` sets them aside): the release commit holds only the version change"
     )]
     DirtyTree { manifest: String, files: String },
 
     #[error(
-        "tag `{tag}` already exists in this repository\nhint: bump to another version, or delete the stale tag with `git tag -d {tag}` if it was never pushed"
+        "tag `{tag}` already exists in this repository\nhint: release a version whose tag is free (`{free}`), or, if `{tag}` was never pushed, delete it with `git tag -d {tag}` and run `bump` again"
     )]
-    TagExists { tag: String },
+    TagExists { tag: String, free: String },
 
     #[error(
-        "tag `{tag}` already exists on `{remote}`\nhint: bump to another version: a pushed tag may already have been released"
+        "tag `{tag}` already exists on `{remote}`\nhint: a pushed tag may already have been released: release a version whose tag is free (`{free}`)"
     )]
-    TagOnRemote { tag: String, remote: String },
+    TagOnRemote {
+        tag: String,
+        remote: Untrusted,
+        free: String,
+    },
 
     #[error(
-        "HEAD is detached, so there is no branch to push with the tag\nhint: switch to the release branch (`git switch main`), or drop `--push`"
+        "HEAD is detached, so there is no branch to push with the tag\nhint: {switch}or release without pushing: `{without_push}`"
     )]
-    DetachedHead,
+    DetachedHead {
+        /// `switch to … (`git switch main`), `, when a branch is at HEAD.
+        switch: String,
+        without_push: String,
+    },
+
+    #[error("there is no remote `{remote}` to push to\nhint: {hint}")]
+    NoRemote { remote: Untrusted, hint: String },
 
     #[error(
-        "there is no remote `{remote}` to push to\nhint: add it with `git remote add {remote} URL`, or name another with `--remote`"
+        "could not check tags on `{remote}`: {detail}\nhint: check its URL (`git remote get-url {remote}`) and your credentials, or release without pushing (`{without_push}`) and push later"
     )]
-    NoRemote { remote: String },
-
-    #[error("could not check tags on `{remote}`: {detail}\nhint: {hint}")]
     RemoteUnreachable {
-        remote: String,
-        detail: String,
-        hint: String,
+        remote: Untrusted,
+        detail: Untrusted,
+        without_push: String,
     },
 
     #[error("`{command}` failed: {detail}\nhint: {hint}")]
     StepFailed {
-        command: String,
-        detail: String,
+        command: Untrusted,
+        detail: Untrusted,
         hint: String,
     },
 }
@@ -101,9 +113,12 @@ pub struct Plan {
     pub rewrite: Rewrite,
     pub message: String,
     pub tag: Option<String>,
-    pub remote: Option<String>,
-    pub branch: Option<String>,
+    /// Names from git's configuration: untrusted.
+    pub remote: Option<Untrusted>,
+    pub branch: Option<Untrusted>,
     pub steps: Vec<GitStep>,
+    /// This `bump` command again, for a hint after a failed step.
+    retry: String,
     git: Option<Git>,
 }
 
@@ -121,7 +136,10 @@ pub fn plan(options: &BumpOptions, reporter: &mut Reporter) -> anyhow::Result<Pl
     }
     bump::validate_message(&options.message)?;
     let (text, manifest) = bump::read_manifest(&options.manifest)?;
-    let to = bump::next_version(&manifest.version, &options.target, options.preid.as_deref())?;
+    let to = bump::next_version(&manifest.version, &options.target, options.preid.as_deref());
+    if !bump::moves_forward(&manifest.version, &to) {
+        return Err(not_forward(options, &manifest, to).into());
+    }
     let rewrite = bump::rewrite_version(&text, &manifest, &to)?;
     let mut plan = Plan {
         name: manifest.name.clone(),
@@ -134,35 +152,54 @@ pub fn plan(options: &BumpOptions, reporter: &mut Reporter) -> anyhow::Result<Pl
         remote: None,
         branch: None,
         steps: Vec::new(),
+        retry: bump_command(options, &options.target.to_string()),
         git: None,
     };
     if !options.commit {
         return Ok(plan);
     }
-    let git = repository()?;
+    let git = repository(options)?;
     let path = path_arg(&options.manifest);
-    check_stageable(&git, &path)?;
+    check_stageable(&git, &path, options)?;
     check_clean(&git, &path)?;
-    let tag_name = release_tag(&git, options, &manifest, &plan)?;
+    let local_tags = git.tags_matching("*")?;
+    let form = match &options.tag_form {
+        Some(form) => form.clone(),
+        None => form_in_use(&local_tags, &manifest),
+    };
+    let tag_name = release_tag(&form, options, &manifest, &plan)?;
     plan.message = fill_message(&options.message, &manifest.name, &plan.to, &tag_name);
-    if options.tag && git.tag_commit(&tag_name)?.is_some() {
-        return Err(BumpRefused::TagExists { tag: tag_name }.into());
+    let branch = git.current_branch()?;
+    let remote = remote_for(&git, options, branch.as_deref())?;
+    let remote_exists = git.config(&format!("remote.{remote}.url"))?.is_some();
+    let releases = Releases {
+        options,
+        name: &manifest.name,
+        form: &form,
+        local_tags: &local_tags,
+    };
+    let asked_remote = remote_exists.then_some(remote.as_str());
+    if options.tag {
+        check_local_tag(&git, &releases, &plan.to, &tag_name, asked_remote)?;
     }
-    plan.branch = git.current_branch()?;
-    let remote = remote_for(&git, options, plan.branch.as_deref())?;
-    let remote_exists = check_remote(&git, options, &plan, &remote, &tag_name, reporter)?;
+    check_push_target(&git, &releases, branch.as_deref(), &remote, remote_exists)?;
+    if let (true, Some(remote)) = (options.tag, asked_remote) {
+        check_remote_tag(&git, &releases, &plan.to, &tag_name, remote, reporter)?;
+    }
     plan.steps = vec![GitStep::add(&path), GitStep::commit(&plan.message)];
     if options.tag {
         plan.steps.push(GitStep::tag(&tag_name, &plan.message));
         plan.tag = Some(tag_name);
     }
-    if options.push {
-        let branch = push_branch(&git, plan.branch.as_deref(), &remote)?;
+    plan.branch = branch.clone().map(Untrusted::new);
+    // A push without a branch was refused above.
+    if let (true, Some(current)) = (options.push, branch.as_deref()) {
+        let branch = push_branch(&git, current, &remote)?;
         plan.steps
             .push(GitStep::push(&remote, &branch, plan.tag.as_deref()));
-        plan.branch = Some(branch);
+        plan.branch = Some(Untrusted::new(branch));
     }
-    plan.remote = remote_exists.then_some(remote);
+    plan.remote = remote_exists.then(|| Untrusted::new(remote));
     plan.git = Some(git);
     Ok(plan)
 }
@@ -177,16 +214,20 @@ pub fn apply(plan: &Plan) -> anyhow::Result<Applied> {
     let mut applied = Applied::default();
     for (index, step) in plan.steps.iter().enumerate() {
         if let Err(err) = step.run(git) {
+            let fix = err.remedy().map_or_else(
+                || "fix the cause and".to_string(),
+                |remedy| format!("{remedy}, then"),
+            );
             let hint = match applied.commit {
                 None => {
                     bump::write_atomically(&plan.manifest, &plan.rewrite.before)?;
                     let _ = git.run(&["reset", "-q", "--", &path_arg(&plan.manifest)]);
                     format!(
-                        "chuks.json is back to `{}`; fix the cause and run `chuks-ci bump` again",
-                        plan.from
+                        "chuks.json is back to `{}`; {fix} run `{}` again",
+                        plan.from, plan.retry
                     )
                 }
-                Some(_) => finish_or_undo(&plan.steps[index..], plan.tag.as_deref(), index),
+                Some(_) => finish_or_undo(&plan.steps[index..], plan.tag.as_deref(), index, &fix),
             };
             return Err(step_failed(step, err, hint).into());
         }
@@ -197,20 +238,128 @@ pub fn apply(plan: &Plan) -> anyhow::Result<Applied> {
     Ok(applied)
 }
 
-/// The new tag, in the requested form or the one in use; it must be one `verify-tag` accepts.
+/// `chuks-ci bump TARGET` with the options of this run that change what it does, quoted for a
+/// shell: what a hint tells a person to run instead.
+fn bump_command(options: &BumpOptions, target: &str) -> String {
+    let mut words = vec!["chuks-ci", "bump", target];
+    let manifest = path_arg(&options.manifest);
+    if options.manifest != Path::new(MANIFEST_FILE) {
+        words.extend(["--manifest", &manifest]);
+    }
+    match &options.tag_form {
+        Some(TagForm::Prefix(prefix)) => words.extend(["--tag-prefix", prefix]),
+        Some(TagForm::V) => words.extend(["--tag-form", "v"]),
+        Some(TagForm::Bare) => words.extend(["--tag-form", "bare"]),
+        Some(TagForm::NameAt) => words.extend(["--tag-form", "at"]),
+        Some(TagForm::NameSlash) => words.extend(["--tag-form", "slash"]),
+        None => {}
+    }
+    if let Some(preid) = &options.preid {
+        words.extend(["--preid", preid]);
+    }
+    if options.message != DEFAULT_MESSAGE {
+        words.extend(["--message", &options.message]);
+    }
+    match (options.commit, options.tag) {
+        (false, _) => words.push("--no-commit"),
+        (true, false) => words.push("--no-tag"),
+        (true, true) => {}
+    }
+    if options.push {
+        words.push("--push");
+    }
+    if let Some(remote) = &options.remote {
+        words.extend(["--remote", remote]);
+    }
+    shlex::try_join(words).unwrap_or_else(|_| format!("chuks-ci bump {target}"))
+}
+
+/// The same release without `--push` (a remote that is missing or cannot be reached is then no
+/// obstacle).
+fn without_push(options: &BumpOptions) -> String {
+    let options = BumpOptions {
+        push: false,
+        ..options.clone()
+    };
+    bump_command(&options, &options.target.to_string())
+}
+
+/// The same release, only rewriting chuks.json: what works without git or a repository.
+fn rewrite_only(options: &BumpOptions) -> String {
+    let options = BumpOptions {
+        commit: false,
+        tag: false,
+        push: false,
+        remote: None,
+        ..options.clone()
+    };
+    bump_command(&options, &options.target.to_string())
+}
+
+/// The versions a release could take instead, and the tags they would need.
+struct Releases<'a> {
+    options: &'a BumpOptions,
+    name: &'a str,
+    form: &'a TagForm,
+    /// The tags this repository has.
+    local_tags: &'a [String],
+}
+
+impl Releases<'_> {
+    /// `chuks-ci bump VERSION` for the first patch release after `after` whose tag is taken
+    /// neither here nor in `remote_tags`.
+    fn free_after(&self, after: &Version, remote_tags: &[String]) -> String {
+        let taken: HashSet<&str> = self
+            .local_tags
+            .iter()
+            .chain(remote_tags)
+            .map(String::as_str)
+            .collect();
+        let mut version = bump::next_patch(after);
+        while self.options.tag && taken.contains(self.form.tag(self.name, &version).as_str()) {
+            version = bump::next_patch(&version);
+        }
+        bump_command(self.options, &version.to_string())
+    }
+}
+
+/// The refusal of a version that does not move forward, suggesting the next patch release whose
+/// tag is free here. Only the local tags are asked: a typo is not worth a trip to the remote.
+fn not_forward(options: &BumpOptions, manifest: &Manifest, next: Version) -> BumpError {
+    let local_tags = match options.tag {
+        true => repository(options)
+            .ok()
+            .and_then(|git| git.tags_matching("*").ok())
+            .unwrap_or_default(),
+        false => Vec::new(),
+    };
+    let form = match &options.tag_form {
+        Some(form) => form.clone(),
+        None => form_in_use(&local_tags, manifest),
+    };
+    let releases = Releases {
+        options,
+        name: &manifest.name,
+        form: &form,
+        local_tags: &local_tags,
+    };
+    BumpError::NotForward {
+        current: manifest.version.clone(),
+        next,
+        suggestion: releases.free_after(&manifest.version, &[]),
+    }
+}
+
+/// The new tag in `form`; it must be one `verify-tag` accepts.
 fn release_tag(
-    git: &Git,
+    form: &TagForm,
     options: &BumpOptions,
     manifest: &Manifest,
     plan: &Plan,
 ) -> anyhow::Result<String> {
-    let form = match &options.tag_form {
-        Some(form) => form.clone(),
-        None => form_in_use(git, manifest)?,
-    };
     let tag_name = form.tag(&manifest.name, &plan.to);
     let released = Manifest::parse(&options.manifest, &plan.rewrite.after)?;
-    let prefix = match &form {
+    let prefix = match form {
         TagForm::Prefix(prefix) => Some(prefix.as_str()),
         _ => None,
     };
@@ -218,37 +367,130 @@ fn release_tag(
     Ok(tag_name)
 }
 
-/// The push needs a branch and the remote; the tag must be new there. Returns whether the
-/// remote exists.
-fn check_remote(
+/// A push needs a branch and the remote.
+fn check_push_target(
     git: &Git,
-    options: &BumpOptions,
-    plan: &Plan,
+    releases: &Releases,
+    branch: Option<&str>,
     remote: &str,
-    tag: &str,
-    reporter: &mut Reporter,
-) -> anyhow::Result<bool> {
-    let remote_exists = git.config(&format!("remote.{remote}.url"))?.is_some();
-    if options.push && plan.branch.is_none() {
-        return Err(BumpRefused::DetachedHead.into());
-    }
-    if options.push && !remote_exists {
-        return Err(BumpRefused::NoRemote {
-            remote: remote.to_string(),
+    remote_exists: bool,
+) -> anyhow::Result<()> {
+    let options = releases.options;
+    if options.push && branch.is_none() {
+        let switch = match git.branches_at("HEAD")?.first() {
+            Some(branch) => format!(
+                "switch to the release branch (`git switch {}`), ",
+                Untrusted::new(git::quote(branch))
+            ),
+            None => String::new(),
+        };
+        return Err(BumpRefused::DetachedHead {
+            switch,
+            without_push: without_push(options),
         }
         .into());
     }
-    if options.tag && remote_exists {
-        check_remote_tag(git, remote, tag, options.push, reporter)?;
+    if options.push && !remote_exists {
+        let hint = match git.remotes()?.first() {
+            Some(other) => {
+                let options = BumpOptions {
+                    remote: Some(other.clone()),
+                    ..options.clone()
+                };
+                format!(
+                    "push to a remote this repository has: `{}`",
+                    Untrusted::new(bump_command(&options, &options.target.to_string()))
+                )
+            }
+            None => format!(
+                "add the remote with `git remote add {} URL` (its URL), or release without pushing: `{}`",
+                Untrusted::new(git::quote(remote)),
+                without_push(options)
+            ),
+        };
+        return Err(BumpRefused::NoRemote {
+            remote: Untrusted::new(remote),
+            hint,
+        }
+        .into());
     }
-    Ok(remote_exists)
+    Ok(())
 }
 
-fn repository() -> Result<Git, BumpRefused> {
-    let git = Git::locate(Path::new(".")).map_err(|_| BumpRefused::NoGit)?;
-    match git.repo() {
-        Ok(Some(_)) => Ok(git),
-        _ => Err(BumpRefused::NotARepository),
+/// Refuses a tag this repository has, suggesting a version whose tag is free here and, when
+/// there is a remote to ask, there too.
+fn check_local_tag(
+    git: &Git,
+    releases: &Releases,
+    to: &Version,
+    tag: &str,
+    remote: Option<&str>,
+) -> Result<(), BumpRefused> {
+    if !releases.local_tags.iter().any(|local| local == tag) {
+        return Ok(());
+    }
+    let remote_tags = remote
+        .and_then(|remote| git_write::remote_tags(git, remote).ok())
+        .unwrap_or_default();
+    Err(BumpRefused::TagExists {
+        tag: tag.to_string(),
+        free: releases.free_after(to, &remote_tags),
+    })
+}
+
+/// Refuses a tag the remote has. A remote that cannot be asked is a refusal when pushing (the
+/// push would fail), otherwise a warning.
+fn check_remote_tag(
+    git: &Git,
+    releases: &Releases,
+    to: &Version,
+    tag: &str,
+    remote: &str,
+    reporter: &mut Reporter,
+) -> Result<(), BumpRefused> {
+    let remote_tags = match git_write::remote_tags(git, remote) {
+        Ok(tags) => tags,
+        Err(err) if releases.options.push => {
+            return Err(BumpRefused::RemoteUnreachable {
+                remote: Untrusted::new(remote),
+                detail: git_detail(&err),
+                without_push: without_push(releases.options),
+            });
+        }
+        Err(err) => {
+            reporter.report(
+                Problem::warning(format!(
+                    "could not check whether `{}` already has tag `{tag}`: {}",
+                    Untrusted::new(remote),
+                    git_detail(&err)
+                ))
+                .with_hint("before you push the tag, check that the remote does not have it yet"),
+            );
+            return Ok(());
+        }
+    };
+    match remote_tags.iter().any(|remote_tag| remote_tag == tag) {
+        false => Ok(()),
+        true => Err(BumpRefused::TagOnRemote {
+            tag: tag.to_string(),
+            remote: Untrusted::new(remote),
+            free: releases.free_after(to, &remote_tags),
+        }),
+    }
+}
+
+/// The repository around the current folder. git's own refusal (a checkout it does not trust)
+/// is passed on with its hint.
+fn repository(options: &BumpOptions) -> anyhow::Result<Git> {
+    let git = Git::locate(Path::new(".")).map_err(|_| BumpRefused::NoGit {
+        rewrite_only: rewrite_only(options),
+    })?;
+    match git.repo()? {
+        Some(_) => Ok(git),
+        None => Err(BumpRefused::NotARepository {
+            rewrite_only: rewrite_only(options),
+        }
+        .into()),
     }
 }
 
@@ -258,13 +500,13 @@ fn path_arg(manifest: &Path) -> String {
 }
 
 /// `git add --dry-run` finds an ignored or out-of-repository manifest before anything changes.
-fn check_stageable(git: &Git, path: &str) -> Result<(), BumpRefused> {
+fn check_stageable(git: &Git, path: &str, options: &BumpOptions) -> Result<(), BumpRefused> {
     match git.run(&["add", "--dry-run", "--", path]) {
         Ok(_) => Ok(()),
         Err(err) => Err(BumpRefused::NotStageable {
             path: path.to_string(),
             detail: git_detail(&err),
-            hint: "release a manifest inside this repository that is not ignored, or pass `--no-commit`",
+            rewrite_only: rewrite_only(options),
         }),
     }
 }
@@ -283,12 +525,12 @@ fn check_clean(git: &Git, path: &str) -> anyhow::Result<()> {
 
 /// The form of an existing tag of the current version, so a package keeps its tag style;
 /// `v1.2.0` when there is none.
-fn form_in_use(git: &Git, manifest: &Manifest) -> Result<TagForm, GitError> {
-    let tags = git.tags_matching(&format!("*{}", manifest.version))?;
-    Ok(tags
-        .iter()
+fn form_in_use(tags: &[String], manifest: &Manifest) -> TagForm {
+    let version = manifest.version.to_string();
+    tags.iter()
+        .filter(|tag| tag.ends_with(&version))
         .find_map(|tag| TagForm::of(tag, manifest))
-        .unwrap_or(TagForm::V))
+        .unwrap_or(TagForm::V)
 }
 
 fn fill_message(template: &str, name: &str, version: &Version, tag: &str) -> String {
@@ -313,8 +555,7 @@ fn remote_for(git: &Git, options: &BumpOptions, branch: Option<&str>) -> Result<
 }
 
 /// The remote branch to push to: the upstream's, when it is on `remote`; else the same name.
-fn push_branch(git: &Git, branch: Option<&str>, remote: &str) -> Result<String, anyhow::Error> {
-    let branch = branch.ok_or(BumpRefused::DetachedHead)?;
+fn push_branch(git: &Git, branch: &str, remote: &str) -> Result<String, GitError> {
     let upstream_remote = git.config(&format!("branch.{branch}.remote"))?;
     let merge = git.config(&format!("branch.{branch}.merge"))?;
     let upstream_branch = merge
@@ -324,59 +565,21 @@ fn push_branch(git: &Git, branch: Option<&str>, remote: &str) -> Result<String, 
     Ok(upstream_branch.unwrap_or(branch).to_string())
 }
 
-/// Refuses a tag the remote already has. When pushing, a remote that cannot be asked is a
-/// refusal too (the push would fail); otherwise it is a warning.
-fn check_remote_tag(
-    git: &Git,
-    remote: &str,
-    tag: &str,
-    pushing: bool,
-    reporter: &mut Reporter,
-) -> Result<(), BumpRefused> {
-    match git_write::remote_has_tag(git, remote, tag) {
-        Ok(false) => Ok(()),
-        Ok(true) => Err(BumpRefused::TagOnRemote {
-            tag: tag.to_string(),
-            remote: remote.to_string(),
-        }),
-        Err(err) if pushing => Err(BumpRefused::RemoteUnreachable {
-            remote: remote.to_string(),
-            detail: git_detail(&err),
-            hint: format!(
-                "check the remote's URL and your credentials with `git ls-remote {remote}`"
-            ),
-        }),
-        Err(err) => {
-            reporter.report(
-                Problem::warning(format!(
-                    "could not check whether `{remote}` already has tag `{tag}`: {}",
-                    git_detail(&err)
-                ))
-                .with_hint(format!(
-                    "check with `git ls-remote --tags {remote}` before you push the tag"
-                )),
-            );
-            Ok(())
-        }
-    }
-}
-
 /// After the commit: what is left to run, or how to undo what was made.
-fn finish_or_undo(remaining: &[GitStep], tag: Option<&str>, done: usize) -> String {
+fn finish_or_undo(remaining: &[GitStep], tag: Option<&str>, done: usize, fix: &str) -> String {
     let left = remaining
         .iter()
-        .map(GitStep::display)
+        .map(|step| step.display().to_string())
         .collect::<Vec<_>>()
         .join(" && ");
     // The steps are add, commit, then the tag (when asked for), then the push.
     let made_tag = tag.filter(|_| done >= 3);
+    // `--keep` puts chuks.json back too, so the same `bump` makes the same release again.
     let undo = match made_tag {
-        Some(tag) => format!("`git tag -d {tag} && git reset --soft HEAD~1`"),
-        None => "`git reset --soft HEAD~1`".to_string(),
+        Some(tag) => format!("`git tag -d {tag} && git reset --keep HEAD~1`"),
+        None => "`git reset --keep HEAD~1`".to_string(),
     };
-    format!(
-        "the release commit is made locally; fix the cause and run `{left}`, or undo it with {undo}"
-    )
+    format!("the release commit is made locally; {fix} run `{left}`, or undo it with {undo}")
 }
 
 fn step_failed(step: &GitStep, err: GitError, hint: String) -> BumpRefused {
@@ -388,9 +591,13 @@ fn step_failed(step: &GitStep, err: GitError, hint: String) -> BumpRefused {
 }
 
 /// What git said, without the generic advice of a `GitError`.
-fn git_detail(err: &GitError) -> String {
+fn git_detail(err: &GitError) -> Untrusted {
     match err {
-        GitError::Failed { stderr, .. } => printable(stderr),
-        other => crate::report::split_hint(&other.to_string()).0.to_string(),
+        // A hook that refuses may print nothing.
+        GitError::Failed { stderr, .. } if stderr.is_empty() => {
+            Untrusted::new("git gave no reason (a hook may have refused)")
+        }
+        GitError::Failed { stderr, .. } => stderr.clone(),
+        other => Untrusted::new(crate::report::split_hint(&other.to_string()).0),
     }
 }

@@ -236,7 +236,10 @@ fn an_existing_tag_is_refused_locally_and_on_the_remote() {
     let (code, _, stderr) = bump(&repo, &["patch"]);
     assert_eq!(code, 1, "{stderr}");
     assert_contains(&stderr, "tag `v1.2.4` already exists in this repository");
-    assert_contains(&stderr, "hint: bump to another version");
+    assert_contains(
+        &stderr,
+        "hint: release a version whose tag is free (`chuks-ci bump 1.2.5`)",
+    );
     assert_eq!((manifest_bytes(&repo), repo_state(&repo)), before);
 
     // Only on the remote: pushed, then deleted here.
@@ -489,4 +492,75 @@ fn no_token_reaches_the_git_that_commits_tags_and_pushes() {
         }
     }
     assert!(!stdout.contains(&canary) && !stderr.contains(&canary));
+}
+
+/// A script that records that it ran by creating `marker`, then fails.
+#[cfg(unix)]
+fn marker_script(path: &std::path::Path, marker: &std::path::Path) {
+    std::fs::write(
+        path,
+        format!("#!/bin/sh\ntouch '{}'\nexit 1\n", marker.display()),
+    )
+    .unwrap();
+    set_mode(path, 0o755);
+}
+
+#[cfg(unix)]
+#[test]
+fn bump_runs_no_program_the_repository_config_names_but_hooks_and_signing() {
+    let remote = BareRemote::new();
+    let repo = repo_with(&common::manifest_json("di", "1.2.3"));
+    repo.write(".gitattributes", "*.json filter=x\n");
+    repo.commit("json through filter x");
+    repo.track(&remote);
+    let programs = tempfile::TempDir::new().unwrap();
+    let markers = tempfile::TempDir::new().unwrap();
+    for key in [
+        "core.fsmonitor",
+        "filter.x.clean",
+        "filter.x.smudge",
+        "remote.origin.uploadpack",
+        "remote.origin.receivepack",
+        "core.sshCommand",
+        "core.askPass",
+        "core.gitProxy",
+        "credential.helper",
+    ] {
+        let script = programs.path().join(key);
+        marker_script(&script, &markers.path().join(key));
+        let value = match key {
+            "credential.helper" => format!("!{}", script.display()),
+            _ => script.display().to_string(),
+        };
+        repo.git(&["config", key, &value]);
+    }
+    // The user's hooks still run.
+    let hook_ran = repo.path().join("pre-commit.ran");
+    let hook = repo.path().join(".git/hooks/pre-commit");
+    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    std::fs::write(
+        &hook,
+        format!("#!/bin/sh\ntouch '{}'\n", hook_ran.display()),
+    )
+    .unwrap();
+    set_mode(&hook, 0o755);
+
+    let (code, stdout, stderr) = bump(&repo, &["patch", "--push"]);
+    let ran: Vec<String> = std::fs::read_dir(markers.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(ran.is_empty(), "bump ran {ran:?}");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(hook_ran.exists(), "the pre-commit hook did not run");
+    let head = repo.head();
+    assert_eq!(
+        remote.refs(),
+        format!("refs/heads/main {head}\nrefs/tags/v1.2.4 {head}\n")
+    );
+    // No filter touched what was committed.
+    assert_contains(
+        &repo.git(&["show", "HEAD:chuks.json"]),
+        "\"version\": \"1.2.4\"",
+    );
 }

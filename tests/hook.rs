@@ -142,7 +142,7 @@ fn a_tag_on_no_remote_branch_is_refused_unless_its_branch_comes_along() {
     let (pushed, stderr) = push(&repo, &["origin", "v1.1.0"]);
     assert!(!pushed, "{stderr}");
     assert_contains(&stderr, "which is on no branch of `origin`");
-    assert_contains(&stderr, "git push --atomic origin BRANCH refs/tags/v1.1.0");
+    assert_contains(&stderr, "`git push --atomic origin main refs/tags/v1.1.0`");
     assert!(remote_tags(&remote).is_empty());
 
     let (pushed, stderr) = push(&repo, &["--atomic", "origin", "main", "v1.1.0"]);
@@ -202,6 +202,81 @@ fn a_monorepo_tag_is_checked_against_its_own_package() {
         "tag `v0.2.0` is version `0.2.0`, but chuks.json has `2.0.0`",
     );
     assert_contains(&stderr, "--> packages/di/chuks.json:3:14");
+}
+
+/// The pre-push hook's path in `repo`.
+fn hook_path(repo: &PackageRepo) -> std::path::PathBuf {
+    repo.path().join(".git/hooks/pre-push")
+}
+
+#[test]
+fn a_hook_that_only_carries_the_marker_is_not_ours() {
+    let repo = PackageRepo::new("di", "1.0.0");
+    let theirs = format!("#!/bin/sh\n{}\n./my-own-checks \"$@\"\n", chuks_ci_marker());
+    let hook = hook_path(&repo);
+    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    std::fs::write(&hook, &theirs).unwrap();
+    let (code, stdout, stderr) = install(&repo, &[]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert_contains(&stderr, "is a pre-push hook that chuks-ci did not write");
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), theirs);
+
+    // Ours with a line added is theirs too.
+    let (code, _, _) = install(&repo, &["--force"]);
+    assert_eq!(code, 0);
+    let mut ours = std::fs::read_to_string(&hook).unwrap();
+    ours.push_str("./my-own-checks\n");
+    std::fs::write(&hook, &ours).unwrap();
+    let (code, stdout, stderr) = install(&repo, &[]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), ours);
+}
+
+#[cfg(unix)]
+#[test]
+fn force_replaces_a_symlinked_hook_and_leaves_its_target_alone() {
+    let repo = PackageRepo::new("di", "1.0.0");
+    // husky's layout: the hook is a link to a script the repository tracks.
+    let tracked = "#!/bin/sh\nnpm test\n";
+    repo.write(".husky/pre-push", tracked);
+    repo.commit("husky");
+    let hook = hook_path(&repo);
+    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink("../../.husky/pre-push", &hook).unwrap();
+
+    let (code, stdout, stderr) = install(&repo, &[]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert_contains(&stderr, "is a symbolic link to `../../.husky/pre-push`");
+    assert!(std::fs::symlink_metadata(&hook).unwrap().is_symlink());
+
+    let (code, stdout, stderr) = install(&repo, &["--force"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(repo.path().join(".husky/pre-push")).unwrap(),
+        tracked,
+        "written through the link"
+    );
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    assert!(stdout.starts_with("replaced the pre-push hook"), "{stdout}");
+    assert!(std::fs::symlink_metadata(&hook).unwrap().is_file());
+    assert_contains(&std::fs::read_to_string(&hook).unwrap(), chuks_ci_marker());
+}
+
+#[test]
+fn a_release_tag_on_a_commit_without_chuks_json_is_refused() {
+    let (repo, remote) = guarded("di", "1.0.0");
+    repo.git(&["rm", "-q", "chuks.json"]);
+    repo.commit("no manifest");
+    repo.tag("v1.0.1");
+    let (pushed, stderr) = push(&repo, &["--atomic", "origin", "main", "v1.0.1"]);
+    assert!(!pushed, "{stderr}");
+    assert_contains(&stderr, "error: tag `v1.0.1` is a release tag, but commit ");
+    assert_contains(&stderr, "has no `chuks.json` to check its version against");
+    assert_contains(
+        &stderr,
+        "push it without the check: `git push --no-verify origin refs/tags/v1.0.1`",
+    );
+    assert!(remote_tags(&remote).is_empty());
 }
 
 #[test]

@@ -87,7 +87,7 @@ fn print_applied(plan: &Plan, applied: &Applied) {
     if let (Some(push), Some(remote), Some(branch)) = (pushed(plan), &plan.remote, &plan.branch) {
         let what = match &plan.tag {
             Some(tag) => format!("{branch} and {tag}"),
-            None => branch.clone(),
+            None => branch.to_string(),
         };
         crate::outln!("pushed {what} to {remote} ({})", push.display());
     }

@@ -11,6 +11,7 @@ use crate::cli::{HookCommand, HookInstallArgs, HookPrePushArgs};
 use crate::git::Git;
 use crate::hook::{self, CheckOptions, HookError, InstallOptions, Installed, Verdict};
 use crate::report::{Format, Problem, Reporter};
+use crate::untrusted::Untrusted;
 
 pub fn run(command: &HookCommand, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     match command {
@@ -40,10 +41,10 @@ fn install(args: &HookInstallArgs, reporter: &mut Reporter) -> anyhow::Result<Ex
             "manifest": options.manifest,
         })),
         Format::Human => {
-            crate::outln!("{action} the pre-push hook at {}", path.display());
+            crate::outln!("{action} the pre-push hook at {}", Untrusted::path(&path));
             crate::outln!(
                 "it refuses to push a release tag that disagrees with {} at the tagged commit; `git push --no-verify` skips it",
-                options.manifest
+                Untrusted::new(options.manifest.as_str())
             );
         }
     }
@@ -64,11 +65,13 @@ fn repo_relative(manifest: &Path) -> anyhow::Result<String> {
     Ok(format!("{prefix}{file}"))
 }
 
+/// The repository around `folder`. git's own refusal (a checkout it does not trust) is passed
+/// on with its hint.
 fn repository(folder: &Path) -> anyhow::Result<Git> {
-    let git = Git::locate(folder)?;
-    match git.repo() {
-        Ok(Some(_)) => Ok(git),
-        _ => Err(HookError::NotARepository.into()),
+    let git = Git::locate(folder).map_err(|_| HookError::NoGit)?;
+    match git.repo()? {
+        Some(_) => Ok(git),
+        None => Err(HookError::NotARepository.into()),
     }
 }
 
@@ -92,6 +95,7 @@ fn pre_push(args: &HookPrePushArgs, reporter: &mut Reporter) -> anyhow::Result<E
         manifest: args.manifest.clone(),
         tag_prefix: args.tag_prefix.clone(),
         remote,
+        destination: args.remote.clone(),
     };
     let verdicts = hook::check_push(&git, &refs, &options)?;
     let mut refused = Vec::new();
@@ -105,7 +109,7 @@ fn pre_push(args: &HookPrePushArgs, reporter: &mut Reporter) -> anyhow::Result<E
                 "pre-push: tag `{tag}` matches {} {} in {} at commit {}",
                 manifest.name,
                 manifest.version,
-                manifest.path.display(),
+                Untrusted::path(&manifest.path),
                 super::short_commit(commit)
             )),
             Verdict::Skipped { tag, reason } => {
