@@ -43,8 +43,10 @@ pub struct PublishReport {
     /// Set for a prebuilt upload.
     pub platform: Option<&'static str>,
     pub sha256: Option<String>,
-    /// The registry's base URL, once it is known.
+    /// The registry's base URL, once it is known; for `--local-registry`, its data folder.
     pub registry: Option<String>,
+    /// The registry was started in this process (`--local-registry`) and is gone after it.
+    pub registry_is_local: bool,
     /// `http` or `chuks` (the official CLI), once chosen.
     pub uploader: Option<&'static str>,
     pub result: Option<PublishResult>,
@@ -110,10 +112,13 @@ impl PublishReport {
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default();
+        let registry = match self.registry_is_local {
+            true => format!("the local registry in `{}`", text(&self.registry)),
+            false => text(&self.registry),
+        };
         let mut lines = vec![format!(
-            "{result}: {what} (tag `{}`) at {}",
-            redact(&tag),
-            text(&self.registry)
+            "{result}: {what} (tag `{}`) at {registry}",
+            redact(&tag)
         )];
         if self.confirmed == Some(true) {
             let recorded = if self.uploader == Some("chuks") && self.platform.is_none() {

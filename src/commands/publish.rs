@@ -67,7 +67,21 @@ struct Destination {
     /// The base URL, as `CHUKS_REGISTRY_URL` holds it.
     base: String,
     token: ApiToken,
-    _local: Option<RunningRegistry>,
+    _local: Option<LocalRun>,
+}
+
+/// The reference registry started in this process for `--local-registry`, and the token minted
+/// for the run, revoked when the run ends: the registry is gone then, and so is the need.
+struct LocalRun {
+    registry: RunningRegistry,
+    token_id: i64,
+}
+
+impl Drop for LocalRun {
+    fn drop(&mut self) {
+        // A token left active in a rehearsal folder is harmless: nothing serves it.
+        let _ = self.registry.revoke_token(self.token_id);
+    }
 }
 
 pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
@@ -330,7 +344,10 @@ fn confirm_tag(
     reporter: &Reporter,
 ) -> anyhow::Result<()> {
     if findings.tag_not_created_yet {
-        reporter.note("tag not confirmed on the forge: it is not created yet (a rehearsal)");
+        reporter.debug(
+            1,
+            "tag not confirmed on the forge: it is not created yet (a rehearsal)",
+        );
         return Ok(());
     }
     match &findings.tag {
@@ -439,13 +456,19 @@ fn open_destination(
     let (url, token, local) = match &args.local_registry {
         Some(dir) => {
             let (local, token) = start_local_registry(dir, reporter)?;
-            let url = registry_client::parse_registry_url(local.url())?;
+            let url = registry_client::parse_registry_url(local.registry.url())?;
+            // Its URL dies with this process: the folder is what names it.
+            report.registry = Some(Untrusted::path(dir).to_string());
+            report.registry_is_local = true;
             (url, Some(token), Some(local))
         }
-        None => (context::registry_url(&args.access.registry)?, token, None),
+        None => {
+            let url = context::registry_url(&args.access.registry)?;
+            report.registry = Some(url.as_str().trim_end_matches('/').to_string());
+            (url, token, None)
+        }
     };
     let base = url.as_str().trim_end_matches('/').to_string();
-    report.registry = Some(base.clone());
     let token = token.ok_or(crate::token::TokenError::Missing)?;
     let client = context.connect(url, Some(token.clone()))?;
     context.preflight_publish_token(&client, &args.preflight, reporter)?;
@@ -523,23 +546,30 @@ fn note_first_publish_git(
 
 /// Starts the reference registry in this process and mints a publish-only token for the run,
 /// the same kind of token a CI pipeline should hold.
-fn start_local_registry(
-    dir: &Path,
-    reporter: &Reporter,
-) -> anyhow::Result<(RunningRegistry, ApiToken)> {
-    let local = Registry::start(RegistryConfig::new(dir))?;
-    let issued = local.create_token(
+fn start_local_registry(dir: &Path, reporter: &Reporter) -> anyhow::Result<(LocalRun, ApiToken)> {
+    let registry = Registry::start(RegistryConfig::new(dir))?;
+    let issued = registry.create_token(
         LOCAL_PUBLISHER,
         "chuks-ci publish --local-registry",
         &[Scope::PackagesPublish],
         LOCAL_TOKEN_DAYS,
     )?;
     reporter.note(format!(
-        "started the reference registry at {} (data in `{}`), token #{} with scope `packages:publish`",
-        local.url(),
-        dir.display(),
-        issued.record.id
+        "publishing to the reference registry in `{}`, as publisher `{LOCAL_PUBLISHER}` with a `packages:publish` token for this run",
+        Untrusted::path(dir)
     ));
+    reporter.debug(
+        1,
+        format!(
+            "local registry at {} for this run, token #{}",
+            registry.url(),
+            issued.record.id
+        ),
+    );
+    let local = LocalRun {
+        registry,
+        token_id: issued.record.id,
+    };
     Ok((local, issued.token))
 }
 
