@@ -1159,7 +1159,7 @@ mod tests {
                 Encoding::HtmlReference,
             ),
             (
-                format!("chuks_pk_%61%31b2C3d4E5f6G7h8I9j0KlMn"),
+                "chuks_pk_%61%31b2C3d4E5f6G7h8I9j0KlMn".to_string(),
                 Encoding::Percent,
             ),
         ] {
