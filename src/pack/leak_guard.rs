@@ -171,7 +171,7 @@ impl fmt::Display for Refusal {
             } => write!(f, " line {line}: {kind}{}", encoded(*encoding)),
             Finding::Database { kind } => write!(
                 f,
-                ": {kind}, which holds data rather than the package's files (a registry's database holds its tokens)"
+                ": {kind}, which holds data, not package files"
             ),
             Finding::Bomb { reason } => {
                 write!(f, ": {reason}; it was not unpacked (decompression bomb)")
