@@ -712,11 +712,9 @@ fn leaks_stored_the_way_people_store_them_are_refused() {
             secret.as_bytes(),
         ),
     );
-    write(
-        root,
-        "data/legacy.tar",
-        v7_tar("legacy/token.txt", secret.as_bytes()),
-    );
+    // A token in a tar's contents is found as plain text anyway: the member's name tells
+    // whether the archive was looked into.
+    write(root, "data/legacy.tar", v7_tar("legacy/.env", b"API=1\n"));
     write(
         root,
         "web/settings.json",

@@ -169,10 +169,9 @@ impl fmt::Display for Refusal {
                 line,
                 encoding,
             } => write!(f, " line {line}: {kind}{}", encoded(*encoding)),
-            Finding::Database { kind } => write!(
-                f,
-                ": {kind}, which holds data, not package files"
-            ),
+            Finding::Database { kind } => {
+                write!(f, ": {kind}, which holds data, not package files")
+            }
             Finding::Bomb { reason } => {
                 write!(f, ": {reason}; it was not unpacked (decompression bomb)")
             }
