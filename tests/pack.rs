@@ -571,11 +571,20 @@ fn utf16le_with_bom(text: &str) -> Vec<u8> {
     bytes
 }
 
+/// The canary's body, which no refusal may show.
+fn canary_body() -> &'static str {
+    &CANARY["chuks_pk_".len()..]
+}
+
+/// A line of source holding the canary.
+fn canary_line() -> String {
+    format!("token = \"{CANARY}\"\n")
+}
+
 #[test]
 fn leaks_in_names_encodings_and_archives_are_refused() {
     use base64::Engine;
-    let body = &CANARY["chuks_pk_".len()..];
-    let secret = format!("token = \"{CANARY}\"\n");
+    let (body, secret) = (canary_body(), canary_line());
     let dir = package(&[("src/clean.chuks", "print(1)\n")]);
     let root = dir.path();
     write(
@@ -672,8 +681,7 @@ fn with_zip_appended(lead: &[u8], path: &str, contents: &[u8]) -> Vec<u8> {
 
 #[test]
 fn leaks_stored_the_way_people_store_them_are_refused() {
-    let body = &CANARY["chuks_pk_".len()..];
-    let secret = format!("token = \"{CANARY}\"\n");
+    let (body, secret) = (canary_body(), canary_line());
     let dir = package(&[("src/clean.chuks", "print(1)\n")]);
     let root = dir.path();
     write(

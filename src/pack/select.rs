@@ -309,11 +309,18 @@ mod tests {
             .collect()
     }
 
+    /// A folder holding `paths`, each file holding `x`.
+    fn tree(paths: &[&str]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for path in paths {
+            write(dir.path(), path, "x");
+        }
+        dir
+    }
+
     #[test]
     fn applies_the_fixed_exclusions() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        for path in [
+        let dir = tree(&[
             "chuks.json",
             ".git/config",
             "target/out.bin",
@@ -323,11 +330,9 @@ mod tests {
             "vendor/.git",
             "target.chuks",
             ".env",
-        ] {
-            write(root, path, "x");
-        }
+        ]);
         assert_eq!(
-            selected(root),
+            selected(dir.path()),
             [
                 ".env",
                 "chuks.json",
@@ -339,9 +344,7 @@ mod tests {
 
     #[test]
     fn a_registry_data_folder_is_left_out_and_reported() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        for path in [
+        let dir = tree(&[
             "chuks.json",
             "src/a.chuks",
             "registry-data/.chuks-registry-data",
@@ -350,10 +353,8 @@ mod tests {
             "deep/rehearsal/.chuks-registry-data",
             "deep/rehearsal/registry.sqlite3",
             "deep/other.chuks",
-        ] {
-            write(root, path, "x");
-        }
-        let selection = select_files(root, None, IgnoreFiles::default()).unwrap();
+        ]);
+        let selection = select_files(dir.path(), None, IgnoreFiles::default()).unwrap();
         let paths: Vec<_> = selection.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["chuks.json", "deep/other.chuks", "src/a.chuks"]);
         assert_eq!(selection.registry_data, ["deep/rehearsal", "registry-data"]);

@@ -939,34 +939,42 @@ mod tests {
         }
     }
 
-    fn utf16_text(text: &str, big_endian: bool, bom: bool) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        if bom {
-            bytes.extend(match big_endian {
-                true => [0xfe, 0xff],
-                false => [0xff, 0xfe],
-            });
-        }
-        for unit in text.encode_utf16() {
-            bytes.extend(match big_endian {
-                true => unit.to_be_bytes(),
-                false => unit.to_le_bytes(),
-            });
-        }
-        bytes
+    /// `text` in a wide encoding, after a byte-order mark if `bom`.
+    fn wide_text(text: &str, encoding: Encoding, bom: bool) -> Vec<u8> {
+        let (unit, big_endian) = encoding.wide().unwrap();
+        let text: String = bom
+            .then_some('\u{feff}')
+            .into_iter()
+            .chain(text.chars())
+            .collect();
+        let units: Vec<u32> = match unit {
+            2 => text.encode_utf16().map(u32::from).collect(),
+            _ => text.chars().map(u32::from).collect(),
+        };
+        units
+            .into_iter()
+            .flat_map(|code| match big_endian {
+                true => code.to_be_bytes()[4 - unit..].to_vec(),
+                false => code.to_le_bytes()[..unit].to_vec(),
+            })
+            .collect()
     }
 
     #[test]
-    fn tokens_in_utf16_are_found_with_or_without_a_bom() {
+    fn tokens_in_utf16_and_utf32_are_found_with_or_without_a_bom() {
         let text = format!("é line\nkey = {CHUKS}\n");
-        for (big_endian, encoding) in [(false, Encoding::Utf16Le), (true, Encoding::Utf16Be)] {
+        for (encoding, _, _) in WIDE {
             for bom in [false, true] {
-                let bytes = utf16_text(&text, big_endian, bom);
+                let bytes = wide_text(&text, encoding, bom);
                 assert_eq!(
                     token(&bytes),
                     Some((2, "chuks_pk_a1b2****".to_string(), encoding)),
-                    "big endian {big_endian}, bom {bom}"
+                    "{encoding:?}, bom {bom}"
                 );
+                for chunk in [7, 64, OVERLAP + 3] {
+                    let found = scan_in_chunks(&bytes[..], chunk).unwrap();
+                    assert_eq!(found.map(|f| f.encoding), Some(encoding), "chunk {chunk}");
+                }
             }
         }
     }
@@ -1066,9 +1074,9 @@ mod tests {
             general_purpose::STANDARD.encode("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA3");
         let found = scan_text(format!("tls.key: {key}").as_bytes()).unwrap();
         assert_eq!(found.encoding, Encoding::Base64);
-        let utf16 = utf16_text(
+        let utf16 = wide_text(
             "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA",
-            false,
+            Encoding::Utf16Le,
             true,
         );
         assert_eq!(scan_text(&utf16).unwrap().encoding, Encoding::Utf16Le);
@@ -1222,43 +1230,17 @@ mod tests {
         );
     }
 
-    fn utf32_text(text: &str, big_endian: bool, bom: bool) -> Vec<u8> {
-        let bom = bom.then_some('\u{feff}');
-        bom.into_iter()
-            .chain(text.chars())
-            .flat_map(|c| match big_endian {
-                true => (c as u32).to_be_bytes(),
-                false => (c as u32).to_le_bytes(),
-            })
-            .collect()
-    }
-
     #[test]
-    fn tokens_and_keys_in_utf32_are_found() {
-        let text = format!("é line\nkey = {CHUKS}\n");
-        for (big_endian, encoding) in [(false, Encoding::Utf32Le), (true, Encoding::Utf32Be)] {
-            for bom in [false, true] {
-                let bytes = utf32_text(&text, big_endian, bom);
-                assert_eq!(
-                    token(&bytes),
-                    Some((2, "chuks_pk_a1b2****".to_string(), encoding)),
-                    "big endian {big_endian}, bom {bom}"
-                );
-                for chunk in [7, 64, OVERLAP + 3] {
-                    let found = scan_in_chunks(&bytes[..], chunk).unwrap();
-                    assert_eq!(found.map(|f| f.encoding), Some(encoding), "chunk {chunk}");
-                }
-            }
-        }
-        let key = utf32_text(
+    fn keys_in_utf32_are_found_and_utf16_is_not_taken_for_it() {
+        let key = wide_text(
             "#\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA",
-            true,
+            Encoding::Utf32Be,
             false,
         );
         let found = scan_text(&key).unwrap();
         assert_eq!((found.line, found.encoding), (2, Encoding::Utf32Be));
         // UTF-16 text is not taken for UTF-32, nor the other way round.
-        let utf16 = utf16_text(&format!("{GHP}\n"), false, false);
+        let utf16 = wide_text(&format!("{GHP}\n"), Encoding::Utf16Le, false);
         assert_eq!(token(&utf16).map(|t| t.2), Some(Encoding::Utf16Le));
     }
 
