@@ -174,3 +174,44 @@ fn a_rehearsal_registry_inside_the_package_never_ships_and_publishing_twice_succ
         "left out `registry-data/`: it holds `.chuks-registry-data`, so it is a chuks-ci registry's data folder, with its tokens",
     );
 }
+
+#[test]
+fn with_the_official_cli_what_chuks_ci_would_leave_out_is_refused() {
+    // The official CLI packs for itself and reads only `.gitignore`: chuks-ci cannot leave
+    // anything out of its tarball, so it refuses what it would have left out.
+    let (registry, repo) = release(|_| None);
+    assert_success(&chuks_ci(&repo, &["pack"], None));
+    repo.write("registry-data/.chuks-registry-data", "");
+    repo.write("registry-data/notes.txt", "rehearsal\n");
+    let stand_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/chuks");
+    let args = [
+        "publish",
+        "--dry-run",
+        "--registry",
+        registry.url(),
+        "--uploader",
+        "chuks",
+        "--chuks-bin",
+        stand_in.to_str().unwrap(),
+    ];
+    let token = token(&registry);
+    let refused = chuks_ci(&repo, &args, Some(&token));
+    let (_, stderr) = outputs(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert_contains(
+        &stderr,
+        "  - `chuks-numpy-1.2.0.tgz`: a tarball chuks-ci packed, which the official `chuks` CLI would ship (it reads only `.gitignore`)\n",
+    );
+    assert_contains(
+        &stderr,
+        "  - `registry-data/notes.txt`: it is in `registry-data/`, a chuks-ci registry's data folder, which the official `chuks` CLI would ship (it reads only `.gitignore`)\n",
+    );
+    assert_contains(
+        &stderr,
+        "hint: add chuks-ci's tarballs and registry data folders to `.gitignore`, or publish with `--uploader http`, which leaves them out",
+    );
+
+    repo.write(".gitignore", "*.tgz\n");
+    repo.write("registry-data/.gitignore", "*\n");
+    assert_success(&chuks_ci(&repo, &args, Some(&token)));
+}

@@ -39,6 +39,9 @@ use content::{ContentMatch, Secret};
 /// Matched against the file name, ignoring ASCII case.
 const SECRET_NAMES: [&str; 5] = [".env*", ".npmrc", "*.pem", "id_rsa*", "credentials*"];
 
+/// Why the official CLI ships what chuks-ci's own tarball leaves out.
+const OFFICIAL_CLI_READS: &str = " (it reads only `.gitignore`)";
+
 /// Folder-name patterns whose every file is refused.
 const SECRET_FOLDERS: [&str; 1] = [".env*"];
 
@@ -101,6 +104,10 @@ pub enum Finding {
     },
     /// An SQLite database or one of its side files, by its first bytes or its name.
     Database { kind: &'static str },
+    /// A tarball chuks-ci wrote, which the official CLI would ship.
+    OwnTarball,
+    /// A file in a registry's data folder (`folder`), which the official CLI would ship.
+    RegistryData { folder: String },
     /// An archive decompresses past the limits.
     Bomb { reason: String },
     /// An archive that cannot be looked into.
@@ -172,6 +179,15 @@ impl fmt::Display for Refusal {
             Finding::Database { kind } => {
                 write!(f, ": {kind}, which holds data, not package files")
             }
+            Finding::OwnTarball => write!(
+                f,
+                ": a tarball chuks-ci packed, which the official `chuks` CLI would ship{OFFICIAL_CLI_READS}"
+            ),
+            Finding::RegistryData { folder } => write!(
+                f,
+                ": it is in `{}/`, a chuks-ci registry's data folder, which the official `chuks` CLI would ship{OFFICIAL_CLI_READS}",
+                masked_path(&Untrusted::new(folder.as_str()))
+            ),
             Finding::Bomb { reason } => {
                 write!(f, ": {reason}; it was not unpacked (decompression bomb)")
             }
@@ -216,18 +232,29 @@ pub fn allowed(allow_files: &[PathBuf]) -> HashSet<String> {
 }
 
 /// Checks every file not `allowed` (by `--allow-file`) and reports all refusals together, in
-/// the files' order. Files are inspected on every core: the scan runs before compression
+/// the files' order, with those the plan made already (`made`, in path order, as a plan's
+/// files are) merged in. Files are inspected on every core: the scan runs before compression
 /// starts.
-pub fn check(files: &[PackFile], allowed: &HashSet<String>) -> Result<(), PackError> {
+pub fn check(
+    files: &[PackFile],
+    allowed: &HashSet<String>,
+    made: Vec<Refusal>,
+) -> Result<(), PackError> {
     let inspector = unpack::Inspector::new(unpack::DEFAULT_LIMITS);
     let checked: Vec<&PackFile> = files
         .iter()
         .filter(|file| !allowed.contains(&file.path))
         .collect();
     let results = on_every_core(&checked, |file| inspect(file, &inspector));
+    let mut made = made.into_iter().peekable();
     let mut refusals = Vec::new();
     for (file, result) in checked.iter().zip(results) {
         if let Some(located) = result? {
+            while let Some(earlier) =
+                made.next_if(|earlier| earlier.path.unescaped() <= file.path.as_str())
+            {
+                refusals.push(earlier);
+            }
             refusals.push(Refusal {
                 path: Untrusted::new(file.path.as_str()),
                 members: located.members.into_iter().map(Untrusted::from).collect(),
@@ -235,6 +262,7 @@ pub fn check(files: &[PackFile], allowed: &HashSet<String>) -> Result<(), PackEr
             });
         }
     }
+    refusals.extend(made);
     if refusals.is_empty() {
         Ok(())
     } else {
@@ -519,6 +547,32 @@ mod tests {
     }
 
     #[test]
+    fn refusals_the_plan_made_are_merged_in_path_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<PackFile> = ["a/.env", "c/.npmrc"]
+            .into_iter()
+            .map(|path| PackFile {
+                path: path.to_string(),
+                source: dir.path().join("none"),
+                size: 0,
+                executable: false,
+            })
+            .collect();
+        let made = |path: &str| Refusal {
+            path: path.into(),
+            members: Vec::new(),
+            finding: Finding::OwnTarball,
+        };
+        let Err(PackError::Leaks { refusals }) =
+            check(&files, &HashSet::new(), vec![made("b.tgz"), made("d.tgz")])
+        else {
+            panic!("expected refusals");
+        };
+        let paths: Vec<&str> = refusals.iter().map(|r| r.path.unescaped()).collect();
+        assert_eq!(paths, ["a/.env", "b.tgz", "c/.npmrc", "d.tgz"]);
+    }
+
+    #[test]
     fn allow_file_paths_are_normalised() {
         assert_eq!(normalise(Path::new("./config/.env")), "config/.env");
         assert_eq!(normalise(Path::new("config/.env")), "config/.env");
@@ -546,7 +600,7 @@ mod tests {
                 "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n",
             ),
         ];
-        let Err(PackError::Leaks { refusals }) = check(&files, &HashSet::new()) else {
+        let Err(PackError::Leaks { refusals }) = check(&files, &HashSet::new(), Vec::new()) else {
             panic!("expected refusals");
         };
         let paths: Vec<&str> = refusals.iter().map(|r| r.path.unescaped()).collect();
@@ -557,6 +611,6 @@ mod tests {
             PathBuf::from("src/key.chuks"),
             PathBuf::from("docs/deploy.txt"),
         ];
-        assert!(check(&files, &super::allowed(&allowed)).is_ok());
+        assert!(check(&files, &super::allowed(&allowed), Vec::new()).is_ok());
     }
 }

@@ -6,13 +6,15 @@
 //! Besides what the ignore files leave out, a plan never holds a reference registry's data
 //! folder nor a tarball chuks-ci wrote (a `pack` into the package folder, recognised by its
 //! bytes: [`is_own_tarball`]); it names them in [`PackPlan::left_out`] so the user is told.
-//! `--allow-file` ships such a tarball anyway.
+//! `--allow-file` ships such a tarball anyway. The official CLI packs for itself, so for its
+//! selection ([`IgnoreFiles::GitOnly`]) what chuks-ci would leave out is refused instead.
 
 mod archive;
 mod leak_guard;
 mod parallel_gzip;
 mod select;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::untrusted::Untrusted;
@@ -173,22 +175,32 @@ pub enum PackError {
 /// `output`, where the tarball will be written, is left out if it lies inside `root`.
 pub fn plan(root: &Path, limits: &Limits, output: Option<&Path>) -> Result<PackPlan, PackError> {
     let selection = select::select_files(root, output, limits.ignore_files)?;
-    let mut left_out: Vec<LeftOut> = selection
-        .registry_data
-        .into_iter()
-        .map(|folder| LeftOut::RegistryData {
-            folder: folder.into(),
-        })
-        .collect();
+    let official_cli = limits.ignore_files == IgnoreFiles::GitOnly;
     let allowed = leak_guard::allowed(&limits.allow_files);
+    let mut left_out = Vec::new();
+    if !official_cli {
+        left_out.extend(
+            selection
+                .registry_data
+                .iter()
+                .map(|folder| LeftOut::RegistryData {
+                    folder: folder.as_str().into(),
+                }),
+        );
+    }
+    let mut refused = Vec::new();
     let mut files = Vec::with_capacity(selection.files.len());
     for file in selection.files {
-        if !allowed.contains(&file.path) && is_tarball_of_ours(&file)? {
-            left_out.push(LeftOut::OwnTarball {
+        match not_for_the_package(&file, &selection.registry_data, &allowed)? {
+            None => files.push(file),
+            Some(Finding::OwnTarball) if !official_cli => left_out.push(LeftOut::OwnTarball {
                 path: file.path.into(),
-            });
-        } else {
-            files.push(file);
+            }),
+            Some(finding) => refused.push(Refusal {
+                path: file.path.into(),
+                members: Vec::new(),
+                finding,
+            }),
         }
     }
     let plan = PackPlan {
@@ -197,8 +209,29 @@ pub fn plan(root: &Path, limits: &Limits, output: Option<&Path>) -> Result<PackP
         left_out,
     };
     check_size(&plan, limits.max_size)?;
-    leak_guard::check(&plan.files, &allowed)?;
+    leak_guard::check(&plan.files, &allowed, refused)?;
     Ok(plan)
+}
+
+/// Why a selected file does not belong in any package: it lies in a registry's data folder
+/// (only the official CLI's selection walks into one), or it is a tarball chuks-ci wrote.
+fn not_for_the_package(
+    file: &PackFile,
+    registry_data: &[String],
+    allowed: &HashSet<String>,
+) -> Result<Option<Finding>, PackError> {
+    let folder = registry_data.iter().find(|folder| {
+        file.path
+            .strip_prefix(folder.as_str())
+            .is_some_and(|rest| rest.starts_with('/'))
+    });
+    if let Some(folder) = folder {
+        return Ok(Some(Finding::RegistryData {
+            folder: folder.clone(),
+        }));
+    }
+    let own = !allowed.contains(&file.path) && is_tarball_of_ours(file)?;
+    Ok(own.then_some(Finding::OwnTarball))
 }
 
 /// A `.tgz` or `.tar.gz` that chuks-ci wrote; other names are not opened.
@@ -270,16 +303,26 @@ fn files_count(count: usize) -> String {
     }
 }
 
-/// What to do next; databases get their own advice, since there is no secret to rotate.
-fn leak_hint(refusals: &[Refusal]) -> &'static str {
-    let database = |refusal: &Refusal| matches!(refusal.finding, Finding::Database { .. });
-    if refusals.iter().all(database) {
-        "move databases out of the package folder (for a rehearsal, give `chuks-ci registry serve --data-dir` a folder outside it), or exclude them in `.chuksignore`"
-    } else if refusals.iter().any(database) {
-        "remove the secrets (and rotate any that were committed) and move databases out of the package folder, exclude the files in `.chuksignore`, or pass `--allow-file PATH` for a file that is safe to publish"
-    } else {
-        "remove the secrets (and rotate any that were committed), exclude the files in `.chuksignore`, or pass `--allow-file PATH` for a file that is safe to publish"
+const SECRETS_ADVICE: &str = "remove the secrets (and rotate any that were committed), exclude the files in `.chuksignore`, or pass `--allow-file PATH` for a file that is safe to publish";
+const DATABASE_ADVICE: &str = "move databases out of the package folder (for a rehearsal, give `chuks-ci registry serve --data-dir` a folder outside it), or exclude them in `.chuksignore`";
+const OFFICIAL_CLI_ADVICE: &str = "add chuks-ci's tarballs and registry data folders to `.gitignore`, or publish with `--uploader http`, which leaves them out";
+
+fn advice_for(finding: &Finding) -> &'static str {
+    match finding {
+        Finding::Database { .. } => DATABASE_ADVICE,
+        Finding::OwnTarball | Finding::RegistryData { .. } => OFFICIAL_CLI_ADVICE,
+        _ => SECRETS_ADVICE,
     }
+}
+
+/// What to do next: the advice for each kind of refusal there is (a database has no secret to
+/// rotate), secrets first.
+fn leak_hint(refusals: &[Refusal]) -> String {
+    [SECRETS_ADVICE, DATABASE_ADVICE, OFFICIAL_CLI_ADVICE]
+        .into_iter()
+        .filter(|advice| refusals.iter().any(|r| advice_for(&r.finding) == *advice))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn refusal_lines(refusals: &[Refusal]) -> String {

@@ -5,7 +5,9 @@
 //!   at any depth) and `target/` (build output, at the package root only, since a nested
 //!   `target` folder may well be source) are never packed; nor is a folder holding
 //!   [`REGISTRY_DATA_MARKER`] (a reference registry's data, with its token table), whatever
-//!   its ignore files say. The registry data folders left out are reported.
+//!   its ignore files say. The registry data folders are reported; for the official CLI's
+//!   selection (`.gitignore` only) they are walked like any folder, since that CLI packs for
+//!   itself and what it would ship must be seen.
 //! - `.gitignore` and `.chuksignore` files inside the package folder are honoured, with or
 //!   without git. Ignore files above the package folder, `.git/info/exclude` and the user's
 //!   global excludes are not, so the tarball depends only on the folder's contents.
@@ -35,7 +37,7 @@ pub const CHUKS_IGNORE_FILE: &str = ".chuksignore";
 /// The file that marks a reference registry's data folder (`registry serve --data-dir`).
 pub const REGISTRY_DATA_MARKER: &str = ".chuks-registry-data";
 
-/// The files to pack, and the registry data folders left out (archive paths).
+/// The files to pack, and the registry data folders found (archive paths).
 #[derive(Debug)]
 pub struct Selection {
     pub files: Vec<PackFile>,
@@ -103,7 +105,8 @@ pub fn select_files(
     })
 }
 
-/// The walk of `root`; the registry data folders it leaves out are added to `registry_data`.
+/// The walk of `root`; the registry data folders it finds are added to `registry_data`, and
+/// left out of chuks-ci's own selection.
 fn walker(
     root: &Path,
     ignore_files: IgnoreFiles,
@@ -121,7 +124,7 @@ fn walker(
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .push(entry.path().to_path_buf());
-                return false;
+                return ignore_files == IgnoreFiles::GitOnly;
             }
             !is_always_excluded(entry)
         });

@@ -329,7 +329,7 @@ fn ends_as_zip(file: &mut File) -> io::Result<bool> {
     let mut tail = Vec::with_capacity(reach as usize);
     file.take(reach).read_to_end(&mut tail)?;
     let record_start = len - tail.len() as u64;
-    Ok(memchr::memmem::rfind_iter(&tail, ZIP_END).any(|at| {
+    Ok(memchr::memmem::find_iter(&tail, ZIP_END).any(|at| {
         let record = &tail[at..];
         let u16_at = |offset: usize| u16::from_le_bytes([record[offset], record[offset + 1]]);
         let u32_at = |offset: usize| {
