@@ -199,11 +199,11 @@ pub struct PackArgs {
     #[command(flatten)]
     pub pack: PackOptions,
 
-    /// Print every file with its size and sha256, then the totals.
+    /// Print every file with its size and sha256, then the totals; write nothing without `--output`.
     #[arg(long)]
     pub list: bool,
 
-    /// Write the tarball here (default: `<name>-<version>.tgz` in the current folder).
+    /// Write the tarball here (default: `<name>-<version>.tgz` in the current folder; none with `--list`).
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }

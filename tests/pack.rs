@@ -571,11 +571,20 @@ fn utf16le_with_bom(text: &str) -> Vec<u8> {
     bytes
 }
 
+/// The canary's body, which no refusal may show.
+fn canary_body() -> &'static str {
+    &CANARY["chuks_pk_".len()..]
+}
+
+/// A line of source holding the canary.
+fn canary_line() -> String {
+    format!("token = \"{CANARY}\"\n")
+}
+
 #[test]
 fn leaks_in_names_encodings_and_archives_are_refused() {
     use base64::Engine;
-    let body = &CANARY["chuks_pk_".len()..];
-    let secret = format!("token = \"{CANARY}\"\n");
+    let (body, secret) = (canary_body(), canary_line());
     let dir = package(&[("src/clean.chuks", "print(1)\n")]);
     let root = dir.path();
     write(
@@ -641,4 +650,229 @@ fn a_zip_bomb_is_refused_not_unpacked() {
     write(dir.path(), "assets/bomb.gz", gzip(&zeros));
     let output = chuks_ci(dir.path(), &["pack"]);
     assert_refused("zip_bomb_refused", &output, dir.path());
+}
+
+fn utf32(text: &str, big_endian: bool) -> Vec<u8> {
+    text.chars()
+        .flat_map(|c| match big_endian {
+            true => (c as u32).to_be_bytes(),
+            false => (c as u32).to_le_bytes(),
+        })
+        .collect()
+}
+
+/// A v7 (pre-ustar) tar: no magic, only a header checksum.
+fn v7_tar(path: &str, contents: &[u8]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_old();
+    header.set_size(contents.len() as u64);
+    header.set_mode(0o644);
+    builder.append_data(&mut header, path, contents).unwrap();
+    builder.into_inner().unwrap()
+}
+
+/// `lead` with a zip holding `path` → `contents` appended, as self-extracting installers and
+/// polyglot images are made.
+fn with_zip_appended(lead: &[u8], path: &str, contents: &[u8]) -> Vec<u8> {
+    let mut bytes = lead.to_vec();
+    bytes.extend(deflated_zip(&[(path, contents)]));
+    bytes
+}
+
+#[test]
+fn leaks_stored_the_way_people_store_them_are_refused() {
+    let (body, secret) = (canary_body(), canary_line());
+    let dir = package(&[("src/clean.chuks", "print(1)\n")]);
+    let root = dir.path();
+    write(
+        root,
+        "config/service-account.json",
+        concat!(
+            "{\n  \"type\": \"service_account\",\n  \"project_id\": \"numpy-ci\",\n",
+            "  \"private_key\": \"-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\\n-----END PRIVATE KEY-----\\n\",\n",
+            "  \"client_email\": \"ci@numpy-ci.iam.gserviceaccount.com\"\n}\n"
+        ),
+    );
+    write(
+        root,
+        "deploy/tls-secret.yaml",
+        concat!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: tls\nstringData:\n  tls.key: |\n",
+            "    -----BEGIN RSA PRIVATE KEY-----\n    MIIEpAIBAAKCAQEA3b7XGx2xJm1ozJz0\n",
+            "    -----END RSA PRIVATE KEY-----\n"
+        ),
+    );
+    write(
+        root,
+        "tools/install.sh",
+        with_zip_appended(
+            b"#!/bin/sh\nunzip -o \"$0\" -d /opt/numpy\nexit 0\n",
+            "payload/settings.txt",
+            secret.as_bytes(),
+        ),
+    );
+    write(
+        root,
+        "assets/logo.png",
+        with_zip_appended(
+            b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89",
+            "hidden.txt",
+            secret.as_bytes(),
+        ),
+    );
+    // A token in a tar's contents is found as plain text anyway: the member's name tells
+    // whether the archive was looked into.
+    write(root, "data/legacy.tar", v7_tar("legacy/.env", b"API=1\n"));
+    write(
+        root,
+        "web/settings.json",
+        format!("{{\n  \"token\": \"chuks\\u005fpk\\u005f{body}\"\n}}\n"),
+    );
+    write(
+        root,
+        "web/index.html",
+        format!("<html>\n<p>chuks&#95;pk&#95;{body}</p>\n"),
+    );
+    write(
+        root,
+        "web/hex.html",
+        format!("<p>chuks&#x5f;pk&#x5f;{body}</p>\n"),
+    );
+    write(
+        root,
+        "src/zero-width.chuks",
+        format!(
+            "let a = 1\nlet token = \"chuks_pk_{}\u{200b}{}\"\n",
+            &body[..6],
+            &body[6..]
+        ),
+    );
+    write(
+        root,
+        "src/utf32le.txt",
+        utf32(&format!("a\n{secret}"), false),
+    );
+    write(
+        root,
+        "src/utf32be.txt",
+        utf32(&format!("\u{feff}{secret}"), true),
+    );
+    let output = chuks_ci(root, &["pack"]);
+    assert_refused("leaks_stored_the_way_people_store_them", &output, root);
+    let stderr = text(&output.stderr);
+    assert!(
+        !stderr.contains(body) && !stderr.contains(&body[6..]),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_key_header_without_a_key_still_ships() {
+    let dir = package(&[
+        (
+            "src/pem.chuks",
+            "const BEGIN = \"-----BEGIN RSA PRIVATE KEY-----\\n\"\n",
+        ),
+        (
+            "docs/config.json",
+            "{\"key\": \"-----BEGIN PRIVATE KEY-----\\n<paste the key here>\\n-----END PRIVATE KEY-----\"}\n",
+        ),
+        (
+            "docs/secret.yaml",
+            "tls.key: |\n  -----BEGIN EC PRIVATE KEY-----\n  -----END EC PRIVATE KEY-----\n",
+        ),
+    ]);
+    let out = tempfile::tempdir().unwrap();
+    let tarball = pack_to(dir.path(), &out.path().join("p.tgz"));
+    assert_eq!(paths(&tarball).len(), 4);
+}
+
+#[test]
+fn sqlite_databases_and_their_side_files_are_refused() {
+    let dir = package(&[("src/main.chuks", "print(1)\n")]);
+    fs::create_dir_all(dir.path().join("data")).unwrap();
+    // A live database in WAL mode keeps its `-wal` and `-shm` files next to it.
+    let database = rusqlite::Connection::open(dir.path().join("data/app.sqlite3")).unwrap();
+    let mode: String = database
+        .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    database
+        .execute_batch("CREATE TABLE tokens (hash TEXT); INSERT INTO tokens VALUES ('x');")
+        .unwrap();
+    assert!(dir.path().join("data/app.sqlite3-wal").exists());
+    let output = chuks_ci(dir.path(), &["pack"]);
+    assert_refused("sqlite_refused", &output, dir.path());
+    drop(database);
+}
+
+#[test]
+fn a_registry_data_folder_is_left_out_with_a_note() {
+    let dir = package(&[("src/main.chuks", "print(1)\n")]);
+    let mut database = b"SQLite format 3\0".to_vec();
+    database.resize(4096, 0);
+    write(dir.path(), "registry-data/registry.sqlite3", &database);
+    write(dir.path(), "registry-data/.chuks-registry-data", "");
+    let output = chuks_ci(dir.path(), &["pack", "--list"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_contains(
+        &text(&output.stderr),
+        "left out `registry-data/`: it holds `.chuks-registry-data`",
+    );
+    assert!(!text(&output.stdout).contains("registry-data"));
+}
+
+/// Names a hostile contributor could give files: a newline and a workflow command, a terminal
+/// escape sequence, a bidi override.
+const HOSTILE_NAMES: [&str; 3] = [
+    "notes\n::error file=x::forged.txt",
+    "\u{1b}]0;pwned\u{7}\u{1b}[31mred.txt",
+    "invoice\u{202e}txt.exe",
+];
+
+#[test]
+fn file_names_are_printed_escaped_in_the_list_and_in_refusals() {
+    let dir = package(&HOSTILE_NAMES.map(|name| (name, "x\n")));
+    let listed = chuks_ci(dir.path(), &["pack", "--list"]);
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let stdout = text(&listed.stdout);
+    assert_escaped(&stdout);
+    insta::assert_snapshot!("hostile_names_listed", stdout);
+
+    let json = chuks_ci(dir.path(), &["--format", "json", "pack", "--list"]);
+    let result: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let names: Vec<&str> = result["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|file| file["path"].as_str().unwrap())
+        .collect();
+    for name in HOSTILE_NAMES {
+        assert!(names.contains(&name), "{names:?}");
+    }
+
+    let refused = package(&[
+        (".env\n::error::forged", "A=1\n"),
+        ("\u{1b}[2Jclear\u{202e}.txt", &format!("{CANARY}\n")),
+        ("##[warning]name.txt", &format!("{CANARY}\n")),
+    ]);
+    let output = chuks_ci(refused.path(), &["pack"]);
+    assert_escaped(&text(&output.stderr));
+    assert_refused("hostile_names_refused", &output, refused.path());
+}
+
+/// No raw control or bidi character, and no line a CI runner would read as a command.
+fn assert_escaped(text: &str) {
+    assert!(
+        !text
+            .chars()
+            .any(|c| (c.is_control() && c != '\n') || ('\u{202a}'..='\u{202e}').contains(&c)),
+        "{text:?}"
+    );
+    for line in text.lines() {
+        assert!(
+            !line.trim_start().starts_with("::") && !line.contains("##["),
+            "{line}"
+        );
+    }
 }

@@ -1,4 +1,6 @@
-//! `chuks-ci pack`: build the tarball that `publish` would upload.
+//! `chuks-ci pack`: build the tarball that `publish` would upload, or with `--list` show what
+//! it would hold (written only when `--output` is given, so listing leaves nothing behind for
+//! the next publish to ship).
 
 use std::path::{Path, PathBuf};
 
@@ -9,35 +11,49 @@ use tempfile::NamedTempFile;
 use super::Exit;
 use crate::cli::PackArgs;
 use crate::manifest::Manifest;
-use crate::pack::{self, TarballSummary};
+use crate::pack::{self, PackPlan, TarballSummary};
 use crate::report::{Format, Reporter};
+use crate::untrusted::Untrusted;
 
 pub fn run(args: &PackArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     let manifest = Manifest::load(&args.manifest.manifest)?;
-    let output = args
-        .output
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(default_file_name(&manifest)));
+    let output = match (&args.output, args.list) {
+        (Some(output), _) => Some(output.clone()),
+        (None, false) => Some(PathBuf::from(default_file_name(&manifest))),
+        (None, true) => None,
+    };
     let root = manifest.package_dir();
-    reporter.debug(1, format!("packing `{}`", root.display()));
-    let plan = pack::plan(root, &args.pack.limits(), Some(&output))?;
-    let (temp, summary) = pack::write_tempfile(&plan, output_dir(&output))?;
-    save(temp, &output).with_context(|| {
-        format!(
-            "cannot write `{}`\nhint: check the permissions of the output folder",
-            output.display()
-        )
-    })?;
+    reporter.debug(1, format!("packing `{}`", Untrusted::path(root)));
+    let plan = pack::plan(root, &args.pack.limits(), output.as_deref())?;
+    for left_out in &plan.left_out {
+        reporter.note(left_out.to_string());
+    }
+    let summary = match &output {
+        Some(output) => write(&plan, output)?,
+        None => pack::write_tarball(&plan, std::io::sink())?,
+    };
     if args.list {
         reporter.note(
             "files chosen by `.gitignore` and `.chuksignore`, as chuks-ci's HTTP uploader ships them; the official `chuks` CLI (`--uploader chuks`) reads only `.gitignore`",
         );
     }
     match reporter.format {
-        Format::Human => print_human(&manifest, &output, &summary, args.list),
-        Format::Json => print_json(&manifest, &output, &summary, args.list),
+        Format::Human => print_human(&manifest, output.as_deref(), &summary, args.list),
+        Format::Json => print_json(&manifest, output.as_deref(), &summary, args.list),
     }
     Ok(Exit::Success)
+}
+
+/// Writes the tarball to `output`, all or nothing.
+fn write(plan: &PackPlan, output: &Path) -> anyhow::Result<TarballSummary> {
+    let (temp, summary) = pack::write_tempfile(plan, output_dir(output))?;
+    save(temp, output).with_context(|| {
+        format!(
+            "cannot write `{}`\nhint: check the permissions of the output folder",
+            Untrusted::path(output)
+        )
+    })?;
+    Ok(summary)
 }
 
 /// `<name>-<version>.tgz`, with a scope made file-name safe: `@chuks/numpy` → `chuks-numpy`.
@@ -72,17 +88,12 @@ fn make_shareable(_file: &std::fs::File) -> std::io::Result<()> {
     Ok(())
 }
 
-fn print_human(manifest: &Manifest, output: &Path, summary: &TarballSummary, list: bool) {
+fn print_human(manifest: &Manifest, output: Option<&Path>, summary: &TarballSummary, list: bool) {
     if list {
         let width = summary.files.iter().map(|f| f.size.to_string().len()).max();
         let width = width.unwrap_or(0);
         for file in &summary.files {
-            crate::outln!(
-                "{:>width$}  {}  {}",
-                file.size,
-                file.sha256,
-                crate::report::printable(&file.path)
-            );
+            crate::outln!("{:>width$}  {}  {}", file.size, file.sha256, file.path);
         }
     }
     let files = if summary.file_count == 1 {
@@ -90,21 +101,22 @@ fn print_human(manifest: &Manifest, output: &Path, summary: &TarballSummary, lis
     } else {
         "files"
     };
-    crate::outln!(
-        "packed {}@{}: {} {files}, {} bytes → {} ({} bytes, sha256 {})",
-        manifest.name,
-        manifest.version,
-        summary.file_count,
-        summary.unpacked_size,
-        output.display(),
-        summary.size,
-        summary.sha256
+    let counted = format!(
+        "{}@{}: {} {files}, {} bytes",
+        manifest.name, manifest.version, summary.file_count, summary.unpacked_size
     );
+    let tarball = format!("{} bytes, sha256 {}", summary.size, summary.sha256);
+    match output {
+        Some(output) => crate::outln!("packed {counted} → {} ({tarball})", Untrusted::path(output)),
+        None => crate::outln!(
+            "listed {counted}; the tarball ({tarball}) was not written: pass `--output FILE` to write it"
+        ),
+    }
 }
 
-fn print_json(manifest: &Manifest, output: &Path, summary: &TarballSummary, list: bool) {
+fn print_json(manifest: &Manifest, output: Option<&Path>, summary: &TarballSummary, list: bool) {
     let mut result = json!({
-        "result": "packed",
+        "result": if output.is_some() { "packed" } else { "listed" },
         "name": manifest.name,
         "version": manifest.version.to_string(),
         "path": output,

@@ -6,6 +6,10 @@
 //! and 0o644 otherwise. The gzip header has no file name, mtime 0 and OS byte 255 ("unknown");
 //! compression level 6, on all cores in fixed-size chunks (see [`super::parallel_gzip`]), so the
 //! bytes are the same whatever the number of threads.
+//!
+//! Those fixed choices are also how a tarball chuks-ci wrote is recognised
+//! ([`is_own_tarball`]), so that packing never ships one: an added marker would change the
+//! bytes of every package, and with them the result of re-publishing a version.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -15,8 +19,9 @@ use flate2::Compression;
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
-use super::parallel_gzip::{ParallelGzip, default_threads};
+use super::parallel_gzip::{GZIP_HEADER, ParallelGzip, default_threads};
 use super::{PackError, PackFile, PackPlan};
+use crate::untrusted::Untrusted;
 
 /// The mtime of every entry: 2000-01-01T00:00:00Z. Not 0, which some tools warn about.
 pub const ARCHIVE_MTIME: u64 = 946_684_800;
@@ -42,7 +47,7 @@ pub struct TarballSummary {
 /// One archived file and the sha256 of its contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileDigest {
-    pub path: String,
+    pub path: Untrusted,
     pub size: u64,
     pub sha256: String,
 }
@@ -106,11 +111,11 @@ fn append_file(
         })?;
     if reader.bytes != file.size {
         return Err(PackError::Changed {
-            path: file.path.clone(),
+            path: Untrusted::new(file.path.as_str()),
         });
     }
     Ok(FileDigest {
-        path: file.path.clone(),
+        path: Untrusted::new(file.path.as_str()),
         size: file.size,
         sha256: hex(reader.hasher.finalize()),
     })
@@ -132,6 +137,39 @@ fn header(file: &PackFile) -> tar::Header {
     header.set_gid(0);
     header.set_mtime(ARCHIVE_MTIME);
     header
+}
+
+/// Decompressed bytes read to find the first entry: its header, and a long name before it.
+const OWN_TARBALL_PROBE: u64 = 64 * 1024;
+
+/// Whether the file at `path` is a tarball chuks-ci wrote: the gzip header chuks-ci writes,
+/// then a first entry with the header [`header`] makes (GNU format, regular file, mtime
+/// [`ARCHIVE_MTIME`], uid and gid 0, empty owner names, mode 0644 or 0755). Any other tool
+/// differs in at least one of these (GNU tar and `gzip -n`: the OS byte and the owners).
+pub fn is_own_tarball(path: &Path) -> io::Result<bool> {
+    let mut file = File::open(path)?;
+    let mut gzip_header = [0; GZIP_HEADER.len()];
+    if file.read_exact(&mut gzip_header).is_err() || gzip_header != GZIP_HEADER {
+        return Ok(false);
+    }
+    let decoded = flate2::read::GzDecoder::new(Read::chain(&GZIP_HEADER[..], file));
+    let mut archive = tar::Archive::new(decoded.take(OWN_TARBALL_PROBE));
+    let first = archive
+        .entries()
+        .ok()
+        .and_then(|mut entries| entries.next());
+    let Some(Ok(entry)) = first else {
+        return Ok(false);
+    };
+    let header = entry.header();
+    Ok(header.as_gnu().is_some()
+        && header.entry_type() == tar::EntryType::Regular
+        && header.mtime().ok() == Some(ARCHIVE_MTIME)
+        && header.uid().ok() == Some(0)
+        && header.gid().ok() == Some(0)
+        && header.username_bytes() == Some(b"")
+        && header.groupname_bytes() == Some(b"")
+        && matches!(header.mode(), Ok(0o644 | 0o755)))
 }
 
 /// Passes bytes through to or from `inner`, counting and hashing them.
@@ -209,6 +247,7 @@ mod tests {
         PackPlan {
             root: PathBuf::from(dir),
             files,
+            left_out: Vec::new(),
         }
     }
 
@@ -256,6 +295,51 @@ mod tests {
                 (long, 0o644, ARCHIVE_MTIME, 0, 0, owner),
             ]
         );
+    }
+
+    #[test]
+    fn our_tarballs_are_recognised_and_others_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = format!("{}/file.chuks", "deep".repeat(40));
+        for first in ["chuks.json", long.as_str()] {
+            let plan = plan_for(dir.path(), &[(first, "{}", false), ("z", "x", true)]);
+            let ours = dir.path().join("ours.tgz");
+            write_tarball(&plan, File::create(&ours).unwrap()).unwrap();
+            assert!(is_own_tarball(&ours).unwrap(), "{first}");
+        }
+
+        // The same entries from another writer: another mtime, or owner names, or gzip header.
+        let other = |mtime: u64, owner: &str, os: u8| {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(2);
+            header.set_mode(0o644);
+            header.set_mtime(mtime);
+            header.set_uid(0);
+            header.set_gid(0);
+            header.set_username(owner).unwrap();
+            let gzip = flate2::GzBuilder::new()
+                .operating_system(os)
+                .write(Vec::new(), Compression::new(GZIP_LEVEL));
+            let mut tar = tar::Builder::new(gzip);
+            tar.append_data(&mut header, "chuks.json", &b"{}"[..])
+                .unwrap();
+            let bytes = tar.into_inner().unwrap().finish().unwrap();
+            let path = dir.path().join("other.tgz");
+            std::fs::write(&path, bytes).unwrap();
+            is_own_tarball(&path).unwrap()
+        };
+        assert!(other(ARCHIVE_MTIME, "", GZIP_OS_UNKNOWN));
+        assert!(!other(ARCHIVE_MTIME + 1, "", GZIP_OS_UNKNOWN));
+        assert!(!other(ARCHIVE_MTIME, "root", GZIP_OS_UNKNOWN));
+        assert!(!other(ARCHIVE_MTIME, "", 3));
+
+        let text = dir.path().join("notes.tgz");
+        std::fs::write(&text, "not a tarball").unwrap();
+        assert!(!is_own_tarball(&text).unwrap());
+        let mut truncated = GZIP_HEADER.to_vec();
+        truncated.extend_from_slice(b"garbage");
+        std::fs::write(&text, truncated).unwrap();
+        assert!(!is_own_tarball(&text).unwrap());
     }
 
     #[test]

@@ -3,18 +3,23 @@
 //! What it refuses (README "Security" lists the same):
 //! - names: a file named like [`SECRET_NAMES`] (`.env*`, `.npmrc`, `*.pem`, `id_rsa*`,
 //!   `credentials*`, ignoring case); any file under a folder named `.env*`; a file or folder
-//!   whose name holds a token. A symlink is judged by its own name and by its target's.
+//!   whose name holds a token; an SQLite side file ([`DATABASE_NAMES`]: `*-wal`, `*-shm`). A
+//!   symlink is judged by its own name and by its target's.
 //! - contents ([`content`]): every token format of [`crate::token_patterns`] (Chuks, GitHub,
-//!   GitLab, npm, PyPI) as written, percent-encoded (`chuks%5Fpk%5F…`), in base64 (standard or
-//!   URL-safe, at any offset, inside longer base64) and in UTF-16 (LE or BE, with or without a
-//!   BOM); private keys by their first line (`-----BEGIN … PRIVATE KEY-----`, OpenSSH, PGP,
-//!   `PuTTY-User-Key-File-`), whatever the file is called.
-//! - archives ([`unpack`]): gzip, zip (stored or deflate) and tar, recognised by their first
-//!   bytes, are looked into (names and contents, nested up to 4 deep) within a decompression
-//!   budget; a decompression bomb, or an archive that cannot be read, is refused.
+//!   GitLab, npm, PyPI) as written, behind a cheap escape (percent-encoding, JSON `\u`, HTML
+//!   character references, zero-width characters), in base64 (standard or URL-safe, at any
+//!   offset, inside longer base64) and in UTF-16 or UTF-32 (LE or BE, with or without a BOM);
+//!   private keys by their first line (`-----BEGIN … PRIVATE KEY-----`, OpenSSH, PGP,
+//!   `PuTTY-User-Key-File-`), also inside a JSON string or an indented YAML block, whatever the
+//!   file is called; SQLite databases, write-ahead logs and journals by their first bytes.
+//! - archives ([`unpack`]): gzip, zip (stored or deflate, also appended to another file) and
+//!   tar (v7 too), recognised by their bytes, are looked into (names and contents, nested up to
+//!   4 deep) within a decompression budget; a decompression bomb, or an archive that cannot be
+//!   read, is refused.
 //!
-//! Only a masked form of a match is ever kept, and paths are printed with tokens masked, so
-//! refusals cannot print the secret they protect.
+//! Only a masked form of a match is ever kept, and paths are printed with tokens masked and as
+//! [`Untrusted`] text, so refusals can neither print the secret they protect nor let a file
+//! name speak to the terminal or the CI runner.
 
 mod content;
 mod unpack;
@@ -26,6 +31,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{PackError, PackFile};
 use crate::redact::mask_tokens;
+use crate::untrusted::Untrusted;
 pub use content::Encoding;
 use content::{ContentMatch, Secret};
 
@@ -33,16 +39,44 @@ use content::{ContentMatch, Secret};
 /// Matched against the file name, ignoring ASCII case.
 const SECRET_NAMES: [&str; 5] = [".env*", ".npmrc", "*.pem", "id_rsa*", "credentials*"];
 
+/// Why the official CLI ships what chuks-ci's own tarball leaves out.
+const OFFICIAL_CLI_READS: &str = " (it reads only `.gitignore`)";
+
 /// Folder-name patterns whose every file is refused.
 const SECRET_FOLDERS: [&str; 1] = [".env*"];
+
+/// SQLite's side files, by name: they hold pages of the database (the reference registry's
+/// `registry.sqlite3-wal` holds its token table), and an `-shm` file stands next to them.
+const DATABASE_NAMES: [(&str, &str); 2] = [
+    ("*-wal", "an SQLite write-ahead log"),
+    ("*-shm", "an SQLite shared-memory index"),
+];
+
+/// The first bytes of SQLite's files. A write-ahead log's magic is followed by its format
+/// version, 3007000.
+const DATABASE_MAGIC: [(&[u8], &str); 4] = [
+    (b"SQLite format 3\0", "an SQLite database"),
+    (
+        b"\x37\x7f\x06\x82\x00\x2d\xe2\x18",
+        "an SQLite write-ahead log",
+    ),
+    (
+        b"\x37\x7f\x06\x83\x00\x2d\xe2\x18",
+        "an SQLite write-ahead log",
+    ),
+    (
+        b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7",
+        "an SQLite rollback journal",
+    ),
+];
 
 /// A file the leak guard refuses, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     /// The packed file's archive path.
-    pub path: String,
+    pub path: Untrusted,
     /// For a finding inside an archive: the members leading to it, outermost first.
-    pub members: Vec<String>,
+    pub members: Vec<Untrusted>,
     pub finding: Finding,
 }
 
@@ -68,6 +102,12 @@ pub enum Finding {
         line: usize,
         encoding: Encoding,
     },
+    /// An SQLite database or one of its side files, by its first bytes or its name.
+    Database { kind: &'static str },
+    /// A tarball chuks-ci wrote, which the official CLI would ship.
+    OwnTarball,
+    /// A file in a registry's data folder (`folder`), which the official CLI would ship.
+    RegistryData { folder: String },
     /// An archive decompresses past the limits.
     Bomb { reason: String },
     /// An archive that cannot be looked into.
@@ -118,7 +158,7 @@ impl fmt::Display for Refusal {
             Finding::SecretFolder { folder, pattern } => write!(
                 f,
                 ": it is under `{}/`, and folders named `{pattern}` usually hold secrets",
-                masked_path(folder)
+                masked_path(&Untrusted::new(folder.as_str()))
             ),
             Finding::TokenInName { kind, encoding } => {
                 write!(f, ": the name holds {kind}{}", encoded(*encoding))
@@ -136,6 +176,18 @@ impl fmt::Display for Refusal {
                 line,
                 encoding,
             } => write!(f, " line {line}: {kind}{}", encoded(*encoding)),
+            Finding::Database { kind } => {
+                write!(f, ": {kind}, which holds data, not package files")
+            }
+            Finding::OwnTarball => write!(
+                f,
+                ": a tarball chuks-ci packed, which the official `chuks` CLI would ship{OFFICIAL_CLI_READS}"
+            ),
+            Finding::RegistryData { folder } => write!(
+                f,
+                ": it is in `{}/`, a chuks-ci registry's data folder, which the official `chuks` CLI would ship{OFFICIAL_CLI_READS}",
+                masked_path(&Untrusted::new(folder.as_str()))
+            ),
             Finding::Bomb { reason } => {
                 write!(f, ": {reason}; it was not unpacked (decompression bomb)")
             }
@@ -153,10 +205,12 @@ fn encoded(encoding: Encoding) -> String {
         .unwrap_or_default()
 }
 
-/// A path for messages: tokens in it are masked, and a component holding an encoded token is
-/// replaced by the token's masked form.
-fn masked_path(path: &str) -> String {
-    path.split('/')
+/// A path for messages: tokens in it are masked, a component holding an encoded token is
+/// replaced by the token's masked form, and the rest is escaped as untrusted text.
+fn masked_path(path: &Untrusted) -> Untrusted {
+    let masked = path
+        .unescaped()
+        .split('/')
         .map(
             |component| match content::scan_bytes(component.as_bytes()) {
                 Some(ContentMatch {
@@ -168,29 +222,47 @@ fn masked_path(path: &str) -> String {
             },
         )
         .collect::<Vec<_>>()
-        .join("/")
+        .join("/");
+    Untrusted::new(masked)
 }
 
-/// Checks every file not allowed by `--allow-file` and reports all refusals together, in the
-/// files' order. Files are inspected on every core: the scan runs before compression starts.
-pub fn check(files: &[PackFile], allow_files: &[PathBuf]) -> Result<(), PackError> {
-    let allowed: HashSet<String> = allow_files.iter().map(|path| normalise(path)).collect();
+/// The `--allow-file` paths in archive form.
+pub fn allowed(allow_files: &[PathBuf]) -> HashSet<String> {
+    allow_files.iter().map(|path| normalise(path)).collect()
+}
+
+/// Checks every file not `allowed` (by `--allow-file`) and reports all refusals together, in
+/// the files' order, with those the plan made already (`made`, in path order, as a plan's
+/// files are) merged in. Files are inspected on every core: the scan runs before compression
+/// starts.
+pub fn check(
+    files: &[PackFile],
+    allowed: &HashSet<String>,
+    made: Vec<Refusal>,
+) -> Result<(), PackError> {
     let inspector = unpack::Inspector::new(unpack::DEFAULT_LIMITS);
     let checked: Vec<&PackFile> = files
         .iter()
         .filter(|file| !allowed.contains(&file.path))
         .collect();
     let results = on_every_core(&checked, |file| inspect(file, &inspector));
+    let mut made = made.into_iter().peekable();
     let mut refusals = Vec::new();
     for (file, result) in checked.iter().zip(results) {
         if let Some(located) = result? {
+            while let Some(earlier) =
+                made.next_if(|earlier| earlier.path.unescaped() <= file.path.as_str())
+            {
+                refusals.push(earlier);
+            }
             refusals.push(Refusal {
-                path: file.path.clone(),
-                members: located.members,
+                path: Untrusted::new(file.path.as_str()),
+                members: located.members.into_iter().map(Untrusted::from).collect(),
                 finding: located.finding,
             });
         }
     }
+    refusals.extend(made);
     if refusals.is_empty() {
         Ok(())
     } else {
@@ -245,9 +317,7 @@ fn inspect(
     inspector: &unpack::Inspector,
 ) -> Result<Option<unpack::Located>, PackError> {
     // A symlink is judged by its own name and by its target's.
-    let target_name = file_name(&file.source)
-        .and_then(secret_name_rule)
-        .map(|pattern| Finding::SecretName { pattern });
+    let target_name = file_name(&file.source).and_then(file_name_finding);
     if let Some(finding) = name_finding(&file.path).or(target_name) {
         return Ok(Some(unpack::Located {
             members: Vec::new(),
@@ -271,8 +341,8 @@ fn file_name(path: &Path) -> Option<&str> {
 fn name_finding(path: &str) -> Option<Finding> {
     let components: Vec<&str> = path.split('/').filter(|part| !part.is_empty()).collect();
     let (file, folders) = components.split_last()?;
-    if let Some(pattern) = secret_name_rule(file) {
-        return Some(Finding::SecretName { pattern });
+    if let Some(finding) = file_name_finding(file) {
+        return Some(finding);
     }
     for (depth, folder) in folders.iter().enumerate() {
         if let Some(pattern) = SECRET_FOLDERS
@@ -295,6 +365,25 @@ fn name_finding(path: &str) -> Option<Finding> {
             Secret::PrivateKey { .. } => None,
         }
     })
+}
+
+/// What a file name alone gives away: a secret-name pattern or an SQLite side file.
+fn file_name_finding(name: &str) -> Option<Finding> {
+    if let Some(pattern) = secret_name_rule(name) {
+        return Some(Finding::SecretName { pattern });
+    }
+    DATABASE_NAMES
+        .into_iter()
+        .find(|(pattern, _)| matches_name(pattern, name))
+        .map(|(_, kind)| Finding::Database { kind })
+}
+
+/// What the first bytes of a file say it is, if it is one of SQLite's.
+fn database_kind(head: &[u8]) -> Option<&'static str> {
+    DATABASE_MAGIC
+        .into_iter()
+        .find(|(magic, _)| head.starts_with(magic))
+        .map(|(_, kind)| kind)
 }
 
 /// The secret-name pattern a file name matches, if any.
@@ -352,6 +441,26 @@ mod tests {
     }
 
     #[test]
+    fn sqlite_side_files_are_refused_by_name() {
+        for (path, kind) in [
+            (
+                "registry-data/registry.sqlite3-wal",
+                "an SQLite write-ahead log",
+            ),
+            ("app.db-SHM", "an SQLite shared-memory index"),
+        ] {
+            assert_eq!(
+                name_finding(path),
+                Some(Finding::Database { kind }),
+                "{path}"
+            );
+        }
+        for path in ["wal", "docs/wal.md", "src/shm.chuks", "walrus-shmoo"] {
+            assert_eq!(name_finding(path), None, "{path}");
+        }
+    }
+
+    #[test]
     fn folders_and_tokens_in_names_are_refused() {
         assert_eq!(
             name_finding("config/.env/settings.json"),
@@ -383,7 +492,7 @@ mod tests {
     #[test]
     fn refusal_messages_name_the_file_and_never_the_secret() {
         let token = Refusal {
-            path: "src/a.chuks".to_string(),
+            path: "src/a.chuks".into(),
             members: Vec::new(),
             finding: Finding::Token(TokenMatch {
                 kind: "a Chuks registry token",
@@ -397,7 +506,7 @@ mod tests {
             "`src/a.chuks` line 1: a Chuks registry token `chuks_pk_a1b2****`"
         );
         let name = Refusal {
-            path: "config/.env".to_string(),
+            path: "config/.env".into(),
             members: Vec::new(),
             finding: Finding::SecretName { pattern: ".env*" },
         };
@@ -406,8 +515,8 @@ mod tests {
             "`config/.env`: the name matches `.env*`, which usually holds secrets"
         );
         let in_name = Refusal {
-            path: format!("keys/{CHUKS}"),
-            members: vec!["chuks%5Fpk%5Fa1b2C3d4E5f6G7h8I9j0KlMn/x".to_string()],
+            path: format!("keys/{CHUKS}").into(),
+            members: vec!["chuks%5Fpk%5Fa1b2C3d4E5f6G7h8I9j0KlMn/x".into()],
             finding: Finding::TokenInName {
                 kind: "a Chuks registry token",
                 encoding: Encoding::Plain,
@@ -417,6 +526,50 @@ mod tests {
             in_name.to_string(),
             "`keys/chuks_pk_a1b2****` member `chuks_pk_a1b2****/x`: the name holds a Chuks registry token"
         );
+    }
+
+    #[test]
+    fn file_names_print_escaped_in_refusals() {
+        let refusal = Refusal {
+            path: "a\n::error::forged\u{1b}[2J\u{202e}.env".into(),
+            members: vec!["##[warning]x".into()],
+            finding: Finding::Database {
+                kind: "an SQLite database",
+            },
+        };
+        let shown = refusal.to_string();
+        assert!(
+            shown.starts_with(
+                "`a\\n:\\u{3a}error:\\u{3a}forged\\u{1b}[2J\\u{202e}.env` member `##\\u{5b}warning]x`: an SQLite database"
+            ),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn refusals_the_plan_made_are_merged_in_path_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<PackFile> = ["a/.env", "c/.npmrc"]
+            .into_iter()
+            .map(|path| PackFile {
+                path: path.to_string(),
+                source: dir.path().join("none"),
+                size: 0,
+                executable: false,
+            })
+            .collect();
+        let made = |path: &str| Refusal {
+            path: path.into(),
+            members: Vec::new(),
+            finding: Finding::OwnTarball,
+        };
+        let Err(PackError::Leaks { refusals }) =
+            check(&files, &HashSet::new(), vec![made("b.tgz"), made("d.tgz")])
+        else {
+            panic!("expected refusals");
+        };
+        let paths: Vec<&str> = refusals.iter().map(|r| r.path.unescaped()).collect();
+        assert_eq!(paths, ["a/.env", "b.tgz", "c/.npmrc", "d.tgz"]);
     }
 
     #[test]
@@ -447,10 +600,10 @@ mod tests {
                 "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n",
             ),
         ];
-        let Err(PackError::Leaks { refusals }) = check(&files, &[]) else {
+        let Err(PackError::Leaks { refusals }) = check(&files, &HashSet::new(), Vec::new()) else {
             panic!("expected refusals");
         };
-        let paths: Vec<&str> = refusals.iter().map(|r| r.path.as_str()).collect();
+        let paths: Vec<&str> = refusals.iter().map(|r| r.path.unescaped()).collect();
         assert_eq!(paths, [".env", "src/key.chuks", "docs/deploy.txt"]);
 
         let allowed = [
@@ -458,6 +611,6 @@ mod tests {
             PathBuf::from("src/key.chuks"),
             PathBuf::from("docs/deploy.txt"),
         ];
-        assert!(check(&files, &allowed).is_ok());
+        assert!(check(&files, &super::allowed(&allowed), Vec::new()).is_ok());
     }
 }

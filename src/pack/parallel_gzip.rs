@@ -32,7 +32,7 @@ pub const CHUNK_BYTES: usize = 256 * 1024;
 const WINDOW_BYTES: usize = 32 * 1024;
 
 /// Magic, method deflate, no flags, mtime 0, no extra flags, OS 255 ("unknown").
-const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+pub(super) const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
 
 /// Most threads worth starting: past this one reading thread cannot keep them busy, and each
 /// holds about 1 MiB (its compressor and chunks in flight).

@@ -3,7 +3,11 @@
 //! Rules, in order:
 //! - `.git` (at any depth, folder or submodule file), `chuks_packages/` (installed dependencies,
 //!   at any depth) and `target/` (build output, at the package root only, since a nested
-//!   `target` folder may well be source) are never packed.
+//!   `target` folder may well be source) are never packed; nor is a folder holding
+//!   [`REGISTRY_DATA_MARKER`] (a reference registry's data, with its token table), whatever
+//!   its ignore files say. The registry data folders are reported; for the official CLI's
+//!   selection (`.gitignore` only) they are walked like any folder, since that CLI packs for
+//!   itself and what it would ship must be seen.
 //! - `.gitignore` and `.chuksignore` files inside the package folder are honoured, with or
 //!   without git. Ignore files above the package folder, `.git/info/exclude` and the user's
 //!   global excludes are not, so the tarball depends only on the folder's contents.
@@ -19,14 +23,26 @@
 
 use std::fs::{self, Metadata};
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use ignore::{DirEntry, WalkBuilder};
 
 use super::{PackError, PackFile};
 use crate::manifest::MANIFEST_FILE;
+use crate::untrusted::Untrusted;
 
 /// The package-specific ignore file, with `.gitignore` syntax.
 pub const CHUKS_IGNORE_FILE: &str = ".chuksignore";
+
+/// The file that marks a reference registry's data folder (`registry serve --data-dir`).
+pub const REGISTRY_DATA_MARKER: &str = ".chuks-registry-data";
+
+/// The files to pack, and the registry data folders found (archive paths).
+#[derive(Debug)]
+pub struct Selection {
+    pub files: Vec<PackFile>,
+    pub registry_data: Vec<String>,
+}
 
 /// Which ignore files decide what ships.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -44,7 +60,7 @@ pub fn select_files(
     root: &Path,
     output: Option<&Path>,
     ignore_files: IgnoreFiles,
-) -> Result<Vec<PackFile>, PackError> {
+) -> Result<Selection, PackError> {
     let canonical_root = root.canonicalize().map_err(|err| PackError::Walk {
         root: root.to_path_buf(),
         source: err.into(),
@@ -52,7 +68,8 @@ pub fn select_files(
     let output = output.and_then(|output| path_inside(&canonical_root, output));
     let mut files = Vec::new();
     let mut links = Vec::new();
-    for entry in walker(root, ignore_files).build() {
+    let registry_data = Arc::new(Mutex::new(Vec::new()));
+    for entry in walker(root, ignore_files, Arc::clone(&registry_data)).build() {
         let entry = entry.map_err(|source| PackError::Walk {
             root: root.to_path_buf(),
             source,
@@ -76,17 +93,41 @@ pub fn select_files(
     }
     check_link_targets_are_packed(&canonical_root, &files, &links)?;
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(files)
+    let mut registry_data =
+        std::mem::take(&mut *registry_data.lock().unwrap_or_else(PoisonError::into_inner))
+            .iter()
+            .map(|folder: &PathBuf| archive_path(root, folder))
+            .collect::<Result<Vec<_>, _>>()?;
+    registry_data.sort();
+    Ok(Selection {
+        files,
+        registry_data,
+    })
 }
 
-fn walker(root: &Path, ignore_files: IgnoreFiles) -> WalkBuilder {
+/// The walk of `root`; the registry data folders it finds are added to `registry_data`, and
+/// left out of chuks-ci's own selection.
+fn walker(
+    root: &Path,
+    ignore_files: IgnoreFiles,
+    registry_data: Arc<Mutex<Vec<PathBuf>>>,
+) -> WalkBuilder {
     let mut builder = WalkBuilder::new(root);
     builder
         .standard_filters(false)
         .git_ignore(true)
         .require_git(false)
         .follow_links(false)
-        .filter_entry(|entry| !is_always_excluded(entry));
+        .filter_entry(move |entry| {
+            if is_registry_data(entry) {
+                registry_data
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(entry.path().to_path_buf());
+                return ignore_files == IgnoreFiles::GitOnly;
+            }
+            !is_always_excluded(entry)
+        });
     if ignore_files == IgnoreFiles::GitAndChuks {
         builder.add_custom_ignore_filename(CHUKS_IGNORE_FILE);
     }
@@ -101,6 +142,13 @@ fn is_always_excluded(entry: &DirEntry) -> bool {
         Some("target") => is_dir && entry.depth() == 1,
         _ => false,
     }
+}
+
+/// A folder below the root holding the registry's marker file.
+fn is_registry_data(entry: &DirEntry) -> bool {
+    entry.depth() > 0
+        && entry.file_type().is_some_and(|t| t.is_dir())
+        && fs::symlink_metadata(entry.path().join(REGISTRY_DATA_MARKER)).is_ok()
 }
 
 /// `chuks.json` when the ignore files excluded it: the registry needs it in every tarball.
@@ -149,7 +197,7 @@ fn pack_file(canonical_root: &Path, full: &Path, path: String) -> Result<PackFil
     };
     let metadata = fs::metadata(&source).map_err(|source_err| read_error(&source, source_err))?;
     if metadata.is_dir() {
-        return Err(PackError::SymlinkToFolder { path });
+        return Err(PackError::SymlinkToFolder { path: path.into() });
     }
     Ok(PackFile {
         path,
@@ -178,8 +226,8 @@ fn check_link_targets_are_packed(
                 .strip_prefix(canonical_root)
                 .unwrap_or(&file.source);
             return Err(PackError::SymlinkToUnpacked {
-                path: file.path.clone(),
-                target: target.display().to_string(),
+                path: Untrusted::new(file.path.as_str()),
+                target: Untrusted::path(target),
             });
         }
     }
@@ -193,13 +241,13 @@ fn resolve_symlink(canonical_root: &Path, link: &Path, path: &str) -> Result<Pat
         Ok(target) => target,
         Err(err) if is_symlink_loop(&err) => {
             return Err(PackError::SymlinkLoop {
-                path: path.to_string(),
+                path: path.into(),
                 target: written,
             });
         }
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             return Err(PackError::SymlinkDangling {
-                path: path.to_string(),
+                path: path.into(),
                 target: written,
             });
         }
@@ -207,7 +255,7 @@ fn resolve_symlink(canonical_root: &Path, link: &Path, path: &str) -> Result<Pat
     };
     if !target.starts_with(canonical_root) {
         return Err(PackError::SymlinkOutside {
-            path: path.to_string(),
+            path: path.into(),
             target: written,
         });
     }
@@ -258,16 +306,24 @@ mod tests {
     fn selected(root: &Path) -> Vec<String> {
         select_files(root, None, IgnoreFiles::default())
             .unwrap()
+            .files
             .into_iter()
             .map(|file| file.path)
             .collect()
     }
 
+    /// A folder holding `paths`, each file holding `x`.
+    fn tree(paths: &[&str]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for path in paths {
+            write(dir.path(), path, "x");
+        }
+        dir
+    }
+
     #[test]
     fn applies_the_fixed_exclusions() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        for path in [
+        let dir = tree(&[
             "chuks.json",
             ".git/config",
             "target/out.bin",
@@ -277,11 +333,9 @@ mod tests {
             "vendor/.git",
             "target.chuks",
             ".env",
-        ] {
-            write(root, path, "x");
-        }
+        ]);
         assert_eq!(
-            selected(root),
+            selected(dir.path()),
             [
                 ".env",
                 "chuks.json",
@@ -289,6 +343,24 @@ mod tests {
                 "target.chuks"
             ]
         );
+    }
+
+    #[test]
+    fn a_registry_data_folder_is_left_out_and_reported() {
+        let dir = tree(&[
+            "chuks.json",
+            "src/a.chuks",
+            "registry-data/.chuks-registry-data",
+            "registry-data/registry.sqlite3",
+            "registry-data/registry.sqlite3-wal",
+            "deep/rehearsal/.chuks-registry-data",
+            "deep/rehearsal/registry.sqlite3",
+            "deep/other.chuks",
+        ]);
+        let selection = select_files(dir.path(), None, IgnoreFiles::default()).unwrap();
+        let paths: Vec<_> = selection.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["chuks.json", "deep/other.chuks", "src/a.chuks"]);
+        assert_eq!(selection.registry_data, ["deep/rehearsal", "registry-data"]);
     }
 
     #[test]
@@ -318,7 +390,7 @@ mod tests {
             IgnoreFiles::default(),
         )
         .unwrap();
-        let paths: Vec<_> = files.into_iter().map(|file| file.path).collect();
+        let paths: Vec<_> = files.files.into_iter().map(|file| file.path).collect();
         assert_eq!(paths, ["chuks.json", "pkg-1.0.0.tgz"]);
     }
 
@@ -355,7 +427,9 @@ mod tests {
         write(&root, "chuks.json", "{}");
         write(&root, "real/data.txt", "hello");
         symlink("real/data.txt", root.join("link.txt")).unwrap();
-        let files = select_files(&root, None, IgnoreFiles::default()).unwrap();
+        let files = select_files(&root, None, IgnoreFiles::default())
+            .unwrap()
+            .files;
         let link = files.iter().find(|f| f.path == "link.txt").unwrap();
         assert_eq!(link.size, 5);
         assert!(link.source.ends_with("real/data.txt"));

@@ -1,15 +1,18 @@
-//! Finding secrets in bytes: tokens as written, percent-encoded, in base64 or in UTF-16, and
-//! private keys by their first line, reading a stream in chunks.
+//! Finding secrets in bytes: tokens as written, behind a cheap escape (percent-encoding, JSON
+//! `\u` escapes, HTML character references, zero-width characters), in base64, UTF-16 or
+//! UTF-32, and private keys by their first line, reading a stream in chunks.
 //!
-//! Tokens as written are found by the separator scan of [`crate::token_patterns`]. Everything
-//! else is found through Aho-Corasick automata over fixed needles ([`NeedleSet`]): each
-//! secret's literal start (`chuks_pk_`, `-----BEGIN `…) in every encoding it is looked for. A
-//! needle hit is decoded locally, at most [`DECODED_LIMIT`] bytes, and checked against the
-//! secret's format, so the cost does not grow with how much base64 or UTF-16 a file holds.
+//! Tokens as written are found by the separator scan of [`crate::token_patterns`]; so are tokens
+//! behind an escape, once the window holding one is copied with those escapes undone
+//! ([`Escape`]). Everything else is found through Aho-Corasick automata over fixed needles
+//! ([`NeedleSet`]): each secret's literal start (`chuks_pk_`, `-----BEGIN `…) in every encoding
+//! it is looked for. A needle hit is decoded locally, at most [`DECODED_LIMIT`] bytes, and
+//! checked against the secret's format, so the cost does not grow with how much base64 or
+//! UTF-16 a file holds.
 //!
-//! Not found: encodings stacked on each other (base64 of UTF-16, double percent-encoding),
-//! percent-encoding that leaves a token's `_`/`-` as is, base64 broken across lines, and
-//! encryption of any kind.
+//! Not found: encodings stacked on each other (base64 of UTF-16, double percent-encoding, an
+//! escaped zero-width character), a token's prefix escaped some other way (`\x5f`, octal),
+//! base64 broken across lines, and encryption of any kind.
 
 use std::io::{self, Read};
 use std::sync::OnceLock;
@@ -30,18 +33,37 @@ pub const SCAN_CHUNK: usize = 64 * 1024;
 const DECODED_LIMIT: usize = 96;
 
 /// Bytes kept from one chunk to the next: the longest encoded form of [`DECODED_LIMIT`] bytes
-/// (percent-encoding triples them), so a secret cut by a chunk boundary is whole in the next.
-const OVERLAP: usize = 3 * DECODED_LIMIT + 8;
+/// (UTF-32 quadruples them), so a secret cut by a chunk boundary is whole in the next.
+const OVERLAP: usize = 4 * DECODED_LIMIT + 8;
+
+/// The longest escape of one token character ([`Escape`]): `\u005f`, `&#x5f;`.
+const LONGEST_ESCAPE: usize = 6;
+
+// A token escaped character by character is whole in the overlap too.
+const _: () = assert!(OVERLAP >= LONGEST_ESCAPE * token_patterns::LOOKAHEAD);
 
 /// How a secret was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
     Plain,
     Percent,
+    JsonEscape,
+    HtmlReference,
+    ZeroWidth,
     Base64,
     Utf16Le,
     Utf16Be,
+    Utf32Le,
+    Utf32Be,
 }
+
+/// The wide encodings: bytes per character, and whether the ASCII byte comes last.
+const WIDE: [(Encoding, usize, bool); 4] = [
+    (Encoding::Utf16Le, 2, false),
+    (Encoding::Utf16Be, 2, true),
+    (Encoding::Utf32Le, 4, false),
+    (Encoding::Utf32Be, 4, true),
+];
 
 impl Encoding {
     /// Words for a refusal message; nothing for a secret written as is.
@@ -49,10 +71,22 @@ impl Encoding {
         match self {
             Encoding::Plain => None,
             Encoding::Percent => Some("percent-encoded"),
+            Encoding::JsonEscape => Some("with JSON `\\u` escapes"),
+            Encoding::HtmlReference => Some("with HTML character references"),
+            Encoding::ZeroWidth => Some("with zero-width characters inside"),
             Encoding::Base64 => Some("in base64"),
             Encoding::Utf16Le => Some("in UTF-16LE"),
             Encoding::Utf16Be => Some("in UTF-16BE"),
+            Encoding::Utf32Le => Some("in UTF-32LE"),
+            Encoding::Utf32Be => Some("in UTF-32BE"),
         }
+    }
+
+    /// For a wide encoding: bytes per character, and whether the ASCII byte comes last.
+    fn wide(self) -> Option<(usize, bool)> {
+        WIDE.iter()
+            .find(|(encoding, _, _)| *encoding == self)
+            .map(|(_, unit, big_endian)| (*unit, *big_endian))
     }
 }
 
@@ -94,9 +128,10 @@ const KEY_HEADERS: [KeyHeader; 2] = [
     },
 ];
 
-/// `-----BEGIN [LABEL ]PRIVATE KEY-----`, OpenSSH's and PGP's forms included, on a line of its
-/// own followed by the key: the header alone (a parser's string literal, documentation) is
-/// not a key.
+/// `-----BEGIN [LABEL ]PRIVATE KEY-----`, OpenSSH's and PGP's forms included, ending its line
+/// and followed by the key: the header alone (a parser's string literal, documentation) is not
+/// a key. The line may end as is or as the `\n` escape of a JSON string (a GCP
+/// `service-account.json`), and the key's first line may be indented (a YAML block).
 fn pem_kind(bytes: &[u8]) -> Option<&'static str> {
     let rest = bytes.strip_prefix(b"-----BEGIN ")?;
     let label_len = rest
@@ -105,9 +140,11 @@ fn pem_kind(bytes: &[u8]) -> Option<&'static str> {
         .take_while(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit() || **byte == b' ')
         .count();
     let (label, after) = rest.split_at(label_len);
-    let next_line = after.strip_prefix(b"-----")?;
-    let next_line = next_line.strip_prefix(b"\r").unwrap_or(next_line);
-    if !starts_key_material(next_line.strip_prefix(b"\n")?) {
+    let after = after.strip_prefix(b"-----")?;
+    let (line_break, next_line) = LINE_BREAKS
+        .iter()
+        .find_map(|line_break| Some((*line_break, after.strip_prefix(*line_break)?)))?;
+    if !starts_key_material(next_line, line_break) {
         return None;
     }
     match label {
@@ -118,17 +155,44 @@ fn pem_kind(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// What follows a PEM header: base64 (16 characters are enough to tell), or armor headers
+/// How a line ends where keys are kept: as is, or escaped inside a JSON or YAML string.
+const LINE_BREAKS: [&[u8]; 4] = [b"\r\n", b"\n", br"\r\n", br"\n"];
+
+/// Base64 characters that are enough to tell key material from prose.
+const KEY_MATERIAL_CHARS: usize = 16;
+
+/// What follows a PEM header's `line_break`, after any indentation: base64, or armor headers
 /// (`Proc-Type:` of an old encrypted key, PGP's `Version:`) or the blank line ending them.
-fn starts_key_material(text: &[u8]) -> bool {
-    let base64 = |byte: &u8| byte.is_ascii_alphanumeric() || b"+/=".contains(byte);
+fn starts_key_material(text: &[u8], line_break: &[u8]) -> bool {
+    let indent = text
+        .iter()
+        .take_while(|byte| **byte == b' ' || **byte == b'\t')
+        .count();
+    let text = &text[indent..];
     let header_name = text
         .iter()
         .take_while(|byte| byte.is_ascii_alphanumeric() || **byte == b'-')
         .count();
     let armor_header = header_name > 0 && text[header_name..].starts_with(b": ");
-    let blank_line = text.starts_with(b"\n") || text.starts_with(b"\r\n");
-    armor_header || blank_line || (text.len() >= 16 && text[..16].iter().all(base64))
+    let blank_line = text.starts_with(line_break) || text.starts_with(b"\r\n");
+    let escaped = line_break.starts_with(b"\\");
+    armor_header || blank_line || base64_run(text, escaped) >= KEY_MATERIAL_CHARS
+}
+
+/// Base64 characters at the start of `text`, up to [`KEY_MATERIAL_CHARS`]; inside a JSON string
+/// (`escaped`) a `/` may be written `\/`.
+fn base64_run(text: &[u8], escaped: bool) -> usize {
+    let mut count = 0;
+    let mut rest = text;
+    while count < KEY_MATERIAL_CHARS {
+        rest = match rest {
+            [b'\\', b'/', tail @ ..] if escaped => tail,
+            [byte, tail @ ..] if byte.is_ascii_alphanumeric() || b"+/=".contains(byte) => tail,
+            _ => break,
+        };
+        count += 1;
+    }
+    count
 }
 
 /// `PuTTY-User-Key-File-2: ssh-rsa`: a format version, then a colon.
@@ -196,15 +260,15 @@ const NEEDLE_LEN: usize = 8;
 
 /// Needles searched together. Base64 and plain private-key needles are few enough (under 64)
 /// for Aho-Corasick's SIMD prefilter, so text without candidates is skipped many bytes at a
-/// time; UTF-16 and percent-encoded needles all hold a NUL or a `%`, so their set only runs on
-/// windows holding one.
+/// time; UTF-16 and UTF-32 needles all hold a NUL, so their set only runs on windows holding
+/// one.
 struct NeedleSet {
     automaton: AhoCorasick,
     /// Each pattern's bytes and the needles sharing them.
     patterns: Vec<(Vec<u8>, Vec<Needle>)>,
     longest: usize,
-    /// Bytes one of which every needle of the set holds; `None`: search every window.
-    gate: Option<[u8; 2]>,
+    /// A byte every needle of the set holds; `None`: search every window.
+    gate: Option<u8>,
 }
 
 struct Needles {
@@ -238,20 +302,13 @@ fn build_needles() -> Needles {
                 },
             ));
         };
-        match detector {
-            // Tokens as written are the separator scan's.
-            Detector::Token(_) => {
-                for hex in [
-                    percent_encoded(start, "%5F", "%2D"),
-                    percent_encoded(start, "%5f", "%2d"),
-                ] {
-                    add(&mut gated, hex, Encoding::Percent, 0, 0);
-                }
-            }
-            Detector::Key(_) => add(&mut always, start.to_vec(), Encoding::Plain, 0, 0),
+        // Tokens as written or escaped are the separator scan's.
+        if let Detector::Key(_) = detector {
+            add(&mut always, start.to_vec(), Encoding::Plain, 0, 0);
         }
-        add(&mut gated, utf16(start, false), Encoding::Utf16Le, 0, 0);
-        add(&mut gated, utf16(start, true), Encoding::Utf16Be, 0, 0);
+        for (encoding, unit, big_endian) in WIDE {
+            add(&mut gated, widen(start, unit, big_endian), encoding, 0, 0);
+        }
         for url_safe in [false, true] {
             for offset in 0..3 {
                 let (bytes, lead) = base64_needle(start, offset, url_safe);
@@ -260,11 +317,11 @@ fn build_needles() -> Needles {
         }
     }
     Needles {
-        sets: [needle_set(always, None), needle_set(gated, Some([0, b'%']))],
+        sets: [needle_set(always, None), needle_set(gated, Some(0))],
     }
 }
 
-fn needle_set(entries: Vec<(Vec<u8>, Needle)>, gate: Option<[u8; 2]>) -> NeedleSet {
+fn needle_set(entries: Vec<(Vec<u8>, Needle)>, gate: Option<u8>) -> NeedleSet {
     let mut patterns: Vec<(Vec<u8>, Vec<Needle>)> = Vec::new();
     for (mut bytes, needle) in entries {
         bytes.truncate(NEEDLE_LEN);
@@ -296,25 +353,12 @@ fn needle_set(entries: Vec<(Vec<u8>, Needle)>, gate: Option<[u8; 2]>) -> NeedleS
     }
 }
 
-fn percent_encoded(start: &[u8], underscore: &str, hyphen: &str) -> Vec<u8> {
-    let mut encoded = Vec::new();
-    for byte in start {
-        match byte {
-            b'_' => encoded.extend_from_slice(underscore.as_bytes()),
-            b'-' => encoded.extend_from_slice(hyphen.as_bytes()),
-            _ => encoded.push(*byte),
-        }
-    }
-    encoded
-}
-
-fn utf16(start: &[u8], big_endian: bool) -> Vec<u8> {
+/// `start` in a wide encoding of `unit` bytes per character.
+fn widen(start: &[u8], unit: usize, big_endian: bool) -> Vec<u8> {
+    let ascii_at = if big_endian { unit - 1 } else { 0 };
     start
         .iter()
-        .flat_map(|byte| match big_endian {
-            true => [0, *byte],
-            false => [*byte, 0],
-        })
+        .flat_map(|byte| (0..unit).map(move |at| if at == ascii_at { *byte } else { 0 }))
         .collect()
 }
 
@@ -352,56 +396,26 @@ impl Needle {
 
     /// The secret whose encoded form starts at `source[0]`, if it is one.
     fn check(&self, source: &[u8]) -> Option<Secret> {
-        let decoded = match self.encoding {
-            Encoding::Plain => source[..source.len().min(DECODED_LIMIT)].to_vec(),
-            Encoding::Percent => percent_decode(source),
-            Encoding::Utf16Le | Encoding::Utf16Be => {
-                utf16_decode(source, self.encoding == Encoding::Utf16Be)
-            }
-            Encoding::Base64 => base64_decode(source, self.skip + DECODED_LIMIT)?,
+        let decoded = match (self.encoding, self.encoding.wide()) {
+            (Encoding::Base64, _) => base64_decode(source, self.skip + DECODED_LIMIT)?,
+            (_, Some((unit, big_endian))) => narrow(source, unit, big_endian),
+            _ => source[..source.len().min(DECODED_LIMIT)].to_vec(),
         };
         self.detector.check(decoded.get(self.skip..)?)
     }
 }
 
-fn percent_decode(source: &[u8]) -> Vec<u8> {
-    let mut decoded = Vec::with_capacity(DECODED_LIMIT);
-    let mut rest = source;
-    while decoded.len() < DECODED_LIMIT {
-        let byte = match rest {
-            [b'%', high, low, tail @ ..] if high.is_ascii_hexdigit() && low.is_ascii_hexdigit() => {
-                rest = tail;
-                (hex_value(*high) << 4) | hex_value(*low)
-            }
-            [byte, tail @ ..] => {
-                rest = tail;
-                *byte
-            }
-            [] => break,
-        };
-        decoded.push(byte);
-    }
-    decoded
-}
-
-fn hex_value(digit: u8) -> u8 {
-    match digit {
-        b'0'..=b'9' => digit - b'0',
-        _ => (digit | 0x20) - b'a' + 10,
-    }
-}
-
-/// ASCII characters of UTF-16 text, up to the first other character.
-fn utf16_decode(source: &[u8], big_endian: bool) -> Vec<u8> {
+/// ASCII characters of wide text (`unit` bytes per character), up to the first other character.
+fn narrow(source: &[u8], unit: usize, big_endian: bool) -> Vec<u8> {
     source
-        .chunks_exact(2)
+        .chunks_exact(unit)
         .take(DECODED_LIMIT)
-        .map(|unit| match big_endian {
-            true => (unit[0], unit[1]),
-            false => (unit[1], unit[0]),
+        .map(|character| match big_endian {
+            true => (character[unit - 1], &character[..unit - 1]),
+            false => (character[0], &character[1..]),
         })
-        .take_while(|(high, low)| *high == 0 && low.is_ascii())
-        .map(|(_, low)| low)
+        .take_while(|(ascii, zeros)| ascii.is_ascii() && zeros.iter().all(|byte| *byte == 0))
+        .map(|(ascii, _)| ascii)
         .collect()
 }
 
@@ -488,37 +502,57 @@ struct Position {
     line: usize,
 }
 
-/// The secret starting first among the first `decided` positions of `window`.
+/// The first secret among the first `decided` positions of `window`: as stored, else behind
+/// an escape.
 fn scan_window(window: &[u8], decided: usize, position: Position) -> Option<ContentMatch> {
-    let plain = token_patterns::find_first(window, decided, Strictness::Exact).map(|found| {
-        let secret = Secret::Token {
-            kind: found.pattern.kind,
-            masked: found.masked(window, SHOWN_BODY_CHARS),
-        };
-        (found.start, secret, Encoding::Plain)
-    });
+    let line_of = |bytes: &[u8], start: usize| position.line + count_newlines(&bytes[..start]);
+    if let Some((start, secret, encoding)) = first_as_stored(window, decided, position.offset) {
+        return Some(ContentMatch {
+            secret,
+            line: line_of(window, start),
+            encoding,
+        });
+    }
+    ESCAPES.into_iter().find_map(|escape| {
+        let (undone, decided) = escape.undo(window, decided)?;
+        let found = token_patterns::find_first(&undone, decided, Strictness::Exact)?;
+        Some(ContentMatch {
+            secret: token_secret(&found, &undone),
+            line: line_of(&undone, found.start),
+            encoding: escape.encoding(),
+        })
+    })
+}
+
+fn token_secret(found: &token_patterns::Found, bytes: &[u8]) -> Secret {
+    Secret::Token {
+        kind: found.pattern.kind,
+        masked: found.masked(bytes, SHOWN_BODY_CHARS),
+    }
+}
+
+/// The secret starting first among the first `decided` positions of `window`, with no escape
+/// undone: a token as written, or an encoded secret or private key.
+fn first_as_stored(window: &[u8], decided: usize, origin: usize) -> Option<Candidate> {
+    let plain = token_patterns::find_first(window, decided, Strictness::Exact)
+        .map(|found| (found.start, token_secret(&found, window), Encoding::Plain));
     // Only an encoded secret starting before the plain token can come first.
     let limit = plain.as_ref().map_or(decided, |(start, _, _)| *start);
-    let (start, secret, encoding) = first_encoded(window, position.offset, limit).or(plain)?;
-    Some(ContentMatch {
-        secret,
-        line: position.line + count_newlines(&window[..start]),
-        encoding,
-    })
+    first_encoded(window, origin, limit).or(plain)
 }
 
 /// The encoded secret or private key starting first before `limit`; `window[0]` is byte
 /// `origin` of the stream.
 fn first_encoded(window: &[u8], origin: usize, limit: usize) -> Option<Candidate> {
-    // Ordered by where the first character's byte is, then by alignment: ASCII in UTF-16LE
-    // also decodes as UTF-16BE one byte earlier (and BE as LE one byte later), and only one
-    // of the two starts at an even offset of the stream, as a UTF-16 file's characters do.
+    // Ordered by where the first character's ASCII byte is, then by alignment: ASCII in
+    // UTF-16LE also decodes as UTF-16BE one byte earlier (UTF-32: three), and only one of the
+    // two starts at a multiple of the character size, as a wide file's characters do.
     let mut best: Option<(CandidateOrder, Candidate)> = None;
     for set in &needles().sets {
         let haystack = &window[..(limit + set.longest).min(window.len())];
         if set
             .gate
-            .is_some_and(|[a, b]| memchr::memchr2(a, b, haystack).is_none())
+            .is_some_and(|gate| memchr::memchr(gate, haystack).is_none())
         {
             continue;
         }
@@ -540,10 +574,10 @@ fn first_encoded(window: &[u8], origin: usize, limit: usize) -> Option<Candidate
                 let Some(start) = hit.start().checked_sub(needle.lead) else {
                     continue;
                 };
-                let is_utf16 = matches!(needle.encoding, Encoding::Utf16Le | Encoding::Utf16Be);
+                let (unit, big_endian) = needle.encoding.wide().unwrap_or((1, false));
                 let order = (
-                    start + usize::from(needle.encoding == Encoding::Utf16Be),
-                    is_utf16 && (origin + start) % 2 == 1,
+                    start + if big_endian { unit - 1 } else { 0 },
+                    (origin + start) % unit != 0,
                     needle.rank,
                 );
                 if start >= limit || best.as_ref().is_some_and(|(best, _)| order >= *best) {
@@ -556,6 +590,140 @@ fn first_encoded(window: &[u8], origin: usize, limit: usize) -> Option<Candidate
         }
     }
     best.map(|(_, candidate)| candidate)
+}
+
+/// A cheap escape that hides a token from the separator scan. It is undone on a copy of a
+/// window holding one, which the separator scan then reads again. Only escapes of the
+/// characters tokens are made of (`A-Za-z0-9_-`) are undone, so lines stay where they were.
+#[derive(Debug, Clone, Copy)]
+enum Escape {
+    /// `%5F`
+    Percent,
+    /// `\u005f`
+    Json,
+    /// `&#95;`, `&#x5f;`, `&lowbar;`
+    Html,
+    /// U+200B, U+200C, U+200D, U+2060 or U+FEFF in UTF-8, standing for nothing.
+    ZeroWidth,
+}
+
+const ESCAPES: [Escape; 4] = [
+    Escape::Percent,
+    Escape::Json,
+    Escape::Html,
+    Escape::ZeroWidth,
+];
+
+const ZERO_WIDTH: [&str; 5] = ["\u{200b}", "\u{200c}", "\u{200d}", "\u{2060}", "\u{feff}"];
+
+/// HTML's names for token characters.
+const HTML_NAMES: [(&[u8], u8); 2] = [(b"&lowbar;", b'_'), (b"&UnderBar;", b'_')];
+
+impl Escape {
+    fn encoding(self) -> Encoding {
+        match self {
+            Escape::Percent => Encoding::Percent,
+            Escape::Json => Encoding::JsonEscape,
+            Escape::Html => Encoding::HtmlReference,
+            Escape::ZeroWidth => Encoding::ZeroWidth,
+        }
+    }
+
+    /// Where escapes of this kind may start in `window`: at every one of its first bytes.
+    fn starts(self, window: &[u8]) -> Box<dyn Iterator<Item = usize> + '_> {
+        match self {
+            Escape::Percent => Box::new(memchr::memchr_iter(b'%', window)),
+            Escape::Json => Box::new(memchr::memchr_iter(b'\\', window)),
+            Escape::Html => Box::new(memchr::memchr_iter(b'&', window)),
+            Escape::ZeroWidth => Box::new(memchr::memchr2_iter(0xe2, 0xef, window)),
+        }
+    }
+
+    /// The escape at `bytes[0]`, if there is one: its length, and the token character it
+    /// stands for (none for a zero-width character).
+    fn at(self, bytes: &[u8]) -> Option<(usize, Option<u8>)> {
+        match self {
+            Escape::Percent => {
+                let code = number(bytes.strip_prefix(b"%")?.get(..2)?, 16)?;
+                token_char(code).map(|byte| (3, Some(byte)))
+            }
+            Escape::Json => {
+                let code = number(bytes.strip_prefix(b"\\u")?.get(..4)?, 16)?;
+                token_char(code).map(|byte| (6, Some(byte)))
+            }
+            Escape::Html => html_reference(bytes),
+            Escape::ZeroWidth => ZERO_WIDTH
+                .iter()
+                .any(|character| bytes.starts_with(character.as_bytes()))
+                .then_some((3, None)),
+        }
+    }
+
+    /// `window` with these escapes undone, and where its `decided` position lands in the copy;
+    /// `None` when it holds no such escape.
+    fn undo(self, window: &[u8], decided: usize) -> Option<(Vec<u8>, usize)> {
+        let mut undone: Option<Vec<u8>> = None;
+        let mut copied = 0;
+        let mut decided_at = None;
+        for start in self.starts(window) {
+            if start < copied {
+                continue;
+            }
+            let Some((len, stands_for)) = self.at(&window[start..]) else {
+                continue;
+            };
+            let out = undone.get_or_insert_with(|| Vec::with_capacity(window.len()));
+            if decided_at.is_none() && start >= decided {
+                decided_at = Some(out.len() + decided.saturating_sub(copied));
+            }
+            out.extend_from_slice(&window[copied..start]);
+            out.extend(stands_for);
+            copied = start + len;
+        }
+        let mut out = undone?;
+        let decided_at = decided_at.unwrap_or(out.len() + decided.saturating_sub(copied));
+        out.extend_from_slice(&window[copied..]);
+        Some((out, decided_at))
+    }
+}
+
+/// `&#95;`, `&#x5f;` (any case, leading zeros allowed) or a name of [`HTML_NAMES`], ending in
+/// `;`.
+fn html_reference(bytes: &[u8]) -> Option<(usize, Option<u8>)> {
+    if let Some((name, byte)) = HTML_NAMES.iter().find(|(name, _)| bytes.starts_with(name)) {
+        return Some((name.len(), Some(*byte)));
+    }
+    let rest = bytes.strip_prefix(b"&#")?;
+    let (radix, digits) = match rest.strip_prefix(b"x").or(rest.strip_prefix(b"X")) {
+        Some(hex) => (16, hex),
+        None => (10, rest),
+    };
+    let count = digits
+        .iter()
+        .take(8)
+        .take_while(|byte| byte.is_ascii_digit() || (radix == 16 && byte.is_ascii_hexdigit()))
+        .count();
+    if digits.get(count) != Some(&b';') {
+        return None;
+    }
+    let len = bytes.len() - digits.len() + count + 1;
+    token_char(number(&digits[..count], radix)?).map(|byte| (len, Some(byte)))
+}
+
+/// The value of `digits`, which must all be digits of `radix` (no sign).
+fn number(digits: &[u8], radix: u32) -> Option<u32> {
+    let digits = std::str::from_utf8(digits).ok()?;
+    if !digits.chars().all(|digit| digit.is_digit(radix)) {
+        return None;
+    }
+    u32::from_str_radix(digits, radix).ok()
+}
+
+/// The character `code` stands for, if tokens are made of it.
+fn token_char(code: u32) -> Option<u8> {
+    u8::try_from(code)
+        .ok()
+        .filter(|byte| byte.is_ascii_alphanumeric() || *byte == b'_' || *byte == b'-')
 }
 
 fn count_newlines(bytes: &[u8]) -> usize {
@@ -771,34 +939,42 @@ mod tests {
         }
     }
 
-    fn utf16_text(text: &str, big_endian: bool, bom: bool) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        if bom {
-            bytes.extend(match big_endian {
-                true => [0xfe, 0xff],
-                false => [0xff, 0xfe],
-            });
-        }
-        for unit in text.encode_utf16() {
-            bytes.extend(match big_endian {
-                true => unit.to_be_bytes(),
-                false => unit.to_le_bytes(),
-            });
-        }
-        bytes
+    /// `text` in a wide encoding, after a byte-order mark if `bom`.
+    fn wide_text(text: &str, encoding: Encoding, bom: bool) -> Vec<u8> {
+        let (unit, big_endian) = encoding.wide().unwrap();
+        let text: String = bom
+            .then_some('\u{feff}')
+            .into_iter()
+            .chain(text.chars())
+            .collect();
+        let units: Vec<u32> = match unit {
+            2 => text.encode_utf16().map(u32::from).collect(),
+            _ => text.chars().map(u32::from).collect(),
+        };
+        units
+            .into_iter()
+            .flat_map(|code| match big_endian {
+                true => code.to_be_bytes()[4 - unit..].to_vec(),
+                false => code.to_le_bytes()[..unit].to_vec(),
+            })
+            .collect()
     }
 
     #[test]
-    fn tokens_in_utf16_are_found_with_or_without_a_bom() {
+    fn tokens_in_utf16_and_utf32_are_found_with_or_without_a_bom() {
         let text = format!("é line\nkey = {CHUKS}\n");
-        for (big_endian, encoding) in [(false, Encoding::Utf16Le), (true, Encoding::Utf16Be)] {
+        for (encoding, _, _) in WIDE {
             for bom in [false, true] {
-                let bytes = utf16_text(&text, big_endian, bom);
+                let bytes = wide_text(&text, encoding, bom);
                 assert_eq!(
                     token(&bytes),
                     Some((2, "chuks_pk_a1b2****".to_string(), encoding)),
-                    "big endian {big_endian}, bom {bom}"
+                    "{encoding:?}, bom {bom}"
                 );
+                for chunk in [7, 64, OVERLAP + 3] {
+                    let found = scan_in_chunks(&bytes[..], chunk).unwrap();
+                    assert_eq!(found.map(|f| f.encoding), Some(encoding), "chunk {chunk}");
+                }
             }
         }
     }
@@ -898,9 +1074,9 @@ mod tests {
             general_purpose::STANDARD.encode("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA3");
         let found = scan_text(format!("tls.key: {key}").as_bytes()).unwrap();
         assert_eq!(found.encoding, Encoding::Base64);
-        let utf16 = utf16_text(
+        let utf16 = wide_text(
             "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA",
-            false,
+            Encoding::Utf16Le,
             true,
         );
         assert_eq!(scan_text(&utf16).unwrap().encoding, Encoding::Utf16Le);
@@ -910,7 +1086,181 @@ mod tests {
     fn the_ungated_needles_stay_few_enough_for_the_simd_prefilter() {
         let [always, gated] = &needles().sets;
         assert!(always.patterns.len() <= 64, "{}", always.patterns.len());
+        assert!(gated.patterns.len() <= 64, "{}", gated.patterns.len());
         assert!(gated.gate.is_some() && always.gate.is_none());
+    }
+
+    fn key_kind(text: &str) -> Option<(&'static str, usize, Encoding)> {
+        scan_text(text.as_bytes()).map(|found| match found.secret {
+            Secret::PrivateKey { kind } => (kind, found.line, found.encoding),
+            other => panic!("not a key: {other:?}"),
+        })
+    }
+
+    #[test]
+    fn keys_inside_json_strings_and_yaml_blocks_are_found() {
+        let service_account = concat!(
+            "{\n  \"type\": \"service_account\",\n",
+            "  \"private_key\": \"-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
+            "\\n-----END PRIVATE KEY-----\\n\"\n}\n"
+        );
+        assert_eq!(
+            key_kind(service_account),
+            Some(("a PEM private key", 3, Encoding::Plain))
+        );
+        // PHP's `json_encode` writes `/` as `\/`.
+        let slashes = r#""key": "-----BEGIN RSA PRIVATE KEY-----\r\nMII\/pAIBA\/KCAQEA3b7""#;
+        assert_eq!(key_kind(slashes).map(|k| k.0), Some("a PEM private key"));
+        let yaml = concat!(
+            "apiVersion: v1\nkind: Secret\nstringData:\n  tls.key: |\n",
+            "    -----BEGIN EC PRIVATE KEY-----\n",
+            "    MHcCAQEEIIrYSSNQFaA2Hwf1\n",
+            "    -----END EC PRIVATE KEY-----\n"
+        );
+        assert_eq!(
+            key_kind(yaml),
+            Some(("a PEM private key", 5, Encoding::Plain))
+        );
+        let tabs = "key:\n\t-----BEGIN OPENSSH PRIVATE KEY-----\n\t\tb3BlbnNzaC1rZXktdjEAAAAA\n";
+        assert_eq!(key_kind(tabs).map(|k| k.0), Some("an OpenSSH private key"));
+    }
+
+    #[test]
+    fn a_key_header_without_key_material_is_still_not_a_key() {
+        for text in [
+            r#"const HEADER: &str = "-----BEGIN RSA PRIVATE KEY-----\n";"#,
+            r#"{"begin": "-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n"}"#,
+            r#"{"key": "-----BEGIN PRIVATE KEY-----\n<paste your key here>\n"}"#,
+            "docs:\n  -----BEGIN RSA PRIVATE KEY-----\n    (your key)\n",
+            "  -----BEGIN PRIVATE KEY-----\n  -----END PRIVATE KEY-----\n",
+            "-----BEGIN PRIVATE KEY-----\\t MIIEvQIBADANBgkqhkiG9w0B",
+        ] {
+            assert_eq!(scan_text(text.as_bytes()), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn tokens_behind_json_and_html_escapes_are_found() {
+        let body = &CHUKS["chuks_pk_".len()..];
+        for (text, encoding) in [
+            (
+                format!("{{\"t\": \"chuks\\u005fpk\\u005f{body}\"}}"),
+                Encoding::JsonEscape,
+            ),
+            (format!("chuks\\u005Fpk\\u005F{body}"), Encoding::JsonEscape),
+            // Only the second separator escaped, or every character.
+            (format!("chuks_pk\\u005f{body}"), Encoding::JsonEscape),
+            (
+                format!("\\u0063\\u0068\\u0075\\u006b\\u0073_pk_{body}"),
+                Encoding::JsonEscape,
+            ),
+            (
+                format!("<p>chuks&#95;pk&#95;{body}</p>"),
+                Encoding::HtmlReference,
+            ),
+            (
+                format!("chuks&#x5f;pk&#X5F;{body}"),
+                Encoding::HtmlReference,
+            ),
+            (
+                format!("chuks&#00095;pk&lowbar;{body}"),
+                Encoding::HtmlReference,
+            ),
+            (
+                "chuks_pk_%61%31b2C3d4E5f6G7h8I9j0KlMn".to_string(),
+                Encoding::Percent,
+            ),
+        ] {
+            assert_eq!(
+                token(format!("x\n{text}\n").as_bytes()),
+                Some((2, "chuks_pk_a1b2****".to_string(), encoding)),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            token(b"glpat&#45;xY9_zzzzzzzzzzzzzzzzzz").map(|t| (t.1, t.2)),
+            Some(("glpat-xY9_****".to_string(), Encoding::HtmlReference))
+        );
+        assert_eq!(
+            token(b"pypi\\u002dAgEIcHlwaS5vcmcCJDAwMDAwMDAwLTAwMDAtMDAwMC0wMDAw").map(|t| t.2),
+            Some(Encoding::JsonEscape)
+        );
+    }
+
+    #[test]
+    fn escapes_of_other_characters_change_nothing() {
+        for text in [
+            "chuks\\u0020pk_a1b2C3d4E5f6G7h8I9j0KlMn",
+            "chuks&#32;pk_a1b2C3d4E5f6G7h8I9j0KlMn",
+            "chuks&#95pk&#95a1b2C3d4E5f6G7h8I9j0KlMn",
+            "chuks\\u+05fpk\\u+05fa1b2C3d4E5f6G7h8I9j0KlMn",
+            "chuks%5Gpk%5Ga1b2C3d4E5f6G7h8I9j0KlMn",
+            "chuks_pk_a1b2C3d4E5f6G7h8I9j\\u0020KlMn",
+            "50% & \\u00e9 &amp; &#x;",
+        ] {
+            assert_eq!(scan_text(text.as_bytes()), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_zero_width_character_inside_a_token_does_not_hide_it() {
+        for zero_width in ZERO_WIDTH {
+            for cut in [3, 6, 9, 14, 28] {
+                let text = format!(
+                    "a\nb\nkey = {}{zero_width}{}\n",
+                    &CHUKS[..cut],
+                    &CHUKS[cut..]
+                );
+                assert_eq!(
+                    token(text.as_bytes()),
+                    Some((3, "chuks_pk_a1b2****".to_string(), Encoding::ZeroWidth)),
+                    "{zero_width:?} at {cut}"
+                );
+            }
+        }
+        let many: String = GHP.chars().flat_map(|c| [c, '\u{200b}']).collect();
+        assert_eq!(
+            token(many.as_bytes()).map(|t| t.2),
+            Some(Encoding::ZeroWidth)
+        );
+        // A file starting with a UTF-8 byte-order mark is plain text.
+        assert_eq!(
+            token(format!("\u{feff}{NPM}").as_bytes()).map(|t| t.2),
+            Some(Encoding::Plain)
+        );
+    }
+
+    #[test]
+    fn keys_in_utf32_are_found_and_utf16_is_not_taken_for_it() {
+        let key = wide_text(
+            "#\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA",
+            Encoding::Utf32Be,
+            false,
+        );
+        let found = scan_text(&key).unwrap();
+        assert_eq!((found.line, found.encoding), (2, Encoding::Utf32Be));
+        // UTF-16 text is not taken for UTF-32, nor the other way round.
+        let utf16 = wide_text(&format!("{GHP}\n"), Encoding::Utf16Le, false);
+        assert_eq!(token(&utf16).map(|t| t.2), Some(Encoding::Utf16Le));
+    }
+
+    #[test]
+    fn escaped_tokens_cut_by_a_chunk_boundary_are_found() {
+        let escaped: String = CHUKS
+            .bytes()
+            .map(|byte| format!("\\u{:04x}", byte))
+            .collect();
+        for chunk in [1, 5, 64, OVERLAP - 1, OVERLAP, OVERLAP + 1, 1000] {
+            for padding in [0, 1, 63, 200, 511] {
+                let text = format!("{}\n{escaped}\n", "x".repeat(padding));
+                let found = scan_in_chunks(text.as_bytes(), chunk).unwrap();
+                assert_eq!(
+                    found.map(|f| (f.line, f.encoding)),
+                    Some((2, Encoding::JsonEscape)),
+                    "chunk {chunk}, padding {padding}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! Looking inside compressed files and archives for the leak guard: gzip (a `.tar.gz`
-//! included), zip (stored or deflate) and tar, recognised by their first bytes whatever the
-//! file is called, nested up to [`Limits::max_depth`] archives deep.
+//! included), zip (stored or deflate) and tar (ustar, GNU, or pre-ustar v7 by its header
+//! checksum), recognised by their first bytes whatever the file is called, nested up to
+//! [`Limits::max_depth`] archives deep. A packed file that does not start as a zip is also
+//! looked into as one when a zip's end record closes it: a zip appended to a script or an
+//! image (self-extracting installers, polyglots).
 //!
 //! Decompression is bounded so that a decompression bomb is refused, never unpacked: all the
 //! archives of a package together may decompress to at most [`Limits::total_decompressed`]
@@ -10,14 +13,14 @@
 //! leak guard fails closed.
 
 use std::fs::File;
-use std::io::{self, BufReader, Cursor, Read, Seek};
+use std::io::{self, BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use flate2::read::MultiGzDecoder;
 
 use super::content::{self, ContentMatch};
-use super::{Finding, name_finding};
+use super::{Finding, database_kind, name_finding};
 use crate::pack::human_bytes;
 
 /// How far decompression may go.
@@ -39,8 +42,16 @@ pub const DEFAULT_LIMITS: Limits = Limits {
     nested_zip: 16 * 1024 * 1024,
 };
 
-/// The first bytes read to recognise a format (tar's magic is at offset 257).
+/// The first bytes read to recognise a format (tar's header is 512 bytes).
 const HEAD_LEN: usize = 512;
+
+/// A zip's end-of-central-directory record: its signature, and its length before the comment.
+const ZIP_END: &[u8] = b"PK\x05\x06";
+const ZIP_END_LEN: usize = 22;
+
+/// Bytes from a file's end within which a zip's end record starts (its comment is at most
+/// 65,535 bytes).
+const ZIP_END_REACH: u64 = (ZIP_END_LEN + u16::MAX as usize) as u64;
 
 /// A finding inside one packed file: the archive members leading to it, outermost first
 /// (empty for the file itself).
@@ -87,7 +98,7 @@ impl Format {
             Format::Gzip
         } else if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
             Format::Zip
-        } else if head.get(257..262) == Some(b"ustar") {
+        } else if head.get(257..262) == Some(b"ustar") || is_tar_header(head) {
             Format::Tar
         } else {
             Format::Plain
@@ -117,7 +128,14 @@ impl Inspector {
             file.rewind()?;
             return Ok(self.scan_zip(BufReader::new(file), 0));
         }
-        self.scan_member(head, &mut file, 0)
+        if let Some(found) = self.scan_member(head, &mut file, 0)? {
+            return Ok(Some(found));
+        }
+        if !ends_as_zip(&mut file)? {
+            return Ok(None);
+        }
+        file.rewind()?;
+        Ok(self.scan_zip(BufReader::new(file), 0))
     }
 
     /// Scans a stream whose first bytes, `head`, were already read from `rest`.
@@ -127,6 +145,9 @@ impl Inspector {
         rest: &mut dyn Read,
         depth: usize,
     ) -> io::Result<Option<Located>> {
+        if let Some(kind) = database_kind(&head) {
+            return Ok(Some(Located::here(Finding::Database { kind })));
+        }
         let format = Format::of(&head);
         let mut stream = Cursor::new(head).chain(rest);
         if format == Format::Plain {
@@ -255,6 +276,76 @@ impl Inspector {
                 )))
             })
     }
+}
+
+/// Whether a tar header opens `head`: a v7 header has no magic, only its checksum, the sum of
+/// the header's bytes with the checksum field counted as spaces (as unsigned bytes, or as
+/// signed ones like some old tars).
+fn is_tar_header(head: &[u8]) -> bool {
+    const CHECKSUM: std::ops::Range<usize> = 148..156;
+    let Some(header) = head.get(..512) else {
+        return false;
+    };
+    let Some(recorded) = octal_field(&header[CHECKSUM]) else {
+        return false;
+    };
+    let outside = || {
+        header
+            .iter()
+            .enumerate()
+            .filter(|(at, _)| !CHECKSUM.contains(at))
+    };
+    let spaces = 8 * u64::from(b' ');
+    let unsigned: u64 = outside().map(|(_, byte)| u64::from(*byte)).sum::<u64>() + spaces;
+    let signed: i64 = outside()
+        .map(|(_, byte)| i64::from(*byte as i8))
+        .sum::<i64>()
+        + 256;
+    header[0] != 0 && (recorded == unsigned || i64::try_from(recorded) == Ok(signed))
+}
+
+/// A tar number: optional leading spaces, octal digits, then NULs or spaces to the end.
+fn octal_field(field: &[u8]) -> Option<u64> {
+    let start = field.iter().take_while(|byte| **byte == b' ').count();
+    let digits = field[start..]
+        .iter()
+        .take_while(|byte| (b'0'..=b'7').contains(*byte))
+        .count();
+    let end = &field[start + digits..];
+    if digits == 0 || end.is_empty() || !end.iter().all(|byte| matches!(byte, 0 | b' ')) {
+        return None;
+    }
+    let digits = std::str::from_utf8(&field[start..start + digits]).ok()?;
+    u64::from_str_radix(digits, 8).ok()
+}
+
+/// Whether a zip's end-of-central-directory record closes `file`: the signature within reach
+/// of the end, a comment length that ends exactly at the end of the file, one disk, and a
+/// directory that fits before the record. Leaves the read position anywhere.
+fn ends_as_zip(file: &mut File) -> io::Result<bool> {
+    let len = file.seek(SeekFrom::End(0))?;
+    let reach = len.min(ZIP_END_REACH);
+    file.seek(SeekFrom::Start(len - reach))?;
+    let mut tail = Vec::with_capacity(reach as usize);
+    file.take(reach).read_to_end(&mut tail)?;
+    let record_start = len - tail.len() as u64;
+    Ok(memchr::memmem::find_iter(&tail, ZIP_END).any(|at| {
+        let record = &tail[at..];
+        let u16_at = |offset: usize| u16::from_le_bytes([record[offset], record[offset + 1]]);
+        let u32_at = |offset: usize| {
+            u32::from_le_bytes([
+                record[offset],
+                record[offset + 1],
+                record[offset + 2],
+                record[offset + 3],
+            ])
+        };
+        record.len() >= ZIP_END_LEN
+            && record.len() == ZIP_END_LEN + usize::from(u16_at(20))
+            && u16_at(4) == u16_at(6)
+            && u16_at(8) == u16_at(10)
+            && (u32_at(12) == u32::MAX || u64::from(u32_at(12)) <= record_start + at as u64)
+    }))
 }
 
 fn content_finding(found: ContentMatch) -> Located {
@@ -455,6 +546,103 @@ mod tests {
             matches!(found.finding, Finding::Bomb { ref reason } if reason.contains("in total")),
             "{found:?}"
         );
+    }
+
+    #[test]
+    fn v7_tars_are_recognised_by_their_checksum() {
+        let secret = format!("key={CHUKS}\n");
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_old();
+        header.set_size(secret.len() as u64);
+        header.set_mode(0o644);
+        builder
+            .append_data(&mut header, "old/conf.txt", secret.as_bytes())
+            .unwrap();
+        let v7 = builder.into_inner().unwrap();
+        assert_ne!(&v7[257..262], b"ustar");
+        assert_eq!(Format::of(&v7), Format::Tar);
+        let found = inspect(&v7, DEFAULT_LIMITS).expect("found in the v7 tar");
+        assert_eq!(found.members, ["old/conf.txt"]);
+
+        // A checksum that does not add up, and text that merely has digits there, are not tars.
+        let mut broken = v7.clone();
+        broken[0] ^= 1;
+        assert_eq!(Format::of(&broken), Format::Plain);
+        let mut text = vec![b'a'; 512];
+        text[148..156].copy_from_slice(b"0123456 ");
+        assert_eq!(Format::of(&text), Format::Plain);
+    }
+
+    fn write_temp(bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("file");
+        std::fs::write(&path, bytes).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn a_zip_appended_to_a_script_or_an_image_is_looked_into() {
+        let secret = format!("key={CHUKS}\n");
+        let zipped = zip(
+            &[("payload/conf.txt", secret.as_bytes())],
+            zip::CompressionMethod::Deflated,
+        );
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0".to_vec();
+        for lead in [b"#!/bin/sh\nexec unzip -o \"$0\"\nexit\n".to_vec(), png] {
+            let mut polyglot = lead.clone();
+            polyglot.extend_from_slice(&zipped);
+            let found = inspect(&polyglot, DEFAULT_LIMITS).expect("found in the appended zip");
+            assert_eq!(found.members, ["payload/conf.txt"]);
+        }
+        let clean = zip(&[("a.txt", b"nothing")], zip::CompressionMethod::Stored);
+        let mut script = b"#!/bin/sh\n".to_vec();
+        script.extend_from_slice(&clean);
+        assert!(inspect(&script, DEFAULT_LIMITS).is_none());
+    }
+
+    #[test]
+    fn only_a_whole_end_record_makes_a_file_end_as_a_zip() {
+        let clean = zip(&[("a.txt", b"nothing")], zip::CompressionMethod::Stored);
+        let ends_as_zip_bytes = |bytes: &[u8]| {
+            let (_dir, path) = write_temp(bytes);
+            ends_as_zip(&mut File::open(path).unwrap()).unwrap()
+        };
+        assert!(ends_as_zip_bytes(&clean));
+        // Bytes after the record, a signature alone, a short file.
+        let mut trailing = clean.clone();
+        trailing.extend_from_slice(b"more");
+        assert!(!ends_as_zip_bytes(&trailing));
+        assert!(!ends_as_zip_bytes(
+            b"text mentioning PK\x05\x06 and more text after it"
+        ));
+        assert!(!ends_as_zip_bytes(b"PK"));
+        // A record that looks whole, closing bytes that are no zip, is refused: fail closed.
+        let mut fake = b"#!/bin/sh\n".to_vec();
+        fake.extend_from_slice(b"PK\x05\x06\0\0\0\0\x01\0\x01\0\x04\0\0\0\x02\0\0\0\0\0");
+        assert!(ends_as_zip_bytes(&fake));
+        let found = describe(inspect(&fake, DEFAULT_LIMITS)).unwrap();
+        assert!(found.1.contains("Unscannable"), "{found:?}");
+    }
+
+    #[test]
+    fn sqlite_files_are_refused_by_their_first_bytes_inside_archives_too() {
+        let mut database = b"SQLite format 3\0".to_vec();
+        database.resize(4096, 0);
+        let mut wal = vec![0x37, 0x7f, 0x06, 0x82, 0x00, 0x2d, 0xe2, 0x18];
+        wal.resize(32, 0);
+        let journal = b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7rest".to_vec();
+        for (bytes, kind) in [
+            (database.clone(), "an SQLite database"),
+            (wal, "an SQLite write-ahead log"),
+            (journal, "an SQLite rollback journal"),
+        ] {
+            let found = inspect(&bytes, DEFAULT_LIMITS).expect(kind);
+            assert_eq!(found.finding, Finding::Database { kind });
+        }
+        let tarball = gzip(&tar(&[("data/app.db", &database)]));
+        let found = inspect(&tarball, DEFAULT_LIMITS).expect("found in the tarball");
+        assert_eq!(found.members, ["data/app.db"]);
+        assert!(inspect(b"SQLite format 2\0", DEFAULT_LIMITS).is_none());
     }
 
     #[test]
