@@ -492,7 +492,7 @@ fn suggest_version(text: &str) -> Option<String> {
     Version::parse(&fixed).ok().map(|_| fixed)
 }
 
-/// Checks the package-name rule documented in the README.
+/// Checks the package-name rule documented in docs/chuks-json.md.
 pub fn validate_name(name: &str) -> Result<(), &'static str> {
     if name.is_empty() {
         return Err("it is empty");

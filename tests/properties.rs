@@ -9,7 +9,7 @@ use chuks_ci::manifest::{Manifest, parse_version, validate_name};
 use chuks_ci::tag;
 use proptest::prelude::*;
 
-/// One part of a name as the README's rule allows it.
+/// One part of a name as the rule in docs/chuks-json.md allows it.
 fn name_part() -> impl Strategy<Value = String> {
     "[a-z0-9][a-z0-9._-]{0,20}"
 }

@@ -71,6 +71,13 @@ fn problem_of(err: &anyhow::Error) -> Problem {
     }
 }
 
+/// Says which files a pack plan left out on purpose (a registry's data, chuks-ci's own tarballs).
+fn note_left_out(plan: &crate::pack::PackPlan, reporter: &Reporter) {
+    for left_out in &plan.left_out {
+        reporter.note(left_out.to_string());
+    }
+}
+
 /// A commit id shortened for people, as git shows it.
 fn short_commit(commit: &str) -> &str {
     &commit[..commit.len().min(12)]

@@ -25,9 +25,7 @@ pub fn run(args: &PackArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     let root = manifest.package_dir();
     reporter.debug(1, format!("packing `{}`", Untrusted::path(root)));
     let plan = pack::plan(root, &args.pack.limits(), output.as_deref())?;
-    for left_out in &plan.left_out {
-        reporter.note(left_out.to_string());
-    }
+    super::note_left_out(&plan, reporter);
     let summary = match &output {
         Some(output) => write(&plan, output)?,
         None => pack::write_tarball(&plan, std::io::sink())?,

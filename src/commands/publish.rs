@@ -419,6 +419,7 @@ fn prepare_payload(
             );
         }
         let plan = pack::plan(root, &limits, None)?;
+        super::note_left_out(&plan, reporter);
         reporter.note(format!(
             "checked the {} files the official CLI will ship ({} unpacked): no secrets found",
             plan.files.len(),
@@ -428,6 +429,7 @@ fn prepare_payload(
         return Ok(Payload::Checked);
     }
     let plan = pack::plan(root, &args.pack.limits(), None)?;
+    super::note_left_out(&plan, reporter);
     let (file, tarball) = pack::write_tempfile(&plan, &std::env::temp_dir())?;
     reporter.note(format!(
         "packed {} {}: {} files, {} ({} unpacked), sha256 {}",

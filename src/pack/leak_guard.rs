@@ -1,6 +1,6 @@
 //! The leak guard: refuses files whose name, path or contents suggest a secret.
 //!
-//! What it refuses (README "Security" lists the same):
+//! What it refuses (docs/security.md lists the same):
 //! - names: a file named like [`SECRET_NAMES`] (`.env*`, `.npmrc`, `*.pem`, `id_rsa*`,
 //!   `credentials*`, ignoring case); any file under a folder named `.env*`; a file or folder
 //!   whose name holds a token; an SQLite side file ([`DATABASE_NAMES`]: `*-wal`, `*-shm`). A

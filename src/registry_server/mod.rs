@@ -23,7 +23,6 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-pub use data_dir::MARKER_FILE as DATA_DIR_MARKER;
 pub use scopes::{ScopeHolder, ScopeSource};
 pub use tokens::{EXPIRY_DAYS, IssuedToken, TokenRecord, TokenStatus};
 
