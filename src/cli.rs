@@ -170,6 +170,11 @@ pub struct TagArgs {
     /// A prefix before the version in tags, e.g. `numpy-v` for `numpy-v1.2.0`.
     #[arg(long, value_name = "PREFIX")]
     pub tag_prefix: Option<String>,
+
+    /// Let files git does not track (and does not ignore) ship: in CI they are an error
+    /// otherwise, since the release would hold files its commit does not.
+    #[arg(long)]
+    pub allow_untracked: bool,
 }
 
 #[derive(Debug, Args)]
@@ -558,10 +563,11 @@ impl From<InitExampleArg> for crate::pipelines::Example {
 
 impl TagArgs {
     /// The plain query the release check takes.
-    pub fn query(&self) -> crate::verify::TagQuery {
-        crate::verify::TagQuery {
+    pub fn query(&self) -> crate::verify::Query {
+        crate::verify::Query {
             tag: self.tag.clone(),
             prefix: self.tag_prefix.clone(),
+            allow_untracked: self.allow_untracked,
         }
     }
 }

@@ -213,13 +213,14 @@ impl Git {
             .wait()
     }
 
-    /// Modified, staged or untracked files under the package folder, relative to the repo root.
-    pub fn dirty_files(&self) -> Result<Vec<String>, GitError> {
-        self.start_dirty_files().wait()
+    /// Changed and untracked (not ignored) files under the package folder, relative to the repo
+    /// root.
+    pub fn working_tree(&self) -> Result<WorkingTree, GitError> {
+        self.start_working_tree().wait()
     }
 
-    /// [`Git::dirty_files`], started in the background.
-    pub fn start_dirty_files(&self) -> Pending<Vec<String>> {
+    /// [`Git::working_tree`], started in the background.
+    pub fn start_working_tree(&self) -> Pending<WorkingTree> {
         self.start(&["status", "--porcelain=v1", "-z", "--", "."], parse_status)
     }
 
@@ -236,7 +237,7 @@ impl Git {
             ":/",
             &exclude,
         ];
-        self.start(&args, parse_status).wait()
+        Ok(self.start(&args, parse_status).wait()?.changed)
     }
 
     /// The current branch's short name; `None` on a detached HEAD.
@@ -507,13 +508,24 @@ struct CommandOutput {
 }
 
 /// Parses `git status --porcelain=v1 -z` into the paths it names.
-fn parse_status(output: &CommandOutput) -> Result<Vec<String>, GitError> {
+/// What `git status` says of a working tree: files that differ from HEAD (modified, staged,
+/// deleted, renamed), and files git does not track and does not ignore, which a pack ships.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkingTree {
+    pub changed: Vec<String>,
+    pub untracked: Vec<String>,
+}
+
+fn parse_status(output: &CommandOutput) -> Result<WorkingTree, GitError> {
     let stdout = succeeded(output)?;
     let mut entries = stdout.split('\0').filter(|entry| !entry.is_empty());
-    let mut files = Vec::new();
+    let mut files = WorkingTree::default();
     while let Some(entry) = entries.next() {
         let (status, path) = entry.split_at(3.min(entry.len()));
-        files.push(path.to_string());
+        match status {
+            "?? " => files.untracked.push(path.to_string()),
+            _ => files.changed.push(path.to_string()),
+        }
         // A rename or copy is followed by its source path as a separate entry.
         if status.starts_with(['R', 'C']) {
             entries.next();
@@ -704,7 +716,9 @@ mod tests {
         git_in(dir.path(), &["tag", "v1.0.0"]);
         assert_eq!(git.tag_commit("v1.0.0").unwrap(), Some(head.clone()));
         assert_eq!(git.tags_at_head().unwrap(), ["v1.0.0"]);
-        assert_eq!(git.dirty_files().unwrap(), Vec::<String>::new());
+        assert_eq!(git.working_tree().unwrap(), WorkingTree::default());
+        std::fs::write(dir.path().join("new.txt"), "x").unwrap();
+        assert_eq!(git.working_tree().unwrap().untracked, ["new.txt"]);
     }
 
     #[test]
@@ -741,7 +755,7 @@ mod tests {
         let git = Git::locate(dir.path()).unwrap();
         git_in(dir.path(), &["init", "-q"]);
         // Dropped unread: the drop waits for git, so nothing outlives the check.
-        drop(git.start_dirty_files());
+        drop(git.start_working_tree());
         assert!(git.start_tags_at_head().wait().is_err(), "HEAD is unborn");
     }
 

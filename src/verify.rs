@@ -2,7 +2,7 @@
 //! manifest, and make sure the repository agrees (tag present, at HEAD, tree clean).
 
 use crate::ci;
-use crate::git::{Git, GitError, Pending, Repo};
+use crate::git::{Git, GitError, Pending, Repo, WorkingTree};
 use crate::manifest::Manifest;
 use crate::report::{Problem, Reporter};
 use crate::tag::{self, ReleaseTag, TagError, TagSource};
@@ -38,17 +38,23 @@ pub enum ReleaseError {
         tag: Untrusted,
         reason: &'static str,
     },
+
+    #[error(
+        "files git does not track would ship in the package: {files}\nhint: commit them, add them to `.gitignore` (or `.chuksignore`) if they are not part of the package, or pass `--allow-untracked`"
+    )]
+    Untracked { files: String },
 }
 
 /// How to give a CI checkout the remote branches, or the remote the commit.
 const REMOTE_BRANCH_HINT: &str = "push the branch that holds the commit before the tag; in CI, fetch the branches: `fetch-depth: 0` on actions/checkout, `GIT_DEPTH: 0` on GitLab, `clone: depth: full` on Bitbucket";
 
-/// Which tag to check: `tag` when given (else the CI's, else git's at HEAD), in the form that
-/// `prefix` (a `--tag-prefix`) sets.
+/// What the release check is asked: which tag (`tag` when given, else the CI's, else git's at
+/// HEAD), in the form that `prefix` (a `--tag-prefix`) sets, and whether untracked files may ship.
 #[derive(Debug, Clone, Default)]
-pub struct TagQuery {
+pub struct Query {
     pub tag: Option<String>,
     pub prefix: Option<String>,
+    pub allow_untracked: bool,
 }
 
 /// What the check found, filled in as it goes so a failure can still report what was known.
@@ -66,7 +72,7 @@ pub struct Findings {
 /// otherwise).
 pub fn verify(
     manifest: &Manifest,
-    query: &TagQuery,
+    query: &Query,
     rehearsal: bool,
     reporter: &mut Reporter,
     findings: &mut Findings,
@@ -86,7 +92,7 @@ pub fn verify(
         tag_commit: explicit
             .as_ref()
             .map(|tag| git.start_tag_commit(tag.name.unescaped())),
-        dirty_files: explicit.is_some().then(|| git.start_dirty_files()),
+        working_tree: explicit.is_some().then(|| git.start_working_tree()),
         remote_branches: explicit
             .is_some()
             .then(|| git.start_remote_branches_containing_head()),
@@ -140,10 +146,10 @@ pub fn verify(
         ),
         (Some(git), Some(repo)) => {
             let mut queries = queries.unwrap_or_default();
-            let dirty_files = queries
-                .dirty_files
+            let working_tree = queries
+                .working_tree
                 .take()
-                .unwrap_or_else(|| git.start_dirty_files());
+                .unwrap_or_else(|| git.start_working_tree());
             let tag_commit = match queries.tag_commit.take() {
                 Some(pending) => pending.wait()?,
                 None => git.tag_commit(release_tag.name.unescaped())?,
@@ -156,7 +162,8 @@ pub fn verify(
                 .unwrap_or_else(|| git.start_remote_branches_containing_head());
             let strict = !rehearsal && ci::is_ci();
             check_on_remote_branch(git, repo, remote_branches, &release_tag, strict, reporter)?;
-            warn_about_dirty_files(dirty_files.wait()?, reporter);
+            let untracked_is_error = strict && !query.allow_untracked;
+            check_working_tree(working_tree.wait()?, untracked_is_error, reporter)?;
         }
     }
     Ok(())
@@ -167,12 +174,12 @@ pub fn verify(
 struct Queries {
     tags_at_head: Option<Pending<Vec<String>>>,
     tag_commit: Option<Pending<Option<String>>>,
-    dirty_files: Option<Pending<Vec<String>>>,
+    working_tree: Option<Pending<WorkingTree>>,
     remote_branches: Option<Pending<Vec<String>>>,
 }
 
 /// `--tag` first, then the CI environment.
-fn explicit_tag(query: &TagQuery) -> Option<ReleaseTag> {
+fn explicit_tag(query: &Query) -> Option<ReleaseTag> {
     match &query.tag {
         Some(name) => Some(ReleaseTag {
             name: name.as_str().into(),
@@ -358,16 +365,35 @@ fn check_on_remote_branch(
     Ok(())
 }
 
-fn warn_about_dirty_files(files: Vec<String>, reporter: &mut Reporter) {
-    if files.is_empty() {
-        return;
+/// Changed files are a warning: the package is built from the working tree. Untracked files
+/// that would ship are named as such, a warning locally and, `untracked_is_error`, an error.
+fn check_working_tree(
+    tree: WorkingTree,
+    untracked_is_error: bool,
+    reporter: &mut Reporter,
+) -> anyhow::Result<()> {
+    if !tree.changed.is_empty() {
+        reporter.report(
+            Problem::warning(format!(
+                "the working tree has uncommitted changes: {}",
+                name_dirty_files(&tree.changed)
+            ))
+            .with_hint(
+                "commit or stash them; the package is built from the working tree, not from the tag",
+            ),
+        );
     }
-    let named = name_dirty_files(&files);
-    reporter.report(
-        Problem::warning(format!("the working tree has uncommitted changes: {named}")).with_hint(
-            "commit or stash them; the package is built from the working tree, not from the tag",
-        ),
-    );
+    if tree.untracked.is_empty() {
+        return Ok(());
+    }
+    let untracked = ReleaseError::Untracked {
+        files: name_dirty_files(&tree.untracked),
+    };
+    if untracked_is_error {
+        return Err(untracked.into());
+    }
+    reporter.report(Problem::warning(untracked.to_string()));
+    Ok(())
 }
 
 /// The first few dirty files in backticks, and how many more there are.

@@ -150,6 +150,34 @@ fn dirty_tree_warns_and_names_files() {
 }
 
 #[test]
+fn untracked_files_that_would_ship_are_an_error_in_ci_unless_allowed() {
+    let repo = PackageRepo::new("di", "1.2.0");
+    repo.tag("v1.2.0");
+    repo.push();
+    repo.write("registry-data/registry.sqlite3-wal", "tokens\n");
+    let in_ci = |args: &[&str]| {
+        let output = repo
+            .chuks_ci()
+            .env("CI", "true")
+            .arg("verify-tag")
+            .args(args)
+            .output()
+            .unwrap();
+        (output.status.code().unwrap(), outputs(&output).1)
+    };
+    let (code, stderr) = in_ci(&[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_contains(
+        &stderr,
+        "error: files git does not track would ship in the package: `registry-data/`",
+    );
+    assert!(!stderr.contains("uncommitted"), "{stderr}");
+    let (code, stderr) = in_ci(&["--allow-untracked"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_contains(&stderr, "warning: files git does not track would ship");
+}
+
+#[test]
 fn no_tag_anywhere_is_a_usage_error() {
     let repo = PackageRepo::new("di", "1.2.0");
     let (code, stdout, stderr) = verify_human(&repo, &[]);
