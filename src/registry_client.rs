@@ -76,12 +76,13 @@ pub enum ClientError {
     },
 
     #[error(
-        "{what} is already published with different contents (stored sha256 {stored_sha256}, ours {our_sha256})\nhint: a published version never changes: bump `version` in chuks.json and re-tag (re-running an old release with a newer chuks-ci can also change the tarball's bytes)"
+        "{what} is already published with different contents (stored sha256 {stored_sha256}, ours {our_sha256})\nhint: {hint}"
     )]
     VersionExists {
         what: String,
         stored_sha256: Untrusted,
         our_sha256: String,
+        hint: &'static str,
     },
 
     #[error(
@@ -175,6 +176,24 @@ impl Upload<'_> {
                 .iter()
                 .find(|prebuilt| prebuilt.platform == platform)
                 .map(|prebuilt| &prebuilt.sha256),
+        }
+    }
+
+    /// The registry holds `stored` where this upload goes, and it is not our sha256.
+    pub fn exists_with_other_contents(&self, stored: &Untrusted) -> ClientError {
+        let hint = match self.artifact {
+            Artifact::Source { .. } => {
+                "a published version never changes: bump `version` in chuks.json and re-tag (re-running an old release with a newer chuks-ci can also change the tarball's bytes)"
+            }
+            Artifact::Prebuilt { .. } => {
+                "a rebuilt binary rarely has the same bytes: pass `--if-exists skip` to leave the published one as it is (the CI integrations do), or bump `version` to publish a new one"
+            }
+        };
+        ClientError::VersionExists {
+            what: self.what(),
+            stored_sha256: stored.clone(),
+            our_sha256: self.sha256.to_string(),
+            hint,
         }
     }
 
@@ -422,11 +441,7 @@ impl RegistryClient {
         };
         match record.as_ref().and_then(|r| upload.stored_sha256(r)) {
             Some(stored) if stored.unescaped().eq_ignore_ascii_case(upload.sha256) => Ok(true),
-            Some(stored) => Err(ClientError::VersionExists {
-                what: upload.what(),
-                stored_sha256: stored.clone(),
-                our_sha256: upload.sha256.to_string(),
-            }),
+            Some(stored) => Err(upload.exists_with_other_contents(stored)),
             None => Ok(false),
         }
     }
@@ -681,11 +696,7 @@ fn existing_version(detail: &ErrorDetail, upload: &Upload<'_>) -> Attempt<Publis
         Some(stored) if stored.unescaped().eq_ignore_ascii_case(upload.sha256) => {
             Ok(PublishOutcome::Unchanged)
         }
-        Some(stored) => Err(Failure::Fatal(ClientError::VersionExists {
-            what: upload.what(),
-            stored_sha256: stored,
-            our_sha256: upload.sha256.to_string(),
-        })),
+        Some(stored) => Err(Failure::Fatal(upload.exists_with_other_contents(&stored))),
         None => Err(Failure::Fatal(ClientError::ExistsUnknownContents {
             what: upload.what(),
         })),

@@ -973,6 +973,13 @@ mod prebuilt {
             h.registry.version("di", "1.0.0").unwrap()["prebuilts"],
             record["prebuilts"]
         );
+        // The hint names the flag for a rebuilt binary, and following it succeeds.
+        assert_contains(&run.stderr, "pass `--if-exists skip`");
+        assert!(!run.stderr.contains("tarball"), "{}", run.stderr);
+        let skip = [prebuilt.as_slice(), &["--if-exists", "skip"]].concat();
+        let run = h.publish(Some(&token), &skip, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stdout.starts_with("exists: "), "{}", run.stdout);
     }
 
     #[test]

@@ -279,12 +279,7 @@ fn settle_claimed_exists(
     if stored.unescaped().eq_ignore_ascii_case(upload.sha256) {
         return Ok(PublishOutcome::Unchanged);
     }
-    Err(ClientError::VersionExists {
-        what: upload.what(),
-        stored_sha256: stored.clone(),
-        our_sha256: upload.sha256.to_string(),
-    }
-    .into())
+    Err(upload.exists_with_other_contents(stored).into())
 }
 
 /// Applies `--if-exists` to what the upload found. A version the registry holds with our bytes
