@@ -94,16 +94,21 @@ pub enum BumpError {
     },
 
     #[error(
-        "`{}` is not UTF-8 text\nhint: save chuks.json as UTF-8 and run `bump` again", path.display()
+        "`{}` is not UTF-8 text\nhint: save chuks.json as UTF-8 and run `bump` again",
+        crate::untrusted::Untrusted::path(path)
     )]
     NotUtf8 { path: PathBuf },
 
     #[error(
-        "could not place `version` in `{}` well enough to change only its bytes\nhint: write `version` once, as a plain string at the top level, then run `bump` again", path.display()
+        "could not place `version` in `{}` well enough to change only its bytes\nhint: write `version` once, as a plain string at the top level, then run `bump` again",
+        crate::untrusted::Untrusted::path(path)
     )]
     VersionNotPlaced { path: PathBuf },
 
-    #[error("could not write `{}`: {source}\nhint: check that the file and its folder are writable", path.display())]
+    #[error(
+        "could not write `{}`: {source}\nhint: check that the file and its folder are writable",
+        crate::untrusted::Untrusted::path(path)
+    )]
     Write {
         path: PathBuf,
         source: std::io::Error,

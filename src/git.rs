@@ -778,7 +778,7 @@ mod tests {
         let path = dir.join(name);
         std::fs::write(
             &path,
-            format!("#!/bin/sh\ntouch '{}'\nexit 1\n", marker.display()),
+            format!("#!/bin/sh\ntouch '{}'\nexit 1\n", marker.to_string_lossy()),
         )
         .unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -798,7 +798,7 @@ mod tests {
         );
         let marker = dir.path().join("ran");
         let program = marker_program(dir.path(), "program", &marker);
-        let program = program.display().to_string();
+        let program = program.to_string_lossy().into_owned();
         for (key, value) in [
             ("core.gitProxy", program.as_str()),
             ("core.sshCommand", program.as_str()),

@@ -460,12 +460,12 @@ mod tests {
             assert!(
                 !text.contains("@@"),
                 "{} keeps a placeholder",
-                path.display()
+                path.to_string_lossy()
             );
             assert!(
                 text.ends_with('\n'),
                 "{} lacks a final newline",
-                path.display()
+                path.to_string_lossy()
             );
         }
     }

@@ -35,12 +35,12 @@ pub fn for_upload(total: u64, quiet: bool) -> (ProgressFn, Option<ProgressBar>) 
             last_decile.store(decile, Ordering::Relaxed);
         }
         if decile > last_decile.fetch_max(decile, Ordering::Relaxed) {
-            eprintln!(
-                "uploaded {}% ({} of {})",
+            crate::report::write_stderr(&format!(
+                "uploaded {}% ({} of {})\n",
                 decile * 10,
                 human_bytes(sent),
                 human_bytes(total)
-            );
+            ));
         }
     };
     (Arc::new(report), None)

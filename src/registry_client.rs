@@ -598,7 +598,7 @@ impl RegistryClient {
                 Some(_) => format!(" (authorization: Bearer {TOKEN_PREFIX}***)"),
                 None => String::new(),
             };
-            eprintln!("debug: > {method} {url}{auth}");
+            crate::report::write_stderr(&format!("debug: > {method} {url}{auth}\n"));
         }
         let mut request = self.http.request(method, url.clone());
         if let Some(token) = &self.token {
@@ -612,7 +612,11 @@ impl RegistryClient {
 
     fn traced(&self, response: reqwest::Response) -> reqwest::Response {
         if self.options.trace_http {
-            eprintln!("debug: < {} from {}", response.status(), response.url());
+            crate::report::write_stderr(&format!(
+                "debug: < {} from {}\n",
+                response.status(),
+                response.url()
+            ));
         }
         response
     }

@@ -318,7 +318,7 @@ fn push_goes_to_the_upstream_branch_and_needs_a_branch_and_a_remote() {
         "remote",
         "add",
         "upstream",
-        &remote.path().display().to_string(),
+        &remote.path().to_string_lossy(),
     ]);
     repo.git(&["push", "-q", "upstream", "main:release"]);
     repo.git(&["branch", "-q", "--set-upstream-to", "upstream/release"]);
@@ -401,7 +401,7 @@ fn signing_configured_in_git_is_honoured() {
     .unwrap();
     #[cfg(unix)]
     set_mode(&signer, 0o755);
-    repo.git(&["config", "gpg.program", &signer.display().to_string()]);
+    repo.git(&["config", "gpg.program", &signer.to_string_lossy()]);
     repo.git(&["config", "commit.gpgSign", "true"]);
     repo.git(&["config", "tag.gpgSign", "true"]);
     let (code, stdout, stderr) = bump(&repo, &["patch"]);
@@ -417,7 +417,7 @@ fn bump_patch_push_in_a_fresh_repository_is_accepted_by_verify_tag_in_ci() {
     // A first commit, and an empty remote: nothing pushed yet, no upstream.
     let remote = BareRemote::new();
     let repo = repo_with(&common::manifest_json("di", "0.1.0"));
-    let url = remote.path().display().to_string();
+    let url = remote.path().to_string_lossy().into_owned();
     repo.git(&["remote", "add", "origin", &url]);
     let (code, stdout, stderr) = bump(&repo, &["patch", "--push"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
@@ -459,7 +459,10 @@ fn no_token_reaches_the_git_that_commits_tags_and_pushes() {
     // Hooks see the environment git runs with: each writes it down.
     for hook in ["pre-commit", "pre-push"] {
         let record = repo.path().join(format!("{hook}.env"));
-        let script = format!("#!/bin/sh\nenv > '{}'\ncat >/dev/null\n", record.display());
+        let script = format!(
+            "#!/bin/sh\nenv > '{}'\ncat >/dev/null\n",
+            record.to_string_lossy()
+        );
         let path = repo.path().join(".git/hooks").join(hook);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, script).unwrap();
@@ -499,7 +502,7 @@ fn no_token_reaches_the_git_that_commits_tags_and_pushes() {
 fn marker_script(path: &std::path::Path, marker: &std::path::Path) {
     std::fs::write(
         path,
-        format!("#!/bin/sh\ntouch '{}'\nexit 1\n", marker.display()),
+        format!("#!/bin/sh\ntouch '{}'\nexit 1\n", marker.to_string_lossy()),
     )
     .unwrap();
     set_mode(path, 0o755);
@@ -529,8 +532,8 @@ fn bump_runs_no_program_the_repository_config_names_but_hooks_and_signing() {
         let script = programs.path().join(key);
         marker_script(&script, &markers.path().join(key));
         let value = match key {
-            "credential.helper" => format!("!{}", script.display()),
-            _ => script.display().to_string(),
+            "credential.helper" => format!("!{}", script.to_string_lossy()),
+            _ => script.to_string_lossy().into_owned(),
         };
         repo.git(&["config", key, &value]);
     }
@@ -540,7 +543,7 @@ fn bump_runs_no_program_the_repository_config_names_but_hooks_and_signing() {
     std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
     std::fs::write(
         &hook,
-        format!("#!/bin/sh\ntouch '{}'\n", hook_ran.display()),
+        format!("#!/bin/sh\ntouch '{}'\n", hook_ran.to_string_lossy()),
     )
     .unwrap();
     set_mode(&hook, 0o755);

@@ -250,7 +250,7 @@ fn stored_tarballs(database: &Path) -> Vec<BTreeSet<String>> {
                 .unwrap()
                 .map(|entry| {
                     let entry = entry.unwrap();
-                    entry.path().unwrap().display().to_string()
+                    entry.path().unwrap().to_string_lossy().into_owned()
                 })
                 .collect()
         })
@@ -298,7 +298,7 @@ fn the_rehearsal_publishes_twice_and_ships_no_registry_file() {
         shipped_untracked.is_empty(),
         "the rehearsal shipped files that are not the package's: {shipped_untracked:?} \
          (the registry's data is at {})",
-        databases[0].parent().unwrap().display()
+        databases[0].parent().unwrap().to_string_lossy()
     );
 }
 

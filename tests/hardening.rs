@@ -152,7 +152,7 @@ fn marker_script(dir: &Path, marker: &Path) -> String {
     let script = dir.join("hook.sh");
     std::fs::write(
         &script,
-        format!("#!/bin/sh\ntouch '{}'\ncat\n", marker.display()),
+        format!("#!/bin/sh\ntouch '{}'\ncat\n", marker.to_string_lossy()),
     )
     .unwrap();
     #[cfg(unix)]
@@ -160,7 +160,7 @@ fn marker_script(dir: &Path, marker: &Path) -> String {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    script.display().to_string()
+    script.to_string_lossy().into_owned()
 }
 
 /// Makes `git status` compare the contents of `src/index.chuks` again (same size, new mtime).

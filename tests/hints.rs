@@ -392,7 +392,7 @@ fn a_checkout_git_does_not_trust_is_marked_safe_as_the_hint_says() {
         .uid()
         != 0
     {
-        println!("SKIP: giving the checkout to another owner needs root");
+        common::skip("giving the checkout to another owner needs root (CI runs as root)");
         return;
     }
     let status = Command::new("chown")
@@ -400,7 +400,7 @@ fn a_checkout_git_does_not_trust_is_marked_safe_as_the_hint_says() {
         .arg(repo.path())
         .status();
     if !status.is_ok_and(|status| status.success()) {
-        println!("SKIP: `chown` could not give the checkout to `nobody`");
+        common::skip("`chown` could not give the checkout to `nobody`");
         return;
     }
     let output = refusal(&repo, &["bump", "patch"], 2);

@@ -329,7 +329,11 @@ fn auto_picks_http_nearby_the_official_cli_far_away_and_http_without_it() {
     let bin = s.scratch.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
     std::os::unix::fs::symlink(stand_in(), bin.join("chuks")).unwrap();
-    let with_cli = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let with_cli = format!(
+        "{}:{}",
+        bin.to_string_lossy(),
+        std::env::var("PATH").unwrap()
+    );
     let uploader = |registry: &str, path: &str| {
         let output = s
             .repo
@@ -518,7 +522,7 @@ fn a_relative_chuks_bin_is_the_one_in_the_callers_folder() {
         "bin/chuks",
         &format!(
             "#!/bin/sh\necho \"impostor with $CHUKS_TOKEN\" > '{}'\nexit 1\n",
-            s.marker().display()
+            s.marker().to_string_lossy()
         ),
     );
     std::fs::set_permissions(

@@ -528,7 +528,7 @@ fn the_bytes_do_not_depend_on_the_run_or_the_number_of_threads() {
         assert!(
             contents == fs::read(package.path().join(&path)).unwrap(),
             "{}",
-            path.display()
+            path.to_string_lossy()
         );
         count += 1;
     }

@@ -91,8 +91,8 @@ impl Harness {
             &wrapper,
             format!(
                 "#!/bin/sh\nenv >> '{}'\nexec {} \"$@\"\n",
-                sinks.path().join("git_env").display(),
-                real_git.display()
+                sinks.path().join("git_env").to_string_lossy(),
+                real_git.to_string_lossy()
             ),
         )
         .unwrap();
@@ -150,7 +150,7 @@ impl Harness {
         }
         let path = format!(
             "{}:{}",
-            self.sinks.path().join("bin").display(),
+            self.sinks.path().join("bin").to_string_lossy(),
             std::env::var("PATH").unwrap_or_default()
         );
         let mut command = self.repo.chuks_ci();
@@ -926,7 +926,7 @@ mod prebuilt {
     fn binary(h: &Harness, contents: &str) -> String {
         let path = h.sinks.path().join("libdi.so");
         std::fs::write(&path, contents).unwrap();
-        path.display().to_string()
+        path.to_string_lossy().into_owned()
     }
 
     #[test]

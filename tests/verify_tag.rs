@@ -192,7 +192,7 @@ fn shallow_clone_without_the_tag_hints_at_fetch_depth() {
     origin.write("src/next.chuks", "// next\n");
     origin.commit("next");
     let clones = tempfile::TempDir::new().unwrap();
-    let url = format!("file://{}", origin.path().display());
+    let url = format!("file://{}", origin.path().to_string_lossy());
     git_in(
         clones.path(),
         &["clone", "-q", "--depth", "1", &url, "shallow"],
@@ -224,7 +224,7 @@ fn shallow_clone_at_the_tag_matches() {
     let origin = PackageRepo::new("di", "1.2.0");
     origin.tag("v1.2.0");
     let clones = tempfile::TempDir::new().unwrap();
-    let url = format!("file://{}", origin.path().display());
+    let url = format!("file://{}", origin.path().to_string_lossy());
     git_in(
         clones.path(),
         &[
@@ -499,7 +499,7 @@ mod remote_branch_rule {
         repo.git(&["push", "-q", "bare", "v1.2.0"]);
         let clones = tempfile::TempDir::new().unwrap();
         let clone = clones.path().join("clone");
-        let origin = format!("file://{}", repo.bare_remote().display());
+        let origin = format!("file://{}", repo.bare_remote().to_string_lossy());
         common::git_in(
             clones.path(),
             &[
@@ -537,7 +537,7 @@ mod hints_that_work {
         let binary = assert_cmd::cargo::cargo_bin("chuks-ci");
         let path = format!(
             "{}:{}",
-            binary.parent().unwrap().display(),
+            binary.parent().unwrap().to_string_lossy(),
             std::env::var("PATH").unwrap_or_default()
         );
         let output = std::process::Command::new("sh")

@@ -57,7 +57,9 @@ fn print_dry_run(plan: &Plan) {
         plan.from,
         plan.to
     );
-    print!("{}", diff(plan));
+    for line in diff(plan).lines() {
+        crate::outln!("{line}");
+    }
     if !plan.steps.is_empty() {
         crate::outln!("would run:");
         for step in &plan.steps {
@@ -72,7 +74,7 @@ fn print_applied(plan: &Plan, applied: &Applied) {
         plan.name,
         plan.from,
         plan.to,
-        plan.manifest.display()
+        crate::untrusted::Untrusted::path(&plan.manifest)
     );
     if let Some(commit) = &applied.commit {
         crate::outln!(
@@ -112,7 +114,10 @@ fn print_json(plan: &Plan, applied: Option<&Applied>, reporter: &Reporter) {
 }
 
 fn diff(plan: &Plan) -> String {
-    bump::diff(&plan.rewrite, &plan.manifest.display().to_string())
+    bump::diff(
+        &plan.rewrite,
+        &crate::untrusted::Untrusted::path(&plan.manifest).to_string(),
+    )
 }
 
 /// The push step, when the plan has one.

@@ -28,7 +28,7 @@ fn update(root: &Path) -> anyhow::Result<Exit> {
             continue;
         }
         write_file(&path, &text)?;
-        crate::outln!("updated {}", relative.display());
+        crate::outln!("updated {}", crate::untrusted::Untrusted::path(&relative));
     }
     Ok(Exit::Success)
 }
@@ -39,7 +39,7 @@ fn write(args: &InitArgs, ci: Ci, reporter: &mut Reporter) -> anyhow::Result<Exi
     if path.exists() && !args.force {
         anyhow::bail!(
             "`{}` already exists\nhint: pass `--force` to overwrite it, or compare it with `chuks-ci init {} --dir <empty folder>`",
-            path.display(),
+            crate::untrusted::Untrusted::path(&path),
             ci.name()
         );
     }
@@ -79,7 +79,7 @@ fn write(args: &InitArgs, ci: Ci, reporter: &mut Reporter) -> anyhow::Result<Exi
             "guard": "chuks-ci hook install",
         })),
         Format::Human => {
-            crate::outln!("wrote {}", path.display());
+            crate::outln!("wrote {}", crate::untrusted::Untrusted::path(&path));
             if let Some(note) = &pin_note {
                 reporter.note(note);
             }
@@ -249,19 +249,23 @@ fn check(root: &Path, reporter: &mut Reporter) -> anyhow::Result<Exit> {
             Ok(actual) if actual == *expected => continue,
             Ok(actual) => Problem::error(format!(
                 "`{}` differs from what `chuks-ci init` renders ({})",
-                relative.display(),
+                crate::untrusted::Untrusted::path(relative),
                 first_difference(&actual, expected)
             )),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                Problem::error(format!("`{}` is missing", relative.display()))
-            }
-            Err(err) => Problem::error(format!("could not read `{}`: {err}", path.display())),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Problem::error(format!(
+                "`{}` is missing",
+                crate::untrusted::Untrusted::path(relative)
+            )),
+            Err(err) => Problem::error(format!(
+                "could not read `{}`: {err}",
+                crate::untrusted::Untrusted::path(&path)
+            )),
         };
         reporter.report(problem.with_hint(
             "edit the sources in src/pipelines/ (or templates/github/publish.yml), not the rendered files; \
              then regenerate with `chuks-ci init <platform> --example <name>` or copy the rendering",
         ));
-        drifted.push(relative.display().to_string());
+        drifted.push(crate::untrusted::Untrusted::path(relative).to_string());
     }
     let exit = if drifted.is_empty() {
         Exit::Success
@@ -311,9 +315,17 @@ fn first_difference(actual: &str, expected: &str) -> String {
 fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
     let hint = "hint: check that the folder is writable, or pick another with `--dir`";
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("could not create `{}`\n{hint}", parent.display()))?;
+        std::fs::create_dir_all(parent).with_context(|| {
+            format!(
+                "could not create `{}`\n{hint}",
+                crate::untrusted::Untrusted::path(parent)
+            )
+        })?;
     }
-    std::fs::write(path, text)
-        .with_context(|| format!("could not write `{}`\n{hint}", path.display()))
+    std::fs::write(path, text).with_context(|| {
+        format!(
+            "could not write `{}`\n{hint}",
+            crate::untrusted::Untrusted::path(path)
+        )
+    })
 }

@@ -361,7 +361,7 @@ fn dry_run(
 ) -> anyhow::Result<()> {
     report.result = Some(PublishResult::DryRun);
     let registry = match &args.local_registry {
-        Some(dir) => format!("a local registry in `{}`", dir.display()),
+        Some(dir) => format!("a local registry in `{}`", Untrusted::path(dir)),
         None => {
             let url = context::registry_url(&args.access.registry)?;
             report.registry = Some(url.as_str().trim_end_matches('/').to_string());
@@ -391,7 +391,7 @@ fn prepare_payload(
         let (sha256, size) = pack::file_digest(&path).map_err(|err| {
             anyhow::anyhow!(
                 "cannot read the prebuilt `{}`: {err}\nhint: build it first, and pass its path with `--file`",
-                path.display()
+                Untrusted::path(&path)
             )
         })?;
         report.platform = Some(platform);

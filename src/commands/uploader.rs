@@ -49,7 +49,13 @@ impl Uploader {
             Uploader::Http => reporter.debug(1, "uploader: chuks-ci's HTTP client"),
             Uploader::Chuks(cli) => {
                 reporter.note(format!("uploader: the official CLI, {}", cli.version()));
-                reporter.debug(1, format!("official CLI at `{}`", cli.path().display()));
+                reporter.debug(
+                    1,
+                    format!(
+                        "official CLI at `{}`",
+                        crate::untrusted::Untrusted::path(cli.path())
+                    ),
+                );
             }
         }
         Ok(uploader)

@@ -35,13 +35,20 @@ const MASKED_TOKEN: &str = "chuks_pk_****";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    #[error("{source_name} names `{}`, which does not exist\nhint: pass the path of the official `chuks` binary, or leave {source_name} unset to use `chuks` from PATH", path.display())]
+    #[error(
+        "{source_name} names `{}`, which does not exist\nhint: pass the path of the official `chuks` binary, or leave {source_name} unset to use `chuks` from PATH",
+        crate::untrusted::Untrusted::path(path)
+    )]
     NotFound {
         path: PathBuf,
         source_name: &'static str,
     },
 
-    #[error("`{}` does not run as the official `chuks` CLI: {detail}\nhint: check that it is the `chuks` binary for this platform and is executable (`{} --version`)", path.display(), path.display())]
+    #[error(
+        "`{}` does not run as the official `chuks` CLI: {detail}\nhint: check that it is the `chuks` binary for this platform and is executable (`{} --version`)",
+        crate::untrusted::Untrusted::path(path),
+        crate::untrusted::Untrusted::path(path)
+    )]
     NotRunnable { path: PathBuf, detail: String },
 
     #[error(

@@ -1014,7 +1014,10 @@ async fn log_request(State(state): State<AppState>, mut request: Request, next: 
             0 => String::new(),
             id => format!(" token={id}"),
         };
-        eprintln!("{method} {path} {}{token}", response.status().as_u16());
+        crate::report::write_stderr(&format!(
+            "{method} {path} {}{token}\n",
+            response.status().as_u16()
+        ));
     }
     response
 }

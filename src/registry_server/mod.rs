@@ -61,22 +61,34 @@ const QUOTED_NAME_CHARS: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("cannot create the data folder `{}`: {source}\nhint: pass a writable `--data-dir`", path.display())]
+    #[error(
+        "cannot create the data folder `{}`: {source}\nhint: pass a writable `--data-dir`",
+        crate::untrusted::Untrusted::path(path)
+    )]
     DataDir {
         path: PathBuf,
         source: std::io::Error,
     },
 
-    #[error("the data folder `{}` holds `{found}`: it is a project, not registry data\nhint: keep the registry's data outside the package, e.g. `--data-dir ../registry-data`", path.display())]
+    #[error(
+        "the data folder `{}` holds `{found}`: it is a project, not registry data\nhint: keep the registry's data outside the package, e.g. `--data-dir ../registry-data`",
+        crate::untrusted::Untrusted::path(path)
+    )]
     DataDirIsProject { path: PathBuf, found: &'static str },
 
-    #[error("cannot open the registry database `{}`: {source}\nhint: check that `--data-dir` is writable and holds a chuks-ci registry", path.display())]
+    #[error(
+        "cannot open the registry database `{}`: {source}\nhint: check that `--data-dir` is writable and holds a chuks-ci registry",
+        crate::untrusted::Untrusted::path(path)
+    )]
     Database {
         path: PathBuf,
         source: rusqlite::Error,
     },
 
-    #[error("the registry database `{}` has schema version {found}, newer than the {supported} this chuks-ci knows\nhint: run a newer chuks-ci", path.display())]
+    #[error(
+        "the registry database `{}` has schema version {found}, newer than the {supported} this chuks-ci knows\nhint: run a newer chuks-ci",
+        crate::untrusted::Untrusted::path(path)
+    )]
     SchemaTooNew {
         path: PathBuf,
         found: usize,
