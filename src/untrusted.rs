@@ -121,28 +121,35 @@ impl fmt::Debug for Untrusted {
 
 /// Writes `text` escaped as the module documentation says.
 fn escape(text: &str, out: &mut impl fmt::Write) -> fmt::Result {
-    let mut previous = None;
-    let mut before_previous = None;
-    for c in text.chars() {
+    for (c, hidden) in classified(text) {
+        match (hidden, c) {
+            (true, c) => write!(out, "\\u{{{:x}}}", c as u32)?,
+            (false, '\n') => out.write_str("\\n")?,
+            (false, '\r') => out.write_str("\\r")?,
+            (false, c) => out.write_char(c)?,
+        }
+    }
+    Ok(())
+}
+
+/// Each character of `text`, and whether it must be written as an escape: an invisible
+/// character, or the last character of a workflow-command opener (`::`, `##[`). An escaped
+/// character cannot pair with the next one into an opener.
+fn classified(text: &str) -> impl Iterator<Item = (char, bool)> + '_ {
+    let (mut previous, mut before_previous) = (None, None);
+    text.chars().map(move |c| {
         let opens_command = match c {
             ':' => previous == Some(':'),
             '[' => previous == Some('#') && before_previous == Some('#'),
             _ => false,
         };
-        if opens_command || is_invisible(c) {
-            write!(out, "\\u{{{:x}}}", c as u32)?;
-            // An escaped character cannot pair with the next one into `::`.
-            (before_previous, previous) = (None, None);
-            continue;
-        }
-        match c {
-            '\n' => out.write_str("\\n")?,
-            '\r' => out.write_str("\\r")?,
-            c => out.write_char(c)?,
-        }
-        (before_previous, previous) = (previous, Some(c));
-    }
-    Ok(())
+        let hidden = opens_command || is_invisible(c);
+        (before_previous, previous) = match hidden {
+            true => (None, None),
+            false => (previous, Some(c)),
+        };
+        (c, hidden)
+    })
 }
 
 /// Control characters other than tab, newline and carriage return (which get short escapes),
@@ -189,24 +196,15 @@ fn is_format(c: char) -> bool {
 /// inside strings.
 pub fn defuse_json(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
-    let mut previous = None;
-    let mut before_previous = None;
-    for c in json.chars() {
-        let opens_command = match c {
-            ':' => previous == Some(':'),
-            '[' => previous == Some('#') && before_previous == Some('#'),
-            _ => false,
-        };
-        if opens_command || is_invisible(c) {
-            for unit in c.encode_utf16(&mut [0; 2]) {
-                // Writing to a String cannot fail.
-                let _ = write!(out, "\\u{unit:04x}");
-            }
-            (before_previous, previous) = (None, None);
+    for (c, hidden) in classified(json) {
+        if !hidden {
+            out.push(c);
             continue;
         }
-        out.push(c);
-        (before_previous, previous) = (previous, Some(c));
+        for unit in c.encode_utf16(&mut [0; 2]) {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "\\u{unit:04x}");
+        }
     }
     out
 }
