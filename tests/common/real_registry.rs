@@ -1,5 +1,6 @@
 //! A stand-in for the real Chuks registry: it answers only what is publicly known of it
-//! (`../shared/ecosystem/real-registry.md`) and nothing more.
+//! (the chuks-programming-language/shim-publish-action README and `build.yml`, and the release
+//! workflows of chuks-lang/chuks_numpy and chuks-lang/chuks_ffmpeg) and nothing more.
 //!
 //! - `POST <base>/api/packages/<name>/<version>`: a source publish with chuks-ci's body.
 //! - `POST <base>/api/packages/<name>/<version>/prebuilt`: a prebuilt upload (the `platform`
