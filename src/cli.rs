@@ -1,6 +1,5 @@
 //! Command-line definitions (clap derive). Parsing only: behaviour lives in `commands`.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -143,6 +142,7 @@ pub enum Command {
     /// Restore a yanked version.
     Restore(RestoreArgs),
     /// Run the reference Chuks registry and manage its tokens.
+    #[cfg(feature = "local-registry")]
     #[command(subcommand)]
     Registry(RegistryCommand),
     /// Write a tag-triggered publish pipeline for GitHub, GitLab or Bitbucket into a repository.
@@ -377,6 +377,7 @@ pub struct RestoreArgs {
     pub access: RegistryAccessArgs,
 }
 
+#[cfg(feature = "local-registry")]
 #[derive(Debug, Subcommand)]
 pub enum RegistryCommand {
     /// Serve the registry API over HTTP until Ctrl-C.
@@ -389,6 +390,7 @@ pub enum RegistryCommand {
     Scope(ScopeCommand),
 }
 
+#[cfg(feature = "local-registry")]
 #[derive(Debug, Clone, Args)]
 pub struct DataDirArgs {
     /// Folder holding the registry's SQLite database and blobs.
@@ -396,6 +398,7 @@ pub struct DataDirArgs {
     pub data_dir: PathBuf,
 }
 
+#[cfg(feature = "local-registry")]
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
@@ -403,7 +406,7 @@ pub struct ServeArgs {
 
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
-    pub listen: SocketAddr,
+    pub listen: std::net::SocketAddr,
 
     /// Largest package (decoded tarball) accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = crate::registry_server::DEFAULT_MAX_UPLOAD_BYTES)]
@@ -436,6 +439,7 @@ pub struct ServeArgs {
     pub auth_failures_per_minute: u32,
 }
 
+#[cfg(feature = "local-registry")]
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Mint a token; the raw value is printed once.
@@ -446,6 +450,7 @@ pub enum TokenCommand {
     Revoke(TokenRevokeArgs),
 }
 
+#[cfg(feature = "local-registry")]
 #[derive(Debug, Args)]
 pub struct TokenCreateArgs {
     #[command(flatten)]
@@ -464,6 +469,7 @@ pub struct TokenCreateArgs {
     pub expires_in_days: i64,
 }
 
+#[cfg(feature = "local-registry")]
 #[derive(Debug, Subcommand)]
 pub enum ScopeCommand {
     /// Let a publisher create packages under a scope, alongside whoever holds it.
@@ -474,6 +480,7 @@ pub enum ScopeCommand {
     Revoke(ScopeGrantArgs),
 }
 
+#[cfg(feature = "local-registry")]
 #[derive(Debug, Args)]
 pub struct ScopeGrantArgs {
     #[command(flatten)]
@@ -486,6 +493,7 @@ pub struct ScopeGrantArgs {
     pub publisher: String,
 }
 
+#[cfg(feature = "local-registry")]
 #[derive(Debug, Args)]
 pub struct TokenRevokeArgs {
     #[command(flatten)]

@@ -11,24 +11,26 @@ pub mod git_write;
 pub mod github_tag;
 pub mod hook;
 pub mod http;
-pub mod manifest;
 pub mod official_cli;
 pub mod pack;
 pub mod pipelines;
-pub mod prebuilt;
 pub mod preflight;
 pub mod progress;
-pub mod protocol;
 pub mod publish_report;
 pub mod readback;
 pub mod redact;
 pub mod registry_client;
-pub mod registry_server;
 pub mod release;
 pub mod report;
 pub mod retry;
 pub mod tag;
-pub mod token;
 pub mod token_patterns;
-pub mod untrusted;
 pub mod verify;
+
+// The registry's rules and wire format live in the `chuks-registry` crate, which the reference
+// registry shares; they keep their paths here.
+pub use chuks_registry::{manifest, prebuilt, protocol, token, untrusted};
+
+/// The reference registry, embedded (the default `local-registry` feature).
+#[cfg(feature = "local-registry")]
+pub use chuks_registry::server as registry_server;

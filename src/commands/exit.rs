@@ -14,6 +14,7 @@ use crate::prebuilt::PlatformError;
 use crate::preflight::PreflightError;
 use crate::readback::ReadBackError;
 use crate::registry_client::ClientError;
+#[cfg(feature = "local-registry")]
 use crate::registry_server::RegistryError;
 use crate::release::BumpRefused;
 use crate::tag::TagError;
@@ -53,12 +54,13 @@ fn known_exit(cause: &(dyn std::error::Error + 'static)) -> Option<Exit> {
             $(if let Some(e) = cause.downcast_ref::<$ty>() { return Some(e.exit()); })*
         };
     }
+    #[cfg(feature = "local-registry")]
+    try_types!(RegistryError);
     try_types!(
         ManifestError,
         TagError,
         GitError,
         TokenError,
-        RegistryError,
         PackError,
         ReleaseError,
         ClientError,
@@ -113,6 +115,7 @@ impl HasExit for TokenError {
     }
 }
 
+#[cfg(feature = "local-registry")]
 impl HasExit for RegistryError {
     fn exit(&self) -> Exit {
         match self {

@@ -6,8 +6,10 @@ mod context;
 pub mod exit;
 mod hook;
 mod init;
+mod local_registry;
 mod pack;
 mod publish;
+#[cfg(feature = "local-registry")]
 mod registry;
 mod uploader;
 mod verify_tag;
@@ -33,6 +35,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Whoami(args) => whoami::run(&args, &mut reporter),
         Command::Yank(args) => yank::run_yank(&args, &mut reporter),
         Command::Restore(args) => yank::run_restore(&args, &mut reporter),
+        #[cfg(feature = "local-registry")]
         Command::Registry(command) => registry::run(command, &mut reporter),
         Command::Init(args) => init::run(&args, &mut reporter),
         Command::Bump(args) => bump::run(&args, &mut reporter),

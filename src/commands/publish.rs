@@ -8,6 +8,7 @@ use tempfile::NamedTempFile;
 
 use super::context::{self, ForgeCheck, ReleaseContext};
 use super::exit::{self, Exit};
+use super::local_registry::LocalRun;
 use super::uploader::Uploader;
 use crate::ci::{self, outputs::Sinks};
 use crate::cli::{IfExists, PublishArgs};
@@ -20,17 +21,10 @@ use crate::readback::{self, ReadBackError};
 use crate::registry_client::{
     self, Artifact, ClientError, GitInfo, PublishOutcome, RegistryClient, Upload, VersionRecord,
 };
-use crate::registry_server::{Registry, RegistryConfig, RunningRegistry};
 use crate::report::{Format, Problem, Reporter};
-use crate::token::{ApiToken, Scope};
+use crate::token::ApiToken;
 use crate::untrusted::{self, Untrusted};
 use crate::verify::{self, Findings};
-
-/// The publisher that `--local-registry` publishes as.
-const LOCAL_PUBLISHER: &str = "local";
-
-/// How long the token minted for `--local-registry` lives: past the expiry-warning window.
-const LOCAL_TOKEN_DAYS: i64 = 30;
 
 /// What is uploaded: a packed tarball in a temp file, the package folder the official CLI packs
 /// itself (its files already through the leak guard), or a prebuilt binary the user built.
@@ -68,20 +62,6 @@ struct Destination {
     base: String,
     token: ApiToken,
     _local: Option<LocalRun>,
-}
-
-/// The reference registry started in this process for `--local-registry`, and the token minted
-/// for the run, revoked when the run ends: the registry is gone then, and so is the need.
-struct LocalRun {
-    registry: RunningRegistry,
-    token_id: i64,
-}
-
-impl Drop for LocalRun {
-    fn drop(&mut self) {
-        // A token left active in a rehearsal folder is harmless: nothing serves it.
-        let _ = self.registry.revoke_token(self.token_id);
-    }
 }
 
 pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
@@ -452,8 +432,8 @@ fn open_destination(
 ) -> anyhow::Result<Destination> {
     let (url, token, local) = match &args.local_registry {
         Some(dir) => {
-            let (local, token) = start_local_registry(dir, reporter)?;
-            let url = registry_client::parse_registry_url(local.registry.url())?;
+            let (local, token) = LocalRun::start(dir, reporter)?;
+            let url = registry_client::parse_registry_url(local.url())?;
             // Its URL dies with this process: the folder is what names it.
             report.registry = Some(Untrusted::path(dir).to_string());
             report.registry_is_local = true;
@@ -539,35 +519,6 @@ fn note_first_publish_git(
         ))
         .with_hint("nothing to do: the registry keeps the first publish's git details"),
     );
-}
-
-/// Starts the reference registry in this process and mints a publish-only token for the run,
-/// the same kind of token a CI pipeline should hold.
-fn start_local_registry(dir: &Path, reporter: &Reporter) -> anyhow::Result<(LocalRun, ApiToken)> {
-    let registry = Registry::start(RegistryConfig::new(dir))?;
-    let issued = registry.create_token(
-        LOCAL_PUBLISHER,
-        "chuks-ci publish --local-registry",
-        &[Scope::PackagesPublish],
-        LOCAL_TOKEN_DAYS,
-    )?;
-    reporter.note(format!(
-        "publishing to the reference registry in `{}`, as publisher `{LOCAL_PUBLISHER}` with a `packages:publish` token for this run",
-        Untrusted::path(dir)
-    ));
-    reporter.debug(
-        1,
-        format!(
-            "local registry at {} for this run, token #{}",
-            registry.url(),
-            issued.record.id
-        ),
-    );
-    let local = LocalRun {
-        registry,
-        token_id: issued.record.id,
-    };
-    Ok((local, issued.token))
 }
 
 /// The tag, commit and repository the registry records with the version.

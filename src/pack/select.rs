@@ -34,8 +34,7 @@ use crate::untrusted::Untrusted;
 /// The package-specific ignore file, with `.gitignore` syntax.
 pub const CHUKS_IGNORE_FILE: &str = ".chuksignore";
 
-/// The file that marks a reference registry's data folder (`registry serve --data-dir`).
-pub const REGISTRY_DATA_MARKER: &str = ".chuks-registry-data";
+pub use chuks_registry::REGISTRY_DATA_MARKER;
 
 /// The files to pack, and the registry data folders found (archive paths).
 #[derive(Debug)]

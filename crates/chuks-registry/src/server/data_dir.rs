@@ -8,9 +8,7 @@ use std::path::Path;
 
 use super::RegistryError;
 
-/// The file that marks a folder as a reference registry's data: `pack` owns the name, since it is
-/// what must never ship.
-use crate::pack::REGISTRY_DATA_MARKER as MARKER_FILE;
+use crate::REGISTRY_DATA_MARKER as MARKER_FILE;
 
 const GITIGNORE: &str = ".gitignore";
 

@@ -1014,10 +1014,9 @@ async fn log_request(State(state): State<AppState>, mut request: Request, next: 
             0 => String::new(),
             id => format!(" token={id}"),
         };
-        crate::report::write_stderr(&format!(
-            "{method} {path} {}{token}\n",
-            response.status().as_u16()
-        ));
+        // One write per line, and a closed stderr is nothing to stop serving for.
+        let line = format!("{method} {path} {}{token}\n", response.status().as_u16());
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
     }
     response
 }
