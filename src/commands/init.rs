@@ -22,7 +22,7 @@ pub fn run(args: &InitArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
 }
 
 fn update(root: &Path) -> anyhow::Result<Exit> {
-    for (relative, text) in pipelines::all_rendered() {
+    for (relative, text) in pipelines::all_rendered()? {
         let path = root.join(&relative);
         if std::fs::read_to_string(&path).is_ok_and(|old| old == text) {
             continue;
@@ -54,13 +54,8 @@ fn write(args: &InitArgs, ci: Ci, reporter: &mut Reporter) -> anyhow::Result<Exi
         Ci::Gitlab | Ci::Bitbucket => Default::default(),
     };
     let (pin, pin_note) = action_pin(ci);
-    let mut text = pipelines::render_pinned(ci, example, &pin);
     let library = shim.as_ref().and_then(|shim| shim.library.as_deref());
-    if example == Example::PrebuiltBinaries && ci != Ci::Github {
-        if let Some(library) = library {
-            text = pipelines::for_shim_library(&text, library);
-        }
-    }
+    let text = pipelines::render_pinned(ci, example, &pin, library)?;
     write_file(&path, &text)?;
     match reporter.format {
         Format::Json => crate::report::print_json(&json!({
@@ -241,7 +236,7 @@ fn action_pin(ci: Ci) -> (ActionPin, Option<String>) {
 }
 
 fn check(root: &Path, reporter: &mut Reporter) -> anyhow::Result<Exit> {
-    let files = pipelines::all_rendered();
+    let files = pipelines::all_rendered()?;
     let mut drifted = Vec::new();
     for (relative, expected) in &files {
         let path = root.join(relative);

@@ -15,6 +15,6 @@ export GIT_CONFIG_GLOBAL
 git config --file "$GIT_CONFIG_GLOBAL" --add safe.directory "$clone_dir"
 cd "$clone_dir"
 
-@@SCRIPT_PRELUDE@@
-@@SCRIPT_INSTALL_CHUKS@@
-@@SCRIPT_UPLOAD@@
+<% include "prelude.sh" %>
+<% include "install-chuks.sh" %>
+<% include "publish.sh" %>
