@@ -16,8 +16,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use engine::{Engine, Reference};
 pub use engine::RenderError;
+use engine::{Engine, Reference};
 pub use options::{Options, Surface};
 use options::{Output, PublishOption};
 use pins::{ReleasePins, archive_sums};
@@ -148,15 +148,7 @@ pub fn render_pinned(
     pin: &ActionPin,
     shim_library: Option<&str>,
 ) -> Result<String, RenderError> {
-    let engine = Engine::new();
-    let options = Options::load();
-    let classic = render_file(&engine, &options, "gitlab-classic.yml", Surface::Gitlab, pin, None)?;
-    let facts = ExampleFacts {
-        shim_library: shim_library.unwrap_or("shim").to_string(),
-        gitlab_classic_integrity: integrity(&classic),
-    };
-    let name = template(platform, example);
-    render_file(&engine, &options, &name, surface(platform), pin, Some(facts))
+    Renderer::new(pin)?.example(platform, example, shim_library)
 }
 
 /// Renders the pipeline file for a platform and example as committed in `ci-examples/`.
@@ -193,24 +185,38 @@ pub fn generated_files() -> Result<Vec<(PathBuf, String)>, RenderError> {
             "bitbucket-shared-pipelines.yml",
             Surface::Bitbucket,
         ),
-        ("templates/bitbucket/pipe/pipe.yml", "bitbucket-pipe.yml", Surface::Pipe),
-        ("templates/bitbucket/pipe/pipe.sh", "bitbucket-pipe.sh", Surface::Pipe),
+        (
+            "templates/bitbucket/pipe/pipe.yml",
+            "bitbucket-pipe.yml",
+            Surface::Pipe,
+        ),
+        (
+            "templates/bitbucket/pipe/pipe.sh",
+            "bitbucket-pipe.sh",
+            Surface::Pipe,
+        ),
         (
             "templates/bitbucket/pipe/Dockerfile",
             "bitbucket-pipe.Dockerfile",
             Surface::Pipe,
         ),
-        ("templates/github/publish.yml", "github-reusable.yml", Surface::Github),
+        (
+            "templates/github/publish.yml",
+            "github-reusable.yml",
+            Surface::Github,
+        ),
         // GitHub only runs reusable workflows from .github/workflows.
-        (".github/workflows/publish.yml", "github-reusable.yml", Surface::Github),
+        (
+            ".github/workflows/publish.yml",
+            "github-reusable.yml",
+            Surface::Github,
+        ),
     ];
-    let engine = Engine::new();
-    let options = Options::load();
-    let pin = ActionPin::committed();
+    let renderer = Renderer::new(&ActionPin::committed())?;
     FILES
         .iter()
         .map(|&(path, template, surface)| {
-            let text = render_file(&engine, &options, template, surface, &pin, None)?;
+            let text = renderer.file(template, surface, None)?;
             Ok((PathBuf::from(path), text))
         })
         .collect()
@@ -218,10 +224,12 @@ pub fn generated_files() -> Result<Vec<(PathBuf, String)>, RenderError> {
 
 /// Every file `maintain examples` compares: the nine examples, then the generated files.
 pub fn all_rendered() -> Result<Vec<(PathBuf, String)>, RenderError> {
+    let renderer = Renderer::new(&ActionPin::committed())?;
     let mut files = Vec::new();
     for platform in Ci::ALL {
         for example in Example::ALL {
-            files.push((example_path(platform, example), render(platform, example)?));
+            let text = renderer.example(platform, example, None)?;
+            files.push((example_path(platform, example), text));
         }
     }
     files.extend(generated_files()?);
@@ -279,7 +287,7 @@ struct Context<'a> {
     outputs: &'a [Output],
     /// What to do about an empty token, where the platform keeps its secrets.
     token_hint: &'static str,
-    pins: Pins,
+    pins: &'a Pins,
     /// What only the examples use; none for the integrations.
     example: Option<ExampleFacts>,
 }
@@ -308,26 +316,61 @@ struct ExampleFacts {
     gitlab_classic_integrity: String,
 }
 
-/// Renders one template for `surface`.
-fn render_file(
-    engine: &Engine,
-    options: &Options,
-    template: &str,
-    surface: Surface,
-    pin: &ActionPin,
-    example: Option<ExampleFacts>,
-) -> Result<String, RenderError> {
-    let context = Context {
-        chuks_ci_version: CHUKS_CI_VERSION,
-        options: options.on(surface).collect(),
-        outputs: &options.outputs,
-        token_hint: token_hint(surface),
-        pins: Pins::new(pin).ok_or_else(|| {
-            RenderError::with_detail(template, format!("the action pin {pin:?} is not plain words"))
-        })?,
-        example,
-    };
-    engine.render(template, &context)
+/// The engine, the options and the pins, ready to render any file.
+struct Renderer {
+    engine: Engine,
+    options: Options,
+    pins: Pins,
+}
+
+impl Renderer {
+    fn new(pin: &ActionPin) -> Result<Renderer, RenderError> {
+        let pins = Pins::new(pin).ok_or_else(|| {
+            let words = format!("`{}`, `{}`", pin.tag, pin.commit.as_deref().unwrap_or(""));
+            RenderError::new(
+                "the pins".to_string(),
+                format!("the action pin {words} holds more than letters, digits and `._/@:+=-`"),
+            )
+        })?;
+        Ok(Renderer {
+            engine: Engine::new(),
+            options: Options::load(),
+            pins,
+        })
+    }
+
+    /// An example, for a shim whose library is `lib<shim_library>.so`.
+    fn example(
+        &self,
+        platform: Ci,
+        example: Example,
+        shim_library: Option<&str>,
+    ) -> Result<String, RenderError> {
+        let classic = self.file("gitlab-classic.yml", Surface::Gitlab, None)?;
+        let facts = ExampleFacts {
+            shim_library: shim_library.unwrap_or("shim").to_string(),
+            gitlab_classic_integrity: integrity(&classic),
+        };
+        self.file(&template(platform, example), surface(platform), Some(facts))
+    }
+
+    /// One template, for a file that runs on `surface`.
+    fn file(
+        &self,
+        template: &str,
+        surface: Surface,
+        example: Option<ExampleFacts>,
+    ) -> Result<String, RenderError> {
+        let context = Context {
+            chuks_ci_version: CHUKS_CI_VERSION,
+            options: self.options.on(surface).collect(),
+            outputs: &self.options.outputs,
+            token_hint: token_hint(surface),
+            pins: &self.pins,
+            example,
+        };
+        self.engine.render(template, &context)
+    }
 }
 
 impl Pins {

@@ -52,13 +52,13 @@ const SOURCES: &[(&str, &str)] = &embedded![
     "publish.sh",
 ];
 
-/// A template that did not render: a defect of the embedded sources, never of the input.
+/// A file that did not render: a defect of the embedded sources or pins, never of the input.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "could not render the pipeline template `{template}`: {detail}\nhint: this is a defect of chuks-ci itself; please report it with this message"
+    "could not render {what}: {detail}\nhint: this is a defect of chuks-ci itself; please report it with this message"
 )]
 pub struct RenderError {
-    template: String,
+    what: String,
     detail: String,
 }
 
@@ -89,7 +89,7 @@ impl Engine {
         self.env
             .get_template(name)
             .and_then(|template| template.render(Value::from(Serde(context))))
-            .map_err(|err| RenderError::new(name, &err))
+            .map_err(|err| RenderError::template(name, &err))
     }
 
     /// Renders `source`, a template that is not a file of its own, with `context`.
@@ -101,7 +101,7 @@ impl Engine {
     ) -> Result<String, RenderError> {
         self.env
             .render_named_str(name, source, Value::from(Serde(context)))
-            .map_err(|err| RenderError::new(name, &err))
+            .map_err(|err| RenderError::template(name, &err))
     }
 }
 
@@ -118,15 +118,12 @@ fn syntax() -> SyntaxConfig {
 }
 
 impl RenderError {
-    pub(super) fn with_detail(template: &str, detail: String) -> RenderError {
-        RenderError {
-            template: template.to_string(),
-            detail,
-        }
+    pub(super) fn new(what: String, detail: String) -> RenderError {
+        RenderError { what, detail }
     }
 
-    /// The error and what caused it (an include's error names the included template and line).
-    fn new(template: &str, err: &Error) -> RenderError {
+    /// The template's error and what caused it (naming the included template and line).
+    fn template(name: &str, err: &Error) -> RenderError {
         let mut detail = err.to_string();
         let mut cause = std::error::Error::source(err);
         while let Some(inner) = cause {
@@ -134,7 +131,7 @@ impl RenderError {
             detail.push_str(&inner.to_string());
             cause = inner.source();
         }
-        RenderError::with_detail(template, detail)
+        RenderError::new(format!("the pipeline template `{name}`"), detail)
     }
 }
 
@@ -201,7 +198,10 @@ fn one_line(text: &str) -> Result<&str, Error> {
         None => Ok(text),
         Some(c) => Err(Error::new(
             ErrorKind::InvalidOperation,
-            format!("`{}` holds the control character {c:?}", text.escape_debug()),
+            format!(
+                "`{}` holds the control character {c:?}",
+                text.escape_debug()
+            ),
         )),
     }
 }
@@ -266,8 +266,13 @@ mod tests {
 
     fn render(source: &str, context: Value) -> Result<String, String> {
         let mut engine = Engine::new();
-        engine.env.add_template_owned("test", source.to_string()).unwrap();
-        engine.render("test", &context).map_err(|err| err.to_string())
+        engine
+            .env
+            .add_template_owned("test", source.to_string())
+            .unwrap();
+        engine
+            .render("test", &context)
+            .map_err(|err| err.to_string())
     }
 
     #[test]
@@ -284,7 +289,10 @@ mod tests {
         assert_eq!(render("<{ word }>\n", context.clone()).unwrap(), "v1.2.3\n");
         for source in ["<{ text }>", "<{ empty }>", "<{ none }>", "<{ 1 }>"] {
             let err = render(source, context.clone()).unwrap_err();
-            assert!(err.contains("needs a filter") || err.contains("only text"), "{err}");
+            assert!(
+                err.contains("needs a filter") || err.contains("only text"),
+                "{err}"
+            );
         }
         assert_eq!(
             render("<{ text | yaml }> \"<{ text | sh_quoted }>\"", context).unwrap(),
