@@ -11,7 +11,7 @@
 //! Anything else fails the rendering, so a value that lacks its filter fails a test.
 
 use minijinja::syntax::SyntaxConfig;
-use minijinja::value::{Serde, Value, ValueKind};
+use minijinja::value::{Serde, Value};
 use minijinja::{Environment, Error, ErrorKind, Output, State, UndefinedBehavior};
 use serde::{Serialize, Serializer};
 
@@ -135,33 +135,24 @@ impl RenderError {
     }
 }
 
-/// Prints one `<{ value }>`: safe text as it is, a plain word as it is, anything else refused.
+/// Prints one `<{ value }>` (the engine refuses an undefined one first): safe text and plain
+/// words as they are, anything else refused.
 fn print(out: &mut Output, _: &mut State, value: &Value) -> Result<(), Error> {
-    let text = match value.as_str() {
-        Some(text) if value.is_safe() || is_plain_word(text) => text,
-        Some(text) => {
-            return Err(Error::new(
-                ErrorKind::InvalidOperation,
-                format!("`{text}` needs a filter: `yaml`, `sh_quoted` or `comment`"),
-            ));
+    let refusal = match value.as_str() {
+        Some(text) if value.is_safe() || is_plain_word(text) => {
+            return out
+                .write_str(text)
+                .map_err(|_| Error::from(ErrorKind::WriteFailure));
         }
-        None if value.kind() == ValueKind::Undefined => {
-            return Err(Error::from(ErrorKind::UndefinedError));
-        }
-        None => {
-            return Err(Error::new(
-                ErrorKind::InvalidOperation,
-                format!("only text is printed, not `{value}`"),
-            ));
-        }
+        Some(text) => format!("{text:?} needs a filter: `yaml`, `sh_quoted` or `comment`"),
+        None => format!("only text is printed, not `{value}`"),
     };
-    out.write_str(text)
-        .map_err(|_| Error::from(ErrorKind::WriteFailure))
+    Err(Error::new(ErrorKind::InvalidOperation, refusal))
 }
 
 /// A word that needs no quoting in a YAML value nor in shell, bare or in double quotes: letters,
 /// digits and `._/@:+=-`, starting with a letter or digit and not ending in `:`.
-pub fn is_plain_word(text: &str) -> bool {
+fn is_plain_word(text: &str) -> bool {
     text.starts_with(|c: char| c.is_ascii_alphanumeric())
         && !text.ends_with(':')
         && text
@@ -207,7 +198,8 @@ fn one_line(text: &str) -> Result<&str, Error> {
 }
 
 /// A YAML scalar: plain when that is unambiguous, else double-quoted. A plain scalar starts with
-/// a letter, so YAML reads no number, version-like or not, nor `true`, `null` and the like.
+/// a letter or a dot (a path such as `.`), so YAML reads no number, version-like or not, and it
+/// is none of the words YAML 1.1 or 1.2 read as a boolean, null, infinity or not-a-number.
 fn yaml(text: &str) -> Result<Value, Error> {
     let text = one_line(text)?;
     let plain = text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '.')
@@ -216,7 +208,7 @@ fn yaml(text: &str) -> Result<Value, Error> {
             .all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c))
         && !matches!(
             text.to_ascii_lowercase().as_str(),
-            "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n"
+            "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n" | ".inf" | ".nan"
         )
         && text.parse::<f64>().is_err();
     Ok(Value::from_safe_string(if plain {
@@ -247,7 +239,7 @@ fn comment(text: &str) -> Result<Value, Error> {
 /// empty. For an `<% include %>` at an indentation: `<% filter indent_lines(4) %>`.
 fn indent_lines(text: &str, width: usize) -> Value {
     let indent = " ".repeat(width);
-    let mut out = String::with_capacity(text.len() + width * 8);
+    let mut out = String::new();
     for line in text.split_inclusive('\n') {
         if line.trim().is_empty() {
             out.push_str(line.trim_start_matches([' ', '\t']));
@@ -308,6 +300,7 @@ mod tests {
         assert_eq!(yaml(""), "\"\"");
         assert_eq!(yaml("false"), "\"false\"");
         assert_eq!(yaml("No"), "\"No\"");
+        assert_eq!(yaml(".inf"), "\".inf\"");
         assert_eq!(yaml("0"), "\"0\"");
         assert_eq!(yaml("0.1.0"), "\"0.1.0\"");
         assert_eq!(yaml("-v"), "\"-v\"");
