@@ -14,23 +14,23 @@ fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `chuks-ci maintain examples <args>` in `home`: its exit code, stdout and stderr.
-fn maintain_examples(home: &Path, args: &[&str], dir: &Path) -> (Option<i32>, String, String) {
-    let output = common::chuks_ci(home)
-        .args(["maintain", "examples"])
-        .args(args)
-        .arg("--dir")
-        .arg(dir)
-        .output()
-        .unwrap();
+/// `chuks-ci <args>`, in a private home: its exit code, stdout and stderr.
+fn chuks_ci(args: &[&str]) -> (Option<i32>, String, String) {
+    let home = TempDir::new().unwrap();
+    let output = common::chuks_ci(home.path()).args(args).output().unwrap();
     let (stdout, stderr) = outputs(&output);
     (output.status.code(), stdout, stderr)
 }
 
+/// `chuks-ci maintain examples <mode> --dir <dir>`.
+fn maintain_examples(mode: &[&str], dir: &Path) -> (Option<i32>, String, String) {
+    let dir = dir.to_str().unwrap();
+    chuks_ci(&[&["maintain", "examples"], mode, &["--dir", dir]].concat())
+}
+
 #[test]
 fn check_passes_on_the_committed_files() {
-    let home = TempDir::new().unwrap();
-    let (code, stdout, stderr) = maintain_examples(home.path(), &["--check"], repo_root());
+    let (code, stdout, stderr) = maintain_examples(&["--check"], repo_root());
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(
         stdout.starts_with("ok: 19 rendered files match"),
@@ -40,9 +40,8 @@ fn check_passes_on_the_committed_files() {
 
 #[test]
 fn check_reports_drift_and_missing_files() {
-    let home = TempDir::new().unwrap();
     let dir = TempDir::new().unwrap();
-    let (code, _, stderr) = maintain_examples(home.path(), &["--update"], dir.path());
+    let (code, _, stderr) = maintain_examples(&["--update"], dir.path());
     assert_eq!(code, Some(0), "{stderr}");
     let path = dir
         .path()
@@ -54,7 +53,7 @@ fn check_reports_drift_and_missing_files() {
     std::fs::write(&path, edited).unwrap();
     std::fs::remove_file(dir.path().join(".github/workflows/publish.yml")).unwrap();
 
-    let (code, _, stderr) = maintain_examples(home.path(), &["--check"], dir.path());
+    let (code, _, stderr) = maintain_examples(&["--check"], dir.path());
     assert_eq!(code, Some(1), "{stderr}");
     assert_contains(
         &stderr,
@@ -65,46 +64,36 @@ fn check_reports_drift_and_missing_files() {
     assert_contains(&stderr, "`cargo run -- maintain examples --update`");
 
     // `--update` rewrites exactly what drifted, and the check passes again.
-    let (code, stdout, stderr) = maintain_examples(home.path(), &["--update"], dir.path());
+    let (code, stdout, stderr) = maintain_examples(&["--update"], dir.path());
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(
         stdout,
         "updated ci-examples/bitbucket/monorepo.bitbucket-pipelines.yml\n\
          updated .github/workflows/publish.yml\n"
     );
-    let (code, _, stderr) = maintain_examples(home.path(), &["--check"], dir.path());
+    let (code, _, stderr) = maintain_examples(&["--check"], dir.path());
     assert_eq!(code, Some(0), "{stderr}");
 }
 
 #[test]
 fn maintain_examples_takes_exactly_one_of_check_and_update() {
-    let home = TempDir::new().unwrap();
-    for args in [&[][..], &["--check", "--update"][..]] {
-        let (code, _, stderr) = maintain_examples(home.path(), args, repo_root());
-        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+    for mode in [&[][..], &["--check", "--update"][..]] {
+        let (code, _, stderr) = maintain_examples(mode, repo_root());
+        assert_eq!(code, Some(2), "{mode:?}: {stderr}");
         assert_contains(&stderr, "--check");
     }
 }
 
 #[test]
 fn users_see_neither_maintain_nor_the_old_init_flags() {
-    let home = TempDir::new().unwrap();
-    let help = common::chuks_ci(home.path())
-        .arg("--help")
-        .output()
-        .unwrap();
-    let (stdout, _) = outputs(&help);
-    assert!(help.status.success());
+    let (code, stdout, _) = chuks_ci(&["--help"]);
+    assert_eq!(code, Some(0));
     assert_contains(&stdout, "init");
     assert!(!stdout.contains("maintain"), "{stdout}");
 
     for flag in ["--check", "--update-examples"] {
-        let output = common::chuks_ci(home.path())
-            .args(["init", flag])
-            .output()
-            .unwrap();
-        let (_, stderr) = outputs(&output);
-        assert_eq!(output.status.code(), Some(2), "{flag}: {stderr}");
+        let (code, _, stderr) = chuks_ci(&["init", flag]);
+        assert_eq!(code, Some(2), "{flag}: {stderr}");
         assert_contains(&stderr, &format!("unexpected argument '{flag}'"));
     }
 }
