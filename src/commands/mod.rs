@@ -7,6 +7,7 @@ pub mod exit;
 mod hook;
 mod init;
 mod local_registry;
+mod maintain;
 mod pack;
 mod publish;
 #[cfg(feature = "local-registry")]
@@ -40,6 +41,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Init(args) => init::run(&args, &mut reporter),
         Command::Bump(args) => bump::run(&args, &mut reporter),
         Command::Hook(command) => hook::run(&command, &mut reporter),
+        Command::Maintain(command) => maintain::run(&command, &mut reporter),
     };
     let exit = match result {
         Ok(exit) => exit,
