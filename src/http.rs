@@ -297,28 +297,6 @@ mod tests {
         assert!(client_for(&url("https://registry.chuks.org"), SMALL_ANSWER).is_ok());
     }
 
-    /// A loopback server that answers every connection with `answer`; its URL.
-    fn serve(answer: Vec<u8>) -> Url {
-        use std::io::{Read, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
-        std::thread::spawn(move || {
-            for mut stream in listener.incoming().flatten() {
-                let _ = stream.read(&mut [0u8; 4096]);
-                let _ = stream.write_all(&answer);
-            }
-        });
-        url
-    }
-
-    fn answer(headers: &str, body: &[u8]) -> Vec<u8> {
-        let head = format!(
-            "HTTP/1.1 200 OK\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        [head.as_bytes(), body].concat()
-    }
-
     async fn fetch_from(url: &Url) -> Result<Reply, FetchError> {
         let client = client_for(url, SMALL_ANSWER).unwrap();
         let once = RetryPolicy {
@@ -337,32 +315,66 @@ mod tests {
 
     #[tokio::test]
     async fn an_answer_up_to_the_limit_is_read_and_a_longer_one_refused() {
-        let fits = serve(answer("", &vec![b'a'; MAX_ANSWER_BYTES]));
+        let (fits, _) = loopback::serve(loopback::answer(200, "", vec![b'a'; MAX_ANSWER_BYTES]));
         let reply = fetch_from(&fits).await.unwrap();
         assert_eq!((reply.status, reply.body.len()), (200, MAX_ANSWER_BYTES));
-        let over = serve(answer("", &vec![b'a'; MAX_ANSWER_BYTES + 1]));
+        let (over, _) =
+            loopback::serve(loopback::answer(200, "", vec![b'a'; MAX_ANSWER_BYTES + 1]));
         assert!(matches!(fetch_from(&over).await, Err(FetchError::TooLarge)));
     }
 
     #[tokio::test]
     async fn every_request_names_chuks_ci_and_no_redirect_is_followed() {
-        use std::io::{Read, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
-        let server = std::thread::spawn(move || {
-            let (mut stream, _) = listener.accept().unwrap();
-            let mut request = [0u8; 4096];
-            let n = stream.read(&mut request).unwrap();
-            let redirect = "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/elsewhere\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-            stream.write_all(redirect.as_bytes()).unwrap();
-            String::from_utf8_lossy(&request[..n]).to_ascii_lowercase()
-        });
+        let redirect = "Location: http://127.0.0.1:9/elsewhere\r\n";
+        let (url, seen) = loopback::serve(loopback::answer(302, redirect, ""));
         let reply = fetch_from(&url).await.unwrap();
         assert_eq!(reply.status, 302);
-        let request = server.join().unwrap();
+        let requests = seen.lock().unwrap();
+        assert_eq!(requests.len(), 1, "{requests:?}");
+        let request = requests[0].to_ascii_lowercase();
         assert!(
             request.contains(&format!("user-agent: {USER_AGENT}")),
             "{request}"
         );
+    }
+}
+
+/// A loopback HTTP server for the unit tests of the clients built here.
+#[cfg(test)]
+pub(crate) mod loopback {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+
+    use reqwest::Url;
+
+    /// The requests a server saw, each as the text of its head.
+    pub type Seen = Arc<Mutex<Vec<String>>>;
+
+    /// Serves `answer` to every connection; its URL and the requests it saw.
+    pub fn serve(answer: Vec<u8>) -> (Url, Seen) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        let seen = Seen::default();
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let mut request = [0u8; 4096];
+                let n = stream.read(&mut request).unwrap_or(0);
+                let head = String::from_utf8_lossy(&request[..n]).into_owned();
+                log.lock().unwrap().push(head);
+                let _ = stream.write_all(&answer);
+            }
+        });
+        (url, seen)
+    }
+
+    /// An HTTP/1.1 answer: `status`, extra `headers` (each ending in CRLF), `body`.
+    pub fn answer(status: u16, headers: &str, body: impl AsRef<[u8]>) -> Vec<u8> {
+        let body = body.as_ref();
+        let head = format!(
+            "HTTP/1.1 {status} X\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        [head.as_bytes(), body].concat()
     }
 }

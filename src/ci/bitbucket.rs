@@ -6,7 +6,6 @@
 use secrecy::SecretString;
 
 use super::id_token::{IdTokenError, IdTokenOffer};
-use super::outputs::OutputFile;
 use super::{CiProvider, Var};
 use crate::forge::bitbucket::{self, API_URL_VARIABLE, BitbucketRepository, DEFAULT_API_URL};
 use crate::forge::{Forge, ForgeDetection};
@@ -51,20 +50,14 @@ impl CiProvider for BitbucketPipelines {
         Some(forge(var, &full_name))
     }
 
-    /// None: a step passes results on through the `--dotenv` file as an artifact.
-    fn output_files(&self, _var: Var) -> Vec<OutputFile> {
-        Vec::new()
-    }
-
     /// The token Bitbucket sets in a step with `oidc: true`.
     fn id_token(&self, var: Var) -> Result<IdTokenOffer, IdTokenError> {
-        var(ID_TOKEN_VARIABLE)
-            .map(|token| IdTokenOffer::Issued(SecretString::from(token.trim())))
-            .ok_or_else(|| IdTokenError::NotOffered {
-                ci: "Bitbucket Pipelines",
-                missing: format!("`{ID_TOKEN_VARIABLE}` is not set"),
-                how_to_enable: "add `oidc: true` to the step".to_string(),
-            })
+        IdTokenOffer::issued_in(
+            var,
+            ID_TOKEN_VARIABLE,
+            "Bitbucket Pipelines",
+            "add `oidc: true` to the step",
+        )
     }
 }
 

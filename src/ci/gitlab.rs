@@ -6,7 +6,6 @@
 use secrecy::SecretString;
 
 use super::id_token::{IdTokenError, IdTokenOffer};
-use super::outputs::OutputFile;
 use super::{CiProvider, Var};
 use crate::forge::gitlab::{self, API_URL_VARIABLE, GitlabProject, GitlabToken};
 use crate::forge::{Forge, ForgeDetection};
@@ -56,22 +55,16 @@ impl CiProvider for GitlabCi {
         Some(forge(var))
     }
 
-    /// None: GitLab reads results from the `--dotenv` file the job names as a report.
-    fn output_files(&self, _var: Var) -> Vec<OutputFile> {
-        Vec::new()
-    }
-
     /// The token GitLab put in `CHUKS_ID_TOKEN`, as the job's `id_tokens:` asked.
     fn id_token(&self, var: Var) -> Result<IdTokenOffer, IdTokenError> {
-        var(ID_TOKEN_VARIABLE)
-            .map(|token| IdTokenOffer::Issued(SecretString::from(token.trim())))
-            .ok_or_else(|| IdTokenError::NotOffered {
-                ci: "GitLab CI",
-                missing: format!("`{ID_TOKEN_VARIABLE}` is not set"),
-                how_to_enable: format!(
-                    "add `id_tokens: {{ {ID_TOKEN_VARIABLE}: {{ aud: <the registry's audience> }} }}` to the job"
-                ),
-            })
+        IdTokenOffer::issued_in(
+            var,
+            ID_TOKEN_VARIABLE,
+            "GitLab CI",
+            &format!(
+                "add `id_tokens: {{ {ID_TOKEN_VARIABLE}: {{ aud: <the registry's audience> }} }}` to the job"
+            ),
+        )
     }
 }
 

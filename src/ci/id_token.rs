@@ -63,6 +63,21 @@ pub enum IdTokenError {
 }
 
 impl IdTokenOffer {
+    /// The token the pipeline put in `variable`, or `ci`'s error saying how to have it there.
+    pub fn issued_in(
+        var: super::Var,
+        variable: &str,
+        ci: &'static str,
+        how_to_enable: &str,
+    ) -> Result<IdTokenOffer, IdTokenError> {
+        let token = var(variable).ok_or_else(|| IdTokenError::NotOffered {
+            ci,
+            missing: format!("`{variable}` is not set"),
+            how_to_enable: how_to_enable.to_string(),
+        })?;
+        Ok(IdTokenOffer::Issued(SecretString::from(token.trim())))
+    }
+
     /// The ID token: the one issued, or one asked of the runner for `audience`.
     pub async fn token(
         self,
@@ -155,37 +170,16 @@ struct Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{Read, Write};
-    use std::sync::{Arc, Mutex};
+    use crate::http::loopback;
 
     const BEARER: &str = "request-token-canary-1f2e3d";
     const ID_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJjaHVrcyJ9.c2lnbmF0dXJl";
 
     /// A loopback token service answering every request with `status` and `body`; its URL
     /// (with the query the runner's URL has) and the requests it saw.
-    fn token_service(status: u16, body: String) -> (String, Arc<Mutex<Vec<String>>>) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!(
-            "http://{}/_apis/token?api-version=2.0",
-            listener.local_addr().unwrap()
-        );
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = seen.clone();
-        std::thread::spawn(move || {
-            for mut stream in listener.incoming().flatten() {
-                let mut request = [0u8; 4096];
-                let n = stream.read(&mut request).unwrap_or(0);
-                log.lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&request[..n]).into_owned());
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            }
-        });
-        (url, seen)
+    fn token_service(status: u16, body: &str) -> (String, loopback::Seen) {
+        let (url, seen) = loopback::serve(loopback::answer(status, "", body));
+        (format!("{url}_apis/token?api-version=2.0"), seen)
     }
 
     fn offer(url: String) -> IdTokenOffer {
@@ -205,7 +199,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_runner_is_asked_for_the_audience_with_its_request_token() {
-        let (url, seen) = token_service(200, format!(r#"{{"count":1,"value":"{ID_TOKEN}"}}"#));
+        let (url, seen) = token_service(200, &format!(r#"{{"count":1,"value":"{ID_TOKEN}"}}"#));
         let token = offer(url).token("chuks", &once()).await.unwrap();
         assert_eq!(token.expose_secret(), ID_TOKEN);
         let request = seen.lock().unwrap()[0].clone();
@@ -223,7 +217,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refusal_says_which_permission_the_job_needs_and_shows_no_token() {
-        let (url, _) = token_service(403, "{}".to_string());
+        let (url, _) = token_service(403, "{}");
         let err = offer(url).token("chuks", &once()).await.unwrap_err();
         let shown = format!("{err}{err:?}");
         assert!(shown.contains("id-token: write"), "{shown}");
@@ -233,7 +227,7 @@ mod tests {
     #[tokio::test]
     async fn an_answer_without_a_token_is_refused() {
         for body in ["<html>", r#"{"value":""}"#, r#"{"value":"a b"}"#] {
-            let (url, _) = token_service(200, body.to_string());
+            let (url, _) = token_service(200, body);
             let err = offer(url).token("chuks", &once()).await.unwrap_err();
             assert!(
                 matches!(err, IdTokenError::UnexpectedAnswer { .. }),

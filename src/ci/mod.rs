@@ -56,8 +56,11 @@ pub trait CiProvider: AsCiLog + Sync {
     /// from the command line (`--github-token`), for the providers that take one.
     fn forge(&self, var: Var, token_flag: Option<&SecretString>) -> Option<ForgeDetection>;
 
-    /// The files this CI reads a step's results from, as `var` names them.
-    fn output_files(&self, var: Var) -> Vec<OutputFile>;
+    /// The files this CI reads a step's results from, as `var` names them. None by default:
+    /// such a CI reads the `--dotenv` file (GitLab as a dotenv report, Bitbucket as an artifact).
+    fn output_files(&self, _var: Var) -> Vec<OutputFile> {
+        Vec::new()
+    }
 
     /// How this job gets its OIDC ID token, for trusted publishing; an error says what the
     /// pipeline must grant.

@@ -35,57 +35,51 @@ impl ForgeRepository for BitbucketRepository {
         format!("{}/{}", self.workspace, self.slug)
     }
 
+    /// The commit `tag` points at on Bitbucket (its `target` is already the commit, also for
+    /// annotated tags); `None` when the tag is missing.
     fn tag_commit<'a>(
         &'a self,
         tag: &'a Untrusted,
         policy: &'a RetryPolicy,
     ) -> BoxFuture<'a, Result<Option<String>, ForgeError>> {
-        Box::pin(tag_commit(self, tag, policy))
-    }
-}
-
-/// The commit `tag` points at on Bitbucket (its `target` is already the commit, also for annotated
-/// tags); `None` when the tag is missing.
-async fn tag_commit(
-    repository: &BitbucketRepository,
-    tag: &Untrusted,
-    policy: &RetryPolicy,
-) -> Result<Option<String>, ForgeError> {
-    let base = ApiBase::parse(
-        API_URL_VARIABLE,
-        &repository.api_url,
-        "https://api.bitbucket.org/2.0",
-    )?;
-    // Bitbucket reads `%2F` as a path separator anyway, so a `/` in the tag is sent as written.
-    let segments = [
-        "repositories",
-        repository.workspace.as_str(),
-        repository.slug.as_str(),
-        "refs",
-        "tags",
-    ];
-    let url = base.endpoint(segments.into_iter().chain(tag.unescaped().split('/')));
-    let client = base.client(NAME, super::TIMEOUTS)?;
-    let lookup = Lookup {
-        forge: NAME,
-        repository: repository.repository(),
-        tag,
-        api_variable: API_URL_VARIABLE,
-        auth_fix: format!(
-            "check `BITBUCKET_ACCESS_TOKEN`: it must be a valid, unexpired access token with the `repository` (read) scope on `{}`",
-            repository.repository()
-        ),
-    };
-    let reply = lookup
-        .fetch(policy, || {
-            super::send(
-                client
-                    .get(url.clone())
-                    .bearer_auth(repository.token.expose_secret()),
-            )
+        Box::pin(async move {
+            let base = ApiBase::parse(
+                API_URL_VARIABLE,
+                &self.api_url,
+                "https://api.bitbucket.org/2.0",
+            )?;
+            // Bitbucket reads `%2F` as a path separator anyway: a `/` in the tag is sent as written.
+            let segments = [
+                "repositories",
+                self.workspace.as_str(),
+                self.slug.as_str(),
+                "refs",
+                "tags",
+            ];
+            let url = base.endpoint(segments.into_iter().chain(tag.unescaped().split('/')));
+            let client = base.client(NAME, super::TIMEOUTS)?;
+            let lookup = Lookup {
+                forge: NAME,
+                repository: self.repository(),
+                tag,
+                api_variable: API_URL_VARIABLE,
+                auth_fix: format!(
+                    "check `BITBUCKET_ACCESS_TOKEN`: it must be a valid, unexpired access token with the `repository` (read) scope on `{}`",
+                    self.repository()
+                ),
+            };
+            let reply = lookup
+                .fetch(policy, || {
+                    super::send(
+                        client
+                            .get(url.clone())
+                            .bearer_auth(self.token.expose_secret()),
+                    )
+                })
+                .await?;
+            Ok(lookup.read::<Tag>(reply)?.map(|tag| tag.target.hash))
         })
-        .await?;
-    Ok(lookup.read::<Tag>(reply)?.map(|tag| tag.target.hash))
+    }
 }
 
 /// The part of Bitbucket's tag answer we read: the commit the tag points at.

@@ -63,12 +63,49 @@ impl ForgeRepository for GitlabProject {
         self.project()
     }
 
+    /// The commit `tag` points at on GitLab (GitLab peels annotated tags itself); `None` when
+    /// missing.
     fn tag_commit<'a>(
         &'a self,
         tag: &'a Untrusted,
         policy: &'a RetryPolicy,
     ) -> BoxFuture<'a, Result<Option<String>, ForgeError>> {
-        Box::pin(tag_commit(self, tag, policy))
+        Box::pin(async move {
+            let base = ApiBase::parse(
+                API_URL_VARIABLE,
+                &self.api_url,
+                "https://gitlab.example.com/api/v4",
+            )?;
+            // One path segment each, so a `/` in the tag is sent as `%2F`, as GitLab requires.
+            let url = base.endpoint([
+                "projects",
+                self.project_id.as_str(),
+                "repository",
+                "tags",
+                tag.unescaped(),
+            ]);
+            let (header, token) = match &self.token {
+                GitlabToken::Job(token) => ("JOB-TOKEN", token),
+                GitlabToken::Private(token) => ("PRIVATE-TOKEN", token),
+            };
+            let mut token = HeaderValue::from_str(token.expose_secret())
+                .expect("detect only accepts tokens of visible ASCII");
+            token.set_sensitive(true);
+            let client = base.client(NAME, super::TIMEOUTS)?;
+            let lookup = Lookup {
+                forge: NAME,
+                repository: self.project(),
+                tag,
+                api_variable: API_URL_VARIABLE,
+                auth_fix: self.auth_fix(),
+            };
+            let reply = lookup
+                .fetch(policy, || {
+                    super::send(client.get(url.clone()).header(header, token.clone()))
+                })
+                .await?;
+            Ok(lookup.read::<Tag>(reply)?.map(|tag| tag.commit.id))
+        })
     }
 
     /// Some GitLab instances refuse the job token on the tags API.
@@ -77,48 +114,6 @@ impl ForgeRepository for GitlabProject {
             "tag `{tag}` not confirmed on GitLab: it refused `CI_JOB_TOKEN` on the tags API (HTTP {status}); to confirm it, set `GITLAB_TOKEN` (a masked CI/CD variable) to an access token with the `read_api` scope"
         ))
     }
-}
-
-/// The commit `tag` points at on GitLab (GitLab peels annotated tags itself); `None` when missing.
-async fn tag_commit(
-    project: &GitlabProject,
-    tag: &Untrusted,
-    policy: &RetryPolicy,
-) -> Result<Option<String>, ForgeError> {
-    let base = ApiBase::parse(
-        API_URL_VARIABLE,
-        &project.api_url,
-        "https://gitlab.example.com/api/v4",
-    )?;
-    // One path segment each, so a `/` in the tag is sent as `%2F`, as GitLab requires.
-    let url = base.endpoint([
-        "projects",
-        project.project_id.as_str(),
-        "repository",
-        "tags",
-        tag.unescaped(),
-    ]);
-    let (header, token) = match &project.token {
-        GitlabToken::Job(token) => ("JOB-TOKEN", token),
-        GitlabToken::Private(token) => ("PRIVATE-TOKEN", token),
-    };
-    let mut token = HeaderValue::from_str(token.expose_secret())
-        .expect("detect only accepts tokens of visible ASCII");
-    token.set_sensitive(true);
-    let client = base.client(NAME, super::TIMEOUTS)?;
-    let lookup = Lookup {
-        forge: NAME,
-        repository: project.project(),
-        tag,
-        api_variable: API_URL_VARIABLE,
-        auth_fix: project.auth_fix(),
-    };
-    let reply = lookup
-        .fetch(policy, || {
-            super::send(client.get(url.clone()).header(header, token.clone()))
-        })
-        .await?;
-    Ok(lookup.read::<Tag>(reply)?.map(|tag| tag.commit.id))
 }
 
 /// The parts of GitLab's tag answer we read. `target` is the tag object for annotated tags;

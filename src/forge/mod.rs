@@ -113,7 +113,7 @@ pub enum ConfirmOutcome {
     NotInCi,
 }
 
-/// Confirms the tag as `mode` asks, given what [`detect`] found.
+/// Confirms the tag as `mode` asks, given what the CI provider found (`crate::ci::forge_from`).
 pub async fn confirm(
     mode: ConfirmMode,
     detection: &ForgeDetection,
@@ -197,7 +197,8 @@ impl Forge {
         &self.commit
     }
 
-    /// Asks the forge where `tag` points (annotated tags peeled) and checks it is [`Forge::commit`].
+    /// Asks the forge where `tag` points (annotated tags peeled) and checks it is
+    /// [`Forge::commit`].
     pub async fn confirm_tag(
         &self,
         tag: &Untrusted,
