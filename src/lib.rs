@@ -24,6 +24,7 @@ pub mod report;
 pub mod retry;
 pub mod tag;
 pub mod token_patterns;
+pub mod trusted_publishing;
 pub mod verify;
 
 // The registry's rules and wire format live in the `chuks-registry` crate, which the reference

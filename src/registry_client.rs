@@ -219,6 +219,13 @@ pub enum PublishOutcome {
     Unchanged,
 }
 
+/// What [`RegistryClient::call`] got: a 2xx answer's body, or a refusal's status and error.
+#[derive(Debug)]
+pub enum Answer {
+    Accepted(Bytes),
+    Refused { status: u16, detail: ErrorDetail },
+}
+
 /// Called with (bytes of the file sent, total bytes) as an upload goes.
 pub type ProgressFn = Arc<dyn Fn(u64, u64) + Send + Sync>;
 
@@ -448,6 +455,55 @@ impl RegistryClient {
             Some(stored) => Err(upload.exists_with_other_contents(stored)),
             None => Ok(false),
         }
+    }
+
+    /// One call for a caller that types its own answers (trusted publishing): `body`, JSON, sent
+    /// with `method` to `/api/<segments…>`, retried like every call. A 2xx body or a refusal's
+    /// documented error comes back as it is; a route the registry lacks is
+    /// [`ClientError::RouteMissing`].
+    pub async fn call(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<&[u8]>,
+    ) -> Result<Answer, ClientError> {
+        let url = self.url(segments)?;
+        let stall = self.options.stall_timeout;
+        self.with_retries(|| async {
+            let mut request = self.request(method.clone(), &url);
+            if let Some(body) = body {
+                request = request
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.to_vec());
+            }
+            let response = tokio::time::timeout(stall, request.send())
+                .await
+                .map_err(|_| Failure::Retry(self.no_answer()))?
+                .map_err(|err| self.transport_failure(err, false))?;
+            let response = self.traced(response);
+            let status = response.status();
+            if status.is_client_error() && !retry::is_retryable_status(status.as_u16()) {
+                let detail = read_error(response, stall).await;
+                if is_route_missing(status, &detail) {
+                    return Err(Failure::Fatal(ClientError::RouteMissing {
+                        route: url.path().to_string(),
+                        status: status.as_u16(),
+                    }));
+                }
+                let status = status.as_u16();
+                return Ok(Answer::Refused { status, detail });
+            }
+            let response = check_status(response, stall).await?;
+            let bytes = answer_bytes(response, stall).await.map_err(|message| {
+                Failure::Retry(AttemptFailure {
+                    message,
+                    retry_after: None,
+                    maybe_stored: false,
+                })
+            })?;
+            Ok(Answer::Accepted(bytes))
+        })
+        .await
     }
 
     /// `POST /api/packages/{name}/{version}/yank` or `…/restore`; [`ClientError::RouteMissing`]

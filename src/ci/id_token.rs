@@ -12,7 +12,7 @@ use crate::retry::RetryPolicy;
 use crate::untrusted::Untrusted;
 
 /// How a CI hands this job its ID token.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum IdTokenOffer {
     /// The pipeline put it in a variable, for the audience the pipeline named (GitLab's
     /// `id_tokens:`, Bitbucket's `oidc: true`).
