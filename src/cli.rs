@@ -106,6 +106,32 @@ pub struct UploaderArgs {
     pub upload_timeout: u64,
 }
 
+/// `--trusted-publishing`: whether to exchange the CI's OIDC ID token for a short-lived token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TrustedPublishingArg {
+    /// When no token is given and the CI offers an ID token.
+    Auto,
+    /// Always, unless a token is given; any failure to exchange is an error.
+    Always,
+    /// Never: a token is needed.
+    Never,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TrustedPublishingArgs {
+    /// Exchange the CI's OIDC ID token for a short-lived token (trusted publishing): `auto`
+    /// (when no token is given and the CI offers one), `always` or `never`. A token given
+    /// always wins.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        env = "CHUKS_TRUSTED_PUBLISHING",
+        default_value = "auto"
+    )]
+    pub trusted_publishing: TrustedPublishingArg,
+}
+
 /// The CI platform `init` writes a pipeline for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InitPlatformArg {
@@ -152,9 +178,37 @@ pub enum Command {
     /// Install the pre-push guard against mismatched release tags, or run it.
     #[command(subcommand)]
     Hook(HookCommand),
+    /// Trusted publishing: see what this job's OIDC ID token says and what would trust it.
+    #[command(subcommand)]
+    Trust(TrustCommand),
     /// For chuks-ci's maintainers: keep the committed pipeline files current.
     #[command(subcommand, hide = true)]
     Maintain(MaintainCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Decode this job's OIDC ID token WITHOUT verifying it, show the claims a trusted
+    /// publisher is matched on, and the `registry trust add` line that would accept it.
+    Explain(TrustExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrustExplainArgs {
+    /// Read the ID token from this file instead of asking the CI for one.
+    #[arg(long, value_name = "PATH")]
+    pub id_token_file: Option<PathBuf>,
+
+    /// The package the `registry trust add` line names; default the manifest's `name`.
+    #[arg(long, value_name = "NAME")]
+    pub package: Option<String>,
+
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+    #[command(flatten)]
+    pub registry: RegistryUrlArgs,
+    #[command(flatten)]
+    pub network: NetworkArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -296,6 +350,8 @@ pub struct PublishArgs {
     #[command(flatten)]
     pub preflight: PreflightArgs,
     #[command(flatten)]
+    pub trusted_publishing: TrustedPublishingArgs,
+    #[command(flatten)]
     pub uploader: UploaderArgs,
 
     /// Upload one platform's prebuilt binary for the manifest's version instead of the source
@@ -348,6 +404,8 @@ pub struct CheckArgs {
     pub forge: ForgeArgs,
     #[command(flatten)]
     pub preflight: PreflightArgs,
+    #[command(flatten)]
+    pub trusted_publishing: TrustedPublishingArgs,
     #[command(flatten)]
     pub uploader: UploaderArgs,
 }
@@ -554,6 +612,16 @@ impl From<FormatArg> for crate::report::Format {
         match arg {
             FormatArg::Human => crate::report::Format::Human,
             FormatArg::Json => crate::report::Format::Json,
+        }
+    }
+}
+
+impl From<TrustedPublishingArg> for crate::trusted_publishing::Mode {
+    fn from(arg: TrustedPublishingArg) -> Self {
+        match arg {
+            TrustedPublishingArg::Auto => Self::Auto,
+            TrustedPublishingArg::Always => Self::Always,
+            TrustedPublishingArg::Never => Self::Never,
         }
     }
 }

@@ -56,6 +56,11 @@ impl ReleaseContext {
         Ok(RegistryClient::new(url, Some(token), self.options.clone())?)
     }
 
+    /// A client for `url` without a token, for what needs none (trusted publishing's exchange).
+    pub fn connect_without_token(&self, url: Url) -> anyhow::Result<RegistryClient> {
+        Ok(RegistryClient::new(url, None, self.options.clone())?)
+    }
+
     /// Confirms the tag on the forge as `--confirm-tag` asks, and says what happened.
     pub fn confirm_tag(
         &self,

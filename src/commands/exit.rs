@@ -3,7 +3,9 @@
 
 use std::process::ExitCode;
 
+use super::trust::ExplainError;
 use crate::bump::BumpError;
+use crate::ci::id_token::IdTokenError;
 use crate::forge::ForgeError;
 use crate::git::GitError;
 use crate::hook::HookError;
@@ -19,6 +21,8 @@ use crate::registry_server::RegistryError;
 use crate::release::BumpRefused;
 use crate::tag::TagError;
 use crate::token::TokenError;
+use crate::trusted_publishing::TrustError;
+use crate::trusted_publishing::claims::ClaimsError;
 use crate::verify::ReleaseError;
 
 /// The exit codes documented in the README. Their numbers never change.
@@ -72,6 +76,10 @@ fn known_exit(cause: &(dyn std::error::Error + 'static)) -> Option<Exit> {
         BumpError,
         BumpRefused,
         HookError,
+        TrustError,
+        IdTokenError,
+        ClaimsError,
+        ExplainError,
     );
     None
 }
@@ -169,6 +177,47 @@ impl HasExit for ClientError {
             | ClientError::Unavailable { .. }
             | ClientError::Protocol(_) => Exit::Unavailable,
         }
+    }
+}
+
+impl HasExit for TrustError {
+    fn exit(&self) -> Exit {
+        match self {
+            TrustError::NoIdToken { .. } | TrustError::NotInCi | TrustError::NotOffered { .. } => {
+                Exit::Usage
+            }
+            TrustError::InvalidIdToken { .. }
+            | TrustError::NoTrustedPublisher(_)
+            | TrustError::Replayed { .. }
+            | TrustError::Refused { .. } => Exit::Auth,
+            TrustError::UnexpectedAnswer { .. } => Exit::Unavailable,
+            TrustError::IdToken(err) => err.exit(),
+            TrustError::Client(err) => err.exit(),
+        }
+    }
+}
+
+impl HasExit for IdTokenError {
+    fn exit(&self) -> Exit {
+        match self {
+            IdTokenError::NotOffered { .. } | IdTokenError::BadUrl { .. } => Exit::Usage,
+            IdTokenError::Refused { .. } => Exit::Auth,
+            IdTokenError::Unavailable { .. } | IdTokenError::UnexpectedAnswer { .. } => {
+                Exit::Unavailable
+            }
+        }
+    }
+}
+
+impl HasExit for ClaimsError {
+    fn exit(&self) -> Exit {
+        Exit::Usage
+    }
+}
+
+impl HasExit for ExplainError {
+    fn exit(&self) -> Exit {
+        Exit::Usage
     }
 }
 

@@ -12,6 +12,7 @@ mod pack;
 mod publish;
 #[cfg(feature = "local-registry")]
 mod registry;
+mod trust;
 mod uploader;
 mod verify_tag;
 mod whoami;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Init(args) => init::run(&args, &mut reporter),
         Command::Bump(args) => bump::run(&args, &mut reporter),
         Command::Hook(command) => hook::run(&command, &mut reporter),
+        Command::Trust(command) => trust::run(&command, &mut reporter),
         Command::Maintain(command) => maintain::run(&command, &mut reporter),
     };
     let exit = match result {

@@ -117,11 +117,8 @@ pub fn decide(
             _ => Ok(None),
         };
     };
-    match ci.id_token(var) {
-        Ok(offer) => Ok(Some(Source {
-            ci: ci.id(),
-            offer,
-        })),
+    match Source::offered_by(ci, var) {
+        Ok(source) => Ok(Some(source)),
         Err(IdTokenError::NotOffered {
             ci,
             missing,
@@ -152,9 +149,34 @@ impl std::fmt::Debug for Minted {
 }
 
 impl Source {
-    /// Gets the ID token (for the audience the registry announces) and exchanges it at the
-    /// registry `client` speaks to (a client without a token). `package` names the package in
-    /// the `registry trust add` line of a refusal.
+    /// How `ci` offers this job its ID token, or what the pipeline must grant.
+    pub fn offered_by(ci: &dyn CiProvider, var: Var) -> Result<Source, IdTokenError> {
+        let offer = ci.id_token(var)?;
+        Ok(Source {
+            ci: ci.id(),
+            offer,
+        })
+    }
+
+    /// The ID token, asked for the audience the registry `client` announces where the CI issues
+    /// tokens on request; masked in the CI's log before anything else is printed.
+    pub async fn id_token(
+        &self,
+        client: &RegistryClient,
+        retry: &RetryPolicy,
+        reporter: &Reporter,
+    ) -> Result<SecretString, TrustError> {
+        let audience = match &self.offer {
+            IdTokenOffer::Issued(_) => DEFAULT_AUDIENCE.to_string(),
+            IdTokenOffer::OnRequest { .. } => audience(client, reporter).await?,
+        };
+        let id_token = self.offer.clone().token(&audience, retry).await?;
+        reporter.mask(id_token.expose_secret());
+        Ok(id_token)
+    }
+
+    /// Gets the ID token and exchanges it at the registry `client` speaks to (a client without
+    /// a token). `package` names the package in the `registry trust add` line of a refusal.
     pub async fn mint(
         &self,
         client: &RegistryClient,
@@ -162,9 +184,7 @@ impl Source {
         retry: &RetryPolicy,
         reporter: &Reporter,
     ) -> Result<Minted, TrustError> {
-        let audience = audience(client, reporter).await?;
-        let id_token = self.offer.clone().token(&audience, retry).await?;
-        reporter.mask(id_token.expose_secret());
+        let id_token = self.id_token(client, retry, reporter).await?;
         let minted = exchange(client, &id_token, package, reporter).await?;
         reporter.note(format!(
             "trusted publishing: exchanged {}'s ID token for a token that can publish {} until {}",
