@@ -149,6 +149,9 @@ pub enum InitExampleArg {
     PrebuiltBinaries,
     /// Two packages in one repository, released with tags like `@scope/name@1.2.0`.
     Monorepo,
+    /// One package published with no stored secret: the job's OIDC ID token is exchanged for a
+    /// short-lived token (trusted publishing).
+    TrustedPublishing,
 }
 
 #[derive(Debug, Subcommand)]
@@ -652,6 +655,7 @@ impl From<InitExampleArg> for crate::pipelines::Example {
             InitExampleArg::SinglePackage => crate::pipelines::Example::SinglePackage,
             InitExampleArg::PrebuiltBinaries => crate::pipelines::Example::PrebuiltBinaries,
             InitExampleArg::Monorepo => crate::pipelines::Example::Monorepo,
+            InitExampleArg::TrustedPublishing => crate::pipelines::Example::TrustedPublishing,
         }
     }
 }

@@ -53,6 +53,8 @@ pub enum Example {
     PrebuiltBinaries,
     /// Two packages in one repository, released with tags like `@scope/name@1.2.0`.
     Monorepo,
+    /// One package published with no stored secret: the job's OIDC ID token is exchanged.
+    TrustedPublishing,
 }
 
 impl Ci {
@@ -75,18 +77,32 @@ impl Ci {
         }
     }
 
-    /// The one secret to add, and where in the platform's settings.
-    pub fn secret_instructions(self) -> &'static str {
-        match self {
-            Ci::Github => {
+    /// What to set up after writing `example`: the one secret to add and where in the
+    /// platform's settings, or for trusted publishing the trust to ask the registry for.
+    pub fn secret_instructions(self, example: Example) -> &'static str {
+        match (self, example) {
+            (Ci::Github, Example::TrustedPublishing) => {
+                "no secret to add: have the registry trust this repository's workflow file \
+                 (`chuks-ci trust explain` in the job prints the `registry trust add` line); \
+                 create the GitHub environment `release` or remove it from the job"
+            }
+            (Ci::Gitlab, Example::TrustedPublishing) => {
+                "no secret to add: have the registry trust this project's .gitlab-ci.yml \
+                 (`chuks-ci trust explain` in the job prints the `registry trust add` line)"
+            }
+            (Ci::Bitbucket, Example::TrustedPublishing) => {
+                "no secret to add: have the registry trust this workspace and repository \
+                 (`chuks-ci trust explain` in the step prints the `registry trust add` line)"
+            }
+            (Ci::Github, _) => {
                 "add the repository secret CHUKS_TOKEN: Settings → Secrets and variables → Actions → \
                  New repository secret"
             }
-            Ci::Gitlab => {
+            (Ci::Gitlab, _) => {
                 "add the CI/CD variable CHUKS_TOKEN, masked and protected: Settings → CI/CD → \
                  Variables; protect your release tags too (Settings → Repository → Protected tags)"
             }
-            Ci::Bitbucket => {
+            (Ci::Bitbucket, _) => {
                 "add the secured repository variable CHUKS_TOKEN: Repository settings → Pipelines → \
                  Repository variables (tick \"Secured\")"
             }
@@ -103,10 +119,11 @@ impl Ci {
 }
 
 impl Example {
-    pub const ALL: [Example; 3] = [
+    pub const ALL: [Example; 4] = [
         Example::SinglePackage,
         Example::PrebuiltBinaries,
         Example::Monorepo,
+        Example::TrustedPublishing,
     ];
 
     pub fn name(self) -> &'static str {
@@ -114,6 +131,7 @@ impl Example {
             Example::SinglePackage => "single-package",
             Example::PrebuiltBinaries => "prebuilt-binaries",
             Example::Monorepo => "monorepo",
+            Example::TrustedPublishing => "trusted-publishing",
         }
     }
 }
@@ -222,7 +240,7 @@ pub fn generated_files() -> Result<Vec<(PathBuf, String)>, RenderError> {
         .collect()
 }
 
-/// Every file `maintain examples` compares: the nine examples, then the generated files.
+/// Every file `maintain examples` compares: the twelve examples, then the generated files.
 pub fn all_rendered() -> Result<Vec<(PathBuf, String)>, RenderError> {
     let renderer = Renderer::new(&ActionPin::committed())?;
     let mut files = Vec::new();
@@ -446,9 +464,28 @@ mod tests {
         for platform in Ci::ALL {
             for example in Example::ALL {
                 let text = render(platform, example).unwrap();
-                assert!(text.contains("CHUKS_TOKEN"), "{platform:?} {example:?}");
+                match example {
+                    Example::TrustedPublishing => {
+                        assert!(!text.contains("secrets."), "{platform:?}");
+                        assert!(!text.contains("CHUKS_TOKEN: "), "{platform:?}");
+                    }
+                    _ => assert!(text.contains("CHUKS_TOKEN"), "{platform:?} {example:?}"),
+                }
                 assert!(!text.contains("--token"), "{platform:?} {example:?}");
             }
+        }
+    }
+
+    #[test]
+    fn the_trusted_publishing_examples_let_the_job_have_an_id_token() {
+        let grant = [
+            (Ci::Github, "id-token: write"),
+            (Ci::Gitlab, "id-token-audience:"),
+            (Ci::Bitbucket, "oidc: true"),
+        ];
+        for (platform, grant) in grant {
+            let text = render(platform, Example::TrustedPublishing).unwrap();
+            assert!(text.contains(grant), "{platform:?}:\n{text}");
         }
     }
 }

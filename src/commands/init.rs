@@ -51,7 +51,7 @@ fn write(args: &InitArgs, ci: Ci, reporter: &mut Reporter) -> anyhow::Result<Exi
             "existing_publishers": publishers.iter().map(publisher_json).collect::<Vec<_>>(),
             "unread_workflows": unread.iter().map(|u| json!({"path": u.path, "reason": u.reason})).collect::<Vec<_>>(),
             "secret": "CHUKS_TOKEN",
-            "next": ci.secret_instructions(),
+            "next": ci.secret_instructions(example),
             "action_pin": pin.commit,
             "pin_note": pin_note,
             "release": "chuks-ci bump patch --push",
@@ -91,7 +91,7 @@ fn write(args: &InitArgs, ci: Ci, reporter: &mut Reporter) -> anyhow::Result<Exi
         );
     }
     if reporter.format == Format::Human {
-        crate::outln!("next: {}", ci.secret_instructions());
+        crate::outln!("next: {}", ci.secret_instructions(example));
         crate::outln!(
             "then release with `chuks-ci bump patch --push` (it bumps chuks.json, commits, tags, and pushes the branch and tag together)"
         );

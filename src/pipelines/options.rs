@@ -138,6 +138,8 @@ mod tests {
             include_str!("install-chuks.sh"),
             include_str!("install-chuks-ci.sh"),
             include_str!("../../action/install.sh"),
+            // The audience of GitLab's `id_tokens:` block is read by the job itself.
+            include_str!("gitlab-classic.yml"),
         ]
         .concat();
         for option in &Options::load().options {

@@ -1,12 +1,15 @@
 # Publish: the options become `chuks-ci publish` flags. The token reaches chuks-ci, and the
-# official CLI it may hand the upload to, only as CHUKS_TOKEN in the environment.
+# official CLI it may hand the upload to, only as CHUKS_TOKEN in the environment; with none,
+# chuks-ci exchanges the job's ID token (trusted publishing) unless trusted-publishing is never.
+# With no token set, chuks-ci may publish by trusted publishing (the job's OIDC ID token).
 CHUKS_TOKEN="$(printenv "${CHUKS_TOKEN_VARIABLE:-CHUKS_TOKEN}" || true)"
-export CHUKS_TOKEN
+if [ -n "$CHUKS_TOKEN" ]; then export CHUKS_TOKEN; else unset CHUKS_TOKEN; fi
+export CHUKS_TRUSTED_PUBLISHING
 case "$CHUKS_DRY_RUN" in
   true | false) ;;
   *) chuks_fail "dry-run must be true or false, not \`$CHUKS_DRY_RUN\`" "set dry-run (CHUKS_DRY_RUN) to true or false" 2 ;;
 esac
-if [ -z "$CHUKS_TOKEN" ] && [ "$CHUKS_DRY_RUN" != true ]; then
+if [ -z "${CHUKS_TOKEN:-}" ] && [ "$CHUKS_DRY_RUN" != true ] && [ "$CHUKS_TRUSTED_PUBLISHING" = never ]; then
   chuks_fail "the Chuks API token (\`${CHUKS_TOKEN_VARIABLE:-CHUKS_TOKEN}\`) is empty" "<{ token_hint | sh_quoted }>" 3
 fi
 set -- publish --manifest "$CHUKS_MANIFEST" --confirm-tag "$CHUKS_CONFIRM_TAG" --if-exists "$CHUKS_IF_EXISTS"

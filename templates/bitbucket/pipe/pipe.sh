@@ -31,6 +31,7 @@ chuks_sha256() {
 }
 : "${CHUKS_REGISTRY_URL:=}"
 : "${CHUKS_TOKEN_VARIABLE:=CHUKS_TOKEN}"
+: "${CHUKS_TRUSTED_PUBLISHING:=auto}"
 : "${CHUKS_WORKING_DIRECTORY:=.}"
 : "${CHUKS_MANIFEST:=chuks.json}"
 : "${CHUKS_TAG_PREFIX:=}"
@@ -94,14 +95,17 @@ case "$CHUKS_INSTALL_CLI/$CHUKS_USE_UPLOADER" in
   *) chuks_fail "install-chuks must be true or false, not \`$CHUKS_INSTALL_CLI\`" "set install-chuks (CHUKS_INSTALL_CLI) to true or false" 2 ;;
 esac
 # Publish: the options become `chuks-ci publish` flags. The token reaches chuks-ci, and the
-# official CLI it may hand the upload to, only as CHUKS_TOKEN in the environment.
+# official CLI it may hand the upload to, only as CHUKS_TOKEN in the environment; with none,
+# chuks-ci exchanges the job's ID token (trusted publishing) unless trusted-publishing is never.
+# With no token set, chuks-ci may publish by trusted publishing (the job's OIDC ID token).
 CHUKS_TOKEN="$(printenv "${CHUKS_TOKEN_VARIABLE:-CHUKS_TOKEN}" || true)"
-export CHUKS_TOKEN
+if [ -n "$CHUKS_TOKEN" ]; then export CHUKS_TOKEN; else unset CHUKS_TOKEN; fi
+export CHUKS_TRUSTED_PUBLISHING
 case "$CHUKS_DRY_RUN" in
   true | false) ;;
   *) chuks_fail "dry-run must be true or false, not \`$CHUKS_DRY_RUN\`" "set dry-run (CHUKS_DRY_RUN) to true or false" 2 ;;
 esac
-if [ -z "$CHUKS_TOKEN" ] && [ "$CHUKS_DRY_RUN" != true ]; then
+if [ -z "${CHUKS_TOKEN:-}" ] && [ "$CHUKS_DRY_RUN" != true ] && [ "$CHUKS_TRUSTED_PUBLISHING" = never ]; then
   chuks_fail "the Chuks API token (\`${CHUKS_TOKEN_VARIABLE:-CHUKS_TOKEN}\`) is empty" "add the secured repository variable CHUKS_TOKEN (Repository settings → Pipelines → Repository variables), or name another variable in CHUKS_TOKEN_VARIABLE" 3
 fi
 set -- publish --manifest "$CHUKS_MANIFEST" --confirm-tag "$CHUKS_CONFIRM_TAG" --if-exists "$CHUKS_IF_EXISTS"
