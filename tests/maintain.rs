@@ -33,7 +33,7 @@ fn check_passes_on_the_committed_files() {
     let (code, stdout, stderr) = maintain_examples(&["--check"], repo_root());
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(
-        stdout.starts_with("ok: 19 rendered files match"),
+        stdout.starts_with("ok: 22 rendered files match"),
         "{stdout}"
     );
 }
