@@ -16,6 +16,7 @@ pub mod pack;
 pub mod pipelines;
 pub mod preflight;
 pub mod progress;
+pub mod publish;
 pub mod publish_report;
 pub mod readback;
 pub mod redact;
@@ -25,6 +26,7 @@ pub mod report;
 pub mod retry;
 pub mod tag;
 pub mod token_patterns;
+pub mod upload;
 pub mod verify;
 
 // The registry's rules and wire format live in the `chuks-registry` crate, which the reference

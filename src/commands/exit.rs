@@ -12,6 +12,7 @@ use crate::official_cli::CliError;
 use crate::pack::PackError;
 use crate::prebuilt::PlatformError;
 use crate::preflight::PreflightError;
+use crate::publish::settle::ExistsError;
 use crate::readback::ReadBackError;
 use crate::registry_client::ClientError;
 #[cfg(feature = "local-registry")]
@@ -64,6 +65,7 @@ fn known_exit(cause: &(dyn std::error::Error + 'static)) -> Option<Exit> {
         PackError,
         ReleaseError,
         ClientError,
+        ExistsError,
         ReadBackError,
         ForgeError,
         PlatformError,
@@ -159,16 +161,21 @@ impl HasExit for ClientError {
             // A redirect means the configured URL is not the registry's: a re-run cannot help.
             ClientError::InvalidUrl { .. }
             | ClientError::InsecureUrl { .. }
-            | ClientError::Redirect { .. } => Exit::Usage,
+            | ClientError::Redirect { .. }
+            | ClientError::NoFile { .. } => Exit::Usage,
             ClientError::Auth { .. } | ClientError::NotPermitted { .. } => Exit::Auth,
-            ClientError::VersionExists { .. }
-            | ClientError::ExistsUnknownContents { .. }
-            | ClientError::Refused { .. } => Exit::CheckFailed,
+            ClientError::Refused { .. } => Exit::CheckFailed,
             ClientError::RouteMissing { .. }
             | ClientError::Tls { .. }
             | ClientError::Unavailable { .. }
             | ClientError::Protocol(_) => Exit::Unavailable,
         }
+    }
+}
+
+impl HasExit for ExistsError {
+    fn exit(&self) -> Exit {
+        Exit::CheckFailed
     }
 }
 

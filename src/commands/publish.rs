@@ -1,7 +1,7 @@
 //! `chuks-ci publish`: verify the tag, confirm it on the forge, check the token, pack (or take a
 //! prebuilt binary), upload with safe re-runs, read the version back, and report.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tempfile::NamedTempFile;
@@ -11,46 +11,74 @@ use super::exit::{self, Exit};
 use super::local_registry::LocalRun;
 use super::uploader::Uploader;
 use crate::ci::{self, outputs::Sinks};
-use crate::cli::{IfExists, PublishArgs};
+use crate::cli::{self, PublishArgs};
 use crate::manifest::Manifest;
 use crate::official_cli::{CliError, OfficialCli, PublishJob, Uploaded};
 use crate::pack::{self, IgnoreFiles, human_bytes};
 use crate::prebuilt;
+use crate::publish::settle::{self, IfExists};
 use crate::publish_report::{PublishReport, PublishResult};
 use crate::readback::{self, ReadBackError};
-use crate::registry_client::{
-    self, Artifact, ClientError, GitInfo, PublishOutcome, RegistryClient, Upload, VersionRecord,
-};
+use crate::registry_client::{self, ClientError, GitInfo, RegistryClient, VersionRecord};
 use crate::report::{Format, Problem, Reporter};
 use crate::token::ApiToken;
 use crate::untrusted::{self, Untrusted};
+use crate::upload::{Artifact, File, Sent, Stored, Tarball, Upload};
 use crate::verify::{self, Findings};
 
 /// What is uploaded: a packed tarball in a temp file, the package folder the official CLI packs
 /// itself (its files already through the leak guard), or a prebuilt binary the user built.
 enum Payload {
-    Tarball(NamedTempFile),
+    Tarball {
+        file: NamedTempFile,
+        sha256: String,
+        size: u64,
+    },
     Checked,
     Binary {
         path: PathBuf,
         platform: &'static str,
+        sha256: String,
+        size: u64,
     },
 }
 
 impl Payload {
-    fn path(&self) -> Option<&Path> {
+    /// What is uploaded, as both uploaders take it.
+    fn artifact<'a>(&'a self, manifest: &'a Manifest, git: &'a GitInfo) -> Artifact<'a> {
+        let source = |tarball| Artifact::Source {
+            manifest: &manifest.document,
+            git,
+            tarball,
+        };
         match self {
-            Payload::Tarball(file) => Some(file.path()),
-            Payload::Checked => None,
-            Payload::Binary { path, .. } => Some(path),
+            Payload::Tarball { file, sha256, size } => source(Tarball::Packed(File {
+                path: file.path(),
+                sha256,
+                size: *size,
+            })),
+            Payload::Checked => source(Tarball::PackedByTheCli),
+            Payload::Binary {
+                path,
+                platform,
+                sha256,
+                size,
+            } => Artifact::Prebuilt {
+                platform,
+                binary: File {
+                    path,
+                    sha256,
+                    size: *size,
+                },
+            },
         }
     }
 
     /// The platform and file of a prebuilt, as the official CLI takes them.
     fn prebuilt(&self) -> Option<(String, PathBuf)> {
         match self {
-            Payload::Binary { path, platform } => Some((platform.to_string(), path.clone())),
-            Payload::Tarball(_) | Payload::Checked => None,
+            Payload::Binary { path, platform, .. } => Some((platform.to_string(), path.clone())),
+            Payload::Tarball { .. } | Payload::Checked => None,
         }
     }
 }
@@ -110,20 +138,10 @@ fn publish(
         Uploader::Chuks(_) => GitInfo::default(),
     };
     let version = manifest.version.to_string();
-    let sha256 = report.sha256.clone().unwrap_or_default();
     let upload = Upload {
         name: &manifest.name,
         version: &version,
-        artifact: match &payload {
-            Payload::Tarball(_) | Payload::Checked => Artifact::Source {
-                manifest: &manifest.document,
-                git: &git,
-            },
-            Payload::Binary { platform, .. } => Artifact::Prebuilt { platform },
-        },
-        file: payload.path().unwrap_or(manifest.package_dir()),
-        sha256: &sha256,
-        size: report.size.unwrap_or_default(),
+        artifact: payload.artifact(&manifest, &git),
     };
     // What the official CLI would need; chuks-ci's HTTP client reads only `upload`.
     let job = PublishJob {
@@ -134,7 +152,7 @@ fn publish(
         github_actions: reporter.github_actions(),
     };
     let sent = send(&context, &uploader, &destination, &upload, &job, reporter);
-    let result = settle_existing(args.if_exists, sent, reporter)?;
+    let result = settle::settle(if_exists(args.if_exists), sent?, &upload, reporter)?;
     report.result = Some(result);
     report.confirmed = Some(false);
     if result != PublishResult::Exists {
@@ -160,7 +178,7 @@ fn send(
     upload: &Upload<'_>,
     job: &PublishJob,
     reporter: &Reporter,
-) -> anyhow::Result<PublishOutcome> {
+) -> anyhow::Result<Sent> {
     match uploader {
         Uploader::Http => send_over_http(context, &destination.client, upload, reporter),
         Uploader::Chuks(cli) => {
@@ -183,7 +201,7 @@ fn confirm_upload(
     else {
         return Ok(());
     };
-    if !upload.digest_known() {
+    if upload.sha256().is_none() {
         report.sha256 = Some(record.sha256.to_string());
         report.size = Some(record.size);
     }
@@ -210,83 +228,47 @@ fn send_with_official_cli(
     destination: &Destination,
     upload: &Upload<'_>,
     reporter: &Reporter,
-) -> anyhow::Result<PublishOutcome> {
+) -> anyhow::Result<Sent> {
     let uploaded = context.block_on(cli.publish(job, &destination.token, context.retry()))?;
     match uploaded {
-        Uploaded::Published => Ok(PublishOutcome::Published),
+        Uploaded::Published => Ok(Sent::Published),
         Uploaded::PublishedByAnEarlierAttempt => {
             reporter.note(format!(
                 "published: an earlier attempt failed on the way, and the retry found {} already there, so that attempt stored it",
                 upload.what()
             ));
-            Ok(PublishOutcome::Published)
+            Ok(Sent::Published)
         }
         Uploaded::Exists { said } => settle_claimed_exists(context, destination, upload, said),
     }
 }
 
 /// The stronger evidence wins over the CLI's "already exists": a registry that does not hold
-/// the version (or this prebuilt) refutes it; one that holds other bytes is a conflict; ours
-/// are `unchanged`. Without a read-back, or without our digest (the CLI packed the source), the
-/// claim stands, uncompared.
+/// the version (or this prebuilt) refutes it. Without a read-back the claim stands, uncompared.
 fn settle_claimed_exists(
     context: &ReleaseContext,
     destination: &Destination,
     upload: &Upload<'_>,
     said: Untrusted,
-) -> anyhow::Result<PublishOutcome> {
-    let unknown = || ClientError::ExistsUnknownContents {
-        what: upload.what(),
-    };
-    let record = match context.block_on(destination.client.version(upload.name, upload.version)) {
-        Ok(record) => record,
-        Err(ClientError::RouteMissing { .. }) => return Err(unknown().into()),
-        Err(err) => return Err(err.into()),
-    };
-    let Some(stored) = record
-        .as_ref()
-        .and_then(|record| upload.stored_sha256(record))
-    else {
-        return Err(CliError::ExistsRefuted {
+) -> anyhow::Result<Sent> {
+    match context.block_on(destination.client.stored(upload)) {
+        Ok(Some(stored)) => Ok(Sent::Exists(stored)),
+        Ok(None) => Err(CliError::ExistsRefuted {
             what: upload.what(),
             said,
         }
-        .into());
-    };
-    if !upload.digest_known() {
-        return Err(unknown().into());
+        .into()),
+        Err(ClientError::RouteMissing { .. }) => Ok(Sent::Exists(Stored::Unknown)),
+        Err(err) => Err(err.into()),
     }
-    if stored.unescaped().eq_ignore_ascii_case(upload.sha256) {
-        return Ok(PublishOutcome::Unchanged);
-    }
-    Err(upload.exists_with_other_contents(stored).into())
 }
 
-/// Applies `--if-exists` to what the upload found. A version the registry holds with our bytes
-/// is `unchanged` in every mode; one it holds without saying what, or (under `skip`) with other
-/// bytes, is `exists` with a warning, except under `error`.
-fn settle_existing(
-    mode: IfExists,
-    sent: anyhow::Result<PublishOutcome>,
-    reporter: &mut Reporter,
-) -> anyhow::Result<PublishResult> {
-    let err = match sent {
-        Ok(PublishOutcome::Published) => return Ok(PublishResult::Published),
-        Ok(PublishOutcome::Unchanged) => return Ok(PublishResult::Unchanged),
-        Err(err) => err,
-    };
-    let let_be = match (mode, err.downcast_ref::<ClientError>()) {
-        (IfExists::Verify | IfExists::Skip, Some(ClientError::ExistsUnknownContents { .. })) => {
-            Problem::warning(err.to_string())
-        }
-        (IfExists::Skip, Some(ClientError::VersionExists { what, .. })) => Problem::warning(
-            format!("{what} is already published with other contents; `--if-exists skip` leaves it as it is"),
-        )
-        .with_hint("expected for a rebuilt prebuilt binary; for source, bump `version` in chuks.json"),
-        _ => return Err(err),
-    };
-    reporter.report(let_be);
-    Ok(PublishResult::Exists)
+fn if_exists(arg: cli::IfExists) -> IfExists {
+    match arg {
+        cli::IfExists::Verify => IfExists::Verify,
+        cli::IfExists::Skip => IfExists::Skip,
+        cli::IfExists::Error => IfExists::Error,
+    }
 }
 
 /// The tag and git checks; in a rehearsal (a dry run or a local registry) a `--tag` that is not
@@ -375,11 +357,16 @@ fn prepare_payload(
             )
         })?;
         report.platform = Some(platform);
-        report.sha256 = Some(sha256);
+        report.sha256 = Some(sha256.clone());
         report.size = Some(size);
         // The official CLI runs in the package root: give it a path that holds from there.
         let path = std::path::absolute(&path).unwrap_or(path);
-        return Ok(Payload::Binary { path, platform });
+        return Ok(Payload::Binary {
+            path,
+            platform,
+            sha256,
+            size,
+        });
     }
     let root = manifest.package_dir();
     if let Uploader::Chuks(_) = uploader {
@@ -415,10 +402,14 @@ fn prepare_payload(
         human_bytes(tarball.unpacked_size),
         tarball.sha256
     ));
-    report.sha256 = Some(tarball.sha256);
+    report.sha256 = Some(tarball.sha256.clone());
     report.size = Some(tarball.size);
     report.file_count = Some(tarball.file_count);
-    Ok(Payload::Tarball(file))
+    Ok(Payload::Tarball {
+        file,
+        sha256: tarball.sha256,
+        size: tarball.size,
+    })
 }
 
 /// The registry to upload to: a local one started for the run, or the configured one; either
@@ -463,9 +454,10 @@ fn send_over_http(
     client: &RegistryClient,
     upload: &Upload<'_>,
     reporter: &Reporter,
-) -> anyhow::Result<PublishOutcome> {
+) -> anyhow::Result<Sent> {
     let quiet = reporter.format == Format::Json;
-    let (progress, bar) = crate::progress::for_upload(upload.size, quiet);
+    let (progress, bar) =
+        crate::progress::for_upload(upload.file().map_or(0, |file| file.size), quiet);
     let outcome = context.block_on(client.publish(upload, progress));
     if let Some(bar) = bar {
         bar.finish_and_clear();

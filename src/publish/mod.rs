@@ -1,0 +1,3 @@
+//! A publish run.
+
+pub mod settle;
