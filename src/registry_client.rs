@@ -224,6 +224,11 @@ impl RegistryClient {
         })
     }
 
+    /// The registry's base URL, as `CHUKS_REGISTRY_URL` holds it: without the trailing `/`.
+    pub fn base_url(&self) -> &str {
+        self.base.as_str().trim_end_matches('/')
+    }
+
     /// How long a transfer may go without progress before it is abandoned.
     pub fn stall_timeout(&self) -> Duration {
         self.options.stall_timeout

@@ -226,9 +226,10 @@ impl HasExit for PreflightError {
 impl HasExit for CliError {
     fn exit(&self) -> Exit {
         match self {
-            CliError::NotFound { .. } | CliError::NotRunnable { .. } | CliError::Missing => {
-                Exit::Usage
-            }
+            CliError::NotFound { .. }
+            | CliError::NotRunnable { .. }
+            | CliError::Missing
+            | CliError::Prepacked { .. } => Exit::Usage,
             CliError::AuthRefused { .. } => Exit::Auth,
             CliError::SupplyChainRefused { .. } => Exit::CheckFailed,
             // Nothing was published, whatever the CLI claimed: a re-run may succeed.
@@ -237,6 +238,7 @@ impl HasExit for CliError {
             | CliError::Failed { .. }
             | CliError::ExistsRefuted { .. }
             | CliError::Spawn(_) => Exit::Unavailable,
+            CliError::Registry(err) => err.exit(),
         }
     }
 }

@@ -13,7 +13,7 @@ use super::uploader::Uploader;
 use crate::ci::{self, outputs::Sinks};
 use crate::cli::{self, PublishArgs};
 use crate::manifest::Manifest;
-use crate::official_cli::{CliError, OfficialCli, PublishJob, Uploaded};
+use crate::official_cli::PublishJob;
 use crate::pack::{self, IgnoreFiles, human_bytes};
 use crate::prebuilt;
 use crate::publish::settle::{self, IfExists};
@@ -23,7 +23,7 @@ use crate::registry_client::{self, ClientError, GitInfo, RegistryClient, Version
 use crate::report::{Format, Problem, Reporter};
 use crate::token::ApiToken;
 use crate::untrusted::{self, Untrusted};
-use crate::upload::{Artifact, File, Sent, Stored, Tarball, Upload};
+use crate::upload::{Artifact, File, Sent, Tarball, Upload};
 use crate::verify::{self, Findings};
 
 /// What is uploaded: a packed tarball in a temp file, the package folder the official CLI packs
@@ -73,21 +73,11 @@ impl Payload {
             },
         }
     }
-
-    /// The platform and file of a prebuilt, as the official CLI takes them.
-    fn prebuilt(&self) -> Option<(String, PathBuf)> {
-        match self {
-            Payload::Binary { path, platform, .. } => Some((platform.to_string(), path.clone())),
-            Payload::Tarball { .. } | Payload::Checked => None,
-        }
-    }
 }
 
 /// The registry a run uploads to, and the local one it started, kept alive for the run.
 struct Destination {
     client: RegistryClient,
-    /// The base URL, as `CHUKS_REGISTRY_URL` holds it.
-    base: String,
     token: ApiToken,
     _local: Option<LocalRun>,
 }
@@ -143,15 +133,14 @@ fn publish(
         version: &version,
         artifact: payload.artifact(&manifest, &git),
     };
-    // What the official CLI would need; chuks-ci's HTTP client reads only `upload`.
     let job = PublishJob {
-        dir: manifest.package_dir().to_path_buf(),
-        prebuilt: payload.prebuilt(),
-        registry: destination.base.clone(),
+        dir: manifest.package_dir(),
+        registry: &destination.client,
+        token: &destination.token,
         timeout: Duration::from_secs(args.uploader.upload_timeout),
-        github_actions: reporter.github_actions(),
+        retry: context.retry(),
     };
-    let sent = send(&context, &uploader, &destination, &upload, &job, reporter);
+    let sent = send(&context, &uploader, &upload, &job, reporter);
     let result = settle::settle(if_exists(args.if_exists), sent?, &upload, reporter)?;
     report.result = Some(result);
     report.confirmed = Some(false);
@@ -174,16 +163,13 @@ fn publish(
 fn send(
     context: &ReleaseContext,
     uploader: &Uploader,
-    destination: &Destination,
     upload: &Upload<'_>,
-    job: &PublishJob,
+    job: &PublishJob<'_>,
     reporter: &Reporter,
 ) -> anyhow::Result<Sent> {
     match uploader {
-        Uploader::Http => send_over_http(context, &destination.client, upload, reporter),
-        Uploader::Chuks(cli) => {
-            send_with_official_cli(context, cli, job, destination, upload, reporter)
-        }
+        Uploader::Http => send_over_http(context, job.registry, upload, reporter),
+        Uploader::Chuks(cli) => Ok(context.block_on(cli.publish(job, upload, reporter))?),
     }
 }
 
@@ -218,49 +204,6 @@ fn registry_on_this_machine(args: &PublishArgs) -> anyhow::Result<bool> {
     }
     let url = context::registry_url(&args.access.registry)?;
     Ok(url.host_str().is_some_and(crate::http::is_loopback))
-}
-
-/// Runs the official CLI. Its "already exists" is a claim that one read of the version settles.
-fn send_with_official_cli(
-    context: &ReleaseContext,
-    cli: &OfficialCli,
-    job: &PublishJob,
-    destination: &Destination,
-    upload: &Upload<'_>,
-    reporter: &Reporter,
-) -> anyhow::Result<Sent> {
-    let uploaded = context.block_on(cli.publish(job, &destination.token, context.retry()))?;
-    match uploaded {
-        Uploaded::Published => Ok(Sent::Published),
-        Uploaded::PublishedByAnEarlierAttempt => {
-            reporter.note(format!(
-                "published: an earlier attempt failed on the way, and the retry found {} already there, so that attempt stored it",
-                upload.what()
-            ));
-            Ok(Sent::Published)
-        }
-        Uploaded::Exists { said } => settle_claimed_exists(context, destination, upload, said),
-    }
-}
-
-/// The stronger evidence wins over the CLI's "already exists": a registry that does not hold
-/// the version (or this prebuilt) refutes it. Without a read-back the claim stands, uncompared.
-fn settle_claimed_exists(
-    context: &ReleaseContext,
-    destination: &Destination,
-    upload: &Upload<'_>,
-    said: Untrusted,
-) -> anyhow::Result<Sent> {
-    match context.block_on(destination.client.stored(upload)) {
-        Ok(Some(stored)) => Ok(Sent::Exists(stored)),
-        Ok(None) => Err(CliError::ExistsRefuted {
-            what: upload.what(),
-            said,
-        }
-        .into()),
-        Err(ClientError::RouteMissing { .. }) => Ok(Sent::Exists(Stored::Unknown)),
-        Err(err) => Err(err.into()),
-    }
 }
 
 fn if_exists(arg: cli::IfExists) -> IfExists {
@@ -436,13 +379,11 @@ fn open_destination(
             (url, token, None)
         }
     };
-    let base = url.as_str().trim_end_matches('/').to_string();
     let token = token.ok_or(crate::token::TokenError::Missing)?;
     let client = context.connect(url, Some(token.clone()))?;
     context.preflight_publish_token(&client, &args.preflight, reporter)?;
     Ok(Destination {
         client,
-        base,
         token,
         _local: local,
     })
