@@ -24,6 +24,7 @@ pub mod registry_client;
 pub mod release;
 pub mod report;
 pub mod retry;
+pub mod session;
 pub mod tag;
 pub mod token_patterns;
 pub mod upload;

@@ -174,6 +174,20 @@ pub fn parse_registry_url(text: &str) -> Result<Url, ClientError> {
     }
 }
 
+/// The registry to use: `flag` (`--registry`), then `CHUKS_REGISTRY_URL`, then the public
+/// registry; checked as [`parse_registry_url`] says.
+pub fn registry_url(flag: Option<&str>) -> Result<Url, ClientError> {
+    let text = flag
+        .map(str::to_string)
+        .or_else(|| {
+            std::env::var("CHUKS_REGISTRY_URL")
+                .ok()
+                .filter(|v| !v.is_empty())
+        })
+        .unwrap_or_else(|| DEFAULT_REGISTRY.to_string());
+    parse_registry_url(&text)
+}
+
 /// One path segment, percent-encoded so `@scope/name` stays a single segment (`/` → `%2F`).
 pub fn path_segment(text: &str) -> String {
     let mut encoded = String::with_capacity(text.len());

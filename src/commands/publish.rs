@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tempfile::NamedTempFile;
 
-use super::context::{self, ForgeCheck, ReleaseContext};
+use super::context::{self, ForgeCheck};
 use super::exit::{self, Exit};
 use super::local_registry::LocalRun;
 use super::uploader::Uploader;
@@ -16,11 +16,13 @@ use crate::manifest::Manifest;
 use crate::official_cli::PublishJob;
 use crate::pack::{self, IgnoreFiles, human_bytes};
 use crate::prebuilt;
+use crate::preflight;
 use crate::publish::settle::{self, IfExists};
 use crate::publish_report::{PublishReport, PublishResult};
 use crate::readback::{self, ReadBackError};
 use crate::registry_client::{self, ClientError, GitInfo, RegistryClient, VersionRecord};
 use crate::report::{Format, Problem, Reporter};
+use crate::session::Session;
 use crate::token::ApiToken;
 use crate::untrusted::{self, Untrusted};
 use crate::upload::{Artifact, File, Sent, Tarball, Upload};
@@ -113,7 +115,7 @@ fn publish(
     report.name = Some(manifest.name.clone());
     report.version = Some(manifest.version.to_string());
     let findings = verify_release(args, &manifest, reporter, report)?;
-    let context = ReleaseContext::new(&args.access.network, reporter)?;
+    let context = context::session(&args.access.network, reporter)?;
     confirm_tag(&context, &forge, &findings, reporter)?;
     let uploader = Uploader::choose(&args.uploader, registry_on_this_machine(args)?, reporter)?;
     report.uploader = Some(uploader.name());
@@ -161,7 +163,7 @@ fn publish(
 /// The one seam between the pipeline and what puts the bytes on the wire: chuks-ci's HTTP
 /// client, or the official CLI, which packs the source itself.
 fn send(
-    context: &ReleaseContext,
+    context: &Session,
     uploader: &Uploader,
     upload: &Upload<'_>,
     job: &PublishJob<'_>,
@@ -176,7 +178,7 @@ fn send(
 /// Reads the upload back where the registry offers that, and records what it serves.
 fn confirm_upload(
     args: &PublishArgs,
-    context: &ReleaseContext,
+    context: &Session,
     destination: &Destination,
     upload: &Upload<'_>,
     result: PublishResult,
@@ -202,7 +204,7 @@ fn registry_on_this_machine(args: &PublishArgs) -> anyhow::Result<bool> {
     if args.local_registry.is_some() {
         return Ok(true);
     }
-    let url = context::registry_url(&args.access.registry)?;
+    let url = registry_client::registry_url(args.access.registry.registry.as_deref())?;
     Ok(url.host_str().is_some_and(crate::http::is_loopback))
 }
 
@@ -238,7 +240,7 @@ fn verify_release(
 
 /// Confirms the tag on the forge, unless it does not exist yet (a rehearsal).
 fn confirm_tag(
-    context: &ReleaseContext,
+    context: &Session,
     forge: &ForgeCheck,
     findings: &Findings,
     reporter: &Reporter,
@@ -251,7 +253,7 @@ fn confirm_tag(
         return Ok(());
     }
     match &findings.tag {
-        Some(tag) => context.confirm_tag(forge, &tag.name, reporter),
+        Some(tag) => context::confirm_tag(context, forge, &tag.name, reporter),
         None => Ok(()),
     }
 }
@@ -260,7 +262,7 @@ fn confirm_tag(
 fn dry_run(
     args: &PublishArgs,
     token: Option<ApiToken>,
-    context: &ReleaseContext,
+    context: &Session,
     reporter: &mut Reporter,
     report: &mut PublishReport,
 ) -> anyhow::Result<()> {
@@ -268,11 +270,12 @@ fn dry_run(
     let registry = match &args.local_registry {
         Some(dir) => format!("a local registry in `{}`", Untrusted::path(dir)),
         None => {
-            let url = context::registry_url(&args.access.registry)?;
+            let url = registry_client::registry_url(args.access.registry.registry.as_deref())?;
             report.registry = Some(url.as_str().trim_end_matches('/').to_string());
-            if token.is_some() {
+            if let Some(token) = token {
                 let client = context.connect(url.clone(), token)?;
-                context.preflight_publish_token(&client, &args.preflight, reporter)?;
+                let days = args.preflight.expiry_warning_days;
+                context.block_on(preflight::publish_token(&client, days, reporter))?;
             }
             url.to_string()
         }
@@ -360,7 +363,7 @@ fn prepare_payload(
 fn open_destination(
     args: &PublishArgs,
     token: Option<ApiToken>,
-    context: &ReleaseContext,
+    context: &Session,
     reporter: &mut Reporter,
     report: &mut PublishReport,
 ) -> anyhow::Result<Destination> {
@@ -374,14 +377,15 @@ fn open_destination(
             (url, Some(token), Some(local))
         }
         None => {
-            let url = context::registry_url(&args.access.registry)?;
+            let url = registry_client::registry_url(args.access.registry.registry.as_deref())?;
             report.registry = Some(url.as_str().trim_end_matches('/').to_string());
             (url, token, None)
         }
     };
     let token = token.ok_or(crate::token::TokenError::Missing)?;
-    let client = context.connect(url, Some(token.clone()))?;
-    context.preflight_publish_token(&client, &args.preflight, reporter)?;
+    let client = context.connect(url, token.clone())?;
+    let days = args.preflight.expiry_warning_days;
+    context.block_on(preflight::publish_token(&client, days, reporter))?;
     Ok(Destination {
         client,
         token,
@@ -391,7 +395,7 @@ fn open_destination(
 
 /// Uploads the payload with chuks-ci's HTTP client, showing progress for large ones.
 fn send_over_http(
-    context: &ReleaseContext,
+    context: &Session,
     client: &RegistryClient,
     upload: &Upload<'_>,
     reporter: &Reporter,
@@ -410,7 +414,7 @@ fn send_over_http(
 /// tag and commit). `None` when the registry offers no read-back: the upload stands, unconfirmed.
 fn read_back(
     args: &PublishArgs,
-    context: &ReleaseContext,
+    context: &Session,
     client: &RegistryClient,
     upload: &Upload<'_>,
     result: PublishResult,
