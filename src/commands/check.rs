@@ -4,9 +4,9 @@ use serde_json::json;
 
 use super::Exit;
 use super::context::{self, ForgeCheck};
-use super::uploader::Uploader;
 use crate::cli::CheckArgs;
 use crate::manifest::Manifest;
+use crate::publish::uploader::Uploader;
 use crate::report::{Format, Reporter};
 use crate::token::TokenError;
 use crate::verify::{self, Findings};
@@ -34,7 +34,8 @@ pub fn run(args: &CheckArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     context::confirm_tag(&session, &forge, &tag, reporter)?;
     let registry = registry_client::registry_url(args.access.registry.registry.as_deref())?;
     let on_this_machine = registry.host_str().is_some_and(crate::http::is_loopback);
-    let uploader = Uploader::choose(&args.uploader, on_this_machine, reporter)?;
+    let choice = context::uploader_choice(&args.uploader);
+    let uploader = Uploader::choose(&choice, on_this_machine, reporter)?;
     let client = session.connect(registry, token.ok_or(TokenError::Missing)?)?;
     let days = args.preflight.expiry_warning_days;
     let info = session.block_on(preflight::publish_token(&client, days, reporter))?;

@@ -1,13 +1,14 @@
 //! What `check`, `publish`, `whoami` and `yank` share: secrets read before any other output, the
-//! session their network calls run on, and tag confirmation on the forge.
+//! session their network calls run on, tag confirmation on the forge, and the uploader asked for.
 
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
 
 use crate::ci;
-use crate::cli::{ForgeArgs, NetworkArgs, TokenArgs};
+use crate::cli::{ForgeArgs, NetworkArgs, TokenArgs, UploaderArg, UploaderArgs};
 use crate::forge::{ConfirmMode, ConfirmOutcome, ForgeDetection};
+use crate::publish::uploader::{UploaderChoice, UploaderKind};
 use crate::registry_client::ClientOptions;
 use crate::report::{Problem, Reporter};
 use crate::retry::RetryPolicy;
@@ -27,6 +28,19 @@ pub fn session(args: &NetworkArgs, reporter: &Reporter) -> anyhow::Result<Sessio
         trace_http: reporter.verbosity() >= 2,
     };
     Ok(Session::new(options)?)
+}
+
+/// `--uploader` and how to run the official CLI, as `check` and `publish` choose the uploader.
+pub fn uploader_choice(args: &UploaderArgs) -> UploaderChoice {
+    UploaderChoice {
+        kind: match args.uploader {
+            UploaderArg::Auto => UploaderKind::Auto,
+            UploaderArg::Chuks => UploaderKind::Chuks,
+            UploaderArg::Http => UploaderKind::Http,
+        },
+        chuks_bin: args.chuks_bin.clone(),
+        upload_timeout: Duration::from_secs(args.upload_timeout),
+    }
 }
 
 /// Confirms the tag on the forge as `--confirm-tag` asks, and says what happened.

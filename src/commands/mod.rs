@@ -6,12 +6,10 @@ mod context;
 pub mod exit;
 mod hook;
 mod init;
-mod local_registry;
 mod pack;
 mod publish;
 #[cfg(feature = "local-registry")]
 mod registry;
-mod uploader;
 mod verify_tag;
 mod whoami;
 mod yank;
