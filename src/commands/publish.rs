@@ -18,6 +18,8 @@ use crate::{prebuilt, registry_client};
 pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     // Masks must precede every other line in GitHub Actions, so the secrets are read first.
     let forge = ForgeCheck::detect(&args.forge, reporter);
+    // A run that cannot even be planned still writes its result.
+    let outputs = Sinks::from_env(args.dotenv.as_deref());
     let mut report = PublishReport::default();
     let published = plan(args, reporter).and_then(|plan| {
         let session = context::session(&args.access.network, reporter)?;
@@ -34,7 +36,7 @@ pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> 
             exit::classify(err)
         }
     };
-    write_ci_outputs(args, &report, reporter);
+    write_ci_outputs(&outputs, &report, reporter);
     print_result(&report, reporter, exit);
     Ok(exit)
 }
@@ -77,9 +79,8 @@ fn plan(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<PublishPl
     })
 }
 
-fn write_ci_outputs(args: &PublishArgs, report: &PublishReport, reporter: &mut Reporter) {
-    let sinks = Sinks::from_env(args.dotenv.as_deref());
-    for failure in sinks.write(&report.outputs(), "chuks-ci publish") {
+fn write_ci_outputs(outputs: &Sinks, report: &PublishReport, reporter: &mut Reporter) {
+    for failure in outputs.write(&report.outputs(), "chuks-ci publish") {
         reporter.report(
             Problem::warning(format!("could not write {failure}"))
                 .with_hint("check that the path is writable"),
