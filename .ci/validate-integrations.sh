@@ -36,12 +36,12 @@ gitlab_files=(templates/gitlab/*.yml ci-examples/gitlab/*.yml)
 bitbucket_files=(templates/bitbucket/shared-pipelines.yml ci-examples/bitbucket/*.yml)
 shell_scripts=(action/*.sh templates/bitbucket/pipe/pipe.sh .ci/*.sh)
 
-# The rendered examples must be what `chuks-ci init` writes.
+# The rendered examples and integration files must be what this chuks-ci renders.
 chuks_ci="${CHUKS_CI_BIN:-target/debug/chuks-ci}"
 if [[ -x "$chuks_ci" ]]; then
-  check "$chuks_ci" init --check
+  check "$chuks_ci" maintain examples --check
 else
-  check cargo run --quiet --locked -- init --check
+  check cargo run --quiet --locked -- maintain examples --check
 fi
 
 # Schemas first: zizmor silently skips files it cannot parse.

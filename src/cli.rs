@@ -152,6 +152,9 @@ pub enum Command {
     /// Install the pre-push guard against mismatched release tags, or run it.
     #[command(subcommand)]
     Hook(HookCommand),
+    /// For chuks-ci's maintainers: keep the committed pipeline files current.
+    #[command(subcommand, hide = true)]
+    Maintain(MaintainCommand),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -505,29 +508,45 @@ pub struct TokenRevokeArgs {
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// The CI platform to write the pipeline for.
-    #[arg(value_enum, required_unless_present_any = ["check", "update_examples"])]
-    pub platform: Option<InitPlatformArg>,
+    #[arg(value_enum)]
+    pub platform: InitPlatformArg,
 
     /// Which pipeline: one package, a package with prebuilt binaries, or a monorepo [default:
     /// prebuilt-binaries when shim/ holds a cdylib crate, else single-package].
     #[arg(long, value_enum)]
     pub example: Option<InitExampleArg>,
 
-    /// The repository to write into (with `--check`: the chuks-ci checkout to compare).
+    /// The repository to write into.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub dir: PathBuf,
 
     /// Overwrite an existing pipeline file.
     #[arg(long)]
     pub force: bool,
+}
 
-    /// Re-render every example and fail if the committed `ci-examples/` differ.
-    #[arg(long, conflicts_with_all = ["platform", "force"])]
+/// chuks-ci's own upkeep, which users never need.
+#[derive(Debug, Subcommand)]
+pub enum MaintainCommand {
+    /// Compare the committed examples and generated files (`ci-examples/`, the action, the
+    /// templates, the pipe, the reusable workflow) with what this build renders, or rewrite them.
+    Examples(MaintainExamplesArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["check", "update"])))]
+pub struct MaintainExamplesArgs {
+    /// Fail if a committed file differs from its rendering, or is missing.
+    #[arg(long)]
     pub check: bool,
 
-    /// For chuks-ci's maintainers: rewrite every example and generated file from the templates.
-    #[arg(long, conflicts_with_all = ["platform", "force", "check"])]
-    pub update_examples: bool,
+    /// Rewrite every file that differs from its rendering.
+    #[arg(long)]
+    pub update: bool,
+
+    /// The chuks-ci checkout.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
 }
 
 impl From<FormatArg> for crate::report::Format {

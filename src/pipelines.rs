@@ -1,16 +1,25 @@
-//! The CI pipeline files `chuks-ci init` writes, rendered from the sources in `src/pipelines/`
-//! embedded in the binary (the shipped `templates/` are what users include; these are whole files).
+//! The CI pipeline files `chuks-ci init` writes, rendered by the template engine
+//! (`pipelines::engine`) from the sources in `src/pipelines/` embedded in the binary and a typed
+//! context: the options of `options.toml` and the release's pins (the shipped `templates/` are
+//! what users include; these are whole files).
 //!
 //! The committed `ci-examples/` (and the generated files listed by [`generated_files`]) are
-//! exactly these renderings; `chuks-ci init --check` re-renders them and reports any drift.
+//! exactly these renderings; `chuks-ci maintain examples --check` re-renders them and reports any
+//! drift.
 
+mod engine;
 mod options;
 mod pins;
 pub mod survey;
 
 use std::path::PathBuf;
 
+use serde::Serialize;
+
+pub use engine::RenderError;
+use engine::{Engine, Reference};
 pub use options::{Options, Surface};
+use options::{Output, PublishOption};
 use pins::{ReleasePins, archive_sums};
 
 /// The action the GitHub examples use, without a ref.
@@ -19,8 +28,11 @@ pub const ACTION_REPOSITORY: &str = "chuks/publish-action";
 pub const REUSABLE_WORKFLOW: &str = "chuks/publish-action/.github/workflows/publish.yml";
 /// The Bitbucket pipe image, without a tag.
 pub const PIPE_IMAGE: &str = "chuks/chuks-publish-pipe";
-/// `actions/checkout` pinned by commit, as the examples use it.
-pub const CHECKOUT: &str = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2";
+/// `actions/checkout` pinned by commit, and the version of that commit, as the examples use it.
+const CHECKOUT: (&str, &str) = (
+    "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683",
+    "v4.2.2",
+);
 /// The chuks-ci version the examples install: this binary's.
 pub const CHUKS_CI_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -113,23 +125,12 @@ pub fn example_path(platform: Ci, example: Example) -> PathBuf {
         .join(format!("{}{}", example.name(), platform.suffix()))
 }
 
-fn template(platform: Ci, example: Example) -> &'static str {
-    use Ci::*;
-    use Example::*;
-    match (platform, example) {
-        (Github, SinglePackage) => include_str!("pipelines/github-single-package.yml"),
-        (Github, PrebuiltBinaries) => include_str!("pipelines/github-prebuilt-binaries.yml"),
-        (Github, Monorepo) => include_str!("pipelines/github-monorepo.yml"),
-        (Gitlab, SinglePackage) => include_str!("pipelines/gitlab-single-package.yml"),
-        (Gitlab, PrebuiltBinaries) => include_str!("pipelines/gitlab-prebuilt-binaries.yml"),
-        (Gitlab, Monorepo) => include_str!("pipelines/gitlab-monorepo.yml"),
-        (Bitbucket, SinglePackage) => include_str!("pipelines/bitbucket-single-package.yml"),
-        (Bitbucket, PrebuiltBinaries) => include_str!("pipelines/bitbucket-prebuilt-binaries.yml"),
-        (Bitbucket, Monorepo) => include_str!("pipelines/bitbucket-monorepo.yml"),
-    }
+/// The template of a platform's example: `<platform>-<example>.yml`.
+fn template(platform: Ci, example: Example) -> String {
+    format!("{}-{}.yml", platform.name(), example.name())
 }
 
-/// The surface whose option set and token hint an example's inline scripts use.
+/// The surface whose options and token hint an example's inline scripts use.
 fn surface(platform: Ci) -> Surface {
     match platform {
         Ci::Github => Surface::Github,
@@ -138,22 +139,21 @@ fn surface(platform: Ci) -> Surface {
     }
 }
 
-/// Renders the pipeline file for a platform and example, with the action pinned as `pin` says.
-pub fn render_pinned(platform: Ci, example: Example, pin: &ActionPin) -> String {
-    Renderer::new(surface(platform), pin).render(template(platform, example))
+/// Renders the pipeline file for a platform and example, with the action pinned as `pin` says,
+/// for a shim whose library is `lib<shim_library>.so` (the GitLab and Bitbucket examples copy the
+/// file by name; GitHub's reusable workflow looks it up).
+pub fn render_pinned(
+    platform: Ci,
+    example: Example,
+    pin: &ActionPin,
+    shim_library: Option<&str>,
+) -> Result<String, RenderError> {
+    Renderer::new(pin)?.example(platform, example, shim_library)
 }
 
 /// Renders the pipeline file for a platform and example as committed in `ci-examples/`.
-pub fn render(platform: Ci, example: Example) -> String {
-    render_pinned(platform, example, &ActionPin::committed())
-}
-
-/// A prebuilt example for a shim whose library is `lib<library>.so` rather than the example's
-/// `libshim.so`: the GitLab and Bitbucket examples copy the file by name (GitHub's reusable
-/// workflow looks it up).
-pub fn for_shim_library(text: &str, library: &str) -> String {
-    text.replace("libshim.so", &format!("lib{library}.so"))
-        .replace("named `shim`", &format!("named `{library}`"))
+pub fn render(platform: Ci, example: Example) -> Result<String, RenderError> {
+    render_pinned(platform, example, &ActionPin::committed(), None)
 }
 
 /// The migration guide of this release, on GitHub.
@@ -166,72 +166,74 @@ pub fn migrating_guide_url() -> String {
 
 /// Files generated from the same sources outside `ci-examples/`, with their paths relative to
 /// the repository root: the action, the templates, the pipe and the reusable workflow.
-pub fn generated_files() -> Vec<(PathBuf, String)> {
-    let pin = ActionPin::committed();
-    let file = |path: &str, surface: Surface, source: &str| {
+pub fn generated_files() -> Result<Vec<(PathBuf, String)>, RenderError> {
+    const FILES: [(&str, &str, Surface); 10] = [
+        ("action.yml", "action.yml", Surface::Github),
+        ("action/publish.sh", "action-publish.sh", Surface::Github),
         (
-            PathBuf::from(path),
-            Renderer::new(surface, &pin).render(source),
-        )
-    };
-    let reusable = include_str!("pipelines/github-reusable.yml");
-    vec![
-        file(
-            "action.yml",
-            Surface::Github,
-            include_str!("pipelines/action.yml"),
-        ),
-        file(
-            "action/publish.sh",
-            Surface::Github,
-            include_str!("pipelines/action-publish.sh"),
-        ),
-        file(
             "templates/chuks-publish/template.yml",
+            "gitlab-component.yml",
             Surface::Gitlab,
-            include_str!("pipelines/gitlab-component.yml"),
         ),
-        file(
+        (
             "templates/gitlab/chuks-publish.gitlab-ci.yml",
+            "gitlab-classic.yml",
             Surface::Gitlab,
-            include_str!("pipelines/gitlab-classic.yml"),
         ),
-        file(
+        (
             "templates/bitbucket/shared-pipelines.yml",
+            "bitbucket-shared-pipelines.yml",
             Surface::Bitbucket,
-            include_str!("pipelines/bitbucket-shared-pipelines.yml"),
         ),
-        file(
+        (
             "templates/bitbucket/pipe/pipe.yml",
+            "bitbucket-pipe.yml",
             Surface::Pipe,
-            include_str!("pipelines/bitbucket-pipe.yml"),
         ),
-        file(
+        (
             "templates/bitbucket/pipe/pipe.sh",
+            "bitbucket-pipe.sh",
             Surface::Pipe,
-            include_str!("pipelines/bitbucket-pipe.sh"),
         ),
-        file(
+        (
             "templates/bitbucket/pipe/Dockerfile",
+            "bitbucket-pipe.Dockerfile",
             Surface::Pipe,
-            include_str!("pipelines/bitbucket-pipe.Dockerfile"),
         ),
-        file("templates/github/publish.yml", Surface::Github, reusable),
+        (
+            "templates/github/publish.yml",
+            "github-reusable.yml",
+            Surface::Github,
+        ),
         // GitHub only runs reusable workflows from .github/workflows.
-        file(".github/workflows/publish.yml", Surface::Github, reusable),
-    ]
+        (
+            ".github/workflows/publish.yml",
+            "github-reusable.yml",
+            Surface::Github,
+        ),
+    ];
+    let renderer = Renderer::new(&ActionPin::committed())?;
+    FILES
+        .iter()
+        .map(|&(path, template, surface)| {
+            let text = renderer.file(template, surface, None)?;
+            Ok((PathBuf::from(path), text))
+        })
+        .collect()
 }
 
-/// Every file `init --check` compares: the nine examples, then the generated files.
-pub fn all_rendered() -> Vec<(PathBuf, String)> {
+/// Every file `maintain examples` compares: the nine examples, then the generated files.
+pub fn all_rendered() -> Result<Vec<(PathBuf, String)>, RenderError> {
+    let renderer = Renderer::new(&ActionPin::committed())?;
     let mut files = Vec::new();
     for platform in Ci::ALL {
         for example in Example::ALL {
-            files.push((example_path(platform, example), render(platform, example)));
+            let text = renderer.example(platform, example, None)?;
+            files.push((example_path(platform, example), text));
         }
     }
-    files.extend(generated_files());
-    files
+    files.extend(generated_files()?);
+    Ok(files)
 }
 
 /// How the examples reference `chuks/publish-action`: by the release commit when known.
@@ -253,11 +255,11 @@ impl ActionPin {
         }
     }
 
-    /// `@<sha> # vX.Y.Z`, or `@vX.Y.Z`, after `what`.
-    fn reference(&self, what: &str) -> String {
+    /// `what@<sha> # vX.Y.Z`, or `what@vX.Y.Z`.
+    fn reference(&self, what: &str) -> Option<Reference> {
         match &self.commit {
-            Some(commit) => format!("{what}@{commit} # {}", self.tag),
-            None => format!("{what}@{}", self.tag),
+            Some(commit) => Reference::new(&format!("{what}@{commit}"), Some(&self.tag)),
+            None => Reference::new(&format!("{what}@{}", self.tag), None),
         }
     }
 }
@@ -275,149 +277,133 @@ pub fn release_tag() -> String {
     format!("v{CHUKS_CI_VERSION}")
 }
 
-/// Fills the placeholders of one source file: `@@NAME@@` inline, or a line holding only
-/// `@@NAME@@`, which becomes a block at that line's indentation.
+/// What every template sees.
+#[derive(Serialize)]
+struct Context<'a> {
+    /// This chuks-ci's version, which the files install.
+    chuks_ci_version: &'static str,
+    /// The options that exist where the file runs.
+    options: Vec<&'a PublishOption>,
+    outputs: &'a [Output],
+    /// What to do about an empty token, where the platform keeps its secrets.
+    token_hint: &'static str,
+    pins: &'a Pins,
+    /// What only the examples use; none for the integrations.
+    example: Option<ExampleFacts>,
+}
+
+/// What the files reference by version, tag, commit or digest.
+#[derive(Serialize)]
+struct Pins {
+    checkout: Reference,
+    action: Reference,
+    /// The action of this very release, by tag: what the reusable workflow runs.
+    action_self: String,
+    reusable: Reference,
+    gitlab_component: String,
+    gitlab_classic: String,
+    /// The pipe image, by digest once the release wrote one.
+    pipe_image: String,
+    /// `(platform, sha256)` of each Linux archive of this release.
+    archive_sums: Vec<(String, String)>,
+}
+
+#[derive(Serialize)]
+struct ExampleFacts {
+    /// The shim's library, as cargo names its file `lib<name>.so`.
+    shim_library: String,
+    /// `sha256-<base64>` of the classic template, for `include: remote: integrity:`.
+    gitlab_classic_integrity: String,
+}
+
+/// The engine, the options and the pins, ready to render any file.
 struct Renderer {
-    surface: Surface,
+    engine: Engine,
     options: Options,
-    pin: ActionPin,
+    pins: Pins,
 }
 
 impl Renderer {
-    fn new(surface: Surface, pin: &ActionPin) -> Renderer {
-        Renderer {
-            surface,
+    fn new(pin: &ActionPin) -> Result<Renderer, RenderError> {
+        let pins = Pins::new(pin).ok_or_else(|| {
+            let words = format!("`{}`, `{}`", pin.tag, pin.commit.as_deref().unwrap_or(""));
+            RenderError::new(
+                "the pins".to_string(),
+                format!("the action pin {words} holds more than letters, digits and `._/@:+=-`"),
+            )
+        })?;
+        Ok(Renderer {
+            engine: Engine::new(),
             options: Options::load(),
-            pin: pin.clone(),
-        }
-    }
-
-    fn render(&self, source: &str) -> String {
-        let mut out = String::with_capacity(source.len() * 2);
-        for line in source.split_inclusive('\n') {
-            let name = line.trim();
-            let block = name
-                .strip_prefix("@@")
-                .and_then(|n| n.strip_suffix("@@"))
-                .and_then(|n| self.block(n));
-            match block {
-                Some(block) => {
-                    let indent = &line[..line.len() - line.trim_start().len()];
-                    for block_line in self.render(&block).split_inclusive('\n') {
-                        if block_line.trim().is_empty() {
-                            out.push_str(block_line.trim_start_matches([' ', '\t']));
-                        } else {
-                            out.push_str(indent);
-                            out.push_str(block_line);
-                        }
-                    }
-                }
-                None => out.push_str(&self.inline(line)),
-            }
-        }
-        debug_assert!(!out.contains("@@"), "unreplaced placeholder in a template");
-        out
-    }
-
-    /// A block placeholder's text, or `None` when `name` is not one.
-    fn block(&self, name: &str) -> Option<String> {
-        let options = &self.options;
-        Some(match name {
-            "ACTION_INPUTS" => options.action_inputs(),
-            "ACTION_OUTPUTS" => options.action_outputs("publish"),
-            "ACTION_ENV" => options.action_env(),
-            "COMPONENT_INPUTS" => options.component_inputs(),
-            "COMPONENT_VARIABLES" => options.component_variables(),
-            "CLASSIC_VARIABLES" => options.classic_variables(),
-            "PIPE_VARIABLES" => options.pipe_variables(),
-            "BITBUCKET_VARIABLES_DOC" => options.bitbucket_variables_doc(),
-            "REUSABLE_INPUTS" => options.reusable_inputs(),
-            "REUSABLE_WITH" => options.reusable_with(),
-            "REUSABLE_OUTPUTS" => options.reusable_outputs("source"),
-            "JOB_OUTPUTS" => options.job_outputs("chuks"),
-            "SHELL_DEFAULTS" => options.shell_defaults(self.surface),
-            "GITLAB_SCRIPT" => include_str!("pipelines/gitlab-script.yml").to_string(),
-            "BITBUCKET_STEP" => include_str!("pipelines/bitbucket-step.yml").to_string(),
-            "SCRIPT_PRELUDE" => include_str!("pipelines/prelude.sh").to_string(),
-            "SCRIPT_INSTALL_CHUKS_CI" => include_str!("pipelines/install-chuks-ci.sh").to_string(),
-            "SCRIPT_INSTALL_CHUKS" => include_str!("pipelines/install-chuks.sh").to_string(),
-            "SCRIPT_UPLOAD" => include_str!("pipelines/publish.sh").to_string(),
-            "PINNED_SUMS" => pinned_sums_case(),
-            _ => return None,
+            pins,
         })
     }
 
-    fn inline(&self, line: &str) -> String {
-        let mut out = line.to_string();
-        while let Some(start) = out.find("@@") {
-            let Some(len) = out[start + 2..].find("@@") else {
-                break;
-            };
-            let name = &out[start + 2..start + 2 + len];
-            let value = self.value(name);
-            out.replace_range(start..start + len + 4, &value);
-        }
-        out
+    /// An example, for a shim whose library is `lib<shim_library>.so`.
+    fn example(
+        &self,
+        platform: Ci,
+        example: Example,
+        shim_library: Option<&str>,
+    ) -> Result<String, RenderError> {
+        let classic = self.file("gitlab-classic.yml", Surface::Gitlab, None)?;
+        let facts = ExampleFacts {
+            shim_library: shim_library.unwrap_or("shim").to_string(),
+            gitlab_classic_integrity: integrity(&classic),
+        };
+        self.file(&template(platform, example), surface(platform), Some(facts))
     }
 
-    /// An inline placeholder's text.
-    fn value(&self, name: &str) -> String {
-        let pins = || ReleasePins::load(CHUKS_CI_VERSION);
-        match name {
-            "CHECKOUT" => CHECKOUT.to_string(),
-            "ACTION" => self.pin.reference(ACTION_REPOSITORY),
-            "ACTION_SELF" => format!("{ACTION_REPOSITORY}@{}", release_tag()),
-            "REUSABLE" => self.pin.reference(REUSABLE_WORKFLOW),
-            "GITLAB_COMPONENT" => gitlab_component(),
-            "GITLAB_CLASSIC" => gitlab_classic_url(),
-            "GITLAB_CLASSIC_INTEGRITY" => gitlab_classic_integrity(),
-            "BITBUCKET_PIPE" => format!("docker://{}", pipe_image(&pins())),
-            "PIPE_IMAGE" => pipe_image(&pins()),
-            "TOKEN_HINT" => token_hint(self.surface).to_string(),
-            "OUTPUT_NAMES" => self
-                .options
-                .outputs
-                .iter()
-                .map(|o| o.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            "CHUKS_CI_VERSION" => CHUKS_CI_VERSION.to_string(),
-            other => panic!("unknown placeholder `@@{other}@@` in a pipeline source"),
-        }
+    /// One template, for a file that runs on `surface`.
+    fn file(
+        &self,
+        template: &str,
+        surface: Surface,
+        example: Option<ExampleFacts>,
+    ) -> Result<String, RenderError> {
+        let context = Context {
+            chuks_ci_version: CHUKS_CI_VERSION,
+            options: self.options.on(surface).collect(),
+            outputs: &self.options.outputs,
+            token_hint: token_hint(surface),
+            pins: &self.pins,
+            example,
+        };
+        self.engine.render(template, &context)
     }
 }
 
-/// `case` arms giving `chuks_ci_expected` the sum pinned for each platform.
-fn pinned_sums_case() -> String {
-    let mut arms: String = archive_sums(CHUKS_CI_VERSION)
-        .iter()
-        .filter(|(platform, _)| platform.starts_with("linux-"))
-        .map(|(platform, sum)| format!("{platform}) chuks_ci_expected={sum} ;;\n"))
-        .collect();
-    arms.push_str("*) ;;\n");
-    arms
+impl Pins {
+    fn new(pin: &ActionPin) -> Option<Pins> {
+        let (checkout, checkout_version) = CHECKOUT;
+        let tag = release_tag();
+        let release = ReleasePins::load(CHUKS_CI_VERSION);
+        let image = format!("{PIPE_IMAGE}:{CHUKS_CI_VERSION}");
+        Some(Pins {
+            checkout: Reference::new(checkout, Some(checkout_version))?,
+            action: pin.reference(ACTION_REPOSITORY)?,
+            action_self: format!("{ACTION_REPOSITORY}@{tag}"),
+            reusable: pin.reference(REUSABLE_WORKFLOW)?,
+            gitlab_component: format!("gitlab.com/{ACTION_REPOSITORY}/chuks-publish@{tag}"),
+            gitlab_classic: format!(
+                "https://raw.githubusercontent.com/{ACTION_REPOSITORY}/{tag}/templates/gitlab/chuks-publish.gitlab-ci.yml"
+            ),
+            pipe_image: match release.pipe_digest.as_str() {
+                "" => image,
+                digest => format!("{image}@{digest}"),
+            },
+            archive_sums: archive_sums(CHUKS_CI_VERSION)
+                .into_iter()
+                .filter(|(platform, _)| platform.starts_with("linux-"))
+                .collect(),
+        })
+    }
 }
 
-fn gitlab_component() -> String {
-    format!(
-        "gitlab.com/chuks/publish-action/chuks-publish@{}",
-        release_tag()
-    )
-}
-
-fn gitlab_classic_url() -> String {
-    format!(
-        "https://raw.githubusercontent.com/chuks/publish-action/{}/templates/gitlab/chuks-publish.gitlab-ci.yml",
-        release_tag()
-    )
-}
-
-/// `sha256-<base64>` of the classic template, for `include: remote: integrity:`.
-fn gitlab_classic_integrity() -> String {
+/// `sha256-<base64>` of `text`, as a subresource integrity.
+fn integrity(text: &str) -> String {
     use base64::Engine;
     use sha2::Digest;
-    let text = Renderer::new(Surface::Gitlab, &ActionPin::committed())
-        .render(include_str!("pipelines/gitlab-classic.yml"));
     let digest = sha2::Sha256::digest(text.as_bytes());
     format!(
         "sha256-{}",
@@ -425,21 +411,11 @@ fn gitlab_classic_integrity() -> String {
     )
 }
 
-/// The pipe image, by digest once the release wrote one.
-fn pipe_image(pins: &ReleasePins) -> String {
-    let image = format!("{PIPE_IMAGE}:{CHUKS_CI_VERSION}");
-    if pins.pipe_digest.is_empty() {
-        image
-    } else {
-        format!("{image}@{}", pins.pipe_digest)
-    }
-}
-
 /// What to do about an empty token, where the platform keeps its secrets.
 fn token_hint(surface: Surface) -> &'static str {
     match surface {
         Surface::Github => {
-            "add the repository secret CHUKS_TOKEN and pass it as the action input token: \\${{ secrets.CHUKS_TOKEN }}"
+            "add the repository secret CHUKS_TOKEN and pass it as the action input token: ${{ secrets.CHUKS_TOKEN }}"
         }
         Surface::Gitlab => {
             "add CHUKS_TOKEN as a masked, protected CI/CD variable (Settings → CI/CD → Variables) and protect the release tag, or name another variable in token-variable"
@@ -455,13 +431,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_template_renders_without_placeholders() {
-        for (path, text) in all_rendered() {
-            assert!(
-                !text.contains("@@"),
-                "{} keeps a placeholder",
-                path.to_string_lossy()
-            );
+    fn every_template_renders_with_a_final_newline() {
+        for (path, text) in all_rendered().unwrap() {
             assert!(
                 text.ends_with('\n'),
                 "{} lacks a final newline",
@@ -474,7 +445,7 @@ mod tests {
     fn examples_take_the_token_from_the_platform_secret_store_only() {
         for platform in Ci::ALL {
             for example in Example::ALL {
-                let text = render(platform, example);
+                let text = render(platform, example).unwrap();
                 assert!(text.contains("CHUKS_TOKEN"), "{platform:?} {example:?}");
                 assert!(!text.contains("--token"), "{platform:?} {example:?}");
             }

@@ -30,6 +30,7 @@ struct Defined {
 
 fn rendered(relative: &str) -> Vec<Yaml> {
     let (_, text) = pipelines::all_rendered()
+        .unwrap()
         .into_iter()
         .find(|(path, _)| path == Path::new(relative))
         .unwrap_or_else(|| panic!("{relative} is not rendered"));
@@ -265,7 +266,7 @@ fn every_input_a_caller_passes_is_defined_by_what_it_calls() {
         }
     }
     // The committed files, rendered or written by hand.
-    for (path, text) in pipelines::all_rendered() {
+    for (path, text) in pipelines::all_rendered().unwrap() {
         let name = path.to_string_lossy().into_owned();
         if name.ends_with(".yml") {
             let calls_the_action = name == ".github/workflows/publish.yml";

@@ -356,7 +356,7 @@ fn the_readme_snippets_name_what_the_committed_examples_name() {
     assert!(
         unknown.is_empty(),
         "the README names {unknown:?}, which no example in ci-examples/ names (they name \
-         {named_by_examples:?}); `chuks-ci init --check` keeps the examples current"
+         {named_by_examples:?}); `chuks-ci maintain examples --check` keeps the examples current"
     );
 }
 

@@ -22,7 +22,13 @@ fn commands(registry: &str) -> Vec<(Vec<String>, i32)> {
         (strings(&["check", "--registry", registry]), 0),
         (strings(&["whoami", "--registry", registry]), 0),
         (
-            strings(&["init", "--check", "--dir", env!("CARGO_MANIFEST_DIR")]),
+            strings(&[
+                "maintain",
+                "examples",
+                "--check",
+                "--dir",
+                env!("CARGO_MANIFEST_DIR"),
+            ]),
             0,
         ),
         (strings(&["verify-tag", "--tag", "v9.9.9"]), 1),

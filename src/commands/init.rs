@@ -1,4 +1,4 @@
-//! `chuks-ci init`: write a platform's publish pipeline into a repository, or check the examples.
+//! `chuks-ci init`: write a platform's publish pipeline into a repository.
 
 use std::path::Path;
 
@@ -14,23 +14,7 @@ use crate::report::{Format, Problem, Reporter};
 use crate::untrusted::Untrusted;
 
 pub fn run(args: &InitArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
-    match args.platform {
-        Some(platform) => write(args, platform.into(), reporter),
-        None if args.update_examples => update(&args.dir),
-        None => check(&args.dir, reporter),
-    }
-}
-
-fn update(root: &Path) -> anyhow::Result<Exit> {
-    for (relative, text) in pipelines::all_rendered() {
-        let path = root.join(&relative);
-        if std::fs::read_to_string(&path).is_ok_and(|old| old == text) {
-            continue;
-        }
-        write_file(&path, &text)?;
-        crate::outln!("updated {}", crate::untrusted::Untrusted::path(&relative));
-    }
-    Ok(Exit::Success)
+    write(args, args.platform.into(), reporter)
 }
 
 fn write(args: &InitArgs, ci: Ci, reporter: &mut Reporter) -> anyhow::Result<Exit> {
@@ -54,13 +38,8 @@ fn write(args: &InitArgs, ci: Ci, reporter: &mut Reporter) -> anyhow::Result<Exi
         Ci::Gitlab | Ci::Bitbucket => Default::default(),
     };
     let (pin, pin_note) = action_pin(ci);
-    let mut text = pipelines::render_pinned(ci, example, &pin);
     let library = shim.as_ref().and_then(|shim| shim.library.as_deref());
-    if example == Example::PrebuiltBinaries && ci != Ci::Github {
-        if let Some(library) = library {
-            text = pipelines::for_shim_library(&text, library);
-        }
-    }
+    let text = pipelines::render_pinned(ci, example, &pin, library)?;
     write_file(&path, &text)?;
     match reporter.format {
         Format::Json => crate::report::print_json(&json!({
@@ -240,79 +219,8 @@ fn action_pin(ci: Ci) -> (ActionPin, Option<String>) {
     }
 }
 
-fn check(root: &Path, reporter: &mut Reporter) -> anyhow::Result<Exit> {
-    let files = pipelines::all_rendered();
-    let mut drifted = Vec::new();
-    for (relative, expected) in &files {
-        let path = root.join(relative);
-        let problem = match std::fs::read_to_string(&path) {
-            Ok(actual) if actual == *expected => continue,
-            Ok(actual) => Problem::error(format!(
-                "`{}` differs from what `chuks-ci init` renders ({})",
-                crate::untrusted::Untrusted::path(relative),
-                first_difference(&actual, expected)
-            )),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Problem::error(format!(
-                "`{}` is missing",
-                crate::untrusted::Untrusted::path(relative)
-            )),
-            Err(err) => Problem::error(format!(
-                "could not read `{}`: {err}",
-                crate::untrusted::Untrusted::path(&path)
-            )),
-        };
-        reporter.report(problem.with_hint(
-            "edit the sources in src/pipelines/ (or templates/github/publish.yml), not the rendered files; \
-             then regenerate with `chuks-ci init <platform> --example <name>` or copy the rendering",
-        ));
-        drifted.push(crate::untrusted::Untrusted::path(relative).to_string());
-    }
-    let exit = if drifted.is_empty() {
-        Exit::Success
-    } else {
-        Exit::CheckFailed
-    };
-    match reporter.format {
-        Format::Json => crate::report::print_json(&json!({
-            "result": if drifted.is_empty() { "match" } else { "drift" },
-            "checked": files.len(),
-            "drifted": drifted,
-            "problems": reporter.problems(),
-        })),
-        Format::Human if drifted.is_empty() => {
-            crate::outln!("ok: {} rendered files match", files.len())
-        }
-        Format::Human => {}
-    }
-    Ok(exit)
-}
-
-/// "line N: expected `…`" for the first line that differs.
-fn first_difference(actual: &str, expected: &str) -> String {
-    let mut actual_lines = actual.lines();
-    for (index, want) in expected.lines().enumerate() {
-        match actual_lines.next() {
-            Some(got) if got == want => {}
-            Some(got) => return format!("line {}: expected `{want}`, found `{got}`", index + 1),
-            None => {
-                return format!(
-                    "line {}: expected `{want}`, found the end of the file",
-                    index + 1
-                );
-            }
-        }
-    }
-    match actual_lines.next() {
-        Some(extra) => format!(
-            "line {}: unexpected `{extra}`",
-            expected.lines().count() + 1
-        ),
-        None => "only line endings differ".to_string(),
-    }
-}
-
 /// Writes `text` to `path`, creating its folders.
-fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
+pub(super) fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
     let hint = "hint: check that the folder is writable, or pick another with `--dir`";
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).with_context(|| {

@@ -6,6 +6,7 @@ mod context;
 pub mod exit;
 mod hook;
 mod init;
+mod maintain;
 mod pack;
 mod publish;
 #[cfg(feature = "local-registry")]
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Init(args) => init::run(&args, &mut reporter),
         Command::Bump(args) => bump::run(&args, &mut reporter),
         Command::Hook(command) => hook::run(&command, &mut reporter),
+        Command::Maintain(command) => maintain::run(&command, &mut reporter),
     };
     let exit = match result {
         Ok(exit) => exit,

@@ -8,13 +8,16 @@ case "$(uname -m)" in
 esac
 chuks_ci_archive="chuks-ci-$CHUKS_CI_VERSION-$chuks_ci_platform.tar.gz"
 chuks_ci_expected="$CHUKS_CI_SHA256"
-if [ -z "$chuks_ci_expected" ] && [ "$CHUKS_CI_VERSION" = "@@CHUKS_CI_VERSION@@" ]; then
+if [ -z "$chuks_ci_expected" ] && [ "$CHUKS_CI_VERSION" = "<{ chuks_ci_version }>" ]; then
   case "$chuks_ci_platform" in
-    @@PINNED_SUMS@@
+<% for platform, sum in pins.archive_sums %>
+    <{ platform }>) chuks_ci_expected=<{ sum }> ;;
+<% endfor %>
+    *) ;;
   esac
 fi
 if [ -z "$chuks_ci_expected" ]; then
-  chuks_fail "no sha256 is pinned for \`$chuks_ci_archive\`" "use the chuks-ci version this template pins (@@CHUKS_CI_VERSION@@; leave chuks-ci-version at its default), or set chuks-ci-sha256 (CHUKS_CI_SHA256) to the sum from that release's SHA256SUMS"
+  chuks_fail "no sha256 is pinned for \`$chuks_ci_archive\`" "use the chuks-ci version this template pins (<{ chuks_ci_version }>; leave chuks-ci-version at its default), or set chuks-ci-sha256 (CHUKS_CI_SHA256) to the sum from that release's SHA256SUMS"
 fi
 chuks_ci_url="$CHUKS_CI_RELEASE_URL/v$CHUKS_CI_VERSION/$chuks_ci_archive"
 chuks_ci_dir="$(mktemp -d)"

@@ -10,4 +10,6 @@ chuks_sha256() {
     shasum -a 256 "$1" | cut -d' ' -f1
   fi
 }
-@@SHELL_DEFAULTS@@
+<% for option in options %>
+: "${<{ option.variable }>:=<{ option.default | sh_quoted }>}"
+<% endfor %>

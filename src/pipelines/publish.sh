@@ -7,7 +7,7 @@ case "$CHUKS_DRY_RUN" in
   *) chuks_fail "dry-run must be true or false, not \`$CHUKS_DRY_RUN\`" "set dry-run (CHUKS_DRY_RUN) to true or false" 2 ;;
 esac
 if [ -z "$CHUKS_TOKEN" ] && [ "$CHUKS_DRY_RUN" != true ]; then
-  chuks_fail "the Chuks API token (\`${CHUKS_TOKEN_VARIABLE:-CHUKS_TOKEN}\`) is empty" "@@TOKEN_HINT@@" 3
+  chuks_fail "the Chuks API token (\`${CHUKS_TOKEN_VARIABLE:-CHUKS_TOKEN}\`) is empty" "<{ token_hint | sh_quoted }>" 3
 fi
 set -- publish --manifest "$CHUKS_MANIFEST" --confirm-tag "$CHUKS_CONFIRM_TAG" --if-exists "$CHUKS_IF_EXISTS"
 if [ -n "$chuks_dotenv" ]; then set -- "$@" --dotenv "$chuks_dotenv"; fi
