@@ -8,7 +8,6 @@ pub mod commands;
 pub mod forge;
 pub mod git;
 pub mod git_write;
-pub mod github_tag;
 pub mod hook;
 pub mod http;
 pub mod official_cli;

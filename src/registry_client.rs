@@ -223,13 +223,17 @@ impl RegistryClient {
         token: Option<ApiToken>,
         options: ClientOptions,
     ) -> Result<Self, ClientError> {
-        crate::http::install_tls_provider();
-        let http = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("chuks-ci/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|err| ClientError::Protocol(format!("cannot build the HTTP client: {err}")))?;
+        let timeouts = crate::http::Timeouts {
+            connect: options.connect_timeout,
+            // Uploads are long: a stalled transfer is caught by `stall_timeout` instead.
+            answer: None,
+        };
+        let http = crate::http::client_for(&base, timeouts).map_err(|err| match err {
+            crate::http::SetupError::Insecure { host } => ClientError::InsecureUrl { host },
+            crate::http::SetupError::Build(detail) => {
+                ClientError::Protocol(format!("cannot build the HTTP client: {detail}"))
+            }
+        })?;
         Ok(RegistryClient {
             base,
             http,

@@ -1,7 +1,8 @@
-//! User-facing diagnostics: `error:`/`warning:`/`hint:` lines, colour, GitHub annotations, JSON problems.
+//! User-facing diagnostics: `error:`/`warning:`/`hint:` lines, colour, the CI's annotations and
+//! masking ([`CiLog`]), JSON problems.
 //!
-//! Diagnostics go to stderr. Results and GitHub workflow commands (`::error`, `::add-mask::`) go
-//! to stdout, because the Actions runner reads workflow commands from stdout.
+//! Diagnostics go to stderr. Results and CI log commands (GitHub's `::error`, `::add-mask::`) go
+//! to stdout, because a CI runner reads its commands from stdout.
 
 use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
@@ -122,26 +123,48 @@ impl Problem {
     }
 }
 
+/// What the CI running the job reads in its log, as its provider (`crate::ci`) says: the lines
+/// that mask a secret or annotate a problem. The defaults are for a CI that reads none.
+pub trait CiLog: std::fmt::Debug {
+    /// The lines that make the CI hide `secret` in its log; none where the CI masks secrets
+    /// through its own settings.
+    fn mask(&self, _secret: &str) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The line that shows `problem` as an annotation on the run; `None` where the CI has none.
+    fn annotation(&self, _problem: &Problem) -> Option<String> {
+        None
+    }
+
+    /// Whether the CI reads GitHub workflow commands (`::name::`) on stdout, which the official
+    /// CLI's output must then be kept from issuing.
+    fn reads_workflow_commands(&self) -> bool {
+        false
+    }
+}
+
 /// Prints diagnostics as they happen and remembers them for the JSON result.
 #[derive(Debug)]
 pub struct Reporter {
     pub format: Format,
     verbosity: u8,
     color: bool,
-    github_actions: bool,
+    /// The log of the CI running the job; `None` off CI.
+    ci: Option<&'static dyn CiLog>,
     problems: Vec<Problem>,
 }
 
 impl Reporter {
-    /// Colours only a terminal, and never when `NO_COLOR` is set; `github_actions` adds a
-    /// workflow annotation for every problem.
-    pub fn new(format: Format, verbosity: u8, github_actions: bool) -> Self {
+    /// Colours only a terminal, and never when `NO_COLOR` is set; on a CI (`ci`), every problem
+    /// is also annotated as the CI shows annotations.
+    pub fn new(format: Format, verbosity: u8, ci: Option<&'static dyn CiLog>) -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Reporter {
             format,
             verbosity,
             color: !no_color && std::io::stderr().is_terminal(),
-            github_actions,
+            ci,
             problems: Vec::new(),
         }
     }
@@ -150,8 +173,17 @@ impl Reporter {
         self.verbosity
     }
 
+    /// Whether stdout is read as GitHub workflow commands (GitHub Actions), so the official CLI
+    /// runs with them stopped.
     pub fn github_actions(&self) -> bool {
-        self.github_actions
+        self.ci.is_some_and(|ci| ci.reads_workflow_commands())
+    }
+
+    /// Asks the CI to hide `secret` in its log, before anything else is printed.
+    pub fn mask(&self, secret: &str) {
+        for line in self.ci.map(|ci| ci.mask(secret)).unwrap_or_default() {
+            stdout_line(&line);
+        }
     }
 
     pub fn problems(&self) -> &[Problem] {
@@ -182,8 +214,8 @@ impl Reporter {
             text.push_str(&format!("{}: {hint}\n", self.paint("hint", "\x1b[1;36m")));
         }
         write_stderr(&text);
-        if self.github_actions {
-            stdout_line(&annotation(&problem));
+        if let Some(annotation) = self.ci.and_then(|ci| ci.annotation(&problem)) {
+            stdout_line(&annotation);
         }
         self.problems.push(problem);
     }
@@ -212,47 +244,6 @@ impl Reporter {
             text.to_string()
         }
     }
-}
-
-/// Renders a GitHub Actions workflow command for a problem, escaped as the runner expects.
-pub fn annotation(problem: &Problem) -> String {
-    let command = match problem.severity {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-    };
-    let mut properties = Vec::new();
-    if let Some(file) = &problem.file {
-        properties.push(format!(
-            "file={}",
-            escape_property(&Untrusted::path(file).to_string())
-        ));
-        if let Some(line) = problem.line {
-            properties.push(format!("line={line}"));
-        }
-        if let Some(column) = problem.column {
-            properties.push(format!("col={column}"));
-        }
-    }
-    let mut message = problem.message.clone();
-    if let Some(hint) = &problem.hint {
-        message.push_str(&format!("\nhint: {hint}"));
-    }
-    let properties = if properties.is_empty() {
-        String::new()
-    } else {
-        format!(" {}", properties.join(","))
-    };
-    format!("::{command}{properties}::{}", escape_data(&message))
-}
-
-fn escape_data(text: &str) -> String {
-    text.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-fn escape_property(text: &str) -> String {
-    escape_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
 /// Writes a JSON value as one line on stdout, tokens masked: results echo arguments (the tag).
@@ -335,17 +326,6 @@ mod tests {
         assert_eq!(
             contained("`x\nerror: fake` is odd\n  - kept"),
             "`x\n  error: fake` is odd\n  - kept"
-        );
-    }
-
-    #[test]
-    fn annotation_escapes_message_and_properties() {
-        let problem = Problem::error("version `1.2` is not semver\nsecond line 100%")
-            .with_hint("use `1.2.0`")
-            .at("pkg,a/chuks.json", Some(3), Some(14));
-        assert_eq!(
-            annotation(&problem),
-            "::error file=pkg%2Ca/chuks.json,line=3,col=14::version `1.2` is not semver%0Asecond line 100%25%0Ahint: use `1.2.0`"
         );
     }
 

@@ -11,13 +11,16 @@ use crate::manifest::Manifest;
 use crate::untrusted::Untrusted;
 
 /// Where the release tag was found, in the order they are consulted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TagSource {
     Flag,
-    Github,
-    Gitlab,
-    Bitbucket,
+    /// A CI's variables, as its provider (`crate::ci::CiProvider`) read them.
+    Ci {
+        /// The provider's id (`github`), which JSON results show.
+        provider: &'static str,
+        /// Where the tag came from, for people: "GitLab CI (`CI_COMMIT_TAG`)".
+        described: &'static str,
+    },
     Git,
 }
 
@@ -26,11 +29,20 @@ impl TagSource {
     pub fn describe(self) -> &'static str {
         match self {
             TagSource::Flag => "--tag",
-            TagSource::Github => "GitHub Actions",
-            TagSource::Gitlab => "GitLab CI (`CI_COMMIT_TAG`)",
-            TagSource::Bitbucket => "Bitbucket Pipelines (`BITBUCKET_TAG`)",
+            TagSource::Ci { described, .. } => described,
             TagSource::Git => "git tags at HEAD",
         }
+    }
+}
+
+/// JSON names the source in one word: `flag`, the provider's id (`github`), or `git`.
+impl Serialize for TagSource {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(match self {
+            TagSource::Flag => "flag",
+            TagSource::Ci { provider, .. } => provider,
+            TagSource::Git => "git",
+        })
     }
 }
 

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chuks_ci::ci::forge_from as detect;
 use chuks_ci::commands::{Exit, classify};
+use chuks_ci::forge::github::{ResolveError, release_commit};
 use chuks_ci::forge::{
     ConfirmMode, ConfirmOutcome, ForgeDetection, ForgeError, TagConfirmation, confirm,
 };
@@ -348,6 +349,7 @@ for_each_forge!(
     tls_failure_is_not_retried,
     no_credentials_under_auto,
     no_credentials_under_required,
+    an_answer_too_long_is_refused_unread,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -541,6 +543,18 @@ async fn no_credentials_under_required(kind: Kind) {
     assert_contains(&shown, "required");
     assert_contains(&shown, kind.name());
     assert!(fake.paths_seen().is_empty());
+}
+
+async fn an_answer_too_long_is_refused_unread(kind: Kind) {
+    let fake = FakeForge::start().await;
+    let mut tag = kind.lightweight_tag(TAG, COMMIT);
+    // A well-formed answer, padded past what chuks-ci holds in memory.
+    tag["padding"] = json!("x".repeat(chuks_ci::http::MAX_ANSWER_BYTES));
+    fake.answer(&kind.tag_path(TAG), [ok(tag)]);
+    let outcome = confirm_in(kind.env(&fake), ConfirmMode::Required, TAG).await;
+    let shown = failure(outcome, Exit::Unavailable);
+    assert_contains(&shown, "an answer longer than 8 MiB");
+    assert_eq!(fake.paths_seen().len(), 1, "a long answer is not retried");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -830,4 +844,55 @@ async fn plain_http_to_a_remote_forge_is_skipped_under_auto_and_refused_when_req
         fake.paths_seen().is_empty(),
         "nothing may be sent over plain http"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The same GitHub lookup serves `init`, which pins the action by the commit of its release tag.
+
+#[tokio::test]
+async fn init_asks_github_without_a_token_and_peels_an_annotated_tag() {
+    let fake = FakeForge::start().await;
+    let mut reference = Kind::Github.lightweight_tag(TAG, TAG_OBJECT);
+    reference["object"]["type"] = json!("tag");
+    fake.answer(&Kind::Github.tag_path(TAG), [ok(reference)]);
+    fake.answer(
+        &format!("/repos/chuks/numpy/git/tags/{TAG_OBJECT}"),
+        [ok(
+            json!({ "object": { "type": "commit", "sha": COMMIT.to_uppercase() } }),
+        )],
+    );
+    let commit = release_commit(&fake.base, "chuks/numpy", TAG)
+        .await
+        .unwrap();
+    assert_eq!(commit, COMMIT);
+    assert_eq!(fake.header_seen("authorization"), [None, None]);
+}
+
+#[tokio::test]
+async fn init_pins_nothing_but_a_commit_sha() {
+    let fake = FakeForge::start().await;
+    let mut reference = Kind::Github.lightweight_tag(TAG, COMMIT);
+    reference["object"]["sha"] = json!("main\nuses: evil/action@v1");
+    fake.answer(&Kind::Github.tag_path(TAG), [ok(reference)]);
+    let err = release_commit(&fake.base, "chuks/numpy", TAG)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ResolveError::NotASha), "{err:?}");
+    let missing = release_commit(&fake.base, "chuks/numpy", "v9.9.9")
+        .await
+        .unwrap_err();
+    assert_eq!(missing.to_string(), "GitHub has no tag `v9.9.9`");
+}
+
+#[tokio::test]
+async fn init_takes_no_commit_over_plain_http_from_a_remote_host() {
+    let err = release_commit("http://github.example.invalid", "chuks/numpy", TAG)
+        .await
+        .unwrap_err();
+    let shown = err.to_string();
+    assert_contains(
+        &shown,
+        "`GITHUB_API_URL` points at `github.example.invalid` over plain http",
+    );
+    assert!(!shown.contains('\n'), "one line for init's note: {shown}");
 }

@@ -29,8 +29,8 @@ fn chuks_ci(home: &Path) -> Command {
     command
 }
 
-/// A stand-in for the GitHub API answering every request with `answer` (as
-/// `application/vnd.github.sha` does); returns its URL and the request lines it saw.
+/// A stand-in for the GitHub API answering every request with `answer`; returns its URL and the
+/// request lines it saw.
 fn fake_github(answer: &'static str) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -181,7 +181,9 @@ fn pins_the_commit_this_release_recorded_without_asking_github() {
 
 fn pins_the_commit_github_resolves_the_tag_to() {
     let sha = "0123456789abcdef0123456789abcdef01234567";
-    let (url, seen) = fake_github("0123456789abcdef0123456789abcdef01234567\n");
+    let (url, seen) = fake_github(
+        r#"{"object":{"type":"commit","sha":"0123456789abcdef0123456789abcdef01234567"}}"#,
+    );
     let home = TempDir::new().unwrap();
     let dir = TempDir::new().unwrap();
     let output = common::chuks_ci(home.path())
@@ -212,14 +214,14 @@ fn pins_the_commit_github_resolves_the_tag_to() {
     let requests = seen.lock().unwrap();
     assert!(
         requests[0].starts_with(&format!(
-            "GET /repos/chuks/publish-action/commits/v{VERSION} "
+            "GET /repos/chuks/publish-action/git/ref/tags/v{VERSION} "
         )),
         "{requests:?}"
     );
     assert!(
         requests[0]
             .to_ascii_lowercase()
-            .contains("accept: application/vnd.github.sha"),
+            .contains("accept: application/vnd.github+json"),
         "{requests:?}"
     );
 }

@@ -223,8 +223,12 @@ fn text(output: &Output) -> String {
 
 /// A tool command with a private HOME and cache, and no CI variables from the outer run.
 fn isolated(program: &Path, home: &Path) -> Command {
+    // The scripts' `mktemp -d` folders (a downloaded chuks-ci is 200 MiB) go with the home.
+    let tmp = home.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
     let mut command = Command::new(program);
     command
+        .env("TMPDIR", tmp)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)

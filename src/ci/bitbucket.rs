@@ -1,46 +1,79 @@
-//! Bitbucket Pipelines: what its environment says (tag, commit, repository, token), and
-//! `CHUKS_BITBUCKET_API_URL` for another API address (a mirror or a test server).
+//! Bitbucket Pipelines: what its environment says (tag, commit, repository, token, and
+//! `CHUKS_BITBUCKET_API_URL` for another API address: a mirror or a test server) and where its
+//! ID token is. Bitbucket masks secured variables itself and has no annotation commands, so its
+//! log needs nothing from us; a step reads results from the `--dotenv` file as an artifact.
 
-use super::Var;
-use crate::forge::bitbucket::{self, API_URL_VARIABLE, BitbucketTarget, DEFAULT_API_URL};
+use secrecy::SecretString;
+
+use super::id_token::{IdTokenError, IdTokenOffer};
+use super::{CiProvider, Var};
+use crate::forge::bitbucket::{self, API_URL_VARIABLE, BitbucketRepository, DEFAULT_API_URL};
 use crate::forge::{Forge, ForgeDetection};
+use crate::report::CiLog;
 
-/// True in a Bitbucket Pipelines step.
-pub fn is_bitbucket(var: Var) -> bool {
-    var("BITBUCKET_REPO_FULL_NAME").is_some()
+/// Bitbucket Pipelines.
+#[derive(Debug)]
+pub struct BitbucketPipelines;
+
+/// Where a step with `oidc: true` finds its ID token.
+const ID_TOKEN_VARIABLE: &str = "BITBUCKET_STEP_OIDC_TOKEN";
+
+impl CiProvider for BitbucketPipelines {
+    fn id(&self) -> &'static str {
+        "bitbucket"
+    }
+
+    fn runs_here(&self, var: Var) -> bool {
+        var("BITBUCKET_REPO_FULL_NAME").is_some()
+    }
+
+    fn tag(&self, var: Var) -> Option<String> {
+        var("BITBUCKET_TAG")
+    }
+
+    fn tag_source(&self) -> &'static str {
+        "Bitbucket Pipelines (`BITBUCKET_TAG`)"
+    }
+
+    fn commit(&self, var: Var) -> Option<String> {
+        var("BITBUCKET_COMMIT")
+    }
+
+    fn repository_url(&self, var: Var) -> Option<String> {
+        var("BITBUCKET_GIT_HTTP_ORIGIN")
+    }
+
+    /// Bitbucket Cloud: `BITBUCKET_REPO_FULL_NAME` (`workspace/slug`), `BITBUCKET_COMMIT` and
+    /// `BITBUCKET_ACCESS_TOKEN` (sent as a bearer token).
+    fn forge(&self, var: Var, _token_flag: Option<&SecretString>) -> Option<ForgeDetection> {
+        let full_name = var("BITBUCKET_REPO_FULL_NAME")?;
+        Some(forge(var, &full_name))
+    }
+
+    /// The token Bitbucket sets in a step with `oidc: true`.
+    fn id_token(&self, var: Var) -> Result<IdTokenOffer, IdTokenError> {
+        IdTokenOffer::issued_in(
+            var,
+            ID_TOKEN_VARIABLE,
+            "Bitbucket Pipelines",
+            "add `oidc: true` to the step",
+        )
+    }
 }
 
-/// The tag of a tag pipeline.
-pub fn tag(var: Var) -> Option<String> {
-    var("BITBUCKET_TAG")
-}
+/// Bitbucket masks secured variables itself and has no command to mask other values, nor one
+/// to annotate a run: its log takes nothing from us.
+impl CiLog for BitbucketPipelines {}
 
-/// The commit the step builds.
-pub fn commit(var: Var) -> Option<String> {
-    var("BITBUCKET_COMMIT")
-}
-
-/// The repository's web address.
-pub fn repository_url(var: Var) -> Option<String> {
-    var("BITBUCKET_GIT_HTTP_ORIGIN")
-}
-
-/// What tag confirmation on Bitbucket Cloud needs: `BITBUCKET_REPO_FULL_NAME`
-/// (`workspace/slug`), `BITBUCKET_COMMIT` and `BITBUCKET_ACCESS_TOKEN` (sent as a bearer token).
-pub fn forge(var: Var) -> ForgeDetection {
-    let Some(full_name) = var("BITBUCKET_REPO_FULL_NAME") else {
-        return ForgeDetection::NotInCi;
-    };
-    let Some((workspace, slug)) = full_name.split_once('/').filter(|(workspace, slug)| {
-        !workspace.is_empty() && !slug.is_empty() && !slug.contains('/')
-    }) else {
+fn forge(var: Var, full_name: &str) -> ForgeDetection {
+    let Some((workspace, slug)) = super::owner_and_name(full_name) else {
         return ForgeDetection::no_credentials(
             bitbucket::NAME,
             format!("`BITBUCKET_REPO_FULL_NAME` is `{full_name}`, not `workspace/slug`"),
             "leave `BITBUCKET_REPO_FULL_NAME` as Bitbucket Pipelines sets it",
         );
     };
-    let Some(commit) = commit(var) else {
+    let Some(commit) = var("BITBUCKET_COMMIT") else {
         return ForgeDetection::no_credentials(
             bitbucket::NAME,
             "`BITBUCKET_COMMIT` is not set",
@@ -59,11 +92,11 @@ pub fn forge(var: Var) -> ForgeDetection {
         }
         Err(unusable) => return *unusable,
     };
-    ForgeDetection::Ready(Forge::Bitbucket(BitbucketTarget {
+    let repository = BitbucketRepository {
         api_url: var(API_URL_VARIABLE).unwrap_or_else(|| DEFAULT_API_URL.to_string()),
-        workspace: workspace.to_string(),
-        slug: slug.to_string(),
-        commit,
+        workspace,
+        slug,
         token,
-    }))
+    };
+    ForgeDetection::Ready(Forge::new(repository, commit))
 }

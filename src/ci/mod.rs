@@ -1,26 +1,96 @@
-//! The CI environment: which CI we run on and what it says. Each provider has one module that
-//! reads its variables (tag, commit, repository, forge API and credentials); `outputs` writes
-//! results where each CI reads them.
+//! The CI environment: which CI we run on and what it says. Each CI is one [`CiProvider`] in one
+//! module (`github`, `gitlab`, `bitbucket`), listed in [`PROVIDERS`]; `outputs` writes results
+//! where the CIs read them, and `id_token` gets the OIDC ID token a provider offers.
+//!
+//! A question about the run (its tag, commit, repository, forge) is put to the providers in
+//! [`PROVIDERS`] order, and the first that answers wins; what only the CI running the job can do
+//! (mask a secret, annotate, hand out an ID token) is asked of [`current`].
 
 pub mod bitbucket;
 pub mod github;
 pub mod gitlab;
+pub mod id_token;
 pub mod outputs;
 
 use secrecy::SecretString;
 
 use crate::forge::ForgeDetection;
+use crate::report::CiLog;
 use crate::tag::{ReleaseTag, TagSource};
+use id_token::{IdTokenError, IdTokenOffer};
+use outputs::OutputFile;
 
 /// Reads one environment variable; blank values count as unset.
 pub type Var<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-/// True inside GitHub Actions, where workflow commands and output files apply.
-pub fn is_github_actions() -> bool {
-    github::is_actions(&env_var)
+/// Every CI chuks-ci knows, in the order their variables are consulted.
+pub static PROVIDERS: [&dyn CiProvider; 3] = [
+    &github::GithubActions,
+    &gitlab::GitlabCi,
+    &bitbucket::BitbucketPipelines,
+];
+
+/// Everything chuks-ci asks of a CI. Its log (masking, annotations) is [`CiLog`], which the
+/// Reporter holds.
+pub trait CiProvider: AsCiLog + Sync {
+    /// The short name: `github`. It is the `tag_source` of JSON results.
+    fn id(&self) -> &'static str;
+
+    /// Whether this job runs on this CI.
+    fn runs_here(&self, var: Var) -> bool;
+
+    /// The tag a tag-triggered run names.
+    fn tag(&self, var: Var) -> Option<String>;
+
+    /// Where [`CiProvider::tag`] comes from, for people: "GitLab CI (`CI_COMMIT_TAG`)".
+    fn tag_source(&self) -> &'static str;
+
+    /// The commit the run builds.
+    fn commit(&self, var: Var) -> Option<String>;
+
+    /// The repository's web address.
+    fn repository_url(&self, var: Var) -> Option<String>;
+
+    /// What confirming the tag on the repository's forge needs, or why it cannot run; `None`
+    /// when `var` holds none of this CI's repository variables. `token_flag` is a forge token
+    /// from the command line (`--github-token`), for the providers that take one.
+    fn forge(&self, var: Var, token_flag: Option<&SecretString>) -> Option<ForgeDetection>;
+
+    /// The files this CI reads a step's results from, as `var` names them. None by default:
+    /// such a CI reads the `--dotenv` file (GitLab as a dotenv report, Bitbucket as an artifact).
+    fn output_files(&self, _var: Var) -> Vec<OutputFile> {
+        Vec::new()
+    }
+
+    /// How this job gets its OIDC ID token, for trusted publishing; an error says what the
+    /// pipeline must grant.
+    fn id_token(&self, var: Var) -> Result<IdTokenOffer, IdTokenError>;
 }
 
-/// True on any CI we know (they all set `CI=true`), for warnings that only matter there.
+/// A provider as the [`CiLog`] the Reporter holds.
+pub trait AsCiLog {
+    fn as_log(&self) -> &dyn CiLog;
+}
+
+impl<T: CiLog> AsCiLog for T {
+    fn as_log(&self) -> &dyn CiLog {
+        self
+    }
+}
+
+/// The CI this job runs on, if it is one we know.
+pub fn current() -> Option<&'static dyn CiProvider> {
+    current_in(&env_var)
+}
+
+fn current_in(var: Var) -> Option<&'static dyn CiProvider> {
+    PROVIDERS
+        .iter()
+        .copied()
+        .find(|provider| provider.runs_here(var))
+}
+
+/// True on any CI (they all set `CI=true`), for warnings that only matter there.
 pub fn is_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false")
 }
@@ -30,59 +100,50 @@ pub fn tag_from_env() -> Option<ReleaseTag> {
     tag_from(env_var)
 }
 
-/// The release tag named by GitHub, GitLab or Bitbucket variables, in that order.
+/// The release tag the first provider finds in `var`.
 pub fn tag_from(var: impl Fn(&str) -> Option<String>) -> Option<ReleaseTag> {
     let var = non_blank(&var);
-    let var: Var = &var;
-    let tag = |name: String, source| ReleaseTag {
-        name: name.into(),
-        source,
-    };
-    github::tag(var)
-        .map(|name| tag(name, TagSource::Github))
-        .or_else(|| gitlab::tag(var).map(|name| tag(name, TagSource::Gitlab)))
-        .or_else(|| bitbucket::tag(var).map(|name| tag(name, TagSource::Bitbucket)))
+    PROVIDERS.iter().find_map(|provider| {
+        provider.tag(&var).map(|name| ReleaseTag {
+            name: name.into(),
+            source: TagSource::Ci {
+                provider: provider.id(),
+                described: provider.tag_source(),
+            },
+        })
+    })
 }
 
 /// The commit being built, as the CI names it.
 pub fn commit_from_env() -> Option<String> {
-    let var: Var = &env_var;
-    github::commit(var)
-        .or_else(|| gitlab::commit(var))
-        .or_else(|| bitbucket::commit(var))
+    PROVIDERS
+        .iter()
+        .find_map(|provider| provider.commit(&env_var))
 }
 
 /// The repository's web URL, as the CI names it.
 pub fn repository_from_env() -> Option<String> {
-    let var: Var = &env_var;
-    github::repository_url(var)
-        .or_else(|| gitlab::repository_url(var))
-        .or_else(|| bitbucket::repository_url(var))
+    PROVIDERS
+        .iter()
+        .find_map(|provider| provider.repository_url(&env_var))
 }
 
 /// Detects the forge to confirm the tag on from the process environment; see [`forge_from`].
-pub fn forge_from_env(github_token: Option<SecretString>) -> ForgeDetection {
-    forge_from(env_var, github_token)
+pub fn forge_from_env(token_flag: Option<SecretString>) -> ForgeDetection {
+    forge_from(env_var, token_flag)
 }
 
-/// Detects the forge from CI variables, GitHub first, then GitLab, then Bitbucket.
-/// `github_token` (from `--github-token`) wins over `GITHUB_TOKEN`.
+/// The forge the first provider finds in `var`. `token_flag` (`--github-token`) wins over the
+/// provider's variables.
 pub fn forge_from(
     var: impl Fn(&str) -> Option<String>,
-    github_token: Option<SecretString>,
+    token_flag: Option<SecretString>,
 ) -> ForgeDetection {
     let var = non_blank(&var);
-    let var: Var = &var;
-    if github::is_actions(var) || var("GITHUB_REPOSITORY").is_some() {
-        return github::forge(var, github_token);
-    }
-    if gitlab::is_gitlab(var) {
-        return gitlab::forge(var);
-    }
-    if bitbucket::is_bitbucket(var) {
-        return bitbucket::forge(var);
-    }
-    ForgeDetection::NotInCi
+    PROVIDERS
+        .iter()
+        .find_map(|provider| provider.forge(&var, token_flag.as_ref()))
+        .unwrap_or(ForgeDetection::NotInCi)
 }
 
 /// The first forge token set among `sources` (where it came from, its value), trimmed because
@@ -109,6 +170,13 @@ fn forge_token<const N: usize>(
     Ok(Some((SecretString::from(value), source)))
 }
 
+/// `owner/name` split in two, when it is exactly that.
+fn owner_and_name(full_name: &str) -> Option<(String, String)> {
+    let (owner, name) = full_name.split_once('/')?;
+    let valid = !owner.is_empty() && !name.is_empty() && !name.contains('/');
+    valid.then(|| (owner.to_string(), name.to_string()))
+}
+
 fn env_var(name: &str) -> Option<String> {
     std::env::var(name)
         .ok()
@@ -124,17 +192,28 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn tag_in(vars: &[(&str, &str)]) -> Option<(String, TagSource)> {
+    fn vars(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let vars: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        tag_from(|name| vars.get(name).cloned()).map(|t| (t.name.into_unescaped(), t.source))
+        move |name| vars.get(name).cloned()
+    }
+
+    fn tag_in(env: &[(&str, &str)]) -> Option<(String, &'static str)> {
+        tag_from(vars(env)).map(|t| (t.name.into_unescaped(), source_id(t.source)))
+    }
+
+    fn source_id(source: TagSource) -> &'static str {
+        match source {
+            TagSource::Ci { provider, .. } => provider,
+            other => panic!("not from CI: {other:?}"),
+        }
     }
 
     #[test]
     fn reads_each_ci() {
-        let github = Some(("v1.0.0".to_string(), TagSource::Github));
+        let github = Some(("v1.0.0".to_string(), "github"));
         assert_eq!(
             tag_in(&[("GITHUB_REF_TYPE", "tag"), ("GITHUB_REF_NAME", "v1.0.0")]),
             github
@@ -142,11 +221,11 @@ mod tests {
         assert_eq!(tag_in(&[("GITHUB_REF", "refs/tags/v1.0.0")]), github);
         assert_eq!(
             tag_in(&[("CI_COMMIT_TAG", "v2.0.0")]),
-            Some(("v2.0.0".into(), TagSource::Gitlab))
+            Some(("v2.0.0".into(), "gitlab"))
         );
         assert_eq!(
             tag_in(&[("BITBUCKET_TAG", "v3.0.0")]),
-            Some(("v3.0.0".into(), TagSource::Bitbucket))
+            Some(("v3.0.0".into(), "bitbucket"))
         );
     }
 
@@ -167,7 +246,31 @@ mod tests {
     fn scoped_monorepo_tags_survive() {
         assert_eq!(
             tag_in(&[("GITHUB_REF", "refs/tags/@chuks/numpy@1.2.0")]),
-            Some(("@chuks/numpy@1.2.0".into(), TagSource::Github))
+            Some(("@chuks/numpy@1.2.0".into(), "github"))
         );
+    }
+
+    #[test]
+    fn the_ci_running_the_job_is_found_in_provider_order() {
+        let id = |env: &[(&str, &str)]| current_in(&vars(env)).map(|provider| provider.id());
+        assert_eq!(id(&[("GITHUB_ACTIONS", "true")]), Some("github"));
+        assert_eq!(id(&[("GITLAB_CI", "true")]), Some("gitlab"));
+        assert_eq!(
+            id(&[("BITBUCKET_REPO_FULL_NAME", "chuks/numpy")]),
+            Some("bitbucket")
+        );
+        assert_eq!(
+            id(&[("GITLAB_CI", "true"), ("GITHUB_ACTIONS", "true")]),
+            Some("github")
+        );
+        assert_eq!(id(&[("GITHUB_ACTIONS", "false"), ("CI", "true")]), None);
+    }
+
+    #[test]
+    fn provider_ids_are_unique() {
+        let mut ids: Vec<&str> = PROVIDERS.iter().map(|provider| provider.id()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), PROVIDERS.len(), "{ids:?}");
     }
 }

@@ -1,107 +1,87 @@
-//! Release results written where each CI reads them: `GITHUB_OUTPUT`, the GitHub step summary,
-//! and a dotenv file for GitLab's `artifacts: reports: dotenv`.
+//! Release results written where the CIs read them: the files each provider names (GitHub's
+//! `GITHUB_OUTPUT` and step summary), and a dotenv file (`--dotenv`) for GitLab's
+//! `artifacts: reports: dotenv` and Bitbucket's artifacts.
 //!
 //! Values (a tag, a name) can come from outside: each is written as [`Untrusted`] text, on one
-//! line, with tokens masked; the step summary also HTML-escapes its cells.
+//! line, with tokens masked.
 
 use std::fs::OpenOptions;
-use std::io::Write;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use super::PROVIDERS;
 use crate::untrusted::Untrusted;
 
 /// Ordered key/value results of a command, e.g. `name`, `version`, `result`.
 pub type Pairs = [(&'static str, String)];
 
-/// The output files of this run: the ones the CI names, and a dotenv file if asked for.
-#[derive(Debug, Default)]
+/// Renders results in a file's format; the second argument is a title for formats that show one.
+pub type Render = fn(&Pairs, &str) -> String;
+
+/// One file results are written to.
+#[derive(Debug, Clone)]
+pub struct OutputFile {
+    /// How messages name it: `` `GITHUB_OUTPUT` ``.
+    pub name: String,
+    pub path: PathBuf,
+    pub render: Render,
+    pub write: Write,
+}
+
+/// How an output file is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    /// Added to: a CI's file that collects every step's results.
+    Append,
+    /// Replaced, never through a symlink: the file the user names.
+    Replace,
+}
+
+/// The output files of this run: the ones the CIs name, and a dotenv file if asked for.
+#[derive(Debug)]
 pub struct Sinks {
-    github_output: Option<PathBuf>,
-    step_summary: Option<PathBuf>,
-    dotenv: Option<PathBuf>,
+    files: Vec<OutputFile>,
 }
 
 impl Sinks {
-    /// `GITHUB_OUTPUT` and `GITHUB_STEP_SUMMARY` when set, and `dotenv`.
+    /// The files any provider names in the environment, then `dotenv`.
     pub fn from_env(dotenv: Option<&Path>) -> Sinks {
-        let path = |name| {
-            std::env::var_os(name)
-                .filter(|p| !p.is_empty())
-                .map(PathBuf::from)
-        };
-        Sinks {
-            github_output: path("GITHUB_OUTPUT"),
-            step_summary: path("GITHUB_STEP_SUMMARY"),
-            dotenv: dotenv.map(Path::to_path_buf),
-        }
+        Sinks::from_vars(&super::env_var, dotenv)
+    }
+
+    fn from_vars(var: super::Var, dotenv: Option<&Path>) -> Sinks {
+        let mut files: Vec<OutputFile> = PROVIDERS
+            .iter()
+            .flat_map(|provider| provider.output_files(var))
+            .collect();
+        files.extend(dotenv.map(|path| OutputFile {
+            name: format!("`{}`", Untrusted::path(path)),
+            path: path.to_path_buf(),
+            render: dotenv_lines,
+            write: Write::Replace,
+        }));
+        Sinks { files }
     }
 
     /// Writes `pairs` to every sink; returns what could not be written, one line each.
     pub fn write(&self, pairs: &Pairs, summary_title: &str) -> Vec<String> {
         let mut failures = Vec::new();
-        let mut attempt = |name: String, result: std::io::Result<()>| {
-            if let Err(err) = result {
-                failures.push(format!("{name}: {err}"));
+        for file in &self.files {
+            let text = (file.render)(pairs, summary_title);
+            let written = match file.write {
+                Write::Append => append(&file.path, &text),
+                Write::Replace => write_not_through_a_link(&file.path, &text),
+            };
+            if let Err(err) = written {
+                failures.push(format!("{}: {err}", file.name));
             }
-        };
-        if let Some(path) = &self.github_output {
-            attempt(
-                "`GITHUB_OUTPUT`".into(),
-                append(path, &github_output(pairs)),
-            );
-        }
-        if let Some(path) = &self.step_summary {
-            let table = step_summary(pairs, summary_title);
-            attempt("`GITHUB_STEP_SUMMARY`".into(), append(path, &table));
-        }
-        if let Some(path) = &self.dotenv {
-            let name = format!("`{}`", Untrusted::path(path));
-            attempt(name, write_not_through_a_link(path, &dotenv(pairs)));
         }
         failures
     }
 }
 
-/// `key=value` lines, as `GITHUB_OUTPUT` takes them.
-fn github_output(pairs: &Pairs) -> String {
-    pairs
-        .iter()
-        .map(|(key, value)| format!("{key}={}\n", single_line(value)))
-        .collect()
-}
-
-/// A markdown table for `GITHUB_STEP_SUMMARY`; each value in a `<code>` element, HTML-escaped,
-/// so a backtick or a `|` in a tag cannot end the code span or the cell.
-fn step_summary(pairs: &Pairs, title: &str) -> String {
-    let mut text = format!("### {title}\n\n| | |\n| --- | --- |\n");
-    for (key, value) in pairs {
-        let cell = html_escape(&single_line(value));
-        text.push_str(&format!("| {key} | <code>{cell}</code> |\n"));
-    }
-    text.push('\n');
-    text
-}
-
-/// Text safe inside an HTML element of a markdown table cell.
-fn html_escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            '`' => escaped.push_str("&#96;"),
-            '|' => escaped.push_str("&#124;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
-}
-
 /// `CHUKS_<KEY>=value` lines, the dotenv format GitLab reads.
-fn dotenv(pairs: &Pairs) -> String {
+fn dotenv_lines(pairs: &Pairs, _title: &str) -> String {
     pairs
         .iter()
         .map(|(key, value)| format!("{}={}\n", dotenv_key(key), single_line(value)))
@@ -116,7 +96,7 @@ fn dotenv_key(key: &str) -> String {
 /// A value as these files hold it: escaped as untrusted text (one line, no control or format
 /// characters, no workflow command), with a token someone pasted where a tag goes masked: these
 /// files outlive the job.
-fn single_line(value: &str) -> String {
+pub fn single_line(value: &str) -> String {
     Untrusted::from(crate::redact::redact(value).into_owned()).to_string()
 }
 
@@ -144,6 +124,19 @@ fn append(path: &Path, text: &str) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    /// A GitHub job's output files (`out`, `summary`) and a dotenv file (`env`), all in `dir`.
+    fn every_sink_in(dir: &Path) -> Sinks {
+        let var = |name: &str| {
+            let file = match name {
+                "GITHUB_OUTPUT" => "out",
+                "GITHUB_STEP_SUMMARY" => "summary",
+                _ => return None,
+            };
+            Some(dir.join(file).to_string_lossy().into_owned())
+        };
+        Sinks::from_vars(&var, Some(&dir.join("env")))
+    }
+
     #[test]
     fn writes_each_format() {
         let dir = tempfile::tempdir().unwrap();
@@ -151,11 +144,7 @@ mod tests {
             ("name", "@chuks/numpy".to_string()),
             ("result", "unchanged".to_string()),
         ];
-        let sinks = Sinks {
-            github_output: Some(dir.path().join("out")),
-            step_summary: Some(dir.path().join("summary")),
-            dotenv: Some(dir.path().join("env")),
-        };
+        let sinks = every_sink_in(dir.path());
         assert!(sinks.write(&pairs, "Published").is_empty());
         assert!(sinks.write(&pairs, "Published").is_empty());
         assert_eq!(
@@ -176,11 +165,7 @@ mod tests {
     #[test]
     fn a_token_in_a_value_is_masked_in_every_file() {
         let dir = tempfile::tempdir().unwrap();
-        let sinks = Sinks {
-            github_output: Some(dir.path().join("out")),
-            step_summary: Some(dir.path().join("summary")),
-            dotenv: Some(dir.path().join("env")),
-        };
+        let sinks = every_sink_in(dir.path());
         let canary = format!("chuks_pk_{}", "Q".repeat(40));
         assert!(
             sinks
@@ -197,11 +182,7 @@ mod tests {
     #[test]
     fn outside_text_is_escaped_in_every_file() {
         let dir = tempfile::tempdir().unwrap();
-        let sinks = Sinks {
-            github_output: Some(dir.path().join("out")),
-            step_summary: Some(dir.path().join("summary")),
-            dotenv: Some(dir.path().join("env")),
-        };
+        let sinks = every_sink_in(dir.path());
         let tag = "v1`<b>|x\nresult=published\r::add-mask::\u{202e}\u{1b}[2J##[error]";
         assert!(sinks.write(&[("tag", tag.to_string())], "t").is_empty());
         for file in ["out", "summary", "env"] {
@@ -231,10 +212,7 @@ mod tests {
         std::fs::write(&target, "keep me\n").unwrap();
         let link = dir.path().join("chuks.env");
         std::os::unix::fs::symlink(&target, &link).unwrap();
-        let sinks = Sinks {
-            dotenv: Some(link),
-            ..Sinks::default()
-        };
+        let sinks = Sinks::from_vars(&|_: &str| None, Some(&link));
         let failures = sinks.write(&[("name", "di".to_string())], "t");
         assert_eq!(failures.len(), 1, "{failures:?}");
         assert!(failures[0].contains("symbolic link"), "{failures:?}");
@@ -244,10 +222,7 @@ mod tests {
     #[test]
     fn a_sink_that_cannot_be_written_is_named() {
         let dir = tempfile::tempdir().unwrap();
-        let sinks = Sinks {
-            dotenv: Some(dir.path().join("missing/env")),
-            ..Sinks::default()
-        };
+        let sinks = Sinks::from_vars(&|_: &str| None, Some(&dir.path().join("missing/env")));
         let failures = sinks.write(&[("name", "di".to_string())], "t");
         assert_eq!(failures.len(), 1);
         assert!(failures[0].contains("missing/env"), "{failures:?}");

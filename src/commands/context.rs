@@ -66,9 +66,7 @@ pub fn confirm_tag(
         // A local run has no forge to ask: saying so on every run would be noise.
         ConfirmOutcome::NotInCi => reporter.debug(
             1,
-            format!(
-                "tag `{tag}` not confirmed on a forge: not running on GitHub Actions, GitLab CI or Bitbucket Pipelines"
-            ),
+            format!("tag `{tag}` not confirmed on a forge: not running on a CI chuks-ci knows"),
         ),
     }
     Ok(())
@@ -81,12 +79,10 @@ pub struct ForgeCheck {
 }
 
 impl ForgeCheck {
-    /// Finds the forge and its credentials; a `--github-token` is masked in GitHub Actions first.
+    /// Finds the forge and its credentials; a `--github-token` is masked in the CI's log first.
     pub fn detect(args: &ForgeArgs, reporter: &Reporter) -> ForgeCheck {
         if let Some(token) = &args.github_token {
-            if reporter.github_actions() {
-                ci::github::add_mask(token.expose_secret());
-            }
+            reporter.mask(token.expose_secret());
         }
         ForgeCheck {
             mode: args.confirm_tag.into(),
@@ -95,8 +91,9 @@ impl ForgeCheck {
     }
 }
 
-/// Reads the API token from `--token`, `CHUKS_TOKEN` or stdin. In GitHub Actions the value is
-/// masked before anything else is printed. Shape warnings are reported here.
+/// Reads the API token from `--token`, `CHUKS_TOKEN` or stdin. On a CI that masks on request
+/// (GitHub Actions) the value is masked before anything else is printed. Shape warnings are
+/// reported here.
 pub fn api_token(args: &TokenArgs, reporter: &mut Reporter) -> anyhow::Result<Option<ApiToken>> {
     let env = std::env::var("CHUKS_TOKEN").ok();
     let env_is_set = env.is_some();
@@ -105,11 +102,7 @@ pub fn api_token(args: &TokenArgs, reporter: &mut Reporter) -> anyhow::Result<Op
         true => Some(&mut stdin),
         false => None,
     };
-    let mask = |raw: &str| {
-        if reporter.github_actions() {
-            ci::github::add_mask(raw);
-        }
-    };
+    let mask = |raw: &str| reporter.mask(raw);
     let flag = args.token.as_ref().map(ExposeSecret::expose_secret);
     let Some(resolved) = token::resolve(flag, env, stdin, mask)? else {
         return Ok(None);

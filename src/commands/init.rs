@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::Exit;
 use crate::cli::InitArgs;
-use crate::github_tag;
+use crate::forge::github;
 use crate::pipelines::survey::{self, ShimCrate, TagPublisher};
 use crate::pipelines::{self, ActionPin, Ci, Example};
 use crate::report::{Format, Problem, Reporter};
@@ -185,8 +185,8 @@ fn action_pin(ci: Ci) -> (ActionPin, Option<String>) {
         .map_err(|err| err.to_string())
         .and_then(|runtime| {
             runtime
-                .block_on(github_tag::resolve(
-                    &github_tag::api_url(),
+                .block_on(github::release_commit(
+                    &crate::ci::github::api_url(),
                     pipelines::ACTION_REPOSITORY,
                     &pin.tag,
                 ))

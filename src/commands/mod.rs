@@ -21,11 +21,8 @@ pub use exit::{Exit, classify};
 
 /// Runs the parsed command line and returns the documented exit code.
 pub fn run(cli: Cli) -> Exit {
-    let mut reporter = Reporter::new(
-        cli.format.into(),
-        cli.verbose,
-        crate::ci::is_github_actions(),
-    );
+    let ci = crate::ci::current().map(|provider| provider.as_log());
+    let mut reporter = Reporter::new(cli.format.into(), cli.verbose, ci);
     let result = match cli.command {
         Command::VerifyTag(args) => verify_tag::run(&args, &mut reporter),
         Command::Pack(args) => pack::run(&args, &mut reporter),

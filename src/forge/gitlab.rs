@@ -2,11 +2,12 @@
 //!
 //! `ci::gitlab` finds the project, commit, API address and token in the environment.
 
+use futures_util::future::BoxFuture;
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::{ForgeError, Lookup};
+use super::{ApiBase, ForgeError, ForgeRepository, Lookup};
 use crate::retry::RetryPolicy;
 use crate::untrusted::Untrusted;
 
@@ -14,13 +15,12 @@ pub const NAME: &str = "GitLab";
 
 pub const API_URL_VARIABLE: &str = "CI_API_V4_URL";
 
-/// A GitLab project and the commit its pipeline publishes.
+/// A GitLab project, and the token to read its tags.
 #[derive(Debug, Clone)]
-pub struct GitlabTarget {
+pub struct GitlabProject {
     pub api_url: String,
     pub project_id: String,
     pub project_path: Option<String>,
-    pub commit: String,
     pub token: GitlabToken,
 }
 
@@ -32,17 +32,12 @@ pub enum GitlabToken {
     Private(SecretString),
 }
 
-impl GitlabTarget {
+impl GitlabProject {
     /// The project path when CI gave it, else its numeric id.
     pub fn project(&self) -> String {
         self.project_path
             .clone()
             .unwrap_or_else(|| format!("project {}", self.project_id))
-    }
-
-    /// Whether the API is asked with `CI_JOB_TOKEN` rather than `GITLAB_TOKEN`.
-    pub fn uses_job_token(&self) -> bool {
-        matches!(self.token, GitlabToken::Job(_))
     }
 
     fn auth_fix(&self) -> String {
@@ -59,48 +54,66 @@ impl GitlabTarget {
     }
 }
 
-/// The commit `tag` points at on GitLab (GitLab peels annotated tags itself); `None` when missing.
-pub(super) async fn tag_commit(
-    target: &GitlabTarget,
-    tag: &Untrusted,
-    policy: &RetryPolicy,
-) -> Result<Option<String>, ForgeError> {
-    let base = super::api_url(
-        API_URL_VARIABLE,
-        &target.api_url,
-        "https://gitlab.example.com/api/v4",
-    )?;
-    // One path segment each, so a `/` in the tag is sent as `%2F`, as GitLab requires.
-    let url = super::endpoint(
-        &base,
-        [
-            "projects",
-            target.project_id.as_str(),
-            "repository",
-            "tags",
-            tag.unescaped(),
-        ],
-    );
-    let (header, token) = match &target.token {
-        GitlabToken::Job(token) => ("JOB-TOKEN", token),
-        GitlabToken::Private(token) => ("PRIVATE-TOKEN", token),
-    };
-    let mut token = HeaderValue::from_str(token.expose_secret())
-        .expect("detect only accepts tokens of visible ASCII");
-    token.set_sensitive(true);
-    let client = super::http_client(NAME)?;
-    let reply = super::send_with_retries(NAME, policy, || {
-        super::send_reqwest(client.get(url.clone()).header(header, token.clone()))
-    })
-    .await?;
-    let lookup = Lookup {
-        forge: NAME,
-        repository: target.project(),
-        tag,
-        api_variable: API_URL_VARIABLE,
-        auth_fix: target.auth_fix(),
-    };
-    Ok(lookup.read::<Tag>(reply)?.map(|tag| tag.commit.id))
+impl ForgeRepository for GitlabProject {
+    fn forge(&self) -> &'static str {
+        NAME
+    }
+
+    fn repository(&self) -> String {
+        self.project()
+    }
+
+    /// The commit `tag` points at on GitLab (GitLab peels annotated tags itself); `None` when
+    /// missing.
+    fn tag_commit<'a>(
+        &'a self,
+        tag: &'a Untrusted,
+        policy: &'a RetryPolicy,
+    ) -> BoxFuture<'a, Result<Option<String>, ForgeError>> {
+        Box::pin(async move {
+            let base = ApiBase::parse(
+                API_URL_VARIABLE,
+                &self.api_url,
+                "https://gitlab.example.com/api/v4",
+            )?;
+            // One path segment each, so a `/` in the tag is sent as `%2F`, as GitLab requires.
+            let url = base.endpoint([
+                "projects",
+                self.project_id.as_str(),
+                "repository",
+                "tags",
+                tag.unescaped(),
+            ]);
+            let (header, token) = match &self.token {
+                GitlabToken::Job(token) => ("JOB-TOKEN", token),
+                GitlabToken::Private(token) => ("PRIVATE-TOKEN", token),
+            };
+            let mut token = HeaderValue::from_str(token.expose_secret())
+                .expect("detect only accepts tokens of visible ASCII");
+            token.set_sensitive(true);
+            let client = base.client(NAME, super::TIMEOUTS)?;
+            let lookup = Lookup {
+                forge: NAME,
+                repository: self.project(),
+                tag,
+                api_variable: API_URL_VARIABLE,
+                auth_fix: self.auth_fix(),
+            };
+            let reply = lookup
+                .fetch(policy, || {
+                    super::send(client.get(url.clone()).header(header, token.clone()))
+                })
+                .await?;
+            Ok(lookup.read::<Tag>(reply)?.map(|tag| tag.commit.id))
+        })
+    }
+
+    /// Some GitLab instances refuse the job token on the tags API.
+    fn refusal_notice(&self, tag: &Untrusted, status: u16) -> Option<String> {
+        matches!(self.token, GitlabToken::Job(_)).then(|| format!(
+            "tag `{tag}` not confirmed on GitLab: it refused `CI_JOB_TOKEN` on the tags API (HTTP {status}); to confirm it, set `GITLAB_TOKEN` (a masked CI/CD variable) to an access token with the `read_api` scope"
+        ))
+    }
 }
 
 /// The parts of GitLab's tag answer we read. `target` is the tag object for annotated tags;

@@ -1,36 +1,54 @@
-//! Forge tag confirmation: asking GitHub, GitLab or Bitbucket Cloud whether the release tag exists
-//! on the remote repository and points at the commit this CI run publishes.
+//! Forge tag confirmation: asking a forge (GitHub, GitLab, Bitbucket Cloud) whether the release
+//! tag exists on the remote repository and points at the commit this CI run publishes.
 //!
 //! The expected commit is always the one the CI names (`GITHUB_SHA`, `CI_COMMIT_SHA`,
 //! `BITBUCKET_COMMIT`): that is the commit the pipeline checked out and is publishing. Comparing
 //! the local HEAD with the tag is the job of the local git checks, not of this module.
+//!
+//! Each forge is one module implementing [`ForgeRepository`]; the CI provider (`crate::ci`)
+//! that finds the repository and credentials in its environment builds it.
 
 pub mod bitbucket;
 pub mod github;
 pub mod gitlab;
 
-use std::future::Future;
-use std::time::Duration;
+use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
 use serde::Serialize;
 
-use crate::retry::{
-    self, AttemptError, RetryError, RetryPolicy, Transient, is_retryable_status, parse_retry_after,
-};
+use crate::http::{self, FetchError, Reply};
+use crate::retry::RetryPolicy;
 use crate::untrusted::Untrusted;
 
-/// Give up connecting after this long; the retry policy decides whether to try again.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// One repository on one forge, with the credentials to read its tags.
+pub trait ForgeRepository: std::fmt::Debug + Send + Sync {
+    /// How the forge is named in messages: `GitHub`.
+    fn forge(&self) -> &'static str;
 
-/// Give up on an answer after this long; the tag endpoints are small and quick.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+    /// The repository as the forge names it, for messages.
+    fn repository(&self) -> String;
 
-/// A forge we can ask about the release tag, with everything the question needs.
+    /// The commit `tag` points at (annotated tags peeled); `None` when the forge has no such tag.
+    fn tag_commit<'a>(
+        &'a self,
+        tag: &'a Untrusted,
+        policy: &'a RetryPolicy,
+    ) -> BoxFuture<'a, Result<Option<String>, ForgeError>>;
+
+    /// Under `--confirm-tag auto`, the notice that replaces a refusal (HTTP `status`) of
+    /// credentials the CI hands out by default and may not grant (GitLab's job token); `None`
+    /// where a refusal is an error.
+    fn refusal_notice(&self, _tag: &Untrusted, _status: u16) -> Option<String> {
+        None
+    }
+}
+
+/// A forge we can ask about the release tag, and the commit the tag must point at.
 #[derive(Debug, Clone)]
-pub enum Forge {
-    Github(github::GithubTarget),
-    Gitlab(gitlab::GitlabTarget),
-    Bitbucket(bitbucket::BitbucketTarget),
+pub struct Forge {
+    repository: Arc<dyn ForgeRepository>,
+    commit: String,
 }
 
 /// What the environment says about confirming the tag.
@@ -95,7 +113,7 @@ pub enum ConfirmOutcome {
     NotInCi,
 }
 
-/// Confirms the tag as `mode` asks, given what [`detect`] found.
+/// Confirms the tag as `mode` asks, given what the CI provider found (`crate::ci::forge_from`).
 pub async fn confirm(
     mode: ConfirmMode,
     detection: &ForgeDetection,
@@ -118,14 +136,13 @@ pub async fn confirm(
                     forge.name()
                 ))
             }
-            // Some GitLab instances refuse the job token on the tags API: under `auto`, a notice
-            // (under `required`, the error's hint says to set `GITLAB_TOKEN`).
-            Err(ForgeError::AuthRefused { status, .. })
-                if mode == ConfirmMode::Auto && forge.uses_job_token() =>
-            {
-                skipped(format!(
-                    "tag `{tag}` not confirmed on GitLab: it refused `CI_JOB_TOKEN` on the tags API (HTTP {status}); to confirm it, set `GITLAB_TOKEN` (a masked CI/CD variable) to an access token with the `read_api` scope"
-                ))
+            // Credentials the CI hands out by default may not be allowed to read tags (GitLab's
+            // job token): under `auto`, a notice (under `required`, the error's hint says more).
+            Err(refused @ ForgeError::AuthRefused { status, .. }) if mode == ConfirmMode::Auto => {
+                match forge.repository.refusal_notice(tag, status) {
+                    Some(notice) => skipped(notice),
+                    None => Err(refused),
+                }
             }
             result => result.map(ConfirmOutcome::Confirmed),
         },
@@ -157,49 +174,37 @@ pub async fn confirm(
 }
 
 impl Forge {
-    /// How the forge is named in messages.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Forge::Github(_) => github::NAME,
-            Forge::Gitlab(_) => gitlab::NAME,
-            Forge::Bitbucket(_) => bitbucket::NAME,
+    /// `repository` on its forge; `commit` is the one the CI publishes.
+    pub fn new(repository: impl ForgeRepository + 'static, commit: String) -> Forge {
+        Forge {
+            repository: Arc::new(repository),
+            commit,
         }
     }
 
-    /// Whether the forge is asked with GitLab's `CI_JOB_TOKEN`, which some instances refuse.
-    fn uses_job_token(&self) -> bool {
-        matches!(self, Forge::Gitlab(target) if target.uses_job_token())
+    /// How the forge is named in messages.
+    pub fn name(&self) -> &'static str {
+        self.repository.forge()
     }
 
     /// The repository as the forge names it, for messages.
     pub fn repository(&self) -> String {
-        match self {
-            Forge::Github(target) => target.repository(),
-            Forge::Gitlab(target) => target.project(),
-            Forge::Bitbucket(target) => target.repository(),
-        }
+        self.repository.repository()
     }
 
     /// The commit the CI is publishing, which the tag must point at.
     pub fn commit(&self) -> &str {
-        match self {
-            Forge::Github(target) => &target.commit,
-            Forge::Gitlab(target) => &target.commit,
-            Forge::Bitbucket(target) => &target.commit,
-        }
+        &self.commit
     }
 
-    /// Asks the forge where `tag` points (annotated tags peeled) and checks it is [`Forge::commit`].
+    /// Asks the forge where `tag` points (annotated tags peeled) and checks it is
+    /// [`Forge::commit`].
     pub async fn confirm_tag(
         &self,
         tag: &Untrusted,
         policy: &RetryPolicy,
     ) -> Result<TagConfirmation, ForgeError> {
-        let remote = match self {
-            Forge::Github(target) => github::tag_commit(target, tag, policy).await?,
-            Forge::Gitlab(target) => gitlab::tag_commit(target, tag, policy).await?,
-            Forge::Bitbucket(target) => bitbucket::tag_commit(target, tag, policy).await?,
-        };
+        let remote = self.repository.tag_commit(tag, policy).await?;
         let expected = self.commit();
         match remote.map(Untrusted::from) {
             None => Err(ForgeError::TagMissing {
@@ -325,78 +330,13 @@ pub enum ForgeError {
     },
 
     #[error(
-        "tag confirmation is required, but this is not GitHub Actions, GitLab CI or Bitbucket Pipelines\nhint: publish from one of those CIs; to publish without confirming, pass `--confirm-tag auto`"
+        "tag confirmation is required, but this run is on no CI chuks-ci knows\nhint: publish from a CI `chuks-ci init` writes a pipeline for; to publish without confirming, pass `--confirm-tag auto`"
     )]
     NotInCi,
 }
 
-/// One forge's answer to one request, reduced to what the retry loop and status checks need.
-struct Reply {
-    status: u16,
-    retry_after: Option<Duration>,
-    /// GitHub answers an exhausted rate limit with 403, which is an outage, not a refusal.
-    rate_limited: bool,
-    body: String,
-}
-
-impl Reply {
-    fn from_parts(status: u16, headers: &reqwest::header::HeaderMap, body: String) -> Reply {
-        let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-        Reply {
-            status,
-            retry_after: header("retry-after")
-                .and_then(|value| parse_retry_after(value, jiff::Timestamp::now())),
-            rate_limited: status == 403 && header("x-ratelimit-remaining") == Some("0"),
-            body,
-        }
-    }
-
-    fn is_retryable(&self) -> bool {
-        is_retryable_status(self.status) || self.rate_limited
-    }
-}
-
-/// Sends a request until the forge gives an answer worth reading: connect errors, timeouts and
-/// retryable statuses are retried as `policy` says. `send` reports transport failures as text.
-async fn send_with_retries<F, Fut>(
-    forge: &'static str,
-    policy: &RetryPolicy,
-    mut send: F,
-) -> Result<Reply, ForgeError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Reply, NoAnswer>>,
-{
-    let attempt = || {
-        let sent = send();
-        async move {
-            match sent.await {
-                Ok(reply) if !reply.is_retryable() => Ok(reply),
-                Ok(reply) => Err(AttemptError::Transient(Transient {
-                    message: match reply.rate_limited {
-                        true => "rate limited".to_string(),
-                        false => format!("HTTP {}", reply.status),
-                    },
-                    retry_after: reply.retry_after,
-                })),
-                Err(NoAnswer::Tls(detail)) => Err(AttemptError::Fatal(detail)),
-                Err(NoAnswer::Transient(transport)) => {
-                    Err(AttemptError::Transient(Transient::new(transport)))
-                }
-            }
-        }
-    };
-    retry::with_retries(policy, attempt)
-        .await
-        .map_err(|err| match err {
-            RetryError::Fatal(detail) => ForgeError::Tls { forge, detail },
-            RetryError::Exhausted { attempts, last } => ForgeError::Unavailable {
-                forge,
-                attempts,
-                detail: last,
-            },
-        })
-}
+/// Give up on a tag lookup after these: the tag endpoints are small and quick.
+const TIMEOUTS: http::Timeouts = http::SMALL_ANSWER;
 
 /// What a tag lookup needs to word its errors.
 struct Lookup<'a> {
@@ -409,6 +349,29 @@ struct Lookup<'a> {
 }
 
 impl Lookup<'_> {
+    /// Sends a request (`send` makes one attempt) with retries, as [`http::fetch`] does.
+    async fn fetch<F, Fut>(&self, policy: &RetryPolicy, send: F) -> Result<Reply, ForgeError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<reqwest::Response, http::NoAnswer>>,
+    {
+        http::fetch(policy, send).await.map_err(|err| match err {
+            FetchError::Tls(detail) => ForgeError::Tls {
+                forge: self.forge,
+                detail,
+            },
+            FetchError::Exhausted { attempts, last } => ForgeError::Unavailable {
+                forge: self.forge,
+                attempts,
+                detail: last,
+            },
+            FetchError::TooLarge => self.unexpected(format!(
+                "an answer longer than {} MiB",
+                http::MAX_ANSWER_BYTES >> 20
+            )),
+        })
+    }
+
     /// Reads a final answer: the JSON body on success, `None` on 404, an error otherwise.
     fn read<T: serde::de::DeserializeOwned>(&self, reply: Reply) -> Result<Option<T>, ForgeError> {
         match reply.status {
@@ -437,81 +400,60 @@ impl Lookup<'_> {
     }
 }
 
-/// Parses an API base address from `variable`, refusing anything but http(s).
-fn api_url(
+/// A forge's API address, read from `variable`: http(s) and usable as a base.
+struct ApiBase {
+    url: reqwest::Url,
     variable: &'static str,
-    url: &str,
-    example: &'static str,
-) -> Result<reqwest::Url, ForgeError> {
-    let bad = || ForgeError::BadApiUrl {
-        variable,
-        url: url.to_string(),
-        example,
-    };
-    let parsed = reqwest::Url::parse(url).map_err(|_| bad())?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.cannot_be_a_base() {
-        return Err(bad());
-    }
-    if let Some(host) = crate::http::insecure_host(&parsed) {
-        return Err(ForgeError::InsecureApiUrl { variable, host });
-    }
-    Ok(parsed)
 }
 
-/// `base` with `segments` appended, each percent-encoded as one path segment.
-fn endpoint<'s>(base: &reqwest::Url, segments: impl IntoIterator<Item = &'s str>) -> reqwest::Url {
-    let mut url = base.clone();
-    url.path_segments_mut()
-        .expect("api_url checked the URL can be a base")
-        .pop_if_empty()
-        .extend(segments);
-    url
-}
-
-/// The reqwest client GitLab and Bitbucket lookups share.
-fn http_client(forge: &'static str) -> Result<reqwest::Client, ForgeError> {
-    crate::http::install_tls_provider();
-    reqwest::Client::builder()
-        // Custom token headers (`PRIVATE-TOKEN`, `JOB-TOKEN`) would survive a cross-host redirect.
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(ANSWER_TIMEOUT)
-        .user_agent(concat!("chuks-ci/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|err| ForgeError::Client {
-            forge,
-            detail: err.to_string(),
+impl ApiBase {
+    /// Parses `url`, refusing anything but http(s); `example` shows the expected form.
+    fn parse(variable: &'static str, url: &str, example: &'static str) -> Result<Self, ForgeError> {
+        let bad = || ForgeError::BadApiUrl {
+            variable,
+            url: url.to_string(),
+            example,
+        };
+        let parsed = reqwest::Url::parse(url).map_err(|_| bad())?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.cannot_be_a_base() {
+            return Err(bad());
+        }
+        Ok(ApiBase {
+            url: parsed,
+            variable,
         })
-}
+    }
 
-/// Why a request got no answer.
-enum NoAnswer {
-    /// Worth another attempt: refused, reset or timed out.
-    Transient(String),
-    /// TLS itself failed, which retrying cannot mend.
-    Tls(String),
-}
+    /// The base with `segments` appended, each percent-encoded as one path segment.
+    fn endpoint<'s>(&self, segments: impl IntoIterator<Item = &'s str>) -> reqwest::Url {
+        let mut url = self.url.clone();
+        url.path_segments_mut()
+            .expect("parse checked the URL can be a base")
+            .pop_if_empty()
+            .extend(segments);
+        url
+    }
 
-fn no_answer(err: &(dyn std::error::Error + 'static)) -> NoAnswer {
-    match crate::http::tls_failure(err) {
-        Some(detail) => NoAnswer::Tls(detail),
-        None => NoAnswer::Transient(crate::http::describe_transport(err)),
+    /// The HTTP client for this API ([`http::client_for`]): plain http only to loopback.
+    fn client(
+        &self,
+        forge: &'static str,
+        timeouts: http::Timeouts,
+    ) -> Result<reqwest::Client, ForgeError> {
+        http::client_for(&self.url, timeouts).map_err(|err| match err {
+            http::SetupError::Insecure { host } => ForgeError::InsecureApiUrl {
+                variable: self.variable,
+                host,
+            },
+            http::SetupError::Build(detail) => ForgeError::Client { forge, detail },
+        })
     }
 }
 
-/// Sends one reqwest request and reads the whole answer.
-async fn send_reqwest(request: reqwest::RequestBuilder) -> Result<Reply, NoAnswer> {
-    let response = request.send().await.map_err(transport_failure)?;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.text().await.map_err(transport_failure)?;
-    Ok(Reply::from_parts(status, &headers, body))
-}
-
-fn transport_failure(err: reqwest::Error) -> NoAnswer {
-    if err.is_timeout() {
-        NoAnswer::Transient("timed out".to_string())
-    } else {
-        no_answer(&err.without_url())
-    }
+/// One attempt of a plain reqwest request, its failure sorted for the retry loop.
+async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response, http::NoAnswer> {
+    request
+        .send()
+        .await
+        .map_err(|err| http::NoAnswer::from_error(&err.without_url()))
 }
