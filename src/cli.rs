@@ -634,7 +634,7 @@ pub struct BumpArgs {
     pub tag_form: Option<TagFormArg>,
 
     /// The commit and tag message; `{name}`, `{version}` and `{tag}` are filled in.
-    #[arg(long, short, value_name = "TEXT", default_value = crate::release::DEFAULT_MESSAGE)]
+    #[arg(long, short, value_name = "TEXT", default_value = crate::bump_plan::DEFAULT_MESSAGE)]
     pub message: String,
 
     /// Push the branch and the tag together: `git push --atomic REMOTE HEAD:BRANCH TAG`.

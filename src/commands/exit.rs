@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use crate::bump::BumpError;
+use crate::bump_plan::BumpRefused;
 use crate::forge::ForgeError;
 use crate::git::GitError;
 use crate::hook::HookError;
@@ -16,7 +17,6 @@ use crate::readback::ReadBackError;
 use crate::registry_client::ClientError;
 #[cfg(feature = "local-registry")]
 use crate::registry_server::RegistryError;
-use crate::release::BumpRefused;
 use crate::tag::TagError;
 use crate::token::TokenError;
 use crate::verify::ReleaseError;

@@ -1,8 +1,10 @@
 //! Git queries for the package's repository, run through the `git` binary.
 //!
 //! git gets the allow-listed environment of [`crate::child_env`]: tokens and other CI secrets
-//! never reach it. The write operations of `bump` live in `git_write`, on the same command
+//! never reach it. The write operations of `bump` live in [`write`], on the same command
 //! builder.
+
+pub mod write;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
