@@ -24,6 +24,7 @@ pub mod retry;
 pub mod tag;
 pub mod token_patterns;
 pub mod verify;
+pub mod workspace;
 
 // The registry's rules and wire format live in the `chuks-registry` crate, which the reference
 // registry shares; they keep their paths here.

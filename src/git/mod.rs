@@ -328,6 +328,23 @@ impl Git {
             .to_string())
     }
 
+    /// The repository's top folder.
+    pub fn toplevel(&self) -> Result<PathBuf, GitError> {
+        let stdout = self.run(&["rev-parse", "--show-toplevel"])?;
+        Ok(PathBuf::from(stdout.trim_end_matches(['\n', '\r'])))
+    }
+
+    /// The tracked files called `name` anywhere in the repository, relative to its root.
+    pub fn tracked_named(&self, name: &str) -> Result<Vec<String>, GitError> {
+        let pathspec = format!(":(top,glob)**/{name}");
+        let stdout = self.run(&["ls-files", "-z", "--full-name", "--", &pathspec])?;
+        Ok(stdout
+            .split('\0')
+            .filter(|path| !path.is_empty())
+            .map(str::to_string)
+            .collect())
+    }
+
     /// Every file path in `commit`'s tree, relative to the repository root.
     pub fn tree_paths(&self, commit: &str) -> Result<Vec<String>, GitError> {
         let stdout = self.run(&["ls-tree", "-r", "-z", "--name-only", "--full-tree", commit])?;
