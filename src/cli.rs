@@ -186,6 +186,20 @@ pub struct VerifyTagArgs {
     pub manifest: ManifestArgs,
     #[command(flatten)]
     pub tag: TagArgs,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WorkspaceArgs {
+    /// Every package of the repository whose release tag (`name@1.2.0`, `name/v1.2.0`, or its
+    /// `tag-prefix` in chuks-workspace.json) points at HEAD, in dependency order.
+    #[arg(long, conflicts_with_all = ["tag", "tag_prefix"])]
+    pub workspace: bool,
+
+    /// With `--workspace`: only this package (repeatable).
+    #[arg(long = "package", value_name = "NAME", requires = "workspace")]
+    pub packages: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -34,43 +34,79 @@ pub enum WorkspaceError {
     #[error(transparent)]
     Git(#[from] GitError),
 
-    #[error("cannot use `{path}`: {reason}\nhint: write it as `{{\"packages\": [\"packages/*\"]}}`, with an optional `\"tag-prefix\": {{\"NAME\": \"PREFIX\"}}`")]
+    #[error(
+        "cannot use `{path}`: {reason}\nhint: write it as `{{\"packages\": [\"packages/*\"]}}`, with an optional `\"tag-prefix\": {{\"NAME\": \"PREFIX\"}}`"
+    )]
     BadWorkspaceFile { path: Untrusted, reason: Untrusted },
 
-    #[error("`{pattern}` in `{WORKSPACE_FILE}` is not a folder pattern: {reason}\nhint: write folders relative to the repository root, such as `packages/*`")]
-    BadPattern { pattern: Untrusted, reason: Untrusted },
+    #[error(
+        "`{pattern}` in `{WORKSPACE_FILE}` is not a folder pattern: {reason}\nhint: write folders relative to the repository root, such as `packages/*`"
+    )]
+    BadPattern {
+        pattern: Untrusted,
+        reason: Untrusted,
+    },
 
-    #[error("`{pattern}` in `{WORKSPACE_FILE}` names no folder with a tracked `chuks.json`\nhint: fix the entry, or `git add` the package's chuks.json")]
+    #[error(
+        "`{pattern}` in `{WORKSPACE_FILE}` names no folder with a tracked `chuks.json`\nhint: fix the entry, or `git add` the package's chuks.json"
+    )]
     NothingMatched { pattern: Untrusted },
 
-    #[error("the repository holds no tracked `chuks.json`\nhint: `git add` the packages' chuks.json files, or list them in `{WORKSPACE_FILE}`")]
+    #[error(
+        "the repository holds no tracked `chuks.json`\nhint: `git add` the packages' chuks.json files, or list them in `{WORKSPACE_FILE}`"
+    )]
     Empty,
 
-    #[error("the workspace holds {count} packages, more than the {MAX_MEMBERS} chuks-ci takes\nhint: list the packages to release in `{WORKSPACE_FILE}`")]
+    #[error(
+        "the workspace holds {count} packages, more than the {MAX_MEMBERS} chuks-ci takes\nhint: list the packages to release in `{WORKSPACE_FILE}`"
+    )]
     TooMany { count: usize },
 
     #[error("`{}` is not a valid package manifest", .path)]
     Manifest {
         path: Untrusted,
         #[source]
-        source: ManifestError,
+        source: Box<ManifestError>,
     },
 
-    #[error("two packages are called `{name}`: `{first}` and `{second}`\nhint: give each package of the workspace its own name")]
+    #[error(
+        "two packages are called `{name}`: `{first}` and `{second}`\nhint: give each package of the workspace its own name"
+    )]
     DuplicateName {
         name: Untrusted,
         first: Untrusted,
         second: Untrusted,
     },
 
-    #[error("`{prefix_of}` has a `tag-prefix` in `{WORKSPACE_FILE}` but no package of the workspace has that name\nhint: the workspace's packages are {known}")]
+    #[error(
+        "`{prefix_of}` has a `tag-prefix` in `{WORKSPACE_FILE}` but no package of the workspace has that name\nhint: the workspace's packages are {known}"
+    )]
     UnknownPrefixPackage { prefix_of: Untrusted, known: String },
 
     #[error("the workspace has no package `{name}`\nhint: its packages are {known}")]
     UnknownPackage { name: Untrusted, known: String },
 
+    #[error("no package of the workspace has its release tag at HEAD{}\nhint: tag each package to release in its own form at HEAD, such as `{example}`", tags_text(.tags))]
+    NothingTagged {
+        tags: Vec<Untrusted>,
+        example: Untrusted,
+    },
+
     #[error("the workspace's dependencies form a cycle: {}\nhint: a package cannot be released before itself; remove one of these dependencies", cycle_text(.0))]
     Cycle(Vec<Untrusted>),
+}
+
+fn tags_text(tags: &[Untrusted]) -> String {
+    match tags.is_empty() {
+        true => " (HEAD has no tags)".to_string(),
+        false => format!(
+            " (HEAD has {})",
+            tags.iter()
+                .map(|tag| format!("`{tag}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 fn cycle_text(cycle: &[Untrusted]) -> String {
@@ -131,6 +167,13 @@ impl Member {
     }
 }
 
+/// A package a run releases, and the tag that releases it.
+#[derive(Debug, Clone)]
+pub struct Tagged {
+    pub index: usize,
+    pub tag: String,
+}
+
 /// The packages of a repository, sorted by folder.
 #[derive(Debug)]
 pub struct Workspace {
@@ -144,6 +187,20 @@ struct WorkspaceFile {
     packages: Vec<String>,
     #[serde(default, rename = "tag-prefix")]
     tag_prefix: BTreeMap<String, String>,
+}
+
+/// The workspace around `dir`, narrowed to `names` when any are given, and the packages HEAD
+/// releases, in release order.
+pub fn tagged_at_head(
+    dir: &Path,
+    names: &[String],
+) -> Result<(Workspace, Vec<Tagged>), WorkspaceError> {
+    let mut workspace = Workspace::discover(dir)?;
+    workspace.retain_named(names)?;
+    let order = workspace.release_order()?;
+    let tags = Git::locate(&workspace.root)?.tags_at_head()?;
+    let tagged = workspace.tagged(&order, &tags)?;
+    Ok((workspace, tagged))
 }
 
 impl Workspace {
@@ -223,7 +280,9 @@ impl Workspace {
                 .filter(|&i| !placed[i] && dependencies[i].iter().all(|&d| placed[d]))
                 .collect();
             if ready.is_empty() {
-                return Err(WorkspaceError::Cycle(self.find_cycle(&dependencies, &placed)));
+                return Err(WorkspaceError::Cycle(
+                    self.find_cycle(&dependencies, &placed),
+                ));
             }
             for i in ready {
                 placed[i] = true;
@@ -231,6 +290,36 @@ impl Workspace {
             }
         }
         Ok(order)
+    }
+
+    /// The members `order` lists whose release tag is among `tags_at_head`, in that order; an
+    /// error when there is none.
+    pub fn tagged(
+        &self,
+        order: &[usize],
+        tags_at_head: &[String],
+    ) -> Result<Vec<Tagged>, WorkspaceError> {
+        let sole = self.members.len() == 1;
+        let tagged: Vec<Tagged> = order
+            .iter()
+            .filter_map(|&index| {
+                let tag = self.members[index].release_tag(tags_at_head, sole)?;
+                Some(Tagged {
+                    index,
+                    tag: tag.clone(),
+                })
+            })
+            .collect();
+        if tagged.is_empty() {
+            return Err(WorkspaceError::NothingTagged {
+                tags: tags_at_head
+                    .iter()
+                    .map(|t| Untrusted::from(t.as_str()))
+                    .collect(),
+                example: Untrusted::from(self.members[order[0]].release_tag_name()),
+            });
+        }
+        Ok(tagged)
     }
 
     /// A cycle among the members not yet placed, which all wait on each other: following the
@@ -368,7 +457,7 @@ fn load_members(root: &Path, dirs: Vec<String>) -> Result<Vec<Member>, Workspace
         let path = root.join(&dir).join(MANIFEST_FILE);
         let manifest = Manifest::load(&path).map_err(|source| WorkspaceError::Manifest {
             path: Untrusted::path(&path),
-            source,
+            source: Box::new(source),
         })?;
         let member = Member {
             manifest,
