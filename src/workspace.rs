@@ -150,20 +150,32 @@ impl Member {
         .tag(&self.manifest.name, &self.manifest.version)
     }
 
-    /// The first of `tags` that releases this package's current version in a form that names
-    /// one package: its `tag-prefix`, else `name@1.2.0` or `name/v1.2.0`. A plain `v1.2.0`
-    /// counts only when the workspace has no other package (`sole`).
+    /// The tag among `tags` that releases this package: one in a form that names it (its
+    /// `tag-prefix`, else `name@…` or `name/v…`; a plain `v…` only when the workspace has no
+    /// other package, `sole`), preferring one for the manifest's version. A tag for another
+    /// version is still returned, so that the check reports the mismatch instead of skipping
+    /// the package.
     pub fn release_tag<'a>(&self, tags: &'a [String], sole: bool) -> Option<&'a String> {
         let prefix = self.tag_prefix.as_deref();
-        tags.iter().find(|tag| {
-            tag::check(tag, &self.manifest, prefix).is_ok()
-                && (prefix.is_some()
-                    || sole
-                    || matches!(
-                        TagForm::of(tag, &self.manifest),
-                        Some(TagForm::NameAt | TagForm::NameSlash)
-                    ))
-        })
+        let naming: Vec<&String> = tags.iter().filter(|tag| self.names(tag, sole)).collect();
+        naming
+            .iter()
+            .find(|tag| tag::check(tag, &self.manifest, prefix).is_ok())
+            .or(naming.first())
+            .copied()
+    }
+
+    /// Whether `tag` is a release tag of this package, whatever its version.
+    fn names(&self, tag: &str, sole: bool) -> bool {
+        let name = &self.manifest.name;
+        let version = match &self.tag_prefix {
+            Some(prefix) => tag.strip_prefix(prefix.as_str()),
+            None => tag
+                .strip_prefix(&format!("{name}@"))
+                .or_else(|| tag.strip_prefix(&format!("{name}/v")))
+                .or_else(|| sole.then(|| tag.strip_prefix('v').unwrap_or(tag))),
+        };
+        version.is_some_and(|version| version.starts_with(|c: char| c.is_ascii_digit()))
     }
 }
 
@@ -196,10 +208,11 @@ pub fn tagged_at_head(
     names: &[String],
 ) -> Result<(Workspace, Vec<Tagged>), WorkspaceError> {
     let mut workspace = Workspace::discover(dir)?;
+    let sole = workspace.members.len() == 1;
     workspace.retain_named(names)?;
     let order = workspace.release_order()?;
     let tags = Git::locate(&workspace.root)?.tags_at_head()?;
-    let tagged = workspace.tagged(&order, &tags)?;
+    let tagged = workspace.tagged(&order, &tags, sole)?;
     Ok((workspace, tagged))
 }
 
@@ -293,13 +306,14 @@ impl Workspace {
     }
 
     /// The members `order` lists whose release tag is among `tags_at_head`, in that order; an
-    /// error when there is none.
+    /// error when there is none. `sole`: the workspace has one package, which plain `v1.2.0`
+    /// tags release.
     pub fn tagged(
         &self,
         order: &[usize],
         tags_at_head: &[String],
+        sole: bool,
     ) -> Result<Vec<Tagged>, WorkspaceError> {
-        let sole = self.members.len() == 1;
         let tagged: Vec<Tagged> = order
             .iter()
             .filter_map(|&index| {
@@ -546,8 +560,13 @@ mod tests {
         assert_eq!(maths.release_tag(&tags[..1], true), Some(&tags[0]));
         let slash = ["@acme/maths/v1.2.0".to_string()];
         assert_eq!(maths.release_tag(&slash, false), Some(&slash[0]));
-        let older = ["@acme/maths@1.1.0".to_string()];
-        assert_eq!(maths.release_tag(&older, false), None);
+        // Another version's tag still names the package, so its check reports the mismatch.
+        let older = [
+            "@acme/maths@1.1.0".to_string(),
+            "@acme/mathsx@1.2.0".to_string(),
+        ];
+        assert_eq!(maths.release_tag(&older, false), Some(&older[0]));
+        assert_eq!(maths.release_tag(&older[1..], false), None);
     }
 
     #[test]
