@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use crate::bump::BumpError;
+use crate::bump_plan::BumpRefused;
 use crate::forge::ForgeError;
 use crate::git::GitError;
 use crate::hook::HookError;
@@ -17,10 +18,10 @@ use crate::readback::ReadBackError;
 use crate::registry_client::ClientError;
 #[cfg(feature = "local-registry")]
 use crate::registry_server::RegistryError;
-use crate::release::BumpRefused;
 use crate::tag::TagError;
 use crate::token::TokenError;
 use crate::verify::ReleaseError;
+use crate::workspace::WorkspaceError;
 
 /// The exit codes documented in the README. Their numbers never change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +36,16 @@ pub enum Exit {
     Auth = 3,
     /// The registry or forge was unreachable or failing after retries.
     Unavailable = 4,
+}
+
+impl Exit {
+    /// The worse of two ends: the higher code, as a run of several packages reports.
+    pub fn worst(self, other: Exit) -> Exit {
+        match (self as u8) < (other as u8) {
+            true => other,
+            false => self,
+        }
+    }
 }
 
 impl From<Exit> for ExitCode {
@@ -74,6 +85,7 @@ fn known_exit(cause: &(dyn std::error::Error + 'static)) -> Option<Exit> {
         BumpError,
         BumpRefused,
         HookError,
+        WorkspaceError,
     );
     None
 }
@@ -95,6 +107,12 @@ impl HasExit for TagError {
             TagError::NotFound { .. } | TagError::Ambiguous { .. } => Exit::Usage,
             _ => Exit::CheckFailed,
         }
+    }
+}
+
+impl HasExit for WorkspaceError {
+    fn exit(&self) -> Exit {
+        Exit::Usage
     }
 }
 

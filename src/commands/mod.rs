@@ -78,6 +78,14 @@ fn note_left_out(plan: &crate::pack::PackPlan, reporter: &Reporter) {
     }
 }
 
+/// The folder a `--workspace` run starts from: the `--manifest`'s.
+fn workspace_dir(manifest: &std::path::Path) -> std::path::PathBuf {
+    match manifest.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    }
+}
+
 /// A commit id shortened for people, as git shows it.
 fn short_commit(commit: &str) -> &str {
     &commit[..commit.len().min(12)]

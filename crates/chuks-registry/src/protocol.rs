@@ -123,6 +123,63 @@ pub struct TokenInfo {
     pub revoked_at: Option<Untrusted>,
 }
 
+/// `GET /oidc/audience`: the `aud` an ID token must carry for this registry's exchange.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcAudience {
+    pub audience: Untrusted,
+}
+
+/// The body of `POST /oidc/token`: a CI's OIDC ID token to exchange. It is a secret.
+#[derive(Serialize, Deserialize)]
+pub struct OidcExchangeRequest {
+    pub token: String,
+}
+
+/// The answer to `POST /oidc/token`: a short-lived `chuks_pk_` token (a secret, never shown),
+/// when it expires, and what it may do.
+#[derive(Serialize, Deserialize)]
+pub struct OidcExchangeAnswer {
+    pub token: String,
+    pub expires_at: Untrusted,
+    pub scopes: Vec<Untrusted>,
+    pub packages: Vec<Untrusted>,
+}
+
+/// The claims of an ID token that decide a trusted-publisher match, as a refusal
+/// (`no_trusted_publisher`) reports them in its `claims` field, and `trust explain` shows them.
+/// A claim the token lacks is absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublisherClaims {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<Untrusted>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<Untrusted>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_owner_id: Option<Untrusted>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_ref: Option<Untrusted>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_workflow_ref: Option<Untrusted>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Untrusted>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_path: Option<Untrusted>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci_config_ref_uri: Option<Untrusted>,
+    #[serde(
+        default,
+        rename = "workspaceUuid",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub workspace_uuid: Option<Untrusted>,
+    #[serde(
+        default,
+        rename = "repositoryUuid",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub repository_uuid: Option<Untrusted>,
+}
+
 /// What a yank or restore did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -286,6 +343,9 @@ error_codes! {
     DuplicateMember => "duplicate_member",
     UnsafeMember => "unsafe_member",
     ScopeTaken => "scope_taken",
+    InvalidIdToken => "invalid_id_token",
+    NoTrustedPublisher => "no_trusted_publisher",
+    IdTokenReplayed => "id_token_replayed",
 }
 
 /// A code the registry invented is shown escaped: it is the registry's text.
