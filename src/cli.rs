@@ -243,6 +243,20 @@ pub struct VerifyTagArgs {
     pub manifest: ManifestArgs,
     #[command(flatten)]
     pub tag: TagArgs,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WorkspaceArgs {
+    /// Every package of the repository whose release tag (`name@1.2.0`, `name/v1.2.0`, or its
+    /// `tag-prefix` in chuks-workspace.json) points at HEAD, in dependency order.
+    #[arg(long, conflicts_with_all = ["tag", "tag_prefix"])]
+    pub workspace: bool,
+
+    /// With `--workspace`: only this package (repeatable).
+    #[arg(long = "package", value_name = "NAME", requires = "workspace")]
+    pub packages: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -706,7 +720,7 @@ pub struct BumpArgs {
     pub tag_form: Option<TagFormArg>,
 
     /// The commit and tag message; `{name}`, `{version}` and `{tag}` are filled in.
-    #[arg(long, short, value_name = "TEXT", default_value = crate::release::DEFAULT_MESSAGE)]
+    #[arg(long, short, value_name = "TEXT", default_value = crate::bump_plan::DEFAULT_MESSAGE)]
     pub message: String,
 
     /// Push the branch and the tag together: `git push --atomic REMOTE HEAD:BRANCH TAG`.

@@ -2,7 +2,7 @@
 //! the job, warning about expiry soon and scopes the pipeline does not need.
 
 use crate::registry_client::{ClientError, RegistryClient, TokenInfo};
-use crate::report::Problem;
+use crate::report::{Problem, Reporter};
 use crate::token::Scope;
 use crate::untrusted::Untrusted;
 
@@ -26,6 +26,29 @@ pub enum PreflightError {
 pub struct TokenCheck {
     pub info: TokenInfo,
     pub warnings: Vec<Problem>,
+}
+
+/// The token preflight for publishing: fails without `packages:publish`, reports the warnings.
+/// `None`, with one notice, when the registry offers no token introspection.
+pub async fn publish_token(
+    client: &RegistryClient,
+    warn_days: i64,
+    reporter: &mut Reporter,
+) -> Result<Option<TokenInfo>, PreflightError> {
+    let check = match check_token(client, Scope::PackagesPublish, warn_days).await {
+        Ok(check) => check,
+        Err(PreflightError::Client(ClientError::RouteMissing { route, .. })) => {
+            reporter.note(format!(
+                "token not checked before the upload: this registry does not offer `{route}`"
+            ));
+            return Ok(None);
+        }
+        Err(err) => return Err(err),
+    };
+    for warning in check.warnings {
+        reporter.report(warning);
+    }
+    Ok(Some(check.info))
 }
 
 /// Checks the token holds `needed`, and warns about expiry within `warn_days` and extra scopes.

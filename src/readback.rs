@@ -4,8 +4,9 @@
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
-use crate::registry_client::{ClientError, GitInfo, RegistryClient, Upload, VersionRecord};
+use crate::registry_client::{ClientError, GitInfo, RegistryClient, VersionRecord};
 use crate::untrusted::{self, Untrusted};
+use crate::upload::{Stored, Upload};
 
 /// Pause between read-backs while the registry has not caught up.
 const POLL_EVERY: Duration = Duration::from_millis(500);
@@ -67,18 +68,15 @@ async fn poll_until_visible(
     loop {
         let record = client.version(upload.name, upload.version).await?;
         let seen = match record {
-            Some(record) => match upload.stored_sha256(&record) {
-                // An upload packed by the official CLI has no digest of ours to compare.
-                Some(stored)
-                    if upload.digest_known()
-                        && !stored.unescaped().eq_ignore_ascii_case(upload.sha256) =>
-                {
+            Some(record) => match upload.held_in(&record) {
+                Some(Stored::Other(stored)) => {
                     return Err(ReadBackError::OtherContents {
                         what: upload.what(),
                         stored: stored.to_string(),
-                        ours: upload.sha256.to_string(),
+                        ours: upload.sha256().unwrap_or_default().to_string(),
                     });
                 }
+                // Ours, or not compared (the official CLI packed it): the git details decide.
                 Some(_) if !git_must_match || records_our_git(&record, upload.git()) => {
                     return Ok(record);
                 }

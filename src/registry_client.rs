@@ -28,6 +28,7 @@ pub use crate::protocol::{GitInfo, PrebuiltRecord, TokenInfo, VersionRecord, Yan
 use crate::retry::{self, AttemptError, RetryError, RetryPolicy, Transient};
 use crate::token::{ApiToken, TOKEN_PREFIX};
 use crate::untrusted::{self, Untrusted};
+use crate::upload::{Artifact, Sent, Stored, Upload};
 
 /// The public Chuks registry.
 pub const DEFAULT_REGISTRY: &str = "https://registry.chuks.org/backend";
@@ -76,19 +77,9 @@ pub enum ClientError {
     },
 
     #[error(
-        "{what} is already published with different contents (stored sha256 {stored_sha256}, ours {our_sha256})\nhint: {hint}"
+        "chuks-ci's HTTP client has no file to send for {what}: the official CLI was to pack it\nhint: this is a bug in chuks-ci, please report it; `--uploader chuks` publishes this source meanwhile"
     )]
-    VersionExists {
-        what: String,
-        stored_sha256: Untrusted,
-        our_sha256: String,
-        hint: &'static str,
-    },
-
-    #[error(
-        "{what} already exists on the registry, which did not say what it holds, so the contents were not compared\nhint: the registry refuses every overwrite; if this is a re-run of a published release there is nothing to do, otherwise bump `version` in chuks.json and re-tag"
-    )]
-    ExistsUnknownContents { what: String },
+    NoFile { what: String },
 
     #[error(
         "this registry does not offer `{route}` (HTTP {status})\nhint: check that `--registry` is the registry's base URL, without `/api`; this route is an extension of chuks-ci's reference registry that other registries may lack (docs/registry-api.md)"
@@ -127,96 +118,6 @@ pub enum ClientError {
         "unexpected answer from the registry: {0}\nhint: check that `--registry` points at a Chuks registry"
     )]
     Protocol(String),
-}
-
-/// What is being uploaded: the source tarball, or one platform's prebuilt binary.
-#[derive(Debug)]
-pub enum Artifact<'a> {
-    Source {
-        manifest: &'a Value,
-        git: &'a GitInfo,
-    },
-    Prebuilt {
-        platform: &'a str,
-    },
-}
-
-/// A file ready to upload for one package version, with its digest.
-#[derive(Debug)]
-pub struct Upload<'a> {
-    pub name: &'a str,
-    pub version: &'a str,
-    pub artifact: Artifact<'a>,
-    pub file: &'a Path,
-    /// Empty when the official CLI packs the tarball itself.
-    pub sha256: &'a str,
-    pub size: u64,
-}
-
-impl Upload<'_> {
-    /// False for a tarball the official CLI packs itself: its digest is not ours to know.
-    pub fn digest_known(&self) -> bool {
-        !self.sha256.is_empty()
-    }
-
-    /// The git details sent with a source upload.
-    pub fn git(&self) -> Option<&GitInfo> {
-        match self.artifact {
-            Artifact::Source { git, .. } => Some(git),
-            Artifact::Prebuilt { .. } => None,
-        }
-    }
-
-    /// The sha256 the registry holds for this upload's slot, if it holds one.
-    pub fn stored_sha256<'r>(&self, record: &'r VersionRecord) -> Option<&'r Untrusted> {
-        match self.artifact {
-            Artifact::Source { .. } => Some(&record.sha256),
-            Artifact::Prebuilt { platform } => record
-                .prebuilts
-                .iter()
-                .find(|prebuilt| prebuilt.platform == platform)
-                .map(|prebuilt| &prebuilt.sha256),
-        }
-    }
-
-    /// The registry holds `stored` where this upload goes, and it is not our sha256.
-    pub fn exists_with_other_contents(&self, stored: &Untrusted) -> ClientError {
-        let hint = match self.artifact {
-            Artifact::Source { .. } => {
-                "a published version never changes: bump `version` in chuks.json and re-tag (re-running an old release with a newer chuks-ci can also change the tarball's bytes)"
-            }
-            Artifact::Prebuilt { .. } => {
-                "a rebuilt binary rarely has the same bytes: pass `--if-exists skip` to leave the published one as it is (the CI integrations do), or bump `version` to publish a new one"
-            }
-        };
-        ClientError::VersionExists {
-            what: self.what(),
-            stored_sha256: stored.clone(),
-            our_sha256: self.sha256.to_string(),
-            hint,
-        }
-    }
-
-    /// Names the upload in messages: a version, or one platform's prebuilt of it.
-    pub fn what(&self) -> String {
-        match self.artifact {
-            Artifact::Source { .. } => format!("`{}` {}", self.name, self.version),
-            Artifact::Prebuilt { platform } => {
-                format!(
-                    "the `{platform}` prebuilt of `{}` {}",
-                    self.name, self.version
-                )
-            }
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PublishOutcome {
-    /// Stored by this run.
-    Published,
-    /// The same bytes were already stored: a safe re-run.
-    Unchanged,
 }
 
 /// What [`RegistryClient::call`] got: a 2xx answer's body, or a refusal's status and error.
@@ -280,6 +181,20 @@ pub fn parse_registry_url(text: &str) -> Result<Url, ClientError> {
     }
 }
 
+/// The registry to use: `flag` (`--registry`), then `CHUKS_REGISTRY_URL`, then the public
+/// registry; checked as [`parse_registry_url`] says.
+pub fn registry_url(flag: Option<&str>) -> Result<Url, ClientError> {
+    let text = flag
+        .map(str::to_string)
+        .or_else(|| {
+            std::env::var("CHUKS_REGISTRY_URL")
+                .ok()
+                .filter(|v| !v.is_empty())
+        })
+        .unwrap_or_else(|| DEFAULT_REGISTRY.to_string());
+    parse_registry_url(&text)
+}
+
 /// One path segment, percent-encoded so `@scope/name` stays a single segment (`/` → `%2F`).
 pub fn path_segment(text: &str) -> String {
     let mut encoded = String::with_capacity(text.len());
@@ -334,6 +249,11 @@ impl RegistryClient {
         })
     }
 
+    /// The registry's base URL, as `CHUKS_REGISTRY_URL` holds it: without the trailing `/`.
+    pub fn base_url(&self) -> &str {
+        self.base.as_str().trim_end_matches('/')
+    }
+
     /// How long a transfer may go without progress before it is abandoned.
     pub fn stall_timeout(&self) -> Duration {
         self.options.stall_timeout
@@ -359,30 +279,35 @@ impl RegistryClient {
 
     /// `POST /api/packages/{name}/{version}` (source) or `…/prebuilt` (binary), the file
     /// streamed from disk, retried and settled as the module documentation says. A `409` is
-    /// settled by its `stored_sha256`, else by reading the version back, else it is
-    /// [`ClientError::ExistsUnknownContents`].
+    /// settled by its `stored_sha256`, else by reading the version back, else what the registry
+    /// holds is [`Stored::Unknown`].
     pub async fn publish(
         &self,
         upload: &Upload<'_>,
         progress: ProgressFn,
-    ) -> Result<PublishOutcome, ClientError> {
-        let (url, head, field) = match upload.artifact {
-            Artifact::Source { manifest, git } => (
+    ) -> Result<Sent, ClientError> {
+        let Some(file) = upload.file() else {
+            return Err(ClientError::NoFile {
+                what: upload.what(),
+            });
+        };
+        let (url, head, field) = match &upload.artifact {
+            Artifact::Source { manifest, git, .. } => (
                 self.url(&["packages", upload.name, upload.version])?,
                 serde_json::to_string(&SourcePublishHead {
-                    manifest: manifest.clone(),
-                    sha256: upload.sha256.to_string(),
-                    size: upload.size,
-                    git: Some(git.clone()),
+                    manifest: (*manifest).clone(),
+                    sha256: file.sha256.to_string(),
+                    size: file.size,
+                    git: Some((*git).clone()),
                 }),
                 SOURCE_PAYLOAD_FIELD,
             ),
-            Artifact::Prebuilt { platform } => (
+            Artifact::Prebuilt { platform, .. } => (
                 self.url(&["packages", upload.name, upload.version, "prebuilt"])?,
                 serde_json::to_string(&PrebuiltPublishHead {
                     platform: platform.to_string(),
-                    sha256: upload.sha256.to_string(),
-                    size: upload.size,
+                    sha256: file.sha256.to_string(),
+                    size: file.size,
                 }),
                 PREBUILT_PAYLOAD_FIELD,
             ),
@@ -390,37 +315,27 @@ impl RegistryClient {
         let head = head.map_err(|err| {
             ClientError::Protocol(format!("cannot serialise the upload's head: {err}"))
         })?;
-        // Once an attempt may have stored the version, a later 409 with our digest is our own.
+        // Once an attempt may have stored the version, finding our bytes there means it did.
         let may_have_stored = std::cell::Cell::new(false);
+        let ours = |sent: Sent| match sent {
+            Sent::Exists(Stored::Ours) if may_have_stored.get() => Sent::Published,
+            sent => sent,
+        };
         self.with_retries(|| async {
             let response = self
-                .send_upload(
-                    &url,
-                    &head,
-                    field,
-                    upload.file,
-                    upload.size,
-                    progress.clone(),
-                )
+                .send_upload(&url, &head, field, file.path, file.size, progress.clone())
                 .await;
             let failure = match response {
                 Ok(response) => {
                     match publish_answer(response, upload, self.options.stall_timeout).await {
-                        Ok(PublishOutcome::Unchanged) if may_have_stored.get() => {
-                            return Ok(PublishOutcome::Published);
+                        // A 409 that did not say what the registry holds: one read says.
+                        Ok(Sent::Exists(Stored::Unknown)) => {
+                            let stored = self.settle(upload).await.map_err(Failure::Fatal)?;
+                            return Ok(ours(Sent::Exists(stored.unwrap_or(Stored::Unknown))));
                         }
-                        Err(Failure::Fatal(ClientError::ExistsUnknownContents { what })) => {
-                            return match self.settle(upload).await {
-                                Ok(true) if may_have_stored.get() => Ok(PublishOutcome::Published),
-                                Ok(true) => Ok(PublishOutcome::Unchanged),
-                                Ok(false) => {
-                                    Err(Failure::Fatal(ClientError::ExistsUnknownContents { what }))
-                                }
-                                Err(err) => Err(Failure::Fatal(err)),
-                            };
-                        }
+                        Ok(sent) => return Ok(ours(sent)),
                         Err(Failure::Retry(failure)) => failure,
-                        answered => return answered,
+                        Err(fatal) => return Err(fatal),
                     }
                 }
                 Err(Failure::Fatal(fatal)) => return Err(Failure::Fatal(fatal)),
@@ -428,8 +343,10 @@ impl RegistryClient {
             };
             if failure.maybe_stored {
                 may_have_stored.set(true);
-                if self.settle(upload).await.map_err(Failure::Fatal)? {
-                    return Ok(PublishOutcome::Published);
+                match self.settle(upload).await.map_err(Failure::Fatal)? {
+                    Some(Stored::Ours) => return Ok(Sent::Published),
+                    Some(other @ Stored::Other(_)) => return Ok(Sent::Exists(other)),
+                    Some(Stored::Unknown) | None => {}
                 }
             }
             Err(Failure::Retry(failure))
@@ -437,23 +354,27 @@ impl RegistryClient {
         .await
     }
 
-    /// Reads the version back after an ambiguous failure or a 409 without digest: `true` for
-    /// our sha256, a conflict for another, `false` when it cannot tell (absent, a failed read,
-    /// or no read-back route).
-    async fn settle(&self, upload: &Upload<'_>) -> Result<bool, ClientError> {
-        // One read: the publish loop around it does the retrying.
-        let url = self.url(&["packages", upload.name, upload.version])?;
-        let record: Option<VersionRecord> = match self.get_once(&url).await {
-            Ok(record) => record,
-            Err(Failure::Retry(_) | Failure::Fatal(ClientError::RouteMissing { .. })) => {
-                return Ok(false);
-            }
-            Err(Failure::Fatal(fatal)) => return Err(fatal),
-        };
-        match record.as_ref().and_then(|r| upload.stored_sha256(r)) {
-            Some(stored) if stored.unescaped().eq_ignore_ascii_case(upload.sha256) => Ok(true),
-            Some(stored) => Err(upload.exists_with_other_contents(stored)),
-            None => Ok(false),
+    /// What the registry holds where `upload` goes (`None`: nothing there), read with retries.
+    /// [`ClientError::RouteMissing`] on a registry without the read.
+    pub async fn stored(&self, upload: &Upload<'_>) -> Result<Option<Stored>, ClientError> {
+        self.with_retries(|| self.stored_once(upload)).await
+    }
+
+    async fn stored_once(&self, upload: &Upload<'_>) -> Attempt<Option<Stored>> {
+        let url = self
+            .url(&["packages", upload.name, upload.version])
+            .map_err(Failure::Fatal)?;
+        let record: Option<VersionRecord> = self.get_once(&url).await?;
+        Ok(record.and_then(|record| upload.held_in(&record)))
+    }
+
+    /// One read after an ambiguous failure or a 409 without digest (the publish loop around it
+    /// does the retrying): `None` when it cannot tell (absent, a failed read, no read route).
+    async fn settle(&self, upload: &Upload<'_>) -> Result<Option<Stored>, ClientError> {
+        match self.stored_once(upload).await {
+            Ok(stored) => Ok(stored),
+            Err(Failure::Retry(_) | Failure::Fatal(ClientError::RouteMissing { .. })) => Ok(None),
+            Err(Failure::Fatal(fatal)) => Err(fatal),
         }
     }
 
@@ -711,16 +632,16 @@ impl RegistryClient {
     }
 }
 
-/// Turns an answer to a publish into an outcome, a retryable failure, or a final error.
+/// Turns an answer to a publish into how it ended, a retryable failure, or a final error.
 async fn publish_answer(
     response: reqwest::Response,
     upload: &Upload<'_>,
     stall: Duration,
-) -> Attempt<PublishOutcome> {
+) -> Attempt<Sent> {
     let status = response.status();
     if status == StatusCode::CONFLICT {
         let detail = read_error(response, stall).await;
-        return existing_version(&detail, upload);
+        return Ok(Sent::Exists(existing_version(&detail, upload)));
     }
     let response = check_status(response, stall).await?;
     let cut_short = |message: String| {
@@ -735,36 +656,28 @@ async fn publish_answer(
         Ok(body) => body,
         Err(err) if err.is_eof() => return Err(cut_short(err.to_string())),
         // The real registry's success body is not public: a 2xx in another shape is a success.
-        Err(_) => return Ok(PublishOutcome::Published),
+        Err(_) => return Ok(Sent::Published),
     };
     // Where the answer is the documented one, the digest it reports must be ours.
     if let Ok(answer) = serde_json::from_value::<PublishAnswer<StoredDigest>>(body) {
         let answered_sha = answer.record.sha256;
-        if !answered_sha.unescaped().eq_ignore_ascii_case(upload.sha256) {
+        if upload.compare(&answered_sha) != Stored::Ours {
             return Err(Failure::Fatal(ClientError::Protocol(format!(
                 "the registry reports sha256 {answered_sha} for what we sent as {}",
-                upload.sha256
+                upload.sha256().unwrap_or_default()
             ))));
         }
     }
-    Ok(PublishOutcome::Published)
+    Ok(Sent::Published)
 }
 
-/// A `409`: the version (or prebuilt) exists. Its documented `stored_sha256` settles whether it
-/// holds our bytes; without one, the caller reads the version back.
-fn existing_version(detail: &ErrorDetail, upload: &Upload<'_>) -> Attempt<PublishOutcome> {
-    match detail
+/// A `409`: the version (or prebuilt) exists. Its documented `stored_sha256` says what it
+/// holds; without one, [`Stored::Unknown`] (the caller reads the version back).
+fn existing_version(detail: &ErrorDetail, upload: &Upload<'_>) -> Stored {
+    detail
         .field("stored_sha256")
         .filter(|digest| is_sha256(digest.unescaped()))
-    {
-        Some(stored) if stored.unescaped().eq_ignore_ascii_case(upload.sha256) => {
-            Ok(PublishOutcome::Unchanged)
-        }
-        Some(stored) => Err(Failure::Fatal(upload.exists_with_other_contents(&stored))),
-        None => Err(Failure::Fatal(ClientError::ExistsUnknownContents {
-            what: upload.what(),
-        })),
-    }
+        .map_or(Stored::Unknown, |stored| upload.compare(&stored))
 }
 
 fn is_sha256(text: &str) -> bool {

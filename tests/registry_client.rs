@@ -8,10 +8,11 @@ mod common;
 use std::sync::Arc;
 
 use chuks_ci::registry_client::{
-    Artifact, ClientError, ClientOptions, GitInfo, PublishOutcome, RegistryClient, Upload,
-    parse_registry_url,
+    ClientError, ClientOptions, GitInfo, RegistryClient, parse_registry_url,
 };
 use chuks_ci::token::{ApiToken, Scope, TOKEN_PREFIX};
+use chuks_ci::untrusted::Untrusted;
+use chuks_ci::upload::{Artifact, File, Sent, Stored, Tarball, Upload};
 use common::real_registry::RealRegistryStandIn;
 use common::registry::TestRegistry;
 use serde_json::json;
@@ -61,23 +62,44 @@ fn payload(bytes: &[u8]) -> Payload {
     }
 }
 
-fn upload<'a>(
-    name: &'a str,
-    version: &'a str,
-    artifact: Artifact<'a>,
-    payload: &'a Payload,
-) -> Upload<'a> {
+impl Payload {
+    fn file(&self) -> File<'_> {
+        File {
+            path: &self.file,
+            sha256: &self.sha256,
+            size: self.size,
+        }
+    }
+}
+
+fn source<'a>(
+    manifest: &'a serde_json::Value,
+    git: &'a GitInfo,
+    tarball: &'a Payload,
+) -> Artifact<'a> {
+    Artifact::Source {
+        manifest,
+        git,
+        tarball: Tarball::Packed(tarball.file()),
+    }
+}
+
+fn prebuilt<'a>(platform: &'a str, binary: &'a Payload) -> Artifact<'a> {
+    Artifact::Prebuilt {
+        platform,
+        binary: binary.file(),
+    }
+}
+
+fn upload<'a>(name: &'a str, version: &'a str, artifact: Artifact<'a>) -> Upload<'a> {
     Upload {
         name,
         version,
         artifact,
-        file: &payload.file,
-        sha256: &payload.sha256,
-        size: payload.size,
     }
 }
 
-fn publish(client: &RegistryClient, upload: &Upload<'_>) -> Result<PublishOutcome, ClientError> {
+fn publish(client: &RegistryClient, upload: &Upload<'_>) -> Result<Sent, ClientError> {
     runtime().block_on(client.publish(upload, Arc::new(|_, _| {})))
 }
 
@@ -99,25 +121,13 @@ mod against_the_real_registry_stand_in {
         let manifest = json!({"name": "@chuks/numpy", "version": "1.2.0"});
         let git = GitInfo::default();
         let tarball = payload(b"tarball bytes");
-        let source = upload(
-            "@chuks/numpy",
-            "1.2.0",
-            Artifact::Source {
-                manifest: &manifest,
-                git: &git,
-            },
-            &tarball,
-        );
-        assert_eq!(
-            publish(&client, &source).unwrap(),
-            PublishOutcome::Published
-        );
+        let source = upload("@chuks/numpy", "1.2.0", source(&manifest, &git, &tarball));
+        assert_eq!(publish(&client, &source).unwrap(), Sent::Published);
         assert!(stand_in.holds("@chuks/numpy", "1.2.0", None));
 
-        let again = publish(&client, &source).unwrap_err();
-        assert!(
-            matches!(&again, ClientError::ExistsUnknownContents { what } if what.contains("@chuks/numpy")),
-            "{again:?}"
+        assert_eq!(
+            publish(&client, &source).unwrap(),
+            Sent::Exists(Stored::Unknown)
         );
         // The 409 had no digest, so the client tried to read the version back: no such route.
         assert_eq!(
@@ -141,31 +151,14 @@ mod against_the_real_registry_stand_in {
         let stand_in = RealRegistryStandIn::start();
         let client = client(stand_in.url(), &stand_in_token());
         let binary = payload(b"\x7fELF");
-        let linux = upload(
-            "di",
-            "1.0.0",
-            Artifact::Prebuilt {
-                platform: "linux-x86_64",
-            },
-            &binary,
-        );
-        let windows = upload(
-            "di",
-            "1.0.0",
-            Artifact::Prebuilt {
-                platform: "windows-x86_64",
-            },
-            &binary,
-        );
-        assert_eq!(publish(&client, &linux).unwrap(), PublishOutcome::Published);
+        let linux = upload("di", "1.0.0", prebuilt("linux-x86_64", &binary));
+        let windows = upload("di", "1.0.0", prebuilt("windows-x86_64", &binary));
+        assert_eq!(publish(&client, &linux).unwrap(), Sent::Published);
+        assert_eq!(publish(&client, &windows).unwrap(), Sent::Published);
         assert_eq!(
-            publish(&client, &windows).unwrap(),
-            PublishOutcome::Published
+            publish(&client, &linux).unwrap(),
+            Sent::Exists(Stored::Unknown)
         );
-        assert!(matches!(
-            publish(&client, &linux),
-            Err(ClientError::ExistsUnknownContents { .. })
-        ));
         assert!(stand_in.holds("di", "1.0.0", Some("windows-x86_64")));
         assert!(
             paths(&stand_in)
@@ -243,24 +236,15 @@ mod against_the_reference_registry {
         let client = client(registry.url(), &token);
         let manifest = common::registry::manifest("di", "1.0.0");
         let git = GitInfo::default();
-        let source = Artifact::Source {
-            manifest: &manifest,
-            git: &git,
-        };
         let first = payload(&common::registry::tarball("di", "1.0.0", b"first"));
         let other = payload(&common::registry::tarball("di", "1.0.0", b"other"));
-        let ours = upload("di", "1.0.0", source, &first);
-        assert_eq!(publish(&client, &ours).unwrap(), PublishOutcome::Published);
-        assert_eq!(publish(&client, &ours).unwrap(), PublishOutcome::Unchanged);
-        let source = Artifact::Source {
-            manifest: &manifest,
-            git: &git,
-        };
-        let theirs = upload("di", "1.0.0", source, &other);
-        let conflict = publish(&client, &theirs).unwrap_err();
-        assert!(
-            matches!(&conflict, ClientError::VersionExists { stored_sha256, .. } if *stored_sha256 == first.sha256),
-            "{conflict:?}"
+        let ours = upload("di", "1.0.0", source(&manifest, &git, &first));
+        assert_eq!(publish(&client, &ours).unwrap(), Sent::Published);
+        assert_eq!(publish(&client, &ours).unwrap(), Sent::Exists(Stored::Ours));
+        let theirs = upload("di", "1.0.0", source(&manifest, &git, &other));
+        assert_eq!(
+            publish(&client, &theirs).unwrap(),
+            Sent::Exists(Stored::Other(Untrusted::from(first.sha256.as_str())))
         );
     }
 }

@@ -4,18 +4,18 @@ use serde_json::json;
 
 use super::Exit;
 use crate::bump::{self, Target};
+use crate::bump_plan::{self, Applied, BumpOptions, Plan};
 use crate::cli::{BumpArgs, TagFormArg};
-use crate::git_write::GitStep;
-use crate::release::{self, Applied, BumpOptions, Plan};
+use crate::git::write::GitStep;
 use crate::report::{Format, Reporter};
 use crate::tag::TagForm;
 
 pub fn run(args: &BumpArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     let options = options(args)?;
-    let plan = release::plan(&options, reporter)?;
+    let plan = bump_plan::plan(&options, reporter)?;
     let applied = match args.dry_run {
         true => None,
-        false => Some(release::apply(&plan)?),
+        false => Some(bump_plan::apply(&plan)?),
     };
     match reporter.format {
         Format::Json => print_json(&plan, applied.as_ref(), reporter),

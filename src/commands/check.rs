@@ -3,12 +3,14 @@
 use serde_json::json;
 
 use super::Exit;
-use super::context::{self, ForgeCheck, ReleaseContext};
-use super::uploader::Uploader;
+use super::context::{self, ForgeCheck};
 use crate::cli::CheckArgs;
 use crate::manifest::Manifest;
+use crate::publish::uploader::Uploader;
 use crate::report::{Format, Reporter};
+use crate::token::TokenError;
 use crate::verify::{self, Findings};
+use crate::{preflight, registry_client};
 
 pub fn run(args: &CheckArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     let forge = ForgeCheck::detect(&args.forge, reporter);
@@ -28,13 +30,15 @@ pub fn run(args: &CheckArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
         .map(|t| t.name.clone())
         .unwrap_or_default();
 
-    let context = ReleaseContext::new(&args.access.network, reporter)?;
-    context.confirm_tag(&forge, &tag, reporter)?;
-    let registry = context::registry_url(&args.access.registry)?;
+    let session = context::session(&args.access.network, reporter)?;
+    context::confirm_tag(&session, &forge, &tag, reporter)?;
+    let registry = registry_client::registry_url(args.access.registry.registry.as_deref())?;
     let on_this_machine = registry.host_str().is_some_and(crate::http::is_loopback);
-    let uploader = Uploader::choose(&args.uploader, on_this_machine, reporter)?;
-    let client = context.connect(registry, token)?;
-    let info = context.preflight_publish_token(&client, &args.preflight, reporter)?;
+    let choice = context::uploader_choice(&args.uploader);
+    let uploader = Uploader::choose(&choice, on_this_machine, reporter)?;
+    let client = session.connect(registry, token.ok_or(TokenError::Missing)?)?;
+    let days = args.preflight.expiry_warning_days;
+    let info = session.block_on(preflight::publish_token(&client, days, reporter))?;
     let what = format!("{} {} from tag `{tag}`", manifest.name, manifest.version);
     let what = format!(
         "{}; uploader `{}`",

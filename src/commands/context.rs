@@ -1,123 +1,75 @@
-//! The release context that `check`, `publish`, `whoami` and `yank` share: secrets read before
-//! any other output, the registry's address, a client on a small runtime, tag confirmation on
-//! the forge, and the token preflight.
+//! What `check`, `publish`, `whoami` and `yank` share: secrets read before any other output, the
+//! session their network calls run on, tag confirmation on the forge, and the uploader asked for.
 
 use std::time::Duration;
 
-use reqwest::Url;
 use secrecy::ExposeSecret;
 
-use crate::cli::{ForgeArgs, NetworkArgs, PreflightArgs, RegistryUrlArgs, TokenArgs};
+use crate::ci;
+use crate::cli::{ForgeArgs, NetworkArgs, TokenArgs, UploaderArg, UploaderArgs};
 use crate::forge::{ConfirmMode, ConfirmOutcome, ForgeDetection};
-use crate::preflight::PreflightError;
-use crate::registry_client::{self, ClientError, ClientOptions, RegistryClient, TokenInfo};
+use crate::publish::uploader::{UploaderChoice, UploaderKind};
+use crate::registry_client::ClientOptions;
 use crate::report::{Problem, Reporter};
 use crate::retry::RetryPolicy;
-use crate::token::{self, ApiToken, Scope, TokenSource};
+use crate::session::Session;
+use crate::token::{self, ApiToken, TokenSource};
 use crate::untrusted::Untrusted;
-use crate::{ci, preflight};
 
-/// The network settings and the runtime the registry and forge calls run on.
-pub struct ReleaseContext {
-    runtime: tokio::runtime::Runtime,
-    options: ClientOptions,
+/// The session a network command runs on: its runtime, and the network settings of `args`.
+pub fn session(args: &NetworkArgs, reporter: &Reporter) -> anyhow::Result<Session> {
+    let options = ClientOptions {
+        connect_timeout: Duration::from_secs(args.connect_timeout),
+        stall_timeout: Duration::from_secs(args.stall_timeout),
+        retry: RetryPolicy {
+            retries: args.retries,
+            ..RetryPolicy::default()
+        },
+        trace_http: reporter.verbosity() >= 2,
+    };
+    Ok(Session::new(options)?)
 }
 
-impl ReleaseContext {
-    /// Starts the one-thread runtime: only commands that go on the network build one.
-    pub fn new(network: &NetworkArgs, reporter: &Reporter) -> anyhow::Result<ReleaseContext> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let options = ClientOptions {
-            connect_timeout: Duration::from_secs(network.connect_timeout),
-            stall_timeout: Duration::from_secs(network.stall_timeout),
-            retry: RetryPolicy {
-                retries: network.retries,
-                ..RetryPolicy::default()
-            },
-            trace_http: reporter.verbosity() >= 2,
-        };
-        Ok(ReleaseContext { runtime, options })
+/// `--uploader` and how to run the official CLI, as `check` and `publish` choose the uploader.
+pub fn uploader_choice(args: &UploaderArgs) -> UploaderChoice {
+    UploaderChoice {
+        kind: match args.uploader {
+            UploaderArg::Auto => UploaderKind::Auto,
+            UploaderArg::Chuks => UploaderKind::Chuks,
+            UploaderArg::Http => UploaderKind::Http,
+        },
+        chuks_bin: args.chuks_bin.clone(),
+        upload_timeout: Duration::from_secs(args.upload_timeout),
     }
+}
 
-    /// The retry policy every network call of this run follows.
-    pub fn retry(&self) -> &RetryPolicy {
-        &self.options.retry
+/// Confirms the tag on the forge as `--confirm-tag` asks, and says what happened.
+pub fn confirm_tag(
+    session: &Session,
+    forge: &ForgeCheck,
+    tag: &Untrusted,
+    reporter: &Reporter,
+) -> anyhow::Result<()> {
+    let retry = *session.retry();
+    let outcome = session.block_on(crate::forge::confirm(
+        forge.mode,
+        &forge.detection,
+        tag,
+        &retry,
+    ))?;
+    match outcome {
+        ConfirmOutcome::Confirmed(confirmation) => reporter.note(format!(
+            "confirmed tag `{}` on {} at commit {}",
+            confirmation.tag, confirmation.forge, confirmation.commit
+        )),
+        ConfirmOutcome::Skipped { notice } => reporter.note(notice),
+        // A local run has no forge to ask: saying so on every run would be noise.
+        ConfirmOutcome::NotInCi => reporter.debug(
+            1,
+            format!("tag `{tag}` not confirmed on a forge: not running on a CI chuks-ci knows"),
+        ),
     }
-
-    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
-        self.runtime.block_on(future)
-    }
-
-    /// A client for `url` holding `token`; a registry command without a token cannot start.
-    pub fn connect(&self, url: Url, token: Option<ApiToken>) -> anyhow::Result<RegistryClient> {
-        let token = token.ok_or(token::TokenError::Missing)?;
-        Ok(RegistryClient::new(url, Some(token), self.options.clone())?)
-    }
-
-    /// A client for `url` without a token, for what needs none (trusted publishing's exchange).
-    pub fn connect_without_token(&self, url: Url) -> anyhow::Result<RegistryClient> {
-        Ok(RegistryClient::new(url, None, self.options.clone())?)
-    }
-
-    /// Confirms the tag on the forge as `--confirm-tag` asks, and says what happened.
-    pub fn confirm_tag(
-        &self,
-        forge: &ForgeCheck,
-        tag: &Untrusted,
-        reporter: &Reporter,
-    ) -> anyhow::Result<()> {
-        let retry = self.options.retry;
-        let outcome = self.block_on(crate::forge::confirm(
-            forge.mode,
-            &forge.detection,
-            tag,
-            &retry,
-        ))?;
-        match outcome {
-            ConfirmOutcome::Confirmed(confirmation) => reporter.note(format!(
-                "confirmed tag `{}` on {} at commit {}",
-                confirmation.tag, confirmation.forge, confirmation.commit
-            )),
-            ConfirmOutcome::Skipped { notice } => reporter.note(notice),
-            // A local run has no forge to ask: saying so on every run would be noise.
-            ConfirmOutcome::NotInCi => reporter.debug(
-                1,
-                format!("tag `{tag}` not confirmed on a forge: not running on a CI chuks-ci knows"),
-            ),
-        }
-        Ok(())
-    }
-
-    /// The token preflight for publishing: fails without `packages:publish`, reports the warnings.
-    /// `None`, with one notice, when the registry offers no token introspection.
-    pub fn preflight_publish_token(
-        &self,
-        client: &RegistryClient,
-        args: &PreflightArgs,
-        reporter: &mut Reporter,
-    ) -> anyhow::Result<Option<TokenInfo>> {
-        let checked = self.block_on(preflight::check_token(
-            client,
-            Scope::PackagesPublish,
-            args.expiry_warning_days,
-        ));
-        let check = match checked {
-            Ok(check) => check,
-            Err(PreflightError::Client(ClientError::RouteMissing { route, .. })) => {
-                reporter.note(format!(
-                    "token not checked before the upload: this registry does not offer `{route}`"
-                ));
-                return Ok(None);
-            }
-            Err(err) => return Err(err.into()),
-        };
-        for warning in check.warnings {
-            reporter.report(warning);
-        }
-        Ok(Some(check.info))
-    }
+    Ok(())
 }
 
 /// The forge to confirm the tag on, found before any other output so its token is masked first.
@@ -173,18 +125,4 @@ pub fn api_token(args: &TokenArgs, reporter: &mut Reporter) -> anyhow::Result<Op
         );
     }
     Ok(Some(resolved.token))
-}
-
-/// `--registry`, then `CHUKS_REGISTRY_URL`, then the public registry.
-pub fn registry_url(args: &RegistryUrlArgs) -> anyhow::Result<Url> {
-    let text = args
-        .registry
-        .clone()
-        .or_else(|| {
-            std::env::var("CHUKS_REGISTRY_URL")
-                .ok()
-                .filter(|v| !v.is_empty())
-        })
-        .unwrap_or_else(|| registry_client::DEFAULT_REGISTRY.to_string());
-    Ok(registry_client::parse_registry_url(&text)?)
 }

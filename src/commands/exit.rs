@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use super::trust::ExplainError;
 use crate::bump::BumpError;
 use crate::ci::id_token::IdTokenError;
+use crate::bump_plan::BumpRefused;
 use crate::forge::ForgeError;
 use crate::git::GitError;
 use crate::hook::HookError;
@@ -14,16 +15,17 @@ use crate::official_cli::CliError;
 use crate::pack::PackError;
 use crate::prebuilt::PlatformError;
 use crate::preflight::PreflightError;
+use crate::publish::settle::ExistsError;
 use crate::readback::ReadBackError;
 use crate::registry_client::ClientError;
 #[cfg(feature = "local-registry")]
 use crate::registry_server::RegistryError;
-use crate::release::BumpRefused;
 use crate::tag::TagError;
 use crate::token::TokenError;
 use crate::trusted_publishing::TrustError;
 use crate::trusted_publishing::claims::ClaimsError;
 use crate::verify::ReleaseError;
+use crate::workspace::WorkspaceError;
 
 /// The exit codes documented in the README. Their numbers never change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +40,16 @@ pub enum Exit {
     Auth = 3,
     /// The registry or forge was unreachable or failing after retries.
     Unavailable = 4,
+}
+
+impl Exit {
+    /// The worse of two ends: the higher code, as a run of several packages reports.
+    pub fn worst(self, other: Exit) -> Exit {
+        match (self as u8) < (other as u8) {
+            true => other,
+            false => self,
+        }
+    }
 }
 
 impl From<Exit> for ExitCode {
@@ -68,6 +80,7 @@ fn known_exit(cause: &(dyn std::error::Error + 'static)) -> Option<Exit> {
         PackError,
         ReleaseError,
         ClientError,
+        ExistsError,
         ReadBackError,
         ForgeError,
         PlatformError,
@@ -80,6 +93,7 @@ fn known_exit(cause: &(dyn std::error::Error + 'static)) -> Option<Exit> {
         IdTokenError,
         ClaimsError,
         ExplainError,
+        WorkspaceError,
     );
     None
 }
@@ -101,6 +115,12 @@ impl HasExit for TagError {
             TagError::NotFound { .. } | TagError::Ambiguous { .. } => Exit::Usage,
             _ => Exit::CheckFailed,
         }
+    }
+}
+
+impl HasExit for WorkspaceError {
+    fn exit(&self) -> Exit {
+        Exit::Usage
     }
 }
 
@@ -167,11 +187,10 @@ impl HasExit for ClientError {
             // A redirect means the configured URL is not the registry's: a re-run cannot help.
             ClientError::InvalidUrl { .. }
             | ClientError::InsecureUrl { .. }
-            | ClientError::Redirect { .. } => Exit::Usage,
+            | ClientError::Redirect { .. }
+            | ClientError::NoFile { .. } => Exit::Usage,
             ClientError::Auth { .. } | ClientError::NotPermitted { .. } => Exit::Auth,
-            ClientError::VersionExists { .. }
-            | ClientError::ExistsUnknownContents { .. }
-            | ClientError::Refused { .. } => Exit::CheckFailed,
+            ClientError::Refused { .. } => Exit::CheckFailed,
             ClientError::RouteMissing { .. }
             | ClientError::Tls { .. }
             | ClientError::Unavailable { .. }
@@ -218,6 +237,9 @@ impl HasExit for ClaimsError {
 impl HasExit for ExplainError {
     fn exit(&self) -> Exit {
         Exit::Usage
+impl HasExit for ExistsError {
+    fn exit(&self) -> Exit {
+        Exit::CheckFailed
     }
 }
 
@@ -268,9 +290,10 @@ impl HasExit for PreflightError {
 impl HasExit for CliError {
     fn exit(&self) -> Exit {
         match self {
-            CliError::NotFound { .. } | CliError::NotRunnable { .. } | CliError::Missing => {
-                Exit::Usage
-            }
+            CliError::NotFound { .. }
+            | CliError::NotRunnable { .. }
+            | CliError::Missing
+            | CliError::Prepacked { .. } => Exit::Usage,
             CliError::AuthRefused { .. } => Exit::Auth,
             CliError::SupplyChainRefused { .. } => Exit::CheckFailed,
             // Nothing was published, whatever the CLI claimed: a re-run may succeed.
@@ -279,6 +302,7 @@ impl HasExit for CliError {
             | CliError::Failed { .. }
             | CliError::ExistsRefuted { .. }
             | CliError::Spawn(_) => Exit::Unavailable,
+            CliError::Registry(err) => err.exit(),
         }
     }
 }

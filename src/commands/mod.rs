@@ -6,14 +6,12 @@ mod context;
 pub mod exit;
 mod hook;
 mod init;
-mod local_registry;
 mod maintain;
 mod pack;
 mod publish;
 #[cfg(feature = "local-registry")]
 mod registry;
 mod trust;
-mod uploader;
 mod verify_tag;
 mod whoami;
 mod yank;
@@ -79,6 +77,14 @@ fn problem_of(err: &anyhow::Error) -> Problem {
 fn note_left_out(plan: &crate::pack::PackPlan, reporter: &Reporter) {
     for left_out in &plan.left_out {
         reporter.note(left_out.to_string());
+    }
+}
+
+/// The folder a `--workspace` run starts from: the `--manifest`'s.
+fn workspace_dir(manifest: &std::path::Path) -> std::path::PathBuf {
+    match manifest.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
     }
 }
 

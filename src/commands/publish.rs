@@ -1,73 +1,34 @@
-//! `chuks-ci publish`: verify the tag, confirm it on the forge, check the token, pack (or take a
-//! prebuilt binary), upload with safe re-runs, read the version back, and report.
+//! `chuks-ci publish`: the command line made into a plan once, the plan run (`crate::publish`),
+//! and its report written to the CI's outputs and printed.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tempfile::NamedTempFile;
-
-use super::context::{self, ForgeCheck, ReleaseContext};
+use super::context::{self, ForgeCheck};
 use super::exit::{self, Exit};
-use super::local_registry::LocalRun;
-use super::uploader::Uploader;
-use crate::ci::{self, outputs::Sinks};
-use crate::cli::{IfExists, PublishArgs};
+use crate::ci::outputs::Sinks;
+use crate::cli::{self, PublishArgs};
 use crate::manifest::Manifest;
-use crate::official_cli::{CliError, OfficialCli, PublishJob, Uploaded};
-use crate::pack::{self, IgnoreFiles, human_bytes};
-use crate::prebuilt;
+use crate::publish::settle::IfExists;
+use crate::publish::{self, PayloadKind, PublishPlan, Registry};
 use crate::publish_report::{PublishReport, PublishResult};
-use crate::readback::{self, ReadBackError};
-use crate::registry_client::{
-    self, Artifact, ClientError, GitInfo, PublishOutcome, RegistryClient, Upload, VersionRecord,
-};
 use crate::report::{Format, Problem, Reporter};
-use crate::token::ApiToken;
-use crate::untrusted::{self, Untrusted};
-use crate::verify::{self, Findings};
-
-/// What is uploaded: a packed tarball in a temp file, the package folder the official CLI packs
-/// itself (its files already through the leak guard), or a prebuilt binary the user built.
-enum Payload {
-    Tarball(NamedTempFile),
-    Checked,
-    Binary {
-        path: PathBuf,
-        platform: &'static str,
-    },
-}
-
-impl Payload {
-    fn path(&self) -> Option<&Path> {
-        match self {
-            Payload::Tarball(file) => Some(file.path()),
-            Payload::Checked => None,
-            Payload::Binary { path, .. } => Some(path),
-        }
-    }
-
-    /// The platform and file of a prebuilt, as the official CLI takes them.
-    fn prebuilt(&self) -> Option<(String, PathBuf)> {
-        match self {
-            Payload::Binary { path, platform } => Some((platform.to_string(), path.clone())),
-            Payload::Tarball(_) | Payload::Checked => None,
-        }
-    }
-}
-
-/// The registry a run uploads to, and the local one it started, kept alive for the run.
-struct Destination {
-    client: RegistryClient,
-    /// The base URL, as `CHUKS_REGISTRY_URL` holds it.
-    base: String,
-    token: ApiToken,
-    _local: Option<LocalRun>,
-}
+use crate::untrusted::Untrusted;
+use crate::{prebuilt, registry_client};
 
 pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    // Masks must precede every other line in GitHub Actions, so the secrets are read first.
+    let forge = ForgeCheck::detect(&args.forge, reporter);
+    // A run that cannot even be planned still writes its result.
+    let outputs = Sinks::from_env(args.dotenv.as_deref());
     let mut report = PublishReport::default();
-    let result = publish(args, reporter, &mut report);
-    let exit = match &result {
+    let published = plan(args, reporter).and_then(|plan| {
+        let session = context::session(&args.access.network, reporter)?;
+        let confirm_tag = |tag: &Untrusted, reporter: &Reporter| {
+            context::confirm_tag(&session, &forge, tag, reporter)
+        };
+        publish::run(&plan, &session, &confirm_tag, reporter, &mut report)
+    });
+    let exit = match &published {
         Ok(()) => Exit::Success,
         Err(err) => {
             reporter.report(super::problem_of(err));
@@ -75,471 +36,51 @@ pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> 
             exit::classify(err)
         }
     };
-    write_ci_outputs(args, &report, reporter);
+    write_ci_outputs(&outputs, &report, reporter);
     print_result(&report, reporter, exit);
     Ok(exit)
 }
 
-fn publish(
-    args: &PublishArgs,
-    reporter: &mut Reporter,
-    report: &mut PublishReport,
-) -> anyhow::Result<()> {
-    // Masks must precede every other line in GitHub Actions, so the secrets are read first.
-    let forge = ForgeCheck::detect(&args.forge, reporter);
+/// The plan, from the command line and the environment; the token first.
+fn plan(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<PublishPlan> {
     let token = match args.local_registry {
         Some(_) => None,
         None => context::api_token(&args.access.token, reporter)?,
     };
     let manifest = Manifest::load(&args.manifest.manifest)?;
-    report.name = Some(manifest.name.clone());
-    report.version = Some(manifest.version.to_string());
-    let findings = verify_release(args, &manifest, reporter, report)?;
-    let context = ReleaseContext::new(&args.access.network, reporter)?;
-    confirm_tag(&context, &forge, &findings, reporter)?;
-    let uploader = Uploader::choose(&args.uploader, registry_on_this_machine(args)?, reporter)?;
-    report.uploader = Some(uploader.name());
-    let payload = prepare_payload(args, &manifest, &uploader, reporter, report)?;
-    if args.dry_run {
-        return dry_run(args, token, &context, reporter, report);
-    }
-    let destination = open_destination(args, token, &context, reporter, report)?;
-    // The official CLI records what it records; only what chuks-ci sent itself is compared.
-    let git = match &uploader {
-        Uploader::Http => git_info(&manifest, &findings),
-        Uploader::Chuks(_) => GitInfo::default(),
-    };
-    let version = manifest.version.to_string();
-    let sha256 = report.sha256.clone().unwrap_or_default();
-    let upload = Upload {
-        name: &manifest.name,
-        version: &version,
-        artifact: match &payload {
-            Payload::Tarball(_) | Payload::Checked => Artifact::Source {
-                manifest: &manifest.document,
-                git: &git,
-            },
-            Payload::Binary { platform, .. } => Artifact::Prebuilt { platform },
-        },
-        file: payload.path().unwrap_or(manifest.package_dir()),
-        sha256: &sha256,
-        size: report.size.unwrap_or_default(),
-    };
-    // What the official CLI would need; chuks-ci's HTTP client reads only `upload`.
-    let job = PublishJob {
-        dir: manifest.package_dir().to_path_buf(),
-        prebuilt: payload.prebuilt(),
-        registry: destination.base.clone(),
-        timeout: Duration::from_secs(args.uploader.upload_timeout),
-        github_actions: reporter.github_actions(),
-    };
-    let sent = send(&context, &uploader, &destination, &upload, &job, reporter);
-    let result = settle_existing(args.if_exists, sent, reporter)?;
-    report.result = Some(result);
-    report.confirmed = Some(false);
-    if result != PublishResult::Exists {
-        confirm_upload(
-            args,
-            &context,
-            &destination,
-            &upload,
-            result,
-            reporter,
-            report,
-        )?;
-    }
-    Ok(())
-}
-
-/// The one seam between the pipeline and what puts the bytes on the wire: chuks-ci's HTTP
-/// client, or the official CLI, which packs the source itself.
-fn send(
-    context: &ReleaseContext,
-    uploader: &Uploader,
-    destination: &Destination,
-    upload: &Upload<'_>,
-    job: &PublishJob,
-    reporter: &Reporter,
-) -> anyhow::Result<PublishOutcome> {
-    match uploader {
-        Uploader::Http => send_over_http(context, &destination.client, upload, reporter),
-        Uploader::Chuks(cli) => {
-            send_with_official_cli(context, cli, job, destination, upload, reporter)
-        }
-    }
-}
-
-/// Reads the upload back where the registry offers that, and records what it serves.
-fn confirm_upload(
-    args: &PublishArgs,
-    context: &ReleaseContext,
-    destination: &Destination,
-    upload: &Upload<'_>,
-    result: PublishResult,
-    reporter: &mut Reporter,
-    report: &mut PublishReport,
-) -> anyhow::Result<()> {
-    let Some(record) = read_back(args, context, &destination.client, upload, result, reporter)?
-    else {
-        return Ok(());
-    };
-    if !upload.digest_known() {
-        report.sha256 = Some(record.sha256.to_string());
-        report.size = Some(record.size);
-    }
-    note_first_publish_git(&record, upload, reporter, report);
-    report.confirmed = Some(true);
-    report.record = Some(record);
-    Ok(())
-}
-
-/// A registry on this machine: `--local-registry`, or a loopback `--registry`.
-fn registry_on_this_machine(args: &PublishArgs) -> anyhow::Result<bool> {
-    if args.local_registry.is_some() {
-        return Ok(true);
-    }
-    let url = context::registry_url(&args.access.registry)?;
-    Ok(url.host_str().is_some_and(crate::http::is_loopback))
-}
-
-/// Runs the official CLI. Its "already exists" is a claim that one read of the version settles.
-fn send_with_official_cli(
-    context: &ReleaseContext,
-    cli: &OfficialCli,
-    job: &PublishJob,
-    destination: &Destination,
-    upload: &Upload<'_>,
-    reporter: &Reporter,
-) -> anyhow::Result<PublishOutcome> {
-    let uploaded = context.block_on(cli.publish(job, &destination.token, context.retry()))?;
-    match uploaded {
-        Uploaded::Published => Ok(PublishOutcome::Published),
-        Uploaded::PublishedByAnEarlierAttempt => {
-            reporter.note(format!(
-                "published: an earlier attempt failed on the way, and the retry found {} already there, so that attempt stored it",
-                upload.what()
-            ));
-            Ok(PublishOutcome::Published)
-        }
-        Uploaded::Exists { said } => settle_claimed_exists(context, destination, upload, said),
-    }
-}
-
-/// The stronger evidence wins over the CLI's "already exists": a registry that does not hold
-/// the version (or this prebuilt) refutes it; one that holds other bytes is a conflict; ours
-/// are `unchanged`. Without a read-back, or without our digest (the CLI packed the source), the
-/// claim stands, uncompared.
-fn settle_claimed_exists(
-    context: &ReleaseContext,
-    destination: &Destination,
-    upload: &Upload<'_>,
-    said: Untrusted,
-) -> anyhow::Result<PublishOutcome> {
-    let unknown = || ClientError::ExistsUnknownContents {
-        what: upload.what(),
-    };
-    let record = match context.block_on(destination.client.version(upload.name, upload.version)) {
-        Ok(record) => record,
-        Err(ClientError::RouteMissing { .. }) => return Err(unknown().into()),
-        Err(err) => return Err(err.into()),
-    };
-    let Some(stored) = record
-        .as_ref()
-        .and_then(|record| upload.stored_sha256(record))
-    else {
-        return Err(CliError::ExistsRefuted {
-            what: upload.what(),
-            said,
-        }
-        .into());
-    };
-    if !upload.digest_known() {
-        return Err(unknown().into());
-    }
-    if stored.unescaped().eq_ignore_ascii_case(upload.sha256) {
-        return Ok(PublishOutcome::Unchanged);
-    }
-    Err(upload.exists_with_other_contents(stored).into())
-}
-
-/// Applies `--if-exists` to what the upload found. A version the registry holds with our bytes
-/// is `unchanged` in every mode; one it holds without saying what, or (under `skip`) with other
-/// bytes, is `exists` with a warning, except under `error`.
-fn settle_existing(
-    mode: IfExists,
-    sent: anyhow::Result<PublishOutcome>,
-    reporter: &mut Reporter,
-) -> anyhow::Result<PublishResult> {
-    let err = match sent {
-        Ok(PublishOutcome::Published) => return Ok(PublishResult::Published),
-        Ok(PublishOutcome::Unchanged) => return Ok(PublishResult::Unchanged),
-        Err(err) => err,
-    };
-    let let_be = match (mode, err.downcast_ref::<ClientError>()) {
-        (IfExists::Verify | IfExists::Skip, Some(ClientError::ExistsUnknownContents { .. })) => {
-            Problem::warning(err.to_string())
-        }
-        (IfExists::Skip, Some(ClientError::VersionExists { what, .. })) => Problem::warning(
-            format!("{what} is already published with other contents; `--if-exists skip` leaves it as it is"),
-        )
-        .with_hint("expected for a rebuilt prebuilt binary; for source, bump `version` in chuks.json"),
-        _ => return Err(err),
-    };
-    reporter.report(let_be);
-    Ok(PublishResult::Exists)
-}
-
-/// The tag and git checks; in a rehearsal (a dry run or a local registry) a `--tag` that is not
-/// created yet is only a warning.
-fn verify_release(
-    args: &PublishArgs,
-    manifest: &Manifest,
-    reporter: &mut Reporter,
-    report: &mut PublishReport,
-) -> anyhow::Result<Findings> {
-    let rehearsal = args.dry_run || args.local_registry.is_some();
-    let mut findings = Findings::default();
-    let verified = verify::verify(
-        manifest,
-        &args.tag.query(),
-        rehearsal,
-        reporter,
-        &mut findings,
-    );
-    report.tag = findings.tag.as_ref().map(|tag| tag.name.clone());
-    verified?;
-    Ok(findings)
-}
-
-/// Confirms the tag on the forge, unless it does not exist yet (a rehearsal).
-fn confirm_tag(
-    context: &ReleaseContext,
-    forge: &ForgeCheck,
-    findings: &Findings,
-    reporter: &Reporter,
-) -> anyhow::Result<()> {
-    if findings.tag_not_created_yet {
-        reporter.debug(
-            1,
-            "tag not confirmed on the forge: it is not created yet (a rehearsal)",
-        );
-        return Ok(());
-    }
-    match &findings.tag {
-        Some(tag) => context.confirm_tag(forge, &tag.name, reporter),
-        None => Ok(()),
-    }
-}
-
-/// Everything but the upload: with a token for a remote registry, the token preflight too.
-fn dry_run(
-    args: &PublishArgs,
-    token: Option<ApiToken>,
-    context: &ReleaseContext,
-    reporter: &mut Reporter,
-    report: &mut PublishReport,
-) -> anyhow::Result<()> {
-    report.result = Some(PublishResult::DryRun);
     let registry = match &args.local_registry {
-        Some(dir) => format!("a local registry in `{}`", Untrusted::path(dir)),
-        None => {
-            let url = context::registry_url(&args.access.registry)?;
-            report.registry = Some(url.as_str().trim_end_matches('/').to_string());
-            if token.is_some() {
-                let client = context.connect(url.clone(), token)?;
-                context.preflight_publish_token(&client, &args.preflight, reporter)?;
-            }
-            url.to_string()
-        }
+        Some(dir) => Registry::Local(dir.clone()),
+        None => Registry::Remote {
+            url: registry_client::registry_url(args.access.registry.registry.as_deref())?,
+            token,
+        },
     };
-    reporter.note(format!("dry run: not uploading to {registry}"));
-    Ok(())
-}
-
-/// Packs the source, or takes the prebuilt binary as it is, recording the digest; for the
-/// official CLI, which packs the source itself, runs the leak guard over the files it will ship.
-fn prepare_payload(
-    args: &PublishArgs,
-    manifest: &Manifest,
-    uploader: &Uploader,
-    reporter: &mut Reporter,
-    report: &mut PublishReport,
-) -> anyhow::Result<Payload> {
-    if args.prebuilt {
-        let platform = prebuilt::resolve_platform(&args.platform)?;
-        let path = args.file.clone().unwrap_or_default();
-        let (sha256, size) = pack::file_digest(&path).map_err(|err| {
-            anyhow::anyhow!(
-                "cannot read the prebuilt `{}`: {err}\nhint: build it first, and pass its path with `--file`",
-                Untrusted::path(&path)
-            )
-        })?;
-        report.platform = Some(platform);
-        report.sha256 = Some(sha256);
-        report.size = Some(size);
-        // The official CLI runs in the package root: give it a path that holds from there.
-        let path = std::path::absolute(&path).unwrap_or(path);
-        return Ok(Payload::Binary { path, platform });
-    }
-    let root = manifest.package_dir();
-    if let Uploader::Chuks(_) = uploader {
-        let limits = pack::Limits {
-            ignore_files: IgnoreFiles::GitOnly,
-            ..args.pack.limits()
-        };
-        if root.join(pack::CHUKS_IGNORE_FILE).exists() {
-            reporter.report(
-                Problem::warning("the official `chuks` CLI does not read `.chuksignore`, so what it lists ships anyway")
-                    .with_hint("move those patterns to `.gitignore`, or publish with `--uploader http`"),
-            );
-        }
-        let plan = pack::plan(root, &limits, None)?;
-        super::note_left_out(&plan, reporter);
-        reporter.note(format!(
-            "checked the {} files the official CLI will ship ({} unpacked): no secrets found",
-            plan.files.len(),
-            human_bytes(plan.unpacked_size())
-        ));
-        report.file_count = Some(plan.files.len());
-        return Ok(Payload::Checked);
-    }
-    let plan = pack::plan(root, &args.pack.limits(), None)?;
-    super::note_left_out(&plan, reporter);
-    let (file, tarball) = pack::write_tempfile(&plan, &std::env::temp_dir())?;
-    reporter.note(format!(
-        "packed {} {}: {} files, {} ({} unpacked), sha256 {}",
-        manifest.name,
-        manifest.version,
-        tarball.file_count,
-        human_bytes(tarball.size),
-        human_bytes(tarball.unpacked_size),
-        tarball.sha256
-    ));
-    report.sha256 = Some(tarball.sha256);
-    report.size = Some(tarball.size);
-    report.file_count = Some(tarball.file_count);
-    Ok(Payload::Tarball(file))
-}
-
-/// The registry to upload to: a local one started for the run, or the configured one; either
-/// way with the token checked before any upload.
-fn open_destination(
-    args: &PublishArgs,
-    token: Option<ApiToken>,
-    context: &ReleaseContext,
-    reporter: &mut Reporter,
-    report: &mut PublishReport,
-) -> anyhow::Result<Destination> {
-    let (url, token, local) = match &args.local_registry {
-        Some(dir) => {
-            let (local, token) = LocalRun::start(dir, reporter)?;
-            let url = registry_client::parse_registry_url(local.url())?;
-            // Its URL dies with this process: the folder is what names it.
-            report.registry = Some(Untrusted::path(dir).to_string());
-            report.registry_is_local = true;
-            (url, Some(token), Some(local))
-        }
-        None => {
-            let url = context::registry_url(&args.access.registry)?;
-            report.registry = Some(url.as_str().trim_end_matches('/').to_string());
-            (url, token, None)
-        }
+    let payload = match args.prebuilt {
+        true => PayloadKind::Prebuilt {
+            platform: prebuilt::resolve_platform(&args.platform)?,
+            file: args.file.clone().unwrap_or_default(),
+        },
+        false => PayloadKind::Source(args.pack.limits()),
     };
-    let base = url.as_str().trim_end_matches('/').to_string();
-    let token = token.ok_or(crate::token::TokenError::Missing)?;
-    let client = context.connect(url, Some(token.clone()))?;
-    context.preflight_publish_token(&client, &args.preflight, reporter)?;
-    Ok(Destination {
-        client,
-        base,
-        token,
-        _local: local,
+    Ok(PublishPlan {
+        manifest,
+        tag: args.tag.query(),
+        registry,
+        uploader: context::uploader_choice(&args.uploader),
+        payload,
+        if_exists: match args.if_exists {
+            cli::IfExists::Verify => IfExists::Verify,
+            cli::IfExists::Skip => IfExists::Skip,
+            cli::IfExists::Error => IfExists::Error,
+        },
+        dry_run: args.dry_run,
+        confirm_timeout: Duration::from_secs(args.confirm_timeout),
+        expiry_warning_days: args.preflight.expiry_warning_days,
     })
 }
 
-/// Uploads the payload with chuks-ci's HTTP client, showing progress for large ones.
-fn send_over_http(
-    context: &ReleaseContext,
-    client: &RegistryClient,
-    upload: &Upload<'_>,
-    reporter: &Reporter,
-) -> anyhow::Result<PublishOutcome> {
-    let quiet = reporter.format == Format::Json;
-    let (progress, bar) = crate::progress::for_upload(upload.size, quiet);
-    let outcome = context.block_on(client.publish(upload, progress));
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    Ok(outcome?)
-}
-
-/// Reads the version back until the registry shows our upload (and, for a fresh publish, our
-/// tag and commit). `None` when the registry offers no read-back: the upload stands, unconfirmed.
-fn read_back(
-    args: &PublishArgs,
-    context: &ReleaseContext,
-    client: &RegistryClient,
-    upload: &Upload<'_>,
-    result: PublishResult,
-    reporter: &Reporter,
-) -> anyhow::Result<Option<VersionRecord>> {
-    let wait = Duration::from_secs(args.confirm_timeout);
-    let fresh = result == PublishResult::Published;
-    match context.block_on(readback::read_back(client, upload, fresh, wait)) {
-        Ok(record) => Ok(Some(record)),
-        Err(ReadBackError::Client(ClientError::RouteMissing { route, .. })) => {
-            reporter.note(format!(
-                "not confirmed: this registry does not offer a read-back (`{route}`), so {} stands as uploaded",
-                upload.what()
-            ));
-            Ok(None)
-        }
-        Err(err) => Err(err.into()),
-    }
-}
-
-/// Identical bytes published before from another tag or commit: the registry keeps the first.
-fn note_first_publish_git(
-    record: &VersionRecord,
-    upload: &Upload<'_>,
-    reporter: &mut Reporter,
-    report: &mut PublishReport,
-) {
-    report.first_publish_git = !readback::records_our_git(record, upload.git());
-    if !report.first_publish_git {
-        return;
-    }
-    reporter.report(
-        Problem::warning(format!(
-            "{} {} was first published from tag `{}` at commit {}; this run's contents are identical",
-            record.name,
-            record.version,
-            untrusted::or(record.git.tag.as_ref(), "(none)"),
-            untrusted::or(record.git.commit.as_ref(), "(none)")
-        ))
-        .with_hint("nothing to do: the registry keeps the first publish's git details"),
-    );
-}
-
-/// The tag, commit and repository the registry records with the version.
-fn git_info(manifest: &Manifest, findings: &Findings) -> GitInfo {
-    GitInfo {
-        tag: findings.tag.as_ref().map(|t| t.name.clone()),
-        commit: findings
-            .repo
-            .as_ref()
-            .and_then(|r| r.head.clone())
-            .or_else(ci::commit_from_env)
-            .map(Untrusted::from),
-        repository: ci::repository_from_env()
-            .or_else(|| manifest.repository_url())
-            .map(Untrusted::from),
-    }
-}
-
-fn write_ci_outputs(args: &PublishArgs, report: &PublishReport, reporter: &mut Reporter) {
-    let sinks = Sinks::from_env(args.dotenv.as_deref());
-    for failure in sinks.write(&report.outputs(), "chuks-ci publish") {
+fn write_ci_outputs(outputs: &Sinks, report: &PublishReport, reporter: &mut Reporter) {
+    for failure in outputs.write(&report.outputs(), "chuks-ci publish") {
         reporter.report(
             Problem::warning(format!("could not write {failure}"))
                 .with_hint("check that the path is writable"),

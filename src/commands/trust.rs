@@ -9,7 +9,6 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use super::Exit;
-use super::context::ReleaseContext;
 use crate::cli::{TrustCommand, TrustExplainArgs};
 use crate::manifest::Manifest;
 use crate::report::{Format, Problem, Reporter};
@@ -72,11 +71,11 @@ fn from_ci(
     let source = Source::offered_by(ci, &|name| {
         std::env::var(name).ok().filter(|value| !value.trim().is_empty())
     })?;
-    let context = ReleaseContext::new(&args.network, reporter)?;
-    let url = super::context::registry_url(&args.registry)?;
-    let client = context.connect_without_token(url)?;
-    let id_token = context
-        .block_on(source.id_token(&client, context.retry(), reporter))
+    let session = super::context::session(&args.network, reporter)?;
+    let url = crate::registry_client::registry_url(args.registry.registry.as_deref())?;
+    let client = session.connect_without_token(url)?;
+    let id_token = session
+        .block_on(source.id_token(&client, session.retry(), reporter))
         .map_err(anyhow::Error::from)?;
     Ok((id_token, ci.id()))
 }

@@ -9,8 +9,12 @@ use crate::report::{Format, Problem, Reporter};
 use crate::tag::TagError;
 use crate::untrusted::Untrusted;
 use crate::verify::{self, Findings};
+use crate::workspace::{self, Tagged};
 
 pub fn run(args: &VerifyTagArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    if args.workspace.workspace {
+        return run_workspace(args, reporter);
+    }
     let manifest_path = &args.manifest.manifest;
     let mut findings = Findings::default();
     let mut manifest = None;
@@ -33,11 +37,7 @@ pub fn run(args: &VerifyTagArgs, reporter: &mut Reporter) -> anyhow::Result<Exit
             exit::classify(err)
         }
     };
-    let outcome = match exit {
-        Exit::Success => "match",
-        Exit::CheckFailed => "mismatch",
-        _ => "error",
-    };
+    let outcome = outcome(exit);
     match reporter.format {
         Format::Json => crate::report::print_json(&json!({
             "result": outcome,
@@ -61,6 +61,71 @@ pub fn run(args: &VerifyTagArgs, reporter: &mut Reporter) -> anyhow::Result<Exit
                 );
             }
         }
+    }
+    Ok(exit)
+}
+
+fn outcome(exit: Exit) -> &'static str {
+    match exit {
+        Exit::Success => "match",
+        Exit::CheckFailed => "mismatch",
+        _ => "error",
+    }
+}
+
+/// `verify-tag --workspace`: every package HEAD releases is checked, and every problem reported.
+fn run_workspace(args: &VerifyTagArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    let dir = super::workspace_dir(&args.manifest.manifest);
+    let (workspace, tagged) = workspace::tagged_at_head(&dir, &args.workspace.packages)?;
+    let mut exit = Exit::Success;
+    let mut packages = Vec::new();
+    for Tagged { index, tag } in &tagged {
+        let member = &workspace.members[*index];
+        let query = verify::Query {
+            tag: Some(tag.clone()),
+            prefix: member.tag_prefix.clone(),
+            allow_untracked: args.tag.allow_untracked,
+        };
+        let mut findings = Findings::default();
+        let result = verify::verify(
+            &member.manifest,
+            &query,
+            !crate::ci::is_ci(),
+            reporter,
+            &mut findings,
+        );
+        let package_exit = match &result {
+            Ok(()) => Exit::Success,
+            Err(err) => {
+                let problem = super::problem_of(err);
+                reporter.report(locate(problem, err, Some(&member.manifest)));
+                exit::classify(err)
+            }
+        };
+        exit = exit.worst(package_exit);
+        if reporter.format == Format::Human && package_exit == Exit::Success {
+            crate::outln!(
+                "ok: tag `{}` matches {} {} in {}",
+                Untrusted::from(tag.as_str()),
+                member.manifest.name,
+                member.manifest.version,
+                member.dir_shown()
+            );
+        }
+        packages.push(json!({
+            "name": member.manifest.name,
+            "version": member.manifest.version.to_string(),
+            "tag": tag,
+            "manifest": member.manifest.path,
+            "result": outcome(package_exit),
+        }));
+    }
+    if reporter.format == Format::Json {
+        crate::report::print_json(&json!({
+            "result": outcome(exit),
+            "packages": packages,
+            "problems": reporter.problems(),
+        }));
     }
     Ok(exit)
 }

@@ -1,16 +1,19 @@
 //! `chuks-ci whoami`: what the registry says about the token in use, never the token itself.
 
 use super::Exit;
-use super::context::{self, ReleaseContext};
+use super::context;
 use crate::cli::WhoamiArgs;
+use crate::registry_client;
 use crate::report::{Format, Reporter};
+use crate::token::TokenError;
 use crate::untrusted;
 
 pub fn run(args: &WhoamiArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     let token = context::api_token(&args.access.token, reporter)?;
-    let context = ReleaseContext::new(&args.access.network, reporter)?;
-    let client = context.connect(context::registry_url(&args.access.registry)?, token)?;
-    let info = context.block_on(client.token_info())?;
+    let session = context::session(&args.access.network, reporter)?;
+    let url = registry_client::registry_url(args.access.registry.registry.as_deref())?;
+    let client = session.connect(url, token.ok_or(TokenError::Missing)?)?;
+    let info = session.block_on(client.token_info())?;
     match reporter.format {
         Format::Json => crate::report::print_json(&serde_json::to_value(&info)?),
         Format::Human => {

@@ -3,10 +3,12 @@
 use serde_json::json;
 
 use super::Exit;
-use super::context::{self, ReleaseContext};
+use super::context;
 use crate::cli::{ManifestArgs, RegistryAccessArgs, RestoreArgs, YankArgs};
 use crate::manifest::Manifest;
+use crate::registry_client;
 use crate::report::{Format, Reporter};
+use crate::token::TokenError;
 
 pub fn run_yank(args: &YankArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     let target = Target {
@@ -43,9 +45,10 @@ fn set_yanked(target: &Target, yanked: bool, reporter: &mut Reporter) -> anyhow:
         None => manifest.version.to_string(),
     };
     let token = context::api_token(&target.access.token, reporter)?;
-    let context = ReleaseContext::new(&target.access.network, reporter)?;
-    let client = context.connect(context::registry_url(&target.access.registry)?, token)?;
-    let answer = context.block_on(client.set_yanked(&manifest.name, &version, yanked))?;
+    let session = context::session(&target.access.network, reporter)?;
+    let url = registry_client::registry_url(target.access.registry.registry.as_deref())?;
+    let client = session.connect(url, token.ok_or(TokenError::Missing)?)?;
+    let answer = session.block_on(client.set_yanked(&manifest.name, &version, yanked))?;
     let state = if yanked { "yanked" } else { "restored" };
     match reporter.format {
         Format::Json => crate::report::print_json(&json!({

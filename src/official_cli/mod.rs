@@ -6,7 +6,7 @@
 
 mod contained;
 mod group;
-pub mod outcomes;
+mod outcomes;
 mod pump;
 
 use std::collections::VecDeque;
@@ -17,12 +17,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use contained::{Finished, Line, MAX_LINE_BYTES, RunError};
-use outcomes::{FinalErrorLine, Outcome};
+use outcomes::{Failure, FinalErrorLine};
 
 use crate::redact::KnownSecret;
+use crate::registry_client::{ClientError, RegistryClient};
+use crate::report::Reporter;
 use crate::retry::{self, AttemptError, RetryError, RetryPolicy, Transient};
 use crate::token::ApiToken;
 use crate::untrusted::Untrusted;
+use crate::upload::{Artifact, Sent, Stored, Tarball, Upload};
 
 /// How many of the CLI's last lines an error quotes.
 const LAST_LINES: usize = 12;
@@ -85,9 +88,18 @@ pub enum CliError {
     ExistsRefuted { what: String, said: Untrusted },
 
     #[error(
+        "the official CLI packs {what} itself, and cannot send a tarball chuks-ci packed\nhint: this is a bug in chuks-ci, please report it; `--uploader http` sends the tarball meanwhile"
+    )]
+    Prepacked { what: String },
+
+    #[error(
         "cannot run the official CLI: {0}\nhint: check that `--chuks-bin` or `chuks` on PATH is executable"
     )]
     Spawn(std::io::Error),
+
+    /// Reading the registry to weigh the CLI's "already exists" failed.
+    #[error(transparent)]
+    Registry(ClientError),
 }
 
 /// The CLI's last lines, one to a line, indented under the message that quotes them.
@@ -174,31 +186,17 @@ fn version_of(program: &Path) -> Result<Untrusted, CliError> {
     }
 }
 
-/// One upload for the CLI to make.
-#[derive(Debug, Clone)]
-pub struct PublishJob {
+/// How the CLI makes one upload.
+pub struct PublishJob<'a> {
     /// The package root, where `chuks publish` runs.
-    pub dir: PathBuf,
-    /// `Some((platform, file))` for a prebuilt binary.
-    pub prebuilt: Option<(String, PathBuf)>,
-    /// The registry base, as `CHUKS_REGISTRY_URL` holds it.
-    pub registry: String,
+    pub dir: &'a Path,
+    /// The registry it uploads to; its "already exists" is read back from there.
+    pub registry: &'a RegistryClient,
+    /// The one secret the CLI gets, in its environment only.
+    pub token: &'a ApiToken,
+    /// For one attempt, after which the CLI is stopped with everything it started.
     pub timeout: Duration,
-    /// Shown inside a `::stop-commands::` block, for the GitHub Actions runner.
-    pub github_actions: bool,
-}
-
-/// How an upload through the CLI ended well, as far as the CLI says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Uploaded {
-    Published,
-    /// "already exists" after an earlier attempt failed in a way that may have stored it.
-    PublishedByAnEarlierAttempt,
-    /// "already exists" on the first try: a claim for the read-back to confirm. `said` is the
-    /// CLI's error line.
-    Exists {
-        said: Untrusted,
-    },
+    pub retry: &'a RetryPolicy,
 }
 
 impl OfficialCli {
@@ -211,38 +209,49 @@ impl OfficialCli {
         &self.version
     }
 
-    /// Runs `chuks publish` (retrying transient failures as `policy` says), printing its output
-    /// on stderr line by line, masked, and maps the outcome.
+    /// Runs `chuks publish` for `upload` (retrying transient failures as the job's policy says),
+    /// printing its output on stderr line by line, masked, and says how the upload ended. Its
+    /// "already exists" is a claim that one read of the registry weighs.
     pub async fn publish(
         &self,
-        job: &PublishJob,
-        token: &ApiToken,
-        policy: &RetryPolicy,
-    ) -> Result<Uploaded, CliError> {
-        let secret = Arc::new(KnownSecret::new(token.expose(), MASKED_TOKEN));
+        job: &PublishJob<'_>,
+        upload: &Upload<'_>,
+        reporter: &Reporter,
+    ) -> Result<Sent, CliError> {
+        let secret = Arc::new(KnownSecret::new(job.token.expose(), MASKED_TOKEN));
         let failed_before = std::cell::Cell::new(false);
         let attempt = || async {
-            let (program, job, token) = (self.program.clone(), job.clone(), token.clone());
+            let command = self.publish_command(job, upload)?;
+            let (timeout, github_actions) = (job.timeout, reporter.github_actions());
             let secret = Arc::clone(&secret);
-            let run =
-                tokio::task::spawn_blocking(move || run_publish(&program, &job, &token, &secret))
-                    .await
-                    .map_err(|err| {
-                        AttemptError::Fatal(CliError::Spawn(std::io::Error::other(err)))
-                    })?
-                    .map_err(AttemptError::Fatal)?;
-            let outcome = outcomes::classify(run.success, run.error_line.as_ref());
+            let run = tokio::task::spawn_blocking(move || {
+                run_publish(command, timeout, github_actions, &secret)
+            })
+            .await
+            .map_err(|err| AttemptError::Fatal(CliError::Spawn(std::io::Error::other(err))))?
+            .map_err(AttemptError::Fatal)?;
+            if run.success {
+                return Ok(Sent::Published);
+            }
+            let failure = outcomes::classify(run.error_line.as_ref());
             let said = run.error_line.unwrap_or_default();
-            match outcome {
-                Outcome::Published => Ok(Uploaded::Published),
-                Outcome::Exists if failed_before.get() => Ok(Uploaded::PublishedByAnEarlierAttempt),
-                Outcome::Exists => Ok(Uploaded::Exists { said }),
-                Outcome::Transient => {
+            match failure {
+                Failure::Exists if failed_before.get() => {
+                    reporter.note(format!(
+                        "published: an earlier attempt failed on the way, and the retry found {} already there, so that attempt stored it",
+                        upload.what()
+                    ));
+                    Ok(Sent::Published)
+                }
+                Failure::Exists => weigh_exists(job.registry, upload, said)
+                    .await
+                    .map_err(AttemptError::Fatal),
+                Failure::Transient => {
                     failed_before.set(true);
                     Err(AttemptError::Transient(Transient::new(said.to_string())))
                 }
-                Outcome::AuthRefused => Err(AttemptError::Fatal(CliError::AuthRefused { said })),
-                Outcome::SupplyChainRefused => {
+                Failure::AuthRefused => Err(AttemptError::Fatal(CliError::AuthRefused { said })),
+                Failure::SupplyChainRefused => {
                     let hint = crate::registry_client::supply_chain_hint(said.unescaped())
                         .unwrap_or_default();
                     Err(AttemptError::Fatal(CliError::SupplyChainRefused {
@@ -250,13 +259,13 @@ impl OfficialCli {
                         hint,
                     }))
                 }
-                Outcome::Unknown => Err(AttemptError::Fatal(CliError::Failed {
+                Failure::Unknown => Err(AttemptError::Fatal(CliError::Failed {
                     status: run.status,
                     last: run.last,
                 })),
             }
         };
-        retry::with_retries(policy, attempt)
+        retry::with_retries(job.retry, attempt)
             .await
             .map_err(|err| match err {
                 RetryError::Fatal(err) => err,
@@ -264,6 +273,60 @@ impl OfficialCli {
                     CliError::Unavailable { attempts, last }
                 }
             })
+    }
+
+    /// `chuks publish` in the package root, for a prebuilt with its platform and file; the
+    /// token only in its environment.
+    fn publish_command(
+        &self,
+        job: &PublishJob<'_>,
+        upload: &Upload<'_>,
+    ) -> Result<Command, AttemptError<CliError>> {
+        let mut command = Command::new(&self.program);
+        command.arg("publish").current_dir(job.dir);
+        match &upload.artifact {
+            Artifact::Prebuilt { platform, binary } => {
+                command
+                    .args(["--prebuilt-only", "--platform", platform, "--file"])
+                    .arg(binary.path);
+            }
+            Artifact::Source {
+                tarball: Tarball::PackedByTheCli,
+                ..
+            } => {}
+            Artifact::Source {
+                tarball: Tarball::Packed(_),
+                ..
+            } => {
+                return Err(AttemptError::Fatal(CliError::Prepacked {
+                    what: upload.what(),
+                }));
+            }
+        }
+        crate::child_env::inherit_allow_listed(&mut command);
+        // The one child that must have the token gets it here, and only in its environment.
+        command
+            .env("CHUKS_TOKEN", job.token.expose())
+            .env("CHUKS_REGISTRY_URL", job.registry.base_url());
+        Ok(command)
+    }
+}
+
+/// The stronger evidence wins over the CLI's "already exists": a registry that does not hold
+/// the version (or this prebuilt) refutes it; one without the read leaves it uncompared.
+async fn weigh_exists(
+    registry: &RegistryClient,
+    upload: &Upload<'_>,
+    said: Untrusted,
+) -> Result<Sent, CliError> {
+    match registry.stored(upload).await {
+        Ok(Some(stored)) => Ok(Sent::Exists(stored)),
+        Ok(None) => Err(CliError::ExistsRefuted {
+            what: upload.what(),
+            said,
+        }),
+        Err(ClientError::RouteMissing { .. }) => Ok(Sent::Exists(Stored::Unknown)),
+        Err(err) => Err(CliError::Registry(err)),
     }
 }
 
@@ -275,36 +338,25 @@ struct Attempt {
     last: LastLines,
 }
 
-/// One `chuks publish`, its output on stderr as it comes.
+/// Runs one `chuks publish`, its output on stderr as it comes; in GitHub Actions inside a
+/// `::stop-commands::` block.
 fn run_publish(
-    program: &Path,
-    job: &PublishJob,
-    token: &ApiToken,
+    command: Command,
+    timeout: Duration,
+    github_actions: bool,
     secret: &KnownSecret,
 ) -> Result<Attempt, CliError> {
-    let mut command = Command::new(program);
-    command.arg("publish").current_dir(&job.dir);
-    if let Some((platform, file)) = &job.prebuilt {
-        command
-            .args(["--prebuilt-only", "--platform", platform, "--file"])
-            .arg(file);
-    }
-    crate::child_env::inherit_allow_listed(&mut command);
-    // The one child that must have the token gets it here, and only in its environment.
-    command
-        .env("CHUKS_TOKEN", token.expose())
-        .env("CHUKS_REGISTRY_URL", &job.registry);
     let mut transcript = Transcript::default();
     let finished = {
-        let _block = CommandsStopped::open(job.github_actions);
-        contained::run(command, job.timeout, Some(secret), &mut |lines| {
+        let _block = CommandsStopped::open(github_actions);
+        contained::run(command, timeout, Some(secret), &mut |lines| {
             transcript.show(lines);
         })
     };
     let Finished { status, cut_bytes } = finished.map_err(|err| match err {
         RunError::Io(err) => CliError::Spawn(err),
         RunError::TimedOut => CliError::TimedOut {
-            seconds: job.timeout.as_secs(),
+            seconds: timeout.as_secs(),
         },
     })?;
     if cut_bytes > 0 {

@@ -3,7 +3,7 @@
 //! anchored patterns, easy to change when its wording is learned.
 //!
 //! The rule:
-//! - Exit 0 is [`Outcome::Published`]; the read-back then confirms it.
+//! - Exit 0 is a publish; the read-back then confirms it.
 //! - Otherwise only the **final error line** is read: the last line the CLI printed (on stdout
 //!   or stderr) before its process exited that opens with an error marker: `Error:`, `error:`,
 //!   `fatal:`, `[ERROR]` or `level=error`, after optional spaces, a Go `log` timestamp and a
@@ -15,8 +15,8 @@
 //!   number is a count: `error: packing 409 files failed` says nothing about HTTP.
 //! - Words (`already exists`, `unauthorized`, `no such host`…) count as whole words on that
 //!   line only.
-//! - No error line, or nothing on it that the table knows: [`Outcome::Unknown`], a failure that
-//!   quotes the CLI's last lines.
+//! - No error line, or nothing on it that the table knows: [`Failure::Unknown`], which quotes
+//!   the CLI's last lines.
 //!
 //! "Already exists" is a claim, not proof: the publish step reads the version back, and a
 //! registry that does not hold it turns the claim into a failure.
@@ -28,11 +28,9 @@ use regex::Regex;
 
 use crate::untrusted::Untrusted;
 
-/// How a run of `chuks publish` ended, as far as its exit status and final error line say.
+/// Why a run of `chuks publish` failed, as far as its final error line says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Exit 0.
-    Published,
+pub enum Failure {
     /// The CLI says the registry already holds this version (it answers `409` to every
     /// overwrite).
     Exists,
@@ -56,11 +54,11 @@ enum Sign {
 
 use Sign::{Status, Words};
 
-/// Checked in order; the first outcome with a matching sign wins, so "already exists" beats a
+/// Checked in order; the first failure with a matching sign wins, so "already exists" beats a
 /// `5xx` an earlier attempt left in the same message, and a refused token beats a network word.
-const TABLE: &[(Outcome, &[Sign])] = &[
+const TABLE: &[(Failure, &[Sign])] = &[
     (
-        Outcome::Exists,
+        Failure::Exists,
         &[
             Words("already exists"),
             Words("already published"),
@@ -68,7 +66,7 @@ const TABLE: &[(Outcome, &[Sign])] = &[
         ],
     ),
     (
-        Outcome::AuthRefused,
+        Failure::AuthRefused,
         &[
             Status(401..=401),
             Status(403..=403),
@@ -83,7 +81,7 @@ const TABLE: &[(Outcome, &[Sign])] = &[
         ],
     ),
     (
-        Outcome::SupplyChainRefused,
+        Failure::SupplyChainRefused,
         &[
             Words("undeclared permission"),
             Words("declareddomains"),
@@ -92,7 +90,7 @@ const TABLE: &[(Outcome, &[Sign])] = &[
         ],
     ),
     (
-        Outcome::Transient,
+        Failure::Transient,
         &[
             Words("connection refused"),
             Words("connection reset"),
@@ -151,10 +149,10 @@ enum Test {
 }
 
 /// [`TABLE`] with its words compiled.
-static COMPILED: LazyLock<Vec<(Outcome, Vec<Test>)>> = LazyLock::new(|| {
+static COMPILED: LazyLock<Vec<(Failure, Vec<Test>)>> = LazyLock::new(|| {
     TABLE
         .iter()
-        .map(|(outcome, signs)| (*outcome, signs.iter().map(compile).collect()))
+        .map(|(failure, signs)| (*failure, signs.iter().map(compile).collect()))
         .collect()
 });
 
@@ -190,13 +188,10 @@ impl FinalErrorLine {
     }
 }
 
-/// The outcome of a run that exited with `success`, given its final error line.
-pub fn classify(success: bool, error_line: Option<&Untrusted>) -> Outcome {
-    if success {
-        return Outcome::Published;
-    }
+/// Why a run that exited with a failure failed, given its final error line.
+pub fn classify(error_line: Option<&Untrusted>) -> Failure {
     let Some(line) = error_line.map(Untrusted::unescaped) else {
-        return Outcome::Unknown;
+        return Failure::Unknown;
     };
     let statuses = http_statuses(line);
     let shows = |test: &Test| match test {
@@ -206,7 +201,7 @@ pub fn classify(success: bool, error_line: Option<&Untrusted>) -> Outcome {
     COMPILED
         .iter()
         .find(|(_, tests)| tests.iter().any(shows))
-        .map_or(Outcome::Unknown, |(outcome, _)| *outcome)
+        .map_or(Failure::Unknown, |(failure, _)| *failure)
 }
 
 /// The status codes on `line` that stand in an HTTP context.
@@ -222,17 +217,17 @@ fn http_statuses(line: &str) -> Vec<u16> {
 mod tests {
     use super::*;
 
-    /// The outcome when `lines` were the CLI's own and it exited 1.
-    fn outcome(lines: &[&str]) -> Outcome {
+    /// The failure when `lines` were the CLI's own and it exited 1.
+    fn outcome(lines: &[&str]) -> Failure {
         let mut error_line = FinalErrorLine::default();
         for line in lines {
             error_line.observe(&Untrusted::from(*line));
         }
-        classify(false, error_line.get())
+        classify(error_line.get())
     }
 
     /// Each line, alone as the CLI's output, has its outcome.
-    fn assert_outcomes(cases: &[(&str, Outcome)]) {
+    fn assert_outcomes(cases: &[(&str, Failure)]) {
         for (line, expected) in cases {
             assert_eq!(outcome(&[line]), *expected, "{line}");
         }
@@ -240,40 +235,39 @@ mod tests {
 
     #[test]
     fn each_known_failure_has_its_outcome() {
-        assert_eq!(classify(true, None), Outcome::Published);
         assert_outcomes(&[
-            ("Error: di@1.0.0 already exists (409)", Outcome::Exists),
+            ("Error: di@1.0.0 already exists (409)", Failure::Exists),
             (
                 "Error: POST /api/packages/di/1.0.0: HTTP 409",
-                Outcome::Exists,
+                Failure::Exists,
             ),
-            ("error: upload failed with status 409", Outcome::Exists),
-            ("Error: 409 Conflict", Outcome::Exists),
+            ("error: upload failed with status 409", Failure::Exists),
+            ("Error: 409 Conflict", Failure::Exists),
             (
                 "Error: publish failed: 401 Unauthorized: invalid API token",
-                Outcome::AuthRefused,
+                Failure::AuthRefused,
             ),
-            ("Error: publish failed: token expired", Outcome::AuthRefused),
+            ("Error: publish failed: token expired", Failure::AuthRefused),
             (
                 "error: missing scope packages:publish",
-                Outcome::AuthRefused,
+                Failure::AuthRefused,
             ),
-            ("Error: status=403", Outcome::AuthRefused),
+            ("Error: status=403", Failure::AuthRefused),
             (
                 "Error: publish rejected: package uses undeclared permission `fs`",
-                Outcome::SupplyChainRefused,
+                Failure::SupplyChainRefused,
             ),
             (
                 "Error: api.x.com is not in declaredDomains",
-                Outcome::SupplyChainRefused,
+                Failure::SupplyChainRefused,
             ),
             (
                 "Error: dial tcp: lookup registry.chuks.org: no such host",
-                Outcome::Transient,
+                Failure::Transient,
             ),
-            ("Error: server answered HTTP/1.1 503", Outcome::Transient),
-            ("Error: 502 Bad Gateway", Outcome::Transient),
-            ("Error: the flux capacitor is not charged", Outcome::Unknown),
+            ("Error: server answered HTTP/1.1 503", Failure::Transient),
+            ("Error: 502 Bad Gateway", Failure::Transient),
+            ("Error: the flux capacitor is not charged", Failure::Unknown),
         ]);
     }
 
@@ -313,7 +307,7 @@ mod tests {
             "adding docs/already exists.md",
             "warning: HTTP 503, retrying",
         ] {
-            assert_eq!(outcome(&[line]), Outcome::Unknown, "{line}");
+            assert_eq!(outcome(&[line]), Failure::Unknown, "{line}");
         }
     }
 
@@ -328,13 +322,13 @@ mod tests {
             "Error: version v409 is odd",
             "Error: exit code 409",
         ] {
-            assert_eq!(outcome(&[line]), Outcome::Unknown, "{line}");
+            assert_eq!(outcome(&[line]), Failure::Unknown, "{line}");
         }
         assert_outcomes(&[
-            ("Error: upload failed (409)", Outcome::Exists),
-            ("Error: upload failed [401]", Outcome::AuthRefused),
-            ("Error: statusCode: 503", Outcome::Transient),
-            ("Error: status code 429", Outcome::Transient),
+            ("Error: upload failed (409)", Failure::Exists),
+            ("Error: upload failed [401]", Failure::AuthRefused),
+            ("Error: statusCode: 503", Failure::Transient),
+            ("Error: status code 429", Failure::Transient),
         ]);
     }
 
@@ -348,7 +342,7 @@ mod tests {
                 "Error: the flux capacitor is not charged",
                 "Run 'chuks publish --help' for usage.",
             ]),
-            Outcome::Unknown
+            Failure::Unknown
         );
         assert_eq!(
             outcome(&[
@@ -356,7 +350,7 @@ mod tests {
                 "Error: di@1.0.0 already exists (409)",
                 "Run 'chuks publish --help' for usage.",
             ]),
-            Outcome::Exists
+            Failure::Exists
         );
         // "already exists" elsewhere than on the error line is no claim.
         assert_eq!(
@@ -364,17 +358,17 @@ mod tests {
                 "warning: docs/install.md already exists in the tarball",
                 "Error: connection reset by peer",
             ]),
-            Outcome::Transient
+            Failure::Transient
         );
     }
 
     #[test]
     fn words_count_whole() {
-        assert_eq!(outcome(&["Error: geofence unavailable"]), Outcome::Unknown);
-        assert_eq!(outcome(&["Error: unexpected EOF"]), Outcome::Transient);
+        assert_eq!(outcome(&["Error: geofence unavailable"]), Failure::Unknown);
+        assert_eq!(outcome(&["Error: unexpected EOF"]), Failure::Transient);
         assert_eq!(
             outcome(&["Error: di@1.0.0 ALREADY   EXISTS"]),
-            Outcome::Exists
+            Failure::Exists
         );
     }
 }

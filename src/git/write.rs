@@ -8,7 +8,7 @@
 
 use std::io::IsTerminal;
 
-use crate::git::{Git, GitError, Honour};
+use super::{Git, GitError, Honour};
 use crate::untrusted::Untrusted;
 
 /// Who the commit and tag are by: git reads these before its config.
@@ -183,7 +183,7 @@ fn run_with(git: &Git, args: &[&str], needs: Needs) -> Result<String, GitError> 
         .output()
         .map_err(GitError::Spawn)?;
     if !output.status.success() {
-        return Err(crate::git::failure(&args.join(" "), &output.stderr));
+        return Err(super::failure(&args.join(" "), &output.stderr));
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }

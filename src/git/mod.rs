@@ -1,8 +1,10 @@
 //! Git queries for the package's repository, run through the `git` binary.
 //!
 //! git gets the allow-listed environment of [`crate::child_env`]: tokens and other CI secrets
-//! never reach it. The write operations of `bump` live in `git_write`, on the same command
+//! never reach it. The write operations of `bump` live in [`write`], on the same command
 //! builder.
+
+pub mod write;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -324,6 +326,23 @@ impl Git {
             .run(&["rev-parse", "--show-prefix"])?
             .trim_end_matches(['\n', '\r'])
             .to_string())
+    }
+
+    /// The repository's top folder.
+    pub fn toplevel(&self) -> Result<PathBuf, GitError> {
+        let stdout = self.run(&["rev-parse", "--show-toplevel"])?;
+        Ok(PathBuf::from(stdout.trim_end_matches(['\n', '\r'])))
+    }
+
+    /// The tracked files called `name` anywhere in the repository, relative to its root.
+    pub fn tracked_named(&self, name: &str) -> Result<Vec<String>, GitError> {
+        let pathspec = format!(":(top,glob)**/{name}");
+        let stdout = self.run(&["ls-files", "-z", "--full-name", "--", &pathspec])?;
+        Ok(stdout
+            .split('\0')
+            .filter(|path| !path.is_empty())
+            .map(str::to_string)
+            .collect())
     }
 
     /// Every file path in `commit`'s tree, relative to the repository root.

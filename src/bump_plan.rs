@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use semver::Version;
 
 use crate::bump::{self, BumpError, Rewrite, Target};
+use crate::git::write::{self as git_write, GitStep};
 use crate::git::{self, Git, GitError};
-use crate::git_write::{self, GitStep};
 use crate::manifest::{MANIFEST_FILE, Manifest};
 use crate::report::{Problem, Reporter};
 use crate::tag::{self, TagForm};

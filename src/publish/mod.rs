@@ -1,0 +1,276 @@
+//! A publish, run as its plan reads: verify the release, confirm its tag on the forge, choose the
+//! uploader, prepare the payload, open the destination (or stop at a dry run), send, settle
+//! `--if-exists`, read the version back. Each step fills in the report, so a failure still
+//! reports what was known.
+
+mod local_registry;
+mod payload;
+pub mod plan;
+pub mod settle;
+pub mod uploader;
+
+use std::time::Duration;
+
+use local_registry::LocalRun;
+pub use plan::{PayloadKind, PublishPlan, Registry};
+use uploader::{Destination, Uploader};
+
+use crate::manifest::Manifest;
+use crate::protocol::GitInfo;
+use crate::publish_report::{PublishReport, PublishResult};
+use crate::readback::{self, ReadBackError};
+use crate::registry_client::{self, ClientError, RegistryClient, VersionRecord};
+use crate::report::{Problem, Reporter};
+use crate::session::Session;
+use crate::token::TokenError;
+use crate::untrusted::{self, Untrusted};
+use crate::upload::Upload;
+use crate::verify::{self, Findings};
+use crate::{ci, preflight};
+
+/// Confirms the release tag on the forge. The CI provider knows how, so the command hands it in.
+pub type ConfirmTag<'a> = dyn Fn(&Untrusted, &Reporter) -> anyhow::Result<()> + 'a;
+
+/// Runs `plan` on `session`, filling in `report`.
+pub fn run(
+    plan: &PublishPlan,
+    session: &Session,
+    confirm_tag: &ConfirmTag<'_>,
+    reporter: &mut Reporter,
+    report: &mut PublishReport,
+) -> anyhow::Result<()> {
+    let manifest = &plan.manifest;
+    report.name = Some(manifest.name.clone());
+    report.version = Some(manifest.version.to_string());
+    let findings = verify_release(plan, reporter, report)?;
+    confirm_release_tag(&findings, confirm_tag, reporter)?;
+    let uploader = Uploader::choose(&plan.uploader, plan.registry.on_this_machine(), reporter)?;
+    report.uploader = Some(uploader.name());
+    let payload = payload::prepare(&plan.payload, manifest, &uploader, reporter, report)?;
+    let days = plan.expiry_warning_days;
+    if plan.dry_run {
+        return dry_run(&plan.registry, session, days, reporter, report);
+    }
+    let opened = open(&plan.registry, session, days, reporter, report)?;
+    let git = git_sent(&uploader, manifest, &findings);
+    let version = manifest.version.to_string();
+    let upload = Upload {
+        name: &manifest.name,
+        version: &version,
+        artifact: payload.artifact(manifest, &git),
+    };
+    let dir = manifest.package_dir();
+    let sent = uploader.send(&upload, dir, &opened.to, session, reporter)?;
+    let result = settle::settle(plan.if_exists, sent, &upload, reporter)?;
+    report.result = Some(result);
+    report.confirmed = Some(false);
+    if result != PublishResult::Exists {
+        let (client, wait) = (&opened.to.client, plan.confirm_timeout);
+        confirm_upload(&upload, result, client, session, wait, reporter, report)?;
+    }
+    Ok(())
+}
+
+/// The tag and git checks; in a rehearsal a `--tag` that is not created yet is only a warning.
+fn verify_release(
+    plan: &PublishPlan,
+    reporter: &mut Reporter,
+    report: &mut PublishReport,
+) -> anyhow::Result<Findings> {
+    let mut findings = Findings::default();
+    let verified = verify::verify(
+        &plan.manifest,
+        &plan.tag,
+        plan.rehearsal(),
+        reporter,
+        &mut findings,
+    );
+    report.tag = findings.tag.as_ref().map(|tag| tag.name.clone());
+    verified?;
+    Ok(findings)
+}
+
+/// Confirms the tag on the forge, unless it does not exist yet (a rehearsal).
+fn confirm_release_tag(
+    findings: &Findings,
+    confirm_tag: &ConfirmTag<'_>,
+    reporter: &Reporter,
+) -> anyhow::Result<()> {
+    if findings.tag_not_created_yet {
+        reporter.debug(
+            1,
+            "tag not confirmed on the forge: it is not created yet (a rehearsal)",
+        );
+        return Ok(());
+    }
+    match &findings.tag {
+        Some(tag) => confirm_tag(&tag.name, reporter),
+        None => Ok(()),
+    }
+}
+
+/// Everything but the upload: with a token for a remote registry, the token preflight too.
+fn dry_run(
+    registry: &Registry,
+    session: &Session,
+    expiry_warning_days: i64,
+    reporter: &mut Reporter,
+    report: &mut PublishReport,
+) -> anyhow::Result<()> {
+    report.result = Some(PublishResult::DryRun);
+    let registry = match registry {
+        Registry::Local(dir) => format!("a local registry in `{}`", Untrusted::path(dir)),
+        Registry::Remote { url, token } => {
+            report.registry = Some(url.as_str().trim_end_matches('/').to_string());
+            if let Some(token) = token {
+                let client = session.connect(url.clone(), token.clone())?;
+                check_token(&client, session, expiry_warning_days, reporter)?;
+            }
+            url.to_string()
+        }
+    };
+    reporter.note(format!("dry run: not uploading to {registry}"));
+    Ok(())
+}
+
+/// The registry a run uploads to, and the local one it started, kept alive for the run.
+struct Opened {
+    to: Destination,
+    _local: Option<LocalRun>,
+}
+
+/// Opens the registry to upload to: a local one started for the run, or the planned one;
+/// either way with the token checked before any upload.
+fn open(
+    registry: &Registry,
+    session: &Session,
+    expiry_warning_days: i64,
+    reporter: &mut Reporter,
+    report: &mut PublishReport,
+) -> anyhow::Result<Opened> {
+    let (url, token, local) = match registry {
+        Registry::Local(dir) => {
+            let (local, token) = LocalRun::start(dir, reporter)?;
+            let url = registry_client::parse_registry_url(local.url())?;
+            // Its URL dies with this process: the folder is what names it.
+            report.registry = Some(Untrusted::path(dir).to_string());
+            report.registry_is_local = true;
+            (url, Some(token), Some(local))
+        }
+        Registry::Remote { url, token } => {
+            report.registry = Some(url.as_str().trim_end_matches('/').to_string());
+            (url.clone(), token.clone(), None)
+        }
+    };
+    let token = token.ok_or(TokenError::Missing)?;
+    let client = session.connect(url, token.clone())?;
+    check_token(&client, session, expiry_warning_days, reporter)?;
+    Ok(Opened {
+        to: Destination { client, token },
+        _local: local,
+    })
+}
+
+fn check_token(
+    client: &RegistryClient,
+    session: &Session,
+    expiry_warning_days: i64,
+    reporter: &mut Reporter,
+) -> anyhow::Result<()> {
+    session.block_on(preflight::publish_token(
+        client,
+        expiry_warning_days,
+        reporter,
+    ))?;
+    Ok(())
+}
+
+/// The tag, commit and repository the registry records with the version. The official CLI
+/// records what it records: only what chuks-ci sends itself is compared.
+fn git_sent(uploader: &Uploader, manifest: &Manifest, findings: &Findings) -> GitInfo {
+    if let Uploader::Chuks { .. } = uploader {
+        return GitInfo::default();
+    }
+    GitInfo {
+        tag: findings.tag.as_ref().map(|t| t.name.clone()),
+        commit: findings
+            .repo
+            .as_ref()
+            .and_then(|r| r.head.clone())
+            .or_else(ci::commit_from_env)
+            .map(Untrusted::from),
+        repository: ci::repository_from_env()
+            .or_else(|| manifest.repository_url())
+            .map(Untrusted::from),
+    }
+}
+
+/// Reads the upload back where the registry offers that, and records what it serves.
+fn confirm_upload(
+    upload: &Upload<'_>,
+    result: PublishResult,
+    client: &RegistryClient,
+    session: &Session,
+    wait: Duration,
+    reporter: &mut Reporter,
+    report: &mut PublishReport,
+) -> anyhow::Result<()> {
+    let Some(record) = read_back(upload, result, client, session, wait, reporter)? else {
+        return Ok(());
+    };
+    if upload.sha256().is_none() {
+        report.sha256 = Some(record.sha256.to_string());
+        report.size = Some(record.size);
+    }
+    note_first_publish_git(&record, upload, reporter, report);
+    report.confirmed = Some(true);
+    report.record = Some(record);
+    Ok(())
+}
+
+/// Reads the version back until the registry shows our upload (and, for a fresh publish, our
+/// tag and commit). `None` when the registry offers no read-back: the upload stands, unconfirmed.
+fn read_back(
+    upload: &Upload<'_>,
+    result: PublishResult,
+    client: &RegistryClient,
+    session: &Session,
+    wait: Duration,
+    reporter: &Reporter,
+) -> anyhow::Result<Option<VersionRecord>> {
+    let fresh = result == PublishResult::Published;
+    match session.block_on(readback::read_back(client, upload, fresh, wait)) {
+        Ok(record) => Ok(Some(record)),
+        Err(ReadBackError::Client(ClientError::RouteMissing { route, .. })) => {
+            reporter.note(format!(
+                "not confirmed: this registry does not offer a read-back (`{route}`), so {} stands as uploaded",
+                upload.what()
+            ));
+            Ok(None)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Identical bytes published before from another tag or commit: the registry keeps the first.
+fn note_first_publish_git(
+    record: &VersionRecord,
+    upload: &Upload<'_>,
+    reporter: &mut Reporter,
+    report: &mut PublishReport,
+) {
+    report.first_publish_git = !readback::records_our_git(record, upload.git());
+    if !report.first_publish_git {
+        return;
+    }
+    reporter.report(
+        Problem::warning(format!(
+            "{} {} was first published from tag `{}` at commit {}; this run's contents are identical",
+            record.name,
+            record.version,
+            untrusted::or(record.git.tag.as_ref(), "(none)"),
+            untrusted::or(record.git.commit.as_ref(), "(none)")
+        ))
+        .with_hint("nothing to do: the registry keeps the first publish's git details"),
+    );
+}

@@ -1,0 +1,208 @@
+//! `--workspace`: a monorepo's packages found, ordered by their dependencies and checked, in
+//! real git repositories.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly on the first surprise.
+
+mod common;
+
+use common::{PackageRepo, assert_contains, outputs};
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// A repository with one package per `(folder, name, version, dependencies)`, committed and
+/// pushed, nothing tagged.
+fn monorepo(packages: &[(&str, &str, &str, &[&str])]) -> PackageRepo {
+    let repo = PackageRepo {
+        dir: TempDir::new().unwrap(),
+    };
+    repo.git(&["init", "-q", "-b", "main"]);
+    for (dir, name, version, dependencies) in packages {
+        let dependencies: Vec<String> = dependencies
+            .iter()
+            .map(|dependency| format!("\"{dependency}\": \"*\""))
+            .collect();
+        repo.write(
+            &format!("{dir}/chuks.json"),
+            &format!(
+                "{{\"name\": \"{name}\", \"version\": \"{version}\", \"dependencies\": {{{}}}}}\n",
+                dependencies.join(", ")
+            ),
+        );
+        repo.write(&format!("{dir}/src/index.chuks"), "export const x = 1\n");
+    }
+    repo.commit("packages");
+    repo.push();
+    repo
+}
+
+/// The diamond `app` → `left`, `right` → `base`.
+fn diamond() -> PackageRepo {
+    monorepo(&[
+        ("packages/app", "app", "1.0.0", &["left", "right"]),
+        ("packages/base", "base", "1.0.0", &[]),
+        ("packages/left", "left", "1.0.0", &["base"]),
+        ("packages/right", "right", "1.0.0", &["base"]),
+    ])
+}
+
+fn verify_json(repo: &PackageRepo, extra: &[&str]) -> (std::process::Output, Value) {
+    let output = repo
+        .chuks_ci()
+        .args(["verify-tag", "--workspace", "--format", "json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = outputs(&output);
+    let json = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}\n{stderr}"));
+    (output, json)
+}
+
+fn names(json: &Value) -> Vec<&str> {
+    json["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|package| package["name"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_diamond_is_checked_in_dependency_order() {
+    let repo = diamond();
+    for tag in ["app@1.0.0", "right@1.0.0", "base@1.0.0", "left/v1.0.0"] {
+        repo.tag(tag);
+    }
+    let (output, json) = verify_json(&repo, &[]);
+    assert_eq!(output.status.code(), Some(0), "{json}");
+    assert_eq!(names(&json), ["base", "left", "right", "app"]);
+    assert_eq!(json["packages"][1]["tag"], "left/v1.0.0");
+    assert_eq!(json["result"], "match");
+}
+
+#[test]
+fn only_the_packages_tagged_at_head_are_released() {
+    let repo = diamond();
+    repo.tag("left@1.0.0");
+    // A plain `v1.0.0` names no package in a workspace of several.
+    repo.tag("v1.0.0");
+    let (output, json) = verify_json(&repo, &[]);
+    assert_eq!(output.status.code(), Some(0), "{json}");
+    assert_eq!(names(&json), ["left"]);
+
+    // Narrowed to one package, `v1.0.0` still names none: the workspace has four.
+    let (output, json) = verify_json(&repo, &["--package", "right"]);
+    assert_eq!(output.status.code(), Some(2), "{json}");
+    let problem = json["problems"][0]["message"].as_str().unwrap();
+    assert_contains(problem, "no package of the workspace has its release tag at HEAD");
+    assert_contains(problem, "`v1.0.0`");
+    let hint = json["problems"][0]["hint"].as_str().unwrap();
+    assert_contains(hint, "`right@1.0.0`");
+
+    let (output, json) = verify_json(&repo, &["--package", "nope"]);
+    assert_eq!(output.status.code(), Some(2), "{json}");
+    assert_contains(
+        json["problems"][0]["message"].as_str().unwrap(),
+        "the workspace has no package `nope`",
+    );
+}
+
+#[test]
+fn a_cycle_is_exit_2_and_named_before_anything_is_checked() {
+    let repo = monorepo(&[
+        ("a", "a", "1.0.0", &["b"]),
+        ("b", "b", "1.0.0", &["a"]),
+        ("c", "c", "1.0.0", &[]),
+    ]);
+    repo.tag("c@1.0.0");
+    let output = repo
+        .chuks_ci()
+        .args(["verify-tag", "--workspace"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = outputs(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_contains(
+        &stderr,
+        "error: the workspace's dependencies form a cycle: `a` → `b` → `a`",
+    );
+    assert!(!stdout.contains("ok:"), "{stdout}");
+}
+
+#[test]
+fn a_package_that_disagrees_with_its_tag_fails_and_the_others_are_still_checked() {
+    let repo = diamond();
+    repo.write(
+        "packages/left/chuks.json",
+        "{\"name\": \"left\", \"version\": \"1.0.1\", \"dependencies\": {\"base\": \"*\"}}\n",
+    );
+    repo.commit("left 1.0.1");
+    repo.push();
+    // `left` is tagged for a version its chuks.json no longer says.
+    for tag in ["base@1.0.0", "app@1.0.0", "left@1.0.0"] {
+        repo.tag(tag);
+    }
+    let (output, json) = verify_json(&repo, &[]);
+    assert_eq!(output.status.code(), Some(1), "{json}");
+    assert_eq!(names(&json), ["base", "left", "app"]);
+    let results: Vec<&Value> = json["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|package| &package["result"])
+        .collect();
+    assert_eq!(results, ["match", "mismatch", "match"]);
+    assert_eq!(json["result"], "mismatch");
+}
+
+#[test]
+fn the_workspace_file_lists_packages_and_sets_tag_prefixes() {
+    let repo = monorepo(&[
+        ("packages/maths", "@acme/maths", "0.2.0", &[]),
+        ("tools/cli", "@acme/cli", "0.3.0", &["@acme/maths"]),
+        ("examples/demo", "demo", "0.0.1", &[]),
+    ]);
+    repo.write(
+        "chuks-workspace.json",
+        r#"{"packages": ["packages/*", "tools/cli"], "tag-prefix": {"@acme/cli": "cli-v"}}"#,
+    );
+    repo.commit("workspace file");
+    for tag in ["@acme/maths@0.2.0", "@acme/cli@0.3.0", "demo@0.0.1"] {
+        repo.tag(tag);
+    }
+    // `@acme/cli` releases only in its prefix form; `demo` is not listed.
+    let (output, json) = verify_json(&repo, &[]);
+    assert_eq!(output.status.code(), Some(0), "{json}");
+    assert_eq!(names(&json), ["@acme/maths"]);
+    repo.tag("cli-v0.3.0");
+    let (_, json) = verify_json(&repo, &[]);
+    assert_eq!(names(&json), ["@acme/maths", "@acme/cli"]);
+
+    repo.write("chuks-workspace.json", r#"{"packages": ["../elsewhere"]}"#);
+    let (output, json) = verify_json(&repo, &["--allow-untracked"]);
+    assert_eq!(output.status.code(), Some(2), "{json}");
+    assert_contains(
+        json["problems"][0]["message"].as_str().unwrap(),
+        "it leaves the repository",
+    );
+}
+
+#[test]
+fn installed_and_untracked_manifests_are_not_members() {
+    let repo = monorepo(&[("lib", "lib", "1.0.0", &[])]);
+    repo.write(
+        "lib/chuks_packages/di/chuks.json",
+        "{\"name\": \"di\", \"version\": \"1.0.0\"}\n",
+    );
+    repo.git(&["add", "-f", "lib/chuks_packages"]);
+    repo.commit("vendored dependency");
+    repo.write(
+        "scratch/chuks.json",
+        "{\"name\": \"scratch\", \"version\": \"1.0.0\"}\n",
+    );
+    repo.tag("lib@1.0.0");
+    repo.tag("di@1.0.0");
+    repo.tag("scratch@1.0.0");
+    let (output, json) = verify_json(&repo, &["--allow-untracked"]);
+    assert_eq!(output.status.code(), Some(0), "{json}");
+    assert_eq!(names(&json), ["lib"]);
+}
