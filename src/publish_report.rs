@@ -49,6 +49,8 @@ pub struct PublishReport {
     pub registry_is_local: bool,
     /// `http` or `chuks` (the official CLI), once chosen.
     pub uploader: Option<&'static str>,
+    /// `token` or `trusted-publishing`, once the registry is opened.
+    pub auth: Option<&'static str>,
     pub result: Option<PublishResult>,
     /// Whether the read-back showed our upload; `None` before the upload ended.
     pub confirmed: Option<bool>,
@@ -74,6 +76,7 @@ impl PublishReport {
             ("sha256", self.sha256.clone()),
             ("registry", self.registry.clone()),
             ("uploader", self.uploader.map(str::to_string)),
+            ("auth", self.auth.map(str::to_string)),
             ("result", self.result.map(|r| r.as_str().to_string())),
             ("confirmed", self.confirmed.map(|c| c.to_string())),
         ];

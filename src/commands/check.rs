@@ -9,6 +9,8 @@ use crate::manifest::Manifest;
 use crate::publish::uploader::Uploader;
 use crate::report::{Format, Reporter};
 use crate::token::TokenError;
+use crate::trusted_publishing::{self, Auth};
+use crate::untrusted::Untrusted;
 use crate::verify::{self, Findings};
 use crate::{preflight, registry_client};
 
@@ -36,21 +38,28 @@ pub fn run(args: &CheckArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     let on_this_machine = registry.host_str().is_some_and(crate::http::is_loopback);
     let choice = context::uploader_choice(&args.uploader);
     let uploader = Uploader::choose(&choice, on_this_machine, reporter)?;
-    let client = session.connect(registry, token.ok_or(TokenError::Missing)?)?;
-    let days = args.preflight.expiry_warning_days;
-    let info = session.block_on(preflight::publish_token(&client, days, reporter))?;
     let what = format!("{} {} from tag `{tag}`", manifest.name, manifest.version);
     let what = format!(
         "{}; uploader `{}`",
         crate::redact::redact(&what),
         uploader.name()
     );
+    let Some(token) = token else {
+        let mode = args.trusted_publishing.trusted_publishing.into();
+        let source = trusted_publishing::decide_here(mode, false)?.ok_or(TokenError::Missing)?;
+        print_trusted_publishing(&manifest, &tag, &what, &uploader, source.ci, reporter);
+        return Ok(Exit::Success);
+    };
+    let client = session.connect(registry, token)?;
+    let days = args.preflight.expiry_warning_days;
+    let info = session.block_on(preflight::publish_token(&client, days, reporter))?;
     match (reporter.format, &info) {
         (Format::Json, _) => crate::report::print_json(&json!({
             "result": "ready",
             "name": manifest.name,
             "version": manifest.version.to_string(),
             "tag": tag,
+            "auth": Auth::Token.as_str(),
             "token": info,
             "token_checked": info.is_some(),
             "uploader": uploader.name(),
@@ -67,4 +76,32 @@ pub fn run(args: &CheckArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
         ),
     }
     Ok(Exit::Success)
+}
+
+/// `ready`, with trusted publishing to give the token: `check` does not exchange, as an ID token
+/// is spent by its exchange.
+fn print_trusted_publishing(
+    manifest: &Manifest,
+    tag: &Untrusted,
+    what: &str,
+    uploader: &Uploader,
+    ci: &str,
+    reporter: &Reporter,
+) {
+    match reporter.format {
+        Format::Json => crate::report::print_json(&json!({
+            "result": "ready",
+            "name": manifest.name,
+            "version": manifest.version.to_string(),
+            "tag": tag,
+            "auth": Auth::TrustedPublishing.as_str(),
+            "token": null,
+            "token_checked": false,
+            "uploader": uploader.name(),
+            "problems": reporter.problems(),
+        })),
+        Format::Human => crate::outln!(
+            "ready: {what}; no token given: publish would use trusted publishing, exchanging {ci}'s ID token (not exchanged by `check`)"
+        ),
+    }
 }

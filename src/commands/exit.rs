@@ -237,6 +237,9 @@ impl HasExit for ClaimsError {
 impl HasExit for ExplainError {
     fn exit(&self) -> Exit {
         Exit::Usage
+    }
+}
+
 impl HasExit for ExistsError {
     fn exit(&self) -> Exit {
         Exit::CheckFailed

@@ -76,6 +76,7 @@ fn plan(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<PublishPl
         dry_run: args.dry_run,
         confirm_timeout: Duration::from_secs(args.confirm_timeout),
         expiry_warning_days: args.preflight.expiry_warning_days,
+        trusted_publishing: args.trusted_publishing.trusted_publishing.into(),
     })
 }
 

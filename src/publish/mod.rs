@@ -25,6 +25,7 @@ use crate::session::Session;
 use crate::token::TokenError;
 use crate::untrusted::{self, Untrusted};
 use crate::upload::Upload;
+use crate::trusted_publishing::{self, Auth, MintedRun};
 use crate::verify::{self, Findings};
 use crate::{ci, preflight};
 
@@ -47,11 +48,10 @@ pub fn run(
     let uploader = Uploader::choose(&plan.uploader, plan.registry.on_this_machine(), reporter)?;
     report.uploader = Some(uploader.name());
     let payload = payload::prepare(&plan.payload, manifest, &uploader, reporter, report)?;
-    let days = plan.expiry_warning_days;
     if plan.dry_run {
-        return dry_run(&plan.registry, session, days, reporter, report);
+        return dry_run(plan, session, reporter, report);
     }
-    let opened = open(&plan.registry, session, days, reporter, report)?;
+    let mut opened = open(plan, session, reporter, report)?;
     let git = git_sent(&uploader, manifest, &findings);
     let version = manifest.version.to_string();
     let upload = Upload {
@@ -60,15 +60,23 @@ pub fn run(
         artifact: payload.artifact(manifest, &git),
     };
     let dir = manifest.package_dir();
-    let sent = uploader.send(&upload, dir, &opened.to, session, reporter)?;
-    let result = settle::settle(plan.if_exists, sent, &upload, reporter)?;
-    report.result = Some(result);
-    report.confirmed = Some(false);
-    if result != PublishResult::Exists {
-        let (client, wait) = (&opened.to.client, plan.confirm_timeout);
-        confirm_upload(&upload, result, client, session, wait, reporter, report)?;
-    }
-    Ok(())
+    let mut published = || {
+        let send = |to: &Destination, reporter: &mut Reporter| {
+            uploader.send(&upload, dir, to, session, reporter)
+        };
+        let sent = opened.with_fresh_token(session, reporter, send)?;
+        let result = settle::settle(plan.if_exists, sent, &upload, reporter)?;
+        report.result = Some(result);
+        report.confirmed = Some(false);
+        if result != PublishResult::Exists {
+            let (client, wait) = (&opened.to.client, plan.confirm_timeout);
+            confirm_upload(&upload, result, client, session, wait, reporter, report)?;
+        }
+        Ok(())
+    };
+    let published = published();
+    opened.close(session, reporter);
+    published
 }
 
 /// The tag and git checks; in a rehearsal a `--tag` that is not created yet is only a warning.
@@ -110,21 +118,30 @@ fn confirm_release_tag(
 }
 
 /// Everything but the upload: with a token for a remote registry, the token preflight too.
+/// Without a token, it says whether trusted publishing would give one, without exchanging.
 fn dry_run(
-    registry: &Registry,
+    plan: &PublishPlan,
     session: &Session,
-    expiry_warning_days: i64,
     reporter: &mut Reporter,
     report: &mut PublishReport,
 ) -> anyhow::Result<()> {
     report.result = Some(PublishResult::DryRun);
-    let registry = match registry {
+    let registry = match &plan.registry {
         Registry::Local(dir) => format!("a local registry in `{}`", Untrusted::path(dir)),
         Registry::Remote { url, token } => {
             report.registry = Some(url.as_str().trim_end_matches('/').to_string());
             if let Some(token) = token {
                 let client = session.connect(url.clone(), token.clone())?;
-                check_token(&client, session, expiry_warning_days, reporter)?;
+                check_token(&client, session, plan.expiry_warning_days, reporter)?;
+                report.auth = Some(Auth::Token.as_str());
+            } else if let Ok(Some(source)) =
+                trusted_publishing::decide_here(plan.trusted_publishing, false)
+            {
+                report.auth = Some(Auth::TrustedPublishing.as_str());
+                reporter.note(format!(
+                    "dry run: the upload would exchange {}'s ID token (trusted publishing); a dry run does not",
+                    source.ci
+                ));
             }
             url.to_string()
         }
@@ -133,22 +150,57 @@ fn dry_run(
     Ok(())
 }
 
-/// The registry a run uploads to, and the local one it started, kept alive for the run.
+/// The registry a run uploads to, the local one it started, kept alive for the run, and the
+/// minted token's life when trusted publishing gave the token.
 struct Opened {
     to: Destination,
+    url: reqwest::Url,
+    minted: Option<MintedRun>,
     _local: Option<LocalRun>,
 }
 
+impl Opened {
+    /// Runs `step` with the destination; a minted token refused as expired is minted again,
+    /// once, and `step` run again with it.
+    fn with_fresh_token<T>(
+        &mut self,
+        session: &Session,
+        reporter: &mut Reporter,
+        mut step: impl FnMut(&Destination, &mut Reporter) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let err = match step(&self.to, reporter) {
+            Err(err) => err,
+            done => return done,
+        };
+        let Some(minted) = &mut self.minted else {
+            return Err(err);
+        };
+        let Some(token) = minted.remint_after(&err, session, reporter)? else {
+            return Err(err);
+        };
+        let client = session.connect(self.url.clone(), token.clone())?;
+        self.to = Destination { client, token };
+        step(&self.to, reporter)
+    }
+
+    /// Revokes a minted token: it is no use after the run.
+    fn close(self, session: &Session, reporter: &mut Reporter) {
+        if let Some(minted) = &self.minted {
+            minted.revoke(&self.to.client, session, reporter);
+        }
+    }
+}
+
 /// Opens the registry to upload to: a local one started for the run, or the planned one;
-/// either way with the token checked before any upload.
+/// either way with the token checked before any upload. With no token given, the CI's ID token
+/// is exchanged for one here, after every local step.
 fn open(
-    registry: &Registry,
+    plan: &PublishPlan,
     session: &Session,
-    expiry_warning_days: i64,
     reporter: &mut Reporter,
     report: &mut PublishReport,
 ) -> anyhow::Result<Opened> {
-    let (url, token, local) = match registry {
+    let (url, token, local) = match &plan.registry {
         Registry::Local(dir) => {
             let (local, token) = LocalRun::start(dir, reporter)?;
             let url = registry_client::parse_registry_url(local.url())?;
@@ -162,13 +214,43 @@ fn open(
             (url.clone(), token.clone(), None)
         }
     };
-    let token = token.ok_or(TokenError::Missing)?;
-    let client = session.connect(url, token.clone())?;
-    check_token(&client, session, expiry_warning_days, reporter)?;
-    Ok(Opened {
+    let (token, minted) = match token {
+        Some(token) => (token, None),
+        None => {
+            let source = trusted_publishing::decide_here(plan.trusted_publishing, false)?
+                .ok_or(TokenError::Missing)?;
+            let package = &plan.manifest.name;
+            let (minted, token) = MintedRun::start(source, url.clone(), package, session, reporter)?;
+            (token, Some(minted))
+        }
+    };
+    let auth = match minted {
+        Some(_) => Auth::TrustedPublishing,
+        None => Auth::Token,
+    };
+    report.auth = Some(auth.as_str());
+    let client = session.connect(url.clone(), token.clone())?;
+    let mut opened = Opened {
         to: Destination { client, token },
+        url,
+        minted,
         _local: local,
-    })
+    };
+    // A minted token lives minutes: warning that it expires soon would be noise.
+    let days = match auth {
+        Auth::Token => plan.expiry_warning_days,
+        Auth::TrustedPublishing => 0,
+    };
+    let checked = opened.with_fresh_token(session, reporter, |to, reporter| {
+        check_token(&to.client, session, days, reporter)
+    });
+    match checked {
+        Ok(()) => Ok(opened),
+        Err(err) => {
+            opened.close(session, reporter);
+            Err(err)
+        }
+    }
 }
 
 fn check_token(

@@ -28,6 +28,8 @@ pub struct PublishPlan {
     pub confirm_timeout: Duration,
     /// The token preflight warns when the token expires within this many days.
     pub expiry_warning_days: i64,
+    /// Whether to exchange the CI's ID token when no token is given.
+    pub trusted_publishing: crate::trusted_publishing::Mode,
 }
 
 /// Where the upload goes, and with which token.

@@ -6,6 +6,7 @@
 //! minted one as soon as it arrives, and neither is ever printed.
 
 pub mod claims;
+mod minted_run;
 mod refusal;
 
 use reqwest::Method;
@@ -19,6 +20,7 @@ use crate::report::Reporter;
 use crate::retry::RetryPolicy;
 use crate::token::ApiToken;
 use crate::untrusted::Untrusted;
+pub use minted_run::{Auth, MintedRun};
 pub use refusal::Refusal;
 
 /// The audience asked for when the registry does not announce one.
@@ -130,6 +132,12 @@ pub fn decide(
         }),
         Err(other) => Err(other.into()),
     }
+}
+
+/// [`decide`] for this process: its environment and the CI it runs on.
+pub fn decide_here(mode: Mode, token_given: bool) -> Result<Option<Source>, TrustError> {
+    let var = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
+    decide(mode, token_given, crate::ci::current(), &var)
 }
 
 /// A token the registry minted for this run: short-lived, `packages:publish` only.
@@ -308,19 +316,6 @@ pub async fn revoke(client: &RegistryClient) -> Result<(), ClientError> {
             hint: "the minted token expires on its own within minutes".to_string(),
         }),
     }
-}
-
-/// Whether `err` is a refusal of an expired token, the one failure a fresh exchange can mend.
-pub fn is_expired_token(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<ClientError>(),
-            Some(ClientError::Auth {
-                code: ErrorCode::TokenExpired,
-                ..
-            })
-        )
-    })
 }
 
 /// `a`, `a` and `b`, or `a`, `b` and `c`: the packages a minted token may publish.
