@@ -23,6 +23,10 @@ impl CiProvider for BitbucketPipelines {
         "bitbucket"
     }
 
+    fn name(&self) -> &'static str {
+        "Bitbucket Pipelines"
+    }
+
     fn runs_here(&self, var: Var) -> bool {
         var("BITBUCKET_REPO_FULL_NAME").is_some()
     }
@@ -55,7 +59,7 @@ impl CiProvider for BitbucketPipelines {
         IdTokenOffer::issued_in(
             var,
             ID_TOKEN_VARIABLE,
-            "Bitbucket Pipelines",
+            self.name(),
             "add `oidc: true` to the step",
         )
     }

@@ -25,6 +25,10 @@ impl CiProvider for GithubActions {
         "github"
     }
 
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
     fn runs_here(&self, var: Var) -> bool {
         var("GITHUB_ACTIONS").as_deref() == Some("true")
     }

@@ -23,6 +23,10 @@ impl CiProvider for GitlabCi {
         "gitlab"
     }
 
+    fn name(&self) -> &'static str {
+        "GitLab CI"
+    }
+
     fn runs_here(&self, var: Var) -> bool {
         var("GITLAB_CI").as_deref() == Some("true")
     }
@@ -60,7 +64,7 @@ impl CiProvider for GitlabCi {
         IdTokenOffer::issued_in(
             var,
             ID_TOKEN_VARIABLE,
-            "GitLab CI",
+            self.name(),
             &format!(
                 "add `id_tokens: {{ {ID_TOKEN_VARIABLE}: {{ aud: <the registry's audience> }} }}` to the job"
             ),

@@ -36,6 +36,9 @@ pub trait CiProvider: AsCiLog + Sync {
     /// The short name: `github`. It is the `tag_source` of JSON results.
     fn id(&self) -> &'static str;
 
+    /// The CI's name, for people: `GitHub Actions`.
+    fn name(&self) -> &'static str;
+
     /// Whether this job runs on this CI.
     fn runs_here(&self, var: Var) -> bool;
 

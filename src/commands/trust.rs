@@ -77,7 +77,7 @@ fn from_ci(
     let id_token = session
         .block_on(source.id_token(&client, session.retry(), reporter))
         .map_err(anyhow::Error::from)?;
-    Ok((id_token, ci.id()))
+    Ok((id_token, ci.name()))
 }
 
 fn read_file(path: &Path) -> Result<SecretString, ExplainError> {

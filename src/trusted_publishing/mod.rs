@@ -38,7 +38,8 @@ pub enum Mode {
     Never,
 }
 
-/// Where this run's ID token comes from: the CI running the job, and how it offers the token.
+/// Where this run's ID token comes from: the CI running the job (its name), and how it offers
+/// the token.
 #[derive(Debug, Clone)]
 pub struct Source {
     pub ci: &'static str,
@@ -161,7 +162,7 @@ impl Source {
     pub fn offered_by(ci: &dyn CiProvider, var: Var) -> Result<Source, IdTokenError> {
         let offer = ci.id_token(var)?;
         Ok(Source {
-            ci: ci.id(),
+            ci: ci.name(),
             offer,
         })
     }

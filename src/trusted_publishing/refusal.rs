@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::claims::{self, IdTokenClaims};
 use crate::protocol::{ErrorDetail, PublisherClaims};
-use crate::untrusted::Untrusted;
+use crate::untrusted::{self, Untrusted};
 
 /// What the registry said, and what this job sent.
 #[derive(Debug)]
@@ -16,17 +16,23 @@ pub struct Refusal {
     message: Untrusted,
     /// The matching claims as the registry read them, else as this job's ID token says.
     sent: IdTokenClaims,
-    /// The nearest trusted publisher's settings, `(setting, value)`.
-    expected: Vec<(Untrusted, Untrusted)>,
-    /// The claims the registry names as differing.
-    differing: Vec<Untrusted>,
+    /// The claim that kept the closest trusted publisher from matching, what it expected (absent
+    /// when the registry reveals nothing) and what the token said.
+    mismatch: Option<Mismatch>,
     /// The `registry trust add` line that would accept `sent`.
     trust_add: Option<Untrusted>,
 }
 
+#[derive(Debug)]
+struct Mismatch {
+    claim: Untrusted,
+    expected: Option<Untrusted>,
+    found: Option<Untrusted>,
+}
+
 impl Refusal {
-    /// Reads the refusal's `claims`, `expected` and `differing` fields; `id_token` (sent, read
-    /// without verifying) fills in claims the registry did not report.
+    /// Reads the refusal's `claims` and `mismatch` fields; `id_token` (sent, read without
+    /// verifying) fills in the claims the registry did not report.
     pub fn new(detail: &ErrorDetail, id_token: &str, package: &str) -> Refusal {
         let mut sent = claims::decode(id_token).unwrap_or_default();
         if let Some(reported) = detail
@@ -36,37 +42,25 @@ impl Refusal {
         {
             sent.publisher = reported;
         }
-        let expected = match detail.extra.get("expected") {
-            Some(Value::Object(settings)) => settings
-                .iter()
-                .map(|(name, value)| (Untrusted::from(name.as_str()), text(value)))
-                .collect(),
-            _ => Vec::new(),
-        };
-        let differing = match detail.extra.get("differing") {
-            Some(Value::Array(names)) => names.iter().map(text).collect(),
-            Some(name @ Value::String(_)) => vec![text(name)],
-            _ => Vec::new(),
-        };
+        let mismatch = detail.extra.get("mismatch").and_then(|mismatch| {
+            let field = |name| mismatch.get(name).and_then(Value::as_str).map(Untrusted::from);
+            Some(Mismatch {
+                claim: field("claim")?,
+                expected: field("expected"),
+                found: field("found"),
+            })
+        });
         Refusal {
             message: detail.message.clone(),
             trust_add: sent.trust_add_line(package, "<PUBLISHER>"),
             sent,
-            expected,
-            differing,
+            mismatch,
         }
     }
 
-    /// The claims the registry names as differing.
-    pub fn differing(&self) -> &[Untrusted] {
-        &self.differing
-    }
-}
-
-fn text(value: &Value) -> Untrusted {
-    match value {
-        Value::String(text) => Untrusted::from(text.as_str()),
-        other => Untrusted::from(other.to_string()),
+    /// The claim the registry names as the one that differed.
+    pub fn differing(&self) -> Option<&Untrusted> {
+        self.mismatch.as_ref().map(|mismatch| &mismatch.claim)
     }
 }
 
@@ -77,20 +71,23 @@ impl fmt::Display for Refusal {
             "the registry trusts no publisher for this job's identity: {} (`no_trusted_publisher`)",
             self.message
         )?;
-        if !self.differing.is_empty() {
-            let names: Vec<String> = self.differing.iter().map(|n| format!("`{n}`")).collect();
-            write!(f, "\ndiffering: {}", names.join(", "))?;
-        }
-        write!(f, "\nthis job sent:")?;
+        write!(f, "\nthis job's ID token says:")?;
         for (name, value) in self.sent.shown() {
             write!(f, "\n    {name}: {value}")?;
         }
-        if !self.expected.is_empty() {
-            write!(f, "\nthe nearest trusted publisher expects:")?;
-            for (name, value) in &self.expected {
-                let differs = self.differing.iter().any(|differing| differing == name);
-                let mark = if differs { "  (differs)" } else { "" };
-                write!(f, "\n    {name}: {value}{mark}")?;
+        if let Some(mismatch) = &self.mismatch {
+            let found = untrusted::or(mismatch.found.as_ref(), "nothing");
+            match &mismatch.expected {
+                Some(expected) => write!(
+                    f,
+                    "\ndiffering claim `{}`: the closest trusted publisher expects `{expected}`, the ID token says `{found}`",
+                    mismatch.claim
+                )?,
+                None => write!(
+                    f,
+                    "\ndiffering claim `{}`: no trusted publisher names `{found}`",
+                    mismatch.claim
+                )?,
             }
         }
         match &self.trust_add {
@@ -120,8 +117,7 @@ mod tests {
         }));
         let body = serde_json::json!({
             "claims": {"repository": "chuks/numpy", "workflow_ref": "chuks/numpy/.github/workflows/nightly.yml@refs/tags/v1.0.0"},
-            "expected": {"repository": "chuks/numpy", "workflow": "release.yml"},
-            "differing": "workflow",
+            "mismatch": {"claim": "workflow", "expected": "release.yml", "found": "nightly.yml"},
         });
         let detail = ErrorDetail {
             code: ErrorCode::NoTrustedPublisher,
@@ -129,9 +125,12 @@ mod tests {
             extra: body.as_object().unwrap().clone(),
         };
         let refusal = Refusal::new(&detail, &id_token, "numpy");
-        assert_eq!(refusal.differing(), &[Untrusted::from("workflow")]);
+        assert_eq!(refusal.differing().unwrap(), "workflow");
         let shown = refusal.to_string();
-        assert!(shown.contains("workflow: release.yml  (differs)"), "{shown}");
+        assert!(
+            shown.contains("differing claim `workflow`: the closest trusted publisher expects `release.yml`, the ID token says `nightly.yml`"),
+            "{shown}"
+        );
         assert!(shown.contains("--workflow nightly.yml"), "{shown}");
     }
 }
