@@ -362,7 +362,7 @@ mod tests {
     #[test]
     fn auto_exchanges_only_when_the_ci_offers_an_id_token() {
         let offered = decide(Mode::Auto, false, github(), &env(OFFERED)).unwrap();
-        assert_eq!(offered.unwrap().ci, "github");
+        assert_eq!(offered.unwrap().ci, "GitHub Actions");
         assert!(decide(Mode::Auto, false, None, &env(&[])).unwrap().is_none());
         assert!(
             decide(Mode::Never, false, github(), &env(OFFERED))
