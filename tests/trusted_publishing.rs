@@ -136,8 +136,17 @@ fn github_without_the_id_token_permission_says_to_grant_it() {
     let job = Job::new();
     let registry = TestRegistry::start();
     let run = job.run(
-        &["publish", "--registry", registry.url(), "--confirm-tag", "off"],
-        &[("GITHUB_ACTIONS", "true"), ("GITHUB_REF", "refs/tags/v1.0.0")],
+        &[
+            "publish",
+            "--registry",
+            registry.url(),
+            "--confirm-tag",
+            "off",
+        ],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REF", "refs/tags/v1.0.0"),
+        ],
     );
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.files.contains("result=failed"), "{}", run.files);
@@ -150,7 +159,14 @@ fn a_registry_without_the_exchange_says_to_set_a_token_after_packing() {
     let registry = RealRegistryStandIn::start();
     let token = id_token(&gitlab_claims());
     let run = job.run(
-        &["publish", "--registry", registry.url(), "--confirm-tag", "off", "-v"],
+        &[
+            "publish",
+            "--registry",
+            registry.url(),
+            "--confirm-tag",
+            "off",
+            "-v",
+        ],
         &[
             ("GITLAB_CI", "true"),
             ("CI_COMMIT_TAG", "v1.0.0"),
@@ -166,7 +182,10 @@ fn a_registry_without_the_exchange_says_to_set_a_token_after_packing() {
     assert_eq!(asked, ["POST /api/oidc/token"], "{}", run.stderr);
     // Packed before the exchange: a minted token is not spent on a slow pack.
     let packed = run.stderr.find("packed").unwrap_or(usize::MAX);
-    let refused = run.stderr.find("does not offer trusted publishing").unwrap();
+    let refused = run
+        .stderr
+        .find("does not offer trusted publishing")
+        .unwrap();
     assert!(packed < refused, "{}", run.stderr);
     snapshot(
         "registry_without_the_exchange",
@@ -215,7 +234,8 @@ fn always_outside_a_ci_that_issues_id_tokens_is_an_error() {
     );
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
-        run.stderr.contains("`--trusted-publishing always` needs a CI"),
+        run.stderr
+            .contains("`--trusted-publishing always` needs a CI"),
         "{}",
         run.stderr
     );
@@ -231,7 +251,13 @@ fn check_says_trusted_publishing_would_give_the_token() {
         ("CI_COMMIT_TAG", "v1.0.0"),
         ("CHUKS_ID_TOKEN", token.as_str()),
     ];
-    let args = ["check", "--registry", registry.url(), "--confirm-tag", "off"];
+    let args = [
+        "check",
+        "--registry",
+        registry.url(),
+        "--confirm-tag",
+        "off",
+    ];
     let run = job.run(&args, &env);
     assert_eq!(run.code, 0, "{}", run.stderr);
     snapshot("check_human", &run.stdout, &job);
@@ -251,7 +277,14 @@ fn trust_explain_shows_the_claims_and_the_line_that_trusts_a_reusable_workflow()
     assert_eq!(human.code, 0, "{}", human.stderr);
     snapshot("explain_human", &human.stdout, &job);
     let json = job.run(
-        &["--format", "json", "trust", "explain", "--id-token-file", file],
+        &[
+            "--format",
+            "json",
+            "trust",
+            "explain",
+            "--id-token-file",
+            file,
+        ],
         &[],
     );
     let explained: Value = serde_json::from_str(json.stdout.trim()).unwrap();
@@ -267,7 +300,12 @@ fn trust_explain_of_what_is_not_an_id_token_is_refused() {
     let file = job.sinks.path().join("id-token");
     std::fs::write(&file, "not.a-jwt").unwrap();
     let run = job.run(
-        &["trust", "explain", "--id-token-file", file.to_str().unwrap()],
+        &[
+            "trust",
+            "explain",
+            "--id-token-file",
+            file.to_str().unwrap(),
+        ],
         &[],
     );
     assert_eq!(run.code, 2, "{}", run.stderr);

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use super::trust::ExplainError;
 use crate::bump::BumpError;
-use crate::ci::id_token::IdTokenError;
 use crate::bump_plan::BumpRefused;
+use crate::ci::id_token::IdTokenError;
 use crate::forge::ForgeError;
 use crate::git::GitError;
 use crate::hook::HookError;

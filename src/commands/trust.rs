@@ -12,8 +12,8 @@ use super::Exit;
 use crate::cli::{TrustCommand, TrustExplainArgs};
 use crate::manifest::Manifest;
 use crate::report::{Format, Problem, Reporter};
-use crate::trusted_publishing::claims::{self, IdTokenClaims};
 use crate::trusted_publishing::Source;
+use crate::trusted_publishing::claims::{self, IdTokenClaims};
 use crate::untrusted::Untrusted;
 
 /// The most read from `--id-token-file`; an ID token is a few KiB.
@@ -69,7 +69,9 @@ fn from_ci(
 ) -> anyhow::Result<(SecretString, &'static str)> {
     let ci = crate::ci::current().ok_or(ExplainError::NotInCi)?;
     let source = Source::offered_by(ci, &|name| {
-        std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+        std::env::var(name)
+            .ok()
+            .filter(|value| !value.trim().is_empty())
     })?;
     let session = super::context::session(&args.network, reporter)?;
     let url = crate::registry_client::registry_url(args.registry.registry.as_deref())?;
@@ -91,7 +93,12 @@ fn read_file(path: &Path) -> Result<SecretString, ExplainError> {
     let mut text = String::new();
     file.take(MAX_FILE_BYTES + 1)
         .read_to_string(&mut text)
-        .map_err(|_| failed("it is not UTF-8 text".to_string(), "give the ID token as text"))?;
+        .map_err(|_| {
+            failed(
+                "it is not UTF-8 text".to_string(),
+                "give the ID token as text",
+            )
+        })?;
     if text.len() as u64 > MAX_FILE_BYTES {
         return Err(failed(
             format!("it is larger than {MAX_FILE_BYTES} bytes"),
@@ -111,12 +118,21 @@ fn package(args: &TrustExplainArgs) -> String {
 }
 
 fn print_human(claims: &IdTokenClaims, source: &str, trust_add: Option<&Untrusted>) {
-    crate::outln!("ID token from {source}, decoded without verifying it (only the registry verifies):");
+    crate::outln!(
+        "ID token from {source}, decoded without verifying it (only the registry verifies):"
+    );
     for (name, value) in claims.shown() {
         crate::outln!("  {name}: {value}");
     }
-    if let Some(expires) = claims.exp.and_then(|exp| jiff::Timestamp::from_second(exp).ok()) {
-        let state = if expires < jiff::Timestamp::now() { "expired" } else { "expires" };
+    if let Some(expires) = claims
+        .exp
+        .and_then(|exp| jiff::Timestamp::from_second(exp).ok())
+    {
+        let state = if expires < jiff::Timestamp::now() {
+            "expired"
+        } else {
+            "expires"
+        };
         crate::outln!("  {state} at {expires}");
     }
     if let Some(called) = claims.reusable_workflow() {

@@ -23,9 +23,9 @@ use crate::registry_client::{self, ClientError, RegistryClient, VersionRecord};
 use crate::report::{Problem, Reporter};
 use crate::session::Session;
 use crate::token::TokenError;
+use crate::trusted_publishing::{self, Auth, MintedRun};
 use crate::untrusted::{self, Untrusted};
 use crate::upload::Upload;
-use crate::trusted_publishing::{self, Auth, MintedRun};
 use crate::verify::{self, Findings};
 use crate::{ci, preflight};
 
@@ -220,7 +220,8 @@ fn open(
             let source = trusted_publishing::decide_here(plan.trusted_publishing, false)?
                 .ok_or(TokenError::Missing)?;
             let package = &plan.manifest.name;
-            let (minted, token) = MintedRun::start(source, url.clone(), package, session, reporter)?;
+            let (minted, token) =
+                MintedRun::start(source, url.clone(), package, session, reporter)?;
             (token, Some(minted))
         }
     };

@@ -58,8 +58,8 @@ pub fn decode(id_token: &str) -> Result<IdTokenClaims, ClaimsError> {
     let payload = URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .map_err(|_| not_a_jwt("its payload is not base64url"))?;
-    let payload: serde_json::Map<String, Value> =
-        serde_json::from_slice(&payload).map_err(|_| not_a_jwt("its payload is not a JSON object"))?;
+    let payload: serde_json::Map<String, Value> = serde_json::from_slice(&payload)
+        .map_err(|_| not_a_jwt("its payload is not a JSON object"))?;
     // Claims are strings, but an id comes as a number and an audience may be a list.
     let payload: serde_json::Map<String, Value> = payload
         .into_iter()
@@ -70,7 +70,10 @@ pub fn decode(id_token: &str) -> Result<IdTokenClaims, ClaimsError> {
                 Value::Array(items) => Value::String(
                     items
                         .iter()
-                        .map(|item| item.as_str().map_or_else(|| item.to_string(), str::to_string))
+                        .map(|item| {
+                            item.as_str()
+                                .map_or_else(|| item.to_string(), str::to_string)
+                        })
                         .collect::<Vec<_>>()
                         .join(","),
                 ),
@@ -256,7 +259,10 @@ pub(crate) mod tests {
     fn github_claims_give_the_trust_add_line_of_the_calling_workflow() {
         let claims = decode(&jwt(&github())).unwrap();
         assert_eq!(claims.issuer(), Some(Issuer::Github));
-        assert_eq!(claims.publisher.repository_owner_id.as_ref().unwrap(), "4242");
+        assert_eq!(
+            claims.publisher.repository_owner_id.as_ref().unwrap(),
+            "4242"
+        );
         assert_eq!(claims.reusable_workflow().as_deref(), Some("publish.yml"));
         let line = claims.trust_add_line("numpy", "<PUBLISHER>").unwrap();
         assert_eq!(

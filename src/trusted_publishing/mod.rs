@@ -137,7 +137,11 @@ pub fn decide(
 
 /// [`decide`] for this process: its environment and the CI it runs on.
 pub fn decide_here(mode: Mode, token_given: bool) -> Result<Option<Source>, TrustError> {
-    let var = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
+    let var = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|value| !value.trim().is_empty())
+    };
     decide(mode, token_given, crate::ci::current(), &var)
 }
 
@@ -252,7 +256,10 @@ async fn exchange(
     let body = serde_json::to_vec(&request).map_err(|_| TrustError::UnexpectedAnswer {
         what: "the request could not be written",
     })?;
-    let answer = match client.call(Method::POST, &["oidc", "token"], Some(&body)).await {
+    let answer = match client
+        .call(Method::POST, &["oidc", "token"], Some(&body))
+        .await
+    {
         Err(ClientError::RouteMissing { route, status }) => {
             return Err(TrustError::NotOffered { route, status });
         }
@@ -299,7 +306,10 @@ async fn exchange(
 
 /// `DELETE /api/tokens/self` with the minted token `client` holds: it is no use after the run.
 pub async fn revoke(client: &RegistryClient) -> Result<(), ClientError> {
-    match client.call(Method::DELETE, &["tokens", "self"], None).await? {
+    match client
+        .call(Method::DELETE, &["tokens", "self"], None)
+        .await?
+    {
         Answer::Accepted(_) => Ok(()),
         // Already gone (expired, or revoked by an operator): what revoking wanted.
         Answer::Refused { detail, .. }
@@ -347,7 +357,10 @@ mod tests {
     }
 
     const OFFERED: &[(&str, &str)] = &[
-        ("ACTIONS_ID_TOKEN_REQUEST_URL", "https://runner.example/t?x=1"),
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            "https://runner.example/t?x=1",
+        ),
         ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "bearer"),
     ];
 
@@ -363,7 +376,11 @@ mod tests {
     fn auto_exchanges_only_when_the_ci_offers_an_id_token() {
         let offered = decide(Mode::Auto, false, github(), &env(OFFERED)).unwrap();
         assert_eq!(offered.unwrap().ci, "GitHub Actions");
-        assert!(decide(Mode::Auto, false, None, &env(&[])).unwrap().is_none());
+        assert!(
+            decide(Mode::Auto, false, None, &env(&[]))
+                .unwrap()
+                .is_none()
+        );
         assert!(
             decide(Mode::Never, false, github(), &env(OFFERED))
                 .unwrap()
@@ -385,7 +402,12 @@ mod tests {
 
     #[test]
     fn packages_are_listed_for_people() {
-        let names = |names: &[&str]| names.iter().map(|&n| Untrusted::from(n)).collect::<Vec<_>>();
+        let names = |names: &[&str]| {
+            names
+                .iter()
+                .map(|&n| Untrusted::from(n))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(list(&names(&["a"])), "`a`");
         assert_eq!(list(&names(&["a", "b", "c"])), "`a`, `b` and `c`");
     }

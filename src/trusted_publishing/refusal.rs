@@ -43,7 +43,12 @@ impl Refusal {
             sent.publisher = reported;
         }
         let mismatch = detail.extra.get("mismatch").and_then(|mismatch| {
-            let field = |name| mismatch.get(name).and_then(Value::as_str).map(Untrusted::from);
+            let field = |name| {
+                mismatch
+                    .get(name)
+                    .and_then(Value::as_str)
+                    .map(Untrusted::from)
+            };
             Some(Mismatch {
                 claim: field("claim")?,
                 expected: field("expected"),
