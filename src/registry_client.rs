@@ -391,17 +391,7 @@ impl RegistryClient {
         let url = self.url(segments)?;
         let stall = self.options.stall_timeout;
         self.with_retries(|| async {
-            let mut request = self.request(method.clone(), &url);
-            if let Some(body) = body {
-                request = request
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(body.to_vec());
-            }
-            let response = tokio::time::timeout(stall, request.send())
-                .await
-                .map_err(|_| Failure::Retry(self.no_answer()))?
-                .map_err(|err| self.transport_failure(err, false))?;
-            let response = self.traced(response);
+            let response = self.send_small(method.clone(), &url, body).await?;
             let status = response.status();
             if status.is_client_error() && !retry::is_retryable_status(status.as_u16()) {
                 let detail = read_error(response, stall).await;
@@ -414,15 +404,7 @@ impl RegistryClient {
                 let status = status.as_u16();
                 return Ok(Answer::Refused { status, detail });
             }
-            let response = check_status(response, stall).await?;
-            let bytes = answer_bytes(response, stall).await.map_err(|message| {
-                Failure::Retry(AttemptFailure {
-                    message,
-                    retry_after: None,
-                    maybe_stored: false,
-                })
-            })?;
-            Ok(Answer::Accepted(bytes))
+            Ok(Answer::Accepted(self.success_bytes(response).await?))
         })
         .await
     }
@@ -447,7 +429,24 @@ impl RegistryClient {
 
     /// Sends a request without a body, waiting at most the stall timeout for the answer.
     async fn send_without_body(&self, method: Method, url: &Url) -> Attempt<reqwest::Response> {
-        let send = self.request(method, url).send();
+        self.send_small(method, url, None).await
+    }
+
+    /// Sends a request with a small JSON body, or none, waiting at most the stall timeout for
+    /// the answer.
+    async fn send_small(
+        &self,
+        method: Method,
+        url: &Url,
+        json: Option<&[u8]>,
+    ) -> Attempt<reqwest::Response> {
+        let mut request = self.request(method, url);
+        if let Some(json) = json {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(json.to_vec());
+        }
+        let send = request.send();
         let response = tokio::time::timeout(self.options.stall_timeout, send)
             .await
             .map_err(|_| Failure::Retry(self.no_answer()))?
@@ -461,17 +460,22 @@ impl RegistryClient {
         response: reqwest::Response,
         url: &Url,
     ) -> Attempt<T> {
+        let bytes = self.success_bytes(response).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|err| Failure::Fatal(ClientError::Protocol(format!("`{url}`: {err}"))))
+    }
+
+    /// A 2xx answer's body; other statuses become retryable failures or final errors.
+    async fn success_bytes(&self, response: reqwest::Response) -> Attempt<Bytes> {
         let stall = self.options.stall_timeout;
         let response = check_status(response, stall).await?;
-        let bytes = answer_bytes(response, stall).await.map_err(|message| {
+        answer_bytes(response, stall).await.map_err(|message| {
             Failure::Retry(AttemptFailure {
                 message,
                 retry_after: None,
                 maybe_stored: false,
             })
-        })?;
-        serde_json::from_slice(&bytes)
-            .map_err(|err| Failure::Fatal(ClientError::Protocol(format!("`{url}`: {err}"))))
+        })
     }
 
     fn no_answer(&self) -> AttemptFailure {

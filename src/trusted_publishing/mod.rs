@@ -342,14 +342,12 @@ fn list(packages: &[Untrusted]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let vars: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| vars.get(name).cloned()
+    fn env<'a>(pairs: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        |name| {
+            let value = pairs.iter().find(|(variable, _)| *variable == name);
+            value.map(|(_, value)| value.to_string())
+        }
     }
 
     fn github() -> Option<&'static dyn CiProvider> {
