@@ -267,7 +267,13 @@ async fn exchange(
     };
     let body = match answer {
         Answer::Accepted(body) => body,
-        Answer::Refused { status, detail } => {
+        Answer::Refused { status, mut detail } => {
+            // A registry that quotes the token back must not have it printed.
+            let quoted = detail
+                .message
+                .unescaped()
+                .replace(id_token.expose_secret(), "[ID token]");
+            detail.message = Untrusted::from(quoted);
             return Err(match detail.code {
                 ErrorCode::InvalidIdToken => TrustError::InvalidIdToken {
                     message: detail.message,
