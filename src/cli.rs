@@ -466,6 +466,10 @@ pub enum RegistryCommand {
     /// Grant, list and revoke who may create packages under a scope (`@name`).
     #[command(subcommand)]
     Scope(ScopeCommand),
+    /// Add, list and remove trusted publishers: the CI workflows that may publish a package
+    /// with no stored token, by exchanging their OIDC ID token.
+    #[command(subcommand)]
+    Trust(TrustCommand),
 }
 
 #[cfg(feature = "local-registry")]
@@ -515,6 +519,97 @@ pub struct ServeArgs {
     /// 429 with `Retry-After` until the minute ends.
     #[arg(long, value_name = "COUNT", default_value_t = crate::registry_server::DEFAULT_AUTH_FAILURES_PER_MINUTE, value_parser = clap::value_parser!(u32).range(1..))]
     pub auth_failures_per_minute: u32,
+
+    /// An OIDC issuer whose ID tokens trusted publishing accepts; repeat for several. Giving any
+    /// replaces the defaults (GitHub Actions' and GitLab.com's). Plain http only on loopback.
+    #[arg(long = "oidc-issuer", value_name = "URL", default_values = [crate::registry_server::GITHUB_ISSUER, crate::registry_server::GITLAB_ISSUER])]
+    pub oidc_issuers: Vec<String>,
+
+    /// The audience (`aud`) ID tokens must carry; `GET /api/oidc/audience` announces it.
+    #[arg(long, value_name = "AUDIENCE", default_value = crate::registry_server::DEFAULT_AUDIENCE)]
+    pub oidc_audience: String,
+
+    /// Minutes a token minted by trusted publishing lives.
+    #[arg(long, value_name = "MINUTES", default_value_t = crate::registry_server::DEFAULT_MINTED_TOKEN_LIFETIME.as_secs() / 60, value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub minted_token_minutes: u64,
+}
+
+#[cfg(feature = "local-registry")]
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Trust a CI workflow to publish a package as a publisher; the package may not exist yet
+    /// (its first publish creates it, owned by the publisher).
+    Add(TrustAddArgs),
+    /// Show every trusted publisher.
+    List(DataDirArgs),
+    /// Stop trusting one, by the id `trust list` shows.
+    Remove(TrustRemoveArgs),
+}
+
+#[cfg(feature = "local-registry")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TrustProviderArg {
+    Github,
+    Gitlab,
+    Bitbucket,
+}
+
+#[cfg(feature = "local-registry")]
+#[derive(Debug, Args)]
+pub struct TrustAddArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// The publisher the minted tokens act as (the package's owner, or one it granted).
+    #[arg(long)]
+    pub publisher: String,
+    /// The package, as `name` in chuks.json.
+    #[arg(long)]
+    pub package: String,
+    /// The CI whose ID tokens are trusted.
+    #[arg(long, value_enum)]
+    pub provider: TrustProviderArg,
+    /// The issuer (`iss`) of the ID tokens; default GitHub Actions' or GitLab.com's. Required
+    /// for Bitbucket, whose issuer is per workspace.
+    #[arg(long, value_name = "URL", required_if_eq("provider", "bitbucket"))]
+    pub issuer: Option<String>,
+    /// GitHub: the repository, `OWNER/REPO`.
+    #[arg(long, value_name = "OWNER/REPO", required_if_eq("provider", "github"))]
+    pub repository: Option<String>,
+    /// GitHub: the numeric id of the repository's owner, so a re-created account of the same
+    /// name is not trusted.
+    #[arg(long, value_name = "N")]
+    pub repository_owner_id: Option<String>,
+    /// GitHub: the workflow file's name in `.github/workflows/` (the caller's or a reusable one).
+    #[arg(long, value_name = "FILE", required_if_eq("provider", "github"))]
+    pub workflow: Option<String>,
+    /// GitHub, GitLab: the deployment environment the job must run in.
+    #[arg(long, value_name = "ENV")]
+    pub environment: Option<String>,
+    /// GitLab: the project, `GROUP/PROJECT`.
+    #[arg(
+        long,
+        value_name = "GROUP/PROJECT",
+        required_if_eq("provider", "gitlab")
+    )]
+    pub project: Option<String>,
+    /// GitLab: the CI configuration file's path in the project.
+    #[arg(long, value_name = "PATH", required_if_eq("provider", "gitlab"))]
+    pub config_path: Option<String>,
+    /// Bitbucket: the workspace's UUID.
+    #[arg(long, value_name = "UUID", required_if_eq("provider", "bitbucket"))]
+    pub workspace_uuid: Option<String>,
+    /// Bitbucket: the repository's UUID.
+    #[arg(long, value_name = "UUID", required_if_eq("provider", "bitbucket"))]
+    pub repository_uuid: Option<String>,
+}
+
+#[cfg(feature = "local-registry")]
+#[derive(Debug, Args)]
+pub struct TrustRemoveArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// The trusted publisher's id shown by `trust list`.
+    pub id: i64,
 }
 
 #[cfg(feature = "local-registry")]

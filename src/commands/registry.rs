@@ -1,19 +1,24 @@
-//! `chuks-ci registry …`: serve the reference registry and manage its tokens and scopes.
+//! `chuks-ci registry …`: serve the reference registry and manage its tokens, scopes and
+//! trusted publishers.
 
 use std::future::Future;
 use std::io::Write;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use jiff::Timestamp;
 use serde_json::json;
 
 use super::Exit;
 use crate::cli::{
     DataDirArgs, RegistryCommand, ScopeCommand, ScopeGrantArgs, ServeArgs, TokenCommand,
-    TokenCreateArgs, TokenRevokeArgs,
+    TokenCreateArgs, TokenRevokeArgs, TrustAddArgs, TrustCommand, TrustProviderArg,
+    TrustRemoveArgs,
 };
-use crate::registry_server::{Registry, RegistryConfig, ScopeHolder, Server, TokenRecord};
+use crate::registry_server::{
+    Identity, NewTrustedPublisher, OidcConfig, Registry, RegistryConfig, ScopeHolder, Server,
+    TokenRecord, TrustedPublisher,
+};
 use crate::report::{Format, Reporter, print_json};
 use crate::token::Scope;
 use crate::untrusted::Untrusted;
@@ -27,6 +32,9 @@ pub fn run(command: RegistryCommand, reporter: &mut Reporter) -> anyhow::Result<
         RegistryCommand::Scope(ScopeCommand::Grant(args)) => grant_scope(&args, reporter),
         RegistryCommand::Scope(ScopeCommand::List(args)) => list_scopes(&args, reporter),
         RegistryCommand::Scope(ScopeCommand::Revoke(args)) => revoke_scope(&args, reporter),
+        RegistryCommand::Trust(TrustCommand::Add(args)) => add_trust(&args, reporter),
+        RegistryCommand::Trust(TrustCommand::List(args)) => list_trust(&args, reporter),
+        RegistryCommand::Trust(TrustCommand::Remove(args)) => remove_trust(&args, reporter),
     }
 }
 
@@ -42,6 +50,11 @@ fn serve(args: ServeArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
         body_idle_timeout: Duration::from_secs(args.body_idle_timeout),
         upload_timeout: Duration::from_secs(args.upload_timeout),
         auth_failures_per_minute: args.auth_failures_per_minute,
+        oidc: OidcConfig {
+            issuers: args.oidc_issuers,
+            audience: args.oidc_audience,
+            minted_token_lifetime: Duration::from_secs(args.minted_token_minutes * 60),
+        },
     })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -93,10 +106,17 @@ fn list(args: &DataDirArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     let now = Timestamp::now();
     match reporter.format {
         Format::Json => print_json(&json!({
-            "tokens": tokens.iter().map(|t| t.info(now)).collect::<Vec<_>>(),
+            "tokens": tokens.iter().map(|t| t.details(now)).collect::<Vec<_>>(),
         })),
         Format::Human if tokens.is_empty() => reporter.note("no tokens yet"),
-        Format::Human => crate::outln!("{}", token_table(&tokens, now).trim_end()),
+        Format::Human => {
+            crate::outln!("{}", token_table(&tokens, now).trim_end());
+            for token in &tokens {
+                if let Some(line) = minted_line(token) {
+                    crate::outln!("{line}");
+                }
+            }
+        }
     }
     Ok(Exit::Success)
 }
@@ -163,6 +183,193 @@ fn revoke_scope(args: &ScopeGrantArgs, reporter: &mut Reporter) -> anyhow::Resul
         Untrusted::from(args.scope.as_str())
     ));
     Ok(Exit::Success)
+}
+
+fn add_trust(args: &TrustAddArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    let new = NewTrustedPublisher {
+        publisher: args.publisher.clone(),
+        package: args.package.clone(),
+        issuer: args.issuer.clone(),
+        identity: trust_identity(args)?,
+    };
+    let added = Registry::open(&args.data.data_dir)?.add_trusted_publisher(&new)?;
+    match reporter.format {
+        Format::Json => print_json(&serde_json::to_value(&added)?),
+        Format::Human => crate::outln!(
+            "trusted publisher {}: {} may publish `{}` as `{}`",
+            added.id,
+            describe_identity(&added),
+            Untrusted::from(added.package.as_str()),
+            Untrusted::from(added.publisher.as_str())
+        ),
+    }
+    Ok(Exit::Success)
+}
+
+/// The identity `--provider` names, from the flags that apply to it; a flag of another
+/// provider is refused rather than ignored.
+fn trust_identity(args: &TrustAddArgs) -> anyhow::Result<Identity> {
+    let given = |flag: &'static str, value: &Option<String>| value.as_ref().map(|_| flag);
+    let github_only = [
+        given("--repository", &args.repository),
+        given("--repository-owner-id", &args.repository_owner_id),
+        given("--workflow", &args.workflow),
+    ];
+    let gitlab_only = [
+        given("--project", &args.project),
+        given("--config-path", &args.config_path),
+    ];
+    let bitbucket_only = [
+        given("--workspace-uuid", &args.workspace_uuid),
+        given("--repository-uuid", &args.repository_uuid),
+    ];
+    let environment = [given("--environment", &args.environment)];
+    let (provider, foreign): (&str, Vec<Option<&str>>) = match args.provider {
+        TrustProviderArg::Github => ("github", [&gitlab_only[..], &bitbucket_only].concat()),
+        TrustProviderArg::Gitlab => ("gitlab", [&github_only[..], &bitbucket_only].concat()),
+        TrustProviderArg::Bitbucket => (
+            "bitbucket",
+            [&github_only[..], &gitlab_only, &environment].concat(),
+        ),
+    };
+    if let Some(flag) = foreign.into_iter().flatten().next() {
+        bail!(
+            "`{flag}` does not apply to `--provider {provider}`\nhint: see `chuks-ci registry trust add --help` for each provider's flags"
+        );
+    }
+    let required = |value: &Option<String>, flag: &str| {
+        value.clone().with_context(|| {
+            format!("`--provider {provider}` needs `{flag}`\nhint: see `chuks-ci registry trust add --help`")
+        })
+    };
+    Ok(match args.provider {
+        TrustProviderArg::Github => Identity::Github {
+            repository: required(&args.repository, "--repository")?,
+            repository_owner_id: args.repository_owner_id.clone(),
+            workflow: required(&args.workflow, "--workflow")?,
+            environment: args.environment.clone(),
+        },
+        TrustProviderArg::Gitlab => Identity::Gitlab {
+            project: required(&args.project, "--project")?,
+            config_path: required(&args.config_path, "--config-path")?,
+            environment: args.environment.clone(),
+        },
+        TrustProviderArg::Bitbucket => Identity::Bitbucket {
+            workspace_uuid: required(&args.workspace_uuid, "--workspace-uuid")?,
+            repository_uuid: required(&args.repository_uuid, "--repository-uuid")?,
+        },
+    })
+}
+
+fn list_trust(args: &DataDirArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    let publishers = Registry::open(&args.data_dir)?.list_trusted_publishers()?;
+    match reporter.format {
+        Format::Json => print_json(&json!({ "trusted_publishers": publishers })),
+        Format::Human if publishers.is_empty() => reporter.note("no trusted publisher yet"),
+        Format::Human => {
+            let rows = publishers.iter().map(|trusted| {
+                vec![
+                    trusted.id.to_string(),
+                    Untrusted::from(trusted.package.as_str()).to_string(),
+                    Untrusted::from(trusted.publisher.as_str()).to_string(),
+                    describe_identity(trusted),
+                    Untrusted::from(trusted.issuer.as_str()).to_string(),
+                ]
+            });
+            crate::outln!(
+                "{}",
+                table(&["ID", "PACKAGE", "PUBLISHER", "TRUSTS", "ISSUER"], rows).trim_end()
+            );
+        }
+    }
+    Ok(Exit::Success)
+}
+
+fn remove_trust(args: &TrustRemoveArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    let removed = Registry::open(&args.data.data_dir)?.remove_trusted_publisher(args.id)?;
+    match reporter.format {
+        Format::Json => print_json(&serde_json::to_value(&removed)?),
+        Format::Human => crate::outln!(
+            "trusted publisher {} removed: {} no longer publishes `{}`; tokens it minted expire on their own",
+            removed.id,
+            describe_identity(&removed),
+            Untrusted::from(removed.package.as_str())
+        ),
+    }
+    Ok(Exit::Success)
+}
+
+/// One line saying which CI identity a trusted publisher trusts, its values escaped.
+fn describe_identity(trusted: &TrustedPublisher) -> String {
+    let shown = |text: &str| Untrusted::from(text).to_string();
+    let environment = |environment: &Option<String>| {
+        environment
+            .as_deref()
+            .map_or_else(String::new, |env| format!(" environment {}", shown(env)))
+    };
+    match &trusted.identity {
+        Identity::Github {
+            repository,
+            repository_owner_id,
+            workflow,
+            environment: env,
+        } => format!(
+            "github {}{} workflow {}{}",
+            shown(repository),
+            repository_owner_id
+                .as_deref()
+                .map_or_else(String::new, |id| format!(" (owner id {})", shown(id))),
+            shown(workflow),
+            environment(env)
+        ),
+        Identity::Gitlab {
+            project,
+            config_path,
+            environment: env,
+        } => format!(
+            "gitlab {} config {}{}",
+            shown(project),
+            shown(config_path),
+            environment(env)
+        ),
+        Identity::Bitbucket {
+            workspace_uuid,
+            repository_uuid,
+        } => format!(
+            "bitbucket workspace {} repository {}",
+            shown(workspace_uuid),
+            shown(repository_uuid)
+        ),
+    }
+}
+
+/// Below the token table: what a token minted by trusted publishing was minted for.
+fn minted_line(token: &TokenRecord) -> Option<String> {
+    let minted = token.minted_for.as_ref()?;
+    let field = |name: &str, value: &Option<Untrusted>| {
+        value
+            .as_ref()
+            .map(|value| format!(", {name} {value}"))
+            .unwrap_or_default()
+    };
+    let packages = token
+        .packages
+        .iter()
+        .flatten()
+        .map(|package| format!("`{}`", Untrusted::from(package.as_str())))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(format!(
+        "token {} was minted by trusted publishing (trusted publisher {}, {}) for {packages}{}{}{}{}{}",
+        token.id,
+        minted.trusted_publisher,
+        minted.provider,
+        field("repository", &minted.repository),
+        field("workflow", &minted.workflow),
+        field("ref", &minted.git_ref),
+        field("sha", &minted.sha),
+        field("run", &minted.run_id),
+    ))
 }
 
 fn scope_json(holder: &ScopeHolder) -> serde_json::Value {

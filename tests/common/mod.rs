@@ -237,6 +237,7 @@ pub fn outputs(output: &std::process::Output) -> (String, String) {
 }
 
 pub mod fault_proxy;
+pub mod oidc;
 pub mod real_registry;
 pub mod registry;
 

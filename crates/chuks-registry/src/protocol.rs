@@ -180,6 +180,52 @@ pub struct PublisherClaims {
     pub repository_uuid: Option<Untrusted>,
 }
 
+/// In a `no_trusted_publisher` refusal's `mismatch` field: the one claim that kept the closest
+/// trusted publisher from matching. `expected` is absent when the repository (or project,
+/// or Bitbucket repository) itself matched none, so a refusal never reveals other publishers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimMismatch {
+    pub claim: Untrusted,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Untrusted>,
+    #[serde(default)]
+    pub found: Option<Untrusted>,
+}
+
+/// What a token minted by trusted publishing was minted for, kept for audit: the trusted
+/// publisher that matched and the run's claims.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MintedFor {
+    /// The id of the trusted publisher (`registry trust list`) that matched first.
+    pub trusted_publisher: i64,
+    pub provider: Untrusted,
+    pub issuer: Untrusted,
+    #[serde(default)]
+    pub repository: Option<Untrusted>,
+    #[serde(default)]
+    pub workflow: Option<Untrusted>,
+    #[serde(default, rename = "ref")]
+    pub git_ref: Option<Untrusted>,
+    #[serde(default)]
+    pub sha: Option<Untrusted>,
+    #[serde(default)]
+    pub run_id: Option<Untrusted>,
+}
+
+/// A token's metadata with what restricts it beyond its scopes: `GET /tokens/self`, `DELETE
+/// /tokens/self` and `registry token list --format json`. Both extra fields are absent for an
+/// ordinary token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenDetails {
+    #[serde(flatten)]
+    pub info: TokenInfo,
+    /// The only packages the token may publish.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packages: Option<Vec<Untrusted>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_publishing: Option<MintedFor>,
+}
+
 /// What a yank or restore did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -346,6 +392,7 @@ error_codes! {
     InvalidIdToken => "invalid_id_token",
     NoTrustedPublisher => "no_trusted_publisher",
     IdTokenReplayed => "id_token_replayed",
+    IssuerUnavailable => "issuer_unavailable",
 }
 
 /// A code the registry invented is shown escaped: it is the registry's text.

@@ -21,17 +21,23 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use super::RegistryError;
 use super::auth::{self, AuthError, Caller};
 use super::auth_failures::AuthFailures;
+use super::exchange::{self, ExchangeError};
+use super::oidc::{self, VerifyError};
 use super::rate_limit::RateLimiter;
 use super::store::{self, NewPrebuilt, NewVersion, Store, StoreError, Upload};
 use super::tarball::{self, TarballError};
+use super::tokens;
+use super::trusted_publishers;
 use super::upload::{self, BodyLimits, Received, Spooled, UploadError};
 use crate::manifest::{self, Manifest};
 use crate::protocol::{
-    API_PREFIX, ErrorBody, ErrorCode, ErrorDetail, GitInfo, Health, PREBUILT_PAYLOAD_FIELD,
-    PackageListing, PermissionsRequest, PrebuiltAnswerRecord, PrebuiltPublishHead, PublishAnswer,
-    PublishResult, SOURCE_PAYLOAD_FIELD, SourcePublishHead, YankAnswer, YankResult,
+    API_PREFIX, ErrorBody, ErrorCode, ErrorDetail, GitInfo, Health, OidcAudience,
+    OidcExchangeAnswer, OidcExchangeRequest, PREBUILT_PAYLOAD_FIELD, PackageListing,
+    PermissionsRequest, PrebuiltAnswerRecord, PrebuiltPublishHead, PublishAnswer, PublishResult,
+    SOURCE_PAYLOAD_FIELD, SourcePublishHead, YankAnswer, YankResult,
 };
 use crate::token::Scope;
 use crate::untrusted::Untrusted;
@@ -54,6 +60,7 @@ pub struct AppState {
     pub limiter: Option<Arc<RateLimiter>>,
     pub auth_failures: Arc<AuthFailures>,
     pub log_requests: bool,
+    pub oidc: Arc<oidc::Verifier>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -67,7 +74,9 @@ pub fn router(state: AppState) -> Router {
 fn routes() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
-        .route("/tokens/self", get(token_self))
+        .route("/tokens/self", get(token_self).delete(revoke_token_self))
+        .route("/oidc/audience", get(oidc_audience))
+        .route("/oidc/token", post(oidc_exchange))
         .route("/packages", get(owned_packages))
         .route("/packages/{name}", get(package))
         .route(
@@ -191,6 +200,58 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::ScopeTaken(taken) => error.with("scope", taken.scope),
             _ => error,
+        }
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(err: RegistryError) -> ApiError {
+        ApiError::internal(err.to_string())
+    }
+}
+
+impl From<VerifyError> for ApiError {
+    fn from(err: VerifyError) -> ApiError {
+        let message = err.to_string();
+        match err {
+            VerifyError::Unavailable { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::IssuerUnavailable,
+                message,
+            ),
+            _ => ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidIdToken, message),
+        }
+    }
+}
+
+impl From<ExchangeError> for ApiError {
+    fn from(err: ExchangeError) -> ApiError {
+        let message = err.to_string();
+        match err {
+            ExchangeError::Replayed => {
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::IdTokenReplayed, message)
+            }
+            ExchangeError::NoTrustedPublisher { claims, mismatch } => {
+                let refusal = ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    ErrorCode::NoTrustedPublisher,
+                    message,
+                )
+                .with("claims", serde_json::to_value(*claims).unwrap_or_default());
+                match mismatch {
+                    Some(mismatch) => refusal.with(
+                        "mismatch",
+                        serde_json::to_value(mismatch).unwrap_or_default(),
+                    ),
+                    None => refusal,
+                }
+            }
+            ExchangeError::SeveralPublishers { .. } => ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::NoTrustedPublisher,
+                message,
+            ),
+            ExchangeError::Registry(err) => err.into(),
         }
     }
 }
@@ -378,7 +439,55 @@ async fn token_self(
     credentials: Credentials,
 ) -> Result<Response, ApiError> {
     let caller = state.authenticate(credentials, None).await?;
-    Ok(axum::Json(caller.token.info(Timestamp::now())).into_response())
+    Ok(axum::Json(caller.token.details(Timestamp::now())).into_response())
+}
+
+/// Revokes the token presented: how a run ends its minted token, or anyone retires theirs.
+async fn revoke_token_self(
+    State(state): State<AppState>,
+    credentials: Credentials,
+) -> Result<Response, ApiError> {
+    let caller = state.authenticate(credentials, None).await?;
+    let id = caller.token.id;
+    let now = Timestamp::now();
+    let record = state
+        .db(move |connection| tokens::revoke(connection, id, now))
+        .await?;
+    Ok(axum::Json(record.details(now)).into_response())
+}
+
+async fn oidc_audience(State(state): State<AppState>) -> Response {
+    axum::Json(OidcAudience {
+        audience: state.oidc.config().audience.as_str().into(),
+    })
+    .into_response()
+}
+
+/// `POST /oidc/token`: verify the ID token, then match and mint in one transaction.
+async fn oidc_exchange(State(state): State<AppState>, body: Body) -> Result<Response, ApiError> {
+    let body = read_body(body, 2 * oidc::MAX_ID_TOKEN_BYTES).await?;
+    let request: OidcExchangeRequest = parse_json(&body)?;
+    let bitbucket_issuers = state
+        .db(|connection| {
+            trusted_publishers::bitbucket_issuers(connection).map_err(StoreError::from)
+        })
+        .await?;
+    let claims = state
+        .oidc
+        .verify(&request.token, &bitbucket_issuers, Timestamp::now())
+        .await?;
+    let lifetime = state.oidc.config().minted_token_lifetime;
+    let minted = state
+        .db(move |connection| exchange::mint(connection, &claims, lifetime, Timestamp::now()))
+        .await?;
+    let record = &minted.issued.record;
+    let answer = OidcExchangeAnswer {
+        token: minted.issued.token.expose().to_string(),
+        expires_at: record.expires_at.to_string().into(),
+        scopes: record.scopes.iter().map(|s| s.as_str().into()).collect(),
+        packages: minted.packages.iter().map(|p| p.as_str().into()).collect(),
+    };
+    Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -469,6 +578,7 @@ async fn read_upload<H: DeserializeOwned + Send + 'static>(
         .authenticate(credentials, Some(Scope::PackagesPublish))
         .await?;
     check_name_and_version(name, version)?;
+    check_token_package(&caller, name)?;
     let received = upload::receive(body, field, state.body_limits(), state.spool_dir.clone())
         .await
         .map_err(|err| state.upload_refusal(err, field))?;
@@ -873,6 +983,29 @@ fn check_git(git: &GitInfo) -> Result<(), ApiError> {
         .with("limit_bytes", limit));
     }
     Ok(())
+}
+
+/// A token minted by trusted publishing publishes only the packages whose publishers matched.
+fn check_token_package(caller: &Caller, name: &str) -> Result<(), ApiError> {
+    if caller.token.may_publish(name) {
+        return Ok(());
+    }
+    let allowed = caller
+        .token
+        .packages
+        .iter()
+        .flatten()
+        .map(|package| format!("`{package}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        ErrorCode::NotAPublisher,
+        format!(
+            "API token {} was minted by trusted publishing for {allowed} only, not `{name}`\nhint: add a trusted publisher for `{name}` with `chuks-ci registry trust add`",
+            caller.token.id
+        ),
+    ))
 }
 
 fn check_name(name: &str) -> Result<(), ApiError> {

@@ -8,11 +8,14 @@ mod auth;
 mod auth_failures;
 mod connection;
 mod data_dir;
+mod exchange;
+mod oidc;
 mod rate_limit;
 mod scopes;
 mod store;
 mod tarball;
 mod tokens;
+mod trusted_publishers;
 mod upload;
 
 use std::future::Future;
@@ -23,8 +26,12 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+pub use oidc::{DEFAULT_AUDIENCE, DEFAULT_MINTED_TOKEN_LIFETIME, OidcConfig};
 pub use scopes::{ScopeHolder, ScopeSource};
 pub use tokens::{EXPIRY_DAYS, IssuedToken, TokenRecord, TokenStatus};
+pub use trusted_publishers::{
+    GITHUB_ISSUER, GITLAB_ISSUER, Identity, NewTrustedPublisher, TrustError, TrustedPublisher,
+};
 
 use crate::token::Scope;
 use crate::untrusted::Untrusted;
@@ -150,6 +157,17 @@ pub enum RegistryError {
         "a token needs at least one scope\nhint: pass `--scopes packages:publish` (comma-separated for several)"
     )]
     NoScopes,
+
+    #[error(
+        "`{url}` is not a usable OIDC issuer: {reason}\nhint: name the issuer as its ID tokens' `iss` does, e.g. `https://token.actions.githubusercontent.com`"
+    )]
+    InvalidIssuer {
+        url: Untrusted,
+        reason: &'static str,
+    },
+
+    #[error(transparent)]
+    Trust(#[from] TrustError),
 }
 
 /// Publisher names: ASCII letters, digits, `-`, `_`, `.`; starting with a letter or digit.
@@ -213,6 +231,8 @@ pub struct RegistryConfig {
     /// Unknown or malformed tokens one client address may present per minute before it is
     /// answered 429 until the minute ends.
     pub auth_failures_per_minute: u32,
+    /// Trusted publishing: the issuers trusted, the audience, the minted tokens' lifetime.
+    pub oidc: OidcConfig,
 }
 
 impl RegistryConfig {
@@ -229,6 +249,7 @@ impl RegistryConfig {
             body_idle_timeout: DEFAULT_BODY_IDLE_TIMEOUT,
             upload_timeout: DEFAULT_UPLOAD_TIMEOUT,
             auth_failures_per_minute: DEFAULT_AUTH_FAILURES_PER_MINUTE,
+            oidc: OidcConfig::default(),
         }
     }
 }
@@ -310,6 +331,23 @@ impl Registry {
         Ok(scopes::list(&self.store.lock())?)
     }
 
+    /// Trusts a CI identity to publish a package as a publisher (`registry trust add`).
+    pub fn add_trusted_publisher(
+        &self,
+        new: &NewTrustedPublisher,
+    ) -> Result<TrustedPublisher, RegistryError> {
+        trusted_publishers::add(&self.store.lock(), new, Timestamp::now())
+    }
+
+    pub fn list_trusted_publishers(&self) -> Result<Vec<TrustedPublisher>, RegistryError> {
+        Ok(trusted_publishers::list(&self.store.lock())?)
+    }
+
+    /// Stops trusting a CI identity; tokens it minted keep their short lives.
+    pub fn remove_trusted_publisher(&self, id: i64) -> Result<TrustedPublisher, RegistryError> {
+        trusted_publishers::remove(&self.store.lock(), id)
+    }
+
     fn insert_token(
         &self,
         publisher: &str,
@@ -322,6 +360,8 @@ impl Registry {
             publisher,
             name,
             scopes,
+            packages: None,
+            minted_for: None,
         };
         tokens::insert(&self.store.lock(), &request, now, expires_at)
     }
@@ -337,7 +377,13 @@ pub struct Server {
 
 impl Server {
     /// Opens the data folder and binds the listening socket; serving starts with [`Server::run`].
-    pub fn bind(config: RegistryConfig) -> Result<Server, RegistryError> {
+    pub fn bind(mut config: RegistryConfig) -> Result<Server, RegistryError> {
+        config.oidc.issuers = config
+            .oidc
+            .issuers
+            .iter()
+            .map(|issuer| oidc::check_issuer_url(issuer))
+            .collect::<Result<_, _>>()?;
         let registry = Registry::open(&config.data_dir)?;
         let bind_error = |source| RegistryError::Bind {
             addr: config.listen,
@@ -388,6 +434,7 @@ impl Server {
                 self.config.auth_failures_per_minute,
             )),
             log_requests: self.config.log_requests,
+            oidc: Arc::new(oidc::Verifier::new(self.config.oidc)?),
         };
         let listener =
             tokio::net::TcpListener::from_std(self.listener).map_err(RegistryError::Serve)?;

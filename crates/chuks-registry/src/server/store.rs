@@ -111,6 +111,32 @@ INSERT OR IGNORE INTO scopes (scope, publisher, source, since)
     SELECT substr(name, 1, instr(name, '/') - 1), owner, 'first_publish', created_at
     FROM packages WHERE name LIKE '@%/%';
 "#,
+    r#"
+-- Trusted publishing: tokens minted for some packages only, and what they were minted for.
+ALTER TABLE tokens ADD COLUMN packages TEXT;
+ALTER TABLE tokens ADD COLUMN minted_for TEXT;
+-- Which CI identity may publish which package as which publisher. GitLab keeps its project in
+-- `repository` and its configuration file in `workflow`; Bitbucket its UUIDs in
+-- `repository_owner_id` (the workspace) and `repository`.
+CREATE TABLE trusted_publishers (
+    id INTEGER PRIMARY KEY,
+    publisher TEXT NOT NULL,
+    package TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    issuer TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    repository_owner_id TEXT,
+    workflow TEXT,
+    environment TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX trusted_publishers_by_issuer ON trusted_publishers (issuer);
+-- ID tokens already exchanged, kept until they expire so none is exchanged twice.
+CREATE TABLE id_token_uses (
+    replay_key TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+);
+"#,
 ];
 
 /// Refusals and failures of package operations; the API maps each to a status and code.

@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::RegistryError;
-use crate::protocol::TokenInfo;
+use crate::protocol::{MintedFor, TokenDetails, TokenInfo};
 use crate::token::{self, ApiToken, Scope};
 use crate::untrusted::Untrusted;
 
@@ -23,6 +23,10 @@ pub struct TokenRecord {
     pub expires_at: Timestamp,
     pub last_used_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
+    /// The only packages the token may publish; `None` for an ordinary token.
+    pub packages: Option<Vec<String>>,
+    /// Set on a token minted by trusted publishing.
+    pub minted_for: Option<MintedFor>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +72,25 @@ impl TokenRecord {
             revoked_at: self.revoked_at.map(|t| t.to_string().into()),
         }
     }
+
+    /// The metadata with the token's package restriction and trusted-publishing origin.
+    pub fn details(&self, now: Timestamp) -> TokenDetails {
+        TokenDetails {
+            info: self.info(now),
+            packages: self
+                .packages
+                .as_ref()
+                .map(|names| names.iter().map(|name| name.as_str().into()).collect()),
+            trusted_publishing: self.minted_for.clone(),
+        }
+    }
+
+    /// Whether the token may publish `package`: any, unless it was minted for some only.
+    pub fn may_publish(&self, package: &str) -> bool {
+        self.packages
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|name| name == package))
+    }
 }
 
 /// A freshly created token: the raw value exists only here.
@@ -82,6 +105,9 @@ pub struct TokenRequest<'a> {
     pub publisher: &'a str,
     pub name: &'a str,
     pub scopes: &'a [Scope],
+    /// Restricts the token to these packages (trusted publishing).
+    pub packages: Option<&'a [String]>,
+    pub minted_for: Option<&'a MintedFor>,
 }
 
 /// Refuses bad publisher names, names that are empty or not one printable line, and empty
@@ -118,16 +144,24 @@ pub fn insert(
     let mut scopes = request.scopes.to_vec();
     scopes.sort();
     scopes.dedup();
+    let minted_for = request
+        .minted_for
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|err| bad_column(9, err))?;
     connection.execute(
-        "INSERT INTO tokens (hash, name, publisher, scopes, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO tokens (hash, name, publisher, scopes, created_at, expires_at, packages,
+                             minted_for)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             token::token_hash(token.expose()),
             request.name,
             request.publisher,
             join_scopes(&scopes),
             now.to_string(),
-            expires_at.to_string()
+            expires_at.to_string(),
+            request.packages.map(|names| names.join(" ")),
+            minted_for
         ],
     )?;
     let record = by_id(connection, connection.last_insert_rowid())?;
@@ -186,7 +220,8 @@ pub fn by_id_if_known(connection: &Connection, id: i64) -> rusqlite::Result<Opti
 }
 
 const COLUMNS: &str =
-    "id, name, publisher, scopes, created_at, expires_at, last_used_at, revoked_at";
+    "id, name, publisher, scopes, created_at, expires_at, last_used_at, revoked_at,
+     packages, minted_for";
 
 fn record_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
     Ok(TokenRecord {
@@ -203,6 +238,13 @@ fn record_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
         revoked_at: row
             .get::<_, Option<String>>(7)?
             .map(|t| timestamp(t, 7))
+            .transpose()?,
+        packages: row
+            .get::<_, Option<String>>(8)?
+            .map(|names| names.split_whitespace().map(str::to_string).collect()),
+        minted_for: row
+            .get::<_, Option<String>>(9)?
+            .map(|json| serde_json::from_str(&json).map_err(|err| bad_column(9, err)))
             .transpose()?,
     })
 }
