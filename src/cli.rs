@@ -183,14 +183,15 @@ pub enum Command {
     Hook(HookCommand),
     /// Trusted publishing: see what this job's OIDC ID token says and what would trust it.
     #[command(subcommand)]
-    Trust(TrustCommand),
+    Trust(TrustExplainCommand),
     /// For chuks-ci's maintainers: keep the committed pipeline files current.
     #[command(subcommand, hide = true)]
     Maintain(MaintainCommand),
 }
 
+/// `chuks-ci trust`: this job's identity, as trusted publishing sees it.
 #[derive(Debug, Subcommand)]
-pub enum TrustCommand {
+pub enum TrustExplainCommand {
     /// Decode this job's OIDC ID token WITHOUT verifying it, show the claims a trusted
     /// publisher is matched on, and the `registry trust add` line that would accept it.
     Explain(TrustExplainArgs),

@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use super::Exit;
-use crate::cli::{TrustCommand, TrustExplainArgs};
+use crate::cli::{TrustExplainCommand, TrustExplainArgs};
 use crate::manifest::Manifest;
 use crate::report::{Format, Problem, Reporter};
 use crate::trusted_publishing::Source;
@@ -34,9 +34,9 @@ pub enum ExplainError {
     },
 }
 
-pub fn run(command: &TrustCommand, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+pub fn run(command: &TrustExplainCommand, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     match command {
-        TrustCommand::Explain(args) => explain(args, reporter),
+        TrustExplainCommand::Explain(args) => explain(args, reporter),
     }
 }
 

@@ -4,10 +4,8 @@
 
 use std::fmt;
 
-use serde_json::Value;
-
 use super::claims::{self, IdTokenClaims};
-use crate::protocol::{ErrorDetail, PublisherClaims};
+use crate::protocol::{ClaimMismatch, ErrorDetail, PublisherClaims};
 use crate::untrusted::{self, Untrusted};
 
 /// What the registry said, and what this job sent.
@@ -18,16 +16,9 @@ pub struct Refusal {
     sent: IdTokenClaims,
     /// The claim that kept the closest trusted publisher from matching, what it expected (absent
     /// when the registry reveals nothing) and what the token said.
-    mismatch: Option<Mismatch>,
+    mismatch: Option<ClaimMismatch>,
     /// The `registry trust add` line that would accept `sent`.
     trust_add: Option<Untrusted>,
-}
-
-#[derive(Debug)]
-struct Mismatch {
-    claim: Untrusted,
-    expected: Option<Untrusted>,
-    found: Option<Untrusted>,
 }
 
 impl Refusal {
@@ -42,19 +33,10 @@ impl Refusal {
         {
             sent.publisher = reported;
         }
-        let mismatch = detail.extra.get("mismatch").and_then(|mismatch| {
-            let field = |name| {
-                mismatch
-                    .get(name)
-                    .and_then(Value::as_str)
-                    .map(Untrusted::from)
-            };
-            Some(Mismatch {
-                claim: field("claim")?,
-                expected: field("expected"),
-                found: field("found"),
-            })
-        });
+        let mismatch = detail
+            .extra
+            .get("mismatch")
+            .and_then(|mismatch| serde_json::from_value(mismatch.clone()).ok());
         Refusal {
             message: detail.message.clone(),
             trust_add: sent.trust_add_line(package, "<PUBLISHER>"),
