@@ -1,14 +1,21 @@
-//! Trusted publishing, chuks-ci's side, through the real binary: when it exchanges the CI's ID
-//! token (an explicit token always wins), what it says when it cannot, `check` and
-//! `trust explain`; every run checked for the canary tokens in every place a secret could leak.
+//! Trusted publishing, chuks-ci's side, through the real binary against the reference registry
+//! and a fake OIDC issuer: publishing with no stored token through both uploaders, the minted
+//! token revoked after the run, refusals that name their cause, when chuks-ci exchanges at all
+//! (an explicit token always wins), `check` and `trust explain`. Every run is checked for the
+//! canary tokens, and for any ID token (`eyJ…`) or API token, in every place a secret could leak.
 #![allow(clippy::unwrap_used)] // Tests fail loudly on the first surprise.
 
 mod common;
 
+use std::path::Path;
+use std::time::Duration;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chuks_ci::registry_server::{Identity, NewTrustedPublisher};
 use chuks_ci::token::Scope;
 use common::PackageRepo;
+use common::oidc::{self, FakeIssuer};
 use common::real_registry::RealRegistryStandIn;
 use common::registry::TestRegistry;
 use serde_json::{Value, json};
@@ -72,7 +79,11 @@ struct Run {
 
 impl Job {
     fn new() -> Job {
-        let repo = PackageRepo::new("di", "1.0.0");
+        Job::named("di")
+    }
+
+    fn named(name: &str) -> Job {
+        let repo = PackageRepo::new(name, "1.0.0");
         repo.tag("v1.0.0");
         repo.push();
         Job {
@@ -121,10 +132,91 @@ impl Run {
             .iter()
             .filter(|(name, _)| name.contains("TOKEN"))
             .map(|(_, value)| *value);
-        for secret in secrets.chain(["id-token-canary-77c3", "chuks_pk_"]) {
+        // `eyJ` starts every JWT: its header is a JSON object.
+        for secret in secrets.chain(["id-token-canary-77c3", "chuks_pk_", "eyJ"]) {
             assert!(!shown.contains(secret), "`{secret}` leaked:\n{shown}");
         }
     }
+}
+
+/// The reference registry trusting the fake issuer, the issuer, and a GitHub job of
+/// `octo/widget` (the issuer's default claims) releasing package `widget`.
+struct Trusting {
+    registry: TestRegistry,
+    issuer: FakeIssuer,
+    job: Job,
+}
+
+impl Trusting {
+    fn new() -> Trusting {
+        Trusting::with(|_| {})
+    }
+
+    fn with(adjust: impl FnOnce(&mut chuks_ci::registry_server::RegistryConfig)) -> Trusting {
+        let issuer = FakeIssuer::start();
+        let registry = TestRegistry::start_with(|config| {
+            config.oidc.issuers = vec![issuer.url().to_string()];
+            adjust(config);
+        });
+        Trusting {
+            registry,
+            issuer,
+            job: Job::named("widget"),
+        }
+    }
+
+    /// Trusts `identity` to publish `widget` as `alice`.
+    fn trust(&self, identity: Identity) {
+        let new = NewTrustedPublisher {
+            publisher: "alice".into(),
+            package: "widget".into(),
+            issuer: Some(self.issuer.url().to_string()),
+            identity,
+        };
+        self.registry.add_trusted_publisher(&new).unwrap();
+    }
+
+    fn trust_github(&self, workflow: &str) {
+        self.trust(Identity::Github {
+            repository: "octo/widget".into(),
+            workflow: workflow.into(),
+            environment: None,
+            repository_owner_id: None,
+        });
+    }
+
+    /// The environment of a GitHub Actions job on a tag push with `id-token: write`.
+    fn github_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("GITHUB_ACTIONS", "true".into()),
+            ("GITHUB_REF", "refs/tags/v1.0.0".into()),
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                self.issuer.id_token_request_url(),
+            ),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", oidc::REQUEST_TOKEN.into()),
+        ]
+    }
+
+    /// `chuks-ci -v publish` to this registry, with no token, in `env`.
+    fn publish(&self, args: &[&str], env: &[(&'static str, String)]) -> Run {
+        let url = self.registry.url();
+        let mut all = vec!["-v", "publish", "--registry", url, "--confirm-tag", "off"];
+        all.extend_from_slice(args);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.job.run(&all, &env)
+    }
+
+    /// The tokens minted by trusted publishing, and whether each was revoked.
+    fn minted_revoked(&self) -> Vec<bool> {
+        let tokens = self.registry.list_tokens().unwrap();
+        let minted = tokens.iter().filter(|token| token.minted_for.is_some());
+        minted.map(|token| token.revoked_at.is_some()).collect()
+    }
+}
+
+fn standin() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/chuks"))
 }
 
 fn snapshot(name: &str, text: &str, job: &Job) {
@@ -310,4 +402,170 @@ fn trust_explain_of_what_is_not_an_id_token_is_refused() {
     );
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("is not a JWT"), "{}", run.stderr);
+}
+
+#[test]
+fn github_publishes_with_no_token_over_http_and_revokes_the_minted_token() {
+    let t = Trusting::new();
+    t.trust_github("release.yml");
+    let run = t.publish(&["--uploader", "http"], &t.github_env());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.files.contains("auth=trusted-publishing"),
+        "{}",
+        run.files
+    );
+    assert!(run.files.contains("result=published"), "{}", run.files);
+    assert!(t.registry.version("widget", "1.0.0").is_some());
+    // Masked before anything could show it: the ID token, then the minted token.
+    let masks = run.stdout.lines().filter(|l| l.starts_with("::add-mask::"));
+    assert_eq!(masks.count(), 2, "{}", run.stdout);
+    assert_eq!(t.minted_revoked(), [true]);
+    common::assert_contains(
+        &run.stderr,
+        "trusted publishing: exchanged GitHub Actions's ID token",
+    );
+}
+
+#[test]
+fn the_official_cli_gets_only_the_minted_token_as_chuks_token() {
+    let t = Trusting::new();
+    t.trust_github("release.yml");
+    let record = t.job.sinks.path().join("cli-record.jsonl");
+    let switches = json!({"record": record});
+    let home = t.job.repo.path().join(".git/.chuks-standin.json");
+    std::fs::write(home, switches.to_string()).unwrap();
+    let bin = standin().to_str().unwrap();
+    let run = t.publish(
+        &["--uploader", "chuks", "--chuks-bin", bin],
+        &t.github_env(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.files.contains("uploader=chuks"), "{}", run.files);
+    let recorded = std::fs::read_to_string(&record).unwrap();
+    let publish: Value = recorded
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .find(|call| call["argv"].to_string().contains("publish"))
+        .unwrap();
+    let env = publish["env"].as_object().unwrap();
+    assert!(
+        env["CHUKS_TOKEN"]
+            .as_str()
+            .unwrap()
+            .starts_with("chuks_pk_")
+    );
+    let seen = format!("{}", publish);
+    let without_token = seen.replace(env["CHUKS_TOKEN"].as_str().unwrap(), "");
+    for secret in ["eyJ", oidc::REQUEST_TOKEN, "ACTIONS_ID_TOKEN", "chuks_pk_"] {
+        assert!(
+            !without_token.contains(secret),
+            "`{secret}` reached the CLI: {seen}"
+        );
+    }
+    assert_eq!(t.minted_revoked(), [true]);
+}
+
+#[test]
+fn gitlab_publishes_with_the_id_token_of_its_id_tokens_block() {
+    let t = Trusting::new();
+    t.trust(Identity::Gitlab {
+        project: "group/widget".into(),
+        config_path: ".gitlab-ci.yml".into(),
+        environment: None,
+    });
+    let claims = t.issuer.gitlab_claims("group/widget", ".gitlab-ci.yml");
+    let env = vec![
+        ("GITLAB_CI", "true".to_string()),
+        ("CI_COMMIT_TAG", "v1.0.0".to_string()),
+        ("CHUKS_ID_TOKEN", t.issuer.sign(&claims, 1)),
+    ];
+    let run = t.publish(&[], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.files.contains("auth=trusted-publishing"),
+        "{}",
+        run.files
+    );
+    assert_eq!(t.minted_revoked(), [true]);
+}
+
+#[test]
+fn a_reusable_workflow_is_trusted_by_its_own_file() {
+    let t = Trusting::new();
+    t.trust_github("chuks.yml");
+    let mut claims = t.issuer.github_claims("octo/widget", "release.yml");
+    oidc::merge(
+        &mut claims,
+        json!({"job_workflow_ref": "octo/shared/.github/workflows/chuks.yml@refs/heads/main"}),
+    );
+    t.issuer.set_github_claims(claims);
+    let run = t.publish(&[], &t.github_env());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(t.registry.version("widget", "1.0.0").is_some());
+}
+
+#[test]
+fn a_refused_identity_names_the_differing_claim_and_the_line_that_would_trust_it() {
+    let t = Trusting::new();
+    t.trust_github("release.yml");
+    let claims = t.issuer.github_claims("octo/widget", "nightly.yml");
+    t.issuer.set_github_claims(claims);
+    let run = t.publish(&[], &t.github_env());
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.files.contains("result=failed"), "{}", run.files);
+    assert!(t.registry.version("widget", "1.0.0").is_none());
+    let mut settings = common::snapshot_settings(t.job.repo.path());
+    settings.add_filter(r"http://127\.0\.0\.1:\[PORT\]", "[ISSUER]");
+    settings.add_filter(r"jti-[0-9-]+", "[JTI]");
+    let error = &run.stderr[run.stderr.find("error:").unwrap()..];
+    settings.bind(|| insta::assert_snapshot!("refused_identity", error));
+
+    // The line the hint gives, run as the registry's operator would, lets the job publish.
+    let line = error.split("trust it with `").nth(1).unwrap();
+    let line = line.split('`').next().unwrap();
+    let data_dir = t.registry.database_path().parent().unwrap();
+    let words = shlex::split(line).unwrap();
+    let words = words.iter().skip(1).map(|word| match word.as_str() {
+        "<DIR>" => data_dir.to_str().unwrap(),
+        "<PUBLISHER>" => "alice",
+        word => word,
+    });
+    let added = common::chuks_ci(t.job.sinks.path())
+        .args(words)
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{added:?}");
+    let run = t.publish(&[], &t.github_env());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+#[test]
+fn the_minted_token_is_revoked_after_a_failed_run_too() {
+    let t = Trusting::new();
+    t.trust_github("release.yml");
+    assert_eq!(t.publish(&[], &t.github_env()).code, 0);
+    t.job.repo.write(
+        "src/index.chuks",
+        "export function answer(): int { return 7 }\n",
+    );
+    t.job.repo.commit("other contents");
+    t.job.repo.git(&["tag", "-f", "v1.0.0"]);
+    t.job.repo.push();
+    let run = t.publish(&[], &t.github_env());
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(t.minted_revoked(), [true, true]);
+}
+
+#[test]
+fn a_minted_token_refused_as_expired_is_exchanged_again_once() {
+    let t = Trusting::with(|config| config.oidc.minted_token_lifetime = Duration::ZERO);
+    t.trust_github("release.yml");
+    let run = t.publish(&[], &t.github_env());
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    common::assert_contains(
+        &run.stderr,
+        "the minted token expired: exchanging a fresh ID token once",
+    );
+    assert_eq!(t.minted_revoked().len(), 2, "{}", run.stderr);
 }

@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use super::Exit;
-use crate::cli::{TrustExplainCommand, TrustExplainArgs};
+use crate::cli::{TrustExplainArgs, TrustExplainCommand};
 use crate::manifest::Manifest;
 use crate::report::{Format, Problem, Reporter};
 use crate::trusted_publishing::Source;

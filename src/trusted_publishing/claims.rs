@@ -162,6 +162,9 @@ impl IdTokenClaims {
                 arguments.push((flag, value));
             }
         };
+        // Named even where it is the provider's default: a self-hosted GitLab or a test issuer
+        // is not.
+        push("--issuer", c.iss.clone());
         match self.issuer()? {
             Issuer::Github => {
                 push("--repository", c.repository.clone());
@@ -185,7 +188,6 @@ impl IdTokenClaims {
                 push("--environment", c.environment.clone());
             }
             Issuer::Bitbucket => {
-                push("--issuer", c.iss.clone());
                 push("--workspace-uuid", c.workspace_uuid.clone());
                 push("--repository-uuid", c.repository_uuid.clone());
             }
@@ -267,7 +269,7 @@ pub(crate) mod tests {
         let line = claims.trust_add_line("numpy", "<PUBLISHER>").unwrap();
         assert_eq!(
             line.unescaped(),
-            "chuks-ci registry trust add --data-dir <DIR> --publisher <PUBLISHER> --package numpy --provider github --repository chuks/numpy --workflow release.yml --repository-owner-id 4242"
+            "chuks-ci registry trust add --data-dir <DIR> --publisher <PUBLISHER> --package numpy --provider github --issuer https://token.actions.githubusercontent.com --repository chuks/numpy --workflow release.yml --repository-owner-id 4242"
         );
     }
 
@@ -283,7 +285,7 @@ pub(crate) mod tests {
         let line = gitlab.trust_add_line("numpy", "me").unwrap();
         assert!(
             line.unescaped().ends_with(
-                "--provider gitlab --project group/numpy --config-path ci/release.yml --environment production"
+                "--provider gitlab --issuer https://gitlab.com --project group/numpy --config-path ci/release.yml --environment production"
             ),
             "{line}"
         );
