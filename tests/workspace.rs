@@ -93,7 +93,10 @@ fn only_the_packages_tagged_at_head_are_released() {
     let (output, json) = verify_json(&repo, &["--package", "right"]);
     assert_eq!(output.status.code(), Some(2), "{json}");
     let problem = json["problems"][0]["message"].as_str().unwrap();
-    assert_contains(problem, "no package of the workspace has its release tag at HEAD");
+    assert_contains(
+        problem,
+        "no package of the workspace has its release tag at HEAD",
+    );
     assert_contains(problem, "`v1.0.0`");
     let hint = json["problems"][0]["hint"].as_str().unwrap();
     assert_contains(hint, "`right@1.0.0`");
