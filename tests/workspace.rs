@@ -93,7 +93,10 @@ fn only_the_packages_tagged_at_head_are_released() {
     let (output, json) = verify_json(&repo, &["--package", "right"]);
     assert_eq!(output.status.code(), Some(2), "{json}");
     let problem = json["problems"][0]["message"].as_str().unwrap();
-    assert_contains(problem, "no package of the workspace has its release tag at HEAD");
+    assert_contains(
+        problem,
+        "no package of the workspace has its release tag at HEAD",
+    );
     assert_contains(problem, "`v1.0.0`");
     let hint = json["problems"][0]["hint"].as_str().unwrap();
     assert_contains(hint, "`right@1.0.0`");
@@ -205,4 +208,29 @@ fn installed_and_untracked_manifests_are_not_members() {
     let (output, json) = verify_json(&repo, &["--allow-untracked"]);
     assert_eq!(output.status.code(), Some(0), "{json}");
     assert_eq!(names(&json), ["lib"]);
+}
+
+#[test]
+fn bump_finds_a_package_by_name_and_tags_it_with_its_name() {
+    let repo = diamond();
+    let output = repo
+        .chuks_ci()
+        .args(["bump", "minor", "--package", "base"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = outputs(&output);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let manifest = std::fs::read_to_string(repo.path().join("packages/base/chuks.json")).unwrap();
+    assert_contains(&manifest, "\"version\": \"1.1.0\"");
+    assert_eq!(
+        repo.git(&["tag", "--points-at", "HEAD"]).trim(),
+        "base@1.1.0"
+    );
+    let changed = repo.git(&["show", "--name-only", "--format=", "HEAD"]);
+    assert_eq!(changed.trim(), "packages/base/chuks.json");
+
+    // The bumped package is what HEAD now releases.
+    let (output, json) = verify_json(&repo, &[]);
+    assert_eq!(output.status.code(), Some(0), "{json}");
+    assert_eq!(names(&json), ["base"]);
 }
