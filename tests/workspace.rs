@@ -213,6 +213,7 @@ fn installed_and_untracked_manifests_are_not_members() {
 #[test]
 fn bump_finds_a_package_by_name_and_tags_it_with_its_name() {
     let repo = diamond();
+    repo.identify();
     let output = repo
         .chuks_ci()
         .args(["bump", "minor", "--package", "base"])
