@@ -639,6 +639,12 @@ pub struct BumpArgs {
     #[command(flatten)]
     pub manifest: ManifestArgs,
 
+    /// Bump this package of the repository's workspace (its chuks.json is found for you); its
+    /// tag is `name@1.2.0` unless `--tag-form`, `--tag-prefix` or chuks-workspace.json's
+    /// `tag-prefix` says otherwise.
+    #[arg(long, value_name = "NAME")]
+    pub package: Option<String>,
+
     /// Tag as PREFIX followed by the version, e.g. `numpy-v` for `numpy-v1.2.0`.
     #[arg(long, value_name = "PREFIX", conflicts_with = "tag_form")]
     pub tag_prefix: Option<String>,

@@ -209,3 +209,29 @@ fn installed_and_untracked_manifests_are_not_members() {
     assert_eq!(output.status.code(), Some(0), "{json}");
     assert_eq!(names(&json), ["lib"]);
 }
+
+#[test]
+fn bump_finds_a_package_by_name_and_tags_it_with_its_name() {
+    let repo = diamond();
+    repo.identify();
+    let output = repo
+        .chuks_ci()
+        .args(["bump", "minor", "--package", "base"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = outputs(&output);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let manifest = std::fs::read_to_string(repo.path().join("packages/base/chuks.json")).unwrap();
+    assert_contains(&manifest, "\"version\": \"1.1.0\"");
+    assert_eq!(
+        repo.git(&["tag", "--points-at", "HEAD"]).trim(),
+        "base@1.1.0"
+    );
+    let changed = repo.git(&["show", "--name-only", "--format=", "HEAD"]);
+    assert_eq!(changed.trim(), "packages/base/chuks.json");
+
+    // The bumped package is what HEAD now releases.
+    let (output, json) = verify_json(&repo, &[]);
+    assert_eq!(output.status.code(), Some(0), "{json}");
+    assert_eq!(names(&json), ["base"]);
+}
