@@ -345,6 +345,9 @@ pub struct PublishArgs {
     #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = seconds(0))]
     pub confirm_timeout: u64,
 
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+
     /// Also write the results as a dotenv file (for GitLab's `artifacts: reports: dotenv`).
     #[arg(long, value_name = "FILE")]
     pub dotenv: Option<PathBuf>,
