@@ -405,6 +405,9 @@ pub struct PublishArgs {
     #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = seconds(0))]
     pub confirm_timeout: u64,
 
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+
     /// Also write the results as a dotenv file (for GitLab's `artifacts: reports: dotenv`).
     #[arg(long, value_name = "FILE")]
     pub dotenv: Option<PathBuf>,
@@ -806,6 +809,12 @@ pub struct BumpArgs {
 
     #[command(flatten)]
     pub manifest: ManifestArgs,
+
+    /// Bump this package of the repository's workspace (its chuks.json is found for you); its
+    /// tag is `name@1.2.0` unless `--tag-form`, `--tag-prefix` or chuks-workspace.json's
+    /// `tag-prefix` says otherwise.
+    #[arg(long, value_name = "NAME")]
+    pub package: Option<String>,
 
     /// Tag as PREFIX followed by the version, e.g. `numpy-v` for `numpy-v1.2.0`.
     #[arg(long, value_name = "PREFIX", conflicts_with = "tag_form")]

@@ -20,6 +20,8 @@ pub enum PublishResult {
     Exists,
     /// `--dry-run`: everything but the upload.
     DryRun,
+    /// Not attempted: a package it depends on, or the run's checks, failed (`--workspace`).
+    Skipped,
     Failed,
 }
 
@@ -30,6 +32,7 @@ impl PublishResult {
             PublishResult::Unchanged => "unchanged",
             PublishResult::Exists => "exists",
             PublishResult::DryRun => "dry-run",
+            PublishResult::Skipped => "skipped",
             PublishResult::Failed => "failed",
         }
     }

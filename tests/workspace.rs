@@ -5,6 +5,8 @@
 
 mod common;
 
+use chuks_ci::token::Scope;
+use common::registry::TestRegistry;
 use common::{PackageRepo, assert_contains, outputs};
 use serde_json::Value;
 use tempfile::TempDir;
@@ -208,4 +210,226 @@ fn installed_and_untracked_manifests_are_not_members() {
     let (output, json) = verify_json(&repo, &["--allow-untracked"]);
     assert_eq!(output.status.code(), Some(0), "{json}");
     assert_eq!(names(&json), ["lib"]);
+}
+
+#[test]
+fn bump_finds_a_package_by_name_and_tags_it_with_its_name() {
+    let repo = diamond();
+    repo.identify();
+    let output = repo
+        .chuks_ci()
+        .args(["bump", "minor", "--package", "base"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = outputs(&output);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let manifest = std::fs::read_to_string(repo.path().join("packages/base/chuks.json")).unwrap();
+    assert_contains(&manifest, "\"version\": \"1.1.0\"");
+    assert_eq!(
+        repo.git(&["tag", "--points-at", "HEAD"]).trim(),
+        "base@1.1.0"
+    );
+    let changed = repo.git(&["show", "--name-only", "--format=", "HEAD"]);
+    assert_eq!(changed.trim(), "packages/base/chuks.json");
+
+    // The bumped package is what HEAD now releases.
+    let (output, json) = verify_json(&repo, &[]);
+    assert_eq!(output.status.code(), Some(0), "{json}");
+    assert_eq!(names(&json), ["base"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// publish --workspace, against the reference registry on loopback.
+
+fn publish_json(
+    repo: &PackageRepo,
+    registry: &TestRegistry,
+    token: &str,
+    extra: &[&str],
+) -> (std::process::Output, Value) {
+    let output = repo
+        .chuks_ci()
+        .args([
+            "publish",
+            "--workspace",
+            "--format",
+            "json",
+            "--confirm-tag",
+            "off",
+        ])
+        .args(["--registry", registry.url()])
+        .args(extra)
+        .env("CHUKS_TOKEN", token)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = outputs(&output);
+    let json = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}\n{stderr}"));
+    (output, json)
+}
+
+fn results(json: &Value) -> Vec<(&str, &str)> {
+    json["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["result"].as_str().unwrap()))
+        .collect()
+}
+
+fn tag_all(repo: &PackageRepo) {
+    for tag in ["app@1.0.0", "base@1.0.0", "left@1.0.0", "right@1.0.0"] {
+        repo.tag(tag);
+    }
+}
+
+fn publisher_token(registry: &TestRegistry) -> String {
+    registry.token("acme", &[Scope::PackagesPublish, Scope::PackagesRead])
+}
+
+/// The stand-in for the official CLI (`tests/fixtures/chuks`).
+fn stand_in() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/chuks").to_string()
+}
+
+#[test]
+fn a_diamond_is_published_in_dependency_order_by_either_uploader_and_a_rerun_uploads_nothing() {
+    let chuks_bin = stand_in();
+    let uploaders: [(&[&str], &str); 2] = [
+        (&["--uploader", "http"], "unchanged"),
+        // The official CLI packs for itself: our bytes are unknown, so a re-run is `exists`.
+        (
+            &["--uploader", "chuks", "--chuks-bin", &chuks_bin],
+            "exists",
+        ),
+    ];
+    for (uploader, rerun) in uploaders {
+        let registry = TestRegistry::start();
+        let token = publisher_token(&registry);
+        let repo = diamond();
+        tag_all(&repo);
+        let (output, json) = publish_json(&repo, &registry, &token, uploader);
+        assert_eq!(output.status.code(), Some(0), "{json}");
+        assert_eq!(names(&json), ["base", "left", "right", "app"]);
+        assert_eq!(json["result"], "published", "{json}");
+        for name in ["base", "left", "right", "app"] {
+            assert!(registry.version(name, "1.0.0").is_some(), "{name}");
+        }
+        let (output, json) = publish_json(&repo, &registry, &token, uploader);
+        assert_eq!(output.status.code(), Some(0), "{json}");
+        assert_eq!(json["result"], rerun, "{json}");
+        assert_eq!(registry.stored_versions("app"), 1);
+    }
+}
+
+#[test]
+fn a_version_held_with_other_bytes_stops_the_run_before_any_upload() {
+    let registry = TestRegistry::start();
+    let token = publisher_token(&registry);
+    let repo = diamond();
+    tag_all(&repo);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (status, body) =
+        runtime.block_on(registry.publish(&token, "right", "1.0.0", b"other bytes"));
+    assert!(status.is_success(), "{body}");
+
+    let (output, json) = publish_json(&repo, &registry, &token, &[]);
+    assert_eq!(output.status.code(), Some(1), "{json}");
+    assert_eq!(
+        results(&json),
+        [
+            ("base", "skipped"),
+            ("left", "skipped"),
+            ("right", "failed"),
+            ("app", "skipped")
+        ]
+    );
+    for name in ["base", "left", "app"] {
+        assert!(
+            registry.version(name, "1.0.0").is_none(),
+            "{name} was uploaded"
+        );
+    }
+    let problems = json["problems"].to_string();
+    assert_contains(&problems, "already published with different contents");
+}
+
+#[test]
+fn a_failure_midway_skips_its_dependents_only_and_a_rerun_finishes_the_release() {
+    let registry = TestRegistry::start();
+    let token = publisher_token(&registry);
+    let other = registry.token(
+        "other",
+        &[Scope::PackagesPublish, Scope::PackagesPermissions],
+    );
+    let repo = diamond();
+    tag_all(&repo);
+    // `left` belongs to another publisher: our upload of it is refused at the registry.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (status, body) = runtime.block_on(registry.publish(&other, "left", "0.1.0", b"theirs"));
+    assert!(status.is_success(), "{body}");
+
+    let (output, json) = publish_json(&repo, &registry, &token, &[]);
+    assert_eq!(output.status.code(), Some(3), "{json}");
+    assert_eq!(
+        results(&json),
+        [
+            ("base", "published"),
+            ("left", "failed"),
+            ("right", "published"),
+            ("app", "skipped")
+        ]
+    );
+    assert!(registry.version("app", "1.0.0").is_none());
+    let app = &json["packages"][3];
+    assert_contains(app["skipped_because"].as_str().unwrap(), "`left`");
+
+    // The owner lets us publish `left`; the same commit again finishes what is missing.
+    let body = serde_json::json!({"publishers": ["acme"]});
+    let (status, answer) = runtime.block_on(registry.call(
+        reqwest::Method::PUT,
+        "/packages/left/permissions",
+        Some(&other),
+        Some(&body),
+    ));
+    assert!(status.is_success(), "{answer}");
+    let (output, json) = publish_json(&repo, &registry, &token, &[]);
+    assert_eq!(output.status.code(), Some(0), "{json}");
+    assert_eq!(
+        results(&json),
+        [
+            ("base", "unchanged"),
+            ("left", "published"),
+            ("right", "unchanged"),
+            ("app", "published")
+        ]
+    );
+    assert_eq!(json["result"], "unchanged");
+}
+
+#[test]
+fn the_outputs_name_the_worst_result_and_what_was_published() {
+    let registry = TestRegistry::start();
+    let token = publisher_token(&registry);
+    let repo = diamond();
+    repo.tag("base@1.0.0");
+    repo.tag("left@1.0.0");
+    let github_output = repo.path().join(".git/github_output");
+    std::fs::write(&github_output, "").unwrap();
+    let output = repo
+        .chuks_ci()
+        .args(["publish", "--workspace", "--confirm-tag", "off"])
+        .args(["--registry", registry.url()])
+        .env("CHUKS_TOKEN", &token)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &github_output)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = outputs(&output);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert_contains(&stdout, "base     1.0.0    base@1.0.0");
+    let written = std::fs::read_to_string(&github_output).unwrap();
+    assert_contains(&written, "result=published\n");
+    assert_contains(&written, "published=base@1.0.0 left@1.0.0\n");
+    assert_contains(&written, "results=[{\"name\":\"base\"");
+    assert!(!written.contains(&token));
 }

@@ -1,5 +1,7 @@
 //! `chuks-ci bump`: set the next version in chuks.json, commit, tag, and optionally push.
 
+use std::path::PathBuf;
+
 use serde_json::json;
 
 use super::Exit;
@@ -9,6 +11,7 @@ use crate::cli::{BumpArgs, TagFormArg};
 use crate::git::write::GitStep;
 use crate::report::{Format, Reporter};
 use crate::tag::TagForm;
+use crate::workspace::Workspace;
 
 pub fn run(args: &BumpArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     let options = options(args)?;
@@ -37,8 +40,12 @@ fn options(args: &BumpArgs) -> anyhow::Result<BumpOptions> {
             TagFormArg::Slash => TagForm::NameSlash,
         }),
     };
+    let (manifest, tag_form) = match &args.package {
+        Some(name) => workspace_package(args, name, tag_form)?,
+        None => (args.manifest.manifest.clone(), tag_form),
+    };
     Ok(BumpOptions {
-        manifest: args.manifest.manifest.clone(),
+        manifest,
         target: Target::parse(&args.target)?,
         preid: args.preid.clone(),
         tag_form,
@@ -48,6 +55,23 @@ fn options(args: &BumpArgs) -> anyhow::Result<BumpOptions> {
         push: args.push,
         remote: args.remote.clone(),
     })
+}
+
+/// `--package NAME`: the member's chuks.json, and its tag form: what was asked, else the
+/// workspace file's `tag-prefix`, else `name@1.2.0`, which names the package among the others.
+fn workspace_package(
+    args: &BumpArgs,
+    name: &str,
+    asked: Option<TagForm>,
+) -> anyhow::Result<(PathBuf, Option<TagForm>)> {
+    let mut workspace = Workspace::discover(&super::workspace_dir(&args.manifest.manifest))?;
+    workspace.retain_named(&[name.to_string()])?;
+    let member = &workspace.members[0];
+    let form = asked.unwrap_or_else(|| match &member.tag_prefix {
+        Some(prefix) => TagForm::Prefix(prefix.clone()),
+        None => TagForm::NameAt,
+    });
+    Ok((member.manifest.path.clone(), Some(form)))
 }
 
 fn print_dry_run(plan: &Plan) {

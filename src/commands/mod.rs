@@ -9,6 +9,7 @@ mod init;
 mod maintain;
 mod pack;
 mod publish;
+mod publish_workspace;
 #[cfg(feature = "local-registry")]
 mod registry;
 mod trust;

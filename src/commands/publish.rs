@@ -5,17 +5,21 @@ use std::time::Duration;
 
 use super::context::{self, ForgeCheck};
 use super::exit::{self, Exit};
-use crate::ci::outputs::Sinks;
+use crate::ci::outputs::{Pairs, Sinks};
 use crate::cli::{self, PublishArgs};
 use crate::manifest::Manifest;
 use crate::publish::settle::IfExists;
 use crate::publish::{self, PayloadKind, PublishPlan, Registry};
 use crate::publish_report::{PublishReport, PublishResult};
 use crate::report::{Format, Problem, Reporter};
+use crate::token::ApiToken;
 use crate::untrusted::Untrusted;
 use crate::{prebuilt, registry_client};
 
 pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    if args.workspace.workspace {
+        return super::publish_workspace::run(args, reporter);
+    }
     // Masks must precede every other line in GitHub Actions, so the secrets are read first.
     let forge = ForgeCheck::detect(&args.forge, reporter);
     // A run that cannot even be planned still writes its result.
@@ -36,18 +40,36 @@ pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> 
             exit::classify(err)
         }
     };
-    write_ci_outputs(&outputs, &report, reporter);
+    write_ci_outputs(&outputs, &report.outputs(), reporter);
     print_result(&report, reporter, exit);
     Ok(exit)
 }
 
 /// The plan, from the command line and the environment; the token first.
 fn plan(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<PublishPlan> {
-    let token = match args.local_registry {
-        Some(_) => None,
-        None => context::api_token(&args.access.token, reporter)?,
-    };
+    let token = token(args, reporter)?;
     let manifest = Manifest::load(&args.manifest.manifest)?;
+    plan_for(args, token, manifest, args.tag.query())
+}
+
+/// The token a run to a remote registry was given (a local one mints its own).
+pub(super) fn token(
+    args: &PublishArgs,
+    reporter: &mut Reporter,
+) -> anyhow::Result<Option<ApiToken>> {
+    match args.local_registry {
+        Some(_) => Ok(None),
+        None => context::api_token(&args.access.token, reporter),
+    }
+}
+
+/// The plan for `manifest`, released by the tag `tag` finds.
+pub(super) fn plan_for(
+    args: &PublishArgs,
+    token: Option<ApiToken>,
+    manifest: Manifest,
+    tag: crate::verify::Query,
+) -> anyhow::Result<PublishPlan> {
     let registry = match &args.local_registry {
         Some(dir) => Registry::Local(dir.clone()),
         None => Registry::Remote {
@@ -64,7 +86,7 @@ fn plan(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<PublishPl
     };
     Ok(PublishPlan {
         manifest,
-        tag: args.tag.query(),
+        tag,
         registry,
         uploader: context::uploader_choice(&args.uploader),
         payload,
@@ -80,8 +102,8 @@ fn plan(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<PublishPl
     })
 }
 
-fn write_ci_outputs(outputs: &Sinks, report: &PublishReport, reporter: &mut Reporter) {
-    for failure in outputs.write(&report.outputs(), "chuks-ci publish") {
+pub(super) fn write_ci_outputs(outputs: &Sinks, pairs: &Pairs, reporter: &mut Reporter) {
+    for failure in outputs.write(pairs, "chuks-ci publish") {
         reporter.report(
             Problem::warning(format!("could not write {failure}"))
                 .with_hint("check that the path is writable"),

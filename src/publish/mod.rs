@@ -8,10 +8,12 @@ mod payload;
 pub mod plan;
 pub mod settle;
 pub mod uploader;
+pub mod workspace;
 
 use std::time::Duration;
 
 use local_registry::LocalRun;
+use payload::Payload;
 pub use plan::{PayloadKind, PublishPlan, Registry};
 use uploader::{Destination, Uploader};
 
@@ -25,7 +27,7 @@ use crate::session::Session;
 use crate::token::TokenError;
 use crate::trusted_publishing::{self, Auth, MintedRun};
 use crate::untrusted::{self, Untrusted};
-use crate::upload::Upload;
+use crate::upload::{Sent, Stored, Upload};
 use crate::verify::{self, Findings};
 use crate::{ci, preflight};
 
@@ -40,6 +42,66 @@ pub fn run(
     reporter: &mut Reporter,
     report: &mut PublishReport,
 ) -> anyhow::Result<()> {
+    let prepared = prepare(plan, confirm_tag, reporter, report)?;
+    if plan.dry_run {
+        return dry_run(plan, session, reporter, report);
+    }
+    let mut opened = open(plan, session, reporter, report)?;
+    let delivered = opened.with_fresh_token(session, reporter, |to, reporter| {
+        deliver(plan, &prepared, to, session, reporter, report)
+    });
+    opened.close(session, reporter);
+    delivered
+}
+
+/// What the local steps made ready for the upload.
+pub struct Prepared {
+    findings: Findings,
+    uploader: Uploader,
+    payload: Payload,
+}
+
+impl Prepared {
+    /// `--if-exists` applied to what the registry already holds (`sent`), before any upload.
+    fn settle_now(
+        &self,
+        plan: &PublishPlan,
+        sent: Sent,
+        reporter: &mut Reporter,
+    ) -> Result<PublishResult, settle::ExistsError> {
+        let git = git_sent(&self.uploader, &plan.manifest, &self.findings);
+        let version = plan.manifest.version.to_string();
+        settle::settle(
+            plan.if_exists,
+            sent,
+            &self.upload(plan, &version, &git),
+            reporter,
+        )
+    }
+
+    /// The upload `prepared` makes of `plan`'s package; `git` holds what it sends of git.
+    fn upload<'a>(
+        &'a self,
+        plan: &'a PublishPlan,
+        version: &'a str,
+        git: &'a GitInfo,
+    ) -> Upload<'a> {
+        Upload {
+            name: &plan.manifest.name,
+            version,
+            artifact: self.payload.artifact(&plan.manifest, git),
+        }
+    }
+}
+
+/// Everything before the network: verify the release, confirm its tag, choose the uploader and
+/// prepare the payload (the leak guard included).
+pub fn prepare(
+    plan: &PublishPlan,
+    confirm_tag: &ConfirmTag<'_>,
+    reporter: &mut Reporter,
+    report: &mut PublishReport,
+) -> anyhow::Result<Prepared> {
     let manifest = &plan.manifest;
     report.name = Some(manifest.name.clone());
     report.version = Some(manifest.version.to_string());
@@ -48,35 +110,55 @@ pub fn run(
     let uploader = Uploader::choose(&plan.uploader, plan.registry.on_this_machine(), reporter)?;
     report.uploader = Some(uploader.name());
     let payload = payload::prepare(&plan.payload, manifest, &uploader, reporter, report)?;
-    if plan.dry_run {
-        return dry_run(plan, session, reporter, report);
-    }
-    let mut opened = open(plan, session, reporter, report)?;
-    let git = git_sent(&uploader, manifest, &findings);
+    Ok(Prepared {
+        findings,
+        uploader,
+        payload,
+    })
+}
+
+/// Sends the prepared upload to `to`, settles `--if-exists` and reads the version back.
+pub fn deliver(
+    plan: &PublishPlan,
+    prepared: &Prepared,
+    to: &Destination,
+    session: &Session,
+    reporter: &mut Reporter,
+    report: &mut PublishReport,
+) -> anyhow::Result<()> {
+    let manifest = &plan.manifest;
+    let git = git_sent(&prepared.uploader, manifest, &prepared.findings);
     let version = manifest.version.to_string();
-    let upload = Upload {
-        name: &manifest.name,
-        version: &version,
-        artifact: payload.artifact(manifest, &git),
-    };
+    let upload = prepared.upload(plan, &version, &git);
     let dir = manifest.package_dir();
-    let mut published = || {
-        let send = |to: &Destination, reporter: &mut Reporter| {
-            uploader.send(&upload, dir, to, session, reporter)
-        };
-        let sent = opened.with_fresh_token(session, reporter, send)?;
-        let result = settle::settle(plan.if_exists, sent, &upload, reporter)?;
-        report.result = Some(result);
-        report.confirmed = Some(false);
-        if result != PublishResult::Exists {
-            let (client, wait) = (&opened.to.client, plan.confirm_timeout);
-            confirm_upload(&upload, result, client, session, wait, reporter, report)?;
-        }
-        Ok(())
-    };
-    let published = published();
-    opened.close(session, reporter);
-    published
+    let sent = prepared
+        .uploader
+        .send(&upload, dir, to, session, reporter)?;
+    let result = settle::settle(plan.if_exists, sent, &upload, reporter)?;
+    report.result = Some(result);
+    report.confirmed = Some(false);
+    if result != PublishResult::Exists {
+        let (client, wait) = (&to.client, plan.confirm_timeout);
+        confirm_upload(&upload, result, client, session, wait, reporter, report)?;
+    }
+    Ok(())
+}
+
+/// What the registry already holds where the prepared upload goes, compared with our bytes:
+/// `None` when it holds nothing there or cannot say (no read route).
+pub fn already_stored(
+    plan: &PublishPlan,
+    prepared: &Prepared,
+    client: &RegistryClient,
+    session: &Session,
+) -> Result<Option<Stored>, ClientError> {
+    let git = git_sent(&prepared.uploader, &plan.manifest, &prepared.findings);
+    let version = plan.manifest.version.to_string();
+    let upload = prepared.upload(plan, &version, &git);
+    match session.block_on(client.stored(&upload)) {
+        Err(ClientError::RouteMissing { .. }) => Ok(None),
+        other => other,
+    }
 }
 
 /// The tag and git checks; in a rehearsal a `--tag` that is not created yet is only a warning.
@@ -152,8 +234,8 @@ fn dry_run(
 
 /// The registry a run uploads to, the local one it started, kept alive for the run, and the
 /// minted token's life when trusted publishing gave the token.
-struct Opened {
-    to: Destination,
+pub struct Opened {
+    pub to: Destination,
     url: reqwest::Url,
     minted: Option<MintedRun>,
     _local: Option<LocalRun>,
@@ -162,7 +244,7 @@ struct Opened {
 impl Opened {
     /// Runs `step` with the destination; a minted token refused as expired is minted again,
     /// once, and `step` run again with it.
-    fn with_fresh_token<T>(
+    pub fn with_fresh_token<T>(
         &mut self,
         session: &Session,
         reporter: &mut Reporter,
@@ -184,7 +266,7 @@ impl Opened {
     }
 
     /// Revokes a minted token: it is no use after the run.
-    fn close(self, session: &Session, reporter: &mut Reporter) {
+    pub fn close(self, session: &Session, reporter: &mut Reporter) {
         if let Some(minted) = &self.minted {
             minted.revoke(&self.to.client, session, reporter);
         }
@@ -194,7 +276,7 @@ impl Opened {
 /// Opens the registry to upload to: a local one started for the run, or the planned one;
 /// either way with the token checked before any upload. With no token given, the CI's ID token
 /// is exchanged for one here, after every local step.
-fn open(
+pub fn open(
     plan: &PublishPlan,
     session: &Session,
     reporter: &mut Reporter,

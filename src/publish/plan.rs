@@ -13,6 +13,7 @@ use crate::pack;
 use crate::token::ApiToken;
 use crate::verify;
 
+#[derive(Clone)]
 pub struct PublishPlan {
     /// The package, its chuks.json read and checked.
     pub manifest: Manifest,
@@ -33,6 +34,7 @@ pub struct PublishPlan {
 }
 
 /// Where the upload goes, and with which token.
+#[derive(Clone)]
 pub enum Registry {
     /// `--local-registry DIR`: the reference registry, started in this process on DIR for the
     /// run, with a token minted for it.
@@ -43,6 +45,7 @@ pub enum Registry {
 }
 
 /// What is uploaded.
+#[derive(Clone)]
 pub enum PayloadKind {
     /// The package's source, packed within these limits.
     Source(pack::Limits),

@@ -14,6 +14,7 @@ use crate::untrusted::Untrusted;
 use crate::upload::{Sent, Upload};
 
 /// `--uploader` and how to run the official CLI.
+#[derive(Clone)]
 pub struct UploaderChoice {
     pub kind: UploaderKind,
     /// `--chuks-bin`; else `CHUKS_BIN`, then `chuks` on PATH.

@@ -1,0 +1,224 @@
+//! `chuks-ci publish --workspace`: the packages HEAD releases made into one plan each, run as one
+//! workspace publish, and reported one row per package.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::context::{self, ForgeCheck};
+use super::exit::{self, Exit};
+use super::publish::{plan_for, token, write_ci_outputs};
+use crate::ci::outputs::Sinks;
+use crate::cli::PublishArgs;
+use crate::publish::workspace::{self, PackageRun, WorkspacePlan};
+use crate::publish_report::PublishResult;
+use crate::report::{Format, Reporter};
+use crate::untrusted::Untrusted;
+use crate::verify::Query;
+use crate::workspace::{Tagged, Workspace};
+
+pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
+    let forge = ForgeCheck::detect(&args.forge, reporter);
+    let outputs = Sinks::from_env(args.dotenv.as_deref());
+    let runs = match plan(args, reporter) {
+        Ok(plan) => {
+            let session = context::session(&args.access.network, reporter)?;
+            let confirm_tag = |tag: &Untrusted, reporter: &Reporter| {
+                context::confirm_tag(&session, &forge, tag, reporter)
+            };
+            workspace::run(&plan, &session, &confirm_tag, reporter)
+        }
+        Err(err) => {
+            reporter.report(super::problem_of(&err));
+            let exit = exit::classify(&err);
+            write_ci_outputs(&outputs, &[("result", "failed".to_string())], reporter);
+            print_json_if_asked(&[], reporter, exit);
+            return Ok(exit);
+        }
+    };
+    let mut exit = Exit::Success;
+    for run in &runs {
+        if let Some(err) = &run.error {
+            reporter.report(super::problem_of(err));
+            exit = exit.worst(exit::classify(err));
+        }
+    }
+    write_ci_outputs(&outputs, &output_pairs(&runs), reporter);
+    match reporter.format {
+        Format::Json => print_json_if_asked(&runs, reporter, exit),
+        Format::Human => print_table(&runs),
+    }
+    Ok(exit)
+}
+
+/// One plan per package HEAD releases, in release order, with its workspace dependencies.
+fn plan(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<WorkspacePlan> {
+    if args.prebuilt {
+        anyhow::bail!(
+            "`--workspace` publishes source packages, not a prebuilt binary\nhint: publish each prebuilt with its own `chuks-ci publish --prebuilt --manifest PATH`"
+        );
+    }
+    let token = token(args, reporter)?;
+    let dir = super::workspace_dir(&args.manifest.manifest);
+    let (workspace, tagged) = crate::workspace::tagged_at_head(&dir, &args.workspace.packages)?;
+    let mut plans = Vec::with_capacity(tagged.len());
+    for Tagged { index, tag } in &tagged {
+        let member = &workspace.members[*index];
+        let query = Query {
+            tag: Some(tag.clone()),
+            prefix: member.tag_prefix.clone(),
+            allow_untracked: args.tag.allow_untracked,
+        };
+        plans.push(plan_for(
+            args,
+            token.clone(),
+            member.manifest.clone(),
+            query,
+        )?);
+    }
+    let dependencies = tagged
+        .iter()
+        .map(|released| dependencies_in_run(&workspace, &tagged, released.index))
+        .collect();
+    Ok(WorkspacePlan {
+        plans,
+        dependencies,
+    })
+}
+
+/// The positions in `tagged` of the packages `member` depends on: a dependency not released in
+/// this run is already on the registry, or the install fails there, as it would without us.
+fn dependencies_in_run(workspace: &Workspace, tagged: &[Tagged], member: usize) -> Vec<usize> {
+    workspace
+        .dependencies_of(member)
+        .into_iter()
+        .filter_map(|dependency| tagged.iter().position(|t| t.index == dependency))
+        .collect()
+}
+
+/// The run's result: the worst of the packages'.
+fn worst_result(runs: &[PackageRun]) -> PublishResult {
+    let rank = |result: PublishResult| match result {
+        PublishResult::Published => 0,
+        PublishResult::Unchanged => 1,
+        PublishResult::DryRun => 2,
+        PublishResult::Exists => 3,
+        PublishResult::Skipped => 4,
+        PublishResult::Failed => 5,
+    };
+    runs.iter()
+        .map(|run| run.report.result.unwrap_or(PublishResult::Failed))
+        .max_by_key(|result| rank(*result))
+        .unwrap_or(PublishResult::Failed)
+}
+
+/// `result` (the worst), `published` (`name@version` of each upload this run made) and
+/// `results` (one compact JSON object per package).
+fn output_pairs(runs: &[PackageRun]) -> Vec<(&'static str, String)> {
+    let published: Vec<String> = runs
+        .iter()
+        .filter(|run| run.report.result == Some(PublishResult::Published))
+        .map(|run| {
+            let report = &run.report;
+            format!(
+                "{}@{}",
+                report.name.as_deref().unwrap_or_default(),
+                report.version.as_deref().unwrap_or_default()
+            )
+        })
+        .collect();
+    let results: Vec<Value> = runs.iter().map(row_json).collect();
+    vec![
+        ("result", worst_result(runs).as_str().to_string()),
+        ("published", published.join(" ")),
+        ("results", Value::Array(results).to_string()),
+    ]
+}
+
+/// A package's row: its CI outputs, why it was skipped, and its time.
+fn row_json(run: &PackageRun) -> Value {
+    let mut row = serde_json::Map::new();
+    for (key, value) in run.report.outputs() {
+        row.insert(key.to_string(), json!(value));
+    }
+    if let Some(because) = &run.skipped_because {
+        row.insert("skipped_because".into(), json!(because));
+    }
+    row.insert(
+        "seconds".into(),
+        json!(run.elapsed.map(|elapsed| elapsed.as_secs_f64())),
+    );
+    Value::Object(row)
+}
+
+fn print_json_if_asked(runs: &[PackageRun], reporter: &Reporter, exit: Exit) {
+    if reporter.format != Format::Json {
+        return;
+    }
+    crate::report::print_json(&json!({
+        "result": worst_result(runs).as_str(),
+        "exit_code": exit as u8,
+        "packages": runs.iter().map(row_json).collect::<Vec<_>>(),
+        "problems": reporter.problems(),
+    }));
+}
+
+/// One row per package: name, version, tag, result, sha256, uploader, time.
+fn print_table(runs: &[PackageRun]) {
+    let rows: Vec<[String; 7]> = runs
+        .iter()
+        .map(|run| {
+            let report = &run.report;
+            let text = |field: &Option<String>| field.clone().unwrap_or_else(|| "-".into());
+            [
+                text(&report.name),
+                text(&report.version),
+                report.tag.as_ref().map_or_else(
+                    || "-".into(),
+                    |tag| crate::redact::redact(&tag.to_string()).into_owned(),
+                ),
+                report
+                    .result
+                    .unwrap_or(PublishResult::Failed)
+                    .as_str()
+                    .to_string(),
+                report
+                    .sha256
+                    .as_deref()
+                    .map_or_else(|| "-".into(), |sha| sha.chars().take(12).collect()),
+                report.uploader.unwrap_or("-").to_string(),
+                run.elapsed.map_or_else(|| "-".into(), seconds),
+            ]
+        })
+        .collect();
+    let header = [
+        "package", "version", "tag", "result", "sha256", "uploader", "time",
+    ]
+    .map(String::from);
+    let widths: Vec<usize> = (0..7)
+        .map(|column| {
+            std::iter::once(&header)
+                .chain(&rows)
+                .map(|row| row[column].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        crate::outln!("{}", cells.join("  ").trim_end());
+    }
+    for run in runs {
+        if let (Some(because), Some(name)) = (&run.skipped_because, &run.report.name) {
+            crate::outln!("skipped {name}: {because}");
+        }
+    }
+}
+
+fn seconds(elapsed: Duration) -> String {
+    format!("{:.1}s", elapsed.as_secs_f64())
+}

@@ -1,0 +1,238 @@
+//! `publish --workspace`: every package of a run checked in full (release, tag, leak guard,
+//! token, what the registry already holds) before the first upload, then uploaded in dependency
+//! order, each dependent only after its dependencies are published and read back. A failed
+//! package stops its dependents; independent packages still go.
+
+use std::time::{Duration, Instant};
+
+use super::uploader::Destination;
+use super::{
+    ConfirmTag, Opened, Prepared, PublishPlan, already_stored, deliver, dry_run, open, prepare,
+};
+use crate::publish_report::{PublishReport, PublishResult};
+use crate::report::Reporter;
+use crate::session::Session;
+use crate::upload::{Sent, Stored};
+
+/// The packages of one run, in release order, and which of them each depends on (by index into
+/// `plans`, always earlier ones).
+pub struct WorkspacePlan {
+    pub plans: Vec<PublishPlan>,
+    pub dependencies: Vec<Vec<usize>>,
+}
+
+/// How one package of the run went.
+#[derive(Default)]
+pub struct PackageRun {
+    pub report: PublishReport,
+    /// Why it failed; `None` for a package that succeeded or was skipped.
+    pub error: Option<anyhow::Error>,
+    /// Why it was not attempted.
+    pub skipped_because: Option<String>,
+    /// How long its upload, settling and read-back took.
+    pub elapsed: Option<Duration>,
+}
+
+impl PackageRun {
+    fn fail(&mut self, error: anyhow::Error) {
+        self.report.result = Some(PublishResult::Failed);
+        self.error = Some(error);
+    }
+
+    fn skip(&mut self, because: String) {
+        self.report.result = Some(PublishResult::Skipped);
+        self.skipped_because = Some(because);
+    }
+
+    fn failed(&self) -> bool {
+        matches!(
+            self.report.result,
+            Some(PublishResult::Failed | PublishResult::Skipped)
+        )
+    }
+}
+
+/// What the preflight decided for a package whose checks passed.
+enum Decision {
+    Upload,
+    /// Settled without an upload: the registry holds our bytes (`unchanged`), or other bytes
+    /// that `--if-exists skip` lets be (`exists`).
+    Settled(PublishResult),
+}
+
+/// Runs the workspace plan on `session`: one report per package, in `plans` order.
+pub fn run(
+    workspace: &WorkspacePlan,
+    session: &Session,
+    confirm_tag: &ConfirmTag<'_>,
+    reporter: &mut Reporter,
+) -> Vec<PackageRun> {
+    let plans = &workspace.plans;
+    let mut runs: Vec<PackageRun> = plans.iter().map(|_| PackageRun::default()).collect();
+    let prepared: Vec<Option<Prepared>> = plans
+        .iter()
+        .zip(&mut runs)
+        .map(|(plan, run)| {
+            prepare(plan, confirm_tag, reporter, &mut run.report)
+                .map_err(|err| run.fail(err))
+                .ok()
+        })
+        .collect();
+    let Some(first) = plans.first() else {
+        return runs;
+    };
+    if first.dry_run {
+        let mut registry = PublishReport::default();
+        if let Err(err) = dry_run(first, session, reporter, &mut registry) {
+            stop_all(&mut runs, err, "the token check failed");
+            return runs;
+        }
+        for run in runs.iter_mut().filter(|run| !run.failed()) {
+            run.report.result = Some(PublishResult::DryRun);
+            run.report.registry.clone_from(&registry.registry);
+        }
+        return runs;
+    }
+    if stop_if_any_failed(&mut runs, "another package failed its checks") {
+        return runs;
+    }
+    let mut registry = PublishReport::default();
+    let mut opened = match open(first, session, reporter, &mut registry) {
+        Ok(opened) => opened,
+        Err(err) => {
+            stop_all(&mut runs, err, "the registry or the token was refused");
+            return runs;
+        }
+    };
+    for run in &mut runs {
+        run.report.registry.clone_from(&registry.registry);
+        run.report.registry_is_local = registry.registry_is_local;
+        run.report.auth = registry.auth;
+    }
+    upload_in_order(
+        workspace,
+        &prepared,
+        &mut opened,
+        session,
+        reporter,
+        &mut runs,
+    );
+    opened.close(session, reporter);
+    runs
+}
+
+/// What the registry holds is asked first for every package; then each is uploaded, in
+/// dependency order, unless a dependency failed.
+fn upload_in_order(
+    workspace: &WorkspacePlan,
+    prepared: &[Option<Prepared>],
+    opened: &mut Opened,
+    session: &Session,
+    reporter: &mut Reporter,
+    runs: &mut [PackageRun],
+) {
+    let plans = &workspace.plans;
+    let decisions = preflight(workspace, prepared, &opened.to, session, reporter, runs);
+    if stop_if_any_failed(runs, "another package failed the registry's checks") {
+        return;
+    }
+    for index in 0..plans.len() {
+        if let Some(failed) = workspace.dependencies[index]
+            .iter()
+            .find(|&&dependency| runs[dependency].failed())
+        {
+            let because = format!(
+                "its dependency `{}` was not published",
+                plans[*failed].manifest.name
+            );
+            runs[index].skip(because);
+            continue;
+        }
+        let (Some(prepared), Some(decision)) = (&prepared[index], &decisions[index]) else {
+            continue;
+        };
+        let run = &mut runs[index];
+        match decision {
+            Decision::Settled(result) => {
+                run.report.result = Some(*result);
+                run.report.confirmed = Some(*result == PublishResult::Unchanged);
+            }
+            Decision::Upload => {
+                let started = Instant::now();
+                let delivered = opened.with_fresh_token(session, reporter, |to, reporter| {
+                    deliver(
+                        &plans[index],
+                        prepared,
+                        to,
+                        session,
+                        reporter,
+                        &mut run.report,
+                    )
+                });
+                run.elapsed = Some(started.elapsed());
+                if let Err(err) = delivered {
+                    run.fail(err);
+                }
+            }
+        }
+    }
+}
+
+/// Asks the registry what it already holds for each package: our bytes are `unchanged` with no
+/// upload; other bytes are refused now (unless `--if-exists skip`), before anything is sent.
+fn preflight(
+    workspace: &WorkspacePlan,
+    prepared: &[Option<Prepared>],
+    to: &Destination,
+    session: &Session,
+    reporter: &mut Reporter,
+    runs: &mut [PackageRun],
+) -> Vec<Option<Decision>> {
+    let mut decisions = Vec::with_capacity(prepared.len());
+    for ((plan, prepared), run) in workspace.plans.iter().zip(prepared).zip(runs.iter_mut()) {
+        let Some(prepared) = prepared else {
+            decisions.push(None);
+            continue;
+        };
+        let decision = match already_stored(plan, prepared, &to.client, session) {
+            Ok(Some(stored @ (Stored::Ours | Stored::Other(_)))) => {
+                match prepared.settle_now(plan, Sent::Exists(stored), reporter) {
+                    Ok(result) => Some(Decision::Settled(result)),
+                    Err(err) => {
+                        run.fail(err.into());
+                        None
+                    }
+                }
+            }
+            Ok(Some(Stored::Unknown) | None) => Some(Decision::Upload),
+            Err(err) => {
+                run.fail(err.into());
+                None
+            }
+        };
+        decisions.push(decision);
+    }
+    decisions
+}
+
+/// Marks every package not failed yet as skipped, if any failed; says whether any did.
+fn stop_if_any_failed(runs: &mut [PackageRun], because: &str) -> bool {
+    if !runs.iter().any(PackageRun::failed) {
+        return false;
+    }
+    for run in runs.iter_mut().filter(|run| !run.failed()) {
+        run.skip(format!("nothing was uploaded: {because}"));
+    }
+    true
+}
+
+/// One error stops the whole run: the first package carries it, the others are skipped.
+fn stop_all(runs: &mut [PackageRun], error: anyhow::Error, because: &str) {
+    let mut error = Some(error);
+    for run in runs.iter_mut().filter(|run| !run.failed()) {
+        match error.take() {
+            Some(error) => run.fail(error),
+            None => run.skip(format!("nothing was uploaded: {because}")),
+        }
+    }
+}
