@@ -464,7 +464,7 @@ pub struct ServeArgs {
 pub enum TrustCommand {
     /// Trust a CI workflow to publish a package as a publisher; the package may not exist yet
     /// (its first publish creates it, owned by the publisher).
-    Add(TrustAddArgs),
+    Add(Box<TrustAddArgs>),
     /// Show every trusted publisher.
     List(DataDirArgs),
     /// Stop trusting one, by the id `trust list` shows.
