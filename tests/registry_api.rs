@@ -391,7 +391,7 @@ async fn only_token_hashes_are_stored() {
     let user_version: i64 = connection
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(user_version, 2);
+    assert_eq!(user_version, 3);
     let journal: String = connection
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();

@@ -631,6 +631,10 @@ fn a_data_folder_from_before_keys_and_scopes_is_migrated() {
             "DROP INDEX versions_by_key;
              ALTER TABLE versions DROP COLUMN version_key;
              DROP TABLE scopes;
+             DROP TABLE trusted_publishers;
+             DROP TABLE id_token_uses;
+             ALTER TABLE tokens DROP COLUMN packages;
+             ALTER TABLE tokens DROP COLUMN minted_for;
              PRAGMA user_version = 1;
              INSERT INTO packages (name, owner, created_at) VALUES ('@alice/x', 'alice', '2025-01-01T00:00:00Z');
              INSERT INTO blobs (sha256, bytes) VALUES ('a', x'00'), ('b', x'01');
