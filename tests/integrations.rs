@@ -15,8 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use chuks_ci::registry_server::{Identity, NewTrustedPublisher};
 use chuks_ci::token::Scope;
 use common::assert_contains;
+use common::oidc::FakeIssuer;
 use common::registry::TestRegistry;
 use common::{PackageRepo, git_in, manifest_json};
 use sha2::{Digest, Sha256};
@@ -1016,6 +1018,67 @@ fn bitbucket_step_script_publishes_with_the_bitbucket_variables() {
     assert!(!output.status.success(), "{log}");
     assert_contains(&log, "checksum mismatch");
     assert!(!log.contains("packed hello"), "{log}");
+}
+
+#[test]
+fn bitbucket_trusted_publishing_example_publishes_with_the_step_id_token_and_no_secret() {
+    let Some(bash) = require_tool("bash") else {
+        return;
+    };
+    if require_tool("curl").is_none() {
+        return;
+    }
+    let (assets_dir, chuks_ci_sha256) = release_assets();
+    let assets = FileServer::start(assets_dir.clone());
+    // Bitbucket's issuer is per workspace: the trusted publisher names it.
+    let issuer = FakeIssuer::start();
+    let registry = TestRegistry::start();
+    let trusted = NewTrustedPublisher {
+        publisher: "acme".into(),
+        package: "hello".into(),
+        issuer: Some(issuer.url().to_string()),
+        identity: Identity::Bitbucket {
+            workspace_uuid: "{acme-workspace}".into(),
+            repository_uuid: "{hello-repository}".into(),
+        },
+    };
+    registry.add_trusted_publisher(&trusted).unwrap();
+    let example = std::fs::read_to_string(
+        repo_root().join("ci-examples/bitbucket/trusted-publishing.bitbucket-pipelines.yml"),
+    )
+    .unwrap();
+    assert_contains(&example, "oidc: true");
+    let script = bitbucket_step_script(&example);
+
+    let repo = PackageRepo::new("hello", "0.1.0");
+    repo.write("bitbucket-pipelines.yml", &example);
+    repo.write(".gitignore", "chuks.env\n");
+    repo.commit("add the pipeline");
+    repo.push();
+    repo.tag("v0.1.0");
+
+    let claims = issuer.bitbucket_claims("{acme-workspace}", "{hello-repository}");
+    let id_token = issuer.sign(&claims, 1);
+    let home = TempDir::new().unwrap();
+    let mut command = isolated(&bash, home.path());
+    command.args(["-e", "-c", &script]);
+    bitbucket_env(&mut command, &repo, (&registry, ""), "v0.1.0");
+    let output = command
+        .env_remove("CHUKS_TOKEN")
+        .env("CHUKS_CI_RELEASE_URL", &assets.url)
+        .env("CHUKS_CI_SHA256", chuks_ci_sha256)
+        .env("CHUKS_USE_UPLOADER", "http")
+        .env("BITBUCKET_STEP_OIDC_TOKEN", &id_token)
+        .output()
+        .unwrap();
+    let log = text(&output);
+    assert!(output.status.success(), "the step script failed:\n{log}");
+    assert!(registry.version("hello", "0.1.0").is_some(), "{log}");
+    let dotenv = std::fs::read_to_string(repo.path().join("chuks.env")).unwrap();
+    assert_contains(&dotenv, "CHUKS_AUTH=trusted-publishing");
+    assert!(!log.contains(&id_token) && !log.contains("chuks_pk_"), "{log}");
+    let minted = registry.list_tokens().unwrap();
+    assert!(minted.iter().all(|token| token.revoked_at.is_some()), "{minted:?}");
 }
 
 #[test]
