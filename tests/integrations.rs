@@ -353,14 +353,7 @@ fn github_action_publishes_under_act_and_refuses_a_tampered_checksum() {
     let (assets_dir, sha256) = release_assets();
     let assets = FileServer::start(assets_dir.clone());
     let (registry, token) = acme_registry();
-    let work = TempDir::new().unwrap();
-    std::fs::create_dir_all(work.path().join("home")).unwrap();
-    std::fs::write(
-        work.path().join("event.json"),
-        r#"{"ref":"refs/tags/v0.1.0"}"#,
-    )
-    .unwrap();
-    action_copy(&work.path().join("action"), sha256);
+    let work = act_work(sha256);
 
     let repo = PackageRepo::new("hello", "0.1.0");
     let example =
@@ -441,6 +434,85 @@ fn github_action_publishes_under_act_and_refuses_a_tampered_checksum() {
     assert!(!log.contains("packed hello"), "chuks-ci ran:\n{log}");
 }
 
+#[test]
+fn github_trusted_publishing_example_publishes_under_act_with_no_secret() {
+    let Some(act) = require_tool("act") else {
+        return;
+    };
+    let (assets_dir, sha256) = release_assets();
+    let assets = FileServer::start(assets_dir.clone());
+    let issuer = FakeIssuer::start();
+    let mut claims = issuer.github_claims("acme/hello", "chuks-publish.yml");
+    common::oidc::merge(&mut claims, serde_json::json!({"environment": "release"}));
+    issuer.set_github_claims(claims);
+    let registry = TestRegistry::start_with(|config| {
+        config.oidc.issuers = vec![issuer.url().to_string()];
+    });
+    let trusted = NewTrustedPublisher {
+        publisher: "acme".into(),
+        package: "hello".into(),
+        issuer: Some(issuer.url().to_string()),
+        identity: Identity::Github {
+            repository: "acme/hello".into(),
+            workflow: "chuks-publish.yml".into(),
+            environment: Some("release".into()),
+            repository_owner_id: None,
+        },
+    };
+    registry.add_trusted_publisher(&trusted).unwrap();
+    let work = act_work(sha256);
+
+    let repo = PackageRepo::new("hello", "0.1.0");
+    let example =
+        std::fs::read_to_string(repo_root().join("ci-examples/github/trusted-publishing.yml"))
+            .unwrap();
+    assert_contains(&example, "id-token: write");
+    let inputs = format!(
+        "          trusted-publishing: always\n\
+         \x20         chuks-ci-release-url: {url}\n\
+         \x20         uploader: http\n",
+        url = assets.url
+    );
+    let workflow = example.replace("          trusted-publishing: always\n", &inputs);
+    assert_ne!(workflow, example, "the example sets trusted-publishing");
+    repo.write(".github/workflows/chuks-publish.yml", &workflow);
+    repo.commit("add the publish workflow");
+    repo.push();
+    repo.tag("v0.1.0");
+
+    // The runner's ID-token service, as a job with `id-token: write` has it.
+    let request_url = format!(
+        "ACTIONS_ID_TOKEN_REQUEST_URL={}",
+        issuer.id_token_request_url()
+    );
+    let request_token = format!(
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN={}",
+        common::oidc::REQUEST_TOKEN
+    );
+    let workflow = ".github/workflows/chuks-publish.yml";
+    let output = act_command(
+        &act,
+        work.path(),
+        repo.path(),
+        (&registry, ""),
+        workflow,
+        None,
+    )
+    .args(["--env", &request_url, "--env", &request_token])
+    .output()
+    .expect("act runs");
+    let log = text(&output);
+    assert!(output.status.success(), "act failed:\n{log}");
+    assert!(registry.version("hello", "0.1.0").is_some(), "{log}");
+    assert_contains(&log, "::set-output:: auth=trusted-publishing");
+    let minted = registry.list_tokens().unwrap();
+    assert!(!minted.is_empty() && minted.iter().all(|t| t.revoked_at.is_some()));
+    assert!(
+        !log.contains("eyJ"),
+        "an ID token leaked into the log:\n{log}"
+    );
+}
+
 /// The `with:` lines that point a workflow's action at the loopback releases and the stand-in
 /// CLI, replacing its `token:` line (`indent` spaces deep).
 fn loopback_inputs(indent: usize, assets_url: &str, assets_dir: &Path) -> String {
@@ -466,14 +538,7 @@ fn migrated_ffmpeg_workflow_publishes_its_source_job_under_act() {
     let (assets_dir, sha256) = release_assets();
     let assets = FileServer::start(assets_dir.clone());
     let (registry, token) = acme_registry();
-    let work = TempDir::new().unwrap();
-    std::fs::create_dir_all(work.path().join("home")).unwrap();
-    std::fs::write(
-        work.path().join("event.json"),
-        r#"{"ref":"refs/tags/v0.1.0"}"#,
-    )
-    .unwrap();
-    action_copy(&work.path().join("action"), sha256);
+    let work = act_work(sha256);
 
     let after =
         std::fs::read_to_string(repo_root().join("docs/migrating/ffmpeg-release.yml")).unwrap();
@@ -503,6 +568,20 @@ fn migrated_ffmpeg_workflow_publishes_its_source_job_under_act() {
     assert_contains(&log, "::set-output:: uploader=chuks");
     assert_contains(&log, "::set-output:: result=published");
     assert!(!log.contains(&token), "the token leaked into the log");
+}
+
+/// A work folder for act runs of the action: a private HOME, a tag push event, and the action's
+/// copy pinning `sha256` for chuks-ci's archive.
+fn act_work(sha256: &str) -> TempDir {
+    let work = TempDir::new().unwrap();
+    std::fs::create_dir_all(work.path().join("home")).unwrap();
+    std::fs::write(
+        work.path().join("event.json"),
+        r#"{"ref":"refs/tags/v0.1.0"}"#,
+    )
+    .unwrap();
+    action_copy(&work.path().join("action"), sha256);
+    work
 }
 
 /// A work folder for act runs of the reusable workflow: a private HOME, a tag push event, and
@@ -1076,9 +1155,15 @@ fn bitbucket_trusted_publishing_example_publishes_with_the_step_id_token_and_no_
     assert!(registry.version("hello", "0.1.0").is_some(), "{log}");
     let dotenv = std::fs::read_to_string(repo.path().join("chuks.env")).unwrap();
     assert_contains(&dotenv, "CHUKS_AUTH=trusted-publishing");
-    assert!(!log.contains(&id_token) && !log.contains("chuks_pk_"), "{log}");
+    assert!(
+        !log.contains(&id_token) && !log.contains("chuks_pk_"),
+        "{log}"
+    );
     let minted = registry.list_tokens().unwrap();
-    assert!(minted.iter().all(|token| token.revoked_at.is_some()), "{minted:?}");
+    assert!(
+        minted.iter().all(|token| token.revoked_at.is_some()),
+        "{minted:?}"
+    );
 }
 
 #[test]

@@ -92,6 +92,21 @@ impl Job {
         }
     }
 
+    /// `chuks-ci -v publish` to `registry`, the tag not confirmed on a forge, with `args` and
+    /// `env` added.
+    fn publish(&self, registry: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut all = vec![
+            "-v",
+            "publish",
+            "--registry",
+            registry,
+            "--confirm-tag",
+            "off",
+        ];
+        all.extend_from_slice(args);
+        self.run(&all, env)
+    }
+
     /// `chuks-ci <args>` in the repository with `env` added, GITHUB_OUTPUT, the step summary and
     /// (for `publish`) a dotenv file set; asserts that no canary and no `chuks_pk_` token shows anywhere.
     fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
@@ -102,7 +117,7 @@ impl Job {
             .env("GITHUB_STEP_SUMMARY", sink("summary"))
             .args(args)
             .envs(env.iter().copied());
-        if args.first() == Some(&"publish") {
+        if args.contains(&"publish") {
             command.arg("--dotenv").arg(sink("dotenv"));
         }
         let output = command.output().unwrap();
@@ -200,11 +215,14 @@ impl Trusting {
 
     /// `chuks-ci -v publish` to this registry, with no token, in `env`.
     fn publish(&self, args: &[&str], env: &[(&'static str, String)]) -> Run {
-        let url = self.registry.url();
-        let mut all = vec!["-v", "publish", "--registry", url, "--confirm-tag", "off"];
-        all.extend_from_slice(args);
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.job.run(&all, &env)
+        self.job.publish(self.registry.url(), args, &env)
+    }
+
+    /// `chuks-ci <args>` in the job, in `env`.
+    fn run(&self, args: &[&str], env: &[(&'static str, String)]) -> Run {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.job.run(args, &env)
     }
 
     /// The tokens minted by trusted publishing, and whether each was revoked.
@@ -227,14 +245,9 @@ fn snapshot(name: &str, text: &str, job: &Job) {
 fn github_without_the_id_token_permission_says_to_grant_it() {
     let job = Job::new();
     let registry = TestRegistry::start();
-    let run = job.run(
-        &[
-            "publish",
-            "--registry",
-            registry.url(),
-            "--confirm-tag",
-            "off",
-        ],
+    let run = job.publish(
+        registry.url(),
+        &[],
         &[
             ("GITHUB_ACTIONS", "true"),
             ("GITHUB_REF", "refs/tags/v1.0.0"),
@@ -250,15 +263,9 @@ fn a_registry_without_the_exchange_says_to_set_a_token_after_packing() {
     let job = Job::new();
     let registry = RealRegistryStandIn::start();
     let token = id_token(&gitlab_claims());
-    let run = job.run(
-        &[
-            "publish",
-            "--registry",
-            registry.url(),
-            "--confirm-tag",
-            "off",
-            "-v",
-        ],
+    let run = job.publish(
+        registry.url(),
+        &[],
         &[
             ("GITLAB_CI", "true"),
             ("CI_COMMIT_TAG", "v1.0.0"),
@@ -293,16 +300,9 @@ fn an_explicit_token_wins_and_no_id_token_is_asked_for() {
     let runner = RealRegistryStandIn::start();
     let token = registry.token("alice", &[Scope::PackagesPublish]);
     let request_url = format!("{}/_apis/token?x=1", runner.url());
-    let run = job.run(
-        &[
-            "publish",
-            "--registry",
-            registry.url(),
-            "--confirm-tag",
-            "off",
-            "--trusted-publishing",
-            "always",
-        ],
+    let run = job.publish(
+        registry.url(),
+        &["--trusted-publishing", "always"],
         &[
             ("GITHUB_ACTIONS", "true"),
             ("GITHUB_REF", "refs/tags/v1.0.0"),
@@ -568,4 +568,15 @@ fn a_minted_token_refused_as_expired_is_exchanged_again_once() {
         "the minted token expired: exchanging a fresh ID token once",
     );
     assert_eq!(t.minted_revoked().len(), 2, "{}", run.stderr);
+}
+
+#[test]
+fn trust_explain_in_a_github_job_asks_for_the_audience_the_registry_announces() {
+    let t = Trusting::with(|config| config.oidc.audience = "chuks-staging".into());
+    let url = t.registry.url();
+    let run = t.run(&["trust", "explain", "--registry", url], &t.github_env());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    common::assert_contains(&run.stdout, "ID token from GitHub Actions");
+    common::assert_contains(&run.stdout, "  aud: chuks-staging\n");
+    common::assert_contains(&run.stdout, "--package widget --provider github");
 }
