@@ -182,9 +182,13 @@ impl Trusting {
 
     /// Trusts `identity` to publish `widget` as `alice`.
     fn trust(&self, identity: Identity) {
+        self.trust_for("widget", identity);
+    }
+
+    fn trust_for(&self, package: &str, identity: Identity) {
         let new = NewTrustedPublisher {
             publisher: "alice".into(),
-            package: "widget".into(),
+            package: package.into(),
             issuer: Some(self.issuer.url().to_string()),
             identity,
         };
@@ -192,12 +196,7 @@ impl Trusting {
     }
 
     fn trust_github(&self, workflow: &str) {
-        self.trust(Identity::Github {
-            repository: "octo/widget".into(),
-            workflow: workflow.into(),
-            environment: None,
-            repository_owner_id: None,
-        });
+        self.trust(github_identity(workflow));
     }
 
     /// The environment of a GitHub Actions job on a tag push with `id-token: write`.
@@ -230,6 +229,16 @@ impl Trusting {
         let tokens = self.registry.list_tokens().unwrap();
         let minted = tokens.iter().filter(|token| token.minted_for.is_some());
         minted.map(|token| token.revoked_at.is_some()).collect()
+    }
+}
+
+/// `octo/widget`'s `workflow`, the fake issuer's default GitHub identity.
+fn github_identity(workflow: &str) -> Identity {
+    Identity::Github {
+        repository: "octo/widget".into(),
+        workflow: workflow.into(),
+        environment: None,
+        repository_owner_id: None,
     }
 }
 
@@ -579,4 +588,39 @@ fn trust_explain_in_a_github_job_asks_for_the_audience_the_registry_announces() 
     common::assert_contains(&run.stdout, "ID token from GitHub Actions");
     common::assert_contains(&run.stdout, "  aud: chuks-staging\n");
     common::assert_contains(&run.stdout, "--package widget --provider github");
+}
+
+#[test]
+fn a_workspace_publishes_every_trusted_package_with_one_minted_token() {
+    let t = Trusting::new();
+    t.trust_for("widget", github_identity("release.yml"));
+    t.trust_for("gadget", github_identity("release.yml"));
+    let repo = &t.job.repo;
+    repo.write(
+        "gadget/chuks.json",
+        &common::manifest_json("gadget", "1.0.0"),
+    );
+    repo.write("gadget/src/index.chuks", "export const x = 1\n");
+    repo.commit("a second package");
+    repo.push();
+    repo.tag("widget@1.0.0");
+    repo.tag("gadget@1.0.0");
+    let env: Vec<_> = t
+        .github_env()
+        .into_iter()
+        .filter(|(name, _)| *name != "GITHUB_REF")
+        .collect();
+    let run = t.publish(&["--workspace"], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        t.registry.version("widget", "1.0.0").is_some(),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        t.registry.version("gadget", "1.0.0").is_some(),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(t.minted_revoked(), [true]);
 }
