@@ -893,6 +893,108 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
 }
 
 #[test]
+fn gitlab_trusted_publishing_example_publishes_under_gitlab_ci_local_with_no_secret() {
+    let Some(gcl) = require_tool("gitlab-ci-local") else {
+        return;
+    };
+    if require_tool("rsync").is_none() {
+        return;
+    }
+    let (assets_dir, chuks_ci_sha256) = release_assets();
+    let assets = FileServer::start(assets_dir.clone());
+    let issuer = FakeIssuer::start();
+    let registry = TestRegistry::start_with(|config| {
+        config.oidc.issuers = vec![issuer.url().to_string()];
+    });
+    let trusted = NewTrustedPublisher {
+        publisher: "acme".into(),
+        package: "hello".into(),
+        issuer: Some(issuer.url().to_string()),
+        identity: Identity::Gitlab {
+            project: "acme/hello".into(),
+            config_path: ".gitlab-ci.yml".into(),
+            environment: None,
+        },
+    };
+    registry.add_trusted_publisher(&trusted).unwrap();
+    let home = TempDir::new().unwrap();
+
+    // The component is included locally, as in the single-package test, keeping the example's
+    // own inputs (`trusted-publishing: always`, the audience).
+    let example = std::fs::read_to_string(
+        repo_root().join("ci-examples/gitlab/trusted-publishing.gitlab-ci.yml"),
+    )
+    .unwrap();
+    assert_contains(&example, "id-token-audience: chuks");
+    let component_line = example
+        .lines()
+        .find(|line| line.trim_start().starts_with("- component:"))
+        .expect("the example includes the component");
+    let pipeline = example
+        .replace(
+            component_line,
+            "  - local: templates/chuks-publish/template.yml",
+        )
+        .replace(
+            "    inputs:\n",
+            &format!(
+                "    inputs:\n      chuks-ci-release-url: {}\n      chuks-ci-sha256: \
+                 {chuks_ci_sha256}\n      install-chuks: false\n      uploader: http\n",
+                assets.url
+            ),
+        );
+    let repo = PackageRepo::new("hello", "0.1.0");
+    repo.write(".gitlab-ci.yml", &pipeline);
+    repo.write(
+        "templates/chuks-publish/template.yml",
+        &std::fs::read_to_string(repo_root().join("templates/chuks-publish/template.yml")).unwrap(),
+    );
+    repo.write(".gitignore", ".gitlab-ci-local/\nchuks.env\n");
+    repo.git(&[
+        "remote",
+        "add",
+        "origin",
+        "https://gitlab.example.com/acme/hello.git",
+    ]);
+    repo.commit("add the pipeline");
+    repo.push();
+    repo.tag("v0.1.0");
+
+    // What GitLab puts in `CHUKS_ID_TOKEN` for the job's `id_tokens:` block.
+    let claims = issuer.gitlab_claims("acme/hello", ".gitlab-ci.yml");
+    let id_token = issuer.sign(&claims, 1);
+    let output = isolated(&gcl, home.path())
+        .current_dir(repo.path())
+        .args(["--force-shell-executor", "--no-color"])
+        .args(["--variable", &format!("CHUKS_ID_TOKEN={id_token}")])
+        .args([
+            "--variable",
+            &format!("CHUKS_REGISTRY_URL={}", registry.url()),
+        ])
+        .args(["--variable", "CI_COMMIT_TAG=v0.1.0"])
+        // gitlab-ci-local says `false`, so jobs can tell it from GitLab; here it plays GitLab.
+        .args(["--variable", "GITLAB_CI=true"])
+        .output()
+        .expect("gitlab-ci-local runs");
+    let log = text(&output);
+    assert!(output.status.success(), "gitlab-ci-local failed:\n{log}");
+    assert!(registry.version("hello", "0.1.0").is_some(), "{log}");
+    let dotenv = std::fs::read_to_string(
+        repo.path()
+            .join(".gitlab-ci-local/artifacts/chuks-publish/.gitlab-ci-reports/dotenv/chuks.env"),
+    )
+    .unwrap_or_else(|err| panic!("no dotenv report ({err}):\n{log}"));
+    assert!(
+        dotenv.lines().any(|l| l == "CHUKS_AUTH=trusted-publishing"),
+        "{dotenv}"
+    );
+    assert!(
+        !log.contains(&id_token) && !log.contains("chuks_pk_"),
+        "{log}"
+    );
+}
+
+#[test]
 fn gitlab_prebuilt_example_includes_the_component_twice_as_two_jobs() {
     let Some(gcl) = require_tool("gitlab-ci-local") else {
         return;
