@@ -783,6 +783,37 @@ fn prebuilt_example_publishes_the_source_and_a_platform_binary_through_the_reusa
 // ---------------------------------------------------------------------------------------------
 // GitLab: the single-package example under gitlab-ci-local's shell executor.
 
+/// `hello` 0.1.0 with `pipeline` as its .gitlab-ci.yml and the component beside it, on a
+/// GitLab remote, pushed and tagged `v0.1.0`.
+fn gitlab_repo(pipeline: &str) -> PackageRepo {
+    let repo = PackageRepo::new("hello", "0.1.0");
+    repo.write(".gitlab-ci.yml", pipeline);
+    repo.write(
+        "templates/chuks-publish/template.yml",
+        &std::fs::read_to_string(repo_root().join("templates/chuks-publish/template.yml")).unwrap(),
+    );
+    repo.write(".gitignore", ".gitlab-ci-local/\nchuks.env\n");
+    repo.git(&[
+        "remote",
+        "add",
+        "origin",
+        "https://gitlab.example.com/acme/hello.git",
+    ]);
+    repo.commit("add the pipeline");
+    repo.push();
+    repo.tag("v0.1.0");
+    repo
+}
+
+/// The dotenv report gitlab-ci-local kept of the `chuks-publish` job.
+fn gitlab_dotenv(repo: &PackageRepo, log: &str) -> String {
+    std::fs::read_to_string(
+        repo.path()
+            .join(".gitlab-ci-local/artifacts/chuks-publish/.gitlab-ci-reports/dotenv/chuks.env"),
+    )
+    .unwrap_or_else(|err| panic!("no dotenv report ({err}):\n{log}"))
+}
+
 #[test]
 fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
     let Some(gcl) = require_tool("gitlab-ci-local") else {
@@ -816,22 +847,7 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
             assets.url
         ),
     );
-    let repo = PackageRepo::new("hello", "0.1.0");
-    repo.write(".gitlab-ci.yml", &pipeline);
-    repo.write(
-        "templates/chuks-publish/template.yml",
-        &std::fs::read_to_string(repo_root().join("templates/chuks-publish/template.yml")).unwrap(),
-    );
-    repo.write(".gitignore", ".gitlab-ci-local/\nchuks.env\n");
-    repo.git(&[
-        "remote",
-        "add",
-        "origin",
-        "https://gitlab.example.com/acme/hello.git",
-    ]);
-    repo.commit("add the pipeline");
-    repo.push();
-    repo.tag("v0.1.0");
+    let repo = gitlab_repo(&pipeline);
 
     let run = |extra: &[String]| {
         isolated(&gcl, home.path())
@@ -862,11 +878,7 @@ fn gitlab_example_publishes_under_gitlab_ci_local_and_skips_without_a_tag() {
         record["git"]["tag"].is_null(),
         "uploaded by chuks-ci, not the CLI: {record}"
     );
-    let dotenv = std::fs::read_to_string(
-        repo.path()
-            .join(".gitlab-ci-local/artifacts/chuks-publish/.gitlab-ci-reports/dotenv/chuks.env"),
-    )
-    .unwrap_or_else(|err| panic!("no dotenv report ({err}):\n{log}"));
+    let dotenv = gitlab_dotenv(&repo, &log);
     for line in [
         "CHUKS_NAME=hello".to_string(),
         "CHUKS_VERSION=0.1.0".to_string(),
@@ -943,22 +955,7 @@ fn gitlab_trusted_publishing_example_publishes_under_gitlab_ci_local_with_no_sec
                 assets.url
             ),
         );
-    let repo = PackageRepo::new("hello", "0.1.0");
-    repo.write(".gitlab-ci.yml", &pipeline);
-    repo.write(
-        "templates/chuks-publish/template.yml",
-        &std::fs::read_to_string(repo_root().join("templates/chuks-publish/template.yml")).unwrap(),
-    );
-    repo.write(".gitignore", ".gitlab-ci-local/\nchuks.env\n");
-    repo.git(&[
-        "remote",
-        "add",
-        "origin",
-        "https://gitlab.example.com/acme/hello.git",
-    ]);
-    repo.commit("add the pipeline");
-    repo.push();
-    repo.tag("v0.1.0");
+    let repo = gitlab_repo(&pipeline);
 
     // What GitLab puts in `CHUKS_ID_TOKEN` for the job's `id_tokens:` block.
     let claims = issuer.gitlab_claims("acme/hello", ".gitlab-ci.yml");
@@ -979,11 +976,7 @@ fn gitlab_trusted_publishing_example_publishes_under_gitlab_ci_local_with_no_sec
     let log = text(&output);
     assert!(output.status.success(), "gitlab-ci-local failed:\n{log}");
     assert!(registry.version("hello", "0.1.0").is_some(), "{log}");
-    let dotenv = std::fs::read_to_string(
-        repo.path()
-            .join(".gitlab-ci-local/artifacts/chuks-publish/.gitlab-ci-reports/dotenv/chuks.env"),
-    )
-    .unwrap_or_else(|err| panic!("no dotenv report ({err}):\n{log}"));
+    let dotenv = gitlab_dotenv(&repo, &log);
     assert!(
         dotenv.lines().any(|l| l == "CHUKS_AUTH=trusted-publishing"),
         "{dotenv}"
