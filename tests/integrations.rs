@@ -445,21 +445,15 @@ fn github_trusted_publishing_example_publishes_under_act_with_no_secret() {
     let mut claims = issuer.github_claims("acme/hello", "chuks-publish.yml");
     common::oidc::merge(&mut claims, serde_json::json!({"environment": "release"}));
     issuer.set_github_claims(claims);
-    let registry = TestRegistry::start_with(|config| {
-        config.oidc.issuers = vec![issuer.url().to_string()];
-    });
-    let trusted = NewTrustedPublisher {
-        publisher: "acme".into(),
-        package: "hello".into(),
-        issuer: Some(issuer.url().to_string()),
-        identity: Identity::Github {
+    let registry = trusting_registry(
+        &issuer,
+        Identity::Github {
             repository: "acme/hello".into(),
             workflow: "chuks-publish.yml".into(),
             environment: Some("release".into()),
             repository_owner_id: None,
         },
-    };
-    registry.add_trusted_publisher(&trusted).unwrap();
+    );
     let work = act_work(sha256);
 
     let repo = PackageRepo::new("hello", "0.1.0");
@@ -568,6 +562,22 @@ fn migrated_ffmpeg_workflow_publishes_its_source_job_under_act() {
     assert_contains(&log, "::set-output:: uploader=chuks");
     assert_contains(&log, "::set-output:: result=published");
     assert!(!log.contains(&token), "the token leaked into the log");
+}
+
+/// The reference registry on loopback trusting `issuer`, where `identity` may publish `hello`
+/// as `acme`.
+fn trusting_registry(issuer: &FakeIssuer, identity: Identity) -> TestRegistry {
+    let registry = TestRegistry::start_with(|config| {
+        config.oidc.issuers = vec![issuer.url().to_string()];
+    });
+    let trusted = NewTrustedPublisher {
+        publisher: "acme".into(),
+        package: "hello".into(),
+        issuer: Some(issuer.url().to_string()),
+        identity,
+    };
+    registry.add_trusted_publisher(&trusted).unwrap();
+    registry
 }
 
 /// A work folder for act runs of the action: a private HOME, a tag push event, and the action's
@@ -915,20 +925,14 @@ fn gitlab_trusted_publishing_example_publishes_under_gitlab_ci_local_with_no_sec
     let (assets_dir, chuks_ci_sha256) = release_assets();
     let assets = FileServer::start(assets_dir.clone());
     let issuer = FakeIssuer::start();
-    let registry = TestRegistry::start_with(|config| {
-        config.oidc.issuers = vec![issuer.url().to_string()];
-    });
-    let trusted = NewTrustedPublisher {
-        publisher: "acme".into(),
-        package: "hello".into(),
-        issuer: Some(issuer.url().to_string()),
-        identity: Identity::Gitlab {
+    let registry = trusting_registry(
+        &issuer,
+        Identity::Gitlab {
             project: "acme/hello".into(),
             config_path: ".gitlab-ci.yml".into(),
             environment: None,
         },
-    };
-    registry.add_trusted_publisher(&trusted).unwrap();
+    );
     let home = TempDir::new().unwrap();
 
     // The component is included locally, as in the single-package test, keeping the example's
@@ -1206,17 +1210,13 @@ fn bitbucket_trusted_publishing_example_publishes_with_the_step_id_token_and_no_
     let assets = FileServer::start(assets_dir.clone());
     // Bitbucket's issuer is per workspace: the trusted publisher names it.
     let issuer = FakeIssuer::start();
-    let registry = TestRegistry::start();
-    let trusted = NewTrustedPublisher {
-        publisher: "acme".into(),
-        package: "hello".into(),
-        issuer: Some(issuer.url().to_string()),
-        identity: Identity::Bitbucket {
+    let registry = trusting_registry(
+        &issuer,
+        Identity::Bitbucket {
             workspace_uuid: "{acme-workspace}".into(),
             repository_uuid: "{hello-repository}".into(),
         },
-    };
-    registry.add_trusted_publisher(&trusted).unwrap();
+    );
     let example = std::fs::read_to_string(
         repo_root().join("ci-examples/bitbucket/trusted-publishing.bitbucket-pipelines.yml"),
     )
