@@ -360,6 +360,8 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub tag: TagArgs,
     #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+    #[command(flatten)]
     pub access: RegistryAccessArgs,
     #[command(flatten)]
     pub forge: ForgeArgs,

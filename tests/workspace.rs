@@ -433,3 +433,44 @@ fn the_outputs_name_the_worst_result_and_what_was_published() {
     assert_contains(&written, "results=[{\"name\":\"base\"");
     assert!(!written.contains(&token));
 }
+
+#[test]
+fn check_and_a_dry_run_find_what_publish_would_refuse_and_upload_nothing() {
+    let registry = TestRegistry::start();
+    let token = publisher_token(&registry);
+    let repo = diamond();
+    tag_all(&repo);
+    let run = |args: &[&str]| {
+        let output = repo
+            .chuks_ci()
+            .args(args)
+            .args(["--workspace", "--format", "json", "--confirm-tag", "off"])
+            .args(["--registry", registry.url()])
+            .env("CHUKS_TOKEN", &token)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = outputs(&output);
+        let json: Value =
+            serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}\n{stderr}"));
+        (output.status.code(), json)
+    };
+    for command in [&["check"][..], &["publish", "--dry-run"]] {
+        let (code, json) = run(command);
+        assert_eq!(code, Some(0), "{json}");
+        assert_eq!(json["result"], "dry-run", "{json}");
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (status, body) = runtime.block_on(registry.publish(&token, "left", "1.0.0", b"other"));
+    assert!(status.is_success(), "{body}");
+    for command in [&["check"][..], &["publish", "--dry-run"]] {
+        let (code, json) = run(command);
+        assert_eq!(code, Some(1), "{json}");
+        assert_eq!(results(&json)[1], ("left", "failed"), "{json}");
+    }
+    for name in ["base", "right", "app"] {
+        assert!(
+            registry.version(name, "1.0.0").is_none(),
+            "{name} was uploaded"
+        );
+    }
+}

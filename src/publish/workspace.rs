@@ -80,15 +80,13 @@ pub fn run(
         return runs;
     };
     let days = first.expiry_warning_days;
-    if first.dry_run {
+    if first.dry_run && !first.registry.can_be_asked() {
+        for run in runs.iter_mut().filter(|run| !run.failed()) {
+            run.report.result = Some(PublishResult::DryRun);
+        }
         let mut registry = PublishReport::default();
         if let Err(err) = dry_run(&first.registry, session, days, reporter, &mut registry) {
             stop_all(&mut runs, err, "the token check failed");
-            return runs;
-        }
-        for run in runs.iter_mut().filter(|run| !run.failed()) {
-            run.report.result = Some(PublishResult::DryRun);
-            run.report.registry.clone_from(&registry.registry);
         }
         return runs;
     }
@@ -111,6 +109,13 @@ pub fn run(
         workspace, &prepared, &opened.to, session, reporter, &mut runs,
     );
     if stop_if_any_failed(&mut runs, "another package failed the registry's checks") {
+        return runs;
+    }
+    if first.dry_run {
+        for run in runs.iter_mut() {
+            run.report.result = Some(PublishResult::DryRun);
+        }
+        reporter.note("dry run: every package passed its checks; nothing was uploaded".to_string());
         return runs;
     }
     for index in 0..plans.len() {
