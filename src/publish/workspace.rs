@@ -115,7 +115,7 @@ pub fn run(
         for run in runs.iter_mut() {
             run.report.result = Some(PublishResult::DryRun);
         }
-        reporter.note("dry run: every package passed its checks; nothing was uploaded".to_string());
+        reporter.note("dry run: every package passed its checks; nothing was uploaded");
         return runs;
     }
     for index in 0..plans.len() {
