@@ -348,6 +348,10 @@ pub struct PublishArgs {
     #[command(flatten)]
     pub workspace: WorkspaceArgs,
 
+    /// With `--workspace`: how many packages whose dependencies are published may upload at once.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16), requires = "workspace")]
+    pub jobs: u16,
+
     /// Also write the results as a dotenv file (for GitLab's `artifacts: reports: dotenv`).
     #[arg(long, value_name = "FILE")]
     pub dotenv: Option<PathBuf>,

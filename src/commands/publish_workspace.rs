@@ -103,6 +103,7 @@ fn plan(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Workspace
     Ok(WorkspacePlan {
         plans,
         dependencies: dependencies(&workspace, &tagged),
+        jobs: usize::from(args.jobs),
     })
 }
 

@@ -3,6 +3,7 @@
 //! order, each dependent only after its dependencies are published and read back. A failed
 //! package stops its dependents; independent packages still go.
 
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::uploader::Destination;
@@ -17,6 +18,8 @@ use crate::upload::{Sent, Stored};
 pub struct WorkspacePlan {
     pub plans: Vec<PublishPlan>,
     pub dependencies: Vec<Vec<usize>>,
+    /// How many packages may upload at once.
+    pub jobs: usize,
 }
 
 /// How one package of the run went.
@@ -118,22 +121,122 @@ pub fn run(
         reporter.note("dry run: every package passed its checks; nothing was uploaded");
         return runs;
     }
-    for index in 0..plans.len() {
-        if let Some(failed) = workspace.dependencies[index]
-            .iter()
-            .find(|&&dependency| runs[dependency].failed())
-        {
-            let because = format!(
-                "its dependency `{}` was not published",
-                plans[*failed].manifest.name
-            );
-            runs[index].skip(because);
-            continue;
+    let work = Delivery {
+        workspace,
+        prepared: &prepared,
+        decisions: &decisions,
+        to: &opened.to,
+        session,
+    };
+    work.run(&mut runs, reporter);
+    runs
+}
+
+/// The uploads of a run, once every check passed: each package after its dependencies, up to
+/// `jobs` side by side.
+struct Delivery<'a> {
+    workspace: &'a WorkspacePlan,
+    prepared: &'a [Option<Prepared>],
+    decisions: &'a [Option<Decision>],
+    to: &'a Destination,
+    session: &'a Session,
+}
+
+/// Where each package of a delivery stands.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Waiting,
+    Running,
+    Done,
+}
+
+impl Delivery<'_> {
+    fn run(&self, runs: &mut [PackageRun], reporter: &mut Reporter) {
+        let count = runs.len();
+        let jobs = self.workspace.jobs.clamp(1, count.max(1));
+        let board = Mutex::new(Board {
+            stages: vec![Stage::Waiting; count],
+            runs: runs.iter_mut().map(std::mem::take).collect(),
+            forks: Vec::new(),
+        });
+        let changed = Condvar::new();
+        std::thread::scope(|scope| {
+            for _ in 0..jobs {
+                scope.spawn(|| self.work(&board, &changed, reporter.fork()));
+            }
+        });
+        let board = board.into_inner().unwrap_or_else(PoisonError::into_inner);
+        for (slot, run) in runs.iter_mut().zip(board.runs) {
+            *slot = run;
         }
-        let (Some(prepared), Some(decision)) = (&prepared[index], &decisions[index]) else {
-            continue;
+        for fork in board.forks {
+            reporter.absorb(fork);
+        }
+    }
+
+    /// One worker: takes the next package whose dependencies are done, until none is left.
+    fn work(&self, board: &Mutex<Board>, changed: &Condvar, mut reporter: Reporter) {
+        loop {
+            let mut state = board.lock().unwrap_or_else(PoisonError::into_inner);
+            let next = loop {
+                match self.next(&mut state) {
+                    Next::Package(index) => break Some(index),
+                    Next::Finished => break None,
+                    Next::Wait => {
+                        state = changed.wait(state).unwrap_or_else(PoisonError::into_inner);
+                    }
+                }
+            };
+            let Some(index) = next else {
+                state.forks.push(reporter);
+                changed.notify_all();
+                return;
+            };
+            state.stages[index] = Stage::Running;
+            let mut run = std::mem::take(&mut state.runs[index]);
+            drop(state);
+            self.deliver_one(index, &mut run, &mut reporter);
+            let mut state = board.lock().unwrap_or_else(PoisonError::into_inner);
+            state.runs[index] = run;
+            state.stages[index] = Stage::Done;
+            changed.notify_all();
+        }
+    }
+
+    /// The first waiting package (in release order) whose dependencies are all done; one whose
+    /// dependency failed is skipped on the spot.
+    fn next(&self, board: &mut Board) -> Next {
+        let mut any_waiting = false;
+        for index in 0..board.stages.len() {
+            if board.stages[index] != Stage::Waiting {
+                continue;
+            }
+            let dependencies = &self.workspace.dependencies[index];
+            if let Some(&failed) = dependencies
+                .iter()
+                .find(|&&d| board.stages[d] == Stage::Done && board.runs[d].failed())
+            {
+                let name = &self.workspace.plans[failed].manifest.name;
+                board.runs[index].skip(format!("its dependency `{name}` was not published"));
+                board.stages[index] = Stage::Done;
+                continue;
+            }
+            any_waiting = true;
+            if dependencies.iter().all(|&d| board.stages[d] == Stage::Done) {
+                return Next::Package(index);
+            }
+        }
+        match any_waiting || board.stages.contains(&Stage::Running) {
+            true => Next::Wait,
+            false => Next::Finished,
+        }
+    }
+
+    fn deliver_one(&self, index: usize, run: &mut PackageRun, reporter: &mut Reporter) {
+        let (Some(prepared), Some(decision)) = (&self.prepared[index], &self.decisions[index])
+        else {
+            return;
         };
-        let run = &mut runs[index];
         match decision {
             Decision::Settled(result) => {
                 run.report.result = Some(*result);
@@ -141,11 +244,12 @@ pub fn run(
             }
             Decision::Upload => {
                 let started = Instant::now();
+                let plan = &self.workspace.plans[index];
                 let delivered = deliver(
-                    &plans[index],
+                    plan,
                     prepared,
-                    &opened.to,
-                    session,
+                    self.to,
+                    self.session,
                     reporter,
                     &mut run.report,
                 );
@@ -156,7 +260,20 @@ pub fn run(
             }
         }
     }
-    runs
+}
+
+/// What the workers share.
+struct Board {
+    stages: Vec<Stage>,
+    runs: Vec<PackageRun>,
+    /// The workers' reporters, handed back as they finish.
+    forks: Vec<Reporter>,
+}
+
+enum Next {
+    Package(usize),
+    Wait,
+    Finished,
 }
 
 /// Asks the registry what it already holds for each package: our bytes are `unchanged` with no
