@@ -327,8 +327,14 @@ fn a_diamond_is_published_in_dependency_order_by_either_uploader_and_a_rerun_upl
         // The registry stored each package after what it depends on, however many ran at once.
         let stored = stored_order(&registry);
         let at = |name: &str| stored.iter().position(|stored| stored == name).unwrap();
-        assert!(at("base") < at("left") && at("base") < at("right"), "{stored:?}");
-        assert!(at("left") < at("app") && at("right") < at("app"), "{stored:?}");
+        assert!(
+            at("base") < at("left") && at("base") < at("right"),
+            "{stored:?}"
+        );
+        assert!(
+            at("left") < at("app") && at("right") < at("app"),
+            "{stored:?}"
+        );
         let (output, json) = publish_json(&repo, &registry, &token, uploader);
         assert_eq!(output.status.code(), Some(0), "{json}");
         assert_eq!(json["result"], rerun, "{json}");

@@ -119,7 +119,7 @@ fn check_workspace(
     let plan = WorkspacePlan {
         plans,
         dependencies: publish_workspace::dependencies(&workspace, &tagged),
-        jobs: 1,
+        jobs: 2,
     };
     let session = context::session(&args.access.network, reporter)?;
     let runs = publish_workspace::run_plan(&plan, &session, forge, reporter);

@@ -31,7 +31,7 @@ use crate::verify::{self, Findings};
 use crate::{ci, preflight};
 
 /// Confirms the release tag on the forge. The CI provider knows how, so the command hands it in.
-pub type ConfirmTag<'a> = dyn Fn(&Untrusted, &Reporter) -> anyhow::Result<()> + 'a;
+pub type ConfirmTag<'a> = dyn Fn(&Untrusted, &Reporter) -> anyhow::Result<()> + Sync + 'a;
 
 /// Runs `plan` on `session`, filling in `report`.
 pub fn run(

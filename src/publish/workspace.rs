@@ -3,6 +3,7 @@
 //! order, each dependent only after its dependencies are published and read back. A failed
 //! package stops its dependents; independent packages still go.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -70,15 +71,7 @@ pub fn run(
 ) -> Vec<PackageRun> {
     let plans = &workspace.plans;
     let mut runs: Vec<PackageRun> = plans.iter().map(|_| PackageRun::default()).collect();
-    let prepared: Vec<Option<Prepared>> = plans
-        .iter()
-        .zip(&mut runs)
-        .map(|(plan, run)| {
-            prepare(plan, confirm_tag, reporter, &mut run.report)
-                .map_err(|err| run.fail(err))
-                .ok()
-        })
-        .collect();
+    let prepared = prepare_all(workspace, confirm_tag, reporter, &mut runs);
     let Some(first) = plans.first() else {
         return runs;
     };
@@ -274,6 +267,58 @@ enum Next {
     Package(usize),
     Wait,
     Finished,
+}
+
+/// Prepares every package (verify, confirm the tag, pack), up to `jobs` at once: these steps
+/// are local and independent of each other.
+fn prepare_all(
+    workspace: &WorkspacePlan,
+    confirm_tag: &ConfirmTag<'_>,
+    reporter: &mut Reporter,
+    runs: &mut [PackageRun],
+) -> Vec<Option<Prepared>> {
+    let plans = &workspace.plans;
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<(&mut PackageRun, Option<Prepared>)>> =
+        runs.iter_mut().map(|run| Mutex::new((run, None))).collect();
+    let jobs = workspace.jobs.clamp(1, plans.len().max(1));
+    let forks: Vec<Reporter> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..jobs)
+            .map(|_| {
+                let mut fork = reporter.fork();
+                let (next, slots) = (&next, &slots);
+                scope.spawn(move || {
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(slot) = slots.get(index) else {
+                            return fork;
+                        };
+                        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+                        let (run, prepared) = &mut *slot;
+                        match prepare(&plans[index], confirm_tag, &mut fork, &mut run.report) {
+                            Ok(ready) => *prepared = Some(ready),
+                            Err(err) => run.fail(err),
+                        }
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    for fork in forks {
+        reporter.absorb(fork);
+    }
+    slots
+        .into_iter()
+        .map(|slot| slot.into_inner().unwrap_or_else(PoisonError::into_inner).1)
+        .collect()
 }
 
 /// Asks the registry what it already holds for each package: our bytes are `unchanged` with no
