@@ -17,9 +17,6 @@ use crate::untrusted::Untrusted;
 use crate::{prebuilt, registry_client};
 
 pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
-    if args.workspace.workspace {
-        return super::publish_workspace::run(args, reporter);
-    }
     // Masks must precede every other line in GitHub Actions, so the secrets are read first.
     let forge = ForgeCheck::detect(&args.forge, reporter);
     // A run that cannot even be planned still writes its result.
