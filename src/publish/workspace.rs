@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::uploader::Destination;
 use super::{ConfirmTag, Prepared, PublishPlan, already_stored, deliver, dry_run, open, prepare};
-use crate::publish_report::{PublishReport, PublishResult};
+use crate::publish::report::{PublishReport, PublishResult};
 use crate::report::Reporter;
 use crate::session::Session;
 use crate::upload::{Sent, Stored};
