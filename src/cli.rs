@@ -654,6 +654,12 @@ pub struct BumpArgs {
     #[arg(long, value_name = "NAME")]
     pub package: Option<String>,
 
+    /// With `--package`: also release the workspace packages whose dependency range the new
+    /// version leaves behind: their range raised, their patch version bumped, in the same commit,
+    /// each with its own tag, pushed together.
+    #[arg(long, requires = "package")]
+    pub dependents: bool,
+
     /// Tag as PREFIX followed by the version, e.g. `numpy-v` for `numpy-v1.2.0`.
     #[arg(long, value_name = "PREFIX", conflicts_with = "tag_form")]
     pub tag_prefix: Option<String>,

@@ -495,3 +495,87 @@ fn check_and_a_dry_run_find_what_publish_would_refuse_and_upload_nothing() {
         );
     }
 }
+
+#[test]
+fn bump_dependents_raises_ranges_the_new_version_leaves_behind_in_one_commit_and_one_push() {
+    let repo = PackageRepo {
+        dir: TempDir::new().unwrap(),
+    };
+    repo.git(&["init", "-q", "-b", "main"]);
+    repo.identify();
+    let packages = [
+        ("base", "{\"name\": \"base\", \"version\": \"1.4.0\"}\n"),
+        (
+            "left",
+            "{\n  \"name\": \"left\",\n  \"version\": \"1.0.0\",\n  \"dependencies\": {\"base\": \"^1.2.0\"}\n}\n",
+        ),
+        (
+            "app",
+            "{\"name\": \"app\", \"version\": \"3.1.0\", \"dependencies\": {\"left\": \"=1.0.0\", \"base\": \">=1\"}}\n",
+        ),
+        (
+            "pinned",
+            "{\"name\": \"pinned\", \"version\": \"0.1.0\", \"dependencies\": {\"base\": \"~1.4.0\"}}\n",
+        ),
+    ];
+    for (dir, manifest) in packages {
+        repo.write(&format!("{dir}/chuks.json"), manifest);
+    }
+    repo.commit("packages");
+    let remote = common::BareRemote::new();
+    repo.track(&remote);
+
+    let output = repo
+        .chuks_ci()
+        .args([
+            "bump",
+            "major",
+            "--package",
+            "base",
+            "--dependents",
+            "--push",
+        ])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = outputs(&output);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let read =
+        |dir: &str| std::fs::read_to_string(repo.path().join(dir).join("chuks.json")).unwrap();
+    // Only the bytes of the versions and the raised ranges changed.
+    assert_eq!(
+        read("base"),
+        "{\"name\": \"base\", \"version\": \"2.0.0\"}\n"
+    );
+    assert_eq!(
+        read("left"),
+        "{\n  \"name\": \"left\",\n  \"version\": \"1.0.1\",\n  \"dependencies\": {\"base\": \"^2.0.0\"}\n}\n"
+    );
+    // app's `>=1` still takes base 2.0.0; its exact `left` does not take 1.0.1.
+    assert_eq!(
+        read("app"),
+        "{\"name\": \"app\", \"version\": \"3.1.1\", \"dependencies\": {\"left\": \"^1.0.1\", \"base\": \">=1\"}}\n"
+    );
+    assert_eq!(
+        read("pinned"),
+        "{\"name\": \"pinned\", \"version\": \"0.1.1\", \"dependencies\": {\"base\": \"~2.0.0\"}}\n"
+    );
+    let mut tags: Vec<String> = repo
+        .git(&["tag", "--points-at", "HEAD"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    tags.sort();
+    assert_eq!(
+        tags,
+        ["app@3.1.1", "base@2.0.0", "left@1.0.1", "pinned@0.1.1"]
+    );
+    assert_eq!(repo.git(&["rev-list", "--count", "HEAD"]).trim(), "2");
+    let pushed = remote.refs();
+    for tag in &tags {
+        assert_contains(&pushed, &format!("refs/tags/{tag}"));
+    }
+    // What was bumped is what HEAD now releases, all of it consistent.
+    let (output, json) = verify_json(&repo, &[]);
+    assert_eq!(output.status.code(), Some(0), "{json}");
+    assert_eq!(names(&json), ["base", "left", "pinned", "app"]);
+}
