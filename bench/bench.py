@@ -580,6 +580,85 @@ def case_publish(binary: Path, inputs: Inputs, work: Path, report: Report, runs:
         f"chuks-ci {', '.join(f'{t:.2f}' for t in times['chuks-ci'])}")
 
 
+def write_workspace(root: Path, count: int, version: str) -> list[str]:
+    """`count` small packages under root/packages: the first half a chain (each depends on the one
+    before), the rest a fan (all depend on the first of their half). Returns the package names."""
+    names = [f"bench-ws{i:02d}" for i in range(count)]
+    half = count // 2
+    for i, name in enumerate(names):
+        if i == 0 or i == half:
+            dependency = None
+        elif i < half:
+            dependency = names[i - 1]
+        else:
+            dependency = names[half]
+        manifest = {"name": name, "version": version, "entry": "src/index.chuks"}
+        if dependency:
+            manifest["dependencies"] = {dependency: f"^{version}"}
+        folder = root / "packages" / name
+        write_file(folder / "chuks.json", (json.dumps(manifest, indent=2) + "\n").encode())
+        write_file(folder / "src" / "index.chuks", text_corpus(4096, seed=i))
+    return names
+
+
+def release_workspace(root: Path, count: int, version: str) -> list[str]:
+    """Sets every package to `version`, commits, and tags each `name@version` at HEAD."""
+    names = write_workspace(root, count, version)
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=Bench", "-c", "user.email=bench@example.invalid", "commit", "-q",
+        "-m", f"release {version}")
+    for name in names:
+        git(root, "tag", f"{name}@{version}")
+    return names
+
+
+def case_workspace(binary: Path, work: Path, report: Report, runs: int, count: int = 20) -> None:
+    log(f"case: workspace ({count} packages, a chain and a fan, loopback registry)")
+    root = work / "workspace-repo"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    with RegistryProcess(binary, work / "registry-workspace", 1 << 30) as registry:
+        env = publish_env(registry.token, root.parent)
+
+        def one_run_per_package(round_index: int) -> float:
+            version = f"1.0.{100 + round_index}"
+            names = release_workspace(root, count, version)
+            started = time.perf_counter()
+            for name in names:
+                run([str(binary), "publish", "--manifest", str(root / "packages" / name / "chuks.json"),
+                     "--registry", registry.url, "--tag", f"{name}@{version}", "--confirm-tag", "off"],
+                    env=env)
+            return time.perf_counter() - started
+
+        def workspace(round_index: int) -> float:
+            version = f"1.0.{200 + round_index}"
+            release_workspace(root, count, version)
+            return timed([str(binary), "publish", "--workspace", "--manifest", str(root / "chuks.json"),
+                          "--registry", registry.url, "--confirm-tag", "off"], env=env)
+
+        times = interleaved({"baseline": one_run_per_package, "chuks-ci": workspace}, runs=runs, warmup=1)
+        peaks = {}
+        for packages in (5, count):
+            version = f"2.0.{packages}"
+            shutil.rmtree(root / "packages", ignore_errors=True)
+            release_workspace(root, packages, version)
+            peaks[packages] = peak_rss_kib(
+                [str(binary), "publish", "--workspace", "--manifest", str(root / "chuks.json"),
+                 "--registry", registry.url, "--confirm-tag", "off"], env)
+    base, mine = median(times["baseline"]), median(times["chuks-ci"])
+    report.add(Row(f"publish --workspace ({count} packages) vs one publish per package", secs(base),
+                   secs(mine), f"{mine / base:.2f}", "≤ 0.5", mine / base <= 0.5))
+    growth = peaks[count] / peaks[5]
+    report.add(Row(f"publish --workspace peak RSS, {count} vs 5 packages", f"{peaks[5] / 1024:.1f} MiB",
+                   f"{peaks[count] / 1024:.1f} MiB", f"{growth:.2f}", "≤ 1.2 (flat)", growth <= 1.2))
+    report.details.append(
+        f"workspace: {count} packages of 4 KiB source, half a chain and half a fan, a fresh version per "
+        f"run, `--jobs 2`; {runs} interleaved runs each after 1 warm-up; runs (s): one publish per package "
+        f"{', '.join(f'{t:.2f}' for t in times['baseline'])}; workspace "
+        f"{', '.join(f'{t:.2f}' for t in times['chuks-ci'])}")
+
+
 def peak_rss_kib(cmd: list[str], env: dict) -> int:
     completed = run(["/usr/bin/time", "-v", *cmd], env=env)
     match = re.search(rb"Maximum resident set size \(kbytes\): (\d+)", completed.stderr)
@@ -933,7 +1012,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="timed runs of the pack and publish cases")
     parser.add_argument("--quick-runs", type=int, default=30, help="timed runs of the millisecond cases")
     parser.add_argument("--load", type=int, default=200, help="concurrent publishes in the load case")
-    parser.add_argument("--cases", default="tag,startup,hook,pack,handoff,publish,memory,cli-output,load,registry-memory")
+    parser.add_argument("--cases", default="tag,startup,hook,pack,handoff,publish,memory,cli-output,load,registry-memory,"
+                        "workspace")
     parser.add_argument("--command", default="bash bench/run.sh", help="recorded in the report")
     args = parser.parse_args()
 
@@ -955,6 +1035,7 @@ def main() -> None:
         "cli-output": lambda: case_cli_output(binary, work, report),
         "load": lambda: case_load(binary, work, report, args.load),
         "registry-memory": lambda: case_registry_memory(binary, work, report),
+        "workspace": lambda: case_workspace(binary, work, report, args.runs),
     }
     for case, runner in runners.items():
         if case in cases:
@@ -963,7 +1044,7 @@ def main() -> None:
     generated = render(report, args.command, time.monotonic() - started, binary)
     print(generated)
     if set(cases) >= {"tag", "startup", "hook", "pack", "handoff", "publish", "memory", "cli-output", "load",
-                      "registry-memory"}:
+                      "registry-memory", "workspace"}:
         write_doc(args.output, generated)
         log(f"wrote {args.output}")
     else:

@@ -119,6 +119,12 @@ pub enum BumpError {
     )]
     InvalidMessage,
 
+    #[error(
+        "could not place the range of `{dependency}` in `{}` well enough to change only its bytes\nhint: write it once, as a plain string in `dependencies`, or raise it by hand and bump without `--dependents`",
+        crate::untrusted::Untrusted::path(path)
+    )]
+    RangeNotPlaced { path: PathBuf, dependency: String },
+
     #[error(transparent)]
     Manifest(#[from] ManifestError),
 }
@@ -315,6 +321,43 @@ pub fn rewrite_version(
         line: text[..span.start].matches('\n').count() + 1,
         after,
     })
+}
+
+/// Replaces the range `dependencies.<dependency>` in `text` with `range`, byte for byte
+/// elsewhere. As for `version`, the result must parse to the same document with only that range
+/// changed, or the manifest is refused rather than damaged.
+pub fn rewrite_range(
+    text: &str,
+    manifest: &Manifest,
+    dependency: &str,
+    range: &str,
+) -> Result<String, BumpError> {
+    let not_placed = || BumpError::RangeNotPlaced {
+        path: manifest.path.clone(),
+        dependency: dependency.to_string(),
+    };
+    let written = manifest.document["dependencies"][dependency]
+        .as_str()
+        .ok_or_else(not_placed)?;
+    let pattern = format!(
+        r#""{}"\s*:\s*"({})""#,
+        regex::escape(dependency),
+        regex::escape(written)
+    );
+    let pattern = regex::Regex::new(&pattern).map_err(|_| not_placed())?;
+    let mut places = pattern.captures_iter(text);
+    let (Some(place), None) = (places.next(), places.next()) else {
+        return Err(not_placed());
+    };
+    let span = place.get(1).ok_or_else(not_placed)?.range();
+    let after = format!("{}{range}{}", &text[..span.start], &text[span.end..]);
+    let reparsed = Manifest::parse(&manifest.path, &after).map_err(|_| not_placed())?;
+    let mut expected = manifest.document.clone();
+    expected["dependencies"][dependency] = serde_json::Value::String(range.to_string());
+    if reparsed.document != expected {
+        return Err(not_placed());
+    }
+    Ok(after)
 }
 
 /// Writes `text` to `path` atomically: a temporary file in the same folder, given the old

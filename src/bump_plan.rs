@@ -14,6 +14,7 @@ use crate::manifest::{MANIFEST_FILE, Manifest};
 use crate::report::{Problem, Reporter};
 use crate::tag::{self, TagForm};
 use crate::untrusted::Untrusted;
+use crate::workspace::Workspace;
 
 /// The default commit and tag message.
 pub const DEFAULT_MESSAGE: &str = "Release {name} {version}";
@@ -32,6 +33,10 @@ pub struct BumpOptions {
     pub tag: bool,
     pub push: bool,
     pub remote: Option<String>,
+    /// The workspace package bumped (`--package`), named again in hints.
+    pub package: Option<String>,
+    /// Also release the workspace packages whose ranges the new version leaves behind.
+    pub dependents: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +100,11 @@ pub enum BumpRefused {
         without_push: String,
     },
 
+    #[error(
+        "tag `{tag}`, the next release of dependent `{package}`, already exists\nhint: `{package}` has a release its chuks.json does not say: set its `version` past `{tag}` and commit, then run `bump` again"
+    )]
+    DependentTagTaken { tag: String, package: String },
+
     #[error("`{command}` failed: {detail}\nhint: {hint}")]
     StepFailed {
         command: Untrusted,
@@ -117,9 +127,26 @@ pub struct Plan {
     pub remote: Option<Untrusted>,
     pub branch: Option<Untrusted>,
     pub steps: Vec<GitStep>,
+    /// Workspace packages released with it (`--dependents`).
+    pub dependents: Vec<Dependent>,
     /// This `bump` command again, for a hint after a failed step.
     retry: String,
     git: Option<Git>,
+}
+
+/// A workspace package released with the bumped one: its ranges raised, its patch released.
+#[derive(Debug)]
+pub struct Dependent {
+    pub name: String,
+    pub from: Version,
+    pub to: Version,
+    pub manifest: PathBuf,
+    pub rewrite: Rewrite,
+    /// `(dependency, new range)`.
+    pub ranges: Vec<(String, String)>,
+    /// Its form in `chuks-workspace.json`; `name@version` otherwise.
+    pub tag_prefix: Option<String>,
+    pub tag: Option<String>,
 }
 
 /// What a carried-out release made.
@@ -152,9 +179,13 @@ pub fn plan(options: &BumpOptions, reporter: &mut Reporter) -> anyhow::Result<Pl
         remote: None,
         branch: None,
         steps: Vec::new(),
+        dependents: Vec::new(),
         retry: bump_command(options, &options.target.to_string()),
         git: None,
     };
+    if options.dependents {
+        plan.dependents = dependents(&manifest, &plan.to)?;
+    }
     if !options.commit {
         return Ok(plan);
     }
@@ -186,17 +217,37 @@ pub fn plan(options: &BumpOptions, reporter: &mut Reporter) -> anyhow::Result<Pl
     if let (true, Some(remote)) = (options.tag, asked_remote) {
         check_remote_tag(&git, &releases, &plan.to, &tag_name, remote, reporter)?;
     }
-    plan.steps = vec![GitStep::add(&path), GitStep::commit(&plan.message)];
+    if options.tag {
+        check_dependent_tags(&git, &plan.dependents, &local_tags, asked_remote)?;
+    }
+    plan.message.push_str(&dependents_message(&plan.dependents));
+    plan.steps = vec![GitStep::add(&path)];
+    for dependent in &plan.dependents {
+        plan.steps
+            .push(GitStep::add(&path_arg(&dependent.manifest)));
+    }
+    plan.steps.push(GitStep::commit(&plan.message));
     if options.tag {
         plan.steps.push(GitStep::tag(&tag_name, &plan.message));
         plan.tag = Some(tag_name);
+        for dependent in &mut plan.dependents {
+            let tag = dependent_tag(dependent)?;
+            let message = fill_message(&options.message, &dependent.name, &dependent.to, &tag);
+            plan.steps.push(GitStep::tag(&tag, &message));
+            dependent.tag = Some(tag);
+        }
     }
     plan.branch = branch.clone().map(Untrusted::new);
     // A push without a branch was refused above.
     if let (true, Some(current)) = (options.push, branch.as_deref()) {
         let branch = push_branch(&git, current, &remote)?;
-        plan.steps
-            .push(GitStep::push(&remote, &branch, plan.tag.as_deref()));
+        let tags: Vec<String> = plan
+            .tag
+            .iter()
+            .chain(plan.dependents.iter().filter_map(|d| d.tag.as_ref()))
+            .cloned()
+            .collect();
+        plan.steps.push(GitStep::push(&remote, &branch, &tags));
         plan.branch = Some(Untrusted::new(branch));
     }
     plan.remote = remote_exists.then(|| Untrusted::new(remote));
@@ -208,6 +259,9 @@ pub fn plan(options: &BumpOptions, reporter: &mut Reporter) -> anyhow::Result<Pl
 /// a later failure says what was already made and how to finish or undo it.
 pub fn apply(plan: &Plan) -> anyhow::Result<Applied> {
     bump::write_atomically(&plan.manifest, &plan.rewrite.after)?;
+    for dependent in &plan.dependents {
+        bump::write_atomically(&dependent.manifest, &dependent.rewrite.after)?;
+    }
     let Some(git) = &plan.git else {
         return Ok(Applied::default());
     };
@@ -222,12 +276,16 @@ pub fn apply(plan: &Plan) -> anyhow::Result<Applied> {
                 None => {
                     bump::write_atomically(&plan.manifest, &plan.rewrite.before)?;
                     let _ = git.run(&["reset", "-q", "--", &path_arg(&plan.manifest)]);
+                    for dependent in &plan.dependents {
+                        bump::write_atomically(&dependent.manifest, &dependent.rewrite.before)?;
+                        let _ = git.run(&["reset", "-q", "--", &path_arg(&dependent.manifest)]);
+                    }
                     format!(
                         "chuks.json is back to `{}`; {fix} run `{}` again",
                         plan.from, plan.retry
                     )
                 }
-                Some(_) => finish_or_undo(&plan.steps[index..], plan.tag.as_deref(), index, &fix),
+                Some(_) => finish_or_undo(&plan.steps, index, &fix),
             };
             return Err(step_failed(step, err, hint).into());
         }
@@ -243,8 +301,15 @@ pub fn apply(plan: &Plan) -> anyhow::Result<Applied> {
 fn bump_command(options: &BumpOptions, target: &str) -> String {
     let mut words = vec!["chuks-ci", "bump", target];
     let manifest = path_arg(&options.manifest);
-    if options.manifest != Path::new(MANIFEST_FILE) {
-        words.extend(["--manifest", &manifest]);
+    match &options.package {
+        Some(package) => words.extend(["--package", package]),
+        None if options.manifest != Path::new(MANIFEST_FILE) => {
+            words.extend(["--manifest", &manifest]);
+        }
+        None => {}
+    }
+    if options.dependents {
+        words.push("--dependents");
     }
     match &options.tag_form {
         Some(TagForm::Prefix(prefix)) => words.extend(["--tag-prefix", prefix]),
@@ -523,6 +588,110 @@ fn check_clean(git: &Git, path: &str) -> anyhow::Result<()> {
     .into())
 }
 
+/// The workspace packages whose ranges `to` leaves behind, each with its ranges raised and its
+/// next patch written, checked to parse as the same manifest with only those changes.
+fn dependents(manifest: &Manifest, to: &Version) -> anyhow::Result<Vec<Dependent>> {
+    let workspace = Workspace::discover(manifest.package_dir())?;
+    let index = workspace
+        .index_of(&manifest.name)
+        .ok_or_else(|| anyhow::anyhow!("`{}` is not a package of this repository's workspace\nhint: `--dependents` works on a package of the workspace; bump it without `--dependents`", manifest.name))?;
+    workspace
+        .dependents_of_release(index, to)
+        .into_iter()
+        .map(|release| {
+            let member = &workspace.members[release.index];
+            let (text, current) = bump::read_manifest(&member.manifest.path)?;
+            let mut rewrite = bump::rewrite_version(&text, &current, &release.to)?;
+            for (dependency, range) in &release.ranges {
+                let written = Manifest::parse(&current.path, &rewrite.after)?;
+                rewrite.after = bump::rewrite_range(&rewrite.after, &written, dependency, range)?;
+            }
+            Ok(Dependent {
+                name: member.name().to_string(),
+                from: current.version.clone(),
+                to: release.to,
+                manifest: member.manifest.path.clone(),
+                rewrite,
+                ranges: release.ranges,
+                tag_prefix: member.tag_prefix.clone(),
+                tag: None,
+            })
+        })
+        .collect()
+}
+
+/// A dependent's release tag: `name@version`, or in its `tag-prefix` form.
+fn dependent_tag(dependent: &Dependent) -> anyhow::Result<String> {
+    let form = match &dependent.tag_prefix {
+        Some(prefix) => TagForm::Prefix(prefix.clone()),
+        None => TagForm::NameAt,
+    };
+    let tag = form.tag(&dependent.name, &dependent.to);
+    let released = Manifest::parse(&dependent.manifest, &dependent.rewrite.after)?;
+    let prefix = match &form {
+        TagForm::Prefix(prefix) => Some(prefix.as_str()),
+        _ => None,
+    };
+    tag::check(&tag, &released, prefix)?;
+    Ok(tag)
+}
+
+/// Refuses a dependent's next tag that this repository (or the remote asked) already has.
+fn check_dependent_tags(
+    git: &Git,
+    dependents: &[Dependent],
+    local_tags: &[String],
+    remote: Option<&str>,
+) -> Result<(), BumpRefused> {
+    let remote_tags = match (dependents.is_empty(), remote) {
+        (false, Some(remote)) => git_write::remote_tags(git, remote).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    for dependent in dependents {
+        for form in [TagForm::NameAt, TagForm::NameSlash] {
+            let tag = form.tag(&dependent.name, &dependent.to);
+            if local_tags
+                .iter()
+                .chain(&remote_tags)
+                .any(|taken| *taken == tag)
+            {
+                return Err(BumpRefused::DependentTagTaken {
+                    tag,
+                    package: dependent.name.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The commit message's lines for the dependents released with the package.
+fn dependents_message(dependents: &[Dependent]) -> String {
+    if dependents.is_empty() {
+        return String::new();
+    }
+    let lines: Vec<String> = dependents
+        .iter()
+        .map(|dependent| {
+            let ranges: Vec<String> = dependent
+                .ranges
+                .iter()
+                .map(|(dependency, range)| format!("{dependency} {range}"))
+                .collect();
+            format!(
+                "- {} {} (depends on {})",
+                dependent.name,
+                dependent.to,
+                ranges.join(", ")
+            )
+        })
+        .collect();
+    format!(
+        "\n\nAlso released, for the new version:\n{}",
+        lines.join("\n")
+    )
+}
+
 /// The form of an existing tag of the current version, so a package keeps its tag style;
 /// `v1.2.0` when there is none.
 fn form_in_use(tags: &[String], manifest: &Manifest) -> TagForm {
@@ -566,18 +735,23 @@ fn push_branch(git: &Git, branch: &str, remote: &str) -> Result<String, GitError
 }
 
 /// After the commit: what is left to run, or how to undo what was made.
-fn finish_or_undo(remaining: &[GitStep], tag: Option<&str>, done: usize, fix: &str) -> String {
-    let left = remaining
+fn finish_or_undo(steps: &[GitStep], failed: usize, fix: &str) -> String {
+    let left = steps[failed..]
         .iter()
         .map(|step| step.display().to_string())
         .collect::<Vec<_>>()
         .join(" && ");
-    // The steps are add, commit, then the tag (when asked for), then the push.
-    let made_tag = tag.filter(|_| done >= 3);
+    let made_tags: Vec<&str> = steps[..failed]
+        .iter()
+        .filter_map(GitStep::made_tag)
+        .collect();
     // `--keep` puts chuks.json back too, so the same `bump` makes the same release again.
-    let undo = match made_tag {
-        Some(tag) => format!("`git tag -d {tag} && git reset --keep HEAD~1`"),
-        None => "`git reset --keep HEAD~1`".to_string(),
+    let undo = match made_tags.is_empty() {
+        true => "`git reset --keep HEAD~1`".to_string(),
+        false => format!(
+            "`git tag -d {} && git reset --keep HEAD~1`",
+            made_tags.join(" ")
+        ),
     };
     format!("the release commit is made locally; {fix} run `{left}`, or undo it with {undo}")
 }

@@ -408,6 +408,10 @@ pub struct PublishArgs {
     #[command(flatten)]
     pub workspace: WorkspaceArgs,
 
+    /// With `--workspace`: how many packages whose dependencies are published may upload at once.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16), requires = "workspace")]
+    pub jobs: u16,
+
     /// Also write the results as a dotenv file (for GitLab's `artifacts: reports: dotenv`).
     #[arg(long, value_name = "FILE")]
     pub dotenv: Option<PathBuf>,
@@ -419,6 +423,8 @@ pub struct CheckArgs {
     pub manifest: ManifestArgs,
     #[command(flatten)]
     pub tag: TagArgs,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
     #[command(flatten)]
     pub access: RegistryAccessArgs,
     #[command(flatten)]
@@ -815,6 +821,12 @@ pub struct BumpArgs {
     /// `tag-prefix` says otherwise.
     #[arg(long, value_name = "NAME")]
     pub package: Option<String>,
+
+    /// With `--package`: also release the workspace packages whose dependency range the new
+    /// version leaves behind: their range raised, their patch version bumped, in the same commit,
+    /// each with its own tag, pushed together.
+    #[arg(long, requires = "package")]
+    pub dependents: bool,
 
     /// Tag as PREFIX followed by the version, e.g. `numpy-v` for `numpy-v1.2.0`.
     #[arg(long, value_name = "PREFIX", conflicts_with = "tag_form")]

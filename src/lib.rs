@@ -16,7 +16,6 @@ pub mod pipelines;
 pub mod preflight;
 pub mod progress;
 pub mod publish;
-pub mod publish_report;
 pub mod readback;
 pub mod redact;
 pub mod registry_client;

@@ -125,7 +125,7 @@ impl Problem {
 
 /// What the CI running the job reads in its log, as its provider (`crate::ci`) says: the lines
 /// that mask a secret or annotate a problem. The defaults are for a CI that reads none.
-pub trait CiLog: std::fmt::Debug {
+pub trait CiLog: std::fmt::Debug + Sync {
     /// The lines that make the CI hide `secret` in its log; none where the CI masks secrets
     /// through its own settings.
     fn mask(&self, _secret: &str) -> Vec<String> {
@@ -167,6 +167,23 @@ impl Reporter {
             ci,
             problems: Vec::new(),
         }
+    }
+
+    /// A reporter with the same settings and no problems yet, for work running beside this
+    /// one; [`Reporter::absorb`] takes its problems back.
+    pub fn fork(&self) -> Reporter {
+        Reporter {
+            format: self.format,
+            verbosity: self.verbosity,
+            color: self.color,
+            ci: self.ci,
+            problems: Vec::new(),
+        }
+    }
+
+    /// Takes over the problems a [`Reporter::fork`] reported.
+    pub fn absorb(&mut self, fork: Reporter) {
+        self.problems.extend(fork.problems);
     }
 
     pub fn verbosity(&self) -> u8 {

@@ -2,11 +2,13 @@
 //! `chuks-workspace.json`), which of them a run releases, and the order their workspace-local
 //! dependencies impose.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSetBuilder};
+use semver::Version;
 use serde::Deserialize;
 
 use crate::git::{Git, GitError};
@@ -186,6 +188,23 @@ pub struct Tagged {
     pub tag: String,
 }
 
+/// A package `bump --dependents` releases too: the ranges it raises (dependency, new range) and
+/// its next patch version.
+#[derive(Debug, Clone)]
+pub struct DependentRelease {
+    pub index: usize,
+    pub to: Version,
+    pub ranges: Vec<(String, String)>,
+}
+
+/// The range a dependent writes for `version`: in the range's own style (`~` stays `~`), else `^`.
+fn range_for(old: &str, version: &Version) -> String {
+    match old.trim_start().starts_with('~') {
+        true => format!("~{version}"),
+        false => format!("^{version}"),
+    }
+}
+
 /// The packages of a repository, sorted by folder.
 #[derive(Debug)]
 pub struct Workspace {
@@ -303,6 +322,51 @@ impl Workspace {
             }
         }
         Ok(order)
+    }
+
+    /// What releasing `members[index]` at `to` asks of the packages that depend on it: each
+    /// whose range leaves `to` out has it raised and releases its next patch, which in turn may
+    /// leave its own dependents' ranges behind. In release order.
+    pub fn dependents_of_release(&self, index: usize, to: &Version) -> Vec<DependentRelease> {
+        let mut new_versions: BTreeMap<usize, Version> = BTreeMap::from([(index, to.clone())]);
+        let mut releases: BTreeMap<usize, DependentRelease> = BTreeMap::new();
+        let mut pending = vec![index];
+        while let Some(released) = pending.pop() {
+            let name = self.members[released].name().to_string();
+            let version = new_versions[&released].clone();
+            for (dependent, member) in self.members.iter().enumerate() {
+                let Some(requirement) = member.manifest.dependencies.get(&name) else {
+                    continue;
+                };
+                if requirement.matches(&version) || dependent == index {
+                    continue;
+                }
+                let written = member.manifest.document["dependencies"][&name]
+                    .as_str()
+                    .unwrap_or_default();
+                let release = releases
+                    .entry(dependent)
+                    .or_insert_with(|| DependentRelease {
+                        index: dependent,
+                        to: crate::bump::next_patch(&member.manifest.version),
+                        ranges: Vec::new(),
+                    });
+                release
+                    .ranges
+                    .push((name.clone(), range_for(written, &version)));
+                if let Entry::Vacant(unreleased) = new_versions.entry(dependent) {
+                    unreleased.insert(release.to.clone());
+                    pending.push(dependent);
+                }
+            }
+        }
+        let order = self
+            .release_order()
+            .unwrap_or_else(|_| (0..self.members.len()).collect());
+        order
+            .into_iter()
+            .filter_map(|i| releases.remove(&i))
+            .collect()
     }
 
     /// The members `order` lists whose release tag is among `tags_at_head`, in that order; an
@@ -534,6 +598,50 @@ mod tests {
         ]);
         let order = ws.release_order().unwrap();
         assert_eq!(names(&ws, &order), ["base", "left", "right", "app"]);
+    }
+
+    #[test]
+    fn a_release_outside_its_dependents_ranges_raises_them_and_releases_them_in_turn() {
+        let mut ws = workspace(vec![
+            member("app", "3.0.0", &["mid"]),
+            member("base", "1.4.0", &[]),
+            member("mid", "2.0.0", &["base"]),
+            member("other", "1.0.0", &["base"]),
+        ]);
+        // `mid` needs base ^1.0.0 and app needs mid ~2.0.0; `other` takes any base.
+        let ranges = [
+            ("mid", "base", "^1.0.0"),
+            ("app", "mid", "~2.0.0"),
+            ("other", "base", "*"),
+        ];
+        for (name, dependency, range) in ranges {
+            let member = ws.members.iter_mut().find(|m| m.name() == name).unwrap();
+            member
+                .manifest
+                .dependencies
+                .insert(dependency.into(), range.parse().unwrap());
+            member.manifest.document["dependencies"][dependency] = range.into();
+        }
+        let base = ws.index_of("base").unwrap();
+        let within = ws.dependents_of_release(base, &Version::new(1, 5, 0));
+        assert!(within.is_empty());
+        let releases = ws.dependents_of_release(base, &Version::new(2, 0, 0));
+        // mid 2.0.1 is still within app's ~2.0.0: app is left alone.
+        assert_eq!(releases.len(), 1);
+        assert_eq!(ws.members[releases[0].index].name(), "mid");
+        assert_eq!(releases[0].to.to_string(), "2.0.1");
+        assert_eq!(
+            releases[0].ranges,
+            vec![("base".to_string(), "^2.0.0".to_string())]
+        );
+        let mid = ws.index_of("mid").unwrap();
+        let releases = ws.dependents_of_release(mid, &Version::new(2, 1, 0));
+        assert_eq!(releases.len(), 1);
+        assert_eq!(
+            releases[0].ranges,
+            vec![("mid".to_string(), "~2.1.0".to_string())]
+        );
+        assert_eq!(releases[0].to.to_string(), "3.0.1");
     }
 
     #[test]

@@ -286,6 +286,19 @@ fn publisher_token(registry: &TestRegistry) -> String {
     registry.token("acme", &[Scope::PackagesPublish, Scope::PackagesRead])
 }
 
+/// The packages the registry stored, in the order it stored them.
+fn stored_order(registry: &TestRegistry) -> Vec<String> {
+    let connection = rusqlite::Connection::open(registry.database_path()).unwrap();
+    let mut statement = connection
+        .prepare("SELECT package FROM versions ORDER BY rowid")
+        .unwrap();
+    statement
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
 /// The stand-in for the official CLI (`tests/fixtures/chuks`).
 fn stand_in() -> String {
     concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/chuks").to_string()
@@ -311,9 +324,17 @@ fn a_diamond_is_published_in_dependency_order_by_either_uploader_and_a_rerun_upl
         assert_eq!(output.status.code(), Some(0), "{json}");
         assert_eq!(names(&json), ["base", "left", "right", "app"]);
         assert_eq!(json["result"], "published", "{json}");
-        for name in ["base", "left", "right", "app"] {
-            assert!(registry.version(name, "1.0.0").is_some(), "{name}");
-        }
+        // The registry stored each package after what it depends on, however many ran at once.
+        let stored = stored_order(&registry);
+        let at = |name: &str| stored.iter().position(|stored| stored == name).unwrap();
+        assert!(
+            at("base") < at("left") && at("base") < at("right"),
+            "{stored:?}"
+        );
+        assert!(
+            at("left") < at("app") && at("right") < at("app"),
+            "{stored:?}"
+        );
         let (output, json) = publish_json(&repo, &registry, &token, uploader);
         assert_eq!(output.status.code(), Some(0), "{json}");
         assert_eq!(json["result"], rerun, "{json}");
@@ -432,4 +453,129 @@ fn the_outputs_name_the_worst_result_and_what_was_published() {
     assert_contains(&written, "published=base@1.0.0 left@1.0.0\n");
     assert_contains(&written, "results=[{\"name\":\"base\"");
     assert!(!written.contains(&token));
+}
+
+#[test]
+fn check_and_a_dry_run_find_what_publish_would_refuse_and_upload_nothing() {
+    let registry = TestRegistry::start();
+    let token = publisher_token(&registry);
+    let repo = diamond();
+    tag_all(&repo);
+    let run = |args: &[&str]| {
+        let output = repo
+            .chuks_ci()
+            .args(args)
+            .args(["--workspace", "--format", "json", "--confirm-tag", "off"])
+            .args(["--registry", registry.url()])
+            .env("CHUKS_TOKEN", &token)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = outputs(&output);
+        let json: Value =
+            serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}\n{stderr}"));
+        (output.status.code(), json)
+    };
+    for command in [&["check"][..], &["publish", "--dry-run"]] {
+        let (code, json) = run(command);
+        assert_eq!(code, Some(0), "{json}");
+        assert_eq!(json["result"], "dry-run", "{json}");
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (status, body) = runtime.block_on(registry.publish(&token, "left", "1.0.0", b"other"));
+    assert!(status.is_success(), "{body}");
+    for command in [&["check"][..], &["publish", "--dry-run"]] {
+        let (code, json) = run(command);
+        assert_eq!(code, Some(1), "{json}");
+        assert_eq!(results(&json)[1], ("left", "failed"), "{json}");
+    }
+    for name in ["base", "right", "app"] {
+        assert!(
+            registry.version(name, "1.0.0").is_none(),
+            "{name} was uploaded"
+        );
+    }
+}
+
+#[test]
+fn bump_dependents_raises_ranges_the_new_version_leaves_behind_in_one_commit_and_one_push() {
+    let repo = PackageRepo {
+        dir: TempDir::new().unwrap(),
+    };
+    repo.git(&["init", "-q", "-b", "main"]);
+    repo.identify();
+    let packages = [
+        ("base", "{\"name\": \"base\", \"version\": \"1.4.0\"}\n"),
+        (
+            "left",
+            "{\n  \"name\": \"left\",\n  \"version\": \"1.0.0\",\n  \"dependencies\": {\"base\": \"^1.2.0\"}\n}\n",
+        ),
+        (
+            "app",
+            "{\"name\": \"app\", \"version\": \"3.1.0\", \"dependencies\": {\"left\": \"=1.0.0\", \"base\": \">=1\"}}\n",
+        ),
+        (
+            "pinned",
+            "{\"name\": \"pinned\", \"version\": \"0.1.0\", \"dependencies\": {\"base\": \"~1.4.0\"}}\n",
+        ),
+    ];
+    for (dir, manifest) in packages {
+        repo.write(&format!("{dir}/chuks.json"), manifest);
+    }
+    repo.commit("packages");
+    let remote = common::BareRemote::new();
+    repo.track(&remote);
+
+    let output = repo
+        .chuks_ci()
+        .args([
+            "bump",
+            "major",
+            "--package",
+            "base",
+            "--dependents",
+            "--push",
+        ])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = outputs(&output);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let read =
+        |dir: &str| std::fs::read_to_string(repo.path().join(dir).join("chuks.json")).unwrap();
+    // Only the bytes of the versions and the raised ranges changed.
+    assert_eq!(
+        read("base"),
+        "{\"name\": \"base\", \"version\": \"2.0.0\"}\n"
+    );
+    assert_eq!(
+        read("left"),
+        "{\n  \"name\": \"left\",\n  \"version\": \"1.0.1\",\n  \"dependencies\": {\"base\": \"^2.0.0\"}\n}\n"
+    );
+    // app's `>=1` still takes base 2.0.0; its exact `left` does not take 1.0.1.
+    assert_eq!(
+        read("app"),
+        "{\"name\": \"app\", \"version\": \"3.1.1\", \"dependencies\": {\"left\": \"^1.0.1\", \"base\": \">=1\"}}\n"
+    );
+    assert_eq!(
+        read("pinned"),
+        "{\"name\": \"pinned\", \"version\": \"0.1.1\", \"dependencies\": {\"base\": \"~2.0.0\"}}\n"
+    );
+    let mut tags: Vec<String> = repo
+        .git(&["tag", "--points-at", "HEAD"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    tags.sort();
+    assert_eq!(
+        tags,
+        ["app@3.1.1", "base@2.0.0", "left@1.0.1", "pinned@0.1.1"]
+    );
+    assert_eq!(repo.git(&["rev-list", "--count", "HEAD"]).trim(), "2");
+    let pushed = remote.refs();
+    for tag in &tags {
+        assert_contains(&pushed, &format!("refs/tags/{tag}"));
+    }
+    // What was bumped is what HEAD now releases, all of it consistent.
+    let (output, json) = verify_json(&repo, &[]);
+    assert_eq!(output.status.code(), Some(0), "{json}");
+    assert_eq!(names(&json), ["base", "left", "pinned", "app"]);
 }

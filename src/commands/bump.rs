@@ -54,6 +54,8 @@ fn options(args: &BumpArgs) -> anyhow::Result<BumpOptions> {
         tag: !args.no_commit && !args.no_tag,
         push: args.push,
         remote: args.remote.clone(),
+        package: args.package.clone(),
+        dependents: args.dependents,
     })
 }
 
@@ -84,6 +86,9 @@ fn print_dry_run(plan: &Plan) {
     for line in diff(plan).lines() {
         crate::outln!("{line}");
     }
+    for line in dependent_lines(plan, "would release") {
+        crate::outln!("{line}");
+    }
     if !plan.steps.is_empty() {
         crate::outln!("would run:");
         for step in &plan.steps {
@@ -107,16 +112,51 @@ fn print_applied(plan: &Plan, applied: &Applied) {
             first_line(&plan.message)
         );
     }
-    if let Some(tag) = &plan.tag {
+    for line in dependent_lines(plan, "released") {
+        crate::outln!("{line}");
+    }
+    let tags: Vec<&String> = plan
+        .tag
+        .iter()
+        .chain(plan.dependents.iter().filter_map(|d| d.tag.as_ref()))
+        .collect();
+    for tag in &tags {
         crate::outln!("tagged {tag}");
     }
     if let (Some(push), Some(remote), Some(branch)) = (pushed(plan), &plan.remote, &plan.branch) {
-        let what = match &plan.tag {
-            Some(tag) => format!("{branch} and {tag}"),
-            None => branch.to_string(),
+        let what = match tags.is_empty() {
+            false => format!(
+                "{branch} and {}",
+                tags.iter()
+                    .map(|t| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            true => branch.to_string(),
         };
         crate::outln!("pushed {what} to {remote} ({})", push.display());
     }
+}
+
+/// One line per dependent released with the package (`--dependents`).
+fn dependent_lines(plan: &Plan, verb: &str) -> Vec<String> {
+    plan.dependents
+        .iter()
+        .map(|dependent| {
+            let ranges: Vec<String> = dependent
+                .ranges
+                .iter()
+                .map(|(dependency, range)| format!("`{dependency}` to `{range}`"))
+                .collect();
+            format!(
+                "{verb} {} {} (from {}), raising {}",
+                dependent.name,
+                dependent.to,
+                dependent.from,
+                ranges.join(", ")
+            )
+        })
+        .collect()
 }
 
 fn print_json(plan: &Plan, applied: Option<&Applied>, reporter: &Reporter) {
@@ -132,6 +172,17 @@ fn print_json(plan: &Plan, applied: Option<&Applied>, reporter: &Reporter) {
         "remote": pushed(plan).and(plan.remote.as_ref()),
         "branch": pushed(plan).and(plan.branch.as_ref()),
         "pushed": applied.is_some() && pushed(plan).is_some(),
+        "dependents": plan.dependents.iter().map(|dependent| json!({
+            "name": dependent.name,
+            "from": dependent.from.to_string(),
+            "to": dependent.to.to_string(),
+            "manifest": dependent.manifest,
+            "ranges": dependent.ranges.iter().map(|(dependency, range)| json!({
+                "dependency": dependency,
+                "range": range,
+            })).collect::<Vec<_>>(),
+            "tag": dependent.tag,
+        })).collect::<Vec<_>>(),
         "commands": plan.steps.iter().map(GitStep::display).collect::<Vec<_>>(),
         "problems": reporter.problems(),
     }));

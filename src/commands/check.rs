@@ -2,13 +2,20 @@
 
 use serde_json::json;
 
+use std::time::Duration;
+
 use super::Exit;
 use super::context::{self, ForgeCheck};
+use super::publish_workspace;
 use crate::cli::CheckArgs;
 use crate::manifest::Manifest;
+use crate::pack;
+use crate::publish::settle::IfExists;
 use crate::publish::uploader::Uploader;
+use crate::publish::workspace::WorkspacePlan;
+use crate::publish::{PayloadKind, PublishPlan, Registry};
 use crate::report::{Format, Reporter};
-use crate::token::TokenError;
+use crate::token::{ApiToken, TokenError};
 use crate::trusted_publishing::{self, Auth};
 use crate::untrusted::Untrusted;
 use crate::verify::{self, Findings};
@@ -17,6 +24,9 @@ use crate::{preflight, registry_client};
 pub fn run(args: &CheckArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     let forge = ForgeCheck::detect(&args.forge, reporter);
     let token = context::api_token(&args.access.token, reporter)?;
+    if args.workspace.workspace {
+        return check_workspace(args, token, &forge, reporter);
+    }
     let manifest = Manifest::load(&args.manifest.manifest)?;
     let mut findings = Findings::default();
     verify::verify(
@@ -104,4 +114,52 @@ fn print_trusted_publishing(
             "ready: {what}; no token given: publish would use trusted publishing, exchanging {ci}'s ID token (not exchanged by `check`)"
         ),
     }
+}
+
+/// `check --workspace`: what `publish --workspace` checks before its first upload (each
+/// package's release, tag and files, the token, what the registry already holds), uploading
+/// nothing.
+fn check_workspace(
+    args: &CheckArgs,
+    token: Option<ApiToken>,
+    forge: &ForgeCheck,
+    reporter: &mut Reporter,
+) -> anyhow::Result<Exit> {
+    let dir = super::workspace_dir(&args.manifest.manifest);
+    let (workspace, tagged) = crate::workspace::tagged_at_head(&dir, &args.workspace.packages)?;
+    let url = registry_client::registry_url(args.access.registry.registry.as_deref())?;
+    let registry = Registry::Remote {
+        url,
+        token: Some(token.ok_or(TokenError::Missing)?),
+    };
+    let plans = tagged
+        .iter()
+        .map(|released| {
+            let member = &workspace.members[released.index];
+            PublishPlan {
+                manifest: member.manifest.clone(),
+                tag: verify::Query {
+                    tag: Some(released.tag.clone()),
+                    prefix: member.tag_prefix.clone(),
+                    allow_untracked: args.tag.allow_untracked,
+                },
+                registry: registry.clone(),
+                uploader: context::uploader_choice(&args.uploader),
+                payload: PayloadKind::Source(pack::Limits::default()),
+                if_exists: IfExists::Verify,
+                dry_run: true,
+                confirm_timeout: Duration::ZERO,
+                expiry_warning_days: args.preflight.expiry_warning_days,
+                trusted_publishing: args.trusted_publishing.trusted_publishing.into(),
+            }
+        })
+        .collect();
+    let plan = WorkspacePlan {
+        plans,
+        dependencies: publish_workspace::dependencies(&workspace, &tagged),
+        jobs: 2,
+    };
+    let session = context::session(&args.access.network, reporter)?;
+    let runs = publish_workspace::run_plan(&plan, &session, forge, reporter);
+    Ok(publish_workspace::report_runs(&runs, None, reporter))
 }

@@ -28,6 +28,9 @@ pub fn run(cli: Cli) -> Exit {
     let result = match cli.command {
         Command::VerifyTag(args) => verify_tag::run(&args, &mut reporter),
         Command::Pack(args) => pack::run(&args, &mut reporter),
+        Command::Publish(args) if args.workspace.workspace => {
+            publish_workspace::run(&args, &mut reporter)
+        }
         Command::Publish(args) => publish::run(&args, &mut reporter),
         Command::Check(args) => check::run(&args, &mut reporter),
         Command::Whoami(args) => whoami::run(&args, &mut reporter),

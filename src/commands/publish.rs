@@ -8,18 +8,15 @@ use super::exit::{self, Exit};
 use crate::ci::outputs::{Pairs, Sinks};
 use crate::cli::{self, PublishArgs};
 use crate::manifest::Manifest;
+use crate::publish::report::{PublishReport, PublishResult};
 use crate::publish::settle::IfExists;
 use crate::publish::{self, PayloadKind, PublishPlan, Registry};
-use crate::publish_report::{PublishReport, PublishResult};
 use crate::report::{Format, Problem, Reporter};
 use crate::token::ApiToken;
 use crate::untrusted::Untrusted;
 use crate::{prebuilt, registry_client};
 
 pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
-    if args.workspace.workspace {
-        return super::publish_workspace::run(args, reporter);
-    }
     // Masks must precede every other line in GitHub Actions, so the secrets are read first.
     let forge = ForgeCheck::detect(&args.forge, reporter);
     // A run that cannot even be planned still writes its result.

@@ -10,9 +10,10 @@ use super::exit::{self, Exit};
 use super::publish::{plan_for, token, write_ci_outputs};
 use crate::ci::outputs::Sinks;
 use crate::cli::PublishArgs;
+use crate::publish::report::PublishResult;
 use crate::publish::workspace::{self, PackageRun, WorkspacePlan};
-use crate::publish_report::PublishResult;
 use crate::report::{Format, Reporter};
+use crate::session::Session;
 use crate::untrusted::Untrusted;
 use crate::verify::Query;
 use crate::workspace::{Tagged, Workspace};
@@ -20,14 +21,12 @@ use crate::workspace::{Tagged, Workspace};
 pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     let forge = ForgeCheck::detect(&args.forge, reporter);
     let outputs = Sinks::from_env(args.dotenv.as_deref());
-    let runs = match plan(args, reporter) {
-        Ok(plan) => {
-            let session = context::session(&args.access.network, reporter)?;
-            let confirm_tag = |tag: &Untrusted, reporter: &Reporter| {
-                context::confirm_tag(&session, &forge, tag, reporter)
-            };
-            workspace::run(&plan, &session, &confirm_tag, reporter)
-        }
+    let plan = plan(args, reporter).and_then(|plan| {
+        let session = context::session(&args.access.network, reporter)?;
+        Ok((plan, session))
+    });
+    let (plan, session) = match plan {
+        Ok(planned) => planned,
         Err(err) => {
             reporter.report(super::problem_of(&err));
             let exit = exit::classify(&err);
@@ -36,19 +35,44 @@ pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> 
             return Ok(exit);
         }
     };
+    let runs = run_plan(&plan, &session, &forge, reporter);
+    Ok(report_runs(&runs, Some(&outputs), reporter))
+}
+
+/// Runs the plan, confirming each tag on the forge.
+pub(super) fn run_plan(
+    plan: &WorkspacePlan,
+    session: &Session,
+    forge: &ForgeCheck,
+    reporter: &mut Reporter,
+) -> Vec<PackageRun> {
+    let confirm_tag =
+        |tag: &Untrusted, reporter: &Reporter| context::confirm_tag(session, forge, tag, reporter);
+    workspace::run(plan, session, &confirm_tag, reporter)
+}
+
+/// Reports every failure, writes the outputs (when the command has any) and prints the rows;
+/// the exit code is the worst of the packages'.
+pub(super) fn report_runs(
+    runs: &[PackageRun],
+    outputs: Option<&Sinks>,
+    reporter: &mut Reporter,
+) -> Exit {
     let mut exit = Exit::Success;
-    for run in &runs {
+    for run in runs {
         if let Some(err) = &run.error {
             reporter.report(super::problem_of(err));
             exit = exit.worst(exit::classify(err));
         }
     }
-    write_ci_outputs(&outputs, &output_pairs(&runs), reporter);
-    match reporter.format {
-        Format::Json => print_json_if_asked(&runs, reporter, exit),
-        Format::Human => print_table(&runs),
+    if let Some(outputs) = outputs {
+        write_ci_outputs(outputs, &output_pairs(runs), reporter);
     }
-    Ok(exit)
+    match reporter.format {
+        Format::Json => print_json_if_asked(runs, reporter, exit),
+        Format::Human => print_table(runs),
+    }
+    exit
 }
 
 /// One plan per package HEAD releases, in release order, with its workspace dependencies.
@@ -76,14 +100,19 @@ fn plan(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Workspace
             query,
         )?);
     }
-    let dependencies = tagged
-        .iter()
-        .map(|released| dependencies_in_run(&workspace, &tagged, released.index))
-        .collect();
     Ok(WorkspacePlan {
         plans,
-        dependencies,
+        dependencies: dependencies(&workspace, &tagged),
+        jobs: usize::from(args.jobs),
     })
+}
+
+/// For each package of the run, the positions of those it depends on.
+pub(super) fn dependencies(workspace: &Workspace, tagged: &[Tagged]) -> Vec<Vec<usize>> {
+    tagged
+        .iter()
+        .map(|released| dependencies_in_run(workspace, tagged, released.index))
+        .collect()
 }
 
 /// The positions in `tagged` of the packages `member` depends on: a dependency not released in

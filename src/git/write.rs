@@ -104,15 +104,23 @@ impl GitStep {
         )
     }
 
-    /// `git push --atomic REMOTE HEAD:refs/heads/BRANCH [refs/tags/TAG]`: the branch and the
-    /// tag arrive together or not at all, so CI never sees a tag on a commit that is on no
+    /// `git push --atomic REMOTE HEAD:refs/heads/BRANCH [refs/tags/TAG…]`: the branch and the
+    /// tags arrive together or not at all, so CI never sees a tag on a commit that is on no
     /// remote branch. Full ref names keep a branch and a tag of the same name apart.
-    pub fn push(remote: &str, branch: &str, tag: Option<&str>) -> GitStep {
+    pub fn push(remote: &str, branch: &str, tags: &[String]) -> GitStep {
         let branch = format!("HEAD:refs/heads/{branch}");
-        let tag = tag.map(|tag| format!("refs/tags/{tag}"));
+        let tags: Vec<String> = tags.iter().map(|tag| format!("refs/tags/{tag}")).collect();
         let mut args = vec!["push", "--atomic", remote, &branch];
-        args.extend(tag.as_deref());
+        args.extend(tags.iter().map(String::as_str));
         GitStep::new(Needs::Push, &args)
+    }
+
+    /// The tag a `tag` step makes.
+    pub fn made_tag(&self) -> Option<&str> {
+        match self.command() {
+            "tag" => self.args.get(2).map(String::as_str),
+            _ => None,
+        }
     }
 
     /// The git subcommand: `add`, `commit`, `tag` or `push`.
@@ -207,13 +215,13 @@ mod tests {
             "git commit -m 'Release @chuks/numpy 1.2.0'"
         );
         assert_eq!(
-            GitStep::push("origin", "main", Some("v1.2.0"))
+            GitStep::push("origin", "main", &["v1.2.0".to_string()])
                 .display()
                 .unescaped(),
             "git push --atomic origin HEAD:refs/heads/main refs/tags/v1.2.0"
         );
         assert_eq!(
-            GitStep::push("origin", "main", None).display().unescaped(),
+            GitStep::push("origin", "main", &[]).display().unescaped(),
             "git push --atomic origin HEAD:refs/heads/main"
         );
     }

@@ -30,13 +30,24 @@ pub use select::{CHUKS_IGNORE_FILE, IgnoreFiles, REGISTRY_DATA_MARKER};
 pub const DEFAULT_MAX_UNPACKED_BYTES: u64 = 256 * 1024 * 1024;
 
 /// What a package may hold: files the leak guard is told to let through, and a size limit.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Limits {
     /// Relative to the package folder.
     pub allow_files: Vec<PathBuf>,
     /// The most bytes the package's files may add up to.
     pub max_size: u64,
     pub ignore_files: IgnoreFiles,
+}
+
+/// What `pack` and `publish` allow without options.
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            allow_files: Vec::new(),
+            max_size: DEFAULT_MAX_UNPACKED_BYTES,
+            ignore_files: IgnoreFiles::default(),
+        }
+    }
 }
 
 /// How many of the largest files an oversize refusal names.

@@ -6,6 +6,7 @@
 mod local_registry;
 mod payload;
 pub mod plan;
+pub mod report;
 pub mod settle;
 pub mod uploader;
 pub mod workspace;
@@ -19,7 +20,7 @@ use uploader::{Destination, Uploader};
 
 use crate::manifest::Manifest;
 use crate::protocol::GitInfo;
-use crate::publish_report::{PublishReport, PublishResult};
+use crate::publish::report::{PublishReport, PublishResult};
 use crate::readback::{self, ReadBackError};
 use crate::registry_client::{self, ClientError, RegistryClient, VersionRecord};
 use crate::report::{Problem, Reporter};
@@ -32,7 +33,7 @@ use crate::verify::{self, Findings};
 use crate::{ci, preflight};
 
 /// Confirms the release tag on the forge. The CI provider knows how, so the command hands it in.
-pub type ConfirmTag<'a> = dyn Fn(&Untrusted, &Reporter) -> anyhow::Result<()> + 'a;
+pub type ConfirmTag<'a> = dyn Fn(&Untrusted, &Reporter) -> anyhow::Result<()> + Sync + 'a;
 
 /// Runs `plan` on `session`, filling in `report`.
 pub fn run(

@@ -11,7 +11,7 @@ use super::uploader::Uploader;
 use crate::manifest::Manifest;
 use crate::pack::{self, IgnoreFiles, PackPlan, human_bytes};
 use crate::protocol::GitInfo;
-use crate::publish_report::PublishReport;
+use crate::publish::report::PublishReport;
 use crate::report::{Problem, Reporter};
 use crate::untrusted::Untrusted;
 use crate::upload::{Artifact, File, Tarball};

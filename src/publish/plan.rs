@@ -64,6 +64,11 @@ impl PublishPlan {
 }
 
 impl Registry {
+    /// A registry a dry run can ask what it holds: a remote one, with a token.
+    pub fn can_be_asked(&self) -> bool {
+        matches!(self, Registry::Remote { token: Some(_), .. })
+    }
+
     /// A registry on this machine: a local one, or one at a loopback address.
     pub fn on_this_machine(&self) -> bool {
         match self {

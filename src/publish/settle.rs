@@ -2,7 +2,7 @@
 //! version it holds with our bytes is `unchanged` in every mode; one it holds without saying
 //! what, or (under `skip`) with other bytes, is `exists` with a warning, except under `error`.
 
-use crate::publish_report::PublishResult;
+use crate::publish::report::PublishResult;
 use crate::report::{Problem, Reporter};
 use crate::untrusted::Untrusted;
 use crate::upload::{Artifact, Sent, Stored, Upload};

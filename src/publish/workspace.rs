@@ -3,13 +3,13 @@
 //! order, each dependent only after its dependencies are published and read back. A failed
 //! package stops its dependents; independent packages still go.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::uploader::Destination;
-use super::{
-    ConfirmTag, Opened, Prepared, PublishPlan, already_stored, deliver, dry_run, open, prepare,
-};
-use crate::publish_report::{PublishReport, PublishResult};
+use super::{ConfirmTag, Prepared, PublishPlan, already_stored, deliver, dry_run, open, prepare};
+use crate::publish::report::{PublishReport, PublishResult};
 use crate::report::Reporter;
 use crate::session::Session;
 use crate::upload::{Sent, Stored};
@@ -19,6 +19,8 @@ use crate::upload::{Sent, Stored};
 pub struct WorkspacePlan {
     pub plans: Vec<PublishPlan>,
     pub dependencies: Vec<Vec<usize>>,
+    /// How many packages may upload at once.
+    pub jobs: usize,
 }
 
 /// How one package of the run went.
@@ -69,27 +71,17 @@ pub fn run(
 ) -> Vec<PackageRun> {
     let plans = &workspace.plans;
     let mut runs: Vec<PackageRun> = plans.iter().map(|_| PackageRun::default()).collect();
-    let prepared: Vec<Option<Prepared>> = plans
-        .iter()
-        .zip(&mut runs)
-        .map(|(plan, run)| {
-            prepare(plan, confirm_tag, reporter, &mut run.report)
-                .map_err(|err| run.fail(err))
-                .ok()
-        })
-        .collect();
+    let prepared = prepare_all(workspace, confirm_tag, reporter, &mut runs);
     let Some(first) = plans.first() else {
         return runs;
     };
-    if first.dry_run {
+    if first.dry_run && !first.registry.can_be_asked() {
+        for run in runs.iter_mut().filter(|run| !run.failed()) {
+            run.report.result = Some(PublishResult::DryRun);
+        }
         let mut registry = PublishReport::default();
         if let Err(err) = dry_run(first, session, reporter, &mut registry) {
             stop_all(&mut runs, err, "the token check failed");
-            return runs;
-        }
-        for run in runs.iter_mut().filter(|run| !run.failed()) {
-            run.report.result = Some(PublishResult::DryRun);
-            run.report.registry.clone_from(&registry.registry);
         }
         return runs;
     }
@@ -97,7 +89,7 @@ pub fn run(
         return runs;
     }
     let mut registry = PublishReport::default();
-    let mut opened = match open(first, session, reporter, &mut registry) {
+    let opened = match open(first, session, reporter, &mut registry) {
         Ok(opened) => opened,
         Err(err) => {
             stop_all(&mut runs, err, "the registry or the token was refused");
@@ -109,49 +101,135 @@ pub fn run(
         run.report.registry_is_local = registry.registry_is_local;
         run.report.auth = registry.auth;
     }
-    upload_in_order(
-        workspace,
-        &prepared,
-        &mut opened,
-        session,
-        reporter,
-        &mut runs,
+    let decisions = preflight(
+        workspace, &prepared, &opened.to, session, reporter, &mut runs,
     );
+    let checked = !stop_if_any_failed(&mut runs, "another package failed the registry's checks");
+    if checked && first.dry_run {
+        for run in runs.iter_mut() {
+            run.report.result = Some(PublishResult::DryRun);
+        }
+        reporter.note("dry run: every package passed its checks; nothing was uploaded");
+    } else if checked {
+        let work = Delivery {
+            workspace,
+            prepared: &prepared,
+            decisions: &decisions,
+            to: &opened.to,
+            session,
+        };
+        work.run(&mut runs, reporter);
+    }
+    // A minted token is revoked once every package is done, whatever happened to them.
     opened.close(session, reporter);
     runs
 }
 
-/// What the registry holds is asked first for every package; then each is uploaded, in
-/// dependency order, unless a dependency failed.
-fn upload_in_order(
-    workspace: &WorkspacePlan,
-    prepared: &[Option<Prepared>],
-    opened: &mut Opened,
-    session: &Session,
-    reporter: &mut Reporter,
-    runs: &mut [PackageRun],
-) {
-    let plans = &workspace.plans;
-    let decisions = preflight(workspace, prepared, &opened.to, session, reporter, runs);
-    if stop_if_any_failed(runs, "another package failed the registry's checks") {
-        return;
-    }
-    for index in 0..plans.len() {
-        if let Some(failed) = workspace.dependencies[index]
-            .iter()
-            .find(|&&dependency| runs[dependency].failed())
-        {
-            let because = format!(
-                "its dependency `{}` was not published",
-                plans[*failed].manifest.name
-            );
-            runs[index].skip(because);
-            continue;
+/// The uploads of a run, once every check passed: each package after its dependencies, up to
+/// `jobs` side by side.
+struct Delivery<'a> {
+    workspace: &'a WorkspacePlan,
+    prepared: &'a [Option<Prepared>],
+    decisions: &'a [Option<Decision>],
+    to: &'a Destination,
+    session: &'a Session,
+}
+
+/// Where each package of a delivery stands.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Waiting,
+    Running,
+    Done,
+}
+
+impl Delivery<'_> {
+    fn run(&self, runs: &mut [PackageRun], reporter: &mut Reporter) {
+        let count = runs.len();
+        let jobs = self.workspace.jobs.clamp(1, count.max(1));
+        let board = Mutex::new(Board {
+            stages: vec![Stage::Waiting; count],
+            runs: runs.iter_mut().map(std::mem::take).collect(),
+            forks: Vec::new(),
+        });
+        let changed = Condvar::new();
+        std::thread::scope(|scope| {
+            for _ in 0..jobs {
+                scope.spawn(|| self.work(&board, &changed, reporter.fork()));
+            }
+        });
+        let board = board.into_inner().unwrap_or_else(PoisonError::into_inner);
+        for (slot, run) in runs.iter_mut().zip(board.runs) {
+            *slot = run;
         }
-        let (Some(prepared), Some(decision)) = (&prepared[index], &decisions[index]) else {
-            continue;
+        for fork in board.forks {
+            reporter.absorb(fork);
+        }
+    }
+
+    /// One worker: takes the next package whose dependencies are done, until none is left.
+    fn work(&self, board: &Mutex<Board>, changed: &Condvar, mut reporter: Reporter) {
+        loop {
+            let mut state = board.lock().unwrap_or_else(PoisonError::into_inner);
+            let next = loop {
+                match self.next(&mut state) {
+                    Next::Package(index) => break Some(index),
+                    Next::Finished => break None,
+                    Next::Wait => {
+                        state = changed.wait(state).unwrap_or_else(PoisonError::into_inner);
+                    }
+                }
+            };
+            let Some(index) = next else {
+                state.forks.push(reporter);
+                changed.notify_all();
+                return;
+            };
+            state.stages[index] = Stage::Running;
+            let mut run = std::mem::take(&mut state.runs[index]);
+            drop(state);
+            self.deliver_one(index, &mut run, &mut reporter);
+            let mut state = board.lock().unwrap_or_else(PoisonError::into_inner);
+            state.runs[index] = run;
+            state.stages[index] = Stage::Done;
+            changed.notify_all();
+        }
+    }
+
+    /// The first waiting package (in release order) whose dependencies are all done; one whose
+    /// dependency failed is skipped on the spot.
+    fn next(&self, board: &mut Board) -> Next {
+        let mut any_waiting = false;
+        for index in 0..board.stages.len() {
+            if board.stages[index] != Stage::Waiting {
+                continue;
+            }
+            let dependencies = &self.workspace.dependencies[index];
+            if let Some(&failed) = dependencies
+                .iter()
+                .find(|&&d| board.stages[d] == Stage::Done && board.runs[d].failed())
+            {
+                let name = &self.workspace.plans[failed].manifest.name;
+                board.runs[index].skip(format!("its dependency `{name}` was not published"));
+                board.stages[index] = Stage::Done;
+                continue;
+            }
+            any_waiting = true;
+            if dependencies.iter().all(|&d| board.stages[d] == Stage::Done) {
+                return Next::Package(index);
+            }
+        }
+        match any_waiting || board.stages.contains(&Stage::Running) {
+            true => Next::Wait,
+            false => Next::Finished,
+        }
+    }
+
+    fn deliver_one(&self, index: usize, run: &mut PackageRun, reporter: &mut Reporter) {
+        let (Some(prepared), Some(decision)) = (&self.prepared[index], &self.decisions[index])
+        else {
+            return;
         };
-        let run = &mut runs[index];
         match decision {
             Decision::Settled(result) => {
                 run.report.result = Some(*result);
@@ -159,16 +237,15 @@ fn upload_in_order(
             }
             Decision::Upload => {
                 let started = Instant::now();
-                let delivered = opened.with_fresh_token(session, reporter, |to, reporter| {
-                    deliver(
-                        &plans[index],
-                        prepared,
-                        to,
-                        session,
-                        reporter,
-                        &mut run.report,
-                    )
-                });
+                let plan = &self.workspace.plans[index];
+                let delivered = deliver(
+                    plan,
+                    prepared,
+                    self.to,
+                    self.session,
+                    reporter,
+                    &mut run.report,
+                );
                 run.elapsed = Some(started.elapsed());
                 if let Err(err) = delivered {
                     run.fail(err);
@@ -176,6 +253,72 @@ fn upload_in_order(
             }
         }
     }
+}
+
+/// What the workers share.
+struct Board {
+    stages: Vec<Stage>,
+    runs: Vec<PackageRun>,
+    /// The workers' reporters, handed back as they finish.
+    forks: Vec<Reporter>,
+}
+
+enum Next {
+    Package(usize),
+    Wait,
+    Finished,
+}
+
+/// Prepares every package (verify, confirm the tag, pack), up to `jobs` at once: these steps
+/// are local and independent of each other.
+fn prepare_all(
+    workspace: &WorkspacePlan,
+    confirm_tag: &ConfirmTag<'_>,
+    reporter: &mut Reporter,
+    runs: &mut [PackageRun],
+) -> Vec<Option<Prepared>> {
+    let plans = &workspace.plans;
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<(&mut PackageRun, Option<Prepared>)>> =
+        runs.iter_mut().map(|run| Mutex::new((run, None))).collect();
+    let jobs = workspace.jobs.clamp(1, plans.len().max(1));
+    let forks: Vec<Reporter> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..jobs)
+            .map(|_| {
+                let mut fork = reporter.fork();
+                let (next, slots) = (&next, &slots);
+                scope.spawn(move || {
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(slot) = slots.get(index) else {
+                            return fork;
+                        };
+                        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+                        let (run, prepared) = &mut *slot;
+                        match prepare(&plans[index], confirm_tag, &mut fork, &mut run.report) {
+                            Ok(ready) => *prepared = Some(ready),
+                            Err(err) => run.fail(err),
+                        }
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    for fork in forks {
+        reporter.absorb(fork);
+    }
+    slots
+        .into_iter()
+        .map(|slot| slot.into_inner().unwrap_or_else(PoisonError::into_inner).1)
+        .collect()
 }
 
 /// Asks the registry what it already holds for each package: our bytes are `unchanged` with no
