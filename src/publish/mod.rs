@@ -19,7 +19,8 @@ pub use plan::{PayloadKind, PublishPlan, Registry};
 use uploader::{Destination, Uploader};
 
 use crate::manifest::Manifest;
-use crate::protocol::GitInfo;
+use crate::official_cli::CliError;
+use crate::protocol::{ErrorCode, GitInfo};
 use crate::publish::report::{PublishReport, PublishResult};
 use crate::readback::{self, ReadBackError};
 use crate::registry_client::{self, ClientError, RegistryClient, VersionRecord};
@@ -255,10 +256,10 @@ impl Opened {
             Err(err) => err,
             done => return done,
         };
-        let Some(minted) = &mut self.minted else {
+        let Some(minted) = self.minted.as_mut().filter(|_| is_expired_token(&err)) else {
             return Err(err);
         };
-        let Some(token) = minted.remint_after(&err, session, reporter)? else {
+        let Some(token) = session.block_on(minted.remint(reporter))? else {
             return Err(err);
         };
         let client = session.connect(self.url.clone(), token.clone())?;
@@ -266,12 +267,46 @@ impl Opened {
         step(&self.to, reporter)
     }
 
-    /// Revokes a minted token: it is no use after the run.
+    /// Revokes a minted token: it is no use after the run. A failure is a warning, as the token
+    /// expires on its own.
     pub fn close(self, session: &Session, reporter: &mut Reporter) {
-        if let Some(minted) = &self.minted {
-            minted.revoke(&self.to.client, session, reporter);
+        if self.minted.is_none() {
+            return;
+        }
+        match session.block_on(trusted_publishing::revoke(&self.to.client)) {
+            Ok(()) => reporter.debug(1, "revoked the minted token"),
+            Err(err) => reporter.report(
+                Problem::warning(format!("could not revoke the minted token: {err}"))
+                    .with_hint("nothing to do: it expires on its own within minutes"),
+            ),
         }
     }
+}
+
+/// Whether `err` is the registry refusing a token as expired: `token_expired` to chuks-ci's
+/// client (the preflight's included), or the official CLI's refusal that says so.
+fn is_expired_token(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        let client_error = cause.downcast_ref::<ClientError>().or_else(|| {
+            match cause.downcast_ref::<preflight::PreflightError>() {
+                Some(preflight::PreflightError::Client(err)) => Some(err),
+                _ => None,
+            }
+        });
+        let client_said = matches!(
+            client_error,
+            Some(ClientError::Auth {
+                code: ErrorCode::TokenExpired,
+                ..
+            })
+        );
+        let cli_said = matches!(
+            cause.downcast_ref::<CliError>(),
+            Some(CliError::AuthRefused { said })
+                if said.unescaped().to_ascii_lowercase().contains("expired")
+        );
+        client_said || cli_said
+    })
 }
 
 /// Opens the registry to upload to: a local one started for the run, or the planned one;
@@ -302,9 +337,10 @@ pub fn open(
         None => {
             let source = trusted_publishing::decide_here(plan.trusted_publishing, false)?
                 .ok_or(TokenError::Missing)?;
+            let client = session.connect_without_token(url.clone())?;
             let package = &plan.manifest.name;
-            let (minted, token) =
-                MintedRun::start(source, url.clone(), package, session, reporter)?;
+            let minting = MintedRun::start(source, client, package, *session.retry(), reporter);
+            let (minted, token) = session.block_on(minting)?;
             (token, Some(minted))
         }
     };
