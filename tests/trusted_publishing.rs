@@ -624,3 +624,19 @@ fn a_workspace_publishes_every_trusted_package_with_one_minted_token() {
     );
     assert_eq!(t.minted_revoked(), [true]);
 }
+
+#[test]
+fn trust_explain_warns_when_the_id_token_is_for_another_audience() {
+    let t = Trusting::with(|config| config.oidc.audience = "chuks-staging".into());
+    let claims = t.issuer.gitlab_claims("group/widget", ".gitlab-ci.yml");
+    let env = vec![
+        ("GITLAB_CI", "true".to_string()),
+        ("CHUKS_ID_TOKEN", t.issuer.sign(&claims, 1)),
+    ];
+    let run = t.run(&["trust", "explain", "--registry", t.registry.url()], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    common::assert_contains(
+        &run.stderr,
+        "the ID token's audience is `chuks`, and the registry expects `chuks-staging`",
+    );
+}

@@ -12,8 +12,8 @@ use super::Exit;
 use crate::cli::{TrustExplainArgs, TrustExplainCommand};
 use crate::manifest::Manifest;
 use crate::report::{Format, Problem, Reporter};
-use crate::trusted_publishing::Source;
 use crate::trusted_publishing::claims::{self, IdTokenClaims};
+use crate::trusted_publishing::{self, Source};
 use crate::untrusted::Untrusted;
 
 /// The most read from `--id-token-file`; an ID token is a few KiB.
@@ -41,12 +41,24 @@ pub fn run(command: &TrustExplainCommand, reporter: &mut Reporter) -> anyhow::Re
 }
 
 fn explain(args: &TrustExplainArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
-    let (id_token, source) = match &args.id_token_file {
-        Some(path) => (read_file(path)?, "file"),
+    let (id_token, source, expected) = match &args.id_token_file {
+        Some(path) => (read_file(path)?, "file", None),
         None => from_ci(args, reporter)?,
     };
     reporter.mask(id_token.expose_secret());
     let claims = claims::decode(id_token.expose_secret())?;
+    if let (Some(expected), Some(aud)) = (&expected, &claims.aud) {
+        if !aud.unescaped().split(',').any(|aud| aud == expected) {
+            reporter.report(
+                Problem::warning(format!(
+                    "the ID token's audience is `{aud}`, and the registry expects `{expected}`"
+                ))
+                .with_hint(format!(
+                    "issue the ID token for `{expected}` (GitLab: `aud: {expected}` under `id_tokens:`)"
+                )),
+            );
+        }
+    }
     let package = package(args);
     let trust_add = claims.trust_add_line(&package, "<PUBLISHER>");
     if claims.issuer().is_none() {
@@ -62,11 +74,12 @@ fn explain(args: &TrustExplainArgs, reporter: &mut Reporter) -> anyhow::Result<E
     Ok(Exit::Success)
 }
 
-/// Asks the CI running this job for its ID token, for the audience the registry announces.
+/// Asks the CI running this job for its ID token (for the audience the registry announces,
+/// where the CI asks); with the CI's name and that audience.
 fn from_ci(
     args: &TrustExplainArgs,
     reporter: &Reporter,
-) -> anyhow::Result<(SecretString, &'static str)> {
+) -> anyhow::Result<(SecretString, &'static str, Option<String>)> {
     let ci = crate::ci::current().ok_or(ExplainError::NotInCi)?;
     let source = Source::offered_by(ci, &|name| {
         std::env::var(name)
@@ -76,10 +89,9 @@ fn from_ci(
     let session = super::context::session(&args.network, reporter)?;
     let url = crate::registry_client::registry_url(args.registry.registry.as_deref())?;
     let client = session.connect_without_token(url)?;
-    let id_token = session
-        .block_on(source.id_token(&client, session.retry(), reporter))
-        .map_err(anyhow::Error::from)?;
-    Ok((id_token, ci.name()))
+    let id_token = session.block_on(source.id_token(&client, session.retry(), reporter))?;
+    let expected = session.block_on(trusted_publishing::audience(&client, reporter))?;
+    Ok((id_token, ci.name(), Some(expected)))
 }
 
 fn read_file(path: &Path) -> Result<SecretString, ExplainError> {

@@ -210,7 +210,7 @@ impl Source {
 }
 
 /// The audience the registry announces, or [`DEFAULT_AUDIENCE`] when it does not say.
-async fn audience(client: &RegistryClient, reporter: &Reporter) -> Result<String, TrustError> {
+pub async fn audience(client: &RegistryClient, reporter: &Reporter) -> Result<String, TrustError> {
     let answer = match client.call(Method::GET, &["oidc", "audience"], None).await {
         Err(ClientError::RouteMissing { route, .. }) => {
             reporter.debug(
