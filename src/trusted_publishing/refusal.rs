@@ -44,11 +44,6 @@ impl Refusal {
             mismatch,
         }
     }
-
-    /// The claim the registry names as the one that differed.
-    pub fn differing(&self) -> Option<&Untrusted> {
-        self.mismatch.as_ref().map(|mismatch| &mismatch.claim)
-    }
 }
 
 impl fmt::Display for Refusal {
@@ -112,7 +107,6 @@ mod tests {
             extra: body.as_object().unwrap().clone(),
         };
         let refusal = Refusal::new(&detail, &id_token, "numpy");
-        assert_eq!(refusal.differing().unwrap(), "workflow");
         let shown = refusal.to_string();
         assert!(
             shown.contains("differing claim `workflow`: the closest trusted publisher expects `release.yml`, the ID token says `nightly.yml`"),
