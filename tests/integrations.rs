@@ -435,6 +435,69 @@ fn github_action_publishes_under_act_and_refuses_a_tampered_checksum() {
 }
 
 #[test]
+fn github_monorepo_example_publishes_two_packages_tagged_at_once_in_one_job_under_act() {
+    let Some(act) = require_tool("act") else {
+        return;
+    };
+    let (assets_dir, sha256) = release_assets();
+    let assets = FileServer::start(assets_dir.clone());
+    let (registry, token) = acme_registry();
+    let work = act_work(sha256);
+    std::fs::write(
+        work.path().join("event.json"),
+        r#"{"ref":"refs/tags/@acme/maths@0.3.0"}"#,
+    )
+    .unwrap();
+
+    let repo = PackageRepo::new("root-placeholder", "0.0.1");
+    std::fs::remove_file(repo.path().join("chuks.json")).unwrap();
+    repo.write(
+        "packages/strings/chuks.json",
+        &manifest_json("@acme/strings", "1.2.0"),
+    );
+    repo.write("packages/strings/src/index.chuks", "export const s = 1\n");
+    repo.write(
+        "packages/maths/chuks.json",
+        r#"{"name": "@acme/maths", "version": "0.3.0", "dependencies": {"@acme/strings": "^1.2.0"}}"#,
+    );
+    repo.write("packages/maths/src/index.chuks", "export const pi = 3\n");
+    let example =
+        std::fs::read_to_string(repo_root().join("ci-examples/github/monorepo.yml")).unwrap();
+    // The example as a user writes it, with chuks-ci's release served from loopback and the
+    // upload left to chuks-ci's client (the official CLI is covered by the single-package run).
+    let inputs = format!(
+        "          token: ${{{{ secrets.CHUKS_TOKEN }}}}\n\
+         \x20         chuks-ci-release-url: {url}\n\
+         \x20         install-chuks: false\n\
+         \x20         uploader: http\n",
+        url = assets.url
+    );
+    let workflow = example.replace("          token: ${{ secrets.CHUKS_TOKEN }}\n", &inputs);
+    assert_ne!(workflow, example, "the example passes the token input");
+    repo.write(".github/workflows/chuks-publish.yml", &workflow);
+    repo.commit("two packages and the publish workflow");
+    repo.push();
+    repo.tag("@acme/strings@1.2.0");
+    repo.tag("@acme/maths@0.3.0");
+
+    let output = run_act(&act, work.path(), repo.path(), (&registry, &token));
+    let log = text(&output);
+    assert!(output.status.success(), "act failed:\n{log}");
+    for (name, version) in [("@acme/strings", "1.2.0"), ("@acme/maths", "0.3.0")] {
+        let record = registry
+            .version(name, version)
+            .unwrap_or_else(|| panic!("{name} {version} is not on the registry:\n{log}"));
+        assert_eq!(record["git"]["tag"], format!("{name}@{version}"));
+    }
+    assert_contains(&log, "::set-output:: result=published");
+    assert_contains(
+        &log,
+        "::set-output:: published=@acme/strings@1.2.0 @acme/maths@0.3.0",
+    );
+    assert!(!log.contains(&token), "the token leaked into the log");
+}
+
+#[test]
 fn github_trusted_publishing_example_publishes_under_act_with_no_secret() {
     let Some(act) = require_tool("act") else {
         return;
@@ -1262,7 +1325,7 @@ fn bitbucket_trusted_publishing_example_publishes_with_the_step_id_token_and_no_
 }
 
 #[test]
-fn bitbucket_pipe_publishes_a_monorepo_package() {
+fn bitbucket_pipe_publishes_a_monorepo_package_then_the_whole_workspace() {
     let Some(bash) = require_tool("bash") else {
         return;
     };
@@ -1277,10 +1340,17 @@ fn bitbucket_pipe_publishes_a_monorepo_package() {
         "packages/strings/src/index.chuks",
         "export function shout(s: string): string { return s }\n",
     );
+    repo.write(
+        "packages/maths/chuks.json",
+        r#"{"name": "@acme/maths", "version": "0.3.0", "dependencies": {"@acme/strings": "^1.2.0"}}"#,
+    );
+    repo.write("packages/maths/src/index.chuks", "export const pi = 3\n");
     repo.write(".gitignore", "chuks.env\n");
-    repo.commit("add @acme/strings");
+    repo.commit("add @acme/strings and @acme/maths");
     repo.push();
+    // Two packages tagged at once.
     git_in(repo.path(), &["tag", "@acme/strings@1.2.0"]);
+    git_in(repo.path(), &["tag", "@acme/maths@0.3.0"]);
 
     // The pipe image has chuks-ci on PATH; here the freshly built binary plays that part.
     let bin_dir = assert_cmd::cargo::cargo_bin("chuks-ci")
@@ -1291,27 +1361,36 @@ fn bitbucket_pipe_publishes_a_monorepo_package() {
         &std::env::var_os("PATH").unwrap_or_default(),
     )))
     .unwrap();
-    let mut command = isolated(&bash, home.path());
-    command
-        .arg(repo_root().join("templates/bitbucket/pipe/pipe.sh"))
-        .env("PATH", path)
-        .env("CHUKS_WORKING_DIRECTORY", "packages/strings")
-        // The pipe image's own `chuks` CLI download is covered by the step test.
-        .env("CHUKS_INSTALL_CLI", "false");
-    bitbucket_env(
-        &mut command,
-        &repo,
-        (&registry, &token),
-        "@acme/strings@1.2.0",
-    );
-    let output = command.output().unwrap();
-    let log = text(&output);
-    assert!(output.status.success(), "pipe.sh failed:\n{log}");
+    let pipe = |variables: &[(&str, &str)]| {
+        let mut command = isolated(&bash, home.path());
+        command
+            .arg(repo_root().join("templates/bitbucket/pipe/pipe.sh"))
+            .env("PATH", &path)
+            // The pipe image's own `chuks` CLI download is covered by the step test.
+            .env("CHUKS_INSTALL_CLI", "false");
+        bitbucket_env(
+            &mut command,
+            &repo,
+            (&registry, &token),
+            "@acme/strings@1.2.0",
+        );
+        for (name, value) in variables {
+            command.env(name, value);
+        }
+        let output = command.output().unwrap();
+        let log = text(&output);
+        assert!(output.status.success(), "pipe.sh failed:\n{log}");
+        let dotenv = std::fs::read_to_string(repo.path().join("chuks.env")).unwrap();
+        (log, dotenv)
+    };
+
+    // One package, named by its folder.
+    let (log, dotenv) = pipe(&[("CHUKS_WORKING_DIRECTORY", "packages/strings")]);
     let record = registry
         .version("@acme/strings", "1.2.0")
         .unwrap_or_else(|| panic!("@acme/strings 1.2.0 is not on the registry:\n{log}"));
     assert_eq!(record["git"]["tag"], "@acme/strings@1.2.0");
-    let dotenv = std::fs::read_to_string(repo.path().join("chuks.env")).unwrap();
+    assert!(registry.version("@acme/maths", "0.3.0").is_none());
     assert_contains(&dotenv, "CHUKS_NAME=@acme/strings");
     // The keys chuks-ci writes are the outputs the integrations declare.
     let mut written: Vec<String> = dotenv
@@ -1325,8 +1404,28 @@ fn bitbucket_pipe_publishes_a_monorepo_package() {
         .collect();
     written.sort();
     declared.sort();
-    // `platform` is written for prebuilt binaries only.
-    declared.retain(|key| key != "CHUKS_PLATFORM");
+    // `platform` is written for prebuilt binaries only, `published` and `results` for workspaces.
+    let workspace_only = ["CHUKS_PUBLISHED", "CHUKS_RESULTS"];
+    declared.retain(|key| key != "CHUKS_PLATFORM" && !workspace_only.contains(&key.as_str()));
     assert_eq!(written, declared, "{dotenv}");
     assert_contains(&dotenv, "CHUKS_RESULT=published");
+
+    // The whole workspace, with no per-package setting: what is there already is `unchanged`.
+    let (log, dotenv) = pipe(&[("CHUKS_WORKSPACE", "true")]);
+    let record = registry
+        .version("@acme/maths", "0.3.0")
+        .unwrap_or_else(|| panic!("@acme/maths 0.3.0 is not on the registry:\n{log}"));
+    assert_eq!(record["git"]["tag"], "@acme/maths@0.3.0");
+    assert_contains(&dotenv, "CHUKS_RESULT=unchanged\n");
+    assert_contains(&dotenv, "CHUKS_PUBLISHED=@acme/maths@0.3.0\n");
+    assert_contains(&dotenv, "CHUKS_RESULTS=[{");
+    for key in workspace_only {
+        assert!(
+            chuks_ci::pipelines::Options::load()
+                .outputs
+                .iter()
+                .any(|output| output.dotenv_key() == key),
+            "{key} is not a declared output"
+        );
+    }
 }

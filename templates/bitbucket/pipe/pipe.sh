@@ -37,6 +37,7 @@ chuks_sha256() {
 : "${CHUKS_WORKING_DIRECTORY:=.}"
 : "${CHUKS_MANIFEST:=chuks.json}"
 : "${CHUKS_TAG_PREFIX:=}"
+: "${CHUKS_WORKSPACE:=false}"
 : "${CHUKS_DRY_RUN:=false}"
 : "${CHUKS_CONFIRM_TAG:=auto}"
 : "${CHUKS_IF_EXISTS:=verify}"
@@ -99,7 +100,6 @@ esac
 # Publish: the options become `chuks-ci publish` flags. The token reaches chuks-ci, and the
 # official CLI it may hand the upload to, only as CHUKS_TOKEN in the environment; with none,
 # chuks-ci exchanges the job's ID token (trusted publishing) unless trusted-publishing is never.
-# With no token set, chuks-ci may publish by trusted publishing (the job's OIDC ID token).
 CHUKS_TOKEN="$(printenv "${CHUKS_TOKEN_VARIABLE:-CHUKS_TOKEN}" || true)"
 if [ -n "$CHUKS_TOKEN" ]; then export CHUKS_TOKEN; else unset CHUKS_TOKEN; fi
 export CHUKS_TRUSTED_PUBLISHING
@@ -115,6 +115,11 @@ if [ -n "$chuks_dotenv" ]; then set -- "$@" --dotenv "$chuks_dotenv"; fi
 if [ -n "$CHUKS_REGISTRY_URL" ]; then set -- "$@" --registry "$CHUKS_REGISTRY_URL"; fi
 if [ -n "$CHUKS_TAG_PREFIX" ]; then set -- "$@" --tag-prefix "$CHUKS_TAG_PREFIX"; fi
 if [ "$CHUKS_DRY_RUN" = true ]; then set -- "$@" --dry-run; fi
+case "$CHUKS_WORKSPACE" in
+  true) set -- "$@" --workspace ;;
+  false) ;;
+  *) chuks_fail "workspace must be true or false, not \`$CHUKS_WORKSPACE\`" "set workspace (CHUKS_WORKSPACE) to true or false" 2 ;;
+esac
 if [ -n "$CHUKS_PREBUILT_FILE" ]; then
   set -- "$@" --prebuilt --platform "$CHUKS_PREBUILT_PLATFORM" --file "$CHUKS_PREBUILT_FILE"
 fi
