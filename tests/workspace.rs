@@ -436,6 +436,7 @@ fn the_outputs_name_the_worst_result_and_what_was_published() {
     repo.tag("left@1.0.0");
     let github_output = repo.path().join(".git/github_output");
     std::fs::write(&github_output, "").unwrap();
+    let step_summary = repo.path().join(".git/step_summary");
     let output = repo
         .chuks_ci()
         .args(["publish", "--workspace", "--confirm-tag", "off"])
@@ -443,6 +444,7 @@ fn the_outputs_name_the_worst_result_and_what_was_published() {
         .env("CHUKS_TOKEN", &token)
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_OUTPUT", &github_output)
+        .env("GITHUB_STEP_SUMMARY", &step_summary)
         .output()
         .unwrap();
     let (stdout, stderr) = outputs(&output);
@@ -453,6 +455,16 @@ fn the_outputs_name_the_worst_result_and_what_was_published() {
     assert_contains(&written, "published=base@1.0.0 left@1.0.0\n");
     assert_contains(&written, "results=[{\"name\":\"base\"");
     assert!(!written.contains(&token));
+    // The step summary has a row per package.
+    let summary = std::fs::read_to_string(&step_summary).unwrap();
+    assert_contains(
+        &summary,
+        "| name | version | tag | result | sha256 | uploader | seconds |",
+    );
+    assert_contains(
+        &summary,
+        "| <code>left</code> | <code>1.0.0</code> | <code>left@1.0.0</code> | <code>published</code> |",
+    );
 }
 
 #[test]

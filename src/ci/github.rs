@@ -192,12 +192,49 @@ fn github_output(pairs: &Pairs, _title: &str) -> String {
 /// so a backtick or a `|` in a tag cannot end the code span or the cell.
 fn step_summary(pairs: &Pairs, title: &str) -> String {
     let mut text = format!("### {title}\n\n| | |\n| --- | --- |\n");
+    let mut packages = None;
     for (key, value) in pairs {
+        // A workspace's `results` is a table of its own, one row per package.
+        if *key == "results" {
+            packages = serde_json::from_str::<Vec<serde_json::Value>>(value).ok();
+            if packages.is_some() {
+                continue;
+            }
+        }
         let cell = html_escape(&outputs::single_line(value));
         text.push_str(&format!("| {key} | <code>{cell}</code> |\n"));
     }
+    if let Some(packages) = packages {
+        text.push_str(&package_table(&packages));
+    }
     text.push('\n');
     text
+}
+
+/// One row per package of a workspace run: name, version, tag, result, sha256, uploader, time.
+fn package_table(packages: &[serde_json::Value]) -> String {
+    const COLUMNS: [&str; 7] = [
+        "name", "version", "tag", "result", "sha256", "uploader", "seconds",
+    ];
+    let mut table = format!(
+        "\n| {} |\n|{}\n",
+        COLUMNS.join(" | "),
+        " --- |".repeat(COLUMNS.len())
+    );
+    for package in packages {
+        let cells: Vec<String> = COLUMNS
+            .iter()
+            .map(|column| match &package[*column] {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::String(text) => {
+                    format!("<code>{}</code>", html_escape(&outputs::single_line(text)))
+                }
+                other => html_escape(&outputs::single_line(&other.to_string())),
+            })
+            .collect();
+        table.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    table
 }
 
 /// Text safe inside an HTML element of a markdown table cell.
