@@ -84,18 +84,19 @@ impl Served {
 
     /// Trusts `octo/widget`'s `release.yml` (plus `extra`) to publish `widget` as `alice`.
     fn trust_widget(&self, extra: &[&str]) {
-        let mut args = vec![
-            "--publisher",
-            "alice",
-            "--package",
-            "widget",
-            "--provider",
+        self.trust_github("widget", "release.yml", extra);
+    }
+
+    /// Trusts `octo/widget`'s `workflow` (plus `extra`) to publish `package` as `alice`.
+    fn trust_github(&self, package: &str, workflow: &str, extra: &[&str]) {
+        let mut args = vec!["--publisher", "alice", "--package", package, "--provider"];
+        args.extend([
             "github",
             "--repository",
             "octo/widget",
             "--workflow",
-            "release.yml",
-        ];
+            workflow,
+        ]);
         args.extend_from_slice(extra);
         self.trust(&args);
     }
@@ -527,35 +528,13 @@ fn a_reusable_workflow_matches_by_job_workflow_ref_or_workflow_ref() {
         );
         issuer.sign(&claims, 1)
     };
-    served.trust(&[
-        "--publisher",
-        "alice",
-        "--package",
-        "widget",
-        "--provider",
-        "github",
-        "--repository",
-        "octo/widget",
-        "--workflow",
-        "publish.yml",
-    ]);
+    served.trust_github("widget", "publish.yml", &[]);
     let (status, answer) = served.exchange(&reusable());
     assert_eq!(status, 201, "{answer}");
     assert_eq!(answer["packages"], json!(["widget"]));
 
     // The calling workflow's file matches too.
-    served.trust(&[
-        "--publisher",
-        "alice",
-        "--package",
-        "gadget",
-        "--provider",
-        "github",
-        "--repository",
-        "octo/widget",
-        "--workflow",
-        "release.yml",
-    ]);
+    served.trust_github("gadget", "release.yml", &[]);
     let (status, answer) = served.exchange(&reusable());
     assert_eq!(status, 201, "{answer}");
     assert_eq!(answer["packages"], json!(["gadget", "widget"]));
