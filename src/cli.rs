@@ -532,7 +532,7 @@ pub struct ServeArgs {
 
     /// An OIDC issuer whose ID tokens trusted publishing accepts; repeat for several. Giving any
     /// replaces the defaults (GitHub Actions' and GitLab.com's). Plain http only on loopback.
-    #[arg(long = "oidc-issuer", value_name = "URL", default_values = [crate::registry_server::GITHUB_ISSUER, crate::registry_server::GITLAB_ISSUER])]
+    #[arg(long = "oidc-issuer", value_name = "URL", default_values = [crate::protocol::GITHUB_ISSUER, crate::protocol::GITLAB_ISSUER])]
     pub oidc_issuers: Vec<String>,
 
     /// The audience (`aud`) ID tokens must carry; `GET /api/oidc/audience` announces it.

@@ -123,6 +123,12 @@ pub struct TokenInfo {
     pub revoked_at: Option<Untrusted>,
 }
 
+/// GitHub Actions' issuer, the default of a GitHub trusted publisher.
+pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+/// GitLab.com's issuer, the default of a GitLab trusted publisher.
+pub const GITLAB_ISSUER: &str = "https://gitlab.com";
+
 /// `GET /oidc/audience`: the `aud` an ID token must carry for this registry's exchange.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OidcAudience {

@@ -29,9 +29,7 @@ use jiff::Timestamp;
 pub use oidc::{DEFAULT_AUDIENCE, DEFAULT_MINTED_TOKEN_LIFETIME, OidcConfig};
 pub use scopes::{ScopeHolder, ScopeSource};
 pub use tokens::{EXPIRY_DAYS, IssuedToken, TokenRecord, TokenStatus};
-pub use trusted_publishers::{
-    GITHUB_ISSUER, GITLAB_ISSUER, Identity, NewTrustedPublisher, TrustError, TrustedPublisher,
-};
+pub use trusted_publishers::{Identity, NewTrustedPublisher, TrustError, TrustedPublisher};
 
 use crate::token::Scope;
 use crate::untrusted::Untrusted;

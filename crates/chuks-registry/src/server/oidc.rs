@@ -14,8 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::RegistryError;
-use super::trusted_publishers::{GITHUB_ISSUER, GITLAB_ISSUER};
-use crate::protocol::PublisherClaims;
+use crate::protocol::{GITHUB_ISSUER, GITLAB_ISSUER, PublisherClaims};
 use crate::untrusted::Untrusted;
 
 /// Default `--oidc-audience`.

@@ -9,14 +9,8 @@ use serde::Serialize;
 
 use super::RegistryError;
 use super::oidc::{self, IdClaims};
-use crate::protocol::{ClaimMismatch, MintedFor};
+use crate::protocol::{ClaimMismatch, GITHUB_ISSUER, GITLAB_ISSUER, MintedFor};
 use crate::untrusted::Untrusted;
-
-/// GitHub Actions' issuer, the default of a GitHub trusted publisher.
-pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
-
-/// GitLab.com's issuer, the default of a GitLab trusted publisher.
-pub const GITLAB_ISSUER: &str = "https://gitlab.com";
 
 /// Longest value of any field of a trusted publisher.
 const MAX_FIELD_CHARS: usize = 256;
