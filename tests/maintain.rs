@@ -47,8 +47,8 @@ fn check_reports_drift_and_missing_files() {
         .path()
         .join("ci-examples/bitbucket/monorepo.bitbucket-pipelines.yml");
     let edited = std::fs::read_to_string(&path).unwrap().replace(
-        "CHUKS_WORKING_DIRECTORY: packages/maths",
-        "CHUKS_WORKING_DIRECTORY: maths",
+        "CHUKS_WORKSPACE: \"true\"",
+        "CHUKS_WORKSPACE: \"false\"",
     );
     std::fs::write(&path, edited).unwrap();
     std::fs::remove_file(dir.path().join(".github/workflows/publish.yml")).unwrap();
@@ -59,7 +59,7 @@ fn check_reports_drift_and_missing_files() {
         &stderr,
         "`ci-examples/bitbucket/monorepo.bitbucket-pipelines.yml` differs",
     );
-    assert_contains(&stderr, "CHUKS_WORKING_DIRECTORY: packages/maths");
+    assert_contains(&stderr, "CHUKS_WORKSPACE: \"true\"");
     assert_contains(&stderr, "`.github/workflows/publish.yml` is missing");
     assert_contains(&stderr, "`cargo run -- maintain examples --update`");
 
