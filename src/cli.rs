@@ -408,6 +408,12 @@ pub struct PublishArgs {
     #[command(flatten)]
     pub workspace: WorkspaceArgs,
 
+    /// With `--workspace`: every package of the workspace whose version the registry does not
+    /// hold yet, tagged at HEAD or not (a package without a tag is released untagged); what the
+    /// registry holds already is left as it is (`exists` or `unchanged`).
+    #[arg(long, requires = "workspace")]
+    pub unpublished: bool,
+
     /// With `--workspace`: how many packages whose dependencies are published may upload at once.
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16), requires = "workspace")]
     pub jobs: u16,
@@ -786,6 +792,7 @@ impl TagArgs {
             tag: self.tag.clone(),
             prefix: self.tag_prefix.clone(),
             allow_untracked: self.allow_untracked,
+            untagged: false,
         }
     }
 }

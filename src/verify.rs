@@ -26,16 +26,16 @@ pub enum ReleaseError {
     },
 
     #[error(
-        "no remote branch contains commit {commit}, which tag `{tag}` releases; the official `chuks` CLI refuses such a release\nhint: {REMOTE_BRANCH_HINT}"
+        "no remote branch contains commit {commit}, {released_by}; the official `chuks` CLI refuses such a release\nhint: {REMOTE_BRANCH_HINT}"
     )]
-    NotOnRemoteBranch { commit: String, tag: Untrusted },
+    NotOnRemoteBranch { commit: String, released_by: String },
 
     #[error(
-        "cannot tell whether a remote branch contains commit {commit}, which tag `{tag}` releases: {reason}\nhint: {REMOTE_BRANCH_HINT}"
+        "cannot tell whether a remote branch contains commit {commit}, {released_by}: {reason}\nhint: {REMOTE_BRANCH_HINT}"
     )]
     RemoteBranchUnknown {
         commit: String,
-        tag: Untrusted,
+        released_by: String,
         reason: &'static str,
     },
 
@@ -55,6 +55,9 @@ pub struct Query {
     pub tag: Option<String>,
     pub prefix: Option<String>,
     pub allow_untracked: bool,
+    /// Release HEAD without a tag (`publish --workspace --unpublished`): the commit and the
+    /// working tree are checked, no tag is looked for.
+    pub untagged: bool,
 }
 
 /// What the check found, filled in as it goes so a failure can still report what was known.
@@ -101,6 +104,15 @@ pub fn verify(
         Some(git) => git.repo()?,
         None => None,
     };
+    if query.untagged {
+        return verify_untagged(
+            git.as_ref(),
+            findings.repo.as_ref(),
+            query,
+            rehearsal,
+            reporter,
+        );
+    }
     let prefix = query.prefix.as_deref();
     let release_tag = match explicit {
         Some(found) => found,
@@ -161,12 +173,36 @@ pub fn verify(
                 .take()
                 .unwrap_or_else(|| git.start_remote_branches_containing_head());
             let strict = !rehearsal && ci::is_ci();
-            check_on_remote_branch(git, repo, remote_branches, &release_tag, strict, reporter)?;
+            let tag = Some(&release_tag);
+            check_on_remote_branch(git, repo, remote_branches, tag, strict, reporter)?;
             let untracked_is_error = strict && !query.allow_untracked;
             check_working_tree(working_tree.wait()?, untracked_is_error, reporter)?;
         }
     }
     Ok(())
+}
+
+/// A release without a tag: HEAD must be on a remote branch (in CI), and the working tree is
+/// checked as for a tagged release.
+fn verify_untagged(
+    git: Option<&Git>,
+    repo: Option<&Repo>,
+    query: &Query,
+    rehearsal: bool,
+    reporter: &mut Reporter,
+) -> anyhow::Result<()> {
+    let (Some(git), Some(repo)) = (git, repo) else {
+        reporter.report(
+            Problem::warning("not in a git repository, so the commit released was not checked")
+                .with_hint("publish from a clone of the package's repository"),
+        );
+        return Ok(());
+    };
+    let strict = !rehearsal && ci::is_ci();
+    let remote_branches = git.start_remote_branches_containing_head();
+    check_on_remote_branch(git, repo, remote_branches, None, strict, reporter)?;
+    let untracked_is_error = strict && !query.allow_untracked;
+    check_working_tree(git.working_tree()?, untracked_is_error, reporter)
 }
 
 /// Git queries started ahead of need; `None` once collected, or when not started.
@@ -332,7 +368,7 @@ fn check_on_remote_branch(
     git: &Git,
     repo: &Repo,
     remote_branches: Pending<Vec<String>>,
-    release_tag: &ReleaseTag,
+    release_tag: Option<&ReleaseTag>,
     strict: bool,
     reporter: &mut Reporter,
 ) -> anyhow::Result<()> {
@@ -342,21 +378,27 @@ fn check_on_remote_branch(
     if !remote_branches.wait()?.is_empty() {
         return Ok(());
     }
-    let tag = release_tag.name.clone();
+    let released_by = match release_tag {
+        Some(tag) => format!("which tag `{}` releases", tag.name),
+        None => "which this run releases without a tag".to_string(),
+    };
     let problem = if repo.shallow {
         ReleaseError::RemoteBranchUnknown {
             commit,
-            tag,
+            released_by,
             reason: "this clone is shallow",
         }
     } else if !git.has_remote_branches()? {
         ReleaseError::RemoteBranchUnknown {
             commit,
-            tag,
+            released_by,
             reason: "this clone has no remote branches",
         }
     } else {
-        ReleaseError::NotOnRemoteBranch { commit, tag }
+        ReleaseError::NotOnRemoteBranch {
+            commit,
+            released_by,
+        }
     };
     if strict {
         return Err(problem.into());

@@ -181,11 +181,12 @@ impl Member {
     }
 }
 
-/// A package a run releases, and the tag that releases it.
+/// A package a run releases, and the tag that releases it; `None` for a package released
+/// without one (`--unpublished`).
 #[derive(Debug, Clone)]
 pub struct Tagged {
     pub index: usize,
-    pub tag: String,
+    pub tag: Option<String>,
 }
 
 /// A package `bump --dependents` releases too: the ranges it raises (dependency, new range) and
@@ -226,13 +227,32 @@ pub fn tagged_at_head(
     dir: &Path,
     names: &[String],
 ) -> Result<(Workspace, Vec<Tagged>), WorkspaceError> {
+    releases_at_head(dir, names, false)
+}
+
+/// As [`tagged_at_head`]; with `every_package`, every package is released, with its release tag
+/// at HEAD where it has one and without a tag otherwise (`--unpublished`).
+pub fn releases_at_head(
+    dir: &Path,
+    names: &[String],
+    every_package: bool,
+) -> Result<(Workspace, Vec<Tagged>), WorkspaceError> {
     let mut workspace = Workspace::discover(dir)?;
     let sole = workspace.members.len() == 1;
     workspace.retain_named(names)?;
     let order = workspace.release_order()?;
     let tags = Git::locate(&workspace.root)?.tags_at_head()?;
-    let tagged = workspace.tagged(&order, &tags, sole)?;
-    Ok((workspace, tagged))
+    let released = match every_package {
+        true => order
+            .iter()
+            .map(|&index| Tagged {
+                index,
+                tag: workspace.members[index].release_tag(&tags, sole).cloned(),
+            })
+            .collect(),
+        false => workspace.tagged(&order, &tags, sole)?,
+    };
+    Ok((workspace, released))
 }
 
 impl Workspace {
@@ -384,7 +404,7 @@ impl Workspace {
                 let tag = self.members[index].release_tag(tags_at_head, sole)?;
                 Some(Tagged {
                     index,
-                    tag: tag.clone(),
+                    tag: Some(tag.clone()),
                 })
             })
             .collect();

@@ -46,10 +46,9 @@ fn check_reports_drift_and_missing_files() {
     let path = dir
         .path()
         .join("ci-examples/bitbucket/monorepo.bitbucket-pipelines.yml");
-    let edited = std::fs::read_to_string(&path).unwrap().replace(
-        "CHUKS_WORKSPACE: \"true\"",
-        "CHUKS_WORKSPACE: \"false\"",
-    );
+    let edited = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("CHUKS_WORKSPACE: \"true\"", "CHUKS_WORKSPACE: \"false\"");
     std::fs::write(&path, edited).unwrap();
     std::fs::remove_file(dir.path().join(".github/workflows/publish.yml")).unwrap();
 

@@ -591,3 +591,39 @@ fn bump_dependents_raises_ranges_the_new_version_leaves_behind_in_one_commit_and
     assert_eq!(output.status.code(), Some(0), "{json}");
     assert_eq!(names(&json), ["base", "left", "pinned", "app"]);
 }
+
+#[test]
+fn unpublished_releases_every_package_the_registry_lacks_tagged_or_not() {
+    let registry = TestRegistry::start();
+    let token = publisher_token(&registry);
+    let repo = diamond();
+    repo.tag("base@1.0.0");
+    let (output, json) = publish_json(&repo, &registry, &token, &[]);
+    assert_eq!(output.status.code(), Some(0), "{json}");
+    assert_eq!(names(&json), ["base"]);
+
+    let (output, json) = publish_json(&repo, &registry, &token, &["--unpublished"]);
+    assert_eq!(output.status.code(), Some(0), "{json}");
+    assert_eq!(
+        results(&json),
+        [
+            ("base", "unchanged"),
+            ("left", "published"),
+            ("right", "published"),
+            ("app", "published")
+        ]
+    );
+    // The untagged packages are recorded without a tag, at the commit released.
+    let left = registry.version("left", "1.0.0").unwrap();
+    assert!(left["git"]["tag"].is_null(), "{left}");
+    assert_eq!(left["git"]["commit"], repo.head());
+    assert_eq!(
+        registry.version("base", "1.0.0").unwrap()["git"]["tag"],
+        "base@1.0.0"
+    );
+
+    // Again: nothing is left to release.
+    let (output, json) = publish_json(&repo, &registry, &token, &["--unpublished"]);
+    assert_eq!(output.status.code(), Some(0), "{json}");
+    assert_eq!(json["result"], "unchanged", "{json}");
+}

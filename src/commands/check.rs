@@ -139,7 +139,8 @@ fn check_workspace(
             PublishPlan {
                 manifest: member.manifest.clone(),
                 tag: verify::Query {
-                    tag: Some(released.tag.clone()),
+                    tag: released.tag.clone(),
+                    untagged: released.tag.is_none(),
                     prefix: member.tag_prefix.clone(),
                     allow_untracked: args.tag.allow_untracked,
                 },

@@ -11,12 +11,13 @@ use super::publish::{plan_for, token, write_ci_outputs};
 use crate::ci::outputs::Sinks;
 use crate::cli::PublishArgs;
 use crate::publish::report::PublishResult;
+use crate::publish::settle::IfExists;
 use crate::publish::workspace::{self, PackageRun, WorkspacePlan};
 use crate::report::{Format, Reporter};
 use crate::session::Session;
 use crate::untrusted::Untrusted;
 use crate::verify::Query;
-use crate::workspace::{Tagged, Workspace};
+use crate::workspace::{Tagged, Workspace, releases_at_head};
 
 pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     let forge = ForgeCheck::detect(&args.forge, reporter);
@@ -84,21 +85,22 @@ fn plan(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Workspace
     }
     let token = token(args, reporter)?;
     let dir = super::workspace_dir(&args.manifest.manifest);
-    let (workspace, tagged) = crate::workspace::tagged_at_head(&dir, &args.workspace.packages)?;
+    let (workspace, tagged) = releases_at_head(&dir, &args.workspace.packages, args.unpublished)?;
     let mut plans = Vec::with_capacity(tagged.len());
     for Tagged { index, tag } in &tagged {
         let member = &workspace.members[*index];
         let query = Query {
-            tag: Some(tag.clone()),
+            tag: tag.clone(),
             prefix: member.tag_prefix.clone(),
             allow_untracked: args.tag.allow_untracked,
+            untagged: tag.is_none(),
         };
-        plans.push(plan_for(
-            args,
-            token.clone(),
-            member.manifest.clone(),
-            query,
-        )?);
+        let mut plan = plan_for(args, token.clone(), member.manifest.clone(), query)?;
+        if args.unpublished {
+            // A version the registry holds is not this run's to release: left as it is.
+            plan.if_exists = IfExists::Skip;
+        }
+        plans.push(plan);
     }
     Ok(WorkspacePlan {
         plans,

@@ -82,7 +82,8 @@ fn run_workspace(args: &VerifyTagArgs, reporter: &mut Reporter) -> anyhow::Resul
     for Tagged { index, tag } in &tagged {
         let member = &workspace.members[*index];
         let query = verify::Query {
-            tag: Some(tag.clone()),
+            tag: tag.clone(),
+            untagged: tag.is_none(),
             prefix: member.tag_prefix.clone(),
             allow_untracked: args.tag.allow_untracked,
         };
@@ -106,7 +107,7 @@ fn run_workspace(args: &VerifyTagArgs, reporter: &mut Reporter) -> anyhow::Resul
         if reporter.format == Format::Human && package_exit == Exit::Success {
             crate::outln!(
                 "ok: tag `{}` matches {} {} in {}",
-                Untrusted::from(tag.as_str()),
+                Untrusted::from(tag.as_deref().unwrap_or_default()),
                 member.manifest.name,
                 member.manifest.version,
                 member.dir_shown()
