@@ -626,6 +626,36 @@ fn a_workspace_publishes_every_trusted_package_with_one_minted_token() {
 }
 
 #[test]
+fn check_of_a_workspace_with_no_token_says_trusted_publishing_would_give_it() {
+    let t = Trusting::new();
+    let repo = &t.job.repo;
+    repo.tag("widget@1.0.0");
+    let args = ["--format", "json", "check", "--workspace"];
+    let run = t.run(
+        &[
+            &args[..],
+            &["--registry", t.registry.url(), "--confirm-tag", "off"],
+        ]
+        .concat(),
+        &t.github_env(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let result: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(result["result"], "dry-run", "{}", run.stdout);
+    assert_eq!(
+        result["packages"][0]["auth"], "trusted-publishing",
+        "{}",
+        run.stdout
+    );
+    // Off a CI that issues ID tokens, no token is an error, as for one package.
+    let run = t.job.run(
+        &["check", "--workspace", "--registry", t.registry.url()],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+#[test]
 fn trust_explain_warns_when_the_id_token_is_for_another_audience() {
     let t = Trusting::with(|config| config.oidc.audience = "chuks-staging".into());
     let claims = t.issuer.gitlab_claims("group/widget", ".gitlab-ci.yml");

@@ -128,10 +128,12 @@ fn check_workspace(
     let dir = super::workspace_dir(&args.manifest.manifest);
     let (workspace, tagged) = crate::workspace::tagged_at_head(&dir, &args.workspace.packages)?;
     let url = registry_client::registry_url(args.access.registry.registry.as_deref())?;
-    let registry = Registry::Remote {
-        url,
-        token: Some(token.ok_or(TokenError::Missing)?),
-    };
+    if token.is_none() {
+        // Without a token, the release needs trusted publishing: say now if it cannot have it.
+        let mode = args.trusted_publishing.trusted_publishing.into();
+        trusted_publishing::decide_here(mode, false)?.ok_or(TokenError::Missing)?;
+    }
+    let registry = Registry::Remote { url, token };
     let plans = tagged
         .iter()
         .map(|released| {

@@ -83,6 +83,10 @@ pub fn run(
         if let Err(err) = dry_run(first, session, reporter, &mut registry) {
             stop_all(&mut runs, err, "the token check failed");
         }
+        for run in runs.iter_mut() {
+            run.report.registry.clone_from(&registry.registry);
+            run.report.auth = registry.auth;
+        }
         return runs;
     }
     if stop_if_any_failed(&mut runs, "another package failed its checks") {
