@@ -5,6 +5,11 @@ with check-jsonschema).
                               into the body, write spec and body as separate files
   scripts OUT_DIR FILE...     write every `script:` block of GitLab/Bitbucket files as a bash
                               file for shellcheck
+  bitbucket-oidc OUT_DIR FILE...
+                              copy Bitbucket files with `oidc: {audiences: [...]}` written as
+                              `oidc: true`: the vendored schema predates step audiences, which
+                              Bitbucket added later ("Bitbucket Pipelines OIDC now supports
+                              multiple audiences", Atlassian blog); prints the copies' paths
   zizmor-allowed OUT_DIR FILE...
                               read zizmor's JSON findings (one file per example); fail unless
                               each is `unpinned-uses` of chuks/publish-action, the one finding
@@ -71,6 +76,20 @@ def scripts(out_dir, files):
             walk(yaml.load(document), name)
 
 
+def bitbucket_oidc(out_dir, files):
+    for name in files:
+        text = pathlib.Path(name).read_text()
+        text = re.sub(
+            r"^(\s*)oidc:\n\1  audiences:\n(?:\1    - .*\n)+",
+            lambda m: f"{m.group(1)}oidc: true\n",
+            text,
+            flags=re.M,
+        )
+        copy = out_dir / name.replace("/", "__")
+        copy.write_text(text)
+        print(copy)
+
+
 def zizmor_allowed(_out_dir, files):
     bad = []
     for name in files:
@@ -90,5 +109,10 @@ def zizmor_allowed(_out_dir, files):
 if __name__ == "__main__":
     command, out = sys.argv[1], pathlib.Path(sys.argv[2])
     out.mkdir(parents=True, exist_ok=True)
-    commands = {"component": component, "scripts": scripts, "zizmor-allowed": zizmor_allowed}
+    commands = {
+        "component": component,
+        "scripts": scripts,
+        "bitbucket-oidc": bitbucket_oidc,
+        "zizmor-allowed": zizmor_allowed,
+    }
     commands[command](out, sys.argv[3:])

@@ -9,10 +9,6 @@ chuks_fail() {
   printf 'error: %s\nhint: %s\n' "$1" "$2" >&2
   exit "${3:-1}"
 }
-# What the job downloads is removed when its shell exits, so shell runners do not keep it.
-chuks_ci_dir=""
-chuks_dir=""
-trap 'rm -rf "$chuks_ci_dir" "$chuks_dir"' EXIT
 chuks_sha256() {
   if command -v sha256sum >/dev/null 2>&1; then
     sha256sum "$1" | cut -d' ' -f1

@@ -481,7 +481,10 @@ mod tests {
         let grant = [
             (Ci::Github, "id-token: write"),
             (Ci::Gitlab, "id-token-audience:"),
-            (Ci::Bitbucket, "oidc: true"),
+            (
+                Ci::Bitbucket,
+                "oidc:\n          audiences:\n            - chuks\n",
+            ),
         ];
         for (platform, grant) in grant {
             let text = render(platform, Example::TrustedPublishing).unwrap();

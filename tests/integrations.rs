@@ -1284,7 +1284,10 @@ fn bitbucket_trusted_publishing_example_publishes_with_the_step_id_token_and_no_
         repo_root().join("ci-examples/bitbucket/trusted-publishing.bitbucket-pipelines.yml"),
     )
     .unwrap();
-    assert_contains(&example, "oidc: true");
+    assert_contains(
+        &example,
+        "oidc:\n          audiences:\n            - chuks\n",
+    );
     let script = bitbucket_step_script(&example);
 
     let repo = PackageRepo::new("hello", "0.1.0");
