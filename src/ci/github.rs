@@ -5,7 +5,7 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use super::id_token::{IdTokenError, IdTokenOffer};
-use super::outputs::{self, OutputFile, Pairs, Write};
+use super::outputs::{self, OutputFile, Results, Write};
 use super::{CiProvider, Var};
 use crate::forge::github::{
     self, API_URL_VARIABLE, DEFAULT_API_URL, GithubRepository, GithubToken,
@@ -181,60 +181,43 @@ fn forge(var: Var, token_flag: Option<&SecretString>) -> ForgeDetection {
 }
 
 /// `key=value` lines, as `GITHUB_OUTPUT` takes them.
-fn github_output(pairs: &Pairs, _title: &str) -> String {
-    pairs
+fn github_output(results: &Results, _title: &str) -> String {
+    results
+        .pairs
         .iter()
         .map(|(key, value)| format!("{key}={}\n", outputs::single_line(value)))
         .collect()
 }
 
-/// A markdown table for `GITHUB_STEP_SUMMARY`; each value in a `<code>` element, HTML-escaped,
-/// so a backtick or a `|` in a tag cannot end the code span or the cell.
-fn step_summary(pairs: &Pairs, title: &str) -> String {
+/// Markdown tables for `GITHUB_STEP_SUMMARY`: the pairs, then the rows of a run of several
+/// packages. Each value is in a `<code>` element, HTML-escaped, so a backtick or a `|` in a tag
+/// cannot end the code span or the cell.
+fn step_summary(results: &Results, title: &str) -> String {
     let mut text = format!("### {title}\n\n| | |\n| --- | --- |\n");
-    let mut packages = None;
-    for (key, value) in pairs {
-        // A workspace's `results` is a table of its own, one row per package.
-        if *key == "results" {
-            packages = serde_json::from_str::<Vec<serde_json::Value>>(value).ok();
-            if packages.is_some() {
-                continue;
-            }
-        }
-        let cell = html_escape(&outputs::single_line(value));
-        text.push_str(&format!("| {key} | <code>{cell}</code> |\n"));
+    for (key, value) in results.pairs {
+        text.push_str(&format!("| {key} | {} |\n", code_cell(value)));
     }
-    if let Some(packages) = packages {
-        text.push_str(&package_table(&packages));
+    if let Some(table) = &results.table {
+        text.push_str(&format!(
+            "\n| {} |\n|{}\n",
+            table.columns.join(" | "),
+            " --- |".repeat(table.columns.len())
+        ));
+        for row in table.rows {
+            let cells: Vec<String> = row.iter().map(|value| code_cell(value)).collect();
+            text.push_str(&format!("| {} |\n", cells.join(" | ")));
+        }
     }
     text.push('\n');
     text
 }
 
-/// One row per package of a workspace run: name, version, tag, result, sha256, uploader, time.
-fn package_table(packages: &[serde_json::Value]) -> String {
-    const COLUMNS: [&str; 7] = [
-        "name", "version", "tag", "result", "sha256", "uploader", "seconds",
-    ];
-    let mut table = format!(
-        "\n| {} |\n|{}\n",
-        COLUMNS.join(" | "),
-        " --- |".repeat(COLUMNS.len())
-    );
-    for package in packages {
-        let cells: Vec<String> = COLUMNS
-            .iter()
-            .map(|column| match &package[*column] {
-                serde_json::Value::Null => String::new(),
-                serde_json::Value::String(text) => {
-                    format!("<code>{}</code>", html_escape(&outputs::single_line(text)))
-                }
-                other => html_escape(&outputs::single_line(&other.to_string())),
-            })
-            .collect();
-        table.push_str(&format!("| {} |\n", cells.join(" | ")));
+/// A value in a table cell: empty when unknown, else escaped inside `<code>`.
+fn code_cell(value: &str) -> String {
+    match value.is_empty() {
+        true => String::new(),
+        false => format!("<code>{}</code>", html_escape(&outputs::single_line(value))),
     }
-    table
 }
 
 /// Text safe inside an HTML element of a markdown table cell.

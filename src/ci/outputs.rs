@@ -15,8 +15,29 @@ use crate::untrusted::Untrusted;
 /// Ordered key/value results of a command, e.g. `name`, `version`, `result`.
 pub type Pairs = [(&'static str, String)];
 
+/// A command's results as the output files take them: key/value pairs and, for a run of several
+/// packages, a table with one row per package, which a summary shows and the other files leave
+/// to the pairs.
+pub struct Results<'a> {
+    pub pairs: &'a Pairs,
+    pub table: Option<Table<'a>>,
+}
+
+/// Rows of values under named columns; an empty value is unknown.
+pub struct Table<'a> {
+    pub columns: &'a [&'static str],
+    pub rows: &'a [Vec<String>],
+}
+
+impl<'a> Results<'a> {
+    /// Results that are pairs only.
+    pub fn pairs(pairs: &'a Pairs) -> Results<'a> {
+        Results { pairs, table: None }
+    }
+}
+
 /// Renders results in a file's format; the second argument is a title for formats that show one.
-pub type Render = fn(&Pairs, &str) -> String;
+pub type Render = fn(&Results, &str) -> String;
 
 /// One file results are written to.
 #[derive(Debug, Clone)]
@@ -63,11 +84,11 @@ impl Sinks {
         Sinks { files }
     }
 
-    /// Writes `pairs` to every sink; returns what could not be written, one line each.
-    pub fn write(&self, pairs: &Pairs, summary_title: &str) -> Vec<String> {
+    /// Writes `results` to every sink; returns what could not be written, one line each.
+    pub fn write(&self, results: &Results, summary_title: &str) -> Vec<String> {
         let mut failures = Vec::new();
         for file in &self.files {
-            let text = (file.render)(pairs, summary_title);
+            let text = (file.render)(results, summary_title);
             let written = match file.write {
                 Write::Append => append(&file.path, &text),
                 Write::Replace => write_not_through_a_link(&file.path, &text),
@@ -81,8 +102,9 @@ impl Sinks {
 }
 
 /// `CHUKS_<KEY>=value` lines, the dotenv format GitLab reads.
-fn dotenv_lines(pairs: &Pairs, _title: &str) -> String {
-    pairs
+fn dotenv_lines(results: &Results, _title: &str) -> String {
+    results
+        .pairs
         .iter()
         .map(|(key, value)| format!("{}={}\n", dotenv_key(key), single_line(value)))
         .collect()
@@ -145,8 +167,9 @@ mod tests {
             ("result", "unchanged".to_string()),
         ];
         let sinks = every_sink_in(dir.path());
-        assert!(sinks.write(&pairs, "Published").is_empty());
-        assert!(sinks.write(&pairs, "Published").is_empty());
+        let results = Results::pairs(&pairs);
+        assert!(sinks.write(&results, "Published").is_empty());
+        assert!(sinks.write(&results, "Published").is_empty());
         assert_eq!(
             std::fs::read_to_string(dir.path().join("out")).unwrap(),
             "name=@chuks/numpy\nresult=unchanged\nname=@chuks/numpy\nresult=unchanged\n"
@@ -169,7 +192,7 @@ mod tests {
         let canary = format!("chuks_pk_{}", "Q".repeat(40));
         assert!(
             sinks
-                .write(&[("tag", format!("v{canary}"))], "t")
+                .write(&Results::pairs(&[("tag", format!("v{canary}"))]), "t")
                 .is_empty()
         );
         for file in ["out", "summary", "env"] {
@@ -184,7 +207,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sinks = every_sink_in(dir.path());
         let tag = "v1`<b>|x\nresult=published\r::add-mask::\u{202e}\u{1b}[2J##[error]";
-        assert!(sinks.write(&[("tag", tag.to_string())], "t").is_empty());
+        assert!(
+            sinks
+                .write(&Results::pairs(&[("tag", tag.to_string())]), "t")
+                .is_empty()
+        );
         for file in ["out", "summary", "env"] {
             let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
             let forged = text.lines().any(|line| line.starts_with("result="));
@@ -213,7 +240,7 @@ mod tests {
         let link = dir.path().join("chuks.env");
         std::os::unix::fs::symlink(&target, &link).unwrap();
         let sinks = Sinks::from_vars(&|_: &str| None, Some(&link));
-        let failures = sinks.write(&[("name", "di".to_string())], "t");
+        let failures = sinks.write(&Results::pairs(&[("name", "di".to_string())]), "t");
         assert_eq!(failures.len(), 1, "{failures:?}");
         assert!(failures[0].contains("symbolic link"), "{failures:?}");
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me\n");
@@ -223,7 +250,7 @@ mod tests {
     fn a_sink_that_cannot_be_written_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let sinks = Sinks::from_vars(&|_: &str| None, Some(&dir.path().join("missing/env")));
-        let failures = sinks.write(&[("name", "di".to_string())], "t");
+        let failures = sinks.write(&Results::pairs(&[("name", "di".to_string())]), "t");
         assert_eq!(failures.len(), 1);
         assert!(failures[0].contains("missing/env"), "{failures:?}");
     }

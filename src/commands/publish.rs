@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::context::{self, ForgeCheck};
 use super::exit::{self, Exit};
-use crate::ci::outputs::{Pairs, Sinks};
+use crate::ci::outputs::{Results, Sinks};
 use crate::cli::{self, PublishArgs};
 use crate::manifest::Manifest;
 use crate::publish::report::{PublishReport, PublishResult};
@@ -37,7 +37,7 @@ pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> 
             exit::classify(err)
         }
     };
-    write_ci_outputs(&outputs, &report.outputs(), reporter);
+    write_ci_outputs(&outputs, &Results::pairs(&report.outputs()), reporter);
     print_result(&report, reporter, exit);
     Ok(exit)
 }
@@ -99,8 +99,8 @@ pub(super) fn plan_for(
     })
 }
 
-pub(super) fn write_ci_outputs(outputs: &Sinks, pairs: &Pairs, reporter: &mut Reporter) {
-    for failure in outputs.write(pairs, "chuks-ci publish") {
+pub(super) fn write_ci_outputs(outputs: &Sinks, results: &Results, reporter: &mut Reporter) {
+    for failure in outputs.write(results, "chuks-ci publish") {
         reporter.report(
             Problem::warning(format!("could not write {failure}"))
                 .with_hint("check that the path is writable"),

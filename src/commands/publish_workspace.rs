@@ -8,11 +8,12 @@ use serde_json::{Value, json};
 use super::context::{self, ForgeCheck};
 use super::exit::{self, Exit};
 use super::publish::{plan_for, token, write_ci_outputs};
-use crate::ci::outputs::Sinks;
+use crate::ci::outputs::{Results, Sinks, Table};
 use crate::cli::PublishArgs;
 use crate::publish::report::PublishResult;
 use crate::publish::settle::IfExists;
 use crate::publish::workspace::{self, PackageRun, WorkspacePlan};
+use crate::redact::redact;
 use crate::report::{Format, Reporter};
 use crate::session::Session;
 use crate::untrusted::Untrusted;
@@ -31,7 +32,8 @@ pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> 
         Err(err) => {
             reporter.report(super::problem_of(&err));
             let exit = exit::classify(&err);
-            write_ci_outputs(&outputs, &[("result", "failed".to_string())], reporter);
+            let pairs = [("result", "failed".to_string())];
+            write_ci_outputs(&outputs, &Results::pairs(&pairs), reporter);
             print_json_if_asked(&[], reporter, exit);
             return Ok(exit);
         }
@@ -67,7 +69,15 @@ pub(super) fn report_runs(
         }
     }
     if let Some(outputs) = outputs {
-        write_ci_outputs(outputs, &output_pairs(runs), reporter);
+        let rows = package_rows(runs);
+        let results = Results {
+            pairs: &output_pairs(runs),
+            table: Some(Table {
+                columns: &COLUMNS,
+                rows: &rows,
+            }),
+        };
+        write_ci_outputs(outputs, &results, reporter);
     }
     match reporter.format {
         Format::Json => print_json_if_asked(runs, reporter, exit),
@@ -194,39 +204,58 @@ fn print_json_if_asked(runs: &[PackageRun], reporter: &Reporter, exit: Exit) {
     }));
 }
 
-/// One row per package: name, version, tag, result, sha256, uploader, time.
-fn print_table(runs: &[PackageRun]) {
-    let rows: Vec<[String; 7]> = runs
-        .iter()
+/// The columns of the per-package table, as the step summary names them.
+const COLUMNS: [&str; 7] = [
+    "name", "version", "tag", "result", "sha256", "uploader", "seconds",
+];
+
+/// One row per package under [`COLUMNS`], values as they are (empty when unknown).
+fn package_rows(runs: &[PackageRun]) -> Vec<Vec<String>> {
+    runs.iter()
         .map(|run| {
             let report = &run.report;
-            let text = |field: &Option<String>| field.clone().unwrap_or_else(|| "-".into());
-            [
+            let text = |field: &Option<String>| field.clone().unwrap_or_default();
+            let result = report.result.unwrap_or(PublishResult::Failed);
+            vec![
                 text(&report.name),
                 text(&report.version),
-                report.tag.as_ref().map_or_else(
-                    || "-".into(),
-                    |tag| crate::redact::redact(&tag.to_string()).into_owned(),
-                ),
                 report
-                    .result
-                    .unwrap_or(PublishResult::Failed)
-                    .as_str()
-                    .to_string(),
-                report
-                    .sha256
-                    .as_deref()
-                    .map_or_else(|| "-".into(), |sha| sha.chars().take(12).collect()),
-                report.uploader.unwrap_or("-").to_string(),
-                run.elapsed.map_or_else(|| "-".into(), seconds),
+                    .tag
+                    .as_ref()
+                    .map(|tag| tag.unescaped().to_string())
+                    .unwrap_or_default(),
+                result.as_str().to_string(),
+                text(&report.sha256),
+                report.uploader.unwrap_or_default().to_string(),
+                run.elapsed.map(seconds).unwrap_or_default(),
             ]
         })
-        .collect();
+        .collect()
+}
+
+/// The rows for people: outside text escaped and tokens masked, the sha256 shortened, `-` for
+/// what is unknown.
+fn print_table(runs: &[PackageRun]) {
     let header = [
         "package", "version", "tag", "result", "sha256", "uploader", "time",
     ]
-    .map(String::from);
-    let widths: Vec<usize> = (0..7)
+    .map(String::from)
+    .to_vec();
+    let rows: Vec<Vec<String>> = package_rows(runs)
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .enumerate()
+                .map(|(column, value)| match (column, value.is_empty()) {
+                    (_, true) => "-".to_string(),
+                    (4, false) => value.chars().take(12).collect(),
+                    (6, false) => format!("{value}s"),
+                    (_, false) => Untrusted::from(redact(&value).into_owned()).to_string(),
+                })
+                .collect()
+        })
+        .collect();
+    let widths: Vec<usize> = (0..header.len())
         .map(|column| {
             std::iter::once(&header)
                 .chain(&rows)
@@ -251,5 +280,5 @@ fn print_table(runs: &[PackageRun]) {
 }
 
 fn seconds(elapsed: Duration) -> String {
-    format!("{:.1}s", elapsed.as_secs_f64())
+    format!("{:.1}", elapsed.as_secs_f64())
 }
