@@ -83,10 +83,7 @@ pub fn run(
         if let Err(err) = dry_run(first, session, reporter, &mut registry) {
             stop_all(&mut runs, err, "the token check failed");
         }
-        for run in runs.iter_mut() {
-            run.report.registry.clone_from(&registry.registry);
-            run.report.auth = registry.auth;
-        }
+        share_destination(&mut runs, &registry);
         return runs;
     }
     if stop_if_any_failed(&mut runs, "another package failed its checks") {
@@ -100,11 +97,7 @@ pub fn run(
             return runs;
         }
     };
-    for run in &mut runs {
-        run.report.registry.clone_from(&registry.registry);
-        run.report.registry_is_local = registry.registry_is_local;
-        run.report.auth = registry.auth;
-    }
+    share_destination(&mut runs, &registry);
     let decisions = preflight(
         workspace, &prepared, &opened.to, session, reporter, &mut runs,
     );
@@ -192,7 +185,16 @@ impl Delivery<'_> {
             state.stages[index] = Stage::Running;
             let mut run = std::mem::take(&mut state.runs[index]);
             drop(state);
-            self.deliver_one(index, &mut run, &mut reporter);
+            // A worker that panicked would leave its package running for ever and the others
+            // waiting on it: the panic fails that package instead.
+            let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.deliver_one(index, &mut run, &mut reporter)
+            }));
+            if delivered.is_err() {
+                run.fail(anyhow::anyhow!(
+                    "chuks-ci failed unexpectedly while publishing this package\nhint: this is a bug in chuks-ci; re-running the job finishes what is missing"
+                ));
+            }
             let mut state = board.lock().unwrap_or_else(PoisonError::into_inner);
             state.runs[index] = run;
             state.stages[index] = Stage::Done;
@@ -360,6 +362,15 @@ fn preflight(
         decisions.push(decision);
     }
     decisions
+}
+
+/// The registry and the token's kind, found once for the run, in every package's report.
+fn share_destination(runs: &mut [PackageRun], found: &PublishReport) {
+    for run in runs {
+        run.report.registry.clone_from(&found.registry);
+        run.report.registry_is_local = found.registry_is_local;
+        run.report.auth = found.auth;
+    }
 }
 
 /// Marks every package not failed yet as skipped, if any failed; says whether any did.
