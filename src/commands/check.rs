@@ -140,12 +140,7 @@ fn check_workspace(
             let member = &workspace.members[released.index];
             PublishPlan {
                 manifest: member.manifest.clone(),
-                tag: verify::Query {
-                    tag: released.tag.clone(),
-                    untagged: released.tag.is_none(),
-                    prefix: member.tag_prefix.clone(),
-                    allow_untracked: args.tag.allow_untracked,
-                },
+                tag: super::workspace_query(&workspace, released, args.tag.allow_untracked),
                 registry: registry.clone(),
                 uploader: context::uploader_choice(&args.uploader),
                 payload: PayloadKind::Source(pack::Limits::default()),

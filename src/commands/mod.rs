@@ -92,6 +92,21 @@ fn workspace_dir(manifest: &std::path::Path) -> std::path::PathBuf {
     }
 }
 
+/// The release check's question for a package of a workspace run: its tag at HEAD (or none: it
+/// is released untagged), in its own tag form.
+fn workspace_query(
+    workspace: &crate::workspace::Workspace,
+    released: &crate::workspace::Tagged,
+    allow_untracked: bool,
+) -> crate::verify::Query {
+    crate::verify::Query {
+        tag: released.tag.clone(),
+        prefix: workspace.members[released.index].tag_prefix.clone(),
+        allow_untracked,
+        untagged: released.tag.is_none(),
+    }
+}
+
 /// A commit id shortened for people, as git shows it.
 fn short_commit(commit: &str) -> &str {
     &commit[..commit.len().min(12)]

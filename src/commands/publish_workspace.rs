@@ -17,7 +17,6 @@ use crate::redact::redact;
 use crate::report::{Format, Reporter};
 use crate::session::Session;
 use crate::untrusted::Untrusted;
-use crate::verify::Query;
 use crate::workspace::{Tagged, Workspace, releases_at_head};
 
 pub fn run(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
@@ -97,14 +96,9 @@ fn plan(args: &PublishArgs, reporter: &mut Reporter) -> anyhow::Result<Workspace
     let dir = super::workspace_dir(&args.manifest.manifest);
     let (workspace, tagged) = releases_at_head(&dir, &args.workspace.packages, args.unpublished)?;
     let mut plans = Vec::with_capacity(tagged.len());
-    for Tagged { index, tag } in &tagged {
-        let member = &workspace.members[*index];
-        let query = Query {
-            tag: tag.clone(),
-            prefix: member.tag_prefix.clone(),
-            allow_untracked: args.tag.allow_untracked,
-            untagged: tag.is_none(),
-        };
+    for released in &tagged {
+        let member = &workspace.members[released.index];
+        let query = super::workspace_query(&workspace, released, args.tag.allow_untracked);
         let mut plan = plan_for(args, token.clone(), member.manifest.clone(), query)?;
         if args.unpublished {
             // A version the registry holds is not this run's to release: left as it is.

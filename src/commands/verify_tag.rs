@@ -9,7 +9,7 @@ use crate::report::{Format, Problem, Reporter};
 use crate::tag::TagError;
 use crate::untrusted::Untrusted;
 use crate::verify::{self, Findings};
-use crate::workspace::{self, Tagged};
+use crate::workspace;
 
 pub fn run(args: &VerifyTagArgs, reporter: &mut Reporter) -> anyhow::Result<Exit> {
     if args.workspace.workspace {
@@ -79,14 +79,10 @@ fn run_workspace(args: &VerifyTagArgs, reporter: &mut Reporter) -> anyhow::Resul
     let (workspace, tagged) = workspace::tagged_at_head(&dir, &args.workspace.packages)?;
     let mut exit = Exit::Success;
     let mut packages = Vec::new();
-    for Tagged { index, tag } in &tagged {
+    for released in &tagged {
+        let (index, tag) = (&released.index, &released.tag);
         let member = &workspace.members[*index];
-        let query = verify::Query {
-            tag: tag.clone(),
-            untagged: tag.is_none(),
-            prefix: member.tag_prefix.clone(),
-            allow_untracked: args.tag.allow_untracked,
-        };
+        let query = super::workspace_query(&workspace, released, args.tag.allow_untracked);
         let mut findings = Findings::default();
         let result = verify::verify(
             &member.manifest,
