@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use globset::{Glob, GlobSetBuilder};
+use globset::Glob;
 use semver::Version;
 use serde::Deserialize;
 
@@ -510,24 +510,17 @@ fn matching_dirs(tracked: &[String], patterns: &[String]) -> Result<Vec<String>,
     let dirs: Vec<String> = tracked.iter().map(|path| parent_dir(path)).collect();
     let mut chosen = BTreeSet::new();
     for pattern in patterns {
-        let glob = folder_glob(pattern)?;
-        let mut set = GlobSetBuilder::new();
-        set.add(glob);
-        let set = set.build().map_err(|err| WorkspaceError::BadPattern {
-            pattern: Untrusted::from(pattern.as_str()),
-            reason: Untrusted::from(err.to_string()),
-        })?;
-        let before = chosen.len();
-        let mut matched = false;
-        for dir in dirs.iter().filter(|dir| set.is_match(dir.as_str())) {
-            matched = true;
-            chosen.insert(dir.clone());
-        }
-        if !matched && chosen.len() == before {
+        let matcher = folder_glob(pattern)?.compile_matcher();
+        let matching: Vec<&String> = dirs
+            .iter()
+            .filter(|dir| matcher.is_match(dir.as_str()))
+            .collect();
+        if matching.is_empty() {
             return Err(WorkspaceError::NothingMatched {
                 pattern: Untrusted::from(pattern.as_str()),
             });
         }
+        chosen.extend(matching.into_iter().cloned());
     }
     Ok(chosen.into_iter().collect())
 }
