@@ -192,9 +192,19 @@ fn verify_untagged(
     reporter: &mut Reporter,
 ) -> anyhow::Result<()> {
     let (Some(git), Some(repo)) = (git, repo) else {
+        let (why, hint) = match git {
+            None => (
+                "`git` was not found",
+                "install git to check the commit released",
+            ),
+            Some(_) => (
+                "the package is not inside a git repository",
+                "publish from a clone of the package's repository",
+            ),
+        };
         reporter.report(
-            Problem::warning("not in a git repository, so the commit released was not checked")
-                .with_hint("publish from a clone of the package's repository"),
+            Problem::warning(format!("{why}, so the commit released was not checked"))
+                .with_hint(hint),
         );
         return Ok(());
     };
