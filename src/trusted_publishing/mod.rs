@@ -84,7 +84,7 @@ pub enum TrustError {
     Replayed { message: Untrusted },
 
     #[error(
-        "the registry refused the exchange: {message} (`{code}`, HTTP {status})\nhint: `{code}` is described in chuks-ci's docs/trusted-publishing.md"
+        "the registry refused the exchange: {message} (`{code}`, HTTP {status})\nhint: the registry's message says what it refused; `chuks-ci trust explain` in this job shows what the ID token says, and setting `CHUKS_TOKEN` publishes without trusted publishing"
     )]
     Refused {
         status: u16,
